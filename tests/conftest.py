@@ -1,0 +1,28 @@
+"""Shared fixtures: credentials, a manual clock, the simulator on loopback."""
+
+from __future__ import annotations
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from zcrm_notebook.auth import OrgCredentials  # noqa: E402
+
+JOB = "3652397000009835020"
+
+
+def make_creds(org="us-org", dc="us", **kw) -> OrgCredentials:
+    base = dict(client_id="1000.CLIENTID", client_secret="s3cr3t-client-secret",
+                refresh_token="1000.refresh.token.value")  # fmt: skip
+    return OrgCredentials(org=org, dc=dc, **{**base, **kw})
+
+
+@pytest.fixture
+def creds():
+    return make_creds()
+
+
+@pytest.fixture
+def two_orgs():
+    return {"us-org": make_creds("us-org", "us"), "eu-org": make_creds("eu-org", "eu")}

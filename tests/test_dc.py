@@ -1,0 +1,85 @@
+"""Data-center table and token destinations."""
+
+import pytest
+
+from zcrm_notebook.dc import (
+    DATA_CENTERS,
+    check_token_destination,
+    dc_for_accounts_server,
+    dc_for_api_domain,
+    get_dc,
+)
+from zcrm_notebook.errors import DataCenterError, UnsafeEndpointError
+
+
+def test_all_nine_data_centers():
+    assert set(DATA_CENTERS) == {"us", "eu", "in", "au", "jp", "cn", "ca", "sa", "uk"}
+
+
+@pytest.mark.parametrize(
+    "code, accounts, api",
+    [
+        ("us", "https://accounts.zoho.com", "https://www.zohoapis.com"),
+        ("eu", "https://accounts.zoho.eu", "https://www.zohoapis.eu"),
+        ("ca", "https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
+        ("au", "https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
+        ("cn", "https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
+    ],
+)
+def test_accounts_server_and_api_domain(code, accounts, api):
+    dc = get_dc(code)
+    assert (dc.accounts_server, dc.api_domain) == (accounts, api)
+    assert dc_for_accounts_server(accounts) is dc
+    assert dc_for_api_domain(api) is dc
+
+
+def test_sandbox_and_developer_domains():
+    au = get_dc("au")
+    assert au.api_domain_for("sandbox") == "https://sandbox.zohoapis.com.au"
+    assert au.api_domain_for("developer") == "https://developer.zohoapis.com.au"
+    assert dc_for_api_domain("https://sandbox.zohoapis.ca") is get_dc("ca")
+    with pytest.raises(DataCenterError, match="production"):
+        au.api_domain_for("staging")
+
+
+def test_lookup_is_case_and_space_insensitive():
+    assert get_dc(" EU ") is get_dc("eu")
+
+
+def test_unknown_code_lists_valid_codes():
+    with pytest.raises(DataCenterError) as err:
+        get_dc("de")
+    assert "'de'" in str(err.value)
+    for code in DATA_CENTERS:
+        assert code in str(err.value)
+
+
+def test_unknown_hosts_raise():
+    with pytest.raises(DataCenterError):
+        dc_for_api_domain("https://www.zohoapis.de")
+    with pytest.raises(DataCenterError):
+        dc_for_accounts_server("https://accounts.example.com")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://www.zohoapis.eu", "https://accounts.zohocloud.ca/", "http://127.0.0.1:8080/x",
+     "http://localhost:1", "http://[::1]:5"],  # fmt: skip
+)
+def test_allowed_token_destinations(url):
+    assert check_token_destination(url) == url.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://www.zohoapis.eu", "https://www.zohoapis.eu.evil.com", "https://evil.com",
+     "https://zohoapis.eu@evil.com", "https://user@www.zohoapis.com", "ftp://127.0.0.1"],  # fmt: skip
+)
+def test_refused_token_destinations(url):
+    with pytest.raises(UnsafeEndpointError):
+        check_token_destination(url)
+
+
+def test_loopback_refused_when_not_allowed():
+    with pytest.raises(UnsafeEndpointError):
+        check_token_destination("http://127.0.0.1:1", allow_loopback=False)

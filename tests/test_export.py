@@ -1,0 +1,90 @@
+"""Snapshot frame schema and the CSV round trip."""
+
+import pandas as pd
+import pytest
+
+from conftest import JOB
+from zcrm_notebook.errors import ConfigError
+from zcrm_notebook.export import neutralize_formulas, read_snapshots, write_snapshots_csv
+from zcrm_notebook.frame import SNAPSHOT_COLUMNS, SNAPSHOT_DTYPES, empty_snapshots, to_frame
+from zcrm_notebook.status import JobState, Snapshot
+
+T0 = 1_767_225_600.123456
+
+
+def sample():
+    return [
+        Snapshot(T0, "us-org", "us", JOB, JobState.IN_PROGRESS, "in progress", 28, 10, 17, 1,
+                 200, None, None, 0.021),
+        Snapshot(T0 + 5, "us-org", "us", "3652397000009835021", JobState.ERROR, None, None, None,
+                 None, None, 400, "INVALID_DATA", "job 3652397000009835021: Invalid job id", 0.01),
+        Snapshot(T0 + 9.5, "eu-org", "eu", "1", JobState.COMPLETED, "COMPLETED", 28, 28, 0, 0,
+                 200, None, None, 0.5),
+    ]  # fmt: skip
+
+
+def test_frame_has_exact_schema():
+    df = to_frame(sample())
+    assert list(df.columns) == SNAPSHOT_COLUMNS
+    assert dict(df.dtypes) == SNAPSHOT_DTYPES
+    assert list(df["status"].cat.categories) == [
+        "scheduled", "in_progress", "completed", "failed", "unknown", "error"
+    ]  # fmt: skip
+    assert df["status"].cat.ordered
+
+
+def test_19_digit_id_survives_frame_and_csv_with_missing_counts(tmp_path):
+    df = to_frame(sample())
+    assert df.loc[0, "job_id"] == JOB
+    assert df["total_count"].isna().sum() == 1  # the row with missing counts stays Int64
+    path = write_snapshots_csv(df, tmp_path / "s.csv")
+    back = read_snapshots(path)
+    assert back.loc[0, "job_id"] == JOB
+    pd.testing.assert_frame_equal(back, df)
+    assert f"{JOB}" in path.read_text()
+
+
+def test_csv_timestamps_are_iso_utc(tmp_path):
+    path = write_snapshots_csv(to_frame(sample()), tmp_path / "s.csv")
+    first = path.read_text().splitlines()[1]
+    assert first.startswith("2026-01-01T00:00:00.123456Z")
+
+
+def test_empty_round_trip(tmp_path):
+    path = write_snapshots_csv(empty_snapshots(), tmp_path / "e.csv")
+    pd.testing.assert_frame_equal(read_snapshots(path), empty_snapshots())
+
+
+def test_spreadsheet_safe_is_reversible_and_keeps_numbers(tmp_path):
+    snaps = sample()
+    evil = Snapshot(T0, "=cmd|' /C calc'!A0", "us", "7", JobState.UNKNOWN, "@SUM(1)", -1, 0, 0, 0,
+                    200, "-x", "'=already quoted", 0.1)  # fmt: skip
+    df = to_frame(snaps + [evil])
+    safe = neutralize_formulas(df)
+    assert safe.loc[3, "org"] == "'=cmd|' /C calc'!A0"
+    assert safe.loc[3, "raw_status"] == "'@SUM(1)"
+    assert safe.loc[3, "total_count"] == -1
+    path = write_snapshots_csv(df, tmp_path / "safe.csv", spreadsheet_safe=True)
+    text = path.read_text()
+    assert "'=cmd" in text and ",=cmd" not in text and ",@SUM" not in text
+    pd.testing.assert_frame_equal(read_snapshots(path), df)
+
+
+def test_numeric_job_id_column_refused(tmp_path):
+    path = tmp_path / "num.csv"
+    df = to_frame(sample())
+    write_snapshots_csv(df, path)
+    raw = pd.read_csv(path)  # a naive reader infers numbers
+    from zcrm_notebook.frame import coerce_snapshots
+
+    with pytest.raises(ConfigError, match="job_id"):
+        coerce_snapshots(raw.assign(job_id=raw["job_id"].astype("float64")))
+
+
+def test_missing_file_and_bad_csv(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_snapshots(tmp_path / "nope.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ConfigError, match="lacks columns"):
+        read_snapshots(bad)

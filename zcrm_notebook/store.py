@@ -1,0 +1,140 @@
+"""Durable snapshot journal in SQLite (stdlib ``sqlite3``, WAL mode).
+
+Every snapshot is committed as it arrives, so a killed kernel or process loses at most the
+answers in flight. Opening the same file again resumes: :meth:`SnapshotStore.read` gives
+the history back as :class:`~zcrm_notebook.status.Snapshot` records in arrival order, and
+:func:`read_store` as the snapshot DataFrame. Rows are unique per (org, job_id, polled_at):
+appending the same snapshot twice keeps one.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from .errors import ConfigError
+from .status import JobState, Snapshot
+
+__all__ = ["SnapshotStore", "read_store"]
+
+SCHEMA_VERSION = 1
+_COLUMNS = (
+    "polled_at", "org", "dc", "job_id", "status", "raw_status", "total_count",
+    "converted_count", "not_converted_count", "failed_count", "http_status",
+    "error_code", "error_message", "latency_s",
+)  # fmt: skip
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS snapshots (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    polled_at REAL NOT NULL, org TEXT NOT NULL, dc TEXT NOT NULL, job_id TEXT NOT NULL,
+    status TEXT NOT NULL, raw_status TEXT, total_count INTEGER, converted_count INTEGER,
+    not_converted_count INTEGER, failed_count INTEGER, http_status INTEGER,
+    error_code TEXT, error_message TEXT, latency_s REAL NOT NULL,
+    UNIQUE (org, job_id, polled_at)
+);
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+_INSERT = (
+    f"INSERT OR IGNORE INTO snapshots ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
+)
+
+
+class SnapshotStore:
+    """An SQLite file holding every snapshot of one or more runs.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The database file; created (with its folder) if missing.
+
+    Raises
+    ------
+    ConfigError
+        If the file exists but is not a snapshot store (names the file).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_DDL)
+            self._check_columns()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{str(self.path)!r} is not a snapshot store: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"SnapshotStore({str(self.path)!r})"
+
+    def __enter__(self) -> SnapshotStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_columns(self) -> None:
+        cols = {row[1] for row in self._db.execute("PRAGMA table_info(snapshots)")}
+        if not set(_COLUMNS) <= cols:
+            raise sqlite3.DatabaseError(f"table snapshots lacks {sorted(set(_COLUMNS) - cols)}")
+
+    def append(self, snap: Snapshot) -> None:
+        """Commit one snapshot (durable when this returns)."""
+        self.extend([snap])
+
+    def extend(self, snaps: list[Snapshot]) -> None:
+        """Commit several snapshots in one transaction."""
+        rows = [_row(s) for s in snaps]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(_INSERT, rows)
+            self._db.execute("COMMIT")
+
+    def read(self) -> list[Snapshot]:
+        """Every stored snapshot, in arrival order."""
+        with self._lock:
+            cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM snapshots ORDER BY seq")
+            rows = cur.fetchall()
+        return [_snapshot(r) for r in rows]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+
+def _row(s: Snapshot) -> tuple:
+    return (
+        s.polled_at, s.org, s.dc, s.job_id, JobState(s.status).value, s.raw_status,
+        s.total_count, s.converted_count, s.not_converted_count, s.failed_count,
+        s.http_status, s.error_code, s.error_message, s.latency_s,
+    )  # fmt: skip
+
+
+def _snapshot(r: tuple) -> Snapshot:
+    return Snapshot(r[0], r[1], r[2], r[3], JobState(r[4]), *r[5:13], float(r[13]))
+
+
+def read_store(path: str | os.PathLike):
+    """Read a store file back as the snapshot DataFrame (same as the run returned).
+
+    Raises
+    ------
+    ConfigError
+        If the file does not exist or is not a snapshot store.
+    """
+    from .frame import to_frame
+
+    if not Path(path).exists():
+        raise ConfigError(f"store {str(path)!r} does not exist")
+    with SnapshotStore(path) as store:
+        return to_frame(store.read())
