@@ -26,3 +26,25 @@ def creds():
 @pytest.fixture
 def two_orgs():
     return {"us-org": make_creds("us-org", "us"), "eu-org": make_creds("eu-org", "eu")}
+
+
+def sim_orgs(sim, names=None):
+    """OrgCredentials for the simulator's orgs (the path a TOML config takes)."""
+    names = names or [o.name for o in sim.orgs]
+    return {n: OrgCredentials(org=n, **sim.org_config(n)) for n in names}
+
+
+@pytest.fixture
+def clock():
+    from zcrm_notebook.simulator import SimClock
+
+    return SimClock()
+
+
+@pytest.fixture
+def scenario(clock):
+    """The simulator's default scenario (4 DCs, 36 jobs + 1 unknown id), manual clock."""
+    from zcrm_notebook.simulator import default_scenario
+
+    with default_scenario(clock=clock) as sim:
+        yield sim

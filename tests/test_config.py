@@ -4,8 +4,8 @@ import warnings
 
 import pandas as pd
 import pytest
-
 from conftest import JOB, make_creds
+
 from zcrm_notebook.config import Job, clean_jobs, load_orgs, orgs_from_env, orgs_from_toml
 from zcrm_notebook.errors import ConfigError, DataCenterError, JobInputError, UnsafeEndpointError
 
@@ -94,8 +94,8 @@ def test_plain_list_with_several_orgs_needs_org(two_orgs):
 
 
 def test_every_kind_of_bad_id_is_listed_in_one_error(two_orgs):
-    bad = ["+123", "-5", "12.0", "1e18", "", "123456789012345678901", "12 34", 3.6523970000098350e18,
-           float("nan"), None, True]  # fmt: skip
+    bad = ["+123", "-5", "12.0", "1e18", "", "123456789012345678901", "12 34",
+           3.6523970000098350e18, float("nan"), None, True]  # fmt: skip
     rows = [{"job_id": v, "org": "us-org"} for v in bad] + [{"job_id": JOB, "org": "nope"}]
     with pytest.raises(JobInputError) as err:
         clean_jobs(pd.DataFrame(rows, dtype=object), two_orgs)

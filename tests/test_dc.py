@@ -63,8 +63,13 @@ def test_unknown_hosts_raise():
 
 @pytest.mark.parametrize(
     "url",
-    ["https://www.zohoapis.eu", "https://accounts.zohocloud.ca/", "http://127.0.0.1:8080/x",
-     "http://localhost:1", "http://[::1]:5"],  # fmt: skip
+    [
+        "https://www.zohoapis.eu",
+        "https://accounts.zohocloud.ca/",
+        "http://127.0.0.1:8080/x",
+        "http://localhost:1",
+        "http://[::1]:5",
+    ],  # fmt: skip
 )
 def test_allowed_token_destinations(url):
     assert check_token_destination(url) == url.rstrip("/")
@@ -72,8 +77,14 @@ def test_allowed_token_destinations(url):
 
 @pytest.mark.parametrize(
     "url",
-    ["http://www.zohoapis.eu", "https://www.zohoapis.eu.evil.com", "https://evil.com",
-     "https://zohoapis.eu@evil.com", "https://user@www.zohoapis.com", "ftp://127.0.0.1"],  # fmt: skip
+    [
+        "http://www.zohoapis.eu",
+        "https://www.zohoapis.eu.evil.com",
+        "https://evil.com",
+        "https://zohoapis.eu@evil.com",
+        "https://user@www.zohoapis.com",
+        "ftp://127.0.0.1",
+    ],  # fmt: skip
 )
 def test_refused_token_destinations(url):
     with pytest.raises(UnsafeEndpointError):

@@ -2,8 +2,8 @@
 
 import pandas as pd
 import pytest
-
 from conftest import JOB
+
 from zcrm_notebook.errors import ConfigError
 from zcrm_notebook.export import neutralize_formulas, read_snapshots, write_snapshots_csv
 from zcrm_notebook.frame import SNAPSHOT_COLUMNS, SNAPSHOT_DTYPES, empty_snapshots, to_frame

@@ -68,8 +68,15 @@ def test_completed_job_may_have_failures():
 
 @pytest.mark.parametrize(
     "payload",
-    [[], "x", {"info": {}}, {"data": []}, {"data": ["x"]}, {"data": [{"Total_Count": "ten"}]},
-     {"data": [{"Total_Count": True}]}],  # fmt: skip
+    [
+        [],
+        "x",
+        {"info": {}},
+        {"data": []},
+        {"data": ["x"]},
+        {"data": [{"Total_Count": "ten"}]},
+        {"data": [{"Total_Count": True}]},
+    ],  # fmt: skip
 )
 def test_malformed_answers_raise_response_format_error(payload):
     with pytest.raises(ResponseFormatError):

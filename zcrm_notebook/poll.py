@@ -442,9 +442,16 @@ class Poller:
     def _check_quality(self, job: Job, prev: JobStatus | None, st: JobStatus) -> None:
         problems = []
         if prev is not None:
-            if any(
-                a is not None and b is not None and b < a for a, b in zip(prev.counts, st.counts)
-            ):
+            went_down = [
+                name
+                for name, a, b in (
+                    ("converted", prev.converted_count, st.converted_count),
+                    ("failed", prev.failed_count, st.failed_count),
+                )
+                if a is not None and b is not None and b < a
+            ]
+            if went_down or (None not in (prev.total_count, st.total_count)
+                             and prev.total_count != st.total_count):  # fmt: skip
                 problems.append(f"counts went backwards {prev.counts} -> {st.counts}")
             if prev.is_final and not st.is_final:
                 problems.append(f"status went from {prev.status} back to {st.status}")

@@ -3,8 +3,8 @@
 Every snapshot is committed as it arrives, so a killed kernel or process loses at most the
 answers in flight. Opening the same file again resumes: :meth:`SnapshotStore.read` gives
 the history back as :class:`~zcrm_notebook.status.Snapshot` records in arrival order, and
-:func:`read_store` as the snapshot DataFrame. Rows are unique per (org, job_id, polled_at):
-appending the same snapshot twice keeps one.
+:func:`read_store` as the snapshot DataFrame. Each append is one row (a poll is never
+merged with another, even at the same instant); rows keep their arrival order (``seq``).
 """
 
 from __future__ import annotations
@@ -31,14 +31,13 @@ CREATE TABLE IF NOT EXISTS snapshots (
     polled_at REAL NOT NULL, org TEXT NOT NULL, dc TEXT NOT NULL, job_id TEXT NOT NULL,
     status TEXT NOT NULL, raw_status TEXT, total_count INTEGER, converted_count INTEGER,
     not_converted_count INTEGER, failed_count INTEGER, http_status INTEGER,
-    error_code TEXT, error_message TEXT, latency_s REAL NOT NULL,
-    UNIQUE (org, job_id, polled_at)
+    error_code TEXT, error_message TEXT, latency_s REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS snapshots_job ON snapshots (org, job_id);
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 _INSERT = (
-    f"INSERT OR IGNORE INTO snapshots ({', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
+    f"INSERT INTO snapshots ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 )
 
 
