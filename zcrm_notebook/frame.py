@@ -97,7 +97,9 @@ def to_frame(snapshots: Iterable[Snapshot]) -> pd.DataFrame:
     for name, values in zip(SNAPSHOT_COLUMNS, cols):
         values = list(values)
         if name == "polled_at":
-            data[name] = pd.to_datetime(np.asarray(values, dtype="float64") * 1e9, utc=True)
+            # float seconds carry ~0.2 us of noise: keep whole microseconds (CSV-exact)
+            us = np.round(np.asarray(values, dtype="float64") * 1e6).astype("int64")
+            data[name] = pd.to_datetime(us, unit="us", utc=True)
         elif name == "status":
             codes = np.fromiter((_STATUS_CODE[v] for v in values), np.int8, len(values))
             data[name] = pd.Categorical.from_codes(codes, dtype=STATUS_DTYPE)

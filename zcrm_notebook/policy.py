@@ -161,7 +161,6 @@ class JobTrack:
         if started:
             self.interval_s = policy.min_interval_s
         elif moved:
-            self.moved_at = now
             self.interval_s = max(policy.min_interval_s, self.interval_s / policy.growth)
         else:
             self.interval_s = min(policy.max_interval_s, self.interval_s * policy.growth)

@@ -148,6 +148,8 @@ class Poller:
         self._orgs: dict[str, _Org] = {}
         self._tracks: dict[Job, JobTrack] = {}
         self._pending: set[Job] = set()
+        self._warned: set[tuple[Job, str]] = set()
+        self._converted: dict[Job, int] = {}
 
     def __repr__(self) -> str:
         return (
@@ -352,6 +354,7 @@ class Poller:
         self.snapshots.append(snap)
         if self.store is not None:
             self.store.append(snap)
+        log.debug("snapshot %s %s %s (kept)", snap.org, snap.job_id, snap.status)
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
 
@@ -366,10 +369,15 @@ class Poller:
             )
         )  # fmt: skip
         track.attempt = 0
+        self._converted[job] = st.converted_count or 0
+        if bar is not None:
+            bar.set_postfix(leads_converted=sum(self._converted.values()), refresh=False)
         if st.is_final:
             self._finish(job, bar, st)
             return
         self._push(job, at + track.observe(st, at, self.policy, self._rng))
+        if track.moved_at is not None and at - track.moved_at >= self.policy.stalled_after_s:
+            self._warn(job, "stalled", f"counts have not moved for {at - track.moved_at:.0f} s")
 
     def _on_error(self, job: Job, exc: ZcrmError, at: float, bar) -> None:
         o, track = self._orgs[job.org], self._tracks[job]
@@ -452,18 +460,26 @@ class Poller:
             ]
             if went_down or (None not in (prev.total_count, st.total_count)
                              and prev.total_count != st.total_count):  # fmt: skip
-                problems.append(f"counts went backwards {prev.counts} -> {st.counts}")
+                problems.append(
+                    ("backwards", f"counts went backwards {prev.counts} -> {st.counts}")
+                )
             if prev.is_final and not st.is_final:
-                problems.append(f"status went from {prev.status} back to {st.status}")
+                problems.append(
+                    ("regressed", f"status went from {prev.status} back to {st.status}")
+                )
         total, conv, pending, failed = st.counts
         if None not in st.counts and conv + pending + failed != total:  # type: ignore[operator]
-            problems.append(f"counts do not add up: {conv}+{pending}+{failed} != {total}")
-        for p in problems:
-            warnings.warn(
-                f"job {job.job_id} ({job.org}): {p}; kept as received",
-                DataQualityWarning,
-                stacklevel=2,
+            problems.append(
+                ("mismatch", f"counts do not add up: {conv}+{pending}+{failed} != {total}")
             )
+        for kind, text in problems:
+            self._warn(job, kind, f"{text}; kept as received")
+
+    def _warn(self, job: Job, kind: str, text: str) -> None:
+        """One DataQualityWarning per job and kind of problem (no flood on every poll)."""
+        if (job, kind) not in self._warned:
+            self._warned.add((job, kind))
+            warnings.warn(f"job {job.job_id} ({job.org}): {text}", DataQualityWarning, stacklevel=3)
 
 
 def _error_snapshot(job: Job, dc: str, exc: ZcrmError, at: float) -> Snapshot:
