@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
@@ -89,7 +90,8 @@ def write_snapshots_csv(
     if spreadsheet_safe:
         df = neutralize_formulas(df)
     out = df.copy()
-    out["polled_at"] = out["polled_at"].dt.strftime(TIME_FORMAT)
+    stamps = np.datetime_as_string(out["polled_at"].dt.tz_convert(None).to_numpy(), unit="us")
+    out["polled_at"] = np.char.add(stamps, "Z")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(path, index=False, columns=SNAPSHOT_COLUMNS)
@@ -110,7 +112,7 @@ def read_snapshots(path: str | os.PathLike) -> pd.DataFrame:
     ConfigError
         If the file is missing, not a CSV, or lacks snapshot columns.
     """
-    text_dtypes = {c: "string" for c, t in SNAPSHOT_DTYPES.items() if isinstance(t, pd.StringDtype)}
+    text_dtypes = {c: t for c, t in SNAPSHOT_DTYPES.items() if isinstance(t, pd.StringDtype)}
     int_dtypes = {c: "Int64" for c, t in SNAPSHOT_DTYPES.items() if isinstance(t, pd.Int64Dtype)}
     try:
         df = pd.read_csv(
@@ -125,5 +127,5 @@ def read_snapshots(path: str | os.PathLike) -> pd.DataFrame:
         raise ConfigError(f"{str(path)!r} is not a snapshot CSV: {exc}") from None
     for col in text_dtypes:
         if col in df.columns:
-            df[col] = df[col].map(_restore_text, na_action="ignore").astype("string")
+            df[col] = df[col].map(_restore_text, na_action="ignore").astype(text_dtypes[col])
     return coerce_snapshots(df)

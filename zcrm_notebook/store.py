@@ -94,12 +94,15 @@ class SnapshotStore:
             self._db.executemany(_INSERT, rows)
             self._db.execute("COMMIT")
 
-    def read(self) -> list[Snapshot]:
-        """Every stored snapshot, in arrival order."""
+    def rows(self) -> list[tuple]:
+        """Every stored row as a tuple in ``SNAPSHOT_COLUMNS`` order, in arrival order."""
         with self._lock:
             cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM snapshots ORDER BY seq")
-            rows = cur.fetchall()
-        return [_snapshot(r) for r in rows]
+            return cur.fetchall()
+
+    def read(self) -> list[Snapshot]:
+        """Every stored snapshot, in arrival order."""
+        return [_snapshot(r) for r in self.rows()]
 
     def __len__(self) -> int:
         with self._lock:
@@ -131,9 +134,11 @@ def read_store(path: str | os.PathLike):
     ConfigError
         If the file does not exist or is not a snapshot store.
     """
-    from .frame import to_frame
+    from .frame import SNAPSHOT_COLUMNS, frame_from_columns
 
     if not Path(path).exists():
         raise ConfigError(f"store {str(path)!r} does not exist")
     with SnapshotStore(path) as store:
-        return to_frame(store.read())
+        rows = store.rows()
+    columns = list(zip(*rows)) if rows else [() for _ in SNAPSHOT_COLUMNS]
+    return frame_from_columns(dict(zip(SNAPSHOT_COLUMNS, columns)))
