@@ -1,0 +1,164 @@
+"""Run every benchmark, print a table of ratios against same-run baselines, save it.
+
+    python benchmarks/run.py            # full sizes (several minutes on 2 cores)
+    python benchmarks/run.py --quick    # tiny sizes: a smoke run (the test suite uses it)
+
+Results go to ``benchmarks/results/latest.{json,csv}`` (or ``--out DIR``). Goals are from
+issue 7; a "miss" is reported, never hidden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_frame  # noqa: E402
+import bench_import  # noqa: E402
+import bench_poll  # noqa: E402
+import bench_render  # noqa: E402
+
+FULL = {
+    "round": dict(n_jobs=2000, n_orgs=4),
+    "economy": dict(n_jobs=200),
+    "frame": dict(n_jobs=10_000, n_polls=100),
+    "render": dict(n_jobs=3000, refreshes=500),
+    "import": dict(repeat=7),
+}
+QUICK = {
+    "round": dict(n_jobs=40, n_orgs=2),
+    "economy": dict(n_jobs=12),
+    "frame": dict(n_jobs=50, n_polls=10),
+    "render": dict(n_jobs=30, refreshes=5),
+    "import": dict(repeat=1),
+}
+
+
+def _rows(results: dict) -> list[dict]:
+    r, e, f, d, i = (results[k] for k in ("round", "economy", "frame", "render", "import"))
+    adaptive, fixed5 = e["adaptive"], e["fixed_5s"]
+    calls_ratio = adaptive["calls_per_job"] / fixed5["calls_per_job"]
+    rows = [
+        ("poll round", "measured / ideal wall time", r["measured_over_ideal"], "<= 1.2"),
+        ("poll round", "speed-up vs sequential requests loop", r["speedup_vs_naive"], ">= 15"),
+        ("poll round", "max calls in flight seen by server", r["max_in_flight_seen"], "<= 5"),
+        ("economy", "calls per job, adaptive / fixed 5 s", calls_ratio, "<= 0.5"),
+        (
+            "economy",
+            "median finish delay s, adaptive (fixed 5 s)",
+            adaptive["delay_median_s"],
+            f"<= {fixed5['delay_median_s']:.2f}",
+        ),
+        (
+            "economy",
+            "p95 finish delay s, adaptive (fixed 5 s)",
+            adaptive["delay_p95_s"],
+            f"<= {fixed5['delay_p95_s']:.2f}",
+        ),
+        ("economy", "calls per job, fixed 30 s", e["fixed_30s"]["calls_per_job"], ""),
+        ("economy", "p95 finish delay s, fixed 30 s", e["fixed_30s"]["delay_p95_s"], ""),
+        ("frame", "bytes per row (memory_usage deep)", f["bytes_per_row_deep"], "<= 150"),
+        ("frame", "summarize_jobs + summarize_dcs s", f["summaries_s"], "< 2"),
+        (
+            "frame",
+            "build + summarize vs list-of-dicts + groupby (x faster)",
+            f["speedup_vs_naive"],
+            "",
+        ),
+        ("frame", "build DataFrame s", f["build_s"], ""),
+        ("frame", "CSV write + read s", f["csv_write_s"] + f["csv_read_s"], ""),
+        ("frame", "SQLite write + read s", f["sqlite_write_s"] + f["sqlite_read_s"], ""),
+        ("import", "import zcrm_notebook / import pandas", i["package_over_pandas"], "<= 1.3"),
+        ("import", "poll_jobs+to_frame+summarize_jobs / pandas", i["entry_over_pandas"], "<= 1.3"),
+        (
+            "import",
+            "matplotlib/ipywidgets/simulator not loaded",
+            i["heavy_modules_lazy"],
+            "== True",
+        ),
+    ]
+    rows += [("render", k, v, "") for k, v in d.items() if k.endswith("_s")]
+    if "figures_after_refreshes" in d:
+        rows.append(
+            (
+                "render",
+                f"open figures after {d['refreshes']} refreshes",
+                d["figures_after_refreshes"],
+                f"== {d['figures_before']}",
+            )
+        )
+    return [_judge(*row) for row in rows]
+
+
+def _judge(bench: str, metric: str, value, goal: str) -> dict:
+    verdict = ""
+    if goal:
+        op, target = goal.split(" ", 1)
+        target = True if target == "True" else float(target)
+        ok = {
+            "<=": value <= target,
+            ">=": value >= target,
+            "<": value < target,
+            "==": value == target,
+        }[op]
+        verdict = "pass" if ok else "MISS"
+    return {"benchmark": bench, "metric": metric, "value": value, "goal": goal, "result": verdict}
+
+
+def _print(rows: list[dict]) -> None:
+    width = max(len(r["metric"]) for r in rows)
+    print(f"{'benchmark':<11} {'metric':<{width}} {'value':>10}  {'goal':<10} result")
+    for r in rows:
+        v = r["value"]
+        text = f"{v:.3f}" if isinstance(v, float) else str(v)
+        print(
+            f"{r['benchmark']:<11} {r['metric']:<{width}} {text:>10}  {r['goal']:<10} {r['result']}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
+    parser.add_argument("--out", default=str(HERE / "results"), help="results folder")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    results = {
+        "round": bench_poll.poll_round(**sizes["round"]),
+        "economy": bench_poll.api_economy(**sizes["economy"]),
+        "frame": bench_frame.frame_scale(**sizes["frame"]),
+        "render": bench_render.rendering(**sizes["render"]),
+        "import": bench_import.import_time(**sizes["import"]),
+    }
+    rows = _rows(results)
+    _print(rows)
+    meta = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
+        f"Python {platform.python_version()}",
+        "quick": args.quick,
+        "seconds": time.perf_counter() - started,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(
+        json.dumps({"meta": meta, "raw": results, "table": rows}, indent=2, default=str)
+    )
+    with open(out / "latest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\n{meta['date']} {meta['machine']}; {meta['seconds']:.0f} s -> {out}/latest.json, .csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
