@@ -111,11 +111,11 @@ def _print_jobs_table(df) -> None:
     from .summary import summarize_jobs
 
     jobs = summarize_jobs(df)
-    cols = ["org", "dc", "job_id", "status", "converted_count", "failed_count", "total_count"]
-    table = jobs[cols].rename(
-        columns={"converted_count": "converted", "failed_count": "failed", "total_count": "total"}
-    )
-    print(table.to_string(index=False, na_rep="-"))
+    cols = {"org": "org", "dc": "dc", "job_id": "job id", "status": "status",
+            "converted_count": "converted", "failed_count": "failed", "total_count": "total",
+            "last_error_code": "error"}  # fmt: skip
+    table = jobs[list(cols)].rename(columns=cols).astype(object)
+    print(table.where(table.notna(), "-").to_string(index=False))
 
 
 def _print_stats(poller) -> None:

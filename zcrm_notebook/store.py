@@ -114,11 +114,16 @@ class SnapshotStore:
             self._db.close()
 
 
+def _int(value: object) -> int | None:
+    return None if value is None else int(value)  # numpy ints would be stored as blobs
+
+
 def _row(s: Snapshot) -> tuple:
+    counts = (s.total_count, s.converted_count, s.not_converted_count, s.failed_count)
     return (
-        s.polled_at, s.org, s.dc, s.job_id, JobState(s.status).value, s.raw_status,
-        s.total_count, s.converted_count, s.not_converted_count, s.failed_count,
-        s.http_status, s.error_code, s.error_message, s.latency_s,
+        float(s.polled_at), s.org, s.dc, s.job_id, JobState(s.status).value, s.raw_status,
+        *map(_int, counts), _int(s.http_status), s.error_code, s.error_message,
+        float(s.latency_s),
     )  # fmt: skip
 
 

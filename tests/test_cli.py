@@ -1,0 +1,110 @@
+"""The command line: demo end to end, one-line errors, report from CSV and store."""
+
+import pandas as pd
+import pytest
+
+from zcrm_notebook.cli import main
+from zcrm_notebook.export import read_snapshots
+from zcrm_notebook.frame import SNAPSHOT_COLUMNS
+from zcrm_notebook.status import JobState, Snapshot
+from zcrm_notebook.store import SnapshotStore
+
+REPORT_FILES = {"snapshots.csv", "jobs.csv", "dcs.csv", "orgs.csv", "README.md", "overview.png"}
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out), "--no-progress", "--speed", "200"]) == 0
+    return out
+
+
+def test_demo_writes_snapshots_with_exact_columns(demo_dir):
+    header = (demo_dir / "snapshots.csv").read_text().splitlines()[0]
+    assert header.split(",") == SNAPSHOT_COLUMNS
+    df = read_snapshots(demo_dir / "snapshots.csv")
+    assert df["dc"].nunique() >= 4 and df["job_id"].nunique() >= 31
+    last = df.groupby("job_id")["status"].last().astype(str)
+    assert (last == "error").sum() == 1 and set(last) == {"completed", "failed", "error"}
+
+
+def test_demo_prints_the_job_table_and_paths(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--no-progress", "--speed", "200", "--jobs",
+                 "6"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "job id" in out and "converted" in out and "INVALID_DATA" in out
+    assert str(tmp_path / "snapshots.csv") in out and "report" in out
+    assert {p.name for p in (tmp_path / "report").iterdir()} >= REPORT_FILES
+
+
+def test_report_from_csv_and_store_write_every_file(demo_dir, tmp_path):
+    assert main(["report", str(demo_dir / "snapshots.csv"), "--out", str(tmp_path / "a")]) == 0
+    assert {p.name for p in (tmp_path / "a").iterdir()} >= REPORT_FILES
+    df = read_snapshots(demo_dir / "snapshots.csv")
+    with SnapshotStore(tmp_path / "s.sqlite") as store:
+        store.extend([_snapshot(row) for row in df.itertuples(index=False)])
+    assert main(["report", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "b"),
+                 "--tz", "Europe/Paris"]) == 0  # fmt: skip
+    pd.testing.assert_frame_equal(read_snapshots(tmp_path / "b" / "snapshots.csv"), df)
+
+
+def _snapshot(row) -> Snapshot:
+    values = [None if pd.isna(v) else v for v in row]
+    values[0] = row.polled_at.timestamp()
+    values[4] = JobState(row.status)
+    return Snapshot(*values)
+
+
+@pytest.mark.parametrize(
+    "argv, text",
+    [
+        (["poll", "missing.csv", "--out", "x.csv", "--config", "nope.toml"], "does not exist"),
+        (["report", "missing.csv", "--out", "d"], "does not exist"),
+    ],
+)
+def test_errors_are_one_line_and_nonzero(tmp_path, monkeypatch, capsys, argv, text):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and text in err and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_bad_job_ids_are_listed_before_any_call(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text(
+        '[orgs.a]\ndc = "us"\nclient_id = "x"\nclient_secret = "yyyyyy"\nrefresh_token = "zzzzzz"\n'
+    )
+    (tmp_path / "jobs.csv").write_text("job_id,org\n12.5,a\n1e18,a\n,a\n99,b\n")
+    code = main(["poll", str(tmp_path / "jobs.csv"), "--config", str(tmp_path / "c.toml"),
+                 "--out", str(tmp_path / "s.csv")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "4 bad job ids" in err
+    for row in ("row 1", "row 2", "row 3", "row 4"):
+        assert row in err
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_bad_policy_value_is_a_clear_error(tmp_path, capsys):
+    code = main(["demo", "--out", str(tmp_path), "--min-interval", "-1", "--no-progress"])
+    assert code == 1 and "min_interval_s" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and "zcrm-notebook" in capsys.readouterr().out
+
+
+def test_python_dash_m_works():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "zcrm_notebook", "--help"], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and "demo" in done.stdout and "poll" in done.stdout
+
+
+def test_frame_is_equal_after_report_round_trip(demo_dir, tmp_path):
+    df = read_snapshots(demo_dir / "snapshots.csv")
+    main(["report", str(demo_dir / "snapshots.csv"), "--out", str(tmp_path)])
+    pd.testing.assert_frame_equal(read_snapshots(tmp_path / "snapshots.csv"), df)
