@@ -37,7 +37,7 @@ from .errors import (
     ZcrmError,
 )
 from .policy import JobTrack, PollPolicy
-from .status import JobState, JobStatus, Snapshot
+from .status import JobState, JobStatus, Snapshot, quality_problems
 
 __all__ = ["Poller", "OrgStats", "poll_jobs", "PollPolicy"]
 
@@ -448,31 +448,7 @@ class Poller:
             bar.update(1)
 
     def _check_quality(self, job: Job, prev: JobStatus | None, st: JobStatus) -> None:
-        problems = []
-        if prev is not None:
-            went_down = [
-                name
-                for name, a, b in (
-                    ("converted", prev.converted_count, st.converted_count),
-                    ("failed", prev.failed_count, st.failed_count),
-                )
-                if a is not None and b is not None and b < a
-            ]
-            if went_down or (None not in (prev.total_count, st.total_count)
-                             and prev.total_count != st.total_count):  # fmt: skip
-                problems.append(
-                    ("backwards", f"counts went backwards {prev.counts} -> {st.counts}")
-                )
-            if prev.is_final and not st.is_final:
-                problems.append(
-                    ("regressed", f"status went from {prev.status} back to {st.status}")
-                )
-        total, conv, pending, failed = st.counts
-        if None not in st.counts and conv + pending + failed != total:  # type: ignore[operator]
-            problems.append(
-                ("mismatch", f"counts do not add up: {conv}+{pending}+{failed} != {total}")
-            )
-        for kind, text in problems:
+        for kind, text in quality_problems(prev, st):
             self._warn(job, kind, f"{text}; kept as received")
 
     def _warn(self, job: Job, kind: str, text: str) -> None:
