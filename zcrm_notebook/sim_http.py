@@ -1,0 +1,287 @@
+"""The simulator's HTTP plumbing: loopback server, request handler, answers and Zoho errors.
+
+:class:`_Server` (a ``ThreadingHTTPServer``) and :class:`_Handler` turn each request into
+one call of the router's ``_handle(method, target, headers, body)`` and write the
+:class:`_Answer` it returns (delayed, reset or normal), with HTTP/1.1 keep-alive, exact
+``Content-Length`` and no request logging. :func:`_json` and :func:`_error` build answers,
+the latter as the Zoho CRM error envelope of ``shared/ZOHO_API.md``. :class:`ServingMixin`
+gives :class:`~zcrm_notebook.simulator.Simulator` its ``start``/``stop``/``with`` lifecycle
+and ``base_url``. Standard library only; the endpoints live in
+:mod:`zcrm_notebook.sim_accounts` and :mod:`zcrm_notebook.sim_crm`, the routing in
+:mod:`zcrm_notebook.simulator`.
+"""
+
+from __future__ import annotations
+
+import http.server
+import ipaddress
+import json
+import logging
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+# The name the simulator has always logged under (filters and tests select it).
+logger = logging.getLogger("zcrm_notebook.simulator")
+
+MAX_IDS = 50
+"""Most lead ids one mass convert takes (``LIMIT_EXCEEDED`` beyond)."""
+
+_JSON = "application/json;charset=UTF-8"
+_ERRORS: dict[str, tuple[int, str, dict]] = {
+    "INVALID_TOKEN": (401, "invalid oauth token", {}),
+    "AUTHENTICATION_FAILURE": (401, "Authentication failed", {}),
+    "OAUTH_SCOPE_MISMATCH": (401, "invalid oauth scope to access this URL", {}),
+    "NO_PERMISSION": (403, "permission denied", {"permissions": ["Crm_Implied_Mass_Convert"]}),
+    "TOO_MANY_REQUESTS": (429, "The API request rate limit has been exceeded", {}),
+    "INTERNAL_ERROR": (500, "Internal Server Error", {}),
+    "INVALID_DATA": (400, "Invalid job id", {"api_name": "job_id"}),
+    "REQUIRED_PARAM_MISSING": (400, "required param missing", {"api_name": "job_id"}),
+    "MANDATORY_NOT_FOUND": (400, "required field not found", {"api_name": "ids"}),
+    "LIMIT_EXCEEDED": (400, "the number of ids exceeds the limit", {"limit": MAX_IDS}),
+    "INVALID_URL_PATTERN": (404, "Please check if the URL trying to access is a correct one", {}),
+    "INVALID_REQUEST_METHOD": (400, "The http request method type is not a valid one", {}),
+}
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: bytes = b""
+    content_type: str = _JSON
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0  # real seconds to wait before writing
+    reset: bool = False  # close the socket without answering
+
+
+def _json(status: int, obj: Any) -> _Answer:
+    return _Answer(status, json.dumps(obj).encode())
+
+
+def _error(code: str, *, status: int | None = None, message: str | None = None, details=None):
+    """A Zoho error envelope ``{"code","details","message","status":"error"}``."""
+    http_status, default_message, default_details = _ERRORS[code]
+    details = dict(default_details if details is None else details)
+    envelope = {"code": code, "details": details, "message": message or default_message}
+    return _json(status or http_status, {**envelope, "status": "error"})
+
+
+def _loopback_host(host: str) -> str:
+    h = str(host).strip().strip("[]")
+    if h.lower() == "localhost":
+        return "127.0.0.1"
+    try:
+        ip = ipaddress.ip_address(h)
+    except ValueError:
+        ip = None
+    if ip is None or not ip.is_loopback:
+        raise ValueError(f"the simulator listens on loopback only (127.0.0.1, ::1), not {host!r}")
+    return str(ip)
+
+
+class _Router(Protocol):
+    """What the server calls per request (the :class:`~zcrm_notebook.simulator.Simulator`)."""
+
+    def _handle(
+        self, method: str, target: str, headers: Any, body: bytes
+    ) -> tuple[_Answer, Any]: ...
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """One connection: HTTP/1.1 keep-alive, exact Content-Length, no request logging."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "ZohoSimulator/1.0"
+    sys_version = ""
+    timeout = 60  # real seconds an idle keep-alive connection is kept
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, alive=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, alive=False)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Silenced: request lines carry job ids and may carry tokens."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._serve("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._serve("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._serve("DELETE")
+
+    def _body(self) -> bytes:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        return self.rfile.read(min(max(length, 0), 1 << 20)) if length > 0 else b""
+
+    def _serve(self, method: str) -> None:
+        done: Callable[[], None] | None = None
+        try:
+            body = self._body()
+            try:
+                answer, done = self.server.sim._handle(method, self.path, self.headers, body)
+            except Exception:
+                path = urlsplit(self.path).path  # never the query: it may hold a token
+                logger.exception("simulator failed on %s %s", method, path)
+                answer = _error("INTERNAL_ERROR")
+            if answer.delay_s > 0:
+                time.sleep(answer.delay_s)
+            if answer.reset:
+                self._reset()
+            else:
+                self._write(answer)
+        finally:
+            if done is not None:
+                done()
+
+    def _write(self, answer: _Answer) -> None:
+        self.send_response(answer.status)
+        if answer.status != 204:
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
+        for key, value in answer.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if answer.status != 204 and answer.body:
+            self.wfile.write(answer.body)
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP reset, no answer at all."""
+        self.close_connection = True
+        try:
+            linger = struct.pack("ii", 1, 0)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            self.connection.close()
+        except OSError:
+            pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], sim: _Router) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.sim = sim
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), a DNS look-up: not needed here.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+
+    def track(self, conn: socket.socket, *, alive: bool) -> None:
+        with self._conns_lock:
+            (self._conns.add if alive else self._conns.discard)(conn)
+
+    def close_connections(self) -> None:
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            logger.debug("simulator connection error", exc_info=True)
+
+
+_S = TypeVar("_S", bound="ServingMixin")
+
+
+class ServingMixin:
+    """Serving lifecycle of :class:`~zcrm_notebook.simulator.Simulator` on loopback.
+
+    Runs a :class:`_Server` in a daemon thread with the simulator as its router; uses the
+    simulator's lock, host, port and server slots (set up by ``Simulator.__init__``).
+    """
+
+    _lock: threading.RLock
+    _host: str
+    _port: int
+    _server: _Server | None
+    _thread: threading.Thread | None
+
+    if TYPE_CHECKING:
+
+        def _handle(
+            self, method: str, target: str, headers: Any, body: bytes
+        ) -> tuple[_Answer, Any]: ...
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the running server.
+
+        Raises
+        ------
+        RuntimeError
+            If the simulator is not running.
+        """
+        server = self._server
+        if server is None:
+            raise RuntimeError("the simulator is not running: call start() or use `with`")
+        host, port = str(server.server_address[0]), server.server_address[1]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def start(self: _S) -> _S:
+        """Start serving in a daemon thread (no-op when running); returns ``self``."""
+        with self._lock:
+            if self._server is None:
+                server = _Server((self._host, self._port), self)
+                thread = threading.Thread(
+                    target=server.serve_forever,
+                    kwargs={"poll_interval": 0.05},
+                    name=f"zoho-simulator-{server.server_address[1]}",
+                    daemon=True,
+                )
+                thread.start()
+                self._server, self._thread = server, thread
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close open connections (no-op when stopped)."""
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
