@@ -1,0 +1,344 @@
+"""plots.py: artists checked against hand-worked values, plus a few baseline images.
+
+Baseline PNGs live in ``tests/baseline_images/``. After an intended visual change, look at
+the new images and regenerate them with ``python tests/test_plots.py`` (runs
+:func:`regenerate_baselines`). They are compared only under the matplotlib release that drew
+them (``BASELINE_MATPLOTLIB``); the artist tests run everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from helpers_frames import (  # noqa: E402
+    DCS9,
+    DST_T0,
+    JOB_A,
+    JOB_B,
+    JOB_C,
+    T0,
+    dst_jobs,
+    many_jobs,
+    three_jobs,
+    wilson_dcs,
+)
+from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.container import BarContainer, ErrorbarContainer  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.testing.compare import compare_images  # noqa: E402
+
+from zcrm_notebook.errors import ConfigError  # noqa: E402
+from zcrm_notebook.frame import STATUS_DTYPE, empty_snapshots  # noqa: E402
+from zcrm_notebook.plots import (  # noqa: E402
+    DC_COLORS,
+    STATUS_COLORS,
+    dc_color,
+    plot_failure_rate,
+    plot_outcomes,
+    plot_progress,
+    plot_status_timeline,
+)
+
+BASELINE_DIR = Path(__file__).parent / "baseline_images"
+BASELINE_MATPLOTLIB = "3.11"  # text layout differs between releases: compare within one
+TOLERANCE = 5.0  # RMS over 0..255 pixel values
+PLOTS = [plot_progress, plot_outcomes, plot_failure_rate, plot_status_timeline]
+
+
+def new_ax(size=(6.4, 4.0)):
+    return Figure(figsize=size, dpi=100, layout="constrained").add_subplot()
+
+
+def num(seconds: float, t0: float = T0) -> float:
+    return float(mdates.date2num(np.datetime64(int((t0 + seconds) * 1e9), "ns")))
+
+
+def bars(ax) -> list[BarContainer]:
+    return [c for c in ax.containers if isinstance(c, BarContainer)]
+
+
+def widths(container) -> list[float]:
+    return [round(p.get_width(), 6) for p in container.patches]
+
+
+def ytick_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_yticklabels()]
+
+
+def wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+# --- plot_progress ------------------------------------------------------------------------
+
+
+def test_progress_lines_by_dc_by_hand():
+    ax = plot_progress(three_jobs(), freq="1min", ax=new_ax())
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == ["eu", "us", "all"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["eu", "us", "all"]
+    assert ax.get_legend().get_title().get_text() == "data center"
+    # eu: 0 of 3, then 1 of 3 (1 failed), then 3 of 3 processed; us: 10 % then 20 %
+    np.testing.assert_allclose(lines["eu"].get_ydata()[:4], [0, 100 / 3, 100, 100])
+    np.testing.assert_allclose(lines["us"].get_ydata()[:3], [10, 20, 20])
+    np.testing.assert_allclose(
+        lines["all"].get_ydata()[:3], [100 * 10 / 103, 100 * 21 / 103, 100 * 23 / 103]
+    )
+    np.testing.assert_allclose(lines["eu"].get_xdata()[:3], [num(0), num(60), num(120)])
+    assert to_hex(lines["eu"].get_color()) == DC_COLORS["eu"]
+    assert ax.get_xlabel() == "time (UTC)" and "%" in ax.get_ylabel()
+
+
+def test_progress_area_and_jobs():
+    ax = plot_progress(three_jobs(), kind="area", freq="1min", ax=new_ax())
+    assert len(ax.collections) == 2 and "count" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["eu", "us"]
+    ax = plot_progress(three_jobs(), by="job", freq="1min", ax=new_ax())
+    assert [line.get_label() for line in ax.get_lines()] == [JOB_A, JOB_C, "all"]
+
+
+def test_kwargs_reach_the_artists():
+    ax = plot_progress(three_jobs(), freq="1min", ax=new_ax(), linewidth=3, color="black")
+    assert {line.get_linewidth() for line in ax.get_lines()[:2]} == {3}
+    assert to_hex(ax.get_lines()[0].get_color()) == "#000000"
+    ax = plot_outcomes(three_jobs(), ax=new_ax(), height=0.5)
+    assert bars(ax)[0].patches[0].get_height() == 0.5
+
+
+def test_progress_refuses_bad_arguments():
+    with pytest.raises(ConfigError, match="'pie'"):
+        plot_progress(three_jobs(), kind="pie", ax=new_ax())
+    with pytest.raises(ConfigError, match="'job_id'.*dc"):
+        plot_progress(three_jobs(), by="job_id", ax=new_ax())
+    with pytest.raises(ConfigError, match="Mars/Olympus"):
+        plot_progress(three_jobs(), tz="Mars/Olympus", ax=new_ax())
+    with pytest.raises(ConfigError, match="at most 10 jobs"):
+        plot_progress(many_jobs(n_jobs=11, n_polls=3), by="job", ax=new_ax())
+
+
+def test_progress_folds_groups_beyond_top():
+    ax = plot_progress(many_jobs(n_jobs=90, n_polls=4), by="org", top=4, ax=new_ax())
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert len(labels) == 5 and labels[-2:] == ["other (6 orgs)", "all"]
+
+
+def test_dst_change_keeps_spacing_and_labels_local_time():
+    ax = plot_progress(dst_jobs(), by="job", tz="Europe/Paris", freq="10min", ax=new_ax())
+    assert ax.get_xlabel() == "time (Europe/Paris)"
+    x = ax.get_lines()[0].get_xdata()
+    assert len(x) == 13 and np.allclose(np.diff(x), 10 / 1440)  # 10 min apart across 01:00 UTC
+    ax.figure.canvas.draw()
+    ticks = ax.get_xticks()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    paris = [mdates.num2date(t, tz="Europe/Paris").strftime("%H:%M") for t in ticks]
+    assert labels == paris and not any(label.startswith("02:") for label in labels)
+    assert "01:30" in labels and "03:00" in labels  # 30 real minutes apart
+    gap = ticks[labels.index("03:00")] - ticks[labels.index("01:30")]
+    assert gap == pytest.approx(30 / 1440)
+    assert num(0, DST_T0) <= ticks[0] and ticks[-1] <= num(7200, DST_T0)
+
+
+# --- plot_outcomes ------------------------------------------------------------------------
+
+
+def test_outcomes_bars_by_hand():
+    ax = plot_outcomes(three_jobs(), ax=new_ax())
+    conv, failed, pending = bars(ax)
+    assert [c.get_label() for c in (conv, failed, pending)] == ["converted", "failed", "pending"]
+    assert ytick_texts(ax) == [f"{JOB_C} (us)", f"{JOB_A} (eu)", f"{JOB_B} (us)"]
+    assert widths(conv) == [20, 1, 0] and widths(failed) == [0, 2, 0]
+    assert widths(pending) == [80, 0, 0]
+    assert [p.get_x() for p in failed.patches] == [20, 1, 0]  # stacked after converted
+    assert ax.get_xlabel() == "leads (count)"
+    assert to_hex(failed.patches[0].get_facecolor()) == STATUS_COLORS["failed"]
+
+
+def test_outcomes_sorted_by_failures():
+    ax = plot_outcomes(three_jobs(), sort="failures", ax=new_ax())
+    assert ytick_texts(ax) == [f"{JOB_A} (eu)", f"{JOB_B} (us)", f"{JOB_C} (us)"]
+    with pytest.raises(ConfigError, match="'rate'"):
+        plot_outcomes(three_jobs(), sort="rate", ax=new_ax())
+
+
+def test_outcomes_fold_the_rest_into_other():
+    df = many_jobs(n_jobs=30, n_polls=4)
+    ax = plot_outcomes(df, top=5, ax=new_ax())
+    conv, failed, pending = bars(ax)
+    assert len(conv.patches) == 6 and ytick_texts(ax)[-1] == "other (25 jobs)"
+    largest = max(
+        c.get_width() + f.get_width() + p.get_width()
+        for c, f, p in zip(conv.patches, failed.patches, pending.patches)
+    )
+    other = conv.patches[-1].get_width() + failed.patches[-1].get_width()
+    assert other + pending.patches[-1].get_width() == pytest.approx(largest)  # scaled to fit
+    assert conv.patches[-1].get_hatch() == "//"
+    # job j has 10 + j leads here: the top 5 are j = 25..29, "other" holds j = 0..24
+    assert ytick_texts(ax)[0].startswith("3652397000000000029")
+    assert any(" 550 leads" in t.get_text() for t in ax.texts)  # sum(10..34) = 550
+
+
+# --- plot_failure_rate --------------------------------------------------------------------
+
+
+def test_failure_rate_bars_and_wilson_error_bars():
+    ax = plot_failure_rate(wilson_dcs(), ax=new_ax())
+    (cont,) = bars(ax)
+    assert ytick_texts(ax) == ["au", "jp"]
+    assert widths(cont) == pytest.approx([200 / 3, 1.0])
+    assert to_hex(cont.patches[0].get_facecolor()) == DC_COLORS["au"]
+    (errs,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    segments = errs.lines[2][0].get_segments()
+    for seg, (k, n) in zip(segments, [(2, 3), (30, 3000)]):
+        lo, hi = wilson_by_hand(k, n)
+        assert (seg[0][0], seg[1][0]) == pytest.approx((100 * lo, 100 * hi))
+    au_width = segments[0][1][0] - segments[0][0][0]
+    jp_width = segments[1][1][0] - segments[1][0][0]
+    assert au_width > 70 and jp_width < 1  # the small DC is far less certain
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["2 / 3 leads failed", "30 / 3,000 leads failed"]
+    assert "Wilson" in ax.get_xlabel() and "%" in ax.get_xlabel()
+
+
+def test_failure_rate_by_org_and_fold():
+    df = many_jobs(n_jobs=45, n_polls=4)
+    ax = plot_failure_rate(df, top=4, ax=new_ax())
+    assert ytick_texts(ax)[-1] == "other (6 dcs)" and len(bars(ax)[0].patches) == 4
+    ax = plot_failure_rate(df, by="org", ax=new_ax())
+    assert ax.get_ylabel() == "org" and len(bars(ax)[0].patches) == 9
+    with pytest.raises(ConfigError, match="'job'"):
+        plot_failure_rate(df, by="job", ax=new_ax())
+
+
+# --- plot_status_timeline -----------------------------------------------------------------
+
+
+def test_status_timeline_by_hand():
+    ax = plot_status_timeline(three_jobs(), ax=new_ax())
+    assert ytick_texts(ax) == [f"{JOB_A} (eu)", f"{JOB_C} (us)"]  # B never had a status
+    spans = {}
+    for coll in ax.collections:
+        if coll.get_gid() and ":" in coll.get_gid():
+            ext = coll.get_paths()[0].get_extents()
+            spans[coll.get_gid()] = (ext.x0, ext.x1)
+            status = coll.get_gid().split(":")[0]
+            assert to_hex(coll.get_facecolor()[0]) == STATUS_COLORS[status]
+    assert spans["scheduled:0"] == pytest.approx((num(0), num(60)))
+    assert spans["in_progress:0"] == pytest.approx((num(60), num(120)))
+    assert spans["in_progress:1"] == pytest.approx((num(0), num(700)))  # one merged run
+    (done,) = [c for c in ax.collections if c.get_gid() == "finished"]
+    np.testing.assert_allclose(done.get_offsets(), [[num(120), 0]])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["scheduled", "in_progress", "completed"]
+    assert ax.get_xlabel() == "time (UTC)"
+
+
+def test_status_timeline_folds_beyond_top():
+    ax = plot_status_timeline(many_jobs(n_jobs=40, n_polls=4), top=5, ax=new_ax())
+    assert len(ytick_texts(ax)) == 6 and ytick_texts(ax)[-1] == "other (35 jobs)"
+    assert [c for c in ax.collections if c.get_gid() == "other"]
+
+
+# --- contract: colours, ax, rcParams, df, empty, many jobs --------------------------------
+
+
+def test_colour_tables():
+    assert set(STATUS_COLORS) == set(STATUS_DTYPE.categories)
+    assert set(DC_COLORS) == set(DCS9) and len(set(DC_COLORS.values())) == 9
+    assert dc_color("eu") == DC_COLORS["eu"]
+    assert dc_color("xx") == dc_color("xx") and dc_color("xx") not in DC_COLORS.values()
+
+
+@pytest.mark.parametrize("plot", PLOTS)
+def test_contract_no_mutation_no_rcparams_current_axes(plot):
+    df = three_jobs()
+    before, rc = df.copy(), dict(matplotlib.rcParams)
+    fig = plt.figure()
+    try:
+        assert plot(df) is plt.gca()  # draws on the current Axes when none is given
+    finally:
+        plt.close(fig)
+    pd.testing.assert_frame_equal(df, before)
+    assert dict(matplotlib.rcParams) == rc
+
+
+@pytest.mark.parametrize("plot", PLOTS)
+def test_empty_frame_draws_a_note(plot):
+    ax = plot(empty_snapshots(), ax=new_ax())
+    assert any("yet" in t.get_text() for t in ax.texts)
+
+
+@pytest.fixture(scope="module")
+def big():
+    return many_jobs(n_jobs=3000, n_polls=4)
+
+
+def test_3000_jobs_over_9_dcs_stay_readable(big, tmp_path):
+    fig = Figure(figsize=(16, 11), layout="constrained")
+    axes = fig.subplots(2, 2).flat
+    ax = plot_progress(big, ax=next(axes))
+    assert len(ax.get_lines()) == 10  # 9 DCs + all
+    ax = plot_failure_rate(big, ax=next(axes))
+    assert len(bars(ax)[0].patches) == 9
+    ax = plot_outcomes(big, ax=next(axes))
+    assert all(len(c.patches) == 21 for c in bars(ax)) and len(ax.get_yticks()) == 21
+    ax = plot_status_timeline(big, ax=next(axes))
+    assert len(ax.get_yticks()) == 31 and ytick_texts(ax)[-1] == "other (2970 jobs)"
+    fig.savefig(tmp_path / "big.png", dpi=60)
+
+
+# --- baseline images ----------------------------------------------------------------------
+
+BASELINES = {
+    "progress_dst_paris": lambda ax: plot_progress(
+        dst_jobs(), by="job", tz="Europe/Paris", freq="10min", ax=ax
+    ),
+    "failure_rate_wilson": lambda ax: plot_failure_rate(wilson_dcs(), ax=ax),
+    "outcomes_folded": lambda ax: plot_outcomes(
+        many_jobs(n_jobs=30, n_polls=4, dcs=["us", "eu", "jp"]), top=8, ax=ax
+    ),
+    "status_timeline": lambda ax: plot_status_timeline(
+        many_jobs(n_jobs=12, n_polls=6, dcs=["us", "eu", "jp"]), top=8, ax=ax
+    ),
+}
+
+
+def render(name: str, path: Path) -> Path:
+    ax = new_ax()
+    BASELINES[name](ax)
+    ax.figure.savefig(path, dpi=100)
+    return path
+
+
+def regenerate_baselines() -> None:
+    """Rewrite every baseline PNG (look at them before committing)."""
+    BASELINE_DIR.mkdir(exist_ok=True)
+    for name in BASELINES:
+        print("wrote", render(name, BASELINE_DIR / f"{name}.png"))
+
+
+@pytest.mark.skipif(
+    not matplotlib.__version__.startswith(BASELINE_MATPLOTLIB + "."),
+    reason=f"baselines were drawn with matplotlib {BASELINE_MATPLOTLIB}",
+)
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_matches_baseline_image(name, tmp_path):
+    expected = BASELINE_DIR / f"{name}.png"
+    assert expected.exists(), f"missing {expected}; run `python tests/test_plots.py`"
+    actual = render(name, tmp_path / f"{name}.png")
+    assert compare_images(str(expected), str(actual), tol=TOLERANCE) is None
+
+
+if __name__ == "__main__":
+    regenerate_baselines()

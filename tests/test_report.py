@@ -1,0 +1,128 @@
+"""report.py: the overview figure, the report bundle and CSV formula neutralising."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from helpers_frames import JOB_A, JOB_C, snap, three_jobs, wilson_dcs  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from zcrm_notebook.errors import ConfigError  # noqa: E402
+from zcrm_notebook.export import read_snapshots  # noqa: E402
+from zcrm_notebook.frame import empty_snapshots, to_frame  # noqa: E402
+from zcrm_notebook.report import export_report, make_report, neutralize_formulas  # noqa: E402
+from zcrm_notebook.status import JobState as S  # noqa: E402
+from zcrm_notebook.summary import GROUP_COLUMNS, JOB_COLUMNS  # noqa: E402
+
+FILES = {
+    "snapshots": "snapshots.csv",
+    "jobs": "jobs.csv",
+    "dcs": "dcs.csv",
+    "orgs": "orgs.csv",
+    "overview": "overview.png",
+    "progress": "progress.png",
+    "failure_rate": "failure_rate.png",
+    "outcomes": "outcomes.png",
+    "status_timeline": "status_timeline.png",
+    "readme": "README.md",
+}
+
+
+def test_make_report_is_a_2x2_figure_outside_pyplot():
+    before = plt.get_fignums()
+    fig = make_report(three_jobs(), tz="Europe/Paris")
+    assert isinstance(fig, Figure) and plt.get_fignums() == before
+    assert len(fig.axes) == 4
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0].startswith("Conversion progress") and titles[1].startswith("Failed leads")
+    assert titles[2].startswith("Lead outcomes") and titles[3].startswith("Job status")
+    assert fig.axes[0].get_xlabel() == "time (Europe/Paris)"
+    headline = fig.get_suptitle()
+    assert "3 jobs in 2 data centers" in headline and "103 leads" in headline
+    assert "(Europe/Paris)" in headline
+
+
+def test_make_report_on_empty_frame_and_bad_zone():
+    fig = make_report(empty_snapshots())
+    assert "no snapshots" in fig.get_suptitle()
+    with pytest.raises(ConfigError, match="Nowhere/City"):
+        make_report(three_jobs(), tz="Nowhere/City")
+
+
+def test_export_report_writes_every_file(tmp_path):
+    df = three_jobs()
+    before = df.copy()
+    fignums = plt.get_fignums()
+    paths = export_report(df, tmp_path / "out", tz="Europe/Paris")
+    assert {k: p.name for k, p in paths.items()} == FILES
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths.values())
+    assert all(
+        p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        for k, p in paths.items()
+        if k in ("overview", "progress", "failure_rate", "outcomes", "status_timeline")
+    )
+    pd.testing.assert_frame_equal(df, before)
+    assert plt.get_fignums() == fignums
+    pd.testing.assert_frame_equal(read_snapshots(paths["snapshots"]), df)
+
+
+def test_summary_csvs_have_the_documented_columns(tmp_path):
+    paths = export_report(wilson_dcs(), tmp_path)
+    jobs = pd.read_csv(paths["jobs"], dtype={"job_id": str})
+    assert list(jobs.columns) == list(JOB_COLUMNS) and len(jobs) == 61
+    assert jobs["first_seen_at"].str.endswith("Z").all()
+    dcs = pd.read_csv(paths["dcs"]).set_index("dc")
+    assert list(dcs.columns) == list(GROUP_COLUMNS)
+    assert dcs.loc["au", "failure_rate_lo"] == pytest.approx(0.2077, abs=1e-4)
+    orgs = pd.read_csv(paths["orgs"])
+    assert list(orgs.columns) == ["org", *GROUP_COLUMNS]
+    readme = paths["readme"].read_text()
+    for name in FILES.values():
+        if name != "README.md":
+            assert f"`{name}`" in readme or f"## {name}" in readme or name in readme
+    for col in ["failure_rate_lo", "eta_at", "leads_per_min", "not_converted_count", "latency_s"]:
+        assert f"`{col}`" in readme
+
+
+def test_spreadsheet_csvs_neutralise_formulas_but_not_numbers(tmp_path):
+    evil = '=HYPERLINK("http://x","y")'
+    df = to_frame(
+        [
+            snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0), org=evil),
+            snap(60, JOB_A, S.ERROR, org=evil, code="@SUM(A1)"),
+            snap(0, JOB_C, S.IN_PROGRESS, (10, 1, 9, 0), org="+cmd"),
+        ]
+    )
+    paths = export_report(df, tmp_path)
+    jobs = pd.read_csv(paths["jobs"], dtype=str, keep_default_na=False)
+    assert set(jobs["org"]) == {"'" + evil, "'+cmd"}
+    assert "'@SUM(A1)" in set(jobs["last_error_code"])
+    assert set(pd.read_csv(paths["orgs"], dtype=str)["org"]) == {"'" + evil, "'+cmd"}
+    snaps = pd.read_csv(paths["snapshots"], dtype=str)
+    assert snaps["org"].str.startswith("'").all()
+    assert read_snapshots(paths["snapshots"])["org"].iloc[0] == evil  # undone on read
+    raw = export_report(df, tmp_path / "raw", spreadsheet_safe=False)
+    assert evil in set(pd.read_csv(raw["jobs"], dtype=str)["org"])
+
+
+def test_neutralize_formulas_text_only():
+    df = pd.DataFrame(
+        {
+            "text": pd.array(["=1+2", "+x", "-y", "@z", "\tq", "\rr", "ok", None], dtype="string"),
+            "obj": ["-3", "a", "=b", "c", "d", "e", "f", "g"],
+            "n": [-1, 2, -3, 4, 5, 6, 7, 8],
+            "x": [-1.5, 0.0, 1, 2, 3, 4, 5, 6],
+        }
+    )
+    before = df.copy()
+    out = neutralize_formulas(df)
+    assert list(out["text"][:7]) == ["'=1+2", "'+x", "'-y", "'@z", "'\tq", "'\rr", "ok"]
+    assert pd.isna(out["text"].iloc[7]) and out["obj"].iloc[2] == "'=b"
+    assert out["n"].tolist() == df["n"].tolist() and out["n"].dtype == df["n"].dtype
+    assert out["x"].tolist() == df["x"].tolist() and out["x"].dtype == df["x"].dtype
+    pd.testing.assert_frame_equal(df, before)

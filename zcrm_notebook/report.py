@@ -1,0 +1,242 @@
+"""Figure-level overview and the report bundle (CSVs, PNGs, README) of a snapshot frame.
+
+:func:`make_report` builds a 2x2 overview :class:`~matplotlib.figure.Figure` directly (not
+through pyplot, so nothing accumulates in pyplot's figure manager and no backend is
+needed); :func:`export_report` writes the snapshots, the three summaries and the figures to
+a folder. CSVs meant for spreadsheets have formula-looking text neutralised (OWASP "CSV
+Injection"): see :func:`neutralize_formulas`, which lives in :mod:`zcrm_notebook.export`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from . import plots
+from ._plotkit import zone
+from .export import TIME_FORMAT, neutralize_formulas, write_snapshots_csv
+from .frame import SNAPSHOT_DTYPES
+from .summary import GROUP_COLUMNS, JOB_COLUMNS, summarize_dcs, summarize_jobs, summarize_orgs
+
+__all__ = ["make_report", "export_report", "neutralize_formulas", "FIGURES"]
+
+log = logging.getLogger(__name__)
+
+#: Figure file stem -> (plot function, keyword arguments, figure size in inches).
+FIGURES: dict[str, tuple[Callable[..., Axes], dict[str, Any], tuple[float, float]]] = {
+    "progress": (plots.plot_progress, {}, (10, 6)),
+    "failure_rate": (plots.plot_failure_rate, {}, (10, 6)),
+    "outcomes": (plots.plot_outcomes, {}, (10, 7)),
+    "status_timeline": (plots.plot_status_timeline, {}, (11, 8)),
+}
+
+_SNAPSHOT_MEANING = {
+    "polled_at": "when the answer arrived (ISO-8601 UTC)",
+    "org": "org label of the credentials",
+    "dc": "data-center code",
+    "job_id": "19-digit job id (text)",
+    "status": "scheduled, in_progress, completed, failed, unknown, or error (no status)",
+    "raw_status": "status word exactly as Zoho sent it",
+    "total_count": "leads in the job",
+    "converted_count": "leads converted",
+    "not_converted_count": "leads not converted yet (pending)",
+    "failed_count": "leads failed",
+    "http_status": "HTTP status of the answer (empty for transport failures)",
+    "error_code": "Zoho code or transport error name (empty on success)",
+    "error_message": "human text of the error",
+    "latency_s": "request round trip, seconds",
+}
+
+
+def _headline(df: pd.DataFrame, tz: str | tzinfo) -> str:
+    """One-line summary for the overview title."""
+    dcs = summarize_dcs(df)
+    if dcs.empty:
+        return "Mass convert: no snapshots yet"
+    total, failed = int(dcs["leads_total"].sum()), int(dcs["leads_failed"].sum())
+    info, name = zone(tz)
+    first = df["polled_at"].min().tz_convert(info).strftime("%Y-%m-%d %H:%M")
+    last = df["polled_at"].max().tz_convert(info).strftime("%Y-%m-%d %H:%M")
+    pct = f" ({100 * failed / total:.1f} %)" if total else ""
+    return (
+        f"Mass convert: {int(dcs['n_jobs'].sum()):,} jobs in {len(dcs)} data centers, "
+        f"{total:,} leads, {int(dcs['leads_converted'].sum()):,} converted, "
+        f"{failed:,} failed{pct}, {int(dcs['leads_pending'].sum()):,} pending; "
+        f"polled {first} to {last} ({name})"
+    )
+
+
+def make_report(df: pd.DataFrame, *, tz: str | tzinfo = "UTC") -> Figure:
+    """Overview figure: progress, failure rate per DC, outcomes per job, status timeline.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Snapshot frame. Not modified.
+    tz : str or tzinfo, default "UTC"
+        Zone of the time axes and the title's time range (IANA name).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A 2x2 grid (constrained layout, 16 x 11 in): ``plot_progress`` (top left),
+        ``plot_failure_rate`` (top right), ``plot_outcomes`` (bottom left),
+        ``plot_status_timeline`` (bottom right), with a one-line summary as suptitle.
+        Not registered with pyplot: display it in Jupyter as the cell's value or save it
+        with ``fig.savefig``.
+
+    Raises
+    ------
+    zcrm_notebook.errors.ConfigError
+        For an unknown ``tz`` or a frame lacking snapshot columns.
+    """
+    zone(tz)
+    fig = Figure(figsize=(16, 11), layout="constrained")
+    axes = fig.subplots(2, 2)
+    for ax, stem in zip(axes.flat, ["progress", "failure_rate", "outcomes", "status_timeline"]):
+        func, kwargs, _ = FIGURES[stem]
+        func(df, ax=ax, tz=tz, **kwargs)
+    fig.suptitle(_headline(df, tz), fontsize="large")
+    return fig
+
+
+def _summary_csv(table: pd.DataFrame, path: Path, spreadsheet_safe: bool) -> Path:
+    """Write a summary table: ISO-8601 UTC times, no index, optionally neutralised text."""
+    out = neutralize_formulas(table) if spreadsheet_safe else table.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_convert("UTC").dt.strftime(TIME_FORMAT)
+    out.to_csv(path, index=False)
+    return path
+
+
+def _column_lines(columns: dict[str, tuple[str, str]]) -> list[str]:
+    return [f"| `{name}` | {dtype} | {meaning} |" for name, (dtype, meaning) in columns.items()]
+
+
+def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str) -> str:
+    """Markdown description of every file of the bundle."""
+    header = ["| column | dtype | meaning (units) |", "|---|---|---|"]
+    snap = {c: (str(SNAPSHOT_DTYPES[c]), m) for c, m in _SNAPSHOT_MEANING.items()}
+    lines = [
+        "# Mass convert report",
+        "",
+        "Written by `zcrm_notebook.report.export_report`. Times in CSVs are ISO-8601 UTC",
+        f"(`Z`); figures label their time axes in {tz_name}. Empty cells are missing values.",
+    ]
+    if spreadsheet_safe:
+        lines += [
+            "Text cells that began with `=`, `+`, `-`, `@`, tab or CR start with `'` so a",
+            "spreadsheet shows them as text (numbers are unchanged).",
+        ]
+    lines += [
+        "",
+        "## snapshots.csv",
+        "",
+        "One row per poll of one job.",
+        "",
+        *header,
+        *_column_lines(snap),
+        "",
+        "## jobs.csv",
+        "",
+        "One row per (org, dc, job_id) (`zcrm_notebook.summarize_jobs`).",
+        "",
+        *header,
+        *_column_lines(JOB_COLUMNS),
+        "",
+        "## dcs.csv and orgs.csv",
+        "",
+        "One row per data center (`dc`) / org label (`org`), then:",
+        "",
+        *header,
+        *_column_lines(GROUP_COLUMNS),
+        "",
+        "## Figures (PNG)",
+        "",
+    ]
+    lines += [
+        f"- `{paths[k].name}`: {text}"
+        for k, text in [
+            ("overview", "the four plots below on one page, with a one-line summary"),
+            ("progress", "percent of leads processed (converted + failed) over time per DC"),
+            ("failure_rate", "pooled lead failure rate per DC with 95 % Wilson interval"),
+            ("outcomes", "converted / failed / pending leads of the largest jobs, rest folded"),
+            ("status_timeline", "when the longest-running jobs were scheduled / in progress"),
+        ]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def export_report(
+    df: pd.DataFrame,
+    out_dir: str | os.PathLike,
+    *,
+    tz: str | tzinfo = "UTC",
+    spreadsheet_safe: bool = True,
+) -> dict[str, Path]:
+    """Write the report bundle: snapshot and summary CSVs, PNG figures, a README.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Snapshot frame. Not modified.
+    out_dir : str or PathLike
+        Folder to write into (created if needed); existing files of the same names are
+        replaced.
+    tz : str or tzinfo, default "UTC"
+        Zone of the figures' time axes (CSV times are always UTC).
+    spreadsheet_safe : bool, default True
+        Prefix text cells starting with ``=``, ``+``, ``-``, ``@``, tab or CR with ``'``
+        in every CSV (formula injection); numeric columns are never changed.
+        ``zcrm_notebook.read_snapshots`` undoes it for ``snapshots.csv``.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``snapshots``, ``jobs``, ``dcs``, ``orgs`` (``.csv``: the snapshot frame and
+        :func:`~zcrm_notebook.summary.summarize_jobs`, ``summarize_dcs``,
+        ``summarize_orgs``), ``overview``, ``progress``, ``failure_rate``, ``outcomes``,
+        ``status_timeline`` (``.png``, 100 dpi) and ``readme`` (``README.md``: columns,
+        dtypes and units of each file).
+
+    Raises
+    ------
+    zcrm_notebook.errors.ConfigError
+        For an unknown ``tz`` or a frame lacking snapshot columns.
+    OSError
+        If ``out_dir`` cannot be created or written.
+    """
+    _, tz_name = zone(tz)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {
+        "snapshots": write_snapshots_csv(
+            df, out / "snapshots.csv", spreadsheet_safe=spreadsheet_safe
+        )
+    }
+    for key, table in [
+        ("jobs", summarize_jobs(df)),
+        ("dcs", summarize_dcs(df)),
+        ("orgs", summarize_orgs(df)),
+    ]:
+        paths[key] = _summary_csv(table, out / f"{key}.csv", spreadsheet_safe)
+    paths["overview"] = out / "overview.png"
+    make_report(df, tz=tz).savefig(paths["overview"], dpi=100)
+    for stem, (func, kwargs, size) in FIGURES.items():
+        fig = Figure(figsize=size, layout="constrained")
+        func(df, ax=fig.add_subplot(), tz=tz, **kwargs)
+        paths[stem] = out / f"{stem}.png"
+        fig.savefig(paths[stem], dpi=100)
+    paths["readme"] = out / "README.md"
+    paths["readme"].write_text(_readme(paths, spreadsheet_safe, tz_name), encoding="utf-8")
+    log.info("wrote report bundle of %d files to %s", len(paths), out)
+    return paths
