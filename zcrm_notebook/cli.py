@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -202,7 +203,19 @@ def cmd_poll(args: argparse.Namespace) -> int:
         store=args.store, progress=not args.no_progress,
     )  # fmt: skip
     df = poller.run()
-    return _finish_run(poller, df, Path(args.out), store=args.store)
+    code = _finish_run(poller, df, Path(args.out), store=args.store)
+    if code == EXIT_INTERRUPTED:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """Exit at once after Ctrl-C: every snapshot is already committed and the CSV written;
+    do not wait (up to the call timeout) for worker threads still inside an HTTP call."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
