@@ -18,6 +18,12 @@ def make_creds(org="us-org", dc="us", **kw) -> OrgCredentials:
     return OrgCredentials(org=org, dc=dc, **{**base, **kw})
 
 
+@pytest.fixture(autouse=True)
+def _private_token_store(tmp_path, monkeypatch):
+    """No test reads or writes the real user's token store."""
+    monkeypatch.setenv("ZCRM_NOTEBOOK_TOKEN_STORE", str(tmp_path / "tokens.json"))
+
+
 @pytest.fixture
 def creds():
     return make_creds()

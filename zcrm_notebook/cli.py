@@ -1,7 +1,8 @@
 """``zcrm-notebook`` command line (argparse).
 
 Commands: ``demo`` (simulator end to end), ``simulate`` (serve the simulator), ``poll``
-(real use), ``report`` (tables and figures from a CSV or store), ``auth`` (tokens).
+(real use), ``report`` (tables and figures from a CSV or store), ``auth`` (grant exchange,
+web flow, status, revoke; see :mod:`zcrm_notebook.auth_cli`).
 Errors print one line on stderr and exit non-zero; Ctrl-C exits 130 keeping every snapshot.
 """
 
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .auth_cli import add_auth_parser, cmd_auth
 from .errors import ZcrmError
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("source", help="snapshot CSV or SQLite store")
     report.add_argument("--out", required=True, help="output folder")
     report.add_argument("--tz", default="UTC", help="time zone of the figures (UTC)")
+    add_auth_parser(sub)
     return parser
 
 
@@ -94,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    handler = {"demo": cmd_demo, "simulate": cmd_simulate, "poll": cmd_poll, "report": cmd_report}
+    handler = {
+        "demo": cmd_demo, "simulate": cmd_simulate, "poll": cmd_poll, "report": cmd_report,
+        "auth": cmd_auth,
+    }  # fmt: skip
     try:
         return handler[args.command](args)
     except ZcrmError as exc:

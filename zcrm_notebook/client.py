@@ -23,6 +23,7 @@ from . import dc as dcmod
 from .auth import MASS_CONVERT_READ_SCOPE, AccessToken, OrgCredentials, TokenCache, get_token_cache
 from .errors import (
     ApiError,
+    AuthError,
     InvalidTokenError,
     JobNotFoundError,
     NoPermissionError,
@@ -87,9 +88,9 @@ def interpret_answer(job_id: str, r: requests.Response) -> JobStatus:
     2xx JSON ``{"data": [...]}``              ``JobStatus`` (any status word)
     204 / empty 2xx body                      ``JobNotFoundError`` code ``NO_CONTENT``
     400 ``INVALID_DATA``, 404                 ``JobNotFoundError`` (unknown / expired id)
-    401 ``INVALID_TOKEN`` / ``AUTH..._FAIL``  ``InvalidTokenError`` (client refreshes once)
-    401 ``OAUTH_SCOPE_MISMATCH``              ``ScopeError``
-    403 ``NO_PERMISSION``                     ``NoPermissionError``
+    401 ``OAUTH_SCOPE_MISMATCH``              ``ScopeError`` (no refresh: names the scope)
+    401 any other code, or not JSON           ``InvalidTokenError`` (client refreshes once)
+    403, or ``NO_PERMISSION``                 ``NoPermissionError``
     429                                       ``RateLimitError`` (``retry_after_s``)
     other Zoho envelope                       ``ApiError`` with Zoho's code
     non-JSON / truncated / no ``data``        ``ResponseFormatError`` (5xx: ``ApiError``)
@@ -116,6 +117,8 @@ def interpret_answer(job_id: str, r: requests.Response) -> JobStatus:
             raise _http_error(status, msg, _retry_after_s(r.headers)) from None
         if status == 404:
             raise JobNotFoundError(msg, code="NOT_FOUND", http_status=404) from None
+        if status == 401:
+            raise InvalidTokenError(msg, code="INVALID_TOKEN", http_status=401) from None
         raise ResponseFormatError(msg, http_status=status) from None
     code, message, details = _envelope(body)
     is_error = (isinstance(body, dict) and str(body.get("status", "")).lower() == "error") or (
@@ -139,14 +142,16 @@ def _raise_envelope(job_id, status, code, message, details, headers) -> JobStatu
             text, code=code or "TOO_MANY_REQUESTS", http_status=status,
             retry_after_s=_retry_after_s(headers),
         )  # fmt: skip
-    if code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE") or (status == 401 and not code):
-        raise InvalidTokenError(text, code=code or "INVALID_TOKEN", http_status=status)
     if code == "OAUTH_SCOPE_MISMATCH":
         raise ScopeError(
             f"{text}; the grant lacks scope {MASS_CONVERT_READ_SCOPE} (a refresh cannot add "
             "it): create a new grant token that includes it",
             code=code, http_status=status,
         )  # fmt: skip
+    if code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE") or (
+        status == 401 and code != "NO_PERMISSION"
+    ):
+        raise InvalidTokenError(text, code=code or "INVALID_TOKEN", http_status=status)
     if code == "NO_PERMISSION" or status == 403:
         raise NoPermissionError(
             f"{text}; the user's CRM profile lacks the mass-convert (Convert Leads) permission",
@@ -224,27 +229,42 @@ class ZohoClient:
         ------
         ZcrmError
             See :func:`interpret_answer`; :class:`TransportError` for no answer;
-            token errors from :meth:`TokenCache.get`. After a 401 ``INVALID_TOKEN`` the
-            token is refreshed once and the call retried once; a second 401 raises
-            :class:`InvalidTokenError`.
+            token errors from :meth:`TokenCache.get`. After a 401 ``INVALID_TOKEN`` or
+            ``AUTHENTICATION_FAILURE`` the token is refreshed once and the call retried
+            once (Zoho CRM "OAuth errors",
+            https://www.zoho.com/crm/developer/docs/api/v8/oauth-overview.html); a second
+            401 raises :class:`InvalidTokenError` saying what is probably wrong.
+            ``OAUTH_SCOPE_MISMATCH`` and ``NO_PERMISSION`` never trigger a refresh.
         """
         token = self.tokens.get()
         try:
             return self._call(job_id, token)
-        except InvalidTokenError:
+        except InvalidTokenError as exc:
+            log.info("org %s: %s on job %s; refreshing the token once",
+                     self.creds.org, exc.code, job_id)  # fmt: skip
             self.tokens.invalidate(token)
         fresh = self.tokens.get()
         try:
             return self._call(job_id, fresh)
         except InvalidTokenError as exc:
-            host = requests.utils.urlparse(fresh.api_domain).hostname
-            raise InvalidTokenError(
-                f"org {self.creds.org!r}: {exc.code} from {host} even with a fresh token; "
-                f"the token's data center ({self.creds.dc}) and the API host called "
-                f"({host}) probably do not match, or the refresh token was revoked",
-                code=exc.code,
-                http_status=exc.http_status,
-            ) from None
+            raise self._fresh_token_refused(exc, fresh) from None
+
+    def _fresh_token_refused(self, exc: InvalidTokenError, fresh: AccessToken) -> AuthError:
+        """The error for a 401 that a freshly refreshed token got too."""
+        where = f"{self.creds.org!r} ({self.creds.dc}, token from {self.creds.accounts_url})"
+        if exc.code == "AUTHENTICATION_FAILURE":
+            why = (
+                "authentication failed even with a fresh token: the user may be deactivated "
+                "or the client's access to this org removed; re-authorize with "
+                "`zcrm-notebook auth`"
+            )
+        else:
+            why = (
+                f"{exc.code} right after a fresh token: the token's data center "
+                f"({self.creds.dc}) and the API host called ({fresh.api_domain}) probably do "
+                "not match (check the org's dc / api_domain), or the refresh token was revoked"
+            )
+        return InvalidTokenError(f"org {where}: {why}", code=exc.code, http_status=exc.http_status)
 
     def _call(self, job_id: str, token: AccessToken) -> StatusAnswer:
         api_domain = dcmod.check_token_destination(

@@ -83,7 +83,8 @@ def orgs_from_env(env: Mapping[str, str] | None = None) -> dict[str, OrgCredenti
 def orgs_from_toml(path: str | os.PathLike) -> dict[str, OrgCredentials]:
     """Orgs from a TOML file: one ``[orgs.<name>]`` table each.
 
-    Keys: ``dc``, ``client_id``, ``client_secret``, ``refresh_token``, optional
+    Keys: ``dc``, ``client_id``, ``client_secret``, ``refresh_token`` (or a token stored by
+    ``zcrm-notebook auth`` for that org), optional
     ``api_version`` (default ``v5``), ``accounts_url``, ``api_domain`` (overrides accepted
     only for loopback or the DC table's hosts).
 
@@ -113,10 +114,13 @@ def _org_from_table(name: str, table: object, path: Path) -> OrgCredentials:
     unknown = sorted(set(table) - ORG_KEYS)
     if unknown:
         raise ConfigError(f"{where} has unknown keys {unknown}; allowed: {sorted(ORG_KEYS)}")
-    required = ("dc", "client_id", "client_secret", "refresh_token")
+    from .tokenstore import complete_from_store
+
+    required = ("dc", "client_id", "client_secret")
     missing = [k for k in required if not str(table.get(k, "")).strip()]
     if missing:
         raise ConfigError(f"{where} lacks {missing}")
+    table = complete_from_store(name, table)  # refresh_token from `zcrm-notebook auth`
     try:
         return OrgCredentials(org=name, **{k: str(v).strip() for k, v in table.items()})
     except ConfigError as exc:
@@ -131,11 +135,17 @@ def load_orgs(config: str | os.PathLike | None = None) -> dict[str, OrgCredentia
     ConfigError
         If neither gives an org (the message says what to set).
     """
-    orgs = orgs_from_toml(config) if config is not None else orgs_from_env()
+    from .tokenstore import orgs_from_store
+
+    if config is not None:
+        orgs = orgs_from_toml(config)
+    else:  # the token store, then the environment (which wins on a name clash)
+        orgs = {**orgs_from_store(), **orgs_from_env()}
     if not orgs:
         raise ConfigError(
-            "no Zoho org configured: pass --config FILE (TOML with [orgs.<name>] tables) or "
-            "set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN and ZOHO_DC"
+            "no Zoho org configured: pass --config FILE (TOML with [orgs.<name>] tables), "
+            "set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN and ZOHO_DC, or run "
+            "`zcrm-notebook auth --org NAME --dc DC --client-id ID --grant-token CODE`"
         )
     return orgs
 

@@ -11,10 +11,12 @@ Time comes from an injected ``clock``/``sleep`` so tests never sleep for real.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
 import random
+import signal
 import threading
 import time
 import warnings
@@ -30,7 +32,6 @@ from .errors import (
     AuthError,
     ConfigError,
     DataQualityWarning,
-    JobNotFoundError,
     RateLimitError,
     TokenThrottledError,
     TransportError,
@@ -82,7 +83,7 @@ class _Org:
 
 
 def _is_transient(exc: ZcrmError) -> bool:
-    if isinstance(exc, (RateLimitError, TransportError, TokenThrottledError)):
+    if isinstance(exc, (RateLimitError, TransportError)):
         return True
     return isinstance(exc, ApiError) and (exc.http_status or 0) >= 500
 
@@ -136,6 +137,7 @@ class Poller:
         self.policy = policy or PollPolicy()
         self.clock = clock
         self._stop = threading.Event()
+        self._interrupted = False
         self._sleep = sleep or self._stop.wait
         self.progress = progress
         self.on_snapshot = on_snapshot
@@ -219,14 +221,37 @@ class Poller:
         """As :meth:`run`, returning Snapshot records instead of a DataFrame."""
         bar = self._progress_bar()
         try:
-            self._start()
-            self.stopped_reason = self._loop(bar)
+            with self._sigint_stops():
+                self._start()
+                self.stopped_reason = self._loop(bar)
         except KeyboardInterrupt:
             self.stopped_reason = "interrupted"
-            log.warning("interrupted: %d snapshots kept", len(self.all_snapshots))
         finally:
             self._shutdown(bar)
+        if self.stopped_reason == "interrupted":
+            log.warning("interrupted: %d snapshots kept", len(self.all_snapshots))
         return self.all_snapshots
+
+    @contextlib.contextmanager
+    def _sigint_stops(self):
+        """On the main thread, Ctrl-C (a notebook's interrupt) asks the loop to stop between
+        two snapshots instead of raising in the middle of recording one; a second Ctrl-C
+        raises KeyboardInterrupt as usual."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self._interrupted:
+                raise KeyboardInterrupt
+            self._interrupted = True
+            self._stop.set()
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     # -- set-up / tear-down -------------------------------------------------------------
 
@@ -277,7 +302,7 @@ class Poller:
         outstanding: dict[Future, tuple[Job, float]] = {}
         while self._pending or outstanding:
             if self._stop.is_set():
-                return "stopped"
+                return "interrupted" if self._interrupted else "stopped"
             now = self.clock()
             if deadline is not None and now >= deadline:
                 return "deadline"
@@ -381,11 +406,13 @@ class Poller:
 
     def _on_error(self, job: Job, exc: ZcrmError, at: float, bar) -> None:
         o, track = self._orgs[job.org], self._tracks[job]
+        if isinstance(exc, TokenThrottledError):  # no API call is spent while throttled
+            self._back_off_org(o, at, 60.0)
+            self._push(job, o.backoff_until)
+            return
         if isinstance(exc, RateLimitError):
             o.stats.rate_limited += 1
             self._back_off_org(o, at, exc.retry_after_s)
-        if isinstance(exc, TokenThrottledError):
-            self._back_off_org(o, at, 60.0)
         if _is_transient(exc) and track.attempt < self.policy.max_retries:
             track.attempt += 1
             o.stats.retries += 1
@@ -397,18 +424,22 @@ class Poller:
         self._record(_error_snapshot(job, o.creds.dc, exc, at))
         if isinstance(exc, (AuthError, ConfigError)):
             self._fail_org(o, exc, at, bar)
-        elif isinstance(exc, JobNotFoundError) or not _is_transient(exc):
+        elif isinstance(exc, ApiError) and not _is_transient(exc):  # unknown id, other 4xx
             track.not_found += 1
-            if track.not_found >= self.policy.not_found_confirmations:
-                self._finish(job, bar, None)
-            else:
-                self._push(job, at + self.policy.min_interval_s)
-        else:
+            limit = self.policy.not_found_confirmations
+            self._retry_or_give_up(job, bar, at, track.not_found, limit, self.policy.min_interval_s)
+        else:  # transient fault after its retries, garbage body, unexpected error
             track.errors += 1
-            if track.errors >= self.policy.give_up_after_errors:
-                self._finish(job, bar, None)
-            else:
-                self._push(job, at + self.policy.max_interval_s)
+            limit = self.policy.give_up_after_errors
+            self._retry_or_give_up(job, bar, at, track.errors, limit, self.policy.max_interval_s)
+
+    def _retry_or_give_up(
+        self, job: Job, bar, at: float, count: int, limit: int, delay_s: float
+    ) -> None:
+        if count >= limit:
+            self._finish(job, bar, None)
+        else:
+            self._push(job, at + delay_s)
 
     def _back_off_org(self, o: _Org, at: float, retry_after_s: float | None) -> None:
         o.backoff_level += 1
