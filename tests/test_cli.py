@@ -78,15 +78,82 @@ def test_bad_job_ids_are_listed_before_any_call(tmp_path, capsys):
     code = main(["poll", str(tmp_path / "jobs.csv"), "--config", str(tmp_path / "c.toml"),
                  "--out", str(tmp_path / "s.csv")])  # fmt: skip
     err = capsys.readouterr().err
-    assert code == 1 and "4 bad job ids" in err
+    assert code == 1 and "4 bad rows" in err
     for row in ("row 1", "row 2", "row 3", "row 4"):
         assert row in err
     assert not (tmp_path / "s.csv").exists()
 
 
-def test_bad_policy_value_is_a_clear_error(tmp_path, capsys):
-    code = main(["demo", "--out", str(tmp_path), "--min-interval", "-1", "--no-progress"])
-    assert code == 1 and "min_interval_s" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "argv, text",
+    [
+        (["demo", "--min-interval", "-1"], "--min-interval: '-1' is out of range"),
+        (["demo", "--jobs", "0"], "--jobs: '0' is out of range"),
+        (["demo", "--speed", "nan"], "--speed: 'nan' is out of range"),
+        (["demo", "--budget", "0"], "--budget"),
+        (["simulate", "--port", "99999"], "a port 0-65535"),
+        (["demo", "--timeout", "soon"], "'soon' is not a positive number"),
+    ],
+)
+def test_bad_numbers_are_usage_errors_naming_the_option(argv, text, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and text in err and "Traceback" not in err
+
+
+def test_out_is_checked_before_any_call(tmp_path, capsys):
+    (tmp_path / "jobs.csv").write_text("job_id,org\n1,a\n")
+    (tmp_path / "c.toml").write_text(
+        '[orgs.a]\ndc = "us"\nclient_id = "x"\nclient_secret = "yyyyyy"\nrefresh_token = "zzzzzz"\n'
+    )
+    for out, text in [(str(tmp_path), "is a folder"), (str(tmp_path / "new") + "/", "is a folder"),
+                      (str(tmp_path / "jobs.csv"), "is the input file")]:  # fmt: skip
+        code = main(["poll", str(tmp_path / "jobs.csv"), "--config", str(tmp_path / "c.toml"),
+                     "--out", out])  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 1 and "--out" in err and text in err, err
+
+
+def test_verbose_flag_after_the_command(tmp_path, capsys):
+    assert main(["demo", "-v", "--out", str(tmp_path), "--no-progress", "--speed", "300",
+                 "--jobs", "3"]) == 0  # fmt: skip
+
+
+def test_wrong_client_secret_exits_1_with_the_org_error(tmp_path, capsys):
+    from zcrm_notebook.simulator import SimClock, default_scenario
+
+    with default_scenario(n_jobs=3, clock=SimClock(speed=100.0)) as sim:
+        sim.write_config(tmp_path / "sim.toml")
+        sim.write_jobs_csv(tmp_path / "jobs.csv")
+        text = (tmp_path / "sim.toml").read_text()
+        secret = sim.org_config("us-org")["client_secret"]
+        (tmp_path / "sim.toml").write_text(text.replace(secret, "wrong-secret-value"))
+        code = main(["poll", str(tmp_path / "jobs.csv"), "--config", str(tmp_path / "sim.toml"),
+                     "--out", str(tmp_path / "s.csv"), "--no-progress", "--min-interval",
+                     "0.2"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "org us-org (us) failed: invalid_client_secret" in err
+    df = read_snapshots(tmp_path / "s.csv")
+    assert set(df.loc[df.org == "us-org", "status"].astype(str)) == {"error"}
+    assert (df.loc[df.org != "us-org", "status"] != "error").any()
+
+
+def test_report_of_a_csv_with_a_bad_time_is_one_line(tmp_path, demo_dir, capsys):
+    lines = (demo_dir / "snapshots.csv").read_text().splitlines()
+    first = lines[1].split(",", 1)
+    (tmp_path / "bad.csv").write_text("\n".join([lines[0], "yesterday," + first[1]]) + "\n")
+    assert main(["report", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "polled_at" in err and "yesterday" in err
+
+
+def test_spreadsheet_mangled_ids_are_refused(tmp_path, demo_dir, capsys):
+    text = (demo_dir / "snapshots.csv").read_text()
+    job = read_snapshots(demo_dir / "snapshots.csv")["job_id"].iloc[0]
+    (tmp_path / "m.csv").write_text(text.replace(job, "1.88E+18"))
+    assert main(["report", str(tmp_path / "m.csv"), "--out", str(tmp_path / "r")]) == 1
+    assert "1.88E+18" in capsys.readouterr().err
 
 
 def test_version(capsys):

@@ -82,9 +82,19 @@ def test_sigint_exits_130_quickly_with_the_store_intact(tmp_path, live_sim):
     elapsed = time.monotonic() - sent
     assert code == 130, err[-2000:]
     assert elapsed < 2.0
-    assert "resume" in err and "--store" in err
+    assert "run the same command again to resume" in err and "s.sqlite" in err
     store = read_store(tmp_path / "s.sqlite")
     assert len(store) >= 5
+    pd.testing.assert_frame_equal(read_snapshots(tmp_path / "s.csv"), store)
+
+
+def test_sigterm_stops_like_ctrl_c_with_exit_143(tmp_path, live_sim):
+    proc = start_poll(tmp_path)
+    wait_for_snapshots(proc, 5)
+    proc.send_signal(signal.SIGTERM)
+    code, out, err = finish(proc, timeout=10)
+    assert code == 143, err[-2000:]
+    store = read_store(tmp_path / "s.sqlite")
     pd.testing.assert_frame_equal(read_snapshots(tmp_path / "s.csv"), store)
 
 

@@ -123,3 +123,36 @@ def test_100k_ids_are_accepted_quickly(creds):
         warnings.simplefilter("error")
         jobs = clean_jobs(ids, {"us-org": creds})
     assert len(jobs) == 100_000 and jobs[-1].job_id == ids[-1]
+
+
+@pytest.mark.parametrize("value", ["١٨٨٢٠٧٢١٦٤٩٨٧٤٦٦٦١٩", "１２３４５", "¹²³"])
+def test_non_ascii_digits_are_refused(creds, value):
+    with pytest.raises(JobInputError, match="not all digits"):
+        clean_jobs([value], {"us-org": creds})
+
+
+def test_unknown_dc_names_the_configured_dcs(two_orgs):
+    df = pd.DataFrame({"job_id": [JOB], "dc": ["xx"]})
+    with pytest.raises(JobInputError) as err:
+        clean_jobs(df, two_orgs)
+    assert "no org configured for dc 'xx'" in str(err.value) and "eu, us" in str(err.value)
+    assert "bad row in the jobs input" in str(err.value)
+
+
+def test_org_and_dc_columns_must_agree(two_orgs):
+    df = pd.DataFrame({"job_id": [JOB, "7"], "org": ["us-org", "eu-org"], "dc": ["eu", "eu"]})
+    with pytest.raises(JobInputError, match="row 1.*'us-org' is in dc 'us' but the row says"):
+        clean_jobs(df, two_orgs)
+
+
+def test_org_argument_conflicts_with_org_column(two_orgs):
+    df = pd.DataFrame({"job_id": [JOB], "org": ["us-org"]})
+    with pytest.raises(ConfigError, match="conflicts"):
+        clean_jobs(df, two_orgs, org="eu-org")
+
+
+def test_empty_jobs_input_is_an_error(creds, tmp_path):
+    path = tmp_path / "jobs.csv"
+    path.write_text("job_id,org\n")
+    with pytest.raises(JobInputError, match="no job ids"):
+        clean_jobs(path, {"us-org": creds})

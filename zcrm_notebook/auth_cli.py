@@ -46,7 +46,7 @@ def add_auth_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "auth",
         help="get, show or revoke Zoho OAuth tokens (token store)",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Get, show and revoke the OAuth tokens of the token store.",
     )
     act = p.add_mutually_exclusive_group()
     act.add_argument(

@@ -39,7 +39,7 @@ ORG_KEYS = {
     "accounts_url",
     "api_domain",
 }
-_JOB_ID = re.compile(r"\d{1,20}")
+_JOB_ID = re.compile(r"[0-9]{1,20}")  # ASCII only: "\d" would accept Arabic-Indic digits
 _MAX_LISTED = 20
 
 
@@ -167,7 +167,7 @@ def _id_problem(value: object) -> tuple[str | None, str]:
     if not text:
         return None, "empty"
     if not _JOB_ID.fullmatch(text):
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return None, f"{len(text)} digits (at most 20)"
         return None, "not all digits (signs, decimals, exponents and spaces are refused)"
     return text, ""
@@ -205,7 +205,8 @@ def _only_org(orgs: Mapping[str, OrgCredentials]) -> str:
         return next(iter(orgs))
     raise ConfigError(
         f"a plain list of job ids needs org=...: {len(orgs)} orgs are configured "
-        f"({', '.join(orgs) or 'none'}); or pass {{org: [ids]}} or a table with an org column"
+        f"({', '.join(orgs) or 'none'}); or pass {{org: [ids]}} or a table with an org column "
+        "(command line: add an org column to the CSV or pass --org NAME)"
     )
 
 
@@ -214,14 +215,34 @@ def _frame_pairs(df, orgs: Mapping[str, OrgCredentials], org: str | None):
     if "job_id" not in cols:
         raise JobInputError(f"jobs table has no job_id column (columns: {list(df.columns)})")
     ids = df[cols["job_id"]].tolist()
+    if "org" in cols and org is not None:
+        raise ConfigError(f"org={org!r} (--org) conflicts with the table's org column; drop one")
     if "org" in cols:
         labels = ["" if _is_na(v) else str(v).strip() for v in df[cols["org"]].tolist()]
+        if "dc" in cols:
+            labels = [_check_dc(orgs, lab, dc) for lab, dc in zip(labels, df[cols["dc"]].tolist())]
     elif "dc" in cols:
         by_dc = _orgs_by_dc(orgs)
-        labels = [by_dc.get(str(v).strip().lower(), f"<dc {v}>") for v in df[cols["dc"]].tolist()]
+        labels = [_org_for_dc(by_dc, v) for v in df[cols["dc"]].tolist()]
     else:
         labels = [org or _only_org(orgs)] * len(ids)
     yield from zip(labels, ids)
+
+
+def _check_dc(orgs: Mapping[str, OrgCredentials], label: str, dc: object) -> str:
+    """The org label, or a reason when the row's dc is not that org's data center."""
+    code = "" if _is_na(dc) else str(dc).strip().lower()
+    if label in orgs and code and code != orgs[label].dc:
+        return f"<org {label!r} is in dc {orgs[label].dc!r} but the row says dc {code!r}>"
+    return label
+
+
+def _org_for_dc(by_dc: dict[str, str], dc: object) -> str:
+    code = "" if _is_na(dc) else str(dc).strip().lower()
+    if code in by_dc:
+        return by_dc[code]
+    known = ", ".join(sorted(by_dc)) or "none"
+    return f"<no org configured for dc {code!r} (configured DCs: {known})>"
 
 
 def _orgs_by_dc(orgs: Mapping[str, OrgCredentials]) -> dict[str, str]:
@@ -281,7 +302,8 @@ def clean_jobs(
     for row, (label, value) in enumerate(_pairs(jobs, orgs, org), start=1):
         job_id, reason = _id_problem(value)
         if label not in orgs:
-            reason = reason or f"unknown org {label!r} (configured: {', '.join(orgs) or 'none'})"
+            why = label[1:-1] if label.startswith("<") else f"unknown org {label!r}"
+            reason = reason or f"{why} (configured orgs: {', '.join(orgs) or 'none'})"
         if reason:
             bad.append((row, value, reason))
             continue
@@ -293,6 +315,8 @@ def clean_jobs(
         out.append(job)
     if bad:
         raise JobInputError(_bad_rows_message(bad), bad)
+    if not out:
+        raise JobInputError("the jobs input has no job ids")
     if dups:
         shown = ", ".join(f"row {r}: {j}" for r, j in dups[:_MAX_LISTED])
         more = f" and {len(dups) - _MAX_LISTED} more" if len(dups) > _MAX_LISTED else ""
@@ -304,4 +328,6 @@ def _bad_rows_message(bad: list[tuple[int, object, str]]) -> str:
     lines = [f"  row {r}: {v!r}: {why}" for r, v, why in bad[:_MAX_LISTED]]
     if len(bad) > _MAX_LISTED:
         lines.append(f"  ... and {len(bad) - _MAX_LISTED} more")
-    return f"{len(bad)} bad job ids (expected text of 1-20 digits):\n" + "\n".join(lines)
+    noun = "row" if len(bad) == 1 else "rows"
+    head = f"{len(bad)} bad {noun} in the jobs input (job ids must be text of 1-20 digits 0-9):"
+    return head + "\n" + "\n".join(lines)

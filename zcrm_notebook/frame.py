@@ -136,6 +136,30 @@ def empty_snapshots() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in SNAPSHOT_DTYPES.items()})
 
 
+def _check_job_ids(ids: pd.Series) -> None:
+    from .errors import ConfigError
+
+    text = ids.astype("string")
+    bad = text[text.isna() | ~text.str.fullmatch(r"[0-9]{1,20}").fillna(False)]
+    if len(bad):
+        shown = ", ".join(f"row {i + 1}: {v!r}" for i, v in bad.head(5).items())
+        raise ConfigError(
+            f"{len(bad)} job_id values are not 1-20 digits ({shown}); a spreadsheet may have "
+            "turned ids into numbers like 1.88E+18 - the original ids cannot be recovered"
+        )
+
+
+def _timestamps(col: pd.Series) -> pd.Series:
+    from .errors import ConfigError
+
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        return col.dt.tz_convert("UTC")
+    try:
+        return pd.to_datetime(col, utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"polled_at has a value that is not an ISO-8601 time: {exc}") from None
+
+
 def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
     """Return a copy of ``df`` with exactly the snapshot columns, order and dtypes.
 
@@ -158,11 +182,12 @@ def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
             "job_id column is numeric; 19-digit ids must be read as text "
             "(use zcrm_notebook.read_snapshots, or dtype={'job_id': 'string'})"
         )
+    _check_job_ids(df["job_id"])
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     for name, dtype in SNAPSHOT_DTYPES.items():
         col = df[name].reset_index(drop=True)
         if name == "polled_at":
-            out[name] = pd.to_datetime(col, utc=True, format="ISO8601").astype(dtype)
+            out[name] = _timestamps(col).astype(dtype)
         elif name == "status":
             bad = set(col.dropna().astype(str)) - set(STATUS_CATEGORIES)
             if bad:

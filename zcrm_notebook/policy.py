@@ -91,24 +91,24 @@ class PollPolicy:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.min_interval_s > 0, "min_interval_s must be > 0"),
-            (
-                self.max_interval_s >= self.min_interval_s,
-                "max_interval_s must be >= min_interval_s",
-            ),
-            (self.growth >= 1.0, "growth must be >= 1"),
-            (0.0 <= self.jitter <= 0.5, "jitter must be within [0, 0.5]"),
-            (self.max_in_flight >= 1, "max_in_flight must be >= 1"),
-            (all(v >= 1 for v in self.org_max_in_flight.values()), "org caps must be >= 1"),
-            (self.timeout_s > 0, "timeout_s must be > 0"),
-            (self.max_retries >= 0, "max_retries must be >= 0"),
-            (self.deadline_s is None or self.deadline_s > 0, "deadline_s must be > 0"),
-            (self.budget is None or self.budget >= 1, "budget must be >= 1"),
-            (self.not_found_confirmations >= 1, "not_found_confirmations must be >= 1"),
-        ]
-        for ok, what in checks:
-            if not ok:
-                raise ConfigError(f"bad PollPolicy: {what} (got {self!r})")
+            ("min_interval_s", self.min_interval_s > 0, "must be > 0"),
+            ("max_interval_s", self.max_interval_s >= self.min_interval_s,
+             "must be >= min_interval_s"),
+            ("growth", self.growth >= 1.0, "must be >= 1"),
+            ("jitter", 0.0 <= self.jitter <= 0.5, "must be within [0, 0.5]"),
+            ("max_in_flight", self.max_in_flight >= 1, "must be >= 1"),
+            ("org_max_in_flight", all(v >= 1 for v in self.org_max_in_flight.values()),
+             "caps must be >= 1"),
+            ("timeout_s", self.timeout_s > 0, "must be > 0"),
+            ("max_retries", self.max_retries >= 0, "must be >= 0"),
+            ("deadline_s", self.deadline_s is None or self.deadline_s > 0, "must be > 0"),
+            ("budget", self.budget is None or self.budget >= 1, "must be >= 1"),
+            ("not_found_confirmations", self.not_found_confirmations >= 1, "must be >= 1"),
+        ]  # fmt: skip
+        for name, ok, rule in checks:
+            if not ok:  # also catches NaN: every comparison with NaN is False
+                value = getattr(self, name)
+                raise ConfigError(f"bad poll policy: {name} = {value!r} {rule}")
 
     @classmethod
     def fixed(cls, interval_s: float, **kwargs) -> PollPolicy:

@@ -138,10 +138,11 @@ class Poller:
         self.clock = clock
         self._stop = threading.Event()
         self._interrupted = False
+        self.stop_signal: int | None = None
         self._sleep = sleep or self._stop.wait
         self.progress = progress
         self.on_snapshot = on_snapshot
-        self.store = _open_store(store)
+        self.store, self._owns_store = _open_store(store), not hasattr(store, "append")
         self.history: list[Snapshot] = self.store.read() if self.store is not None else []
         self.snapshots: list[Snapshot] = []
         self.stopped_reason: str | None = None
@@ -151,6 +152,7 @@ class Poller:
         self._tracks: dict[Job, JobTrack] = {}
         self._pending: set[Job] = set()
         self._warned: set[tuple[Job, str]] = set()
+        self._error_codes_seen: set[tuple[str, str]] = set()
         self._converted: dict[Job, int] = {}
 
     def __repr__(self) -> str:
@@ -225,7 +227,7 @@ class Poller:
                 self._start()
                 self.stopped_reason = self._loop(bar)
         except KeyboardInterrupt:
-            self.stopped_reason = "interrupted"
+            self.stopped_reason, self.stop_signal = "interrupted", signal.SIGINT
         finally:
             self._shutdown(bar)
         if self.stopped_reason == "interrupted":
@@ -234,29 +236,30 @@ class Poller:
 
     @contextlib.contextmanager
     def _sigint_stops(self):
-        """On the main thread, Ctrl-C (a notebook's interrupt) asks the loop to stop between
-        two snapshots instead of raising in the middle of recording one; a second Ctrl-C
-        raises KeyboardInterrupt as usual."""
+        """On the main thread, Ctrl-C (a notebook's interrupt) and SIGTERM ask the loop to
+        stop between two snapshots instead of raising in the middle of recording one; a
+        second Ctrl-C raises KeyboardInterrupt as usual."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def handler(signum, frame):
-            if self._interrupted:
+            if self._interrupted and signum == signal.SIGINT:
                 raise KeyboardInterrupt
-            self._interrupted = True
+            self._interrupted, self.stop_signal = True, signum
             self._stop.set()
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
     # -- set-up / tear-down -------------------------------------------------------------
 
     def _start(self) -> None:
-        finished = _finished_jobs(self.history)
+        finished = _finished_jobs(self.history, self.policy.not_found_confirmations)
         start = self.clock()
         for creds in self.orgs_config.values():
             self._add_org(creds)
@@ -282,6 +285,8 @@ class Poller:
         for o in self._orgs.values():
             o.pool.shutdown(wait=False, cancel_futures=True)
             o.client.close()
+        if self.store is not None and self._owns_store:
+            self.store.close()  # checkpoints the WAL into the file
         if bar is not None:
             bar.close()
 
@@ -318,10 +323,7 @@ class Poller:
                     return "budget"
                 if deadline is not None:
                     wake = min(wake, deadline)
-                delay = max(0.0, wake - now)
-                if self._sleep == self._stop.wait:  # real time: stay responsive to stop()
-                    delay = min(delay, _SLICE_S)
-                self._sleep(delay)
+                self._sleep(min(max(0.0, wake - now), _SLICE_S))  # stay responsive to stop()
         return "finished"
 
     def _next_wake(self) -> float | None:
@@ -348,8 +350,11 @@ class Poller:
                 o.stats.requests += 1
                 outstanding[o.pool.submit(self._call, o.client, job.job_id)] = (job, now)
 
-    def _call(self, client: ZohoClient, job_id: str) -> tuple[StatusAnswer | ZcrmError, float]:
-        """Worker: one HTTP call. Never raises; never touches shared state."""
+    def _call(self, client: ZohoClient, job_id: str) -> tuple:
+        """Worker: one HTTP call -> (answer or error, arrival time, round trip s).
+
+        Never raises; never touches shared state."""
+        started = time.perf_counter()
         try:
             result: StatusAnswer | ZcrmError = client.get_status(job_id)
         except ZcrmError as exc:
@@ -359,12 +364,12 @@ class Poller:
             result = ZcrmError(
                 f"job {job_id}: unexpected {type(exc).__name__}", code=type(exc).__name__
             )
-        return result, self.clock()
+        return result, self.clock(), time.perf_counter() - started
 
     # -- answers ------------------------------------------------------------------------
 
     def _handle(self, job: Job, outcome: tuple, bar) -> None:
-        result, at = outcome
+        result, at, latency_s = outcome
         o = self._orgs[job.org]
         o.in_flight -= 1
         if isinstance(result, StatusAnswer):
@@ -373,7 +378,7 @@ class Poller:
                 o.stats.credits_remaining = result.credits_remaining
             self._on_status(job, result, at, bar)
         else:
-            self._on_error(job, result, at, bar)
+            self._on_error(job, result, at, bar, latency_s)
 
     def _record(self, snap: Snapshot) -> None:
         self.snapshots.append(snap)
@@ -404,10 +409,10 @@ class Poller:
         if track.moved_at is not None and at - track.moved_at >= self.policy.stalled_after_s:
             self._warn(job, "stalled", f"counts have not moved for {at - track.moved_at:.0f} s")
 
-    def _on_error(self, job: Job, exc: ZcrmError, at: float, bar) -> None:
+    def _on_error(self, job: Job, exc: ZcrmError, at: float, bar, latency_s: float = 0.0) -> None:
         o, track = self._orgs[job.org], self._tracks[job]
         if isinstance(exc, TokenThrottledError):  # no API call is spent while throttled
-            self._back_off_org(o, at, 60.0)
+            self._back_off_org(o, at, 60.0, why="token creation throttled by Zoho (Access Denied)")
             self._push(job, o.backoff_until)
             return
         if isinstance(exc, RateLimitError):
@@ -421,7 +426,8 @@ class Poller:
             return
         track.attempt = 0
         o.stats.errors += 1
-        self._record(_error_snapshot(job, o.creds.dc, exc, at))
+        self._record(_error_snapshot(job, o.creds.dc, exc, at, latency_s=latency_s))
+        self._warn_error_once(o, exc)
         if isinstance(exc, (AuthError, ConfigError)):
             self._fail_org(o, exc, at, bar)
         elif isinstance(exc, ApiError) and not _is_transient(exc):  # unknown id, other 4xx
@@ -441,20 +447,30 @@ class Poller:
         else:
             self._push(job, at + delay_s)
 
-    def _back_off_org(self, o: _Org, at: float, retry_after_s: float | None) -> None:
+    def _back_off_org(
+        self, o: _Org, at: float, retry_after_s: float | None, why: str = "rate limited (429)"
+    ) -> None:
         o.backoff_level += 1
         delay = self.policy.retry_delay_s(o.backoff_level, self._rng, retry_after_s)
         o.backoff_until = max(o.backoff_until, at + delay)
-        log.warning("org %s rate limited: backing off %.1f s", o.creds.org, delay)
+        log.warning("org %s %s: backing off %.1f s", o.creds.org, why, delay)
+
+    def _warn_error_once(self, o: _Org, exc: ZcrmError) -> None:
+        key = (o.creds.org, exc.code)
+        if key not in self._error_codes_seen:
+            self._error_codes_seen.add(key)
+            log.warning("org %s: %s (further %s errors are in the snapshots)", o.creds.org,
+                        exc, exc.code)  # fmt: skip
 
     def _fail_org(self, o: _Org, exc: ZcrmError, at: float, bar) -> None:
         """An auth failure ends the org: each of its pending jobs gets one error row."""
         o.dead = True
         o.stats.failed_reason = exc.code
         log.error("org %s: %s; its other jobs are recorded as errors", o.creds.org, exc)
+        note = f"not polled: org {o.creds.org} failed ({exc.code}): {exc}"
         while o.queue:
             _, _, other = heapq.heappop(o.queue)
-            self._record(_error_snapshot(other, o.creds.dc, exc, at))
+            self._record(_error_snapshot(other, o.creds.dc, exc, at, message=note))
             self._finish(other, bar, None)
         for job in [j for j in self._pending if j.org == o.creds.org]:
             self._finish(job, bar, None)
@@ -489,15 +505,27 @@ class Poller:
             warnings.warn(f"job {job.job_id} ({job.org}): {text}", DataQualityWarning, stacklevel=3)
 
 
-def _error_snapshot(job: Job, dc: str, exc: ZcrmError, at: float) -> Snapshot:
+def _error_snapshot(
+    job: Job, dc: str, exc: ZcrmError, at: float, *, latency_s: float = 0.0, message: str = ""
+) -> Snapshot:
     return Snapshot(
         polled_at=at, org=job.org, dc=dc, job_id=job.job_id, status=JobState.ERROR,
-        http_status=exc.http_status, error_code=exc.code, error_message=str(exc),
+        http_status=exc.http_status, error_code=exc.code, error_message=message or str(exc),
+        latency_s=latency_s,
     )  # fmt: skip
 
 
-def _finished_jobs(history: list[Snapshot]) -> set[Job]:
-    return {Job(s.org, s.job_id) for s in history if s.is_final}
+NOT_FOUND_CODES = frozenset({"INVALID_DATA", "NO_CONTENT", "NOT_FOUND", "INVALID_URL_PATTERN"})
+
+
+def _finished_jobs(history: list[Snapshot], confirmations: int) -> set[Job]:
+    """Jobs a previous run finished: a final status, or given up as unknown/expired."""
+    done = {Job(s.org, s.job_id) for s in history if s.is_final}
+    streak: dict[Job, int] = {}
+    for s in history:
+        job = Job(s.org, s.job_id)
+        streak[job] = streak.get(job, 0) + 1 if s.error_code in NOT_FOUND_CODES else 0
+    return done | {job for job, n in streak.items() if n >= confirmations}
 
 
 def _open_store(store: object):
@@ -507,7 +535,7 @@ def _open_store(store: object):
         return store
     from .store import SnapshotStore
 
-    return SnapshotStore(store)  # type: ignore[arg-type]
+    return SnapshotStore(store, exclusive=True)  # type: ignore[arg-type]
 
 
 def poll_jobs(jobs: object, orgs: Mapping[str, OrgCredentials] | None = None, **kwargs):

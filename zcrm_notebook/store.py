@@ -48,17 +48,22 @@ class SnapshotStore:
     ----------
     path : str or PathLike
         The database file; created (with its folder) if missing.
+    exclusive : bool, default False
+        Hold an advisory lock (``PATH.lock``, POSIX ``flock``) for as long as the store is
+        open, so two runs cannot write the same journal at once (the poller sets it).
 
     Raises
     ------
     ConfigError
-        If the file exists but is not a snapshot store (names the file).
+        If the file exists but is not a snapshot store (names the file), or, with
+        ``exclusive``, another run holds the store.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, *, exclusive: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._lockfile = _acquire(self.path) if exclusive else None
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -109,9 +114,30 @@ class SnapshotStore:
             return self._db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and release the run lock)."""
         with self._lock:
             self._db.close()
+            if self._lockfile is not None:
+                self._lockfile.close()  # closing the descriptor releases the flock
+                self._lockfile = None
+
+
+def _acquire(path: Path):
+    """Open ``PATH.lock`` and take an exclusive non-blocking flock on it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory lock
+        return None
+    fh = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 (held until close)
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise ConfigError(
+            f"store {str(path)!r} is in use by another run; wait for it to end or use "
+            "another --store file"
+        ) from None
+    return fh
 
 
 def _int(value: object) -> int | None:

@@ -1,0 +1,65 @@
+"""The SQLite snapshot journal."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import JOB
+
+from zcrm_notebook.errors import ConfigError
+from zcrm_notebook.frame import to_frame
+from zcrm_notebook.status import JobState, Snapshot
+from zcrm_notebook.store import SnapshotStore, read_store
+
+T0 = 1_767_225_600.5
+
+
+def snaps():
+    return [
+        Snapshot(T0, "us-org", "us", JOB, JobState.IN_PROGRESS, "in progress", 10, 4, 5, 1, 200,
+                 None, None, 0.02),
+        Snapshot(T0, "us-org", "us", JOB, JobState.IN_PROGRESS, "in progress", 10, 4, 5, 1, 200,
+                 None, None, 0.02),  # same instant, same answer: still two polls
+        Snapshot(T0 + 3, "eu-org", "eu", "7", JobState.ERROR, None, None, None, None, None, None,
+                 "ReadTimeout", "job 7: no answer", 10.0),
+    ]  # fmt: skip
+
+
+def test_read_back_equals_the_frame(tmp_path):
+    with SnapshotStore(tmp_path / "s.sqlite") as store:
+        store.extend(snaps())
+        assert len(store) == 3
+        assert store.read() == snaps()
+    pd.testing.assert_frame_equal(read_store(tmp_path / "s.sqlite"), to_frame(snaps()))
+
+
+def test_numpy_integers_are_stored_as_integers(tmp_path):
+    s = snaps()[0]
+    odd = Snapshot(np.float64(s.polled_at), s.org, s.dc, s.job_id, s.status, s.raw_status,
+                   np.int64(10), np.int64(4), np.int64(5), np.int64(1), np.int64(200))  # fmt: skip
+    with SnapshotStore(tmp_path / "s.sqlite") as store:
+        store.append(odd)
+    assert read_store(tmp_path / "s.sqlite")["total_count"].tolist() == [10]
+
+
+def test_an_exclusive_store_refuses_a_second_run(tmp_path):
+    first = SnapshotStore(tmp_path / "s.sqlite", exclusive=True)
+    with pytest.raises(ConfigError, match="in use by another run"):
+        SnapshotStore(tmp_path / "s.sqlite", exclusive=True)
+    with SnapshotStore(tmp_path / "s.sqlite") as reader:  # reading is always allowed
+        assert len(reader) == 0
+    first.close()
+    SnapshotStore(tmp_path / "s.sqlite", exclusive=True).close()
+
+
+def test_close_checkpoints_the_wal(tmp_path):
+    with SnapshotStore(tmp_path / "s.sqlite") as store:
+        store.extend(snaps())
+    assert not (tmp_path / "s.sqlite-wal").exists()
+
+
+def test_not_a_store_is_a_clear_error(tmp_path):
+    (tmp_path / "x.sqlite").write_bytes(b"not a database at all, just text" * 10)
+    with pytest.raises(ConfigError, match="not a snapshot store"):
+        SnapshotStore(tmp_path / "x.sqlite")
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_store(tmp_path / "missing.sqlite")
