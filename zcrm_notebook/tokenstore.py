@@ -178,15 +178,14 @@ class TokenStore:
 
     def _load(self) -> dict:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = self.path.read_bytes()
         except FileNotFoundError:
             return {"format": FORMAT, "version": VERSION, "orgs": {}, "used_grants": []}
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TokenStoreError(f"{self.where} is unreadable: {exc}") from None
-        self._warn_if_open()
+        except OSError as exc:
+            raise TokenStoreError(f"{self.where} is unreadable: {exc.strerror}") from None
         try:
-            data = json.loads(text)
-        except ValueError as exc:
+            data = json.loads(text.decode("utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError too
             raise TokenStoreError(
                 f"{self.where} is not valid JSON ({exc}); it may be truncated "
                 "or edited by hand. It was left untouched: fix it, or move it away and run "
@@ -204,6 +203,7 @@ class TokenStore:
             )
         if not isinstance(data.get("used_grants", []), list):
             raise TokenStoreError(f"{self.where}: 'used_grants' must be a list")
+        self._warn_if_open()
         return data
 
     def _warn_if_open(self) -> None:
