@@ -50,6 +50,10 @@ _EXPORTS = {
     "make_report": "report",
     "export_report": "report",
     "ZcrmError": "errors",
+    "watch": "watch",
+    "Watch": "watch",
+    "MemoryStore": "watch",
+    "Dashboard": "widgets",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -1,0 +1,397 @@
+"""Write the notebooks of this folder from the cell texts below (run it after editing them).
+
+    python notebooks/make_notebooks.py
+
+The .ipynb files are committed without outputs; tests/test_notebooks.py checks that they
+match this script and executes them top to bottom against the simulator. Each notebook has
+one cell tagged ``parameters`` (papermill's convention): the tests insert a cell after it
+to speed the simulator up and write into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+
+# fmt: off
+QUICKSTART = [
+    ("md", """\
+# Quick start: poll mass-convert jobs into a DataFrame
+
+Zoho CRM's *mass convert* converts up to 50 leads per job and answers with a **job id**; the
+job then runs in the background. This notebook polls a batch of such jobs until every one is
+finished and keeps **every poll** as a row of a pandas DataFrame, then summarises, plots and
+exports it.
+
+It needs no Zoho account: a built-in **simulator** of Zoho (accounts server and CRM API, four
+data centers) runs on `127.0.0.1` inside this kernel, and the notebook talks to it through the
+same OAuth and HTTP code as it would to real Zoho. To use your own org, see
+`03-your-zoho-org.ipynb`."""),
+    ("params", """\
+SPEED = 30.0  # simulated seconds per real second: the jobs take about 3 simulated minutes
+N_JOBS = 36  # jobs in the simulated batch (spread over 4 data centers)
+OUT_DIR = "zcrm-quickstart"  # where the config, the CSVs and the report go"""),
+    ("md", """\
+## 1. A fake Zoho on this machine
+
+`default_scenario` builds one org per data center (`us`, `eu`, `in`, `au`) with generated
+credentials, and a batch of jobs: most complete, some with failed leads, one whole job fails,
+one stalls half-way, and one listed job id is unknown to Zoho. `SimClock(speed=...)` runs the
+jobs faster than real time. `write_config` writes the orgs as a TOML config file (the same
+format you would write for real orgs) and `write_jobs_csv` the list of job ids."""),
+    ("code", """\
+from pathlib import Path
+
+import pandas as pd
+
+import zcrm_notebook as zn
+from zcrm_notebook.simulator import SimClock, default_scenario
+
+out = Path(OUT_DIR)
+out.mkdir(parents=True, exist_ok=True)
+clock = SimClock(speed=SPEED)
+sim = default_scenario(n_jobs=N_JOBS, clock=clock).start()
+sim.write_config(out / "sim.toml")
+sim.write_jobs_csv(out / "jobs.csv")
+sim"""),
+    ("md", """\
+## 2. The batch of jobs
+
+A batch is a list of job ids for one org, a dict `{org: [ids]}`, or a table (DataFrame or
+CSV) with a `job_id` column and an `org` (or `dc`) column. Job ids are 19-digit numbers, too
+long for a float: always keep them as **text** (`dtype=str`)."""),
+    ("code", """\
+jobs = pd.read_csv(out / "jobs.csv", dtype=str)
+print(jobs.groupby("org").size().to_string())
+jobs.head()"""),
+    ("md", """\
+## 3. Poll until every job is finished
+
+`poll_jobs` polls each job with an adaptive interval (between `min_interval_s` and
+`max_interval_s`, longer while a job does not move), at most 5 calls in flight per org, with
+retries and backoff on errors and rate limits. It returns when every job is `completed` or
+`failed` (or given up as an `error`). `clock=`/`sleep=` hand it the simulator's accelerated
+clock; with real Zoho leave them out."""),
+    ("code", """\
+df = zn.poll_jobs(
+    out / "jobs.csv",
+    config=out / "sim.toml",
+    policy=zn.PollPolicy(min_interval_s=5, max_interval_s=20),
+    clock=clock.time,
+    sleep=clock.sleep,
+    progress=True,
+)
+print(f"{len(df)} snapshots of {df['job_id'].nunique()} jobs")"""),
+    ("md", """\
+## 4. The snapshot DataFrame
+
+One row per poll of one job, in arrival order: the time the answer arrived (`polled_at`, UTC),
+the org and data center, the status and the lead counts Zoho reported. `status == "error"`
+means *we* could not get a status (here: the unknown job id); it is never the job's own
+`failed`. Here is the history of the job polled most often:"""),
+    ("code", """\
+print(df.dtypes.to_string())
+busiest = df["job_id"].value_counts().index[0]
+df[df["job_id"] == busiest]"""),
+    ("md", """\
+## 5. Summaries
+
+`summarize_jobs` gives one row per job (latest status and counts, progress, failure rate,
+duration, throughput, flags such as `stalled`); `summarize_dcs` and `summarize_orgs` one row
+per data center or org, with a 95 % confidence interval of the lead failure rate."""),
+    ("code", """\
+per_job = zn.summarize_jobs(df)
+per_job.sort_values("failure_rate", ascending=False).head(8)"""),
+    ("code", """\
+zn.summarize_dcs(df)"""),
+    ("md", """\
+## 6. Plots
+
+The functions of `zcrm_notebook.plots` draw on a matplotlib Axes you give them (or the current
+one) and return it; `make_report` puts four of them on one figure."""),
+    ("code", """\
+import matplotlib.pyplot as plt
+
+from zcrm_notebook import plots
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.5), layout="constrained")
+plots.plot_progress(df, ax=ax1)
+plots.plot_failure_rate(df, ax=ax2);"""),
+    ("code", """\
+zn.make_report(df, tz="Europe/Paris")"""),
+    ("md", """\
+## 7. Export to CSV
+
+`write_snapshots_csv` writes ISO-8601 UTC times and job ids as text; `read_snapshots` reads
+the file back with the exact dtypes. `export_report` writes the snapshots, the three summaries
+and the figures (PNG) with a README describing every column."""),
+    ("code", """\
+path = zn.write_snapshots_csv(df, out / "snapshots.csv")
+assert zn.read_snapshots(path).equals(df)  # a round trip gives the same frame
+files = zn.export_report(df, out / "report")
+for name, p in files.items():
+    print(f"{name:>16}  {p}")"""),
+    ("md", """\
+## 8. Clean up
+
+Stop the simulator (it would stop with the kernel anyway)."""),
+    ("code", """\
+sim.stop()"""),
+]
+
+DASHBOARD = [
+    ("md", """\
+# Live dashboard
+
+Start watching a batch of jobs and keep working while the bars fill up: the dashboard polls
+in a **background thread** and redraws itself from the kernel's event loop, so other cells
+still run, the **Stop** button answers within about a second, and the figure is redrawn in
+place (no pile of figures).
+
+What it shows: overall progress (leads processed / total), one bar per data center (or org),
+jobs by status, the jobs that need attention (failed, no status, stalled, slowest) and one
+figure (progress over time, failure rate by data center). Controls: Start, Stop, the poll
+interval bounds, group by / filter, and Export (the report bundle to a folder).
+
+Here it watches the built-in simulator's multi-data-center scenario (no Zoho account needed)."""),
+    ("params", """\
+SPEED = 20.0  # simulated seconds per real second (the jobs take ~3 simulated minutes)
+N_JOBS = 36
+OUT_DIR = "zcrm-dashboard"
+MIN_INTERVAL_S, MAX_INTERVAL_S = 5.0, 20.0  # poll interval bounds per job (simulated seconds)
+RUN_TO_END = True  # False: start, stop and export with the buttons yourself"""),
+    ("code", """\
+from pathlib import Path
+
+import zcrm_notebook as zn
+from zcrm_notebook.simulator import SimClock, default_scenario
+from zcrm_notebook.widgets import Dashboard
+
+out = Path(OUT_DIR)
+out.mkdir(parents=True, exist_ok=True)
+clock = SimClock(speed=SPEED)
+sim = default_scenario(n_jobs=N_JOBS, clock=clock).start()  # a fake Zoho on 127.0.0.1
+sim.write_config(out / "sim.toml")
+sim.write_jobs_csv(out / "jobs.csv")"""),
+    ("md", """\
+## The dashboard
+
+Same arguments as `poll_jobs` (jobs, `config=`, `policy=`...). `store=` takes an SQLite file
+to journal every snapshot (a dead kernel loses nothing and Start resumes from it); by default
+the snapshots are kept in memory. Press **Start** (here the cell starts it for you)."""),
+    ("code", """\
+dash = Dashboard(
+    out / "jobs.csv",
+    config=out / "sim.toml",
+    policy=zn.PollPolicy(min_interval_s=MIN_INTERVAL_S, max_interval_s=MAX_INTERVAL_S),
+    clock=clock.time,  # the simulator's clock; leave clock/sleep out with real Zoho
+    sleep=clock.sleep,
+    export_dir=str(out / "report"),
+)
+if RUN_TO_END:
+    dash.start()
+dash"""),
+    ("md", """\
+## Keep working while it polls
+
+`dash.snapshots` is the snapshot DataFrame so far, at any moment (a copy: use it freely)."""),
+    ("code", """\
+now = dash.snapshots
+print(f"polling: {dash.running}; {len(now)} snapshots so far")"""),
+    ("md", """\
+## Wait for the end without freezing the kernel
+
+`await dash.wait_async()` waits while the dashboard keeps redrawing and its buttons keep
+working. (A blocking `time.sleep` or `dash.wait()` would hold the kernel: nothing would be
+redrawn meanwhile.) Interrupting the kernel stops the waiting, not the polling."""),
+    ("code", """\
+if RUN_TO_END:
+    await dash.wait_async(timeout=600)
+    print("ended:", dash.handle.stopped_reason)"""),
+    ("code", """\
+zn.summarize_dcs(dash.snapshots)"""),
+    ("md", """\
+## Export
+
+The **Export** button writes the report bundle of what is shown (the filter applies) to the
+folder in the box and lists the files; `dash.export(folder)` does the same from code."""),
+    ("code", """\
+if RUN_TO_END:
+    files = dash.export()
+    print("\\n".join(str(p) for p in files.values()))"""),
+    ("md", """\
+## Browse a past run
+
+A dashboard also opens a finished run from a snapshot CSV or an SQLite store:
+`Dashboard.from_csv(path)` / `Dashboard.from_store(path)` (Start is disabled)."""),
+    ("code", """\
+if RUN_TO_END:
+    past = Dashboard.from_csv(out / "report" / "snapshots.csv", tz="Europe/Paris")
+    display(past)"""),
+    ("md", """\
+`dash.stop()` stops polling; `dash.close()` also removes the widgets. The simulator stops
+with the kernel."""),
+]
+
+YOUR_ORG = [
+    ("md", """\
+# Your Zoho org
+
+The live dashboard against **your** Zoho CRM. Nothing here needs to be edited in code: set
+up credentials once (below), put your job ids in a CSV, and run all cells. Without
+credentials the notebook stops at a message saying what to set, and nothing is sent
+anywhere. To try everything without Zoho, use `02-live-dashboard.ipynb`.
+
+## 1. Credentials (once per org)
+
+zcrm_notebook reads the status of mass-convert jobs with OAuth 2.0 through Zoho Accounts,
+one accounts server per data center (`us`, `eu`, `in`, `au`, `jp`, `cn`, `ca`, `sa`, `uk`).
+
+1. In the Zoho API console of your data center add a **Self Client**; note its *client id*
+   and *client secret*.
+2. In the self client, *Generate Code* with the scope `ZohoCRM.mass_convert.leads.READ`.
+   This *grant token* lives a few minutes and works once.
+3. In a terminal (so no secret lands in a notebook), exchange it for a refresh token:
+
+   ```bash
+   zcrm-notebook auth --org acme-eu --dc eu --client-id 1000.XXXX --grant-token 1000.abc...
+   ```
+
+   The client secret is asked for (hidden). The refresh token goes to your user's token
+   store (a 0600 file; `zcrm-notebook auth --status` shows where), and this notebook finds
+   it there. Zoho's page: "Generate Access and Refresh Token",
+   https://www.zoho.com/crm/developer/docs/api/v8/access-refresh.html
+
+Instead of the token store you can use a TOML file with one `[orgs.<name>]` table per org
+(`dc`, `client_id`, `client_secret`, `refresh_token`; see the README) and set `CONFIG` below
+or the environment variable `ZCRM_NOTEBOOK_CONFIG` to its path, or set `ZOHO_CLIENT_ID`,
+`ZOHO_CLIENT_SECRET`, `ZOHO_REFRESH_TOKEN` and `ZOHO_DC` in Jupyter's environment. Never
+paste secrets into a notebook cell.
+
+## 2. Jobs
+
+A CSV with a `job_id` column (ids as text) and an `org` column (an org label of your
+credentials) or a `dc` column; set `JOBS` below (or `ZCRM_NOTEBOOK_JOBS`)."""),
+    ("params", """\
+import os
+
+CONFIG = os.environ.get("ZCRM_NOTEBOOK_CONFIG", "orgs.toml")  # TOML of orgs, if it exists
+JOBS = os.environ.get("ZCRM_NOTEBOOK_JOBS", "jobs.csv")  # job_id + org (or dc) columns
+STORE = "zcrm-run.sqlite"  # journal of every snapshot: a restart resumes from it
+OUT_DIR = "zcrm-report"  # where Export writes
+MIN_INTERVAL_S, MAX_INTERVAL_S = 10.0, 60.0  # poll interval bounds per job (seconds)
+DEADLINE_S = 6 * 3600  # stop watching after this long
+TZ = "UTC"  # time zone of the times shown, e.g. "Europe/Paris"
+WAIT = True  # wait in this notebook until every job is finished, then summarise"""),
+    ("md", """\
+## 3. Check the set-up
+
+This cell only reads local files and environment variables. If something is missing it says
+what to set, and every later cell is skipped (`READY` is False)."""),
+    ("code", """\
+from pathlib import Path
+
+import zcrm_notebook as zn
+
+READY, orgs, problems = False, {}, []
+config = CONFIG if CONFIG and Path(CONFIG).is_file() else None
+try:  # the config file if there is one, else the token store and ZOHO_* variables
+    orgs = zn.load_orgs(config)
+except zn.ZcrmError as exc:
+    problems.append(f"no usable Zoho credentials ({exc})")
+if not Path(JOBS).is_file():
+    problems.append(f"no jobs file {JOBS!r}: a CSV with job_id and org (or dc) columns")
+if problems:
+    print("Not ready, so the rest of this notebook is skipped (nothing was sent to Zoho):")
+    print("\\n".join(f"- {p}" for p in problems))
+    print(
+        "To watch your jobs: run `zcrm-notebook auth --org NAME --dc DC --client-id ID "
+        "--grant-token CODE` once in a terminal,\\nor set CONFIG / ZCRM_NOTEBOOK_CONFIG to a "
+        "TOML config, or set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN and "
+        "ZOHO_DC;\\nset JOBS / ZCRM_NOTEBOOK_JOBS to your jobs CSV; then restart the kernel "
+        "and run all cells.\\nFor a demo without Zoho, open 02-live-dashboard.ipynb."
+    )
+else:
+    READY = True
+    print(f"{len(orgs)} org(s) from {config or 'the token store / environment'}:")
+    for name, creds in orgs.items():  # no secret is printed
+        print(f"  {name}: data center {creds.dc}, API {creds.api_domain}")"""),
+    ("md", """\
+## 4. Watch
+
+The dashboard polls in the background: keep working in other cells, press **Stop** at any
+time (every snapshot is kept in `STORE`; **Start** resumes without re-polling finished jobs)."""),
+    ("code", """\
+if READY:
+    from zcrm_notebook.widgets import Dashboard
+
+    policy = zn.PollPolicy(
+        min_interval_s=MIN_INTERVAL_S, max_interval_s=MAX_INTERVAL_S, deadline_s=DEADLINE_S
+    )
+    dash = Dashboard(JOBS, orgs, policy=policy, store=STORE, tz=TZ, export_dir=OUT_DIR)
+    dash.start()
+    display(dash)
+else:
+    print("skipped: not ready (see the check above)")"""),
+    ("code", """\
+if READY and WAIT:
+    await dash.wait_async()
+    print("ended:", dash.handle.stopped_reason)
+    display(zn.summarize_orgs(dash.snapshots))
+else:
+    print("skipped")"""),
+    ("md", """\
+## 5. Export
+
+The **Export** button, or from code:"""),
+    ("code", """\
+if READY and WAIT:
+    files = dash.export(OUT_DIR)
+    print("\\n".join(str(p) for p in files.values()))
+else:
+    print("skipped")"""),
+]
+
+# fmt: on
+
+NOTEBOOKS = {
+    "01-quickstart.ipynb": QUICKSTART,
+    "02-live-dashboard.ipynb": DASHBOARD,
+    "03-your-zoho-org.ipynb": YOUR_ORG,
+}
+
+
+def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """The notebook ``name`` (no outputs, stable cell ids)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    stem = name.split("-")[0]
+    for i, (kind, source) in enumerate(cells):
+        if kind == "md":
+            cell = nbformat.v4.new_markdown_cell(source)
+        else:
+            cell = nbformat.v4.new_code_cell(source)
+            if kind == "params":
+                cell.metadata["tags"] = ["parameters"]
+        cell.id = f"nb{stem}-{i:02d}"
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def main(argv: list[str]) -> int:
+    for name, cells in NOTEBOOKS.items():
+        nbformat.write(build(name, cells), HERE / name)
+        print(f"wrote {HERE / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,184 @@
+"""watch(): the poll in a background thread, against the simulator on a manual clock.
+
+Nothing here sleeps on the real clock to wait for the poller: a gate in ``on_snapshot`` (or
+in the injected ``sleep``) holds the poll thread where a test needs it, and the tests wait on
+events with bounded timeouts.
+"""
+
+import threading
+import time
+import warnings
+
+import pandas as pd
+import pytest
+from conftest import sim_orgs
+
+from zcrm_notebook.errors import DataQualityWarning, JobInputError
+from zcrm_notebook.frame import SNAPSHOT_COLUMNS, to_frame
+from zcrm_notebook.policy import PollPolicy
+from zcrm_notebook.simulator import Faults, SimClock, default_scenario
+from zcrm_notebook.watch import MemoryStore, Watch, watch
+
+POLICY = PollPolicy(seed=1)
+
+
+def all_jobs(sim):
+    return {o.name: sim.job_ids(o.name) for o in sim.orgs}
+
+
+def start(sim, clock, **kw):
+    kw.setdefault("policy", POLICY)
+    return watch(all_jobs(sim), sim_orgs(sim), clock=clock.time, sleep=clock.sleep, **kw)
+
+
+class Gate:
+    """``on_snapshot`` that blocks the poll thread after ``after`` snapshots until opened."""
+
+    def __init__(self, after=1):
+        self.after, self.seen = after, 0
+        self.reached, self.opened = threading.Event(), threading.Event()
+
+    def __call__(self, snap):
+        self.seen += 1
+        if self.seen >= self.after:
+            self.reached.set()
+            assert self.opened.wait(10), "gate never opened"
+
+
+def test_watch_returns_while_the_poll_runs_and_snapshots_are_live(scenario, clock):
+    gate = Gate(after=3)
+    h = start(scenario, clock, on_snapshot=gate)
+    assert isinstance(h, Watch)
+    assert gate.reached.wait(10)
+    assert not h.done and h.stopped_reason is None
+    live = h.snapshots
+    assert list(live.columns) == SNAPSHOT_COLUMNS and len(live) == 3
+    live.loc[0, "job_id"] = "0"  # a copy: the handle is not affected
+    assert h.snapshots.loc[0, "job_id"] != "0"
+    gate.opened.set()
+    assert h.wait(timeout=30) is True
+    assert h.done and h.stopped_reason == "finished"
+    final = h.snapshots
+    assert len(final) > 3 and final["job_id"].nunique() == 37
+    pd.testing.assert_frame_equal(final, to_frame(h.poller.all_snapshots))
+    pd.testing.assert_frame_equal(final, h.poller.frame())
+
+
+def test_wait_times_out_while_the_poll_is_held(scenario, clock):
+    gate = Gate()
+    h = start(scenario, clock, on_snapshot=gate)
+    assert gate.reached.wait(10)
+    assert h.wait(timeout=0.05) is False
+    h.stop()
+    gate.opened.set()
+    assert h.wait(timeout=10)
+    assert h.stopped_reason == "stopped"
+    assert 1 <= len(h.snapshots) < 37  # stopped early, every snapshot kept
+
+
+def test_stop_takes_effect_within_a_second_on_the_real_clock():
+    """Real time, slow jobs: the poller waits in slices, so stop() ends it quickly."""
+    sim_clock = SimClock(speed=1.0)
+    with default_scenario(n_jobs=4, clock=sim_clock, realistic=True) as sim:
+        first = threading.Event()
+        policy = PollPolicy(min_interval_s=30, max_interval_s=60, seed=1)
+        h = watch(all_jobs(sim), sim_orgs(sim), policy=policy, on_snapshot=lambda s: first.set())
+        assert first.wait(10)
+        t0 = time.monotonic()
+        h.stop()
+        assert h.wait(timeout=3)
+        assert time.monotonic() - t0 < 1.5
+        assert h.stopped_reason == "stopped" and h.error is None
+
+
+def test_stop_interrupts_a_long_sleep_of_an_injected_clock():
+    """An accelerated clock's sleep of 30 simulated s (10 real s here) ends at stop()."""
+    sim_clock = SimClock(speed=3.0)
+    with default_scenario(n_jobs=4, clock=sim_clock, realistic=True) as sim:
+        first = threading.Event()
+        policy = PollPolicy(min_interval_s=30, max_interval_s=60, use_eta=False, seed=1)
+        h = watch(all_jobs(sim), sim_orgs(sim), policy=policy, clock=sim_clock.time,
+                  sleep=sim_clock.sleep, on_snapshot=lambda s: first.set())  # fmt: skip
+        assert first.wait(10)
+        assert not h.wait(timeout=0.3)  # now inside the long sleep
+        t0 = time.monotonic()
+        h.stop()
+        assert h.wait(timeout=3)
+        assert time.monotonic() - t0 < 1.0 and h.stopped_reason == "stopped"
+
+
+def test_an_exception_in_the_thread_is_kept_and_raised_by_wait(scenario, clock):
+    def boom(snap):
+        raise RuntimeError("callback failed")
+
+    h = start(scenario, clock, on_snapshot=boom)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        h.wait(timeout=10)
+    assert h.done and h.stopped_reason == "error"
+    assert isinstance(h.error, RuntimeError)
+    with pytest.raises(RuntimeError):  # raised again on every call
+        h.wait(0)
+    assert "done" in repr(h)
+
+
+def test_bad_job_ids_raise_at_once_and_start_no_thread(scenario, clock):
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(JobInputError, match="12x"):
+        watch({"us-org": ["12x"]}, sim_orgs(scenario), clock=clock.time, sleep=clock.sleep)
+    assert {t.name for t in threading.enumerate()} == before
+
+
+def test_memory_store_resumes_a_stopped_run(scenario, clock):
+    store = MemoryStore()
+    gate = Gate(after=120)
+    h1 = start(scenario, clock, store=store, on_snapshot=gate)
+    assert gate.reached.wait(10)
+    h1.stop()
+    gate.opened.set()
+    assert h1.wait(timeout=10) and h1.stopped_reason == "stopped"
+    first = h1.snapshots
+    assert len(store) == len(first) >= 120
+    h2 = start(scenario, clock, store=store)
+    assert h2.wait(timeout=30) and h2.stopped_reason == "finished"
+    both = h2.snapshots
+    pd.testing.assert_frame_equal(both.iloc[: len(first)], first)  # history kept, in order
+    done_before = set(first.loc[first["status"].isin(["completed", "failed"]), "job_id"])
+    again = both.iloc[len(first) :]
+    assert done_before and not (set(again["job_id"]) & done_before)  # finished: not re-polled
+    last = both.groupby("job_id", observed=True)["status"].last().astype(str)
+    assert set(last.drop(scenario.unknown_job_id)) <= {"completed", "failed"}
+
+
+def test_keyboard_interrupt_while_waiting_stops_the_run(scenario, clock):
+    gate = Gate()
+    h = start(scenario, clock, on_snapshot=gate)
+    assert gate.reached.wait(10)
+    real_wait = h._done.wait
+    calls = []
+
+    def interrupted_wait(timeout=None):
+        calls.append(timeout)
+        if len(calls) == 1:
+            gate.opened.set()
+            raise KeyboardInterrupt
+        return real_wait(timeout)
+
+    h._done.wait = interrupted_wait
+    assert h.wait() is True
+    assert h.stopped_reason == "interrupted" and h.poller.stopped_reason == "stopped"
+    assert len(h.snapshots) >= 1
+
+
+@pytest.mark.filterwarnings("always::zcrm_notebook.errors.DataQualityWarning")
+def test_warnings_of_the_poll_thread_are_kept_not_printed(clock, capfd):
+    faults = Faults(script={})
+    with default_scenario(n_jobs=4, clock=clock, faults=faults) as sim:
+        jid = sim.job_ids()[0]
+        faults.script[jid] = ["ok", "ok", "backwards"]
+        h = start(sim, clock)
+        assert h.wait(timeout=30) and h.stopped_reason == "finished"
+    assert [w.category for w in h.warnings] == [DataQualityWarning]
+    assert "went backwards" in str(h.warnings[0].message) and jid in str(h.warnings[0].message)
+    assert "went backwards" not in capfd.readouterr().err
+    with pytest.warns(UserWarning, match="main thread"):  # other threads: as before
+        warnings.warn("main thread", UserWarning, stacklevel=1)

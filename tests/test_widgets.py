@@ -1,0 +1,293 @@
+"""The dashboard, built without being displayed and driven through its handlers.
+
+The simulator runs on a manual clock; a test that needs the poll held mid-run gates the
+injected ``sleep``. Nothing sleeps on the real clock to wait for the poller.
+"""
+
+import asyncio
+import gc
+import subprocess
+import sys
+import threading
+
+import ipywidgets
+import matplotlib.pyplot as plt
+import pytest
+from conftest import sim_orgs
+from helpers_frames import JOB_A, JOB_B, JOB_C, S, snap
+from matplotlib.figure import Figure
+
+from zcrm_notebook.export import read_snapshots, write_snapshots_csv
+from zcrm_notebook.frame import to_frame
+from zcrm_notebook.policy import PollPolicy
+from zcrm_notebook.poll import Poller
+from zcrm_notebook.store import SnapshotStore
+from zcrm_notebook.summary import summarize_jobs
+from zcrm_notebook.watch import MemoryStore
+from zcrm_notebook.widgets import Dashboard, attention_jobs
+
+POLICY = PollPolicy(seed=1)
+N_JOBS = 37  # the default scenario's 36 jobs and one unknown id
+
+
+def jobs_of(sim):
+    return {o.name: sim.job_ids(o.name) for o in sim.orgs}
+
+
+def make(sim, clock, sleep=None, **kw):
+    kw.setdefault("policy", POLICY)
+    return Dashboard(jobs_of(sim), sim_orgs(sim), clock=clock.time, sleep=sleep or clock.sleep,
+                     **kw)  # fmt: skip
+
+
+def run_to_end(dash):
+    dash.start_button.click()
+    assert dash.handle is not None
+    assert dash.wait(timeout=30)
+
+
+def test_a_new_dashboard_shows_every_job_waiting(scenario, clock):
+    dash = make(scenario, clock)
+    assert isinstance(dash.widget, ipywidgets.VBox)
+    assert "not started" in dash.status.value
+    assert dash.status_counts["not polled"] == N_JOBS
+    assert dash.overall.value == 0.0
+    assert sorted(dash.group_bars) == ["au", "eu", "in", "us"]
+    assert all(bar.value == 0.0 for bar in dash.group_bars.values())
+    assert not dash.start_button.disabled and dash.stop_button.disabled
+    assert bytes(dash.image.value).startswith(b"\x89PNG")
+    assert dash.snapshots.empty and dash.handle is None
+    assert "application/vnd.jupyter.widget-view+json" in dash._repr_mimebundle_()
+
+
+def test_start_polls_in_the_background_and_the_bars_reach_100(scenario, clock):
+    dash = make(scenario, clock)
+    run_to_end(dash)
+    assert dash.handle.stopped_reason == "finished"
+    assert "finished" in dash.status.value
+    assert dash.overall.value == 1.0
+    assert "100%" in dash.overall_text.value and "failed" in dash.overall_text.value
+    assert {k: b.value for k, b in dash.group_bars.items()} == dict.fromkeys(
+        ["au", "eu", "in", "us"], 1.0
+    )
+    counts = dash.status_counts
+    assert counts["not polled"] == 0 and counts["error"] == 1 and counts["failed"] == 1
+    assert counts["completed"] + counts["failed"] + counts["error"] == N_JOBS
+    reasons = list(dash.attention["reason"])
+    assert reasons[0] == "job failed" and reasons[1] == "no status (INVALID_DATA)"
+    assert dash.attention.loc[1, "job_id"] == scenario.unknown_job_id
+    assert "failed" in reasons[2] and "zcrm-attention-table" in dash.attention_html.value
+    df = dash.snapshots
+    assert df["job_id"].nunique() == N_JOBS and len(df) == dash.handle.n_snapshots
+    assert not dash.start_button.disabled and dash.stop_button.disabled
+
+
+def test_stop_button_stops_polling_and_start_resumes(scenario, clock):
+    opened = threading.Event()
+
+    def gated_sleep(dt):  # holds the poll thread at its first wait
+        assert opened.wait(10)
+        clock.sleep(dt)
+
+    dash = make(scenario, clock, sleep=gated_sleep)
+    dash.start_button.click()
+    assert dash.running and dash.start_button.disabled and not dash.stop_button.disabled
+    assert dash.interval.disabled
+    dash.stop_button.click()
+    assert "stopping" in dash.status.value
+    opened.set()
+    assert dash.wait(timeout=10)
+    assert dash.handle.stopped_reason == "stopped"
+    assert "stopped watching" in dash.status.value
+    assert dash.overall.value < 1.0
+    first = dash.snapshots
+    assert len(first) > 0 and first["job_id"].nunique() <= N_JOBS
+    assert not dash.start_button.disabled
+    run_to_end(dash)  # resumes from the dashboard's in-memory store
+    assert dash.handle.stopped_reason == "finished" and dash.overall.value == 1.0
+    both = dash.snapshots
+    assert both.iloc[: len(first)].equals(first)
+
+
+def test_interval_bounds_go_into_the_policy(scenario, clock):
+    dash = make(scenario, clock)
+    dash.interval.value = (2.0, 40.0)
+    run_to_end(dash)
+    policy = dash.handle.poller.policy
+    assert (policy.min_interval_s, policy.max_interval_s) == (2.0, 40.0)
+    assert policy.seed == POLICY.seed
+
+
+def test_filter_and_grouping_change_what_is_shown(scenario, clock):
+    dash = make(scenario, clock)
+    run_to_end(dash)
+    dash.filter.value = "eu"
+    assert list(dash.group_bars) == ["eu"]
+    eu_jobs = len(scenario.job_ids("eu-org"))
+    assert sum(dash.status_counts.values()) == eu_jobs
+    assert set(dash.view()["dc"]) == {"eu"} and set(dash.attention["dc"]) <= {"eu"}
+    assert len(dash.snapshots["dc"].unique()) == 4  # the data is not filtered
+    dash.group_by.value = "org"
+    assert dash.filter.value == ""
+    assert [v for _, v in dash.filter.options][1:] == ["au-org", "eu-org", "in-org", "us-org"]
+    assert sorted(dash.group_bars) == ["au-org", "eu-org", "in-org", "us-org"]
+    assert all(bar.value == 1.0 for bar in dash.group_bars.values())
+
+
+def test_export_writes_the_report_bundle_of_the_view(scenario, clock, tmp_path):
+    dash = make(scenario, clock)
+    run_to_end(dash)
+    dash.filter.value = "in"
+    dash.export_dir.value = str(tmp_path / "report")
+    dash.export_button.click()
+    files = sorted(p.name for p in (tmp_path / "report").iterdir())
+    assert "snapshots.csv" in files and "overview.png" in files and "README.md" in files
+    assert str((tmp_path / "report").resolve()) in dash.export_out.value
+    assert "snapshots.csv" in dash.export_out.value and "dc = in" in dash.export_out.value
+    exported = read_snapshots(tmp_path / "report" / "snapshots.csv")
+    assert set(exported["dc"]) == {"in"} and len(exported) == len(dash.view())
+
+
+def test_an_export_error_is_shown_not_lost(scenario, clock, tmp_path):
+    dash = make(scenario, clock)
+    (tmp_path / "a-file").write_text("x")
+    dash.export_dir.value = str(tmp_path / "a-file" / "report")
+    dash.export_button.click()  # must not raise out of the handler
+    assert "error" in dash.status.value
+    assert dash.export_out.value == ""
+
+
+def test_500_refreshes_keep_one_figure_and_no_new_widgets(scenario, clock):
+    p = Poller(jobs_of(scenario), sim_orgs(scenario), policy=POLICY,
+               clock=clock.time, sleep=clock.sleep)  # fmt: skip
+    snaps = p.run_snapshots()
+    store = MemoryStore(snaps[:40])
+    dash = make(scenario, clock, store=store, figure_every_s=0.0)
+    fig, fignums = dash.figure, plt.get_fignums()
+    gc.collect()  # figures left over by earlier tests must not count
+    figures = sum(isinstance(o, Figure) for o in gc.get_objects())
+    widgets = len(ipywidgets.widgets.widget._instances)
+    redraws, step, changes = dash._fig.redraws, (len(snaps) - 40) // 20 + 1, 0
+    for i in range(500):
+        if i % 25 == 0 and len(store) < len(snaps):  # new snapshots: all is recomputed
+            n = len(store)
+            store.extend(snaps[n : n + step])
+            changes += 1
+        dash.refresh()
+    assert len(store) == len(snaps) and dash.overall.value == 1.0
+    assert dash._fig.redraws - redraws == changes >= 15
+    assert plt.get_fignums() == fignums
+    assert dash.figure is fig and len(fig.axes) == 2
+    assert [v for v in vars(dash).values() if isinstance(v, Figure)] == [fig]
+    gc.collect()
+    assert sum(isinstance(o, Figure) for o in gc.get_objects()) == figures
+    assert len(ipywidgets.widgets.widget._instances) == widgets
+    artists = [len(ax.get_children()) for ax in fig.axes]
+    dash.refresh(force=True)
+    assert [len(ax.get_children()) for ax in fig.axes] == artists  # redraws do not pile up
+
+
+def test_browse_a_past_run_from_a_store_or_a_csv(scenario, clock, tmp_path):
+    store = SnapshotStore(tmp_path / "run.sqlite")
+    dash = make(scenario, clock, store=store)
+    run_to_end(dash)
+    live = dash.snapshots
+    store.close()
+    write_snapshots_csv(live, tmp_path / "s.csv")
+    for past in (
+        Dashboard.from_store(tmp_path / "run.sqlite"),
+        Dashboard.from_csv(tmp_path / "s.csv", tz="Europe/Paris"),
+    ):
+        assert "browsing" in past.status.value
+        assert past.start_button.disabled and past.stop_button.disabled
+        assert past.start() is None and not past.running
+        assert past.overall.value == 1.0 and sorted(past.group_bars) == ["au", "eu", "in", "us"]
+        assert past.snapshots.equals(live)
+    assert "Europe/Paris" in past.status.value
+
+
+def test_widgets_change_on_the_main_thread_only_and_the_ticker_refreshes(scenario, clock):
+    threads, original = set(), ipywidgets.Widget.notify_change
+
+    def spy(self, change):
+        threads.add(threading.current_thread().name)
+        return original(self, change)
+
+    async def main():
+        dash = make(scenario, clock, refresh_s=0.01)
+        refreshes = []
+        real = dash.refresh
+        dash.refresh = lambda force=False: refreshes.append(force) or real(force)
+        dash.start()  # inside a running loop: starts the refresh task
+        assert dash._task is not None
+        assert await dash.wait_async(timeout=30)
+        await asyncio.wait_for(dash._task, 10)  # the task ends after a last full refresh
+        return dash, refreshes
+
+    ipywidgets.Widget.notify_change = spy
+    try:
+        dash, refreshes = asyncio.run(main())
+    finally:
+        ipywidgets.Widget.notify_change = original
+    assert threads == {threading.main_thread().name}
+    assert refreshes and refreshes[-1] is True
+    assert dash.overall.value == 1.0 and "finished" in dash.status.value
+
+
+def test_missing_ipywidgets_says_which_extra_to_install():
+    code = (
+        "import sys; sys.modules['ipywidgets'] = None\n"
+        "try:\n    import zcrm_notebook.widgets\n"
+        "except ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "pip install 'zcrm-notebook[notebook]'" in out.stdout
+
+
+def test_attention_lists_the_most_urgent_jobs_first():
+    job_d, job_e, job_f = (JOB_A[:-2] + n for n in ("30", "31", "32"))
+    df = to_frame([
+        snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0)), snap(0, JOB_B, S.ERROR, code="INVALID_DATA"),
+        snap(0, JOB_C, S.IN_PROGRESS, (50, 10, 40, 0)), snap(0, job_d, S.IN_PROGRESS, (4, 1, 3, 0)),
+        snap(0, job_e, S.IN_PROGRESS, (20, 2, 18, 0)), snap(0, job_f, S.SCHEDULED, (5, 0, 5, 0)),
+        snap(60, JOB_A, S.FAILED, (10, 2, 0, 8)), snap(60, JOB_C, S.IN_PROGRESS, (50, 10, 40, 0)),
+        snap(60, job_d, S.COMPLETED, (4, 3, 0, 1)), snap(60, job_e, S.IN_PROGRESS, (20, 3, 17, 0)),
+    ])  # fmt: skip
+    table = attention_jobs(summarize_jobs(df, stalled_after_s=60), max_rows=5, slowest=1)
+    assert list(table["job_id"]) == [JOB_A, JOB_B, JOB_C, job_f, job_d]
+    assert list(table["reason"]) == [
+        "job failed", "no status (INVALID_DATA)", "stalled", "slowest", "1 lead failed",
+    ]  # fmt: skip
+    assert list(table.columns) == [
+        "job_id", "org", "dc", "status", "progress", "failed_count", "reason",
+    ]  # fmt: skip
+    assert attention_jobs(summarize_jobs(df), max_rows=2)["job_id"].tolist() == [JOB_A, JOB_B]
+
+
+def test_close_removes_the_widgets_and_closes_a_store_file_it_opened(scenario, clock, tmp_path):
+    import sqlite3
+
+    from zcrm_notebook.store import read_store
+
+    dash = make(scenario, clock, store=tmp_path / "run.sqlite")
+    run_to_end(dash)
+    ids = {w.model_id for w in [dash.widget, dash.start_button, *dash.group_bars.values()]}
+    dash.close()
+    assert not ids & set(ipywidgets.widgets.widget._instances)
+    with pytest.raises(sqlite3.ProgrammingError):
+        dash._store.read()
+    assert read_store(tmp_path / "run.sqlite").equals(dash.snapshots)
+
+
+@pytest.mark.filterwarnings("always::zcrm_notebook.errors.DataQualityWarning")
+def test_warnings_of_the_poll_are_shown_in_the_dashboard(clock):
+    from zcrm_notebook.simulator import Faults, default_scenario
+
+    faults = Faults(script={})
+    with default_scenario(n_jobs=4, clock=clock, faults=faults) as sim:
+        faults.script[sim.job_ids()[0]] = ["ok", "ok", "backwards"]
+        dash = make(sim, clock)
+        run_to_end(dash)
+    assert len(dash.handle.warnings) == 1
+    assert "1 warning(s) from the poll" in dash.attention_html.value
+    assert "went backwards" in dash.attention_html.value
