@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+
 import matplotlib
 import pytest
 
@@ -16,6 +19,27 @@ def make_creds(org="us-org", dc="us", **kw) -> OrgCredentials:
     base = dict(client_id="1000.CLIENTID", client_secret="s3cr3t-client-secret",
                 refresh_token="1000.refresh.token.value")  # fmt: skip
     return OrgCredentials(org=org, dc=dc, **{**base, **kw})
+
+
+_real_connect = socket.socket.connect
+
+
+def _is_loopback(host: str) -> bool:
+    return host == "localhost" or ipaddress.ip_address(host.split("%")[0]).is_loopback
+
+
+def _loopback_only_connect(sock, address):
+    host = address[0] if isinstance(address, tuple) else None
+    inet = sock.family in (socket.AF_INET, socket.AF_INET6)
+    if inet and host is not None and not _is_loopback(host):
+        raise OSError(f"test tried to reach {host}: tests may only use loopback")
+    return _real_connect(sock, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Any connection from the test process to a non-loopback address fails loudly."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only_connect)
 
 
 @pytest.fixture(autouse=True)

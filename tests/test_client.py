@@ -280,3 +280,10 @@ def test_no_permission_no_refresh():
     with pytest.raises(NoPermissionError, match="mass-convert") as err:
         run_one(org=sim_org(no_permission=True))
     assert err.value.stats.token_requests["us-org"] == 1
+
+
+def test_the_test_suite_cannot_reach_the_internet():
+    import socket
+
+    with pytest.raises(OSError, match="only use loopback"):
+        socket.create_connection(("192.0.2.1", 443), timeout=1)

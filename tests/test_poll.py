@@ -282,3 +282,35 @@ def test_ctrl_c_stops_between_snapshots_and_keeps_them(scenario, clock, tmp_path
     assert p.stopped_reason == "interrupted" and len(df) > 0
     assert signal.getsignal(signal.SIGINT) is handler_before
     pd.testing.assert_frame_equal(read_store(tmp_path / "s.sqlite"), df)
+
+
+def test_credits_header_and_retry_after_are_used(clock):
+    org = SimOrg("us-org", "us", "cid", "csecret-1", "rtoken-1")
+    job = SimJob("1111111111111111111", "us-org", 10, leads_per_s=1.0)
+    faults = Faults(script={job.job_id: ["429"]}, retry_after_s=7.0, credits_remaining=500)
+    with Simulator([org], [job], clock=clock, faults=faults) as sim:
+        p, _ = run(sim, clock)
+    stats = p.org_stats().iloc[0]
+    assert stats["rate_limited"] == 1 and stats["retries"] == 1
+    assert 0 < stats["credits_remaining"] < 500
+    # the only 429 came first; the retry waited for Retry-After (7 s), not the 2 s backoff
+    log = [t for t, kind, *_ in sim.stats.log if kind == "status"]
+    assert log[1] - log[0] >= 7.0
+
+
+def test_stalled_job_is_warned_once(clock):
+    org = SimOrg("us-org", "us", "cid", "csecret-1", "rtoken-1")
+    job = SimJob("1111111111111111111", "us-org", 10, leads_per_s=1.0, stall_s=400)
+    with Simulator([org], [job], clock=clock) as sim:
+        p = Poller({"us-org": [job.job_id]}, sim_orgs(sim), clock=clock.time, sleep=clock.sleep,
+                   policy=PollPolicy(seed=1, stalled_after_s=120))  # fmt: skip
+        with pytest.warns(DataQualityWarning, match="not moved") as caught:
+            df = p.run()
+    assert sum("not moved" in str(w.message) for w in caught) == 1
+    assert df["status"].iloc[-1] == "completed"
+
+
+def test_progress_bar_counts_finished_jobs(scenario, clock, capsys):
+    p, df = run(scenario, clock, progress=True)
+    err = capsys.readouterr().err
+    assert "jobs finished" in err and f"{len(p.jobs)}/{len(p.jobs)}" in err
