@@ -14,6 +14,8 @@ from zcrm_notebook.status import JobState, Snapshot
 T0 = pd.Timestamp("2026-03-28T12:00:00Z").timestamp()
 # 2026-03-29 01:00 UTC: Europe/Paris jumps from 02:00 CET to 03:00 CEST
 DST_T0 = pd.Timestamp("2026-03-29T00:00:00Z").timestamp()
+# 2026-01-01 00:00 UTC: the demo's clock
+NEW_YEAR_T0 = pd.Timestamp("2026-01-01T00:00:00Z").timestamp()
 DCS9 = ["us", "eu", "in", "au", "jp", "cn", "ca", "sa", "uk"]
 JOB_A, JOB_B, JOB_C = "3652397000009835020", "3652397000009835021", "3652397000009835022"
 S = JobState
@@ -108,6 +110,36 @@ def dst_jobs() -> pd.DataFrame:
         rows.append(
             snap(600 * k + 5, JOB_B, S.IN_PROGRESS, (40, 2 * k, 40 - 2 * k, 0), dc="eu", t0=DST_T0)
         )
+    return to_frame(rows)
+
+
+def late_job() -> pd.DataFrame:
+    """eu: A (10 leads) 3 then 5 processed; B (30 leads) first seen at 60 s, 0 then 15
+    converted at 120 s. us: C, 20 leads, 10 converted from the start."""
+    return to_frame(
+        [
+            snap(0, JOB_A, S.IN_PROGRESS, (10, 3, 7, 0), dc="eu"),
+            snap(0, JOB_C, S.IN_PROGRESS, (20, 10, 10, 0)),
+            snap(60, JOB_A, S.IN_PROGRESS, (10, 4, 5, 1), dc="eu"),
+            snap(60, JOB_B, S.SCHEDULED, (30, 0, 30, 0), dc="eu"),
+            snap(120, JOB_B, S.IN_PROGRESS, (30, 15, 15, 0), dc="eu"),
+            snap(120, JOB_C, S.IN_PROGRESS, (20, 10, 10, 0)),
+        ]
+    )
+
+
+def short_run(seconds: float = 48.0) -> pd.DataFrame:
+    """Like the demo: two us jobs polled every 4 s from 00:00:17 UTC on 2026-01-01 for
+    ``seconds`` (0 gives a single poll of each)."""
+    rows = []
+    steps = int(seconds // 4) + 1
+    for k in range(steps):
+        done = min(20, 2 * k)
+        for job, total in ((JOB_A, 20), (JOB_C, 40)):
+            t = 17 + min(4 * k, seconds)
+            state = S.COMPLETED if done == total else S.IN_PROGRESS
+            counts = (total, done, total - done, 0)
+            rows.append(snap(t, job, state, counts, t0=NEW_YEAR_T0))
     return to_frame(rows)
 
 

@@ -8,6 +8,7 @@ them (``BASELINE_MATPLOTLIB``); the artist tests run everywhere.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -25,9 +26,14 @@ from helpers_frames import (  # noqa: E402
     JOB_A,
     JOB_B,
     JOB_C,
+    NEW_YEAR_T0,
     T0,
+    S,
     dst_jobs,
+    late_job,
     many_jobs,
+    short_run,
+    snap,
     three_jobs,
     wilson_dcs,
 )
@@ -37,7 +43,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.testing.compare import compare_images  # noqa: E402
 
 from zcrm_notebook.errors import ConfigError  # noqa: E402
-from zcrm_notebook.frame import STATUS_DTYPE, empty_snapshots  # noqa: E402
+from zcrm_notebook.frame import STATUS_DTYPE, empty_snapshots, to_frame  # noqa: E402
 from zcrm_notebook.plots import (  # noqa: E402
     DC_COLORS,
     STATUS_COLORS,
@@ -74,6 +80,30 @@ def ytick_texts(ax) -> list[str]:
     return [t.get_text() for t in ax.get_yticklabels()]
 
 
+def xtick_texts(ax) -> list[str]:
+    ax.figure.draw_without_rendering()
+    return [t.get_text() for t in ax.get_xticklabels()]
+
+
+def inside(ax, texts) -> bool:
+    """Every text ends inside the Axes (after a draw, i.e. after constrained layout)."""
+    ax.figure.draw_without_rendering()
+    box = ax.get_window_extent()
+    exts = [t.get_window_extent() for t in texts]
+    return all(
+        box.x0 <= e.x0 and e.x1 <= box.x1 and box.y0 <= e.y0 and e.y1 <= box.y1 for e in exts
+    )
+
+
+def error_rows_only():
+    return to_frame(
+        [
+            snap(0, JOB_B, S.ERROR, code="TOO_MANY_REQUESTS"),
+            snap(30, JOB_B, S.ERROR, code="ReadTimeout"),
+        ]
+    )
+
+
 def wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -99,6 +129,17 @@ def test_progress_lines_by_dc_by_hand():
     np.testing.assert_allclose(lines["eu"].get_xdata()[:3], [num(0), num(60), num(120)])
     assert to_hex(lines["eu"].get_color()) == DC_COLORS["eu"]
     assert ax.get_xlabel() == "time (UTC)" and "%" in ax.get_ylabel()
+
+
+def test_progress_percent_never_drops_when_a_job_appears():
+    ax = plot_progress(late_job(), freq="1min", ax=new_ax())
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    # eu is 40 leads (A and B) from the start: not 3/10 then 5/40 (30 % -> 12.5 %)
+    np.testing.assert_allclose(lines["eu"], [100 * 3 / 40, 100 * 5 / 40, 100 * 20 / 40])
+    np.testing.assert_allclose(lines["us"], [50, 50, 50])
+    np.testing.assert_allclose(lines["all"], [100 * 13 / 60, 100 * 15 / 60, 100 * 30 / 60])
+    assert all((np.diff(y) >= 0).all() for y in lines.values())
+    assert "latest total" in ax.get_ylabel()
 
 
 def test_progress_area_and_jobs():
@@ -144,10 +185,37 @@ def test_dst_change_keeps_spacing_and_labels_local_time():
     labels = [t.get_text() for t in ax.get_xticklabels()]
     paris = [mdates.num2date(t, tz="Europe/Paris").strftime("%H:%M") for t in ticks]
     assert labels == paris and not any(label.startswith("02:") for label in labels)
+    assert len(set(labels)) == len(labels) and (np.diff(ticks) > 0).all()  # none drawn twice
     assert "01:30" in labels and "03:00" in labels  # 30 real minutes apart
     gap = ticks[labels.index("03:00")] - ticks[labels.index("01:30")]
     assert gap == pytest.approx(30 / 1440)
     assert num(0, DST_T0) <= ticks[0] and ticks[-1] <= num(7200, DST_T0)
+
+
+@pytest.mark.parametrize("plot", [plot_progress, plot_status_timeline])
+def test_short_run_ticks_read_as_clock_times(plot):
+    ax = plot(short_run(), tz="Europe/Paris", ax=new_ax())  # 00:00:17 to 00:01:05 UTC
+    labels = xtick_texts(ax)
+    assert len(labels) >= 3 and all(re.fullmatch(r"01:0[01]:[0-5]0", t) for t in labels), labels
+    assert ax.xaxis.get_offset_text().get_text() == "2026-01-01"  # the date, once
+    assert ax.get_xlabel() == "time (Europe/Paris)"
+
+
+@pytest.mark.parametrize("plot", [plot_progress, plot_status_timeline])
+def test_single_poll_gets_a_one_minute_axis(plot):
+    ax = plot(short_run(0), tz="Europe/Paris", ax=new_ax())
+    lo, hi = ax.get_xlim()
+    assert hi - lo == pytest.approx(1 / 1440) and lo < num(17, NEW_YEAR_T0) < hi
+    labels = xtick_texts(ax)  # 00:59:47 to 01:00:47 in Paris
+    assert labels and all(re.fullmatch(r"(00:59|01:00):[0-5]0", t) for t in labels), labels
+
+
+def test_multi_day_run_marks_midnight_with_a_date():
+    ax = new_ax((10, 4))
+    plot_progress(many_jobs(n_jobs=2, n_polls=3), ax=ax)
+    ax.set_xlim(num(-6 * 3600), num(30 * 3600))  # 06:00 on the 28th to 18:00 on the 29th
+    labels = xtick_texts(ax)
+    assert "Mar 29" in labels and all(re.fullmatch(r"\d\d:00|Mar 29", t) for t in labels)
 
 
 # --- plot_outcomes ------------------------------------------------------------------------
@@ -186,7 +254,16 @@ def test_outcomes_fold_the_rest_into_other():
     assert conv.patches[-1].get_hatch() == "//"
     # job j has 10 + j leads here: the top 5 are j = 25..29, "other" holds j = 0..24
     assert ytick_texts(ax)[0].startswith("3652397000000000029")
-    assert any(" 550 leads" in t.get_text() for t in ax.texts)  # sum(10..34) = 550
+    (note,) = ax.texts
+    assert note.get_text() == "550 leads (bar scaled to fit)"  # sum(10..34) = 550, one line
+    assert inside(ax, [note])
+
+
+def test_outcomes_note_fits_in_the_overview_cell():
+    fig = Figure(figsize=(16, 11), layout="constrained")
+    ax = fig.subplots(2, 2)[1, 0]
+    plot_outcomes(many_jobs(n_jobs=37, n_polls=4, dcs=["us", "eu", "in", "au"]), ax=ax)
+    assert inside(ax, ax.texts) and "\n" not in ax.texts[0].get_text()
 
 
 # --- plot_failure_rate --------------------------------------------------------------------
@@ -209,6 +286,19 @@ def test_failure_rate_bars_and_wilson_error_bars():
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["2 / 3 leads failed", "30 / 3,000 leads failed"]
     assert "Wilson" in ax.get_xlabel() and "%" in ax.get_xlabel()
+    assert inside(ax, ax.texts) and max(ax.get_xticks()) <= 100 < ax.get_xlim()[1]
+
+
+@pytest.mark.parametrize("size", [(6.4, 4.0), (10, 6), (4, 3)])
+def test_failure_rate_axis_fits_the_largest_upper_bound_and_its_text(size):
+    df = wilson_dcs()
+    ax = plot_failure_rate(df[df["dc"] == "jp"], ax=new_ax(size))  # 30 / 3000: hi 1.43 %
+    hi = 100 * wilson_by_hand(30, 3000)[1]
+    lo_edge, right = ax.get_xlim()
+    assert lo_edge == 0 and hi < right and max(ax.get_xticks()) <= right
+    assert inside(ax, ax.texts)
+    box, text = ax.get_window_extent(), ax.texts[0].get_window_extent()
+    assert box.x1 - text.x1 < 0.1 * box.width  # no wide empty band on the right
 
 
 def test_failure_rate_by_org_and_fold():
@@ -273,10 +363,14 @@ def test_contract_no_mutation_no_rcparams_current_axes(plot):
     assert dict(matplotlib.rcParams) == rc
 
 
+@pytest.mark.parametrize("frame", [empty_snapshots, error_rows_only])
 @pytest.mark.parametrize("plot", PLOTS)
-def test_empty_frame_draws_a_note(plot):
-    ax = plot(empty_snapshots(), ax=new_ax())
-    assert any("yet" in t.get_text() for t in ax.texts)
+def test_empty_frame_draws_a_note(plot, frame):
+    ax = plot(frame(), ax=new_ax())
+    assert any("yet" in t.get_text() for t in ax.texts) and ax.get_title()
+    ax.figure.draw_without_rendering()  # no 1970-01-01 time axis, no 0..1 ticks
+    assert len(ax.get_xticks()) == len(ax.get_yticks()) == 0
+    assert ax.xaxis.get_offset_text().get_text() == ""
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from helpers_frames import JOB_A, JOB_C, snap, three_jobs, wilson_dcs  # noqa: E402
+from helpers_frames import (  # noqa: E402
+    JOB_A,
+    JOB_B,
+    JOB_C,
+    dst_jobs,
+    many_jobs,
+    short_run,
+    snap,
+    three_jobs,
+    wilson_dcs,
+)
 from matplotlib.figure import Figure  # noqa: E402
 
 from zcrm_notebook.errors import ConfigError  # noqa: E402
@@ -47,11 +57,55 @@ def test_make_report_is_a_2x2_figure_outside_pyplot():
     assert "(Europe/Paris)" in headline
 
 
+@pytest.mark.parametrize(
+    "frame, tail",
+    [
+        (short_run, "polled 2026-01-01 01:00:17 to 01:01:05 (Europe/Paris), 48 s"),
+        (lambda: short_run(0), "polled once, 2026-01-01 01:00:17 (Europe/Paris)"),
+        (three_jobs, "polled 2026-03-28 13:00:00 to 13:11:40 (Europe/Paris), 11 min 40 s"),
+        (dst_jobs, "polled 2026-03-29 01:00 to 04:00 (Europe/Paris), 2 h 00 min"),
+    ],
+)
+def test_headline_shows_seconds_and_duration_of_short_runs(frame, tail):
+    assert make_report(frame(), tz="Europe/Paris").get_suptitle().endswith(tail)
+
+
+def test_headline_of_a_multi_day_run_writes_both_dates():
+    df = three_jobs()
+    df.loc[df.index[-1], "polled_at"] += pd.Timedelta("2D")
+    headline = make_report(df).get_suptitle()
+    assert headline.endswith("polled 2026-03-28 12:00 to 2026-03-30 12:11 (UTC), 2 d 0 h")
+
+
+def no_1970(fig) -> bool:
+    fig.draw_without_rendering()
+    texts = [t.get_text() for ax in fig.axes for t in ax.get_xticklabels()]
+    texts += [ax.xaxis.get_offset_text().get_text() for ax in fig.axes]
+    return not any("1970" in t for t in texts)
+
+
 def test_make_report_on_empty_frame_and_bad_zone():
     fig = make_report(empty_snapshots())
-    assert "no snapshots" in fig.get_suptitle()
+    assert "no snapshots" in fig.get_suptitle() and no_1970(fig)
+    errors = to_frame([snap(0, JOB_B, S.ERROR, code="TOO_MANY_REQUESTS")])
+    fig = make_report(errors)
+    assert "1 jobs in 1 data centers" in fig.get_suptitle() and no_1970(fig)
+    notes = [[t.get_text() for t in ax.texts] for ax in fig.axes]
+    assert notes == [["no lead counts yet"]] * 3 + [["no job statuses yet"]]
     with pytest.raises(ConfigError, match="Nowhere/City"):
         make_report(three_jobs(), tz="Nowhere/City")
+
+
+@pytest.mark.parametrize("frame", [three_jobs, wilson_dcs, lambda: many_jobs(37, 4)])
+def test_overview_annotations_stay_inside_their_axes(frame):
+    fig = make_report(frame())
+    fig.draw_without_rendering()
+    for ax in fig.axes[1:3]:  # failure rate, outcomes
+        box = ax.get_window_extent()
+        for text in ax.texts:
+            ext = text.get_window_extent()
+            assert box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 <= ext.y1 <= box.y1
+        assert ax.get_xlim()[0] == 0
 
 
 def test_export_report_writes_every_file(tmp_path):

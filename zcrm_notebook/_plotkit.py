@@ -7,6 +7,7 @@ global rcParams, and no function modifies the frames it is given.
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,7 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import NullFormatter, NullLocator
 
 from .errors import ConfigError
 from .summary import wilson_interval
@@ -137,13 +139,96 @@ def date_num(times: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     return mdates.date2num(idx.to_numpy("datetime64[ns]"))
 
 
+# ConciseDateFormatter levels: years, months, days, hours, minutes, seconds. Ticks read as
+# clock times (HH:MM, or HH:MM:SS when ticks fall between minutes); the date goes to the
+# offset (bottom right) once, and into a tick only at midnight of a multi-day run.
+_TICK_FORMATS = ["%Y", "%b", "%b %d", "%H:%M", "%H:%M", "%H:%M:%S.%f"]
+_ZERO_FORMATS = ["", "%Y", "%b %d", "%b %d", "%H:%M", "%H:%M:%S.%f"]
+_OFFSET_FORMATS = ["", "%Y", "%Y", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"]
+# most ticks per tick frequency: HH:MM:SS labels are wider, so fewer of them
+_MAX_TICKS = dict.fromkeys(
+    [mdates.YEARLY, mdates.MONTHLY, mdates.DAILY, mdates.HOURLY, mdates.MINUTELY], 9
+) | {mdates.SECONDLY: 7, mdates.MICROSECONDLY: 5}
+MIN_TIME_SPAN = pd.Timedelta("1min")  # narrowest time axis (a single poll is centred in it)
+
+
+class _ClockLocator(mdates.AutoDateLocator):
+    """AutoDateLocator without duplicate ticks: on a spring-forward day the local times
+    that do not exist (02:00, 02:30 in Paris) fall on the same instants as 03:00, 03:30,
+    which would draw those labels twice."""
+
+    def __call__(self):
+        return np.unique(super().__call__())
+
+    def tick_values(self, vmin, vmax):
+        return np.unique(super().tick_values(vmin, vmax))
+
+
 def time_axis(ax: Axes, tz: str | tzinfo) -> None:
-    """Date ticks and labels in ``tz`` on the x axis, labelled ``time (<zone>)``."""
+    """Clock-time ticks and labels in ``tz`` on the x axis, labelled ``time (<zone>)``.
+
+    Ticks are placed on round local times (DST changes keep the spacing of real time) and
+    read ``HH:MM``, or ``HH:MM:SS`` when they fall between whole minutes; the date is the
+    axis offset (``YYYY-MM-DD``, bottom right) and a multi-day run marks midnights by date.
+    """
     info, name = zone(tz)
-    locator = mdates.AutoDateLocator(tz=info, minticks=4, maxticks=9)
+    locator = _ClockLocator(tz=info, minticks=4, maxticks=_MAX_TICKS)
+    formatter = mdates.ConciseDateFormatter(
+        locator,
+        tz=info,
+        formats=_TICK_FORMATS,
+        zero_formats=_ZERO_FORMATS,
+        offset_formats=_OFFSET_FORMATS,
+    )
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=info))
+    ax.xaxis.set_major_formatter(formatter)
     ax.set_xlabel(f"time ({name})")
+
+
+def widen_time_axis(ax: Axes, x: np.ndarray) -> None:
+    """Make the x view at least :data:`MIN_TIME_SPAN` wide around the date numbers ``x``
+    (else a single poll would be drawn on an axis of several years)."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return
+    lo, hi = float(x.min()), float(x.max())
+    half = MIN_TIME_SPAN / pd.Timedelta("1D") / 2
+    if hi - lo < 2 * half:
+        mid = (lo + hi) / 2
+        ax.set_xlim(mid - half, mid + half)
+
+
+def _laid_out_width(ax: Axes) -> float:
+    """Width of ``ax`` in pixels: the smaller of its current width and its width once the
+    figure's layout engine (constrained layout of the report figures) has placed the
+    labels drawn so far (long tick labels make it narrower)."""
+    width = ax.get_window_extent().width
+    fig = ax.figure
+    fig = getattr(fig, "figure", None) or fig  # the root figure of a SubFigure
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "layout not applied" on tiny figures
+            engine.execute(fig)
+        width = min(width, ax.get_window_extent().width)
+    return max(width, 1.0)
+
+
+def room_for_texts(ax: Axes, ends: np.ndarray, texts: list, pad_pt: float = 4.0) -> float:
+    """Right x limit (data units, x axis starting at 0) so that each text, drawn ``pad_pt``
+    points right of its ``ends`` value, ends inside the Axes.
+
+    Text widths are measured with the figure's renderer, against the Axes width as laid out
+    with what is drawn so far, plus a 4 % margin.
+    """
+    width = _laid_out_width(ax)
+    needed = 0.0
+    for end, text in zip(ends, texts):
+        frac = (text.get_window_extent().width + pad_pt * ax.figure.dpi / 72) / width
+        frac = min(frac + 0.04, 0.7)  # a very narrow Axes gets an axis 3.3x the data
+        needed = max(needed, float(end) / (1.0 - frac))
+    return needed
 
 
 def legend_above(ax: Axes, **kwargs) -> None:
@@ -163,6 +248,14 @@ def legend_above(ax: Axes, **kwargs) -> None:
 
 
 def no_data(ax: Axes, what: str) -> Axes:
+    """Write "no <what> yet" in the middle of ``ax`` and drop its ticks (an empty time axis
+    would otherwise show 1970-01-01)."""
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(NullLocator())
+        axis.set_major_formatter(NullFormatter())
+        axis.set_minor_locator(NullLocator())
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
     ax.text(
         0.5, 0.5, f"no {what} yet", ha="center", va="center", transform=ax.transAxes, color="0.4"
     )

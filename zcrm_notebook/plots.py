@@ -42,8 +42,10 @@ from ._plotkit import (
     no_data,
     outcome_bars,
     percent,
+    room_for_texts,
     status_runs,
     time_axis,
+    widen_time_axis,
     zone,
 )
 from .errors import ConfigError
@@ -85,7 +87,11 @@ def plot_progress(
         One line/area per group; ``"job"`` only for at most 10 jobs.
     kind : {"line", "area"}, default "line"
         ``"line"``: percent of each group's leads processed (converted + failed), plus a
-        dashed black "all" line when there are several groups. ``"area"``: stacked
+        dashed black "all" line when there are several groups. The denominator is fixed
+        per line: the group's total leads as last known (the sum of the latest
+        ``total_count`` of every job of the group, including jobs first seen later, which
+        count as 0 processed until then), so a line never drops just because a new job
+        appears; a line starts when its group's first job is seen. ``"area"``: stacked
         processed-lead counts per group.
     ax : matplotlib.axes.Axes, optional
         Where to draw; default the current Axes.
@@ -141,14 +147,21 @@ def plot_progress(
         ax.stackplot(x, ys, **style)
         ax.set_ylabel("leads processed (count)")
     else:
-        pct = percent(processed, total)
+        # fixed denominators: every group is on the grid up to the last bin, so the last
+        # row holds the latest total of each group (all of its jobs, whenever first seen)
+        final = total.iloc[-1].astype("Float64").fillna(0)
+        pct = percent(processed, pd.DataFrame(final.to_dict(), index=processed.index))
+        dot = {"marker": "o"} if len(x) == 1 else {}  # a single time bin is no line
         for name, color in zip(pct.columns, colors):
-            ax.plot(x, pct[name], **({"color": color, "label": name} | kwargs))
+            ax.plot(x, pct[name], **({"color": color, "label": name} | dot | kwargs))
         if pct.shape[1] > 1:
-            all_pct = percent(processed.sum(axis=1), total.sum(axis=1))
-            ax.plot(x, all_pct, label="all", color="black", linestyle="--", linewidth=1)
+            all_den = pd.Series(float(final.sum()), index=processed.index)
+            all_pct = percent(processed.sum(axis=1), all_den)
+            style = {"color": "black", "linestyle": "--", "linewidth": 1} | dot
+            ax.plot(x, all_pct, label="all", **style)
         ax.set_ylim(0, 105)
-        ax.set_ylabel("leads processed (% of total)")
+        ax.set_ylabel("leads processed (% of latest total)")
+    widen_time_axis(ax, x)
     ax.legend(
         title=BY_LABEL[by],
         fontsize="small",
@@ -176,7 +189,7 @@ def plot_outcomes(
     top : int, default 20
         Jobs drawn individually; the rest are summed into one "other (N jobs)" bar,
         hatched and scaled to fit when it is longer than the largest job bar (its real
-        lead count is written next to it).
+        lead count is written next to it, on one line inside the Axes).
     sort : {"size", "failures"}, default "size"
         Pick and order jobs by latest ``total_count`` or by ``failed_count`` (then
         failure rate), largest first.
@@ -190,7 +203,8 @@ def plot_outcomes(
     Returns
     -------
     matplotlib.axes.Axes
-        Three bar containers (converted, failed, pending), one bar per job row.
+        Three bar containers (converted, failed, pending), one bar per job row; a "no jobs
+        yet" / "no lead counts yet" note instead when there is nothing to draw.
 
     Raises
     ------
@@ -204,9 +218,12 @@ def plot_outcomes(
     ax = get_ax(ax)
     ax.set_xlabel("leads (count)")
     ax.set_ylabel("job id (data center)")
+    ax.set_title("Lead outcomes per job")
     jobs = summarize_jobs(df)
     if jobs.empty:
         return no_data(ax, "jobs")
+    if not (jobs[["total_count", "converted_count", "failed_count"]].fillna(0) > 0).any(axis=None):
+        return no_data(ax, "lead counts")
     bars, n_rest, scale, other_total = outcome_bars(jobs, top, sort)
     y = np.arange(len(bars))
     left = np.zeros(len(bars))
@@ -216,14 +233,26 @@ def plot_outcomes(
         if n_rest and scale < 1.0:
             cont.patches[-1].set_hatch("//")
         left = left + bars[name].to_numpy(float)
-    if n_rest:
-        note = f" {other_total:,} leads" + ("\n (bar scaled to fit)" if scale < 1 else "")
-        ax.text(left[-1], y[-1], note, va="center", fontsize="small", color="0.3")
     ax.set_yticks(y, bars.index, fontsize="small" if len(bars) > 12 else None)
     ax.set_ylim(len(bars) - 0.5, -0.5)
-    ax.set_xlim(0, max(float(left.max()), 1.0) * 1.4)  # room for the legend and the note
     ax.set_title(f"Lead outcomes per job ({len(bars) - bool(n_rest)} of {len(jobs)} by {sort})")
     ax.legend(fontsize="small", loc="upper right")
+    right = max(float(left.max()), 1.0) * 1.4  # room for the legend
+    if n_rest:
+        note = f"{other_total:,} leads" + (" (bar scaled to fit)" if scale < 1 else "")
+        text = ax.annotate(
+            note,
+            (left[-1], y[-1]),
+            xytext=(4, 0),
+            textcoords="offset points",
+            annotation_clip=False,  # measured before the x limits are set
+            in_layout=False,  # placed inside the Axes by room_for_texts
+            va="center",
+            fontsize="small",
+            color="0.3",
+        )
+        right = max(right, room_for_texts(ax, left[-1:], [text]))
+    ax.set_xlim(0, right)
     return ax
 
 
@@ -241,7 +270,8 @@ def plot_failure_rate(
     One horizontal bar per group (``failure_rate`` of
     :func:`~zcrm_notebook.summary.summarize_dcs`, in %), black error bars from
     ``failure_rate_lo`` to ``failure_rate_hi`` and the lead counts written next to each bar
-    ("2 / 3 leads failed"), so a small group's uncertainty is visible at a glance.
+    ("2 / 3 leads failed"), so a small group's uncertainty is visible at a glance. The x axis
+    starts at 0 and ends just past the largest upper bound, with room for those texts.
 
     Parameters
     ----------
@@ -261,7 +291,8 @@ def plot_failure_rate(
     Returns
     -------
     matplotlib.axes.Axes
-        One bar container (a bar per group, width = rate in %) and one errorbar container.
+        One bar container (a bar per group, width = rate in %) and one errorbar container;
+        a "no jobs yet" / "no lead counts yet" note instead when no group has leads.
 
     Raises
     ------
@@ -279,6 +310,8 @@ def plot_failure_rate(
     table = summarize_dcs(df) if by == "dc" else summarize_orgs(df)
     if table.empty:
         return no_data(ax, "jobs")
+    if not (table["leads_total"].fillna(0) > 0).any():
+        return no_data(ax, "lead counts")
     t = fold_rows(table, by, top)
     rate, lo, hi = (
         100 * t[c].to_numpy() for c in ("failure_rate", "failure_rate_lo", "failure_rate_hi")
@@ -292,21 +325,28 @@ def plot_failure_rate(
     ax.errorbar(
         rate[known], y[known], xerr=err, fmt="none", ecolor="black", elinewidth=1, capsize=3
     )
-    right = float(np.nanmax(hi)) if known.any() else 1.0
-    for yi, h, k, n in zip(y, hi, t["leads_failed"], t["leads_total"]):
-        text = f"{k:,.0f} / {n:,.0f} leads failed" if n > 0 else "no lead counts"
-        ax.text(
-            (0 if np.isnan(h) else h) + right * 0.02,
-            float(yi),
-            text,
+    ends = np.nan_to_num(hi)
+    texts = [
+        ax.annotate(
+            f"{k:,.0f} / {n:,.0f} leads failed" if n > 0 else "no lead counts",
+            (end, float(yi)),
+            xytext=(4, 0),
+            textcoords="offset points",
+            annotation_clip=False,  # measured before the x limits are set
+            in_layout=False,  # placed inside the Axes by room_for_texts
             va="center",
             fontsize="small",
             color="0.25",
         )
+        for yi, end, k, n in zip(y, ends, t["leads_failed"], t["leads_total"])
+    ]
     ax.set_yticks(y, t["label"])
     ax.set_ylim(len(t) - 0.5, -0.5)
-    ax.set_xlim(0, max(right, 1.0) * 1.6)
-    ax.set_xticks([v for v in ax.get_xticks() if 0 <= v <= 100.0001])
+    right = room_for_texts(ax, ends, texts) if ends.max() > 0 else 1.0
+    ax.set_xlim(0, right)
+    # no tick past 100 %; set_xticks would widen the view to its ticks, so set it again
+    ax.set_xticks([v for v in ax.get_xticks() if 0 <= v <= min(right, 100.0) + 1e-9])
+    ax.set_xlim(0, right)
     return ax
 
 
@@ -394,6 +434,7 @@ def plot_status_timeline(
         labels.append(f"other ({len(rest)} jobs)")
     ax.set_yticks(np.arange(len(labels)), labels, fontsize="small" if len(labels) > 12 else None)
     ax.set_ylim(len(labels) - 0.5, -0.5)
+    widen_time_axis(ax, date_num(pd.concat([jobs["first_seen_at"], end])))
     handles: list[Artist] = [
         Patch(color=STATUS_COLORS[s], label=s) for s in STATUS_COLORS if s in set(seg["status"])
     ]

@@ -56,6 +56,33 @@ _SNAPSHOT_MEANING = {
 }
 
 
+def _duration(seconds: float) -> str:
+    """Short human duration: ``48 s``, ``12 min 5 s``, ``3 h 05 min``, ``2 d 3 h``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+def _polled_range(df: pd.DataFrame, info: tzinfo, name: str) -> str:
+    """The "polled <first> to <last> (<zone>), <duration>" part of the headline: seconds
+    shown for runs under an hour, the date written once when both ends are on the same
+    local day, "polled once, <time>" for a single poll time."""
+    first, last = (df["polled_at"].agg(f).tz_convert(info) for f in ("min", "max"))
+    span = (last - first).total_seconds()
+    clock = "%H:%M:%S" if span < 3600 else "%H:%M"
+    start = first.strftime(f"%Y-%m-%d {clock}")
+    if span == 0:
+        return f"polled once, {start} ({name})"
+    same_day = first.date() == last.date()
+    end = last.strftime(clock if same_day else f"%Y-%m-%d {clock}")
+    return f"polled {start} to {end} ({name}), {_duration(span)}"
+
+
 def _headline(df: pd.DataFrame, tz: str | tzinfo) -> str:
     """One-line summary for the overview title."""
     dcs = summarize_dcs(df)
@@ -63,14 +90,12 @@ def _headline(df: pd.DataFrame, tz: str | tzinfo) -> str:
         return "Mass convert: no snapshots yet"
     total, failed = int(dcs["leads_total"].sum()), int(dcs["leads_failed"].sum())
     info, name = zone(tz)
-    first = df["polled_at"].min().tz_convert(info).strftime("%Y-%m-%d %H:%M")
-    last = df["polled_at"].max().tz_convert(info).strftime("%Y-%m-%d %H:%M")
     pct = f" ({100 * failed / total:.1f} %)" if total else ""
     return (
         f"Mass convert: {int(dcs['n_jobs'].sum()):,} jobs in {len(dcs)} data centers, "
         f"{total:,} leads, {int(dcs['leads_converted'].sum()):,} converted, "
         f"{failed:,} failed{pct}, {int(dcs['leads_pending'].sum()):,} pending; "
-        f"polled {first} to {last} ({name})"
+        f"{_polled_range(df, info, name)}"
     )
 
 
