@@ -10,6 +10,7 @@ import pytest
 
 matplotlib.use("Agg")
 
+from zcrm_notebook import auth  # noqa: E402
 from zcrm_notebook.auth import OrgCredentials  # noqa: E402
 
 JOB = "3652397000009835020"
@@ -46,6 +47,16 @@ def _no_network(monkeypatch):
 def _private_token_store(tmp_path, monkeypatch):
     """No test reads or writes the real user's token store."""
     monkeypatch.setenv("ZCRM_NOTEBOOK_TOKEN_STORE", str(tmp_path / "tokens.json"))
+
+
+@pytest.fixture
+def fresh_token_caches():
+    """Empty the process-wide access-token caches before and after the test, so no token
+    (or token request count) carries over between tests. Use with
+    ``pytestmark = pytest.mark.usefixtures("fresh_token_caches")``."""
+    auth._caches.clear()
+    yield
+    auth._caches.clear()
 
 
 @pytest.fixture

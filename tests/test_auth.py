@@ -27,12 +27,8 @@ from zcrm_notebook.simulator import SimClock, SimJob, SimOrg, Simulator
 JOB_BASE = 3652397000000000000
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("ZCRM_NOTEBOOK_TOKEN_STORE", str(tmp_path / "tokens.json"))
-    auth._caches.clear()
-    yield
-    auth._caches.clear()
+# a private token store (conftest's autouse _private_token_store) and empty token caches
+pytestmark = pytest.mark.usefixtures("fresh_token_caches")
 
 
 def sim_org(name="us-org", dc="us", **kw) -> SimOrg:

@@ -33,12 +33,8 @@ READ = auth.MASS_CONVERT_READ_SCOPE
 CREATE = "ZohoCRM.mass_convert.leads.CREATE"
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("ZCRM_NOTEBOOK_TOKEN_STORE", str(tmp_path / "tokens.json"))
-    auth._caches.clear()
-    yield
-    auth._caches.clear()
+# a private token store (conftest's autouse _private_token_store) and empty token caches
+pytestmark = pytest.mark.usefixtures("fresh_token_caches")
 
 
 def response(status: int, body=b"", headers=None) -> requests.Response:

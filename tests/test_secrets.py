@@ -13,7 +13,6 @@ import warnings
 
 import pytest
 
-from zcrm_notebook import auth
 from zcrm_notebook.auth import OrgCredentials, TokenCache
 from zcrm_notebook.errors import ZcrmError
 from zcrm_notebook.export import write_snapshots_csv
@@ -27,12 +26,8 @@ LOGGERS = ("", "requests_oauthlib", "oauthlib", "urllib3", "requests", "zcrm_not
            "py.warnings")  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("ZCRM_NOTEBOOK_TOKEN_STORE", str(tmp_path / "tokens.json"))
-    auth._caches.clear()
-    yield
-    auth._caches.clear()
+# a private token store (conftest's autouse _private_token_store) and empty token caches
+pytestmark = pytest.mark.usefixtures("fresh_token_caches")
 
 
 @pytest.fixture

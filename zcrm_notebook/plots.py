@@ -21,6 +21,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Annotation
 
 from ._plotkit import (
     BY_LABEL,
@@ -116,8 +117,7 @@ def plot_progress(
     """
     choose(by, "by", ("dc", "org", "job"))
     choose(kind, "kind", ("line", "area"))
-    if top < 2:
-        raise ConfigError(f"top={top!r} must be at least 2")
+    _check_top(top, 2)
     keys = ["org", "dc", "job_id"]
     if (
         by == "job"
@@ -198,7 +198,7 @@ def plot_outcomes(
     tz : str or tzinfo, default "UTC"
         Accepted for a uniform signature (this plot has no time axis).
     **kwargs
-        Passed to ``Axes.barh``.
+        Passed to each ``Axes.barh`` call (one per outcome: converted, failed, pending).
 
     Returns
     -------
@@ -212,18 +212,11 @@ def plot_outcomes(
         For a bad ``sort``, ``top < 1`` or missing columns.
     """
     choose(sort, "sort", ("size", "failures"))
-    if top < 1:
-        raise ConfigError(f"top={top!r} must be at least 1")
-    zone(tz)
-    ax = get_ax(ax)
-    ax.set_xlabel("leads (count)")
-    ax.set_ylabel("job id (data center)")
-    ax.set_title("Lead outcomes per job")
+    _check_top(top, 1)
+    ax = _bar_axes(ax, tz, "leads (count)", "job id (data center)", "Lead outcomes per job")
     jobs = summarize_jobs(df)
-    if jobs.empty:
-        return no_data(ax, "jobs")
-    if not (jobs[["total_count", "converted_count", "failed_count"]].fillna(0) > 0).any(axis=None):
-        return no_data(ax, "lead counts")
+    if _noted_no_leads(ax, jobs, ["total_count", "converted_count", "failed_count"]):
+        return ax
     bars, n_rest, scale, other_total = outcome_bars(jobs, top, sort)
     y = np.arange(len(bars))
     left = np.zeros(len(bars))
@@ -240,17 +233,7 @@ def plot_outcomes(
     right = max(float(left.max()), 1.0) * 1.4  # room for the legend
     if n_rest:
         note = f"{other_total:,} leads" + (" (bar scaled to fit)" if scale < 1 else "")
-        text = ax.annotate(
-            note,
-            (left[-1], y[-1]),
-            xytext=(4, 0),
-            textcoords="offset points",
-            annotation_clip=False,  # measured before the x limits are set
-            in_layout=False,  # placed inside the Axes by room_for_texts
-            va="center",
-            fontsize="small",
-            color="0.3",
-        )
+        text = _end_note(ax, note, (left[-1], y[-1]), color="0.3")
         right = max(right, room_for_texts(ax, left[-1:], [text]))
     ax.set_xlim(0, right)
     return ax
@@ -286,7 +269,7 @@ def plot_failure_rate(
     tz : str or tzinfo, default "UTC"
         Accepted for a uniform signature (this plot has no time axis).
     **kwargs
-        Passed to ``Axes.barh``.
+        Passed to ``Axes.barh`` (the rate bars; not to the error bars).
 
     Returns
     -------
@@ -300,18 +283,12 @@ def plot_failure_rate(
         For a bad ``by``, ``top < 2``, ``tz`` or missing columns.
     """
     choose(by, "by", ("dc", "org"))
-    if top < 2:
-        raise ConfigError(f"top={top!r} must be at least 2")
-    zone(tz)
-    ax = get_ax(ax)
-    ax.set_xlabel("lead failure rate (%, 95% Wilson interval)")
-    ax.set_ylabel(BY_LABEL[by])
-    ax.set_title(f"Failed leads by {BY_LABEL[by]}")
+    _check_top(top, 2)
+    xlabel = "lead failure rate (%, 95% Wilson interval)"
+    ax = _bar_axes(ax, tz, xlabel, BY_LABEL[by], f"Failed leads by {BY_LABEL[by]}")
     table = summarize_dcs(df) if by == "dc" else summarize_orgs(df)
-    if table.empty:
-        return no_data(ax, "jobs")
-    if not (table["leads_total"].fillna(0) > 0).any():
-        return no_data(ax, "lead counts")
+    if _noted_no_leads(ax, table, ["leads_total"]):
+        return ax
     t = fold_rows(table, by, top)
     rate, lo, hi = (
         100 * t[c].to_numpy() for c in ("failure_rate", "failure_rate_lo", "failure_rate_hi")
@@ -327,15 +304,10 @@ def plot_failure_rate(
     )
     ends = np.nan_to_num(hi)
     texts = [
-        ax.annotate(
+        _end_note(
+            ax,
             f"{k:,.0f} / {n:,.0f} leads failed" if n > 0 else "no lead counts",
             (end, float(yi)),
-            xytext=(4, 0),
-            textcoords="offset points",
-            annotation_clip=False,  # measured before the x limits are set
-            in_layout=False,  # placed inside the Axes by room_for_texts
-            va="center",
-            fontsize="small",
             color="0.25",
         )
         for yi, end, k, n in zip(y, ends, t["leads_failed"], t["leads_total"])
@@ -387,8 +359,7 @@ def plot_status_timeline(
     zcrm_notebook.errors.ConfigError
         For ``top < 1``, a bad ``tz`` or missing columns.
     """
-    if top < 1:
-        raise ConfigError(f"top={top!r} must be at least 1")
+    _check_top(top, 1)
     ax = get_ax(ax)
     time_axis(ax, tz)
     ax.set_ylabel("job id (data center)")
@@ -446,3 +417,47 @@ def plot_status_timeline(
     if handles:
         legend_above(ax, handles=handles)
     return ax
+
+
+def _check_top(top: int, least: int) -> None:
+    """ConfigError unless ``top`` (groups or jobs drawn) is at least ``least``."""
+    if top < least:
+        raise ConfigError(f"top={top!r} must be at least {least}")
+
+
+def _bar_axes(ax: Axes | None, tz: str | tzinfo, xlabel: str, ylabel: str, title: str) -> Axes:
+    """The labelled Axes of a plot without a time axis (``tz`` is still checked)."""
+    zone(tz)
+    ax = get_ax(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return ax
+
+
+def _noted_no_leads(ax: Axes, table: pd.DataFrame, count_columns: list[str]) -> bool:
+    """Write "no jobs yet" (no rows) or "no lead counts yet" (no positive count in
+    ``count_columns``) on ``ax`` and return True; False when there is something to draw."""
+    if table.empty:
+        no_data(ax, "jobs")
+    elif not (table[count_columns].fillna(0) > 0).any(axis=None):
+        no_data(ax, "lead counts")
+    else:
+        return False
+    return True
+
+
+def _end_note(ax: Axes, text: str, xy: tuple[float, float], *, color: str) -> Annotation:
+    """A small text just right of a bar's end ``xy``; :func:`room_for_texts` (same 4 pt
+    offset) then widens the x axis so that it ends inside the Axes."""
+    return ax.annotate(
+        text,
+        xy,
+        xytext=(4, 0),
+        textcoords="offset points",
+        annotation_clip=False,  # measured before the x limits are set
+        in_layout=False,  # placed inside the Axes by room_for_texts
+        va="center",
+        fontsize="small",
+        color=color,
+    )
