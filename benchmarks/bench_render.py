@@ -36,11 +36,11 @@ def _dashboard_refresh(df, refreshes: int) -> dict:
     if dash is None:
         return {"dashboard": "n/a (no Dashboard.from_frame)"}
     started = time.perf_counter()
-    dash.refresh()
+    dash.refresh(force=True)
     one = time.perf_counter() - started
     before = len(plt.get_fignums())
     for _ in range(refreshes):
-        dash.refresh()
+        dash.refresh(force=True)
     return {
         "dashboard_refresh_s": one,
         "figures_before": before,
