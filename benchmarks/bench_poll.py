@@ -87,8 +87,14 @@ def _naive_loop(orgs: dict) -> float:
     return time.perf_counter() - started
 
 
-def poll_round(n_jobs: int = 2000, n_orgs: int = 4, latency_s: float = 0.02, cap: int = 5) -> dict:
-    """One poll of every job: measured wall time vs ideal, and vs a sequential loop."""
+def poll_round(
+    n_jobs: int = 2000, n_orgs: int = 4, latency_s: float = 0.02, cap: int = 5, sdk: bool = False
+) -> dict:
+    """One poll of every job: measured wall time vs ideal, and vs a sequential loop.
+
+    With ``sdk``, also Zoho's Python SDK polling the same jobs one call at a time against
+    the same simulator (:func:`bench_sdk.sdk_round`), under the key ``"sdk"``.
+    """
     remote = RemoteSim(n_jobs, n_orgs, latency_s)
     with remote as orgs:
         creds = {name: OrgCredentials(org=name, **cfg) for name, (cfg, _) in orgs.items()}
@@ -102,6 +108,10 @@ def poll_round(n_jobs: int = 2000, n_orgs: int = 4, latency_s: float = 0.02, cap
         ours = time.perf_counter() - started
         assert len(snaps) == n_jobs and all(s.is_final for s in snaps), len(snaps)
         naive = _naive_loop(orgs)
+        if sdk:
+            import bench_sdk
+
+            sdk_result = bench_sdk.sdk_round(n_jobs, n_orgs, latency_s, ours_s=ours, orgs=orgs)
     ideal = n_jobs * latency_s / (cap * n_orgs)
     return {
         "calls": n_jobs,
@@ -111,6 +121,7 @@ def poll_round(n_jobs: int = 2000, n_orgs: int = 4, latency_s: float = 0.02, cap
         "measured_over_ideal": ours / ideal,
         "speedup_vs_naive": naive / ours,
         "max_in_flight_seen": max(remote.max_in_flight.values()),
+        **({"sdk": sdk_result} if sdk else {}),
     }
 
 
