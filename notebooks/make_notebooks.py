@@ -32,7 +32,7 @@ data centers) runs on `127.0.0.1` inside this kernel, and the notebook talks to 
 same OAuth and HTTP code as it would to real Zoho. To use your own org, see
 `03-your-zoho-org.ipynb`."""),
     ("params", """\
-SPEED = 30.0  # simulated seconds per real second: the jobs take about 3 simulated minutes
+SPEED = 3.0  # simulated seconds per real second: the batch takes ~65-85 simulated s, ~25 s here
 N_JOBS = 36  # jobs in the simulated batch (spread over 4 data centers)
 OUT_DIR = "zcrm-quickstart"  # where the config, the CSVs and the report go"""),
     ("md", """\
@@ -40,10 +40,17 @@ OUT_DIR = "zcrm-quickstart"  # where the config, the CSVs and the report go"""),
 
 `default_scenario` builds one org per data center (`us`, `eu`, `in`, `au`) with generated
 credentials, and a batch of jobs: most complete, some with failed leads, one whole job fails,
-one stalls half-way, and one listed job id is unknown to Zoho. `SimClock(speed=...)` runs the
-jobs faster than real time. `write_config` writes the orgs as a TOML config file (the same
-format you would write for real orgs) and `write_jobs_csv` the list of job ids."""),
+one stalls half-way, and one listed job id is unknown to Zoho. Half the jobs finish within
+about 20 simulated seconds, the last one after about 65. `write_config` writes the orgs as a
+TOML config file (the same format you would write for real orgs) and `write_jobs_csv` the
+list of job ids.
+
+The simulator has its own clock. `SimClock()` is a clock that stands still until told to
+move: `sim_sleep` below is what the poller calls to wait, and it moves the simulated time on
+by what was asked, `SPEED` times faster than real time. So the jobs only run while they are
+being polled, however long you take to read this."""),
     ("code", """\
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -53,7 +60,15 @@ from zcrm_notebook.simulator import SimClock, default_scenario
 
 out = Path(OUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
-clock = SimClock(speed=SPEED)
+clock = SimClock()  # simulated time, moved on by sim_sleep only
+
+
+def sim_sleep(seconds):
+    \"\"\"The poller's waits: `seconds` of simulated time in seconds / SPEED real ones.\"\"\"
+    time.sleep(seconds / SPEED)
+    clock.advance(seconds)
+
+
 sim = default_scenario(n_jobs=N_JOBS, clock=clock).start()
 sim.write_config(out / "sim.toml")
 sim.write_jobs_csv(out / "jobs.csv")
@@ -74,15 +89,15 @@ jobs.head()"""),
 `poll_jobs` polls each job with an adaptive interval (between `min_interval_s` and
 `max_interval_s`, longer while a job does not move), at most 5 calls in flight per org, with
 retries and backoff on errors and rate limits. It returns when every job is `completed` or
-`failed` (or given up as an `error`). `clock=`/`sleep=` hand it the simulator's accelerated
-clock; with real Zoho leave them out."""),
+`failed` (or given up as an `error`). `clock=`/`sleep=` hand it the simulator's clock; with
+real Zoho leave them out. Here it takes about 25 seconds."""),
     ("code", """\
 df = zn.poll_jobs(
     out / "jobs.csv",
     config=out / "sim.toml",
     policy=zn.PollPolicy(min_interval_s=5, max_interval_s=20),
     clock=clock.time,
-    sleep=clock.sleep,
+    sleep=sim_sleep,
     progress=True,
 )
 print(f"{len(df)} snapshots of {df['job_id'].nunique()} jobs")"""),
@@ -128,7 +143,9 @@ zn.make_report(df, tz="Europe/Paris")"""),
 
 `write_snapshots_csv` writes ISO-8601 UTC times and job ids as text; `read_snapshots` reads
 the file back with the exact dtypes. `export_report` writes the snapshots, the three summaries
-and the figures (PNG) with a README describing every column."""),
+and the figures (PNG) with a README describing every column. It writes only into a new or
+empty folder, or one holding a previous report (which it replaces): it never overwrites
+files of yours."""),
     ("code", """\
 path = zn.write_snapshots_csv(df, out / "snapshots.csv")
 assert zn.read_snapshots(path).equals(df)  # a round trip gives the same frame
@@ -157,14 +174,23 @@ jobs by status, the jobs that need attention (failed, no status, stalled, slowes
 figure (progress over time, failure rate by data center). Controls: Start, Stop, the poll
 interval bounds, group by / filter, and Export (the report bundle to a folder).
 
-Here it watches the built-in simulator's multi-data-center scenario (no Zoho account needed)."""),
+Here it watches the built-in simulator's multi-data-center scenario (no Zoho account needed),
+with realistic timings: jobs wait in the queue for up to 5 simulated minutes, convert 0.2 to 5
+leads a second, and some pause on the way. Half of them are done after about 3 simulated
+minutes, the last after about 6: at `SPEED = 8` the run takes about 50 seconds."""),
     ("params", """\
-SPEED = 20.0  # simulated seconds per real second (the jobs take ~3 simulated minutes)
+SPEED = 8.0  # simulated seconds per real second: the batch takes ~6 simulated minutes, ~50 s here
 N_JOBS = 36
 OUT_DIR = "zcrm-dashboard"
 MIN_INTERVAL_S, MAX_INTERVAL_S = 5.0, 20.0  # poll interval bounds per job (simulated seconds)
 RUN_TO_END = True  # False: start, stop and export with the buttons yourself"""),
+    ("md", """\
+The simulator has its own clock. `SimClock()` stands still until told to move: `sim_sleep` is
+what the dashboard's poller calls to wait, and it moves the simulated time on by what was
+asked, `SPEED` times faster than real time. So the jobs only run while the dashboard polls:
+they start when you press **Start**, and pause while it is stopped."""),
     ("code", """\
+import time
 from pathlib import Path
 
 import zcrm_notebook as zn
@@ -173,23 +199,34 @@ from zcrm_notebook.widgets import Dashboard
 
 out = Path(OUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
-clock = SimClock(speed=SPEED)
-sim = default_scenario(n_jobs=N_JOBS, clock=clock).start()  # a fake Zoho on 127.0.0.1
+clock = SimClock()  # simulated time, moved on by sim_sleep only
+
+
+def sim_sleep(seconds):
+    \"\"\"The poller's waits: `seconds` of simulated time in seconds / SPEED real ones.\"\"\"
+    time.sleep(seconds / SPEED)
+    clock.advance(seconds)
+
+
+sim = default_scenario(n_jobs=N_JOBS, clock=clock, realistic=True).start()  # on 127.0.0.1
 sim.write_config(out / "sim.toml")
-sim.write_jobs_csv(out / "jobs.csv")"""),
+sim.write_jobs_csv(out / "jobs.csv")
+store = out / time.strftime("run-%Y%m%d-%H%M%S.sqlite")  # a new batch: a new journal"""),
     ("md", """\
 ## The dashboard
 
 Same arguments as `poll_jobs` (jobs, `config=`, `policy=`...). `store=` takes an SQLite file
-to journal every snapshot (a dead kernel loses nothing and Start resumes from it); by default
-the snapshots are kept in memory. Press **Start** (here the cell starts it for you)."""),
+that journals every snapshot: a dead kernel loses nothing, Start after Stop resumes from it,
+and the run can be browsed later (last cell). Without `store=` the snapshots are kept in
+memory. Press **Start** (here the cell starts it for you) and **Stop** whenever you like."""),
     ("code", """\
 dash = Dashboard(
     out / "jobs.csv",
     config=out / "sim.toml",
     policy=zn.PollPolicy(min_interval_s=MIN_INTERVAL_S, max_interval_s=MAX_INTERVAL_S),
+    store=store,
     clock=clock.time,  # the simulator's clock; leave clock/sleep out with real Zoho
-    sleep=clock.sleep,
+    sleep=sim_sleep,
     export_dir=str(out / "report"),
 )
 if RUN_TO_END:
@@ -207,7 +244,8 @@ print(f"polling: {dash.running}; {len(now)} snapshots so far")"""),
 
 `await dash.wait_async()` waits while the dashboard keeps redrawing and its buttons keep
 working. (A blocking `time.sleep` or `dash.wait()` would hold the kernel: nothing would be
-redrawn meanwhile.) Interrupting the kernel stops the waiting, not the polling."""),
+redrawn meanwhile.) Interrupting the kernel stops the waiting, not the polling; **Stop** (or
+`dash.stop()`) stops the polling."""),
     ("code", """\
 if RUN_TO_END:
     await dash.wait_async(timeout=600)
@@ -218,7 +256,9 @@ zn.summarize_dcs(dash.snapshots)"""),
 ## Export
 
 The **Export** button writes the report bundle of what is shown (the filter applies) to the
-folder in the box and lists the files; `dash.export(folder)` does the same from code."""),
+folder in the box and lists the files next to it; `dash.export(folder)` does the same from
+code. The folder must be new, empty, or hold a previous report (replaced): files of yours are
+never overwritten."""),
     ("code", """\
 if RUN_TO_END:
     files = dash.export()
@@ -226,15 +266,16 @@ if RUN_TO_END:
     ("md", """\
 ## Browse a past run
 
-A dashboard also opens a finished run from a snapshot CSV or an SQLite store:
-`Dashboard.from_csv(path)` / `Dashboard.from_store(path)` (Start is disabled)."""),
+A dashboard also opens a finished run from its SQLite store (or a snapshot CSV, with
+`Dashboard.from_csv(path)`), say in a new kernel the next day. It has no Start or Stop;
+grouping, filter and Export work. Here: the store this run wrote, with times in Paris."""),
     ("code", """\
 if RUN_TO_END:
-    past = Dashboard.from_csv(out / "report" / "snapshots.csv", tz="Europe/Paris")
+    past = Dashboard.from_store(store, tz="Europe/Paris")
     display(past)"""),
     ("md", """\
-`dash.stop()` stops polling; `dash.close()` also removes the widgets. The simulator stops
-with the kernel."""),
+`dash.stop()` stops polling; `dash.close()` also removes the widgets and closes the store.
+The simulator stops with the kernel."""),
 ]
 
 YOUR_ORG = [
@@ -290,8 +331,9 @@ WAIT = True  # wait in this notebook until every job is finished, then summarise
     ("md", """\
 ## 3. Check the set-up
 
-This cell only reads local files and environment variables. If something is missing it says
-what to set, and every later cell is skipped (`READY` is False)."""),
+This cell only reads local files and environment variables, and checks every job id. If
+something is missing or wrong it says what to set or fix, and every later cell is skipped
+(`READY` is False)."""),
     ("code", """\
 from pathlib import Path
 
@@ -299,27 +341,41 @@ import zcrm_notebook as zn
 
 READY, orgs, problems = False, {}, []
 config = CONFIG if CONFIG and Path(CONFIG).is_file() else None
+if CONFIG and config is None and CONFIG != "orgs.toml":
+    problems.append(f"no config file {CONFIG!r} (CONFIG)")
 try:  # the config file if there is one, else the token store and ZOHO_* variables
     orgs = zn.load_orgs(config)
 except zn.ZcrmError as exc:
-    problems.append(f"no usable Zoho credentials ({exc})")
+    why = str(exc)
+    if why.startswith("no Zoho org configured"):  # nothing found anywhere
+        why = "no config file, no token from `zcrm-notebook auth`, no ZOHO_* variables"
+    problems.append(f"no usable Zoho credentials: {why}")
 if not Path(JOBS).is_file():
     problems.append(f"no jobs file {JOBS!r}: a CSV with job_id and org (or dc) columns")
+elif orgs:
+    try:  # job ids checked here, without any call to Zoho
+        jobs = zn.clean_jobs(JOBS, orgs)
+    except zn.ZcrmError as exc:
+        problems.append(f"jobs file {JOBS!r} has bad rows (fix them and run again): {exc}")
 if problems:
     print("Not ready, so the rest of this notebook is skipped (nothing was sent to Zoho):")
     print("\\n".join(f"- {p}" for p in problems))
-    print(
-        "To watch your jobs: run `zcrm-notebook auth --org NAME --dc DC --client-id ID "
-        "--grant-token CODE` once in a terminal,\\nor set CONFIG / ZCRM_NOTEBOOK_CONFIG to a "
-        "TOML config, or set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN and "
-        "ZOHO_DC;\\nset JOBS / ZCRM_NOTEBOOK_JOBS to your jobs CSV; then restart the kernel "
-        "and run all cells.\\nFor a demo without Zoho, open 02-live-dashboard.ipynb."
-    )
+    if not orgs:
+        print(\"\"\"
+Give this notebook Zoho credentials in one of these ways:
+- once, in a terminal: zcrm-notebook auth --org NAME --dc DC --client-id ID --grant-token CODE
+- in the parameters cell above: CONFIG = "path/to/orgs.toml" (a TOML file of orgs, see README)
+- in Jupyter's environment: ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN and ZOHO_DC
+  (then restart Jupyter)\"\"\")
+    if not Path(JOBS).is_file():
+        print('Put your jobs in the parameters cell: JOBS = "path/to/jobs.csv"')
+    print("Then run all cells again. For a demo without Zoho, open 02-live-dashboard.ipynb.")
 else:
     READY = True
     print(f"{len(orgs)} org(s) from {config or 'the token store / environment'}:")
     for name, creds in orgs.items():  # no secret is printed
-        print(f"  {name}: data center {creds.dc}, API {creds.api_domain}")"""),
+        print(f"  {name}: data center {creds.dc}, API {creds.api_domain}")
+    print(f"{len(jobs)} job(s) in {JOBS}")"""),
     ("md", """\
 ## 4. Watch
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -23,14 +24,26 @@ NOTEBOOKS = ROOT / "notebooks"
 CELL_TIMEOUT_S = 90
 
 
-def with_parameters(name: str, **params) -> nbformat.NotebookNode:
-    """The notebook with a cell setting ``params`` inserted after its parameters cell."""
+def with_parameters(name: str, *, then: str = "", **params) -> nbformat.NotebookNode:
+    """The notebook with a cell setting ``params`` inserted after its parameters cell, and
+    a cell ``then`` appended at the end (if given)."""
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     source = "\n".join(f"{k} = {v!r}" for k, v in params.items())
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(at + 1, cell)
+    if then:
+        nb.cells.append(nbformat.v4.new_code_cell(then))
     return nb
+
+
+def parameters_of(name: str) -> dict:
+    """The values the notebook's parameters cell sets (as a reader runs it)."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    values: dict = {}
+    exec(cell.source, {}, values)
+    return values
 
 
 def kernel_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -69,25 +82,81 @@ def test_quickstart(tmp_path):
     assert "Traceback" not in out
 
 
-def test_live_dashboard(tmp_path):
-    nb = with_parameters("02-live-dashboard.ipynb", SPEED=120.0, OUT_DIR=str(tmp_path / "out"))
-    out = text_of(execute(nb, tmp_path, kernel_env(tmp_path)))
-    assert "ended: finished" in out
-    assert (tmp_path / "out" / "report" / "overview.png").is_file()
+def widget_states(nb: nbformat.NotebookNode) -> list[dict]:
     widgets = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    progress = [w["state"] for w in widgets.values() if w["model_name"] == "FloatProgressModel"]
+    return [{"model_name": w["model_name"], **w["state"]} for w in widgets.values()]
+
+
+def test_live_dashboard(tmp_path):
+    nb = with_parameters("02-live-dashboard.ipynb", SPEED=2000.0, OUT_DIR=str(tmp_path / "out"))
+    out = text_of(execute(nb, tmp_path, kernel_env(tmp_path)))
+    assert "ended: finished" in out and "Traceback" not in out
+    assert (tmp_path / "out" / "report" / "overview.png").is_file()
+    assert len(list((tmp_path / "out").glob("run-*.sqlite"))) == 1  # store= journals the run
+    states = widget_states(nb)
+    progress = [w for w in states if w["model_name"] == "FloatProgressModel"]
     assert progress and any(p["value"] == 1.0 for p in progress)
+    html = [w.get("value", "") for w in states if w["model_name"] == "HTMLModel"]
+    assert any("browsing a past run" in h and "Europe/Paris" in h for h in html)  # from_store
+
+
+def test_live_dashboard_jobs_start_when_start_is_pressed(tmp_path):
+    check = """\
+assert clock.time() == sim.started_at and not dash.running  # no simulated time has passed
+dash.start()  # what the Start button does
+assert await dash.wait_async(timeout=60)
+first = dash.snapshots.sort_values("polled_at").groupby("job_id").first()
+print("first answers:", first["status"].astype(str).value_counts().to_dict())
+assert not first["status"].isin(["completed", "failed"]).any()
+print("ended:", dash.handle.stopped_reason)"""
+    nb = with_parameters("02-live-dashboard.ipynb", then=check, SPEED=2000.0,
+                         RUN_TO_END=False, OUT_DIR=str(tmp_path / "out"))  # fmt: skip
+    out = text_of(execute(nb, tmp_path, kernel_env(tmp_path)))
+    assert "first answers:" in out and "ended: finished" in out
+
+
+@pytest.mark.parametrize(
+    "name, real_s", [("01-quickstart.ipynb", (15, 60)), ("02-live-dashboard.ipynb", (30, 60))]
+)
+def test_the_demo_runs_long_enough_to_watch(name, real_s):
+    from zcrm_notebook.sim_scenario import build_default_scenario
+
+    params = parameters_of(name)
+    realistic = name.startswith("02")
+    _, jobs, _ = build_default_scenario(n_jobs=params["N_JOBS"], realistic=realistic)
+    last_s = max(replace(job, created_at=0.0).finish_at() for job in jobs)  # simulated
+    assert real_s[0] <= last_s / params["SPEED"] <= real_s[1]
+
+
+def no_errors(nb: nbformat.NotebookNode, out: str) -> bool:
+    return "Traceback" not in out and not any(
+        o.output_type == "error" for c in nb.cells for o in c.get("outputs", [])
+    )
 
 
 def test_your_org_without_credentials_stops_at_a_clear_message(tmp_path):
     nb = with_parameters("03-your-zoho-org.ipynb")
     out = text_of(execute(nb, tmp_path, kernel_env(tmp_path)))
     assert "no usable Zoho credentials" in out and "ZOHO_CLIENT_ID" in out
-    assert "zcrm-notebook auth" in out
+    assert "zcrm-notebook auth" in out and 'CONFIG = "path/to/orgs.toml"' in out
+    assert "--config" not in out  # command-line advice does not apply in a notebook
     assert "Not ready" in out and out.count("skipped") >= 3
-    assert "Traceback" not in out and not any(
-        o.output_type == "error" for c in nb.cells for o in c.get("outputs", [])
+    assert no_errors(nb, out)
+
+
+def test_your_org_with_bad_job_ids_stops_at_the_check(tmp_path):
+    (tmp_path / "orgs.toml").write_text(
+        '[orgs.acme]\ndc = "us"\nclient_id = "1000.X"\nclient_secret = "yyyyyy"\n'
+        'refresh_token = "zzzzzz"\n'
     )
+    (tmp_path / "jobs.csv").write_text("job_id,org\n12.5,acme\n3652397000009835020,other\n")
+    nb = with_parameters("03-your-zoho-org.ipynb")
+    env = kernel_env(tmp_path, ZCRM_NOTEBOOK_CONFIG=str(tmp_path / "orgs.toml"))
+    out = text_of(execute(nb, tmp_path, env))
+    assert "has bad rows" in out and "row 1: '12.5'" in out and "unknown org 'other'" in out
+    assert "Not ready" in out and out.count("skipped") >= 3
+    assert "credentials" not in out.split("Not ready")[1]  # the orgs were fine
+    assert no_errors(nb, out) and not (tmp_path / "zcrm-run.sqlite").exists()
 
 
 def test_your_org_with_a_config_file_runs_to_the_end(tmp_path):

@@ -301,6 +301,49 @@ def test_failure_rate_axis_fits_the_largest_upper_bound_and_its_text(size):
     assert box.x1 - text.x1 < 0.1 * box.width  # no wide empty band on the right
 
 
+def test_a_narrow_failure_rate_axis_reads_as_percent():
+    df = wilson_dcs()
+    ax = plot_failure_rate(df[df["dc"] == "jp"], ax=new_ax())  # 1 %: the axis ends near 1.6
+    ticks = [t for t in xtick_texts(ax) if t]
+    assert ticks[0] == "0%" and all(t.endswith("%") for t in ticks)
+    assert any(t in ("0.5%", "1%", "0.2%", "0.4%") for t in ticks)  # not "0.5" like a fraction
+    assert "%" in ax.get_xlabel()
+
+
+def test_progress_ticks_read_as_percent():
+    ax = plot_progress(three_jobs(), ax=new_ax())
+    ax.figure.draw_without_rendering()
+    ticks = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert ticks[0] == "0%" and "100%" in ticks
+
+
+def org_frame(orgs_dcs):
+    rows = []
+    for i, (org, dc) in enumerate(orgs_dcs):
+        job = f"10000000000000000{i:02d}"
+        rows += [snap(0, job, S.SCHEDULED, (10, 0, 10, 0), dc=dc, org=org),
+                 snap(60, job, S.COMPLETED, (10, 9, 0, 1), dc=dc, org=org)]  # fmt: skip
+    return to_frame(rows)
+
+
+def test_an_org_has_the_colour_of_its_data_center():
+    df = org_frame([("au-org", "au"), ("eu-org", "eu"), ("x-org", "xx")])
+    ax = plot_failure_rate(df, by="org", ax=new_ax())
+    colours = [to_hex(p.get_facecolor()) for p in bars(ax)[0].patches]
+    assert colours == [DC_COLORS["au"], DC_COLORS["eu"], dc_color("xx")]
+    ax = plot_progress(df, by="org", ax=new_ax())
+    lines = {ln.get_label(): to_hex(ln.get_color()) for ln in ax.get_lines()}
+    assert lines["au-org"] == DC_COLORS["au"] and lines["eu-org"] == DC_COLORS["eu"]
+
+
+def test_orgs_sharing_a_data_center_get_distinct_colours():
+    df = org_frame([("acme-eu", "eu"), ("beta-eu", "eu"), ("gamma-us", "us")])
+    ax = plot_failure_rate(df, by="org", ax=new_ax())
+    acme, beta, gamma = (to_hex(p.get_facecolor()) for p in bars(ax)[0].patches)
+    assert acme != beta and DC_COLORS["eu"] not in (acme, beta) and gamma == DC_COLORS["us"]
+    assert DC_COLORS["us"] not in (acme, beta)
+
+
 def test_failure_rate_by_org_and_fold():
     df = many_jobs(n_jobs=45, n_polls=4)
     ax = plot_failure_rate(df, top=4, ax=new_ax())
@@ -332,6 +375,12 @@ def test_status_timeline_by_hand():
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["scheduled", "in_progress", "completed"]
     assert ax.get_xlabel() == "time (UTC)"
+
+
+def test_one_folded_job_is_one_job():
+    df = many_jobs(n_jobs=21, n_polls=3)
+    assert ytick_texts(plot_outcomes(df, top=20, ax=new_ax()))[-1] == "other (1 job)"
+    assert ytick_texts(plot_status_timeline(df, top=20, ax=new_ax()))[-1] == "other (1 job)"
 
 
 def test_status_timeline_folds_beyond_top():
@@ -388,7 +437,7 @@ def test_3000_jobs_over_9_dcs_stay_readable(big, tmp_path):
     ax = plot_outcomes(big, ax=next(axes))
     assert all(len(c.patches) == 21 for c in bars(ax)) and len(ax.get_yticks()) == 21
     ax = plot_status_timeline(big, ax=next(axes))
-    assert len(ax.get_yticks()) == 31 and ytick_texts(ax)[-1] == "other (2970 jobs)"
+    assert len(ax.get_yticks()) == 31 and ytick_texts(ax)[-1] == "other (2,970 jobs)"
     fig.savefig(tmp_path / "big.png", dpi=60)
 
 

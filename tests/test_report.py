@@ -89,7 +89,7 @@ def test_make_report_on_empty_frame_and_bad_zone():
     assert "no snapshots" in fig.get_suptitle() and no_1970(fig)
     errors = to_frame([snap(0, JOB_B, S.ERROR, code="TOO_MANY_REQUESTS")])
     fig = make_report(errors)
-    assert "1 jobs in 1 data centers" in fig.get_suptitle() and no_1970(fig)
+    assert "1 job in 1 data center, 0 leads" in fig.get_suptitle() and no_1970(fig)
     notes = [[t.get_text() for t in ax.texts] for ax in fig.axes]
     assert notes == [["no lead counts yet"]] * 3 + [["no job statuses yet"]]
     with pytest.raises(ConfigError, match="Nowhere/City"):
@@ -180,3 +180,79 @@ def test_neutralize_formulas_text_only():
     assert out["n"].tolist() == df["n"].tolist() and out["n"].dtype == df["n"].dtype
     assert out["x"].tolist() == df["x"].tolist() and out["x"].dtype == df["x"].dtype
     pd.testing.assert_frame_equal(df, before)
+
+
+# --- export folder safety -------------------------------------------------------------------
+
+
+def test_export_refuses_a_folder_with_the_users_files(tmp_path):
+    (tmp_path / "jobs.csv").write_text("job_id,org\n1,mine\n")
+    (tmp_path / "notes.txt").write_text("my notes")
+    with pytest.raises(ConfigError) as err:
+        export_report(three_jobs(), tmp_path)
+    msg = str(err.value)
+    assert str(tmp_path) in msg and "jobs.csv" in msg and "notes.txt" in msg
+    assert "overwrite=True" in msg and "\n" not in msg
+    assert (tmp_path / "jobs.csv").read_text() == "job_id,org\n1,mine\n"  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.csv", "notes.txt"]
+
+
+def test_export_refuses_a_foreign_readme_even_without_clashing_csvs(tmp_path):
+    (tmp_path / "README.md").write_text("# my project\n")
+    with pytest.raises(ConfigError, match="README.md"):
+        export_report(three_jobs(), tmp_path)
+    assert (tmp_path / "README.md").read_text() == "# my project\n"
+
+
+def test_export_replaces_only_its_own_previous_bundle(tmp_path):
+    first = export_report(three_jobs(), tmp_path / "r")
+    assert first["readme"].read_text().splitlines()[0].startswith("<!-- zcrm_notebook report")
+    (tmp_path / "r" / ".DS_Store").write_bytes(b"\0")  # OS litter does not count
+    df = wilson_dcs()
+    again = export_report(df, tmp_path / "r")  # a re-export needs no overwrite
+    assert read_snapshots(again["snapshots"]).equals(df)
+    (tmp_path / "r" / "mine.txt").write_text("x")
+    with pytest.raises(ConfigError, match="mine.txt"):
+        export_report(df, tmp_path / "r")
+
+
+def test_overwrite_writes_the_bundle_and_leaves_other_files(tmp_path):
+    (tmp_path / "jobs.csv").write_text("mine")
+    (tmp_path / "notes.txt").write_text("mine")
+    paths = export_report(three_jobs(), tmp_path, overwrite=True)
+    assert {p.name for p in paths.values()} <= {p.name for p in tmp_path.iterdir()}
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "jobs.csv").read_text() != "mine"
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_export_refuses_an_empty_folder_name(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="no export folder"):
+        export_report(three_jobs(), name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_into_a_file_or_under_a_file_is_a_one_line_config_error(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        export_report(three_jobs(), tmp_path / "a-file")
+    with pytest.raises(ConfigError, match="cannot be created") as err:
+        export_report(three_jobs(), tmp_path / "a-file" / "report")
+    assert "Errno" not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cli_report_and_demo_can_rerun_into_the_same_folder(tmp_path, capsys):
+    from zcrm_notebook.cli import main
+    from zcrm_notebook.export import write_snapshots_csv
+
+    write_snapshots_csv(three_jobs(), tmp_path / "s.csv")
+    for _ in range(2):
+        assert main(["report", str(tmp_path / "s.csv"), "--out", str(tmp_path / "rep")]) == 0
+    (tmp_path / "rep" / "mine.txt").write_text("x")
+    assert main(["report", str(tmp_path / "s.csv"), "--out", str(tmp_path / "rep")]) == 1
+    assert "mine.txt" in capsys.readouterr().err
+    for _ in range(2):  # the demo writes DIR/report afresh: a second run replaces it
+        argv = ["demo", "--out", str(tmp_path / "demo"), "--no-progress", "--jobs", "3"]
+        assert main([*argv, "--speed", "400"]) == 0
+    assert (tmp_path / "demo" / "report" / "overview.png").is_file()

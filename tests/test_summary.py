@@ -209,7 +209,7 @@ def test_dcs_by_hand():
     assert dcs.at["eu", "median_duration_s"] == 120.0
     assert np.isnan(dcs.at["us", "median_duration_s"])
     assert eu.throughput_leads_per_min == pytest.approx(3 / 2)  # 3 leads, polls 0..120 s
-    assert us.throughput_leads_per_min == pytest.approx(20 / (700 / 60))
+    assert pd.isna(us.throughput_leads_per_min)  # no job of us finished: no observed timing
     assert us.failure_rate == 0.0 and us.failure_rate_lo == 0.0 and us.failure_rate_hi > 0
 
 
@@ -251,6 +251,43 @@ def test_orgs_group_by_org_label():
     assert orgs.loc["acme-us", "failure_rate"] == pytest.approx(0.1)
     assert np.isnan(orgs.loc["beta-us", "throughput_leads_per_min"])  # one poll: zero span
     assert list(summarize_dcs(df)["dc"]) == ["eu", "us"]
+
+
+def already_final_jobs() -> pd.DataFrame:
+    """Yesterday's jobs: "1" and "2" completed at their first poll (0.2 s apart); "3" seen
+    scheduled at 0 s, completed at 120 s; all in us. "4" (eu) final at its first poll too."""
+    return to_frame(
+        [
+            snap(0.0, "1", S.COMPLETED, (50, 48, 0, 2)),
+            snap(0.2, "2", S.COMPLETED, (45, 45, 0, 0)),
+            snap(0.0, "3", S.SCHEDULED, (20, 0, 20, 0)),
+            snap(120.0, "3", S.COMPLETED, (20, 19, 0, 1)),
+            snap(0.1, "4", S.FAILED, (10, 5, 0, 5), dc="eu"),
+        ]
+    )
+
+
+def test_a_job_final_at_its_first_poll_has_no_duration_or_rate():
+    jobs = by_job(summarize_jobs(already_final_jobs()))
+    for job in ("1", "2", "4"):
+        assert np.isnan(jobs[job].duration_s) and np.isnan(jobs[job].leads_per_min), job
+        assert jobs[job].finished_at == jobs[job].first_seen_at  # still known
+    assert jobs["3"].duration_s == 120.0 and jobs["3"].leads_per_min == pytest.approx(10.0)
+
+
+def test_group_timing_uses_only_jobs_with_an_observed_duration():
+    df = already_final_jobs()
+    for table, key in [(summarize_dcs(df), "dc"), (summarize_orgs(df), "org")]:
+        t = table.set_index(key)
+        # us: only job 3 counts, 20 leads in 2 minutes (not 115 leads in 120 s, nor in 0.2 s)
+        assert t.loc["us", "median_duration_s"] == 120.0
+        assert t.loc["us", "throughput_leads_per_min"] == pytest.approx(10.0)
+        assert t.loc["us", "leads_total"] == 115  # the counts still include every job
+        assert np.isnan(t.loc["eu", "median_duration_s"])
+        assert np.isnan(t.loc["eu", "throughput_leads_per_min"])  # was 10 leads / 0 s
+    only_final = df[df["job_id"].isin(["1", "2"])]
+    t = summarize_dcs(only_final).iloc[0]
+    assert np.isnan(t.median_duration_s) and np.isnan(t.throughput_leads_per_min)  # was 2.8e4
 
 
 # --- progress_over_time -------------------------------------------------------------------

@@ -17,6 +17,8 @@ from conftest import sim_orgs
 from helpers_frames import JOB_A, JOB_B, JOB_C, S, snap
 from matplotlib.figure import Figure
 
+from zcrm_notebook._dashview import leads_text
+from zcrm_notebook.errors import ConfigError, ZcrmError
 from zcrm_notebook.export import read_snapshots, write_snapshots_csv
 from zcrm_notebook.frame import to_frame
 from zcrm_notebook.policy import PollPolicy
@@ -148,13 +150,57 @@ def test_export_writes_the_report_bundle_of_the_view(scenario, clock, tmp_path):
     assert set(exported["dc"]) == {"in"} and len(exported) == len(dash.view())
 
 
-def test_an_export_error_is_shown_not_lost(scenario, clock, tmp_path):
+def test_export_outcomes_show_next_to_the_button_one_at_a_time(scenario, clock, tmp_path):
     dash = make(scenario, clock)
+    run_to_end(dash)
+    status = dash.status.value
     (tmp_path / "a-file").write_text("x")
     dash.export_dir.value = str(tmp_path / "a-file" / "report")
     dash.export_button.click()  # must not raise out of the handler
-    assert "error" in dash.status.value
-    assert dash.export_out.value == ""
+    err = dash.export_out.value
+    assert "not exported" in err and "cannot be created" in err and "a-file" in err
+    assert "Errno" not in err and "\n" not in err and "<ul>" not in err
+    assert dash.status.value == status  # the status line is about polling only
+    dash.export_dir.value = str(tmp_path / "ok")
+    dash.export_button.click()
+    assert "Exported" in dash.export_out.value and "not exported" not in dash.export_out.value
+    (tmp_path / "ok" / "mine.txt").write_text("x")
+    dash.export_button.click()  # the previous success message does not stay
+    assert "not exported" in dash.export_out.value and "Exported" not in dash.export_out.value
+    assert "mine.txt" in dash.export_out.value
+    assert dash.status.value == status
+
+
+def test_export_never_replaces_the_users_files(scenario, clock, tmp_path, monkeypatch):
+    dash = make(scenario, clock)
+    run_to_end(dash)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "jobs.csv").write_text("my jobs")
+    dash.export_dir.value = str(tmp_path / "mine")
+    dash.export_button.click()
+    assert "jobs.csv" in dash.export_out.value and str(tmp_path / "mine") in dash.export_out.value
+    assert (tmp_path / "mine" / "jobs.csv").read_text() == "my jobs"
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["jobs.csv"]
+    monkeypatch.chdir(tmp_path)  # the kernel's cwd, e.g. a repository with a README.md
+    (tmp_path / "README.md").write_text("# my repo")
+    for blank in ("", "   "):
+        dash.export_dir.value = blank
+        dash.export_button.click()
+        assert "no export folder" in dash.export_out.value
+    assert (tmp_path / "README.md").read_text() == "# my repo"
+    dash.export_dir.value = "  spaced  "  # spaces around the name are ignored
+    dash.export_button.click()
+    assert (tmp_path / "spaced" / "overview.png").is_file()
+    files = dash.export(str(tmp_path / "mine"), overwrite=True)  # on purpose, from code
+    assert files["jobs"] == tmp_path / "mine" / "jobs.csv"
+
+
+def test_exporting_nothing_says_so(scenario, clock, tmp_path):
+    dash = make(scenario, clock)
+    dash.export_dir.value = str(tmp_path / "report")
+    dash.export_button.click()
+    assert "nothing to export" in dash.export_out.value
+    assert not (tmp_path / "report").exists()
 
 
 def test_500_refreshes_keep_one_figure_and_no_new_widgets(scenario, clock):
@@ -203,7 +249,18 @@ def test_browse_a_past_run_from_a_store_or_a_csv(scenario, clock, tmp_path):
         assert past.start() is None and not past.running
         assert past.overall.value == 1.0 and sorted(past.group_bars) == ["au", "eu", "in", "us"]
         assert past.snapshots.equals(live)
+        hidden = [past.start_button, past.stop_button, past.interval]
+        assert all(w.layout.display == "none" for w in hidden)
     assert "Europe/Paris" in past.status.value
+    assert all(w.layout.display != "none" for w in [dash.start_button, dash.interval])
+
+
+@pytest.mark.parametrize("opener", ["from_csv", "from_store"])
+def test_browsing_a_folder_or_a_missing_file_is_a_config_error(tmp_path, opener):
+    with pytest.raises(ConfigError, match="is a folder"):
+        getattr(Dashboard, opener)(tmp_path)
+    with pytest.raises(ConfigError, match="does not exist"):
+        getattr(Dashboard, opener)(tmp_path / "missing")
 
 
 def test_widgets_change_on_the_main_thread_only_and_the_ticker_refreshes(scenario, clock):
@@ -289,5 +346,103 @@ def test_warnings_of_the_poll_are_shown_in_the_dashboard(clock):
         dash = make(sim, clock)
         run_to_end(dash)
     assert len(dash.handle.warnings) == 1
-    assert "1 warning(s) from the poll" in dash.attention_html.value
+    assert "1 warning from the poll" in dash.attention_html.value
     assert "went backwards" in dash.attention_html.value
+
+
+def test_stop_then_start_in_one_cell_restarts(scenario, clock):
+    opened = threading.Event()
+
+    def gated_sleep(dt):
+        assert opened.wait(10)
+        clock.sleep(dt)
+
+    dash = make(scenario, clock, sleep=gated_sleep)
+    first = dash.start()
+    dash.stop()
+    opened.set()  # the poll thread can now end; start() waits for it
+    second = dash.start()
+    assert second is not None and second is not first and dash.handle is second
+    assert first.done and first.stopped_reason == "stopped"
+    assert dash.wait(timeout=30) and second.stopped_reason == "finished"
+
+
+def test_start_says_so_when_the_poll_is_still_stopping(scenario, clock):
+    opened = threading.Event()
+
+    def gated_sleep(dt):
+        assert opened.wait(10)
+        clock.sleep(dt)
+
+    dash = make(scenario, clock, sleep=gated_sleep)
+    dash.stop_wait_s = 0.01  # the real bound is 2 s
+    first = dash.start()
+    dash.stop()
+    with pytest.raises(ZcrmError, match="still stopping"):
+        dash.start()
+    assert dash.handle is first
+    opened.set()
+    assert dash.wait(timeout=10) and first.stopped_reason == "stopped"
+
+
+def test_interrupting_wait_async_prints_one_line(scenario, clock, capsys):
+    opened = threading.Event()
+
+    def gated_sleep(dt):
+        assert opened.wait(10)
+        clock.sleep(dt)
+
+    dash = make(scenario, clock, sleep=gated_sleep)
+
+    async def main():
+        dash.start()
+        task = asyncio.ensure_future(dash.wait_async())
+        await asyncio.sleep(0)  # let the task reach its first await
+        task.cancel()  # what a kernel interrupt does to the awaiting cell
+        return await task
+
+    try:
+        assert asyncio.run(main()) is False
+    finally:
+        opened.set()
+        dash.stop()
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "stopped waiting" in out and "dash.stop()" in out
+    assert dash.wait(timeout=10)
+
+
+def test_leads_text_rounds_down_and_counts_are_pluralised(tmp_path):
+    assert "(99%)" in leads_text(909, 911, 0) and "(100%)" in leads_text(911, 911, 0)
+    df = to_frame([snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0), dc="eu", org="eu-org")])
+    past = Dashboard.from_frame(df)
+    assert "1 job" in past.group_box.children[0].children[1].value
+    assert "1 jobs" not in past.group_box.children[0].children[1].value
+    assert "1 snapshot," in past.status.value and repr(past).endswith(": 1 snapshot>")
+    past.export(tmp_path / "r")
+    assert "Exported 1 snapshot " in past.export_out.value
+
+
+def test_interval_slider_starts_at_2_s_and_warns_about_credits(scenario, clock):
+    dash = make(scenario, clock)
+    assert dash.interval.min == 2.0 and "credits" in dash.interval.tooltip
+    dash.interval.value = (1.0, 1.0)
+    assert dash.interval.value == (2.0, 2.0)
+    fast = make(scenario, clock, policy=PollPolicy(min_interval_s=0.5, max_interval_s=1.0))
+    assert fast.interval.min == 0.5 and fast.interval.value == (0.5, 1.0)  # set in code
+
+
+def test_orgs_have_their_data_centers_colours_and_the_axis_reads_percent(scenario, clock):
+    from zcrm_notebook.plots import DC_COLORS
+
+    dash = make(scenario, clock)
+    run_to_end(dash)
+    by_dc = {k: b.style.bar_color for k, b in dash.group_bars.items()}
+    dash.group_by.value = "org"
+    by_org = {k: b.style.bar_color for k, b in dash.group_bars.items()}
+    assert by_dc == {dc: DC_COLORS[dc] for dc in ["au", "eu", "in", "us"]}
+    assert by_org == {f"{dc}-org": color for dc, color in by_dc.items()}
+    lines = {ln.get_label(): ln.get_color() for ln in dash._fig.ax_progress.get_lines()}
+    assert {k: v for k, v in lines.items() if k != "all"} == by_org
+    dash.figure.draw_without_rendering()
+    ticks = [t.get_text() for t in dash._fig.ax_failure.get_xticklabels() if t.get_text()]
+    assert ticks and all(t.endswith("%") for t in ticks)

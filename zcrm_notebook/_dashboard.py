@@ -14,6 +14,7 @@ import io
 import logging
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd
@@ -21,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .config import clean_jobs, load_orgs
+from .errors import ConfigError, ZcrmError
 from .plots import plot_failure_rate, plot_progress
 from .policy import PollPolicy
 from .store import SnapshotStore
@@ -92,6 +94,16 @@ class FigureImage:
         return buf.getvalue()
 
 
+def _source_file(path, what: str) -> Path:
+    """``path`` as a Path to an existing file, else a one-line ConfigError."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise ConfigError(f"{str(path)!r} is a folder; give a {what} file")
+    if not p.exists():
+        raise ConfigError(f"{what} {str(path)!r} does not exist")
+    return p
+
+
 def as_store(store):
     """The journal shared by a dashboard's runs: in memory unless a store is given."""
     if store is None:
@@ -107,7 +119,14 @@ class DashboardCore:
     Subclasses implement :meth:`refresh` (kernel main thread only). Parameters as for
     :class:`zcrm_notebook.widgets.Dashboard`; ``frame`` makes a read-only dashboard over a
     snapshot DataFrame.
+
+    Attributes
+    ----------
+    stop_wait_s : float, default 2.0
+        Real seconds a start waits for a poll that is still stopping.
     """
+
+    stop_wait_s = 2.0
 
     def __init__(self, jobs, orgs, *, config, org, policy, store, clock, sleep, refresh_s,
                  frame) -> None:  # fmt: skip
@@ -154,11 +173,11 @@ class DashboardCore:
         Raises
         ------
         ConfigError
-            If the file does not exist or is not a snapshot store.
+            If the path does not exist, is a folder, or is not a snapshot store.
         """
         from .store import read_store
 
-        return cls.from_frame(read_store(path), **kwargs)
+        return cls.from_frame(read_store(_source_file(path, "store")), **kwargs)
 
     @classmethod
     def from_csv(cls: type[_D], path, **kwargs) -> _D:
@@ -167,11 +186,11 @@ class DashboardCore:
         Raises
         ------
         ConfigError
-            If the file is missing or not a snapshot CSV.
+            If the path does not exist, is a folder, or is not a snapshot CSV.
         """
         from .export import read_snapshots
 
-        return cls.from_frame(read_snapshots(path), **kwargs)
+        return cls.from_frame(read_snapshots(_source_file(path, "snapshot CSV")), **kwargs)
 
     def refresh(self, force: bool = False) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -197,13 +216,30 @@ class DashboardCore:
         return self._cache.frame(self._store.read())
 
     def _start_watch(self, min_interval_s: float, max_interval_s: float) -> Watch | None:
-        if self.browsing or self.running:
+        if self.browsing:
+            return None
+        if self.running and self._stopping:
+            self._wait_stopped()
+        if self.running:
             return None
         policy = replace(self.policy, min_interval_s=min_interval_s, max_interval_s=max_interval_s)
         self._stopping = False
         self.handle = watch(self._jobs, self._orgs, policy=policy, store=self._store,
                             clock=self.clock, sleep=self.sleep)  # fmt: skip
         return self.handle
+
+    def _wait_stopped(self) -> None:
+        """Wait up to :attr:`stop_wait_s` for a poll asked to stop (Stop then Start)."""
+        assert self.handle is not None
+        try:
+            self.handle.wait(self.stop_wait_s)
+        except Exception:  # the poll ended with an error: shown in the status line already
+            pass
+        if not self.handle.done:
+            raise ZcrmError(
+                f"the previous poll is still stopping after {self.stop_wait_s:g} s "
+                "(a call to Zoho may be slow to return); start again in a moment"
+            )
 
     def _stop_watch(self) -> None:
         if self.handle is not None and not self.handle.done:
@@ -238,6 +274,9 @@ class DashboardCore:
     async def wait_async(self, timeout: float | None = None) -> bool:
         """Wait for the poll to end without blocking the kernel: ``await`` it in a cell.
 
+        Interrupting the kernel stops the waiting, not the poll: one line says so
+        (instead of a ``CancelledError`` traceback) and the result is False.
+
         Parameters
         ----------
         timeout : float, optional
@@ -246,7 +285,8 @@ class DashboardCore:
         Returns
         -------
         bool
-            True if the poll has ended (or was never started), False on timeout.
+            True if the poll has ended (or was never started), False on timeout or
+            interrupt.
 
         Raises
         ------
@@ -254,10 +294,17 @@ class DashboardCore:
             The exception that ended the poll thread, if any.
         """
         end = None if timeout is None else time.monotonic() + timeout
-        while self.running:
-            if end is not None and time.monotonic() >= end:
-                return False
-            await asyncio.sleep(0.1)
+        try:
+            while self.running:
+                if end is not None and time.monotonic() >= end:
+                    return False
+                await asyncio.sleep(0.1)
+        except (asyncio.CancelledError, KeyboardInterrupt) as exc:
+            uncancel = getattr(asyncio.current_task(), "uncancel", None)  # Python >= 3.11
+            if isinstance(exc, asyncio.CancelledError) and uncancel is not None:
+                uncancel()  # handled here: the cell ends normally
+            print("interrupted: stopped waiting; the poll goes on (dash.stop() stops it)")
+            return False
         return self.wait(0)
 
     def _ensure_ticker(self) -> None:

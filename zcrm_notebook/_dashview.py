@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ._plotkit import group_colors
+from ._plotkit import group_colors, plural
 from .plots import STATUS_COLORS
 from .summary import summarize_dcs, summarize_orgs
 
@@ -117,14 +117,18 @@ def warnings_html(caught: list, limit: int = 5) -> str:
     if not caught:
         return ""
     items = "".join(f"<li>{html.escape(str(w.message))}</li>" for w in caught[-limit:])
-    return f"<p><b>{len(caught)} warning(s) from the poll</b> (latest last):</p><ul>{items}</ul>"
+    head = f"<b>{plural(len(caught), 'warning')} from the poll</b> (latest last):"
+    return f"<p>{head}</p><ul>{items}</ul>"
 
 
 def leads_text(processed: int, total: int, failed: int) -> str:
-    """``"412 / 500 leads processed (82%), 3 failed (0.6%)"`` as HTML."""
+    """``"412 / 500 leads processed (82%), 3 failed (0.6%)"`` as HTML.
+
+    The percent is rounded down, so "100%" means every lead is processed (909 of 911 is
+    "99%")."""
     if total <= 0:
         return "waiting for lead counts"
-    text = f"{processed:,} / {total:,} leads processed ({processed / total:.0%})"
+    text = f"{processed:,} / {total:,} leads processed ({100 * processed // total}%)"
     if failed:
         text += f", <b style='color:{_RED}'>{failed:,} failed ({failed / total:.1%})</b>"
     return text
@@ -161,15 +165,17 @@ def group_rows(view: pd.DataFrame, by: str, keys: list[str]) -> dict[str, tuple[
         r = table.loc[key]
         total, failed = int(r.leads_total), int(r.leads_failed)
         done = int(r.leads_converted) + failed
-        text = f"{leads_text(done, total, failed)}; {int(r.n_jobs)} jobs"
+        text = f"{leads_text(done, total, failed)}; {plural(int(r.n_jobs), 'job')}"
         out[key] = (done / total if total else 0.0, text)
     return out
 
 
-def bar_colors(by: str, keys: list[str]) -> dict[str, str]:
-    """The colours :mod:`zcrm_notebook.plots` gives the groups ``keys`` (sorted order)."""
+def bar_colors(by: str, keys: list[str], dc_of: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The colours :mod:`zcrm_notebook.plots` gives the groups ``keys`` (sorted order);
+    ``dc_of`` maps org -> data center (:func:`~zcrm_notebook._plotkit.org_dcs`), so an
+    org with its own data center gets that data center's colour."""
     keys = sorted(keys)
-    return dict(zip(keys, group_colors(by, keys)))
+    return dict(zip(keys, group_colors(by, keys, dict(dc_of or {}))))
 
 
 def ended_text(handle: Watch) -> str:

@@ -213,25 +213,44 @@ def latest_per_job(g: Grouped) -> dict[str, np.ndarray]:
         out[name] = take(g.counts[name], last_c, 0)
         out[name + "_na"] = take(g.counts_na[name], last_c, True)
     out["finished_at"] = take(g.t, out["finished_row"], NAT)
-    out["first_seen_at"] = take(g.t, first_per_group(g, ~g.is_error), NAT)
-    done = (out["finished_at"] != NAT) & (out["first_seen_at"] != NAT)
+    first_ok = first_per_group(g, ~g.is_error)
+    out["first_seen_at"] = take(g.t, first_ok, NAT)
+    # the start is observed only if the job was seen before it was final: a job already
+    # completed/failed at its first answer (yesterday's jobs) has no known duration
+    out["start_seen"] = (first_ok >= 0) & ~np.isin(
+        take(g.status, first_ok, ERROR_CODE), FINAL_CODES
+    )
+    done = (out["finished_at"] != NAT) & out["start_seen"]
     dur = np.full(g.n_groups, np.nan)
     dur[done] = (out["finished_at"][done] - out["first_seen_at"][done]) / 1e9
+    dur[dur <= 0] = np.nan
     out["duration_s"] = dur
     return out
 
 
-def rates(g: Grouped, c: dict, unfinished: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``leads_per_min`` over the watched window and ``eta_at`` from the recent rate."""
+def watched_gain(g: Grouped, c: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per job: leads processed (converted + failed) between its first and its last poll
+    that had counts, and the first of those polls' row (-1 when none)."""
     proc = (g.counts["converted_count"] + g.counts["failed_count"]).astype("float64")
-    last_c, first_c = c["last_counts_row"], first_per_group(g, g.has_counts)
+    first_c = first_per_group(g, g.has_counts)
+    return take(proc, c["last_counts_row"], 0.0) - take(proc, first_c, 0.0), first_c
+
+
+def rates(g: Grouped, c: dict, unfinished: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``leads_per_min`` over the watched window and ``eta_at`` from the recent rate.
+
+    ``leads_per_min`` is NaN unless the job was seen before it was final (from its first
+    poll with counts): a job already final when first polled has no observed rate."""
+    proc = (g.counts["converted_count"] + g.counts["failed_count"]).astype("float64")
+    last_c = c["last_counts_row"]
+    gain, first_c = watched_gain(g, c)
     has = last_c >= 0
     t_last = take(g.t, last_c, 0)
     t_end = np.where(c["finished_at"] != NAT, c["finished_at"], t_last)
     span_s = (t_end - take(g.t, first_c, 0)) / 1e9
-    gain = take(proc, last_c, 0.0) - take(proc, first_c, 0.0)
     lpm = np.full(g.n_groups, np.nan)
-    ok = has & (span_s > 0)
+    first_final = np.isin(take(g.status, first_c, ERROR_CODE), FINAL_CODES)
+    ok = has & (span_s > 0) & ~first_final & c["start_seen"]
     lpm[ok] = gain[ok] / span_s[ok] * 60.0
     # recent rate: last counts row vs the counts row ETA_WINDOW_POLLS counts rows earlier
     crow = np.flatnonzero(g.has_counts)

@@ -16,7 +16,7 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import NullFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 from .errors import ConfigError
 from .summary import wilson_interval
@@ -105,12 +105,50 @@ def dc_color(code: str) -> str:
     return _FALLBACK[zlib.crc32(str(code).encode()) % len(_FALLBACK)]
 
 
-def group_colors(by: str, names: list) -> list[str]:
-    """Colours of the groups ``names``: :func:`dc_color` per data center; for orgs and
-    jobs the tab10 colours in the given order; "other (...)" groups are grey."""
-    tab10 = list(DC_COLORS.values()) + ["#17becf"]
-    out = [dc_color(str(n)) if by == "dc" else tab10[i % len(tab10)] for i, n in enumerate(names)]
-    return [OTHER_COLOR if str(n).startswith("other (") else c for n, c in zip(names, out)]
+def org_dcs(df: pd.DataFrame) -> dict[str, str]:
+    """Org label -> its data center, for the orgs of the frame with a single data center."""
+    if not {"org", "dc"} <= set(df.columns) or df.empty:
+        return {}
+    pairs = df[["org", "dc"]].dropna().drop_duplicates().astype(str)
+    single = pairs[~pairs["org"].duplicated(keep=False)]
+    return dict(zip(single["org"], single["dc"]))
+
+
+def group_colors(by: str, names: list, dc_of: dict[str, str] | None = None) -> list[str]:
+    """Colours of the groups ``names``; "other (...)" groups are grey.
+
+    Data centers get :func:`dc_color`. An org gets the colour of its data center when
+    ``dc_of`` (org -> data center, see :func:`org_dcs`) maps it and no other org shown
+    has that data center, so ``au-org`` is drawn like ``au``; the other orgs, and jobs,
+    get the tab10 colours in the given order, skipping the colours of the data centers
+    of the orgs shown (two orgs in ``eu`` are neither orange).
+    """
+    names = [str(n) for n in names]
+    if by == "dc":
+        out = [dc_color(n) for n in names]
+    else:
+        dc_of = dc_of or {}
+        shown: list[str | None] = [dc_of.get(n) if by == "org" else None for n in names]
+        out = [dc_color(d) if d is not None and shown.count(d) == 1 else "" for d in shown]
+        taken = {dc_color(d) for d in shown if d is not None}  # no org looks like another DC
+        palette = [*DC_COLORS.values(), "#17becf", *_FALLBACK]
+        free = [c for c in palette if c not in taken] or palette
+        i = 0
+        for k, c in enumerate(out):
+            if not c:
+                out[k], i = free[i % len(free)], i + 1
+    return [OTHER_COLOR if n.startswith("other (") else c for n, c in zip(names, out)]
+
+
+def plural(n: int, noun: str) -> str:
+    """``"1 job"``, ``"2 jobs"``, ``"1,234 snapshots"`` (English ``-s`` plural)."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def percent_ticks() -> FuncFormatter:
+    """Tick labels of an axis in percent: ``0%``, ``20%``, ``0.5%`` (never ``20.0%``), so a
+    narrow failure-rate axis (0 to 1 %) does not read as a 0..1 fraction."""
+    return FuncFormatter(lambda value, _pos: f"{value:.6g}%")
 
 
 def get_ax(ax: Axes | None) -> Axes:
@@ -292,7 +330,7 @@ def fold_columns(wide: pd.DataFrame, keep: list, noun: str) -> pd.DataFrame:
     rest = [c for c in wide.columns if c not in set(keep)]
     out = wide[keep].copy()
     if rest:
-        out[f"other ({len(rest)} {noun}s)"] = wide[rest].sum(axis=1, min_count=1)
+        out[f"other ({plural(len(rest), noun)})"] = wide[rest].sum(axis=1, min_count=1)
     return out
 
 
@@ -321,7 +359,7 @@ def fold_rows(table: pd.DataFrame, by: str, top: int) -> pd.DataFrame:
     total = keep["leads_total"].to_numpy("float64", na_value=0.0)
     failed = keep["leads_failed"].to_numpy("float64", na_value=0.0)
     if len(rest):
-        labels.append(f"other ({len(rest)} {by}s)")
+        labels.append(f"other ({plural(len(rest), by)})")
         total = np.r_[total, rest["leads_total"].to_numpy("float64", na_value=0.0).sum()]
         failed = np.r_[failed, rest["leads_failed"].to_numpy("float64", na_value=0.0).sum()]
     lo, hi = wilson_interval(failed, total)
@@ -367,7 +405,7 @@ def outcome_bars(jobs: pd.DataFrame, top: int, sort: str):
     other = counts.iloc[rest].sum()
     largest = max(float(bars.sum(axis=1).max()), 1.0)
     scale = min(1.0, largest / max(float(other.sum()), 1.0))
-    bars.loc[f"other ({len(rest)} jobs)"] = other * scale
+    bars.loc[f"other ({plural(len(rest), 'job')})"] = other * scale
     return bars, len(rest), scale, int(other.sum())
 
 

@@ -41,8 +41,11 @@ from ._plotkit import (
     largest_columns,
     legend_above,
     no_data,
+    org_dcs,
     outcome_bars,
     percent,
+    percent_ticks,
+    plural,
     room_for_texts,
     status_runs,
     time_axis,
@@ -92,8 +95,10 @@ def plot_progress(
         per line: the group's total leads as last known (the sum of the latest
         ``total_count`` of every job of the group, including jobs first seen later, which
         count as 0 processed until then), so a line never drops just because a new job
-        appears; a line starts when its group's first job is seen. ``"area"``: stacked
-        processed-lead counts per group.
+        appears; a line starts when its group's first job is seen; y ticks read ``40%``.
+        ``"area"``: stacked processed-lead counts per group. Data centers have fixed
+        colours; an org is drawn in its data center's colour when no other org shown
+        shares that data center.
     ax : matplotlib.axes.Axes, optional
         Where to draw; default the current Axes.
     tz : str or tzinfo, default "UTC"
@@ -140,7 +145,7 @@ def plot_progress(
     processed = ts.pivot(index="time", columns=col, values="processed")
     processed = fold_columns(processed, keep, by)
     x = date_num(processed.index)
-    colors = group_colors(by, list(processed.columns))
+    colors = group_colors(by, list(processed.columns), org_dcs(df))
     if kind == "area":
         ys = processed.fillna(0).astype("float64").to_numpy().T
         style = {"colors": colors, "labels": list(processed.columns)} | kwargs
@@ -160,6 +165,7 @@ def plot_progress(
             style = {"color": "black", "linestyle": "--", "linewidth": 1} | dot
             ax.plot(x, all_pct, label="all", **style)
         ax.set_ylim(0, 105)
+        ax.yaxis.set_major_formatter(percent_ticks())
         ax.set_ylabel("leads processed (% of latest total)")
     widen_time_axis(ax, x)
     ax.legend(
@@ -275,7 +281,9 @@ def plot_failure_rate(
     -------
     matplotlib.axes.Axes
         One bar container (a bar per group, width = rate in %) and one errorbar container;
-        a "no jobs yet" / "no lead counts yet" note instead when no group has leads.
+        x ticks are written with a ``%`` sign (``0.5%``: the axis is in percent, never a
+        0..1 fraction); a "no jobs yet" / "no lead counts yet" note instead when no group
+        has leads. Orgs are coloured like their data center when each maps to its own.
 
     Raises
     ------
@@ -294,7 +302,7 @@ def plot_failure_rate(
         100 * t[c].to_numpy() for c in ("failure_rate", "failure_rate_lo", "failure_rate_hi")
     )
     y = np.arange(len(t))
-    colors = group_colors(by, list(t["label"]))
+    colors = group_colors(by, list(t["label"]), org_dcs(df))
     style: dict[str, Any] = {"height": 0.6, "color": colors}
     ax.barh(y, np.nan_to_num(rate), **(style | kwargs))
     known = ~np.isnan(rate)
@@ -319,6 +327,8 @@ def plot_failure_rate(
     # no tick past 100 %; set_xticks would widen the view to its ticks, so set it again
     ax.set_xticks([v for v in ax.get_xticks() if 0 <= v <= min(right, 100.0) + 1e-9])
     ax.set_xlim(0, right)
+    # ticks read "0.5%", not "0.5" (which looks like a fraction of 1 on a narrow axis)
+    ax.xaxis.set_major_formatter(percent_ticks())
     return ax
 
 
@@ -402,7 +412,7 @@ def plot_status_timeline(
             hatch="//",
             gid="other",
         )
-        labels.append(f"other ({len(rest)} jobs)")
+        labels.append(f"other ({plural(len(rest), 'job')})")
     ax.set_yticks(np.arange(len(labels)), labels, fontsize="small" if len(labels) > 12 else None)
     ax.set_ylim(len(labels) - 0.5, -0.5)
     widen_time_axis(ax, date_num(pd.concat([jobs["first_seen_at"], end])))

@@ -21,14 +21,21 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from . import plots
-from ._plotkit import zone
+from ._plotkit import plural, zone
+from .errors import ConfigError
 from .export import TIME_FORMAT, neutralize_formulas, write_snapshots_csv
-from .frame import SNAPSHOT_DTYPES
+from .frame import SNAPSHOT_DTYPES, coerce_snapshots
 from .summary import GROUP_COLUMNS, JOB_COLUMNS, summarize_dcs, summarize_jobs, summarize_orgs
 
-__all__ = ["make_report", "export_report", "neutralize_formulas", "FIGURES"]
+__all__ = ["make_report", "export_report", "check_export_dir", "neutralize_formulas", "FIGURES"]
 
 log = logging.getLogger(__name__)
+
+#: First line of a bundle's README.md: how :func:`export_report` knows a folder holds
+#: only a previous report of ours (which it may replace).
+BUNDLE_MARKER = "<!-- zcrm_notebook report bundle: export_report replaces this folder's files -->"
+#: Entries of an export folder that are neither ours nor the user's files.
+_IGNORED = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints"})
 
 #: Figure file stem -> (plot function, keyword arguments, figure size in inches).
 FIGURES: dict[str, tuple[Callable[..., Axes], dict[str, Any], tuple[float, float]]] = {
@@ -92,8 +99,9 @@ def _headline(df: pd.DataFrame, tz: str | tzinfo) -> str:
     info, name = zone(tz)
     pct = f" ({100 * failed / total:.1f} %)" if total else ""
     return (
-        f"Mass convert: {int(dcs['n_jobs'].sum()):,} jobs in {len(dcs)} data centers, "
-        f"{total:,} leads, {int(dcs['leads_converted'].sum()):,} converted, "
+        f"Mass convert: {plural(int(dcs['n_jobs'].sum()), 'job')} in "
+        f"{plural(len(dcs), 'data center')}, "
+        f"{plural(total, 'lead')}, {int(dcs['leads_converted'].sum()):,} converted, "
         f"{failed:,} failed{pct}, {int(dcs['leads_pending'].sum()):,} pending; "
         f"{_polled_range(df, info, name)}"
     )
@@ -148,10 +156,13 @@ def _column_lines(columns: dict[str, tuple[str, str]]) -> list[str]:
 
 
 def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str) -> str:
-    """Markdown description of every file of the bundle."""
+    """Markdown description of every file of the bundle (its first line is the marker
+    :func:`export_report` recognises a previous bundle by)."""
     header = ["| column | dtype | meaning (units) |", "|---|---|---|"]
     snap = {c: (str(SNAPSHOT_DTYPES[c]), m) for c, m in _SNAPSHOT_MEANING.items()}
     lines = [
+        BUNDLE_MARKER,
+        "",
         "# Mass convert report",
         "",
         "Written by `zcrm_notebook.report.export_report`. Times in CSVs are ISO-8601 UTC",
@@ -201,28 +212,118 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str) -> str
     return "\n".join(lines) + "\n"
 
 
+def _bundle_names() -> dict[str, str]:
+    """Key -> file name of every file of a report bundle."""
+    names = {key: f"{key}.csv" for key in ("snapshots", "jobs", "dcs", "orgs")}
+    names |= {key: f"{key}.png" for key in ("overview", *FIGURES)}
+    return names | {"readme": "README.md"}
+
+
+def _is_our_bundle(folder: Path) -> bool:
+    """True if ``folder/README.md`` starts with :data:`BUNDLE_MARKER`."""
+    try:
+        with open(folder / "README.md", encoding="utf-8", errors="replace") as fh:
+            return fh.readline().strip() == BUNDLE_MARKER
+    except OSError:
+        return False
+
+
+def _listing(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def check_export_dir(out_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """The folder :func:`export_report` may write into (created if missing).
+
+    A folder is safe when it is new, empty, or holds only a previous report bundle (its
+    ``README.md`` starts with :data:`BUNDLE_MARKER`) and no other file: re-exporting then
+    replaces that bundle. Anything else is refused unless ``overwrite``.
+
+    Parameters
+    ----------
+    out_dir : str or PathLike
+        The folder; ``~`` is expanded.
+    overwrite : bool, default False
+        Write into a folder holding other files anyway (files of the bundle's names are
+        replaced, other files are left alone).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder, which exists.
+
+    Raises
+    ------
+    zcrm_notebook.errors.ConfigError
+        For an empty name, a path that is an existing file, a folder that cannot be
+        created, or (unless ``overwrite``) a folder holding files that are not a previous
+        report bundle: the message names the folder and those files, the ones that would
+        be replaced first.
+    """
+    if not str(out_dir).strip():
+        raise ConfigError("no export folder given: type a folder name")
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"export folder {str(out)!r} is a file; give a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"export folder {str(out)!r} cannot be created: {exc.strerror or exc}"
+        ) from None
+    if overwrite:
+        return out
+    try:
+        present = sorted(p.name for p in out.iterdir() if p.name not in _IGNORED)
+    except OSError as exc:
+        raise ConfigError(f"export folder {str(out)!r} cannot be read: {exc.strerror}") from None
+    ours = set(_bundle_names().values())
+    if _is_our_bundle(out):
+        present = [name for name in present if name not in ours]
+    if present:
+        clash = [name for name in present if name in ours]
+        other = [name for name in present if name not in ours]
+        what = f"would replace {_listing(clash)}" if clash else f"holds {_listing(other)}"
+        if clash and other:
+            what += f" (and holds {_listing(other)})"
+        raise ConfigError(
+            f"export folder {str(out)!r} is not empty and not a previous report: exporting "
+            f"{what}; choose a new or empty folder, or pass overwrite=True"
+        )
+    return out
+
+
 def export_report(
     df: pd.DataFrame,
     out_dir: str | os.PathLike,
     *,
     tz: str | tzinfo = "UTC",
     spreadsheet_safe: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Path]:
     """Write the report bundle: snapshot and summary CSVs, PNG figures, a README.
+
+    Never replaces a file it did not write, unless ``overwrite`` is given: the folder
+    must be new, empty, or hold only a previous report bundle (recognised by the first
+    line of its ``README.md``), which is then replaced.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        Snapshot frame. Not modified.
+        Snapshot frame. Not modified. An empty frame gives a bundle with empty tables.
     out_dir : str or PathLike
-        Folder to write into (created if needed); existing files of the same names are
-        replaced.
+        Folder to write into (created if needed, ``~`` expanded); see
+        :func:`check_export_dir`.
     tz : str or tzinfo, default "UTC"
         Zone of the figures' time axes (CSV times are always UTC).
     spreadsheet_safe : bool, default True
         Prefix text cells starting with ``=``, ``+``, ``-``, ``@``, tab or CR with ``'``
         in every CSV (formula injection); numeric columns are never changed.
         ``zcrm_notebook.read_snapshots`` undoes it for ``snapshots.csv``.
+    overwrite : bool, default False
+        Write into a folder holding other files too, replacing files of the bundle's
+        names (``jobs.csv``, ``README.md``...); other files are left alone.
 
     Returns
     -------
@@ -236,32 +337,31 @@ def export_report(
     Raises
     ------
     zcrm_notebook.errors.ConfigError
-        For an unknown ``tz`` or a frame lacking snapshot columns.
-    OSError
-        If ``out_dir`` cannot be created or written.
+        For an unknown ``tz``, a frame lacking snapshot columns, an empty folder name, a
+        folder that is a file or cannot be created or written (one line, no errno), or a
+        folder holding other files (names the folder and the files; see
+        :func:`check_export_dir`).
     """
     _, tz_name = zone(tz)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {
-        "snapshots": write_snapshots_csv(
-            df, out / "snapshots.csv", spreadsheet_safe=spreadsheet_safe
-        )
-    }
-    for key, table in [
-        ("jobs", summarize_jobs(df)),
-        ("dcs", summarize_dcs(df)),
-        ("orgs", summarize_orgs(df)),
-    ]:
-        paths[key] = _summary_csv(table, out / f"{key}.csv", spreadsheet_safe)
-    paths["overview"] = out / "overview.png"
-    make_report(df, tz=tz).savefig(paths["overview"], dpi=100)
-    for stem, (func, kwargs, size) in FIGURES.items():
-        fig = Figure(figsize=size, layout="constrained")
-        func(df, ax=fig.add_subplot(), tz=tz, **kwargs)
-        paths[stem] = out / f"{stem}.png"
-        fig.savefig(paths[stem], dpi=100)
-    paths["readme"] = out / "README.md"
-    paths["readme"].write_text(_readme(paths, spreadsheet_safe, tz_name), encoding="utf-8")
+    snapshots = coerce_snapshots(df)  # a bad frame fails before anything is written
+    tables = {"jobs": summarize_jobs(df), "dcs": summarize_dcs(df), "orgs": summarize_orgs(df)}
+    out = check_export_dir(out_dir, overwrite=overwrite)
+    paths = {key: out / name for key, name in _bundle_names().items()}
+    try:
+        # the README (with the marker) first: an interrupted export is still ours
+        paths["readme"].write_text(_readme(paths, spreadsheet_safe, tz_name), encoding="utf-8")
+        write_snapshots_csv(snapshots, paths["snapshots"], spreadsheet_safe=spreadsheet_safe)
+        for key, table in tables.items():
+            _summary_csv(table, paths[key], spreadsheet_safe)
+        make_report(df, tz=tz).savefig(paths["overview"], dpi=100)
+        for stem, (func, kwargs, size) in FIGURES.items():
+            fig = Figure(figsize=size, layout="constrained")
+            func(df, ax=fig.add_subplot(), tz=tz, **kwargs)
+            fig.savefig(paths[stem], dpi=100)
+    except OSError as exc:
+        where = exc.filename or out
+        raise ConfigError(
+            f"cannot write the report to {str(where)!r}: {exc.strerror or exc}"
+        ) from None
     log.info("wrote report bundle of %d files to %s", len(paths), out)
     return paths

@@ -27,6 +27,7 @@ from ._groups import (
     latest_per_job,
     rates,
     ratio,
+    watched_gain,
 )
 from .errors import ConfigError
 from .frame import COUNT_COLUMNS, STATUS_DTYPE
@@ -64,8 +65,16 @@ JOB_COLUMNS: dict[str, tuple[str, str]] = {
     "first_seen_at": ("datetime64[ns, UTC]", "first poll that was not an error row"),
     "last_polled_at": ("datetime64[ns, UTC]", "last poll of any kind"),
     "finished_at": ("datetime64[ns, UTC]", "first completed/failed poll; NaT if unfinished"),
-    "duration_s": ("float64", "finished_at - first_seen_at in seconds; NaN if unfinished"),
-    "leads_per_min": ("float64", "leads processed per minute while watched; NaN if unknown"),
+    "duration_s": (
+        "float64",
+        "finished_at - first_seen_at in seconds; NaN if unfinished or already final at its "
+        "first poll (start not observed)",
+    ),
+    "leads_per_min": (
+        "float64",
+        "leads processed per minute while watched; NaN if unknown or already final at its "
+        "first poll",
+    ),
     "eta_at": ("datetime64[ns, UTC]", "estimated finish of an unfinished job; NaT if unknown"),
     "n_polls": ("int64", "snapshot rows of the job"),
     "n_errors": ("int64", "rows with status 'error' (we could not get a status)"),
@@ -88,8 +97,15 @@ GROUP_COLUMNS: dict[str, tuple[str, str]] = {
     "failure_rate": ("float64", "pooled leads_failed/leads_total, 0..1; NaN without leads"),
     "failure_rate_lo": ("float64", "lower bound of its 95 % Wilson interval, 0..1"),
     "failure_rate_hi": ("float64", "upper bound of its 95 % Wilson interval, 0..1"),
-    "median_duration_s": ("float64", "median duration_s of the finished jobs, seconds"),
-    "throughput_leads_per_min": ("float64", "(converted+failed) per minute of polling span"),
+    "median_duration_s": (
+        "float64",
+        "median duration_s of the jobs with an observed duration, seconds; NaN if none",
+    ),
+    "throughput_leads_per_min": (
+        "float64",
+        "leads processed while watched per minute, jobs with an observed duration only "
+        "(first sighting to last finish); NaN if none",
+    ),
 }
 
 
@@ -194,9 +210,13 @@ def summarize_jobs(
           unfinished job: last counts poll + remaining leads / rate over the last
           ``ETA_WINDOW_POLLS`` counts polls; NaT when finished, not moving or unknown):
           datetime64[ns, UTC].
-        - ``duration_s`` (float64, seconds): finished_at - first_seen_at; NaN if unfinished.
+        - ``duration_s`` (float64, seconds): finished_at - first_seen_at, i.e. the time the
+          job was *watched* running; NaN if unfinished, and NaN when its start was not
+          observed: a job already ``completed``/``failed`` at its first answer (normal
+          when checking yesterday's jobs) has an unknown duration, never 0.
         - ``leads_per_min`` (float64, leads/minute): processed leads gained between the
-          first counts poll and finished_at (or the last counts poll); NaN for a zero span.
+          first counts poll and finished_at (or the last counts poll); NaN for a zero span
+          and for a job already final at its first poll (its rate was not observed).
         - ``n_polls``, ``n_errors`` (int64): rows, and rows with status ``"error"``.
         - ``last_error_code`` (string): error_code of the latest row that had one.
         - ``stalled``, ``counts_backwards``, ``status_regressed``, ``counts_mismatch``
@@ -266,13 +286,17 @@ def _group_table(df: pd.DataFrame, by: str) -> pd.DataFrame:
         out[f"leads_{col}"] = pd.array(sums[col], dtype="Int64")
     out["failure_rate"] = ratio(sums["failed"], sums["total"], np.zeros(ng, bool))
     out["failure_rate_lo"], out["failure_rate_hi"] = wilson_interval(sums["failed"], sums["total"])
-    dur = pd.Series(c["duration_s"]).groupby(code).median()
+    # only jobs whose whole run was watched (start seen, then final) have a duration and
+    # count for the group's timing; the others would give 0 s and absurd rates
+    observed = ~np.isnan(c["duration_s"])
+    dur = pd.Series(c["duration_s"][observed]).groupby(code[observed]).median()
     out["median_duration_s"] = dur.reindex(range(ng)).to_numpy("float64")
-    first = pd.Series(c["first_polled_at"]).groupby(code).min().reindex(range(ng)).to_numpy()
-    last = pd.Series(c["last_polled_at"]).groupby(code).max().reindex(range(ng)).to_numpy()
-    span_min = (last - first) / 60e9
-    done = sums["converted"] + sums["failed"]
-    out["throughput_leads_per_min"] = ratio(done, span_min, np.zeros(ng, bool))
+    gain, _ = watched_gain(g, c)
+    gained = np.bincount(code[observed], gain[observed], minlength=ng)
+    start = pd.Series(c["first_seen_at"][observed]).groupby(code[observed]).min()
+    end = pd.Series(c["finished_at"][observed]).groupby(code[observed]).max()
+    span_min = ((end - start) / 60e9).reindex(range(ng)).to_numpy("float64")
+    out["throughput_leads_per_min"] = ratio(gained, span_min, np.isnan(span_min))
     return out
 
 
@@ -301,9 +325,13 @@ def summarize_dcs(df: pd.DataFrame) -> pd.DataFrame:
         ``leads_pending`` (Int64, sums of the jobs' latest counts, pending =
         not_converted_count); ``failure_rate`` = leads_failed/leads_total with its 95 %
         Wilson interval ``failure_rate_lo``, ``failure_rate_hi`` (float64, 0..1; NaN when
-        there are no leads); ``median_duration_s`` (float64, seconds, finished jobs);
-        ``throughput_leads_per_min`` (float64, converted+failed leads per minute between
-        the group's first and last poll; NaN for a zero span).
+        there are no leads). Timing uses only the jobs with an observed duration
+        (``duration_s`` of :func:`summarize_jobs` not NaN: seen before they were final,
+        then finished): ``median_duration_s`` (float64, seconds, median of their
+        durations) and ``throughput_leads_per_min`` (float64, leads they processed while
+        watched per minute, from the first sighting to the last finish among them); both
+        NaN when the group has no such job (e.g. every job was already final at its first
+        poll) or a zero span.
 
     Raises
     ------

@@ -43,7 +43,8 @@ from ._dashview import (
     status_counts,
     warnings_html,
 )
-from ._plotkit import zone
+from ._plotkit import org_dcs, plural, zone
+from .errors import ConfigError, ZcrmError
 from .report import export_report
 from .summary import summarize_jobs
 from .watch import Watch
@@ -52,6 +53,12 @@ __all__ = ["Dashboard", "attention_jobs"]
 
 log = logging.getLogger(__name__)
 _BAR = {"width": "420px"}
+#: Lowest poll interval the slider offers (seconds), unless the policy given asks lower.
+MIN_SLIDER_INTERVAL_S = 2.0
+_INTERVAL_TIP = (
+    "seconds between two polls of a job (shortest, longest); shorter intervals "
+    "cost more API credits and reach Zoho's rate limits sooner"
+)
 
 
 class Dashboard(DashboardCore):
@@ -67,7 +74,8 @@ class Dashboard(DashboardCore):
     config, org : optional
         As for :class:`~zcrm_notebook.poll.Poller`.
     policy : PollPolicy, optional
-        Base policy; the interval slider sets ``min_interval_s``/``max_interval_s``.
+        Base policy; the interval slider sets ``min_interval_s``/``max_interval_s``
+        (seconds; the slider starts at 2 s, or lower if the policy's minimum is lower).
     store : path, SnapshotStore or MemoryStore, optional
         Journal shared by every Start of this dashboard: a restart resumes (history kept,
         finished jobs skipped). Default: in memory.
@@ -81,7 +89,7 @@ class Dashboard(DashboardCore):
         Shortest real time between two redraws of the figure (the bars follow every
         refresh); a change of grouping or filter, or the end of the poll, redraws at once.
     export_dir : str, default "zcrm-report"
-        Initial folder of the Export box.
+        Initial folder of the Export box (new, empty, or holding a previous report).
     group_by : {"dc", "org"}, default "dc"
         Bars and figure per data center or per org.
     title : str, default "Zoho CRM mass convert"
@@ -97,7 +105,8 @@ class Dashboard(DashboardCore):
         The whole dashboard. Parts: ``status``, ``start_button``, ``stop_button``,
         ``interval``, ``group_by``, ``filter``, ``overall``, ``overall_text``,
         ``counts_html``, ``group_box``, ``image``, ``attention_html``, ``export_dir``,
-        ``export_button``, ``export_out``.
+        ``export_button``, ``export_out`` (the last export's files or error, next to the
+        button). Browsing a past run hides Start, Stop and the interval slider.
     figure : matplotlib.figure.Figure
         The only figure; redrawn in place.
     handle : Watch or None
@@ -130,14 +139,15 @@ class Dashboard(DashboardCore):
 
     def _build(self, title: str, export_dir: str, group_by: str) -> None:
         lo, hi = self.policy.min_interval_s, self.policy.max_interval_s
+        floor = min(MIN_SLIDER_INTERVAL_S, lo)  # a policy set in code may go lower
         self.title = W.HTML(f"<h3 style='margin:0 1em 0 0'>{html.escape(title)}</h3>")
         self.status = W.HTML("").add_class("zcrm-status")
         self.start_button = W.Button(description="Start", icon="play", button_style="success")
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger")
         self.interval = W.FloatRangeSlider(
-            value=(lo, hi), min=min(1.0, lo), max=max(60.0, 3 * hi), step=0.5,
+            value=(lo, hi), min=floor, max=max(60.0, 3 * hi), step=0.5,
             description="interval (s)", continuous_update=False,
-            layout=W.Layout(width="420px"),
+            layout=W.Layout(width="420px"), tooltip=_INTERVAL_TIP,
         )  # fmt: skip
         self.group_by = W.ToggleButtons(options=["dc", "org"], value=group_by,
                                         style={"button_width": "4em"})  # fmt: skip
@@ -150,13 +160,20 @@ class Dashboard(DashboardCore):
         self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="1100px"))
         self.attention_html = W.HTML("").add_class("zcrm-attention")
         self.export_dir = W.Text(value=str(export_dir), description="folder")
-        self.export_button = W.Button(description="Export", icon="download")
+        self.export_button = W.Button(
+            description="Export", icon="download",
+            tooltip="write the report bundle of what is shown to the folder (an empty or new "
+                    "folder, or one holding a previous report)",
+        )  # fmt: skip
         self.export_out = W.HTML("").add_class("zcrm-export")
         self.overall.add_class("zcrm-overall")
         self._wire()
+        controls = [self.start_button, self.stop_button, self.interval]
+        if self.browsing:  # a past run: nothing to start, stop or pace
+            for w in controls:
+                w.layout.display = "none"
         self.widget = W.VBox([
-            W.HBox([self.title, self.status]),
-            W.HBox([self.start_button, self.stop_button, self.interval]),
+            W.HBox([self.title, self.status]), W.HBox(controls),
             W.HBox([W.Label("group by"), self.group_by, self.filter]),
             W.HBox([self.overall, self.overall_text]), self.counts_html, self.group_box,
             self.image, W.HTML("<b>Jobs that need attention</b>"), self.attention_html,
@@ -168,7 +185,7 @@ class Dashboard(DashboardCore):
         """Button and selector callbacks (they run on the kernel's main thread)."""
         self.start_button.on_click(lambda _: self._guard(self.start))
         self.stop_button.on_click(lambda _: self._guard(self.stop))
-        self.export_button.on_click(lambda _: self._guard(self.export))
+        self.export_button.on_click(lambda _: self._on_export())
         self.group_by.observe(lambda _: self._guard(self._on_group_by), names="value")
         self.filter.observe(lambda _: self._guard(self.refresh), names="value")
 
@@ -177,7 +194,7 @@ class Dashboard(DashboardCore):
 
     def __repr__(self) -> str:
         mode = "browse" if self.browsing else ("running" if self.running else "idle")
-        return f"<Dashboard {mode}: {len(self.snapshots)} snapshots>"
+        return f"<Dashboard {mode}: {plural(len(self.snapshots), 'snapshot')}>"
 
     @property
     def group_bars(self) -> dict[str, W.FloatProgress]:
@@ -210,16 +227,21 @@ class Dashboard(DashboardCore):
         The interval slider gives ``min_interval_s``/``max_interval_s``; the dashboard's
         store makes a second Start resume (finished jobs are not polled again). While the
         kernel's event loop runs, the dashboard refreshes itself every ``refresh_s``.
+        Right after :meth:`stop` (``dash.stop(); dash.start()`` in one cell) it first
+        waits up to ``stop_wait_s`` (2 s) real seconds for the stopping poll to end.
 
         Returns
         -------
         Watch or None
-            The new background poll (:func:`~zcrm_notebook.watch.watch`), or None.
+            The new background poll (:func:`~zcrm_notebook.watch.watch`), or None while a
+            poll runs (not stopping) or when browsing.
 
         Raises
         ------
         ConfigError
             For interval bounds the policy refuses.
+        ZcrmError
+            If the previous poll is still stopping after ``stop_wait_s``.
         """
         lo, hi = self.interval.value
         handle = self._start_watch(float(lo), float(hi))
@@ -233,13 +255,19 @@ class Dashboard(DashboardCore):
         self._stop_watch()
         self._update_status(None)
 
-    def export(self, out_dir=None) -> dict[str, Path]:
-        """Write the report bundle of :meth:`view` and list its files under the button.
+    def export(self, out_dir=None, *, overwrite: bool = False) -> dict[str, Path]:
+        """Write the report bundle of :meth:`view` and list its files next to the button.
+
+        The folder must be new, empty or hold only a previous report (replaced); see
+        :func:`~zcrm_notebook.report.export_report`.
 
         Parameters
         ----------
         out_dir : str or PathLike, optional
-            Default: the folder typed in the Export box.
+            Default: the folder typed in the Export box (spaces around it ignored).
+        overwrite : bool, default False
+            Write into a folder holding other files too (files of the bundle's names
+            are replaced).
 
         Returns
         -------
@@ -248,19 +276,46 @@ class Dashboard(DashboardCore):
 
         Raises
         ------
-        ConfigError, OSError
-            As :func:`~zcrm_notebook.report.export_report` (the button shows them).
+        ConfigError
+            Nothing to export (no snapshots shown), an empty folder name, a folder that
+            is a file, cannot be written or holds other files (the button shows the
+            message next to it).
         """
-        out = Path(out_dir if out_dir is not None else self.export_dir.value).expanduser()
+        self.export_out.value = ""
+        raw = out_dir if out_dir is not None else self.export_dir.value
+        if isinstance(raw, str):
+            raw = raw.strip()
         df = self.view()
-        paths = export_report(df, out, tz=self.tz)
+        if df.empty:
+            shown = f" for {self.group_by.value} = {self.filter.value}" if self.filter.value else ""
+            raise ConfigError(f"nothing to export: no snapshots yet{shown}")
+        paths = export_report(df, raw, tz=self.tz, overwrite=overwrite)
+        out = paths["readme"].parent
         what = f" ({self.group_by.value} = {self.filter.value})" if self.filter.value else ""
         items = "".join(f"<li><code>{html.escape(p.name)}</code></li>" for p in paths.values())
         self.export_out.value = (
-            f"Exported {len(df):,} snapshots{html.escape(what)} to "
+            f"Exported {plural(len(df), 'snapshot')}{html.escape(what)} to "
             f"<code>{html.escape(str(out.resolve()))}</code>:<ul>{items}</ul>"
         )
         return paths
+
+    def _on_export(self) -> None:
+        """The Export button: the outcome goes next to the button (never the status line),
+        replacing the previous one; errors are one line."""
+        self.export_out.value = "exporting..."
+        try:
+            self.export()
+        except ZcrmError as exc:
+            self._export_error(str(exc))
+        except OSError as exc:
+            self._export_error(f"cannot write the report: {exc.strerror or exc}")
+        except Exception as exc:
+            log.exception("export failed")
+            self._export_error(f"export failed: {type(exc).__name__}: {exc}")
+
+    def _export_error(self, text: str) -> None:
+        line = html.escape(text.splitlines()[0] if text else "unknown error")
+        self.export_out.value = f"<span style='color:#c0392b'>not exported: {line}</span>"
 
     def close(self) -> None:
         """Stop polling and refreshing, close the widgets (and a store file given by path)."""
@@ -343,7 +398,10 @@ class Dashboard(DashboardCore):
         last = ""
         if df is not None and len(df):
             t = df["polled_at"].max().tz_convert(zone(self.tz)[0]).strftime("%H:%M:%S")
-            last = f" &middot; {len(df):,} snapshots, last answer {t} {html.escape(self.tz_name)}"
+            last = (
+                f" &middot; {plural(len(df), 'snapshot')}, last answer {t} "
+                f"{html.escape(self.tz_name)}"
+            )
         self.status.value = f"<span>{html.escape(state)}{last}</span>"
 
     def _update_overall(self, jobs: pd.DataFrame) -> None:
@@ -358,7 +416,8 @@ class Dashboard(DashboardCore):
     def _update_groups(self, view: pd.DataFrame) -> None:
         by = self.group_by.value
         keys = [self.filter.value] if self.filter.value else self._groups(view, by)
-        colors = bar_colors(by, self._groups(view, by))
+        pairs = pd.concat([self._job_keys[["org", "dc"]], view[["org", "dc"]].astype("string")])
+        colors = bar_colors(by, self._groups(view, by), org_dcs(pairs))
         for key, (value, text) in group_rows(view, by, keys).items():
             if (by, key) not in self._rows:
                 bar = W.FloatProgress(value=0.0, min=0.0, max=1.0, description=key, layout=_BAR)
@@ -373,7 +432,8 @@ class Dashboard(DashboardCore):
 
     def _redraw(self, view: pd.DataFrame, view_key: tuple) -> None:
         """Redraw the one figure in place and hand its PNG to the Image widget."""
-        layout_key = (*view_key, tuple(self._shown), len(view) > 0)
+        # the layout is also redone when a poll starts or ends (final tick labels fit)
+        layout_key = (*view_key, tuple(self._shown), len(view) > 0, self.running)
         self.image.value = self._fig.render(
             view, by=self.group_by.value, tz=self.tz, layout_key=layout_key
         )
