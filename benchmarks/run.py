@@ -85,7 +85,7 @@ def _rows(results: dict) -> list[dict]:
         ("frame", "CSV write + read s", f["csv_write_s"] + f["csv_read_s"], ""),
         ("frame", "SQLite write + read s", f["sqlite_write_s"] + f["sqlite_read_s"], ""),
         ("import", "import zcrm_notebook / import pandas", i["package_over_pandas"], "<= 1.3"),
-        ("import", "poll_jobs+to_frame+summarize_jobs / pandas", i["entry_over_pandas"], "<= 1.3"),
+        ("import", "poll_jobs+to_frame+summarize_jobs / pandas", i["entry_over_pandas"], ""),
         (
             "import",
             "matplotlib/ipywidgets/simulator not loaded",
