@@ -46,11 +46,10 @@ TOML config file (the same format you would write for real orgs) and `write_jobs
 list of job ids.
 
 The simulator has its own clock. `SimClock()` is a clock that stands still until told to
-move: `sim_sleep` below is what the poller calls to wait, and it moves the simulated time on
-by what was asked, `SPEED` times faster than real time. So the jobs only run while they are
-being polled, however long you take to read this."""),
+move: `clock.paced_sleep(SPEED)` below is what the poller calls to wait, and it moves the
+simulated time on by what was asked, `SPEED` times faster than real time. So the jobs only
+run while they are being polled, however long you take to read this."""),
     ("code", """\
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -60,14 +59,8 @@ from zcrm_notebook.simulator import SimClock, default_scenario
 
 out = Path(OUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
-clock = SimClock()  # simulated time, moved on by sim_sleep only
-
-
-def sim_sleep(seconds):
-    \"\"\"The poller's waits: `seconds` of simulated time in seconds / SPEED real ones.\"\"\"
-    time.sleep(seconds / SPEED)
-    clock.advance(seconds)
-
+clock = SimClock()  # simulated time: it moves only while the poller waits
+sim_sleep = clock.paced_sleep(SPEED)  # a wait of t simulated s lasts t / SPEED real s
 
 sim = default_scenario(n_jobs=N_JOBS, clock=clock).start()
 sim.write_config(out / "sim.toml")
@@ -185,10 +178,11 @@ OUT_DIR = "zcrm-dashboard"
 MIN_INTERVAL_S, MAX_INTERVAL_S = 5.0, 20.0  # poll interval bounds per job (simulated seconds)
 RUN_TO_END = True  # False: start, stop and export with the buttons yourself"""),
     ("md", """\
-The simulator has its own clock. `SimClock()` stands still until told to move: `sim_sleep` is
-what the dashboard's poller calls to wait, and it moves the simulated time on by what was
-asked, `SPEED` times faster than real time. So the jobs only run while the dashboard polls:
-they start when you press **Start**, and pause while it is stopped."""),
+The simulator has its own clock. `SimClock()` stands still until told to move:
+`clock.paced_sleep(SPEED)` is what the dashboard's poller calls to wait, and it moves the
+simulated time on by what was asked, `SPEED` times faster than real time. So the jobs only
+run while the dashboard polls: they start when you press **Start**, and pause while it is
+stopped."""),
     ("code", """\
 import time
 from pathlib import Path
@@ -199,14 +193,8 @@ from zcrm_notebook.widgets import Dashboard
 
 out = Path(OUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
-clock = SimClock()  # simulated time, moved on by sim_sleep only
-
-
-def sim_sleep(seconds):
-    \"\"\"The poller's waits: `seconds` of simulated time in seconds / SPEED real ones.\"\"\"
-    time.sleep(seconds / SPEED)
-    clock.advance(seconds)
-
+clock = SimClock()  # simulated time: it moves only while the poller waits
+sim_sleep = clock.paced_sleep(SPEED)  # a wait of t simulated s lasts t / SPEED real s
 
 sim = default_scenario(n_jobs=N_JOBS, clock=clock, realistic=True).start()  # on 127.0.0.1
 sim.write_config(out / "sim.toml")

@@ -610,3 +610,14 @@ def test_stats_and_log_never_show_secrets(sim, caplog):
     assert [entry[1] for entry in sim.stats.log] == ["token", "status", "status"]
     sim.stats.reset()
     assert sim.stats.log == [] and sim.stats.status_requests["us-org"] == 0
+
+
+def test_paced_sleep_moves_the_clock_only_while_waiting():
+    clock = SimClock()
+    start = clock.time()
+    sleep = clock.paced_sleep(1e6)
+    assert clock.time() == start  # nothing moves until the poller waits
+    sleep(30.0)
+    assert clock.time() == start + 30.0
+    with pytest.raises(ValueError, match="positive"):
+        clock.paced_sleep(0)

@@ -8,9 +8,11 @@ are *not* produced here: the simulator's counts always add up unless a fault say
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -108,6 +110,28 @@ class SimClock:
             raise ValueError(f"cannot advance a clock by a negative amount ({dt!r})")
         with self._lock:
             self._base += float(dt)
+
+    def paced_sleep(self, speed: float) -> Callable[[float], None]:
+        """A ``sleep`` for a poller on a manual clock that moves only while it waits.
+
+        ``sleep(dt)`` waits ``dt / speed`` real seconds, then advances the clock by ``dt``:
+        simulated jobs run only while they are being polled (``speed`` times faster than
+        real time) and stand still otherwise. The notebooks use it so that nothing happens
+        before Start and a stopped run stays paused.
+
+        Raises
+        ------
+        ValueError
+            If ``speed`` is not a positive number.
+        """
+        if not (isinstance(speed, (int, float)) and speed > 0 and math.isfinite(speed)):
+            raise ValueError(f"speed must be a positive number, got {speed!r}")
+
+        def sleep(dt: float) -> None:
+            time.sleep(dt / speed)
+            self.advance(dt)
+
+        return sleep
 
     def __repr__(self) -> str:
         mode = "manual" if self.speed is None else f"speed={self.speed:g}"
