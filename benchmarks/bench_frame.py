@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from zcrm_notebook.export import read_snapshots, write_snapshots_csv
-from zcrm_notebook.frame import to_frame
-from zcrm_notebook.status import JobState, Snapshot
-from zcrm_notebook.store import SnapshotStore, read_store
-from zcrm_notebook.summary import summarize_dcs, summarize_jobs
+from zcrm_notebook.analysis.summary import summarize_dcs, summarize_jobs
+from zcrm_notebook.api.status import JobState, Snapshot
+from zcrm_notebook.snapshots.csvfile import read_snapshots, write_snapshots_csv
+from zcrm_notebook.snapshots.frame import to_frame
+from zcrm_notebook.snapshots.store import SnapshotStore, read_store
 
 DCS = ("us", "eu", "in", "au", "jp", "cn", "ca", "sa", "uk")
 T0 = 1_767_225_600.0

@@ -11,8 +11,8 @@ import requests
 
 from zcrm_notebook.auth import OrgCredentials
 from zcrm_notebook.errors import DataQualityWarning
-from zcrm_notebook.policy import PollPolicy
 from zcrm_notebook.poll import Poller
+from zcrm_notebook.poll.policy import PollPolicy
 from zcrm_notebook.simulator import Faults, SimClock, SimJob, SimOrg, Simulator, default_scenario
 
 DCS = ("us", "eu", "in", "au", "jp", "ca", "sa", "uk", "cn")

@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from bench_frame import make_snapshots  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from zcrm_notebook import plots  # noqa: E402
-from zcrm_notebook.frame import to_frame  # noqa: E402
+from zcrm_notebook import viz as plots  # noqa: E402
+from zcrm_notebook.snapshots.frame import to_frame  # noqa: E402
 
 PLOTS = ("plot_progress", "plot_outcomes", "plot_failure_rate", "plot_status_timeline")
 
@@ -29,7 +29,7 @@ def _render(name: str, df) -> float:
 
 def _dashboard_refresh(df, refreshes: int) -> dict:
     try:
-        from zcrm_notebook.widgets import Dashboard
+        from zcrm_notebook.dashboard.widget import Dashboard
     except ImportError as exc:  # the notebook extra is not installed
         return {"dashboard": f"n/a ({exc})"}
     dash = Dashboard.from_frame(df) if hasattr(Dashboard, "from_frame") else None

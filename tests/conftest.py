@@ -10,8 +10,10 @@ import pytest
 
 matplotlib.use("Agg")
 
-from zcrm_notebook import auth  # noqa: E402
-from zcrm_notebook.auth import OrgCredentials  # noqa: E402
+from zcrm_notebook.auth import (
+    OrgCredentials,  # noqa: E402
+    tokens,  # noqa: E402
+)
 
 JOB = "3652397000009835020"
 
@@ -54,9 +56,9 @@ def fresh_token_caches():
     """Empty the process-wide access-token caches before and after the test, so no token
     (or token request count) carries over between tests. Use with
     ``pytestmark = pytest.mark.usefixtures("fresh_token_caches")``."""
-    auth._caches.clear()
+    tokens._caches.clear()
     yield
-    auth._caches.clear()
+    tokens._caches.clear()
 
 
 @pytest.fixture

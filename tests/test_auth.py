@@ -9,8 +9,10 @@ import zlib
 import pytest
 import requests
 
-from zcrm_notebook import auth, oauth_hooks
-from zcrm_notebook.auth import AccessToken, OrgCredentials, TokenCache, get_token_cache
+from zcrm_notebook import auth
+from zcrm_notebook.auth import AccessToken, OrgCredentials, TokenCache, get_token_cache, tokens
+from zcrm_notebook.auth import hooks as oauth_hooks
+from zcrm_notebook.auth.hooks import token_lifetime_s, zoho_token_response
 from zcrm_notebook.client import ZohoClient
 from zcrm_notebook.errors import (
     ConfigError,
@@ -20,7 +22,6 @@ from zcrm_notebook.errors import (
     TokenThrottledError,
     UnsafeEndpointError,
 )
-from zcrm_notebook.oauth_hooks import token_lifetime_s, zoho_token_response
 from zcrm_notebook.poll import Poller, PollPolicy
 from zcrm_notebook.simulator import SimClock, SimJob, SimOrg, Simulator
 
@@ -283,7 +284,7 @@ def test_invalid_client_from_eu_names_the_host_and_no_crm_call_follows():
             ZohoClient(creds, clock=clock.time).get_status(str(JOB_BASE))
         assert err.value.code == "invalid_client" and err.value.accounts_server == eu_host
         assert eu_host in str(err.value) and "multi-DC" in str(err.value)
-        auth._caches.clear()
+        tokens._caches.clear()
         poller = Poller({"us-org": sim.job_ids("us-org")}, {"us-org": creds},
                         clock=clock.time, sleep=clock.sleep, policy=PollPolicy(seed=1))  # fmt: skip
         df = poller.run()

@@ -14,9 +14,9 @@ import time
 import pandas as pd
 import pytest
 
-from zcrm_notebook.export import read_snapshots
 from zcrm_notebook.simulator import SimClock, default_scenario
-from zcrm_notebook.store import read_store
+from zcrm_notebook.snapshots.csvfile import read_snapshots
+from zcrm_notebook.snapshots.store import read_store
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals")
 
@@ -42,7 +42,7 @@ def wait_for_snapshots(proc, n):
     lines, seen = [], 0
     for line in proc.stderr:
         lines.append(line)
-        seen += "zcrm_notebook.poll: snapshot" in line
+        seen += "zcrm_notebook.poll.poller: snapshot" in line
         if seen >= n:
             return lines
     text = "".join(lines)

@@ -10,6 +10,7 @@ import requests
 from requests.adapters import BaseAdapter
 
 from zcrm_notebook import auth
+from zcrm_notebook.api.status import JobState
 from zcrm_notebook.auth import AccessToken, OrgCredentials, TokenCache
 from zcrm_notebook.client import ZohoClient, interpret_answer
 from zcrm_notebook.errors import (
@@ -24,7 +25,6 @@ from zcrm_notebook.errors import (
     UnsafeEndpointError,
 )
 from zcrm_notebook.simulator import Faults, SimClock, SimJob, SimOrg, Simulator
-from zcrm_notebook.status import JobState
 
 DATA = Path(__file__).parent / "data"
 JOB = "3652397000009835020"

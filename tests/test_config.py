@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from conftest import JOB, make_creds
 
-from zcrm_notebook.config import Job, clean_jobs, load_orgs, orgs_from_env, orgs_from_toml
 from zcrm_notebook.errors import ConfigError, DataCenterError, JobInputError, UnsafeEndpointError
+from zcrm_notebook.inputs import Job, clean_jobs, load_orgs, orgs_from_env, orgs_from_toml
 
 
 def test_env_gives_one_org_named_after_the_dc():

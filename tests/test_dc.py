@@ -2,7 +2,7 @@
 
 import pytest
 
-from zcrm_notebook.dc import (
+from zcrm_notebook.api.datacenters import (
     DATA_CENTERS,
     check_token_destination,
     dc_for_accounts_server,

@@ -4,10 +4,15 @@ import pandas as pd
 import pytest
 from conftest import JOB
 
+from zcrm_notebook.api.status import JobState, Snapshot
 from zcrm_notebook.errors import ConfigError
-from zcrm_notebook.export import neutralize_formulas, read_snapshots, write_snapshots_csv
-from zcrm_notebook.frame import SNAPSHOT_COLUMNS, SNAPSHOT_DTYPES, empty_snapshots, to_frame
-from zcrm_notebook.status import JobState, Snapshot
+from zcrm_notebook.snapshots.csvfile import neutralize_formulas, read_snapshots, write_snapshots_csv
+from zcrm_notebook.snapshots.frame import (
+    SNAPSHOT_COLUMNS,
+    SNAPSHOT_DTYPES,
+    empty_snapshots,
+    to_frame,
+)
 
 T0 = 1_767_225_600.123456
 
@@ -75,7 +80,7 @@ def test_numeric_job_id_column_refused(tmp_path):
     df = to_frame(sample())
     write_snapshots_csv(df, path)
     raw = pd.read_csv(path)  # a naive reader infers numbers
-    from zcrm_notebook.frame import coerce_snapshots
+    from zcrm_notebook.snapshots.frame import coerce_snapshots
 
     with pytest.raises(ConfigError, match="job_id"):
         coerce_snapshots(raw.assign(job_id=raw["job_id"].astype("float64")))

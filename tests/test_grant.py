@@ -8,8 +8,12 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from zcrm_notebook import auth, grant
-from zcrm_notebook.auth_cli import add_auth_parser, cmd_auth
+from zcrm_notebook import auth
+from zcrm_notebook.auth import grant, tokens
+from zcrm_notebook.auth.grant import OAuthClient, exchange_grant_token, revoke
+from zcrm_notebook.auth.tokenstore import TokenStore
+from zcrm_notebook.auth.webflow import authorization_url, complete_authorization, parse_redirect
+from zcrm_notebook.cli.auth import add_auth_parser, cmd_auth
 from zcrm_notebook.client import ZohoClient
 from zcrm_notebook.errors import (
     ConfigError,
@@ -17,10 +21,7 @@ from zcrm_notebook.errors import (
     TokenEndpointError,
     TransportError,
 )
-from zcrm_notebook.grant import OAuthClient, exchange_grant_token, revoke
 from zcrm_notebook.simulator import SimClock, SimJob, SimOrg, Simulator
-from zcrm_notebook.tokenstore import TokenStore
-from zcrm_notebook.webflow import authorization_url, complete_authorization, parse_redirect
 
 JOB = "3652397000009835020"
 CB = "https://example.com/callback"
@@ -31,9 +32,9 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("ZCRM_NOTEBOOK_TOKEN_STORE", str(tmp_path / "tokens.json"))
     for name in ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_DC"):
         monkeypatch.delenv(name, raising=False)
-    auth._caches.clear()
+    tokens._caches.clear()
     yield
-    auth._caches.clear()
+    tokens._caches.clear()
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ def test_grant_exchanged_once_second_attempt_is_invalid_code_store_untouched(sim
     with pytest.raises(TokenEndpointError) as err:
         exchange_grant_token(client_of(sim), code, store=store)
     assert err.value.code == "invalid_code" and "new grant token" in err.value.hint
-    auth._caches.clear()
+    tokens._caches.clear()
     with pytest.raises(TokenEndpointError, match="invalid_code|already exchanged"):
         exchange_grant_token(client_of(sim), code, store=TokenStore(store.path))
     assert grants(sim) == 1
@@ -201,7 +202,7 @@ def test_revoke_revokes_at_zoho_and_deletes(sim, store):
     creds = exchange_grant_token(client_of(sim), sim.issue_grant_token("us-org"), store=store)
     gone = revoke("us-org", store=store)
     assert gone.refresh_token == creds.refresh_token and store.read() == {}
-    auth._caches.clear()
+    tokens._caches.clear()
     with pytest.raises(TokenEndpointError, match="invalid_code"):
         auth.TokenCache(creds).get()  # Zoho no longer accepts it
     with pytest.raises(ConfigError, match="no stored token for org 'us-org'"):

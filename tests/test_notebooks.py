@@ -119,7 +119,7 @@ print("ended:", dash.handle.stopped_reason)"""
     "name, real_s", [("01-quickstart.ipynb", (15, 60)), ("02-live-dashboard.ipynb", (30, 60))]
 )
 def test_the_demo_runs_long_enough_to_watch(name, real_s):
-    from zcrm_notebook.sim_scenario import build_default_scenario
+    from zcrm_notebook.simulator.scenario import build_default_scenario
 
     params = parameters_of(name)
     realistic = name.startswith("02")

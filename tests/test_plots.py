@@ -43,8 +43,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.testing.compare import compare_images  # noqa: E402
 
 from zcrm_notebook.errors import ConfigError  # noqa: E402
-from zcrm_notebook.frame import STATUS_DTYPE, empty_snapshots, to_frame  # noqa: E402
-from zcrm_notebook.plots import (  # noqa: E402
+from zcrm_notebook.snapshots.frame import STATUS_DTYPE, empty_snapshots, to_frame  # noqa: E402
+from zcrm_notebook.viz.plots import (  # noqa: E402
     DC_COLORS,
     STATUS_COLORS,
     dc_color,

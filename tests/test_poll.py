@@ -10,11 +10,11 @@ import pytest
 from conftest import sim_orgs
 
 from zcrm_notebook.errors import DataQualityWarning
-from zcrm_notebook.frame import SNAPSHOT_COLUMNS
-from zcrm_notebook.policy import PollPolicy
 from zcrm_notebook.poll import Poller, poll_jobs
+from zcrm_notebook.poll.policy import PollPolicy
 from zcrm_notebook.simulator import Faults, SimClock, SimJob, SimOrg, Simulator, default_scenario
-from zcrm_notebook.store import read_store
+from zcrm_notebook.snapshots.frame import SNAPSHOT_COLUMNS
+from zcrm_notebook.snapshots.store import read_store
 
 POLICY = PollPolicy(seed=1)
 

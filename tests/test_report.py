@@ -22,12 +22,12 @@ from helpers_frames import (  # noqa: E402
 )
 from matplotlib.figure import Figure  # noqa: E402
 
+from zcrm_notebook.analysis.summary import GROUP_COLUMNS, JOB_COLUMNS  # noqa: E402
+from zcrm_notebook.api.status import JobState as S  # noqa: E402
 from zcrm_notebook.errors import ConfigError  # noqa: E402
-from zcrm_notebook.export import read_snapshots  # noqa: E402
-from zcrm_notebook.frame import empty_snapshots, to_frame  # noqa: E402
-from zcrm_notebook.report import export_report, make_report, neutralize_formulas  # noqa: E402
-from zcrm_notebook.status import JobState as S  # noqa: E402
-from zcrm_notebook.summary import GROUP_COLUMNS, JOB_COLUMNS  # noqa: E402
+from zcrm_notebook.snapshots.csvfile import read_snapshots  # noqa: E402
+from zcrm_notebook.snapshots.frame import empty_snapshots, to_frame  # noqa: E402
+from zcrm_notebook.viz.report import export_report, make_report, neutralize_formulas  # noqa: E402
 
 FILES = {
     "snapshots": "snapshots.csv",
@@ -244,7 +244,7 @@ def test_export_into_a_file_or_under_a_file_is_a_one_line_config_error(tmp_path)
 
 def test_cli_report_and_demo_can_rerun_into_the_same_folder(tmp_path, capsys):
     from zcrm_notebook.cli import main
-    from zcrm_notebook.export import write_snapshots_csv
+    from zcrm_notebook.snapshots.csvfile import write_snapshots_csv
 
     write_snapshots_csv(three_jobs(), tmp_path / "s.csv")
     for _ in range(2):

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from zcrm_notebook.api.status import JobState, normalise_status, parse_status
 from zcrm_notebook.errors import ResponseFormatError
-from zcrm_notebook.status import JobState, normalise_status, parse_status
 
 DATA = Path(__file__).parent / "data"
 JOB = "3652397000009835020"
@@ -90,7 +90,7 @@ def st(status, total, conv, pending, failed):
 
 
 def kinds(prev, cur):
-    from zcrm_notebook.status import quality_problems
+    from zcrm_notebook.api.status import quality_problems
 
     return [k for k, _ in quality_problems(prev, cur)]
 

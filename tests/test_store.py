@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 from conftest import JOB
 
+from zcrm_notebook.api.status import JobState, Snapshot
 from zcrm_notebook.errors import ConfigError
-from zcrm_notebook.frame import to_frame
-from zcrm_notebook.status import JobState, Snapshot
-from zcrm_notebook.store import SnapshotStore, read_store
+from zcrm_notebook.snapshots.frame import to_frame
+from zcrm_notebook.snapshots.store import SnapshotStore, read_store
 
 T0 = 1_767_225_600.5
 

@@ -19,10 +19,7 @@ from helpers_frames import (
     wilson_dcs,
 )
 
-from zcrm_notebook.errors import ConfigError
-from zcrm_notebook.frame import empty_snapshots, to_frame
-from zcrm_notebook.status import JobState as S
-from zcrm_notebook.summary import (
+from zcrm_notebook.analysis.summary import (
     GROUP_COLUMNS,
     JOB_COLUMNS,
     progress_over_time,
@@ -31,6 +28,9 @@ from zcrm_notebook.summary import (
     summarize_orgs,
     wilson_interval,
 )
+from zcrm_notebook.api.status import JobState as S
+from zcrm_notebook.errors import ConfigError
+from zcrm_notebook.snapshots.frame import empty_snapshots, to_frame
 
 
 def at(seconds: float) -> pd.Timestamp:

@@ -9,12 +9,16 @@ import time
 
 import pytest
 
-from zcrm_notebook import auth, tokenstore
-from zcrm_notebook.auth import AccessToken, get_token_cache
+from zcrm_notebook.auth import AccessToken, get_token_cache, tokens, tokenstore
+from zcrm_notebook.auth.tokenstore import (
+    StoredToken,
+    TokenStore,
+    default_store_path,
+    orgs_from_store,
+)
 from zcrm_notebook.client import ZohoClient
 from zcrm_notebook.errors import ConfigError, TokenStoreError
 from zcrm_notebook.simulator import SimClock, SimJob, SimOrg, Simulator
-from zcrm_notebook.tokenstore import StoredToken, TokenStore, default_store_path, orgs_from_store
 
 JOB = "3652397000009835020"
 
@@ -22,9 +26,9 @@ JOB = "3652397000009835020"
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv(tokenstore.ENV_VAR, str(tmp_path / "env-store" / "tokens.json"))
-    auth._caches.clear()
+    tokens._caches.clear()
     yield
-    auth._caches.clear()
+    tokens._caches.clear()
 
 
 def entry(org="acme-eu", **kw) -> StoredToken:
@@ -168,7 +172,7 @@ def test_stored_access_token_is_reused_and_refreshed_one_written_back(tmp_path):
         saved = store.get("us-org")
         assert saved.access_token and saved.access_expires_at > time.time() + 3000
 
-        auth._caches.clear()  # "another process"
+        tokens._caches.clear()  # "another process"
         creds = orgs_from_store(store.path)["us-org"]
         client = ZohoClient(creds)
         assert client.get_status(JOB).http_status == 200

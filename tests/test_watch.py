@@ -14,10 +14,10 @@ import pytest
 from conftest import sim_orgs
 
 from zcrm_notebook.errors import DataQualityWarning, JobInputError
-from zcrm_notebook.frame import SNAPSHOT_COLUMNS, to_frame
-from zcrm_notebook.policy import PollPolicy
+from zcrm_notebook.poll.background import MemoryStore, Watch, watch
+from zcrm_notebook.poll.policy import PollPolicy
 from zcrm_notebook.simulator import Faults, SimClock, default_scenario
-from zcrm_notebook.watch import MemoryStore, Watch, watch
+from zcrm_notebook.snapshots.frame import SNAPSHOT_COLUMNS, to_frame
 
 POLICY = PollPolicy(seed=1)
 

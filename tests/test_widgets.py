@@ -17,16 +17,16 @@ from conftest import sim_orgs
 from helpers_frames import JOB_A, JOB_B, JOB_C, S, snap
 from matplotlib.figure import Figure
 
-from zcrm_notebook._dashview import leads_text
+from zcrm_notebook.analysis.summary import summarize_jobs
+from zcrm_notebook.dashboard.view import leads_text
+from zcrm_notebook.dashboard.widget import Dashboard, attention_jobs
 from zcrm_notebook.errors import ConfigError, ZcrmError
-from zcrm_notebook.export import read_snapshots, write_snapshots_csv
-from zcrm_notebook.frame import to_frame
-from zcrm_notebook.policy import PollPolicy
 from zcrm_notebook.poll import Poller
-from zcrm_notebook.store import SnapshotStore
-from zcrm_notebook.summary import summarize_jobs
-from zcrm_notebook.watch import MemoryStore
-from zcrm_notebook.widgets import Dashboard, attention_jobs
+from zcrm_notebook.poll.background import MemoryStore
+from zcrm_notebook.poll.policy import PollPolicy
+from zcrm_notebook.snapshots.csvfile import read_snapshots, write_snapshots_csv
+from zcrm_notebook.snapshots.frame import to_frame
+from zcrm_notebook.snapshots.store import SnapshotStore
 
 POLICY = PollPolicy(seed=1)
 N_JOBS = 37  # the default scenario's 36 jobs and one unknown id
@@ -324,7 +324,7 @@ def test_attention_lists_the_most_urgent_jobs_first():
 def test_close_removes_the_widgets_and_closes_a_store_file_it_opened(scenario, clock, tmp_path):
     import sqlite3
 
-    from zcrm_notebook.store import read_store
+    from zcrm_notebook.snapshots.store import read_store
 
     dash = make(scenario, clock, store=tmp_path / "run.sqlite")
     run_to_end(dash)
@@ -432,7 +432,7 @@ def test_interval_slider_starts_at_2_s_and_warns_about_credits(scenario, clock):
 
 
 def test_orgs_have_their_data_centers_colours_and_the_axis_reads_percent(scenario, clock):
-    from zcrm_notebook.plots import DC_COLORS
+    from zcrm_notebook.viz.plots import DC_COLORS
 
     dash = make(scenario, clock)
     run_to_end(dash)

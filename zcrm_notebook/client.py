@@ -19,8 +19,15 @@ from dataclasses import dataclass
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import dc as dcmod
-from .auth import MASS_CONVERT_READ_SCOPE, AccessToken, OrgCredentials, TokenCache, get_token_cache
+from .api import datacenters as dcmod
+from .api.status import JobStatus, parse_status
+from .auth.tokens import (
+    MASS_CONVERT_READ_SCOPE,
+    AccessToken,
+    OrgCredentials,
+    TokenCache,
+    get_token_cache,
+)
 from .errors import (
     ApiError,
     AuthError,
@@ -32,7 +39,6 @@ from .errors import (
     ScopeError,
     TransportError,
 )
-from .status import JobStatus, parse_status
 
 __all__ = ["ZohoClient", "StatusAnswer", "interpret_answer", "STATUS_PATH"]
 

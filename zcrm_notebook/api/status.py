@@ -1,0 +1,270 @@
+"""Parse and normalise a Mass Convert status answer into a :class:`JobStatus`.
+
+Source: Zoho CRM API v5-v8 "Get Status of Mass Convert Lead"
+(https://www.zoho.com/crm/developer/docs/api/v8/get-mass-convert-status.html) and the
+variants seen in the wild (``shared/ZOHO_API.md`` §1): keys matched case-insensitively,
+status case folded, space and underscore treated alike, ``RUNNING`` means in progress, any
+other word is ``unknown``. Counts are kept as received (they need not add up).
+Pure functions: no I/O, no pandas.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ResponseFormatError
+
+__all__ = [
+    "JobState",
+    "JobStatus",
+    "Snapshot",
+    "FINAL_STATES",
+    "normalise_status",
+    "parse_status",
+    "quality_problems",
+]
+
+
+class JobState(str, enum.Enum):
+    """Normalised job status, in the order of the snapshot column's categories.
+
+    ``error`` means *we* could not get a status (never the job's own ``failed``);
+    ``unknown`` is a status word Zoho sent that we do not recognise.
+    """
+
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED})
+
+_WORDS = {
+    "scheduled": JobState.SCHEDULED,
+    "queued": JobState.SCHEDULED,
+    "in_progress": JobState.IN_PROGRESS,
+    "inprogress": JobState.IN_PROGRESS,
+    "running": JobState.IN_PROGRESS,
+    "completed": JobState.COMPLETED,
+    "complete": JobState.COMPLETED,
+    "failed": JobState.FAILED,
+    "failure": JobState.FAILED,
+}
+
+COUNT_KEYS = {
+    "total_count": "total_count",
+    "converted_count": "converted_count",
+    "not_converted_count": "not_converted_count",
+    "failed_count": "failed_count",
+}
+
+
+def normalise_status(word: object) -> JobState:
+    """Map a Zoho status word to a :class:`JobState`.
+
+    ``"COMPLETED"``, ``"Completed"``, ``"in progress"``, ``"IN_PROGRESS"``, ``"RUNNING"``,
+    ``"Scheduled"`` all map to their state; anything else (including ``None``) to
+    ``JobState.UNKNOWN``.
+    """
+    if not isinstance(word, str):
+        return JobState.UNKNOWN
+    key = "_".join(word.strip().lower().replace("-", " ").replace("_", " ").split())
+    return _WORDS.get(key, JobState.UNKNOWN)
+
+
+def _count(value: Any, key: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ResponseFormatError(f"count {key!r} is a boolean ({value!r})")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise ResponseFormatError(f"count {key!r} is not a whole number: {value!r}")
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One parsed status answer for one job.
+
+    Attributes
+    ----------
+    job_id : str
+        The 19-digit job id, as text.
+    status : JobState
+        Normalised status.
+    raw_status : str or None
+        The status word exactly as Zoho sent it.
+    total_count, converted_count, not_converted_count, failed_count : int or None
+        Zoho's counts, ``None`` when absent. ``not_converted_count`` is pending leads.
+    """
+
+    job_id: str
+    status: JobState
+    raw_status: str | None
+    total_count: int | None = None
+    converted_count: int | None = None
+    not_converted_count: int | None = None
+    failed_count: int | None = None
+
+    @property
+    def is_final(self) -> bool:
+        """True for ``completed`` and ``failed``: the job is not polled again."""
+        return self.status in FINAL_STATES
+
+    @property
+    def counts(self) -> tuple[int | None, int | None, int | None, int | None]:
+        """(total, converted, not_converted, failed)."""
+        return (
+            self.total_count,
+            self.converted_count,
+            self.not_converted_count,
+            self.failed_count,
+        )
+
+
+def parse_status(job_id: str, payload: Any) -> JobStatus:
+    """Turn a decoded success answer ``{"data": [{...}]}`` into a :class:`JobStatus`.
+
+    Parameters
+    ----------
+    job_id : str
+        The job id that was asked for.
+    payload : object
+        The decoded JSON body.
+
+    Returns
+    -------
+    JobStatus
+
+    Raises
+    ------
+    ResponseFormatError
+        If the body is not an object with a non-empty ``data`` list of objects, or a count
+        is not a whole number.
+    """
+    if not isinstance(payload, dict):
+        raise ResponseFormatError(f"status answer is a {type(payload).__name__}, not an object")
+    lower = {str(k).lower(): v for k, v in payload.items()}
+    data = lower.get("data")
+    if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        raise ResponseFormatError("status answer has no 'data' list with an object")
+    item = {str(k).lower(): v for k, v in data[0].items()}
+    raw = item.get("status")
+    counts = {field: _count(item.get(key), key) for key, field in COUNT_KEYS.items()}
+    return JobStatus(
+        job_id=job_id,
+        status=normalise_status(raw),
+        raw_status=None if raw is None else str(raw),
+        **counts,
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One row of the snapshot table: the answer (or failure) of one poll of one job.
+
+    Field order and meaning are those of ``zcrm_notebook.frame.SNAPSHOT_COLUMNS``
+    (DESIGN.md §3). Plain Python values; :func:`zcrm_notebook.frame.to_frame` turns many
+    of them into a DataFrame.
+
+    Attributes
+    ----------
+    polled_at : float
+        When the answer arrived, seconds since the Unix epoch (UTC).
+    org, dc, job_id : str
+        Org label, data-center code, job id (text).
+    status : JobState
+        Normalised status; ``JobState.ERROR`` when we could not get one.
+    raw_status : str or None
+        Status word exactly as sent.
+    total_count, converted_count, not_converted_count, failed_count : int or None
+        Zoho's counts.
+    http_status : int or None
+        HTTP status of the answer; ``None`` for transport failures.
+    error_code, error_message : str or None
+        Zoho code / transport error name and human text (never a token); ``None`` on success.
+    latency_s : float
+        Request round trip in seconds (all retries included).
+    """
+
+    polled_at: float
+    org: str
+    dc: str
+    job_id: str
+    status: JobState
+    raw_status: str | None = None
+    total_count: int | None = None
+    converted_count: int | None = None
+    not_converted_count: int | None = None
+    failed_count: int | None = None
+    http_status: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    latency_s: float = 0.0
+
+    @classmethod
+    def from_status(
+        cls,
+        st: JobStatus,
+        *,
+        polled_at: float,
+        org: str,
+        dc: str,
+        http_status: int | None,
+        latency_s: float,
+    ) -> Snapshot:
+        """A success row from a parsed :class:`JobStatus`."""
+        return cls(
+            polled_at,
+            org,
+            dc,
+            st.job_id,
+            st.status,
+            st.raw_status,
+            *st.counts,
+            http_status=http_status,
+            latency_s=latency_s,
+        )
+
+    @property
+    def is_final(self) -> bool:
+        """True when the job reached ``completed`` or ``failed``."""
+        return self.status in FINAL_STATES
+
+
+def quality_problems(prev: JobStatus | None, st: JobStatus) -> list[tuple[str, str]]:
+    """What looks wrong in ``st`` (after ``prev``), as ``(kind, text)`` pairs.
+
+    Kinds: ``backwards`` (converted or failed count went down, or the total changed),
+    ``regressed`` (a final status followed by a non-final one), ``mismatch`` (converted +
+    not converted + failed != total; Zoho's own sample has 45 converted of 40). The data is
+    never changed: the poller warns, the per-job summary flags.
+    """
+    problems = []
+    if prev is not None:
+        pairs = ((prev.converted_count, st.converted_count), (prev.failed_count, st.failed_count))
+        went_down = any(a is not None and b is not None and b < a for a, b in pairs)
+        total_changed = None not in (prev.total_count, st.total_count) and (
+            prev.total_count != st.total_count
+        )
+        if went_down or total_changed:
+            problems.append(("backwards", f"counts went backwards {prev.counts} -> {st.counts}"))
+        if prev.is_final and not st.is_final:
+            problems.append(("regressed", f"status went from {prev.status} back to {st.status}"))
+    total, conv, pending, failed = st.counts
+    known = total is not None and conv is not None and pending is not None and failed is not None
+    if known and conv + pending + failed != total:  # type: ignore[operator]
+        problems.append(("mismatch", f"counts do not add up: {conv}+{pending}+{failed} != {total}"))
+    return problems

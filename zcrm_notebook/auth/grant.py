@@ -1,0 +1,332 @@
+"""Getting (and revoking) a refresh token: the grant-token exchange, exactly once.
+
+Zoho CRM "OAuth 2.0 Overview", "Self Client" and "Generate Access and Refresh Token"
+(https://www.zoho.com/crm/developer/docs/api/v8/oauth-overview.html,
+https://www.zoho.com/accounts/protocol/oauth/self-client/overview.html,
+https://www.zoho.com/crm/developer/docs/api/v8/access-refresh.html), condensed in
+``shared/ZOHO_API.md`` §4-§5. A grant token (authorization code) works once and lives a
+few minutes, so it is exchanged exactly once and never automatically: the exchange is
+recorded in the token store *before* the request, and a second attempt is refused without
+a request. Nothing is stored unless Zoho's answer is a complete success. The web flow
+(authorization URL, pasted redirect) is :mod:`zcrm_notebook.webflow`.
+
+Notebook use::
+
+    from zcrm_notebook.grant import OAuthClient, exchange_grant_token
+    client = OAuthClient("acme-eu", "eu", "1000.XXXX", getpass("client secret: "))
+    creds = exchange_grant_token(client, "1000.grant.token")   # stored; ready for poll_jobs
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+from ..api import datacenters as dcmod
+from ..errors import ConfigError, TokenEndpointError, TransportError
+from ..redact import mask, register_secret
+from .hooks import (
+    HINTS,
+    REVOKE_PATH,
+    TOKEN_PATH,
+    call_token_endpoint,
+    make_oauth_session,
+    token_lifetime_s,
+)
+from .tokens import MASS_CONVERT_READ_SCOPE, OrgCredentials, _endpoints, forget_token_cache
+from .tokenstore import StoredToken, TokenStore
+
+__all__ = ["DEFAULT_SCOPES", "OAuthClient", "exchange_grant_token", "revoke"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCOPES = (MASS_CONVERT_READ_SCOPE,)
+_RELEASABLE = ("invalid_client", "invalid_client_secret")  # refused before the code is read
+_used_here: set[str] = set()
+_used_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """A client registered in the Zoho API console, for one org (before it has a token).
+
+    Parameters
+    ----------
+    org : str
+        Label under which the credentials are stored.
+    dc : str
+        Data-center code of the user's account (``us``, ``eu``, ``ca``...).
+    client_id, client_secret : str
+        From the API console (whitespace around them is removed). The secret is masked.
+    accounts_url : str, optional
+        Default: the DC's accounts server. Loopback only for the simulator (then
+        ``api_domain`` is needed).
+    api_domain : str, optional
+        Default: the DC's; replaced by the token answer's ``api_domain``.
+    api_version : str, default ``"v5"``
+
+    Raises
+    ------
+    ConfigError
+        Empty values, an unknown DC, a URL that is not the DC's (see
+        :class:`~zcrm_notebook.auth.OrgCredentials`).
+    """
+
+    org: str
+    dc: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    accounts_url: str = ""
+    api_domain: str = ""
+    api_version: str = "v5"
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "dc", str(self.dc).strip().lower())
+        for name in ("org", "client_id", "client_secret"):
+            value = str(getattr(self, name) or "").strip()
+            if not value:
+                raise ConfigError(f"OAuth client for org {self.org!r}: {name} is empty")
+            set_(self, name, value)
+        register_secret(self.client_secret)
+        accounts, api = _endpoints(self.org, self.dc, self.accounts_url, self.api_domain)
+        set_(self, "accounts_url", accounts)
+        set_(self, "api_domain", api)
+
+    def __repr__(self) -> str:
+        return (
+            f"OAuthClient(org={self.org!r}, dc={self.dc!r}, client_id={self.client_id!r}, "
+            f"client_secret={mask(self.client_secret)!r}, accounts_url={self.accounts_url!r})"
+        )
+
+    @property
+    def allows_loopback(self) -> bool:
+        """True for a loopback accounts server (the simulator)."""
+        return dcmod.is_loopback_url(self.accounts_url)
+
+    @classmethod
+    def from_credentials(cls, creds: OrgCredentials) -> OAuthClient:
+        """The client part of existing credentials (to re-authorize an org)."""
+        return cls(creds.org, creds.dc, creds.client_id, creds.client_secret,
+                   creds.accounts_url, creds.api_domain, creds.api_version)  # fmt: skip
+
+
+# --- grant exchange ----------------------------------------------------------------------
+
+
+def _store(store: object) -> TokenStore:
+    if isinstance(store, TokenStore):
+        return store
+    if store is None or isinstance(store, (str, os.PathLike)):
+        return TokenStore(store)
+    raise ConfigError(f"store must be a TokenStore, a path, None or False, not {store!r}")
+
+
+def _claim(store: TokenStore | None, code: str) -> bool:
+    """Mark ``code`` as exchanged (process memory + store) before it is sent."""
+    with _used_lock:
+        if code in _used_here:
+            return False
+        _used_here.add(code)
+    try:
+        if store is None or store.claim_grant(code):
+            return True
+    except BaseException:
+        with _used_lock:
+            _used_here.discard(code)
+        raise
+    return False
+
+
+def _release(store: TokenStore | None, code: str) -> None:
+    with _used_lock:
+        _used_here.discard(code)
+    if store is not None:
+        store.release_grant(code)
+
+
+def _already_used(client: OAuthClient) -> TokenEndpointError:
+    return TokenEndpointError(
+        f"grant token for org {client.org!r} was already exchanged; it was not sent again.",
+        code="invalid_code",
+        hint=HINTS["invalid_code"],
+        accounts_server=client.accounts_url,
+    )
+
+
+def _fetch(client: OAuthClient, code: str, redirect_uri: str | None, timeout_s: float) -> dict:
+    session = make_oauth_session(client.client_id, redirect_uri=redirect_uri)
+    token_url = client.accounts_url + TOKEN_PATH
+    return call_token_endpoint(
+        lambda: session.fetch_token(
+            token_url, code=code, include_client_id=True,
+            client_secret=client.client_secret, timeout=timeout_s,
+        ),
+        token_url,
+    )  # fmt: skip
+
+
+def _entry(client: OAuthClient, answer: dict, sent_at: float) -> StoredToken:
+    if not str(answer.get("refresh_token") or "").strip():
+        raise TokenEndpointError(
+            f"Zoho Accounts at {client.accounts_url} issued no refresh token; nothing was stored.",
+            code="missing_refresh_token",
+            hint="Create the grant with offline access (the Self Client's Generate Code, or "
+            "the web flow's access_type=offline&prompt=consent) and exchange a new one.",
+            accounts_server=client.accounts_url,
+        )
+    api_domain = dcmod.check_token_destination(
+        answer.get("api_domain") or client.api_domain, allow_loopback=client.allows_loopback
+    )
+    scopes = answer.get("scope") or ()
+    scopes = scopes.replace(",", " ").split() if isinstance(scopes, str) else list(scopes)
+    return StoredToken(
+        org=client.org, dc=client.dc, client_id=client.client_id,
+        client_secret=client.client_secret, refresh_token=answer["refresh_token"],
+        accounts_url=client.accounts_url, api_domain=api_domain,
+        api_version=client.api_version, scopes=tuple(scopes),
+        access_token=answer["access_token"], access_obtained_at=sent_at,
+        access_expires_at=sent_at + token_lifetime_s(answer), created_at=sent_at,
+    )  # fmt: skip
+
+
+def exchange_grant_token(
+    client: OAuthClient,
+    grant_token: str,
+    *,
+    redirect_uri: str | None = None,
+    store: TokenStore | str | os.PathLike | None | bool = None,
+    timeout_s: float = 30.0,
+) -> OrgCredentials:
+    """Exchange a grant token (self client or web flow) for a refresh token, exactly once.
+
+    Zoho "Generate Access and Refresh Token": ``POST {accounts}/oauth/v2/token`` with
+    ``grant_type=authorization_code``, ``client_id``, ``client_secret``, ``code`` (and
+    ``redirect_uri`` for the web flow) as form fields, through
+    ``OAuth2Session.fetch_token``.
+
+    Parameters
+    ----------
+    client : OAuthClient
+    grant_token : str
+        The code from the API console (Self Client) or the redirect.
+    redirect_uri : str, optional
+        Web flow only: the registered redirect URI.
+    store : TokenStore, path, None or False
+        Where to store the result (default :func:`~zcrm_notebook.tokenstore.default_store_path`);
+        ``False``: keep nothing on disk (the grant is still only sent once per process).
+    timeout_s : float, default 30
+
+    Returns
+    -------
+    OrgCredentials
+        Ready for :func:`zcrm_notebook.poll_jobs`; ``api_domain`` from Zoho's answer.
+
+    Raises
+    ------
+    TokenEndpointError
+        ``invalid_code`` (grant used or expired; also when this store already exchanged
+        it -- then nothing is sent), ``invalid_client`` (names the accounts server),
+        ``invalid_client_secret``, no refresh token in the answer. Nothing is stored.
+    TokenThrottledError, TransportError, ResponseFormatError, TokenStoreError
+    UnsafeEndpointError
+        The answer's ``api_domain`` is not a Zoho API host.
+    """
+    code = str(grant_token or "").strip()
+    if not code:
+        raise ConfigError("the grant token is empty: copy it from the Zoho API console")
+    register_secret(code)
+    ts = None if store is False else _store(store)
+    if not _claim(ts, code):
+        raise _already_used(client)
+    sent_at = time.time()
+    try:
+        answer = _fetch(client, code, redirect_uri, timeout_s)
+    except TokenEndpointError as exc:
+        if exc.code in _RELEASABLE:
+            _release(ts, code)
+        raise
+    entry = _entry(client, answer, sent_at)
+    if ts is not None:
+        entry = ts.put(entry)
+    creds = entry.credentials(ts.path if ts is not None else "")
+    forget_token_cache(creds)
+    log.info("org %s: refresh token stored (dc %s, %s)", client.org, entry.dc, entry.api_domain)
+    return creds
+
+
+# --- revoke ------------------------------------------------------------------------------
+
+
+def revoke(
+    org: str, *, store: TokenStore | str | os.PathLike | None = None, timeout_s: float = 30.0
+) -> StoredToken:
+    """Revoke ``org``'s refresh token at Zoho and delete its entry from the store.
+
+    Zoho Accounts "Revoke refresh token": ``POST {accounts}/oauth/v2/token/revoke`` with
+    ``token`` as a form field (never in the URL). requests-oauthlib has no revoke call, so
+    this is a plain ``requests`` POST to the checked accounts server, without redirects.
+
+    Returns
+    -------
+    StoredToken
+        The deleted entry.
+
+    Raises
+    ------
+    ConfigError
+        No entry for ``org`` (lists the stored orgs).
+    TransportError
+        No answer: the entry is kept, so the command can be run again.
+    TokenEndpointError
+        Zoho refused for a reason other than an already invalid token (entry kept).
+    """
+    ts = store if isinstance(store, TokenStore) else TokenStore(store)
+    entries = ts.read()
+    entry = entries.get(org)
+    if entry is None:
+        raise ConfigError(
+            f"no stored token for org {org!r} in {str(ts.path)!r} "
+            f"(stored: {', '.join(sorted(entries)) or 'none'})"
+        )
+    _post_revoke(entry, timeout_s)
+    ts.delete(org)
+    with contextlib.suppress(ConfigError):
+        forget_token_cache(entry.credentials())
+    return entry
+
+
+def _post_revoke(entry: StoredToken, timeout_s: float) -> None:
+    url = dcmod.check_token_destination(entry.accounts_url) + REVOKE_PATH
+    try:
+        with requests.Session() as s:
+            s.trust_env = False
+            r = s.post(url, data={"token": entry.refresh_token}, timeout=timeout_s,
+                       allow_redirects=False)  # fmt: skip
+    except requests.RequestException as exc:
+        raise TransportError(
+            f"revoke request to {entry.accounts_url} got no answer ({type(exc).__name__}); "
+            "the stored token was kept",
+            code=type(exc).__name__,
+        ) from None
+    try:
+        body = r.json()
+    except ValueError:
+        body = {}
+    error = str(body.get("error") or "") if isinstance(body, dict) else ""
+    if error in ("", "invalid_code", "invalid_token") and r.status_code < 400:
+        return
+    raise TokenEndpointError(
+        f"revoke request to {entry.accounts_url} failed: HTTP {r.status_code} "
+        f"{error or 'error'}; the stored token was kept.",
+        code=error or f"HTTP_{r.status_code}",
+        hint=HINTS.get(error, "").format(host=entry.accounts_url),
+        accounts_server=entry.accounts_url,
+        http_status=r.status_code,
+    )

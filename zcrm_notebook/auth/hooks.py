@@ -1,0 +1,302 @@
+"""Zoho's OAuth quirks as requests-oauthlib compliance hooks, and the token-endpoint call.
+
+requests-oauthlib (``OAuth2Session.fetch_token`` / ``refresh_token``) does the OAuth 2.0
+work; every Zoho deviation from RFC 6749 is one small named function here
+(``shared/ZOHO_API.md`` §4; Zoho Accounts "OAuth 2.0" pages,
+https://www.zoho.com/accounts/protocol/oauth/web-apps/access-token.html and
+https://www.zoho.com/crm/developer/docs/api/v8/refresh.html):
+
+* :func:`zoho_json_object` -- an outage page or proxy HTML is a format error, not a token;
+* :func:`zoho_register_secrets` -- new tokens are masked in logs before anything logs them;
+* :func:`zoho_error_in_200` -- failures come back as HTTP 200 with an ``error`` key;
+  any answer with ``error`` or without ``access_token`` raises a typed error with a hint;
+* :func:`zoho_expires_in_seconds` -- ``expires_in`` is milliseconds when
+  ``expires_in_sec`` is present.
+
+:func:`zoho_token_response` runs them in that order (requests-oauthlib keeps its hooks in
+a ``set``, so one registered hook is the only way to fix their order).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import requests
+from oauthlib.oauth2 import OAuth2Error
+from requests_oauthlib import OAuth2Session
+
+from ..api import datacenters as dcmod
+from ..errors import ResponseFormatError, TokenEndpointError, TokenThrottledError, TransportError
+from ..redact import register_secret
+
+__all__ = [
+    "TOKEN_PATH",
+    "REVOKE_PATH",
+    "AUTH_PATH",
+    "HINTS",
+    "token_lifetime_s",
+    "zoho_json_object",
+    "zoho_register_secrets",
+    "zoho_error_in_200",
+    "zoho_expires_in_seconds",
+    "zoho_token_response",
+    "make_oauth_session",
+    "token_error",
+    "call_token_endpoint",
+]
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATH = "/oauth/v2/token"
+REVOKE_PATH = "/oauth/v2/token/revoke"
+AUTH_PATH = "/oauth/v2/auth"
+DEFAULT_LIFETIME_S = 3600.0  # Zoho: an access token lives one hour
+MAX_LIFETIME_S = 24 * 3600.0
+THROTTLED = "Access Denied"
+
+HINTS = {
+    "invalid_client": (
+        "Zoho Accounts at {host} does not know this client id. Check that the org's data "
+        "center is right (each data center has its own accounts server) and, for a client "
+        "created in another data center, that multi-DC is enabled for it in the Zoho API "
+        "console (Client > Settings)."
+    ),
+    "invalid_code": (
+        "The grant token was already used or has expired (grant tokens work once and live "
+        "2-10 minutes), or the refresh token was revoked. Generate a new grant token in the "
+        "Zoho API console (Self Client > Generate Code, scope "
+        "ZohoCRM.mass_convert.leads.READ) and run "
+        "`zcrm-notebook auth --org NAME --grant-token CODE` within its lifetime."
+    ),
+    "invalid_client_secret": (
+        "The client secret does not match the client id: check it for stray whitespace, a "
+        "missing character or a secret of another client."
+    ),
+    "invalid_redirect_uri": "The redirect URI differs from the one registered for the client.",
+    "access_denied": "The user denied access, or the client is not allowed for this org.",
+    "unsupported_grant_type": "Zoho did not accept the grant type (a bug: please report it).",
+    "missing_access_token": "The answer had no access_token; nothing was stored.",
+    THROTTLED: (
+        "Zoho throttles token creation (at most 10 access tokens per refresh token per 10 "
+        "minutes). Wait a few minutes before retrying; access tokens are cached for their "
+        "hour, so this only happens when many processes refresh the same token."
+    ),
+}
+
+
+def token_lifetime_s(answer: dict) -> float:
+    """Lifetime of a token answer, in seconds, sanity-checked.
+
+    Zoho's rule (its official SDKs; ``shared/ZOHO_API.md`` §4): if ``expires_in_sec`` is
+    present it is the lifetime in seconds (and ``expires_in`` is milliseconds); otherwise
+    ``expires_in`` is seconds.
+
+    Parameters
+    ----------
+    answer : dict
+        The decoded token answer.
+
+    Returns
+    -------
+    float
+        Seconds, in (0, 86400]. A value above a day without ``expires_in_sec`` is taken as
+        milliseconds; a missing, non-numeric or non-positive value means Zoho's documented
+        hour; anything still above a day is capped at a day.
+    """
+    raw = answer.get("expires_in_sec", answer.get("expires_in"))
+    try:
+        value = float(raw)  # type: ignore[arg-type]  # None and junk: TypeError/ValueError
+    except (TypeError, ValueError):
+        return DEFAULT_LIFETIME_S
+    if value != value or value <= 0:  # NaN or nonsense
+        return DEFAULT_LIFETIME_S
+    if "expires_in_sec" not in answer and value > MAX_LIFETIME_S:
+        value /= 1000.0
+    return min(value, MAX_LIFETIME_S)
+
+
+def accounts_server_of(url: str) -> str:
+    """The accounts server a token URL belongs to: ``https://accounts.zoho.eu``."""
+    base = str(url).split("?", 1)[0].rstrip("/")
+    for path in (REVOKE_PATH, TOKEN_PATH, AUTH_PATH):
+        if base.endswith(path):
+            return base[: -len(path)]
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def token_error(
+    code: str, accounts_server: str, *, description: str = "", http_status: int | None = None
+) -> TokenEndpointError:
+    """A typed error for Zoho's ``error`` value, naming the accounts server and a hint.
+
+    ``"Access Denied"`` (or a "too many requests" description) gives
+    :class:`TokenThrottledError`; everything else :class:`TokenEndpointError`.
+    """
+    code = str(code or "unknown_error").strip()
+    if code.lower() == THROTTLED.lower() or "too many requests" in description.lower():
+        code = THROTTLED
+    hint = HINTS.get(code, "").format(host=accounts_server)
+    cls = TokenThrottledError if code == THROTTLED else TokenEndpointError
+    what = f"{code} ({description})" if description and code != THROTTLED else code
+    return cls(
+        f"token request to {accounts_server} failed: {what}.",
+        code=code,
+        hint=hint,
+        accounts_server=accounts_server,
+        http_status=http_status,
+    )
+
+
+# --- compliance hooks: each takes and returns a requests.Response ----------------------
+
+
+def zoho_json_object(r: requests.Response) -> requests.Response:
+    """Refuse a token answer that is not a JSON object (proxy HTML, outage page).
+
+    Raises
+    ------
+    ResponseFormatError
+        Naming the accounts server and the HTTP status.
+    """
+    try:
+        body = r.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ResponseFormatError(
+            f"token endpoint {accounts_server_of(r.url)} answered HTTP {r.status_code} with "
+            "a body that is not a JSON object (an outage page or a proxy?)",
+            http_status=r.status_code,
+        )
+    return r
+
+
+def zoho_register_secrets(r: requests.Response) -> requests.Response:
+    """Register the answer's tokens for log redaction before anything else can log them."""
+    body = r.json()
+    register_secret(body.get("access_token"))
+    register_secret(body.get("refresh_token"))
+    return r
+
+
+def zoho_error_in_200(r: requests.Response) -> requests.Response:
+    """Zoho answers failures with HTTP 200 and an ``error`` key: raise, store nothing.
+
+    Zoho Accounts, "Generate access token" errors (``invalid_code``, ``invalid_client``,
+    ``invalid_client_secret``; ``Access Denied`` when throttled).
+
+    Raises
+    ------
+    TokenEndpointError
+        The answer has an ``error`` key (whatever the HTTP status) or no ``access_token``.
+    TokenThrottledError
+        ``"Access Denied"``: too many token requests.
+    """
+    body = r.json()
+    host = accounts_server_of(r.url)
+    if body.get("error"):
+        desc = str(body.get("error_description") or "")
+        raise token_error(str(body["error"]), host, description=desc, http_status=r.status_code)
+    if not str(body.get("access_token") or "").strip():
+        raise token_error("missing_access_token", host, http_status=r.status_code)
+    return r
+
+
+def zoho_expires_in_seconds(r: requests.Response) -> requests.Response:
+    """Rewrite ``expires_in`` to seconds (Zoho sends ms when ``expires_in_sec`` is present)."""
+    body = r.json()
+    body["expires_in"] = int(token_lifetime_s(body))
+    body.pop("expires_in_sec", None)
+    r._content = json.dumps(body).encode()
+    return r
+
+
+ZOHO_TOKEN_HOOKS = (zoho_json_object, zoho_register_secrets, zoho_error_in_200,
+                    zoho_expires_in_seconds)  # fmt: skip
+
+
+def zoho_token_response(r: requests.Response) -> requests.Response:
+    """All of Zoho's token-answer fixes, in order (the one hook registered on a session)."""
+    for hook in ZOHO_TOKEN_HOOKS:
+        r = hook(r)
+    return r
+
+
+def allow_loopback_http(url: str) -> None:
+    """Let oauthlib use ``http://`` for a loopback token URL (the simulator) only.
+
+    oauthlib refuses plain http unless ``OAUTHLIB_INSECURE_TRANSPORT`` is set; this
+    package checks every destination itself (:func:`zcrm_notebook.dc.check_token_destination`)
+    and allows http only for loopback, so the flag is set only when such a URL is used.
+    """
+    if url.startswith("http://") and dcmod.is_loopback_url(url):
+        os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
+
+def make_oauth_session(client_id: str, **kwargs) -> OAuth2Session:
+    """An ``OAuth2Session`` with Zoho's compliance hooks, no redirects, no proxy env.
+
+    Redirects are refused (``max_redirects = 0``): a 307 would resend the client secret
+    to another host. ``trust_env`` is off like the CRM client's session.
+    """
+    session = OAuth2Session(client_id, **kwargs)
+    session.register_compliance_hook("access_token_response", zoho_token_response)
+    session.register_compliance_hook("refresh_token_response", zoho_token_response)
+    session.max_redirects = 0
+    session.trust_env = False
+    return session
+
+
+def call_token_endpoint(send: Callable[[], dict], token_url: str) -> dict:
+    """Run one token request (``send``) and map every failure to this package's errors.
+
+    Parameters
+    ----------
+    send : callable
+        ``() -> dict``: an ``OAuth2Session.fetch_token`` / ``refresh_token`` call.
+    token_url : str
+        The token URL called (for messages).
+
+    Returns
+    -------
+    dict
+        The token answer, ``expires_in`` in seconds.
+
+    Raises
+    ------
+    TokenEndpointError, TokenThrottledError, ResponseFormatError
+        From the hooks, or an oauthlib error mapped with its hint.
+    TransportError
+        No answer (connection error, timeout) or a redirect (refused).
+    """
+    host = accounts_server_of(token_url)
+    dcmod.check_token_destination(token_url)
+    allow_loopback_http(token_url)
+    try:
+        return dict(send())
+    except (TokenEndpointError, ResponseFormatError):
+        raise
+    except OAuth2Error as exc:
+        raise token_error(getattr(exc, "error", "") or type(exc).__name__, host,
+                          description=exc.description or "") from None  # fmt: skip
+    except requests.TooManyRedirects:
+        raise TransportError(
+            f"token request to {host} was redirected; refusing to follow (the secret would "
+            "be sent again)", code="REDIRECT",
+        ) from None  # fmt: skip
+    except requests.RequestException as exc:
+        raise TransportError(
+            f"token request to {host} got no answer ({type(exc).__name__})",
+            code=type(exc).__name__,
+        ) from None
+    except Warning as exc:  # oauthlib's "scope has changed" carries the token: drop it
+        raise TokenEndpointError(
+            f"token request to {host}: {exc}", code="scope_changed", accounts_server=host
+        ) from None
+    except ValueError as exc:  # oauthlib: "expires_in must be an int" and the like
+        raise ResponseFormatError(f"token answer from {host} is malformed: {exc}") from None

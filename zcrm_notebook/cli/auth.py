@@ -1,0 +1,231 @@
+"""``zcrm-notebook auth``: get, show and revoke the OAuth tokens of the token store.
+
+Self client (Zoho API console > Self Client > Generate Code, scope
+``ZohoCRM.mass_convert.leads.READ``)::
+
+    export ZOHO_CLIENT_SECRET=...        # or be prompted for it
+    zcrm-notebook auth --org acme-eu --dc eu --client-id 1000.XXXX --grant-token 1000.abc...
+
+Web flow (a server-based client with a registered redirect URI)::
+
+    zcrm-notebook auth --org acme --dc us --client-id 1000.XXXX --auth-url \\
+        --redirect-uri https://example.com/callback       # open the printed URL, approve
+    zcrm-notebook auth --org acme --client-id 1000.XXXX --redirect-uri https://... \\
+        --redirect-url 'https://example.com/callback?code=...&location=eu&accounts-server=...'
+
+``--status`` (the default) lists the stored orgs with secrets masked; ``--revoke`` revokes
+the org's refresh token at Zoho and deletes it. Client id, secret and data center come
+from the flags, else the org's ``[orgs.NAME]`` table of ``--config``, else its stored
+entry, else ``ZOHO_CLIENT_ID`` / ``ZOHO_CLIENT_SECRET`` / ``ZOHO_DC``, else a prompt (secret).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..api import datacenters as dcmod
+from ..auth.grant import DEFAULT_SCOPES, OAuthClient, exchange_grant_token, revoke
+from ..auth.tokenstore import ENV_VAR, StoredToken, TokenStore
+from ..auth.webflow import authorization_url, complete_authorization
+from ..errors import ConfigError
+from ..redact import mask
+
+__all__ = ["add_auth_parser", "cmd_auth"]
+
+_CLIENT_KEYS = ("dc", "client_id", "client_secret", "accounts_url", "api_domain", "api_version")
+
+
+def add_auth_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``auth`` command to ``subparsers`` (from ``add_subparsers``); returns it."""
+    p = subparsers.add_parser(
+        "auth",
+        help="get, show or revoke Zoho OAuth tokens (token store)",
+        description="Get, show and revoke the OAuth tokens of the token store.",
+    )
+    act = p.add_mutually_exclusive_group()
+    act.add_argument(
+        "--grant-token",
+        metavar="CODE",
+        help="exchange a Self Client grant token (once) and store the result",
+    )
+    act.add_argument(
+        "--auth-url",
+        action="store_true",
+        help="web flow step 1: print the URL to open in a browser",
+    )
+    act.add_argument(
+        "--redirect-url",
+        metavar="URL",
+        help="web flow step 2: the address Zoho redirected to (quote it)",
+    )
+    act.add_argument(
+        "--revoke", action="store_true", help="revoke the org's refresh token at Zoho and delete it"
+    )
+    act.add_argument(
+        "--status", action="store_true", help="list stored tokens, secrets masked (the default)"
+    )
+    p.add_argument("--org", help="org label the token is stored under")
+    p.add_argument("--dc", help=f"data center: {', '.join(dcmod.DATA_CENTERS)}")
+    p.add_argument("--client-id", help="client id from the Zoho API console")
+    p.add_argument("--config", help="TOML of orgs: take client id/secret/dc from [orgs.ORG]")
+    p.add_argument("--store", help=f"token store file (default: ${ENV_VAR} or user config dir)")
+    p.add_argument("--redirect-uri", help="web flow: the redirect URI registered for the client")
+    p.add_argument("--state", help="web flow: the state printed by --auth-url (checked)")
+    p.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="web flow: extra scope (repeatable); the read scope is always asked",
+    )
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                   help="timeout of the token request (30 s)")  # fmt: skip
+    return p
+
+
+def cmd_auth(args: argparse.Namespace) -> int:
+    """Run ``zcrm-notebook auth``; returns the exit code (errors raise ``ZcrmError``)."""
+    store = TokenStore(args.store)
+    if args.revoke:
+        entry = revoke(_need_org(args), store=store, timeout_s=args.timeout)
+        print(f"revoked the refresh token of org {entry.org!r} at {entry.accounts_url} "
+              f"and deleted it from {store.path}")  # fmt: skip
+        return 0
+    if not (args.grant_token or args.auth_url or args.redirect_url):
+        return _print_status(store, args.org)
+    client = _client(args, store)
+    if args.auth_url:
+        return _print_auth_url(client, args)
+    if args.grant_token:
+        creds = exchange_grant_token(client, args.grant_token, store=store,
+                                     timeout_s=args.timeout)  # fmt: skip
+    else:
+        creds = complete_authorization(
+            client, args.redirect_url, redirect_uri=_need(args.redirect_uri, "--redirect-uri"),
+            state=args.state, store=store, timeout_s=args.timeout,
+        )  # fmt: skip
+    print(f"stored a refresh token for org {creds.org!r} (data center {creds.dc}, "
+          f"api_domain {creds.api_domain}) in {store.path}")  # fmt: skip
+    return 0
+
+
+def _need(value: str | None, flag: str) -> str:
+    if not value:
+        raise ConfigError(f"{flag} is required here")
+    return value
+
+
+def _need_org(args: argparse.Namespace) -> str:
+    return _need(args.org, "--org NAME")
+
+
+def _config_table(path: str, org: str) -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path!r} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
+    table = (data.get("orgs") or {}).get(org)
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path!r} has no [orgs.{org}] table")
+    return {k: str(v).strip() for k, v in table.items() if k in _CLIENT_KEYS}
+
+
+def _client(args: argparse.Namespace, store: TokenStore) -> OAuthClient:
+    """The OAuth client of ``--org`` from flags, config, store entry, environment, prompt."""
+    org = _need_org(args)
+    found: dict[str, str] = {}
+    env = {"dc": "ZOHO_DC", "client_id": "ZOHO_CLIENT_ID", "client_secret": "ZOHO_CLIENT_SECRET"}
+    found.update({k: os.environ[v].strip() for k, v in env.items() if os.environ.get(v)})
+    entry = store.get(org)
+    if entry is not None:
+        found.update({k: getattr(entry, k) for k in _CLIENT_KEYS})
+    if args.config:
+        found.update(_config_table(args.config, org))
+    flags = {"dc": args.dc, "client_id": args.client_id}
+    found.update({k: v.strip() for k, v in flags.items() if v})
+    if not found.get("dc"):
+        raise ConfigError(
+            f"which data center is org {org!r} in? pass --dc (one of "
+            f"{', '.join(dcmod.DATA_CENTERS)}); the API console's address shows it"
+        )
+    if not found.get("client_id"):
+        raise ConfigError("no client id: pass --client-id (from the Zoho API console)")
+    if not found.get("client_secret"):
+        found["client_secret"] = _prompt_secret(org)
+    return OAuthClient(org=org, **found)
+
+
+def _prompt_secret(org: str) -> str:
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "no client secret: set ZOHO_CLIENT_SECRET, give --config with the org's table, "
+            "or run in a terminal to be prompted (it is never taken on the command line)"
+        )
+    return getpass.getpass(f"Zoho client secret for org {org!r} (input hidden): ")
+
+
+def _print_auth_url(client: OAuthClient, args: argparse.Namespace) -> int:
+    redirect_uri = _need(args.redirect_uri, "--redirect-uri")
+    url, state = authorization_url(
+        client, redirect_uri, scopes=[*DEFAULT_SCOPES, *args.scope], state=args.state
+    )
+    print("Open this URL in a browser, sign in and approve:\n")
+    print(f"  {url}\n")
+    print("Then paste the address you were redirected to (keep the quotes):\n")
+    print(f"  zcrm-notebook auth --org {client.org} --client-id {client.client_id} "
+          f"--redirect-uri {redirect_uri} --state {state} --redirect-url '<ADDRESS>'")  # fmt: skip
+    return 0
+
+
+def _expiry(entry: StoredToken, now: float) -> str:
+    if not entry.access_token or entry.access_expires_at is None:
+        return "none"
+    when = datetime.fromtimestamp(entry.access_expires_at, timezone.utc)
+    left = entry.access_expires_at - now
+    text = when.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{text} (in {left / 60:.0f} min)" if left > 0 else f"{text} (expired)"
+
+
+def status_rows(store: TokenStore, org: str | None = None) -> list[dict[str, str]]:
+    """One row per stored org: org, dc, api_domain, client_id, masked secrets, expiry."""
+    now = time.time()
+    rows = []
+    for name, e in sorted(store.read().items()):
+        if org is not None and name != org:
+            continue
+        rows.append({
+            "org": name, "dc": e.dc, "api_domain": e.api_domain, "client_id": e.client_id,
+            "client_secret": mask(e.client_secret), "refresh_token": mask(e.refresh_token),
+            "access_token_expires": _expiry(e, now),
+        })  # fmt: skip
+    return rows
+
+
+def _print_status(store: TokenStore, org: str | None) -> int:
+    rows = status_rows(store, org)
+    print(f"token store: {store.path}{'' if store.path.exists() else ' (does not exist yet)'}")
+    if not rows:
+        which = f"org {org!r}" if org else "any org"
+        how = "zcrm-notebook auth --org NAME --dc DC --client-id ID --grant-token CODE"
+        print(f"no token stored for {which}; get one with `{how}`")
+        return 1 if org else 0
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    print("  ".join(c.ljust(widths[c]) for c in cols).rstrip())
+    for r in rows:
+        print("  ".join(r[c].ljust(widths[c]) for c in cols).rstrip())
+    print("refresh tokens stay valid until revoked (`zcrm-notebook auth --org NAME --revoke`)")
+    return 0

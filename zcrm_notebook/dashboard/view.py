@@ -1,0 +1,201 @@
+"""What the dashboard shows, as plain values and HTML (private; see
+:mod:`zcrm_notebook.widgets`).
+
+Pure functions of the snapshot frame and its summaries: the jobs that need attention, the
+per-group progress, the status counts and the small HTML snippets. No widgets, no pyplot.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..analysis.summary import summarize_dcs, summarize_orgs
+from ..viz.plots import STATUS_COLORS
+from ..viz.style import group_colors, plural
+
+if TYPE_CHECKING:
+    from ..poll.background import Watch
+
+__all__ = [
+    "ATTENTION_COLUMNS",
+    "attention_jobs",
+    "attention_html",
+    "warnings_html",
+    "leads_text",
+    "status_chips",
+    "group_rows",
+    "bar_colors",
+    "ended_text",
+    "status_counts",
+]
+
+_FINAL = ("completed", "failed")
+ATTENTION_COLUMNS = ["job_id", "org", "dc", "status", "progress", "failed_count", "reason"]
+_RED = "#c0392b"
+
+
+def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) -> pd.DataFrame:
+    """The jobs that need a look, most urgent first.
+
+    Parameters
+    ----------
+    jobs : pandas.DataFrame
+        :func:`~zcrm_notebook.summary.summarize_jobs` output. Not modified.
+    max_rows : int, default 10
+        Rows kept.
+    slowest : int, default 3
+        Unfinished jobs with the lowest progress (not already listed) shown as "slowest".
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per job, RangeIndex: ``job_id, org, dc`` (string), ``status`` (category),
+        ``progress`` (float64, 0..1), ``failed_count`` (Int64, leads) and ``reason``
+        (string), in this order of urgency: ``"job failed"``, ``"no status (<error
+        code>)"``, ``"stalled"``, ``"slowest"``, ``"<n> leads failed"`` (a job with
+        failed leads; within a reason, highest failure rate first).
+    """
+    st = jobs["status"].astype(str)
+    failed = jobs["failed_count"].fillna(0).astype("int64")
+    unfinished = ~st.isin(_FINAL + ("error",))
+    rules = [
+        (st == "failed", lambda r: "job failed"),
+        (st == "error", lambda r: f"no status ({r.last_error_code})"),
+        (jobs["stalled"] & unfinished, lambda r: "stalled"),
+        (None, lambda r: "slowest"),
+        (failed > 0, lambda r: _leads_failed(int(r.failed_count))),
+    ]
+    picked: list[tuple[int, str]] = []
+    seen: set = set()
+    for mask, why in rules:
+        if mask is None:  # the slowest unfinished jobs not listed yet
+            part = jobs[unfinished & ~jobs.index.isin(seen)]
+            part = part.sort_values(["progress", "job_id"]).iloc[:slowest]
+        else:
+            part = jobs[mask & ~jobs.index.isin(seen)]
+            part = part.sort_values(["failure_rate", "job_id"], ascending=[False, True])
+        picked += [(i, why(r)) for i, r in zip(part.index, part.itertuples())]
+        seen |= set(part.index)
+    picked = picked[:max_rows]
+    out = jobs.loc[[i for i, _ in picked], ATTENTION_COLUMNS[:-1]].reset_index(drop=True)
+    out["reason"] = pd.array([why for _, why in picked], dtype="string")
+    return out
+
+
+def _leads_failed(n: int) -> str:
+    return f"{n} lead failed" if n == 1 else f"{n} leads failed"
+
+
+def attention_html(table: pd.DataFrame) -> str:
+    """HTML table of :func:`attention_jobs` (every value escaped)."""
+    if table.empty:
+        return "<p><i>No job needs attention.</i></p>"
+    rows = []
+    for r in table.itertuples(index=False):
+        status = str(r.status)
+        chip = f'<span style="color:{STATUS_COLORS.get(status, "#000")}">&#9632;</span>'
+        cells = [
+            r.job_id, r.org, r.dc, None, "" if pd.isna(r.progress) else f"{r.progress:.0%}",
+            "" if pd.isna(r.failed_count) else f"{r.failed_count:,}", r.reason,
+        ]  # fmt: skip
+        tds = [f"<td>{html.escape(str(c))}</td>" if c is not None else "" for c in cells]
+        tds[3] = f"<td>{chip} {html.escape(status)}</td>"
+        rows.append("<tr>" + "".join(tds) + "</tr>")
+    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in ATTENTION_COLUMNS)
+    return (
+        '<table class="zcrm-attention-table" style="border-collapse:collapse">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def warnings_html(caught: list, limit: int = 5) -> str:
+    """The poll thread's warnings (:attr:`Watch.warnings`): how many, and the last ones."""
+    if not caught:
+        return ""
+    items = "".join(f"<li>{html.escape(str(w.message))}</li>" for w in caught[-limit:])
+    head = f"<b>{plural(len(caught), 'warning')} from the poll</b> (latest last):"
+    return f"<p>{head}</p><ul>{items}</ul>"
+
+
+def leads_text(processed: int, total: int, failed: int) -> str:
+    """``"412 / 500 leads processed (82%), 3 failed (0.6%)"`` as HTML.
+
+    The percent is rounded down, so "100%" means every lead is processed (909 of 911 is
+    "99%")."""
+    if total <= 0:
+        return "waiting for lead counts"
+    text = f"{processed:,} / {total:,} leads processed ({100 * processed // total}%)"
+    if failed:
+        text += f", <b style='color:{_RED}'>{failed:,} failed ({failed / total:.1%})</b>"
+    return text
+
+
+def status_chips(counts: Mapping[str, int]) -> str:
+    """Jobs by status as coloured chips (statuses with 0 jobs left out)."""
+    chips = [
+        f'<span style="margin-right:1em"><span style="color:{STATUS_COLORS.get(s, "#999")}">'
+        f"&#9632;</span> {html.escape(s)}: <b>{n:,}</b></span>"
+        for s, n in counts.items()
+        if n
+    ]
+    return "jobs: " + ("".join(chips) or "none yet")
+
+
+def group_rows(view: pd.DataFrame, by: str, keys: list[str]) -> dict[str, tuple[float, str]]:
+    """Per group: (fraction of its leads processed, HTML text) for the progress bars.
+
+    Parameters
+    ----------
+    view : pandas.DataFrame
+        Snapshot frame.
+    by : {"dc", "org"}
+    keys : list of str
+        Groups wanted; one without snapshots gets ``(0.0, "no answer yet")``.
+    """
+    table = (summarize_dcs if by == "dc" else summarize_orgs)(view).set_index(by)
+    out = {}
+    for key in keys:
+        if key not in table.index:
+            out[key] = (0.0, "no answer yet")
+            continue
+        r = table.loc[key]
+        total, failed = int(r.leads_total), int(r.leads_failed)
+        done = int(r.leads_converted) + failed
+        text = f"{leads_text(done, total, failed)}; {plural(int(r.n_jobs), 'job')}"
+        out[key] = (done / total if total else 0.0, text)
+    return out
+
+
+def bar_colors(by: str, keys: list[str], dc_of: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The colours :mod:`zcrm_notebook.plots` gives the groups ``keys`` (sorted order);
+    ``dc_of`` maps org -> data center (:func:`~zcrm_notebook._plotkit.org_dcs`), so an
+    org with its own data center gets that data center's colour."""
+    keys = sorted(keys)
+    return dict(zip(keys, group_colors(by, keys, dict(dc_of or {}))))
+
+
+def ended_text(handle: Watch) -> str:
+    """Status-line text of a poll that has ended."""
+    reason = handle.stopped_reason
+    if reason == "finished":
+        return "finished: every job is final"
+    text = f"ended: {reason}"
+    if reason in ("stopped", "deadline", "budget", "interrupted"):
+        text += " (stopped watching; unfinished jobs are not failed)"
+    if handle.error is not None:
+        text += f": {handle.error}"
+    return text
+
+
+def status_counts(jobs: pd.DataFrame, expected: pd.DataFrame) -> dict[str, int]:
+    """Jobs by latest status, plus ``"not polled"``: rows of ``expected`` (org, job_id)
+    without any snapshot yet."""
+    counts = jobs["status"].astype(str).value_counts()
+    out = {s: int(counts.get(s, 0)) for s in STATUS_COLORS}
+    seen = set(zip(jobs["org"], jobs["job_id"]))
+    out["not polled"] = sum((o, j) not in seen for o, j in zip(expected["org"], expected["job_id"]))
+    return out

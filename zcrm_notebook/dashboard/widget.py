@@ -1,0 +1,446 @@
+"""The live ipywidgets dashboard: progress bars, status counts, jobs to look at, one figure.
+
+Threading model (the pitfalls it avoids: output written from threads lands in the wrong
+cell or nowhere, a blocking poll loop makes buttons dead, redrawn pyplot figures leak):
+
+- polling runs in one background thread (:func:`zcrm_notebook.watch.watch`); it never
+  touches a widget, an Output area or a figure;
+- one consumer, :meth:`Dashboard.refresh`, copies the snapshots so far and updates widget
+  values; it runs on the kernel's main thread, from an asyncio task on the kernel's event
+  loop (every ``refresh_s`` seconds while polling) or from a button handler;
+- there is exactly one :class:`matplotlib.figure.Figure` (not pyplot): its two Axes are
+  cleared and redrawn in place and rendered to PNG bytes shown by an ``ipywidgets.Image``.
+
+Without a running event loop (a script, a test), nothing refreshes by itself: call
+:meth:`Dashboard.refresh`.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from pathlib import Path
+
+try:
+    import ipywidgets as W
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "the dashboard needs ipywidgets: pip install 'zcrm-notebook[notebook]'"
+    ) from exc
+
+import pandas as pd
+
+from ..analysis.summary import summarize_jobs
+from ..errors import ConfigError, ZcrmError
+from ..poll.background import Watch
+from ..viz.report import export_report
+from ..viz.style import org_dcs, plural, zone
+from .core import DashboardCore, FigureImage
+from .view import (
+    attention_html,
+    attention_jobs,
+    bar_colors,
+    ended_text,
+    group_rows,
+    leads_text,
+    status_chips,
+    status_counts,
+    warnings_html,
+)
+
+__all__ = ["Dashboard", "attention_jobs"]
+
+log = logging.getLogger(__name__)
+_BAR = {"width": "420px"}
+#: Lowest poll interval the slider offers (seconds), unless the policy given asks lower.
+MIN_SLIDER_INTERVAL_S = 2.0
+_INTERVAL_TIP = (
+    "seconds between two polls of a job (shortest, longest); shorter intervals "
+    "cost more API credits and reach Zoho's rate limits sooner"
+)
+
+
+class Dashboard(DashboardCore):
+    """Live dashboard of a batch of mass-convert jobs (display it as a cell's last value).
+
+    Parameters
+    ----------
+    jobs : list, dict, DataFrame or CSV path
+        As for :class:`~zcrm_notebook.poll.Poller`; checked at once.
+    orgs : mapping org -> OrgCredentials, optional
+        Default: :func:`~zcrm_notebook.config.load_orgs` of ``config`` (the TOML file, else
+        the token store and the ``ZOHO_*`` environment).
+    config, org : optional
+        As for :class:`~zcrm_notebook.poll.Poller`.
+    policy : PollPolicy, optional
+        Base policy; the interval slider sets ``min_interval_s``/``max_interval_s``
+        (seconds; the slider starts at 2 s, or lower if the policy's minimum is lower).
+    store : path, SnapshotStore or MemoryStore, optional
+        Journal shared by every Start of this dashboard: a restart resumes (history kept,
+        finished jobs skipped). Default: in memory.
+    clock, sleep : callables, optional
+        Injected time, as for :class:`~zcrm_notebook.poll.Poller` (simulator, tests).
+    tz : str, default "UTC"
+        Time zone of times shown, of the figure and of exported figures.
+    refresh_s : float, default 1.0
+        Seconds between refreshes while polling (real time).
+    figure_every_s : float, default 2.0
+        Shortest real time between two redraws of the figure (the bars follow every
+        refresh); a change of grouping or filter, or the end of the poll, redraws at once.
+    export_dir : str, default "zcrm-report"
+        Initial folder of the Export box (new, empty, or holding a previous report).
+    group_by : {"dc", "org"}, default "dc"
+        Bars and figure per data center or per org.
+    title : str, default "Zoho CRM mass convert"
+
+    Raises
+    ------
+    ConfigError, JobInputError
+        For bad orgs, job ids or ``tz`` (nothing is polled).
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        The whole dashboard. Parts: ``status``, ``start_button``, ``stop_button``,
+        ``interval``, ``group_by``, ``filter``, ``overall``, ``overall_text``,
+        ``counts_html``, ``group_box``, ``image``, ``attention_html``, ``export_dir``,
+        ``export_button``, ``export_out`` (the last export's files or error, next to the
+        button). Browsing a past run hides Start, Stop and the interval slider.
+    figure : matplotlib.figure.Figure
+        The only figure; redrawn in place.
+    handle : Watch or None
+        The current (or last) background poll.
+    attention : pandas.DataFrame
+        The jobs-to-look-at table last shown (:func:`attention_jobs`).
+    status_counts : dict of str to int
+        Jobs by latest status last shown (``"not polled"`` for jobs without an answer).
+    """
+
+    def __init__(self, jobs=None, orgs=None, *, config=None, org=None, policy=None,
+                 store=None, clock=time.time, sleep=None, tz="UTC", refresh_s=1.0,
+                 figure_every_s=2.0, export_dir="zcrm-report", group_by="dc",
+                 title="Zoho CRM mass convert", _frame=None):  # fmt: skip
+        self.tz, self.tz_name = tz, zone(tz)[1]
+        super().__init__(jobs, orgs, config=config, org=org, policy=policy, store=store,
+                         clock=clock, sleep=sleep, refresh_s=refresh_s, frame=_frame)  # fmt: skip
+        self.figure_every_s = float(figure_every_s)
+        self._last_key: tuple | None = None
+        self._drawn_view: tuple | None = None
+        self._figure_stale = True
+        self._rows: dict[tuple[str, str], tuple] = {}
+        self._shown: list[str] = []
+        self.attention = pd.DataFrame()
+        self.status_counts: dict[str, int] = {}
+        self._fig = FigureImage()
+        self.figure = self._fig.figure
+        self._build(title, export_dir, group_by)
+        self.refresh(force=True)
+
+    def _build(self, title: str, export_dir: str, group_by: str) -> None:
+        lo, hi = self.policy.min_interval_s, self.policy.max_interval_s
+        floor = min(MIN_SLIDER_INTERVAL_S, lo)  # a policy set in code may go lower
+        self.title = W.HTML(f"<h3 style='margin:0 1em 0 0'>{html.escape(title)}</h3>")
+        self.status = W.HTML("").add_class("zcrm-status")
+        self.start_button = W.Button(description="Start", icon="play", button_style="success")
+        self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger")
+        self.interval = W.FloatRangeSlider(
+            value=(lo, hi), min=floor, max=max(60.0, 3 * hi), step=0.5,
+            description="interval (s)", continuous_update=False,
+            layout=W.Layout(width="420px"), tooltip=_INTERVAL_TIP,
+        )  # fmt: skip
+        self.group_by = W.ToggleButtons(options=["dc", "org"], value=group_by,
+                                        style={"button_width": "4em"})  # fmt: skip
+        self.filter = W.Dropdown(options=[("all", "")], value="", description="show")
+        self.overall = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="all leads",
+                                       bar_style="success", layout=_BAR)  # fmt: skip
+        self.overall_text = W.HTML("").add_class("zcrm-overall-text")
+        self.counts_html = W.HTML("").add_class("zcrm-counts")
+        self.group_box = W.VBox([]).add_class("zcrm-groups")
+        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="1100px"))
+        self.attention_html = W.HTML("").add_class("zcrm-attention")
+        self.export_dir = W.Text(value=str(export_dir), description="folder")
+        self.export_button = W.Button(
+            description="Export", icon="download",
+            tooltip="write the report bundle of what is shown to the folder (an empty or new "
+                    "folder, or one holding a previous report)",
+        )  # fmt: skip
+        self.export_out = W.HTML("").add_class("zcrm-export")
+        self.overall.add_class("zcrm-overall")
+        self._wire()
+        controls = [self.start_button, self.stop_button, self.interval]
+        if self.browsing:  # a past run: nothing to start, stop or pace
+            for w in controls:
+                w.layout.display = "none"
+        self.widget = W.VBox([
+            W.HBox([self.title, self.status]), W.HBox(controls),
+            W.HBox([W.Label("group by"), self.group_by, self.filter]),
+            W.HBox([self.overall, self.overall_text]), self.counts_html, self.group_box,
+            self.image, W.HTML("<b>Jobs that need attention</b>"), self.attention_html,
+            W.HBox([self.export_dir, self.export_button]), self.export_out,
+        ]).add_class("zcrm-dashboard")  # fmt: skip
+        self._update_filter_options()
+
+    def _wire(self) -> None:
+        """Button and selector callbacks (they run on the kernel's main thread)."""
+        self.start_button.on_click(lambda _: self._guard(self.start))
+        self.stop_button.on_click(lambda _: self._guard(self.stop))
+        self.export_button.on_click(lambda _: self._on_export())
+        self.group_by.observe(lambda _: self._guard(self._on_group_by), names="value")
+        self.filter.observe(lambda _: self._guard(self.refresh), names="value")
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        mode = "browse" if self.browsing else ("running" if self.running else "idle")
+        return f"<Dashboard {mode}: {plural(len(self.snapshots), 'snapshot')}>"
+
+    @property
+    def group_bars(self) -> dict[str, W.FloatProgress]:
+        """Shown group -> its progress bar (fraction of the group's leads processed)."""
+        by = self.group_by.value
+        return {key: self._rows[(by, key)][1] for key in self._shown}
+
+    def view(self) -> pd.DataFrame:
+        """The snapshots shown (and exported): :attr:`snapshots` with the filter applied."""
+        return self._filtered(self.snapshots)
+
+    def _filtered(self, df: pd.DataFrame) -> pd.DataFrame:
+        if not self.filter.value:
+            return df
+        return df[df[self.group_by.value] == self.filter.value].reset_index(drop=True)
+
+    # -- actions ----------------------------------------------------------------------
+
+    def _guard(self, func) -> None:
+        """Run a widget callback; show its error in the status line instead of losing it."""
+        try:
+            func()
+        except Exception as exc:
+            log.exception("dashboard action failed")
+            self.status.value = f"<span style='color:#c0392b'>error: {html.escape(str(exc))}</span>"
+
+    def start(self) -> Watch | None:
+        """Start polling in the background (no-op while running or when browsing).
+
+        The interval slider gives ``min_interval_s``/``max_interval_s``; the dashboard's
+        store makes a second Start resume (finished jobs are not polled again). While the
+        kernel's event loop runs, the dashboard refreshes itself every ``refresh_s``.
+        Right after :meth:`stop` (``dash.stop(); dash.start()`` in one cell) it first
+        waits up to ``stop_wait_s`` (2 s) real seconds for the stopping poll to end.
+
+        Returns
+        -------
+        Watch or None
+            The new background poll (:func:`~zcrm_notebook.watch.watch`), or None while a
+            poll runs (not stopping) or when browsing.
+
+        Raises
+        ------
+        ConfigError
+            For interval bounds the policy refuses.
+        ZcrmError
+            If the previous poll is still stopping after ``stop_wait_s``.
+        """
+        lo, hi = self.interval.value
+        handle = self._start_watch(float(lo), float(hi))
+        if handle is not None:
+            self.refresh()
+            self._ensure_ticker()
+        return handle
+
+    def stop(self) -> None:
+        """Ask the background poll to stop; it ends within about a second (snapshots kept)."""
+        self._stop_watch()
+        self._update_status(None)
+
+    def export(self, out_dir=None, *, overwrite: bool = False) -> dict[str, Path]:
+        """Write the report bundle of :meth:`view` and list its files next to the button.
+
+        The folder must be new, empty or hold only a previous report (replaced); see
+        :func:`~zcrm_notebook.report.export_report`.
+
+        Parameters
+        ----------
+        out_dir : str or PathLike, optional
+            Default: the folder typed in the Export box (spaces around it ignored).
+        overwrite : bool, default False
+            Write into a folder holding other files too (files of the bundle's names
+            are replaced).
+
+        Returns
+        -------
+        dict of str to pathlib.Path
+            As :func:`~zcrm_notebook.report.export_report`.
+
+        Raises
+        ------
+        ConfigError
+            Nothing to export (no snapshots shown), an empty folder name, a folder that
+            is a file, cannot be written or holds other files (the button shows the
+            message next to it).
+        """
+        self.export_out.value = ""
+        raw = out_dir if out_dir is not None else self.export_dir.value
+        if isinstance(raw, str):
+            raw = raw.strip()
+        df = self.view()
+        if df.empty:
+            shown = f" for {self.group_by.value} = {self.filter.value}" if self.filter.value else ""
+            raise ConfigError(f"nothing to export: no snapshots yet{shown}")
+        paths = export_report(df, raw, tz=self.tz, overwrite=overwrite)
+        out = paths["readme"].parent
+        what = f" ({self.group_by.value} = {self.filter.value})" if self.filter.value else ""
+        items = "".join(f"<li><code>{html.escape(p.name)}</code></li>" for p in paths.values())
+        self.export_out.value = (
+            f"Exported {plural(len(df), 'snapshot')}{html.escape(what)} to "
+            f"<code>{html.escape(str(out.resolve()))}</code>:<ul>{items}</ul>"
+        )
+        return paths
+
+    def _on_export(self) -> None:
+        """The Export button: the outcome goes next to the button (never the status line),
+        replacing the previous one; errors are one line."""
+        self.export_out.value = "exporting..."
+        try:
+            self.export()
+        except ZcrmError as exc:
+            self._export_error(str(exc))
+        except OSError as exc:
+            self._export_error(f"cannot write the report: {exc.strerror or exc}")
+        except Exception as exc:
+            log.exception("export failed")
+            self._export_error(f"export failed: {type(exc).__name__}: {exc}")
+
+    def _export_error(self, text: str) -> None:
+        line = html.escape(text.splitlines()[0] if text else "unknown error")
+        self.export_out.value = f"<span style='color:#c0392b'>not exported: {line}</span>"
+
+    def close(self) -> None:
+        """Stop polling and refreshing, close the widgets (and a store file given by path)."""
+        self._stop_watch()
+        self._cancel_ticker()
+        self._close_store()
+        for box, _, _ in self._rows.values():
+            _close_tree(box)
+        _close_tree(self.widget)
+
+    def _on_group_by(self) -> None:
+        self._update_filter_options()
+        self.refresh()
+
+    def _groups(self, df: pd.DataFrame, by: str) -> list[str]:
+        return sorted({str(k) for k in self._job_keys[by]} | {str(k) for k in df[by].dropna()})
+
+    def _update_filter_options(self) -> None:
+        groups = self._groups(self.snapshots, self.group_by.value)
+        self.filter.options = [("all", "")] + [(g, g) for g in groups]
+        self.filter.value = ""
+
+    # -- refresh ----------------------------------------------------------------------
+
+    def refresh(self, force: bool = False) -> bool:
+        """Copy the snapshots so far and update the widgets (kernel main thread only).
+
+        Cheap when nothing changed. The figure is redrawn when the data changed and
+        ``figure_every_s`` passed since its last redraw, at once when the grouping or the
+        filter changed or no poll is running, and always when ``force``.
+
+        Parameters
+        ----------
+        force : bool, default False
+            Update everything and redraw the figure even if nothing changed.
+
+        Returns
+        -------
+        bool
+            True if more than the status line was updated.
+        """
+        df = self.snapshots
+        self._update_buttons()
+        self._update_status(df)
+        view_key = (self.group_by.value, self.filter.value)
+        key = (len(df), view_key, self.running)
+        changed = force or key != self._last_key
+        if not changed and not self._figure_stale:
+            return False
+        view = self._filtered(df)
+        if changed:
+            self._last_key = key
+            jobs = summarize_jobs(view, stalled_after_s=self.policy.stalled_after_s)
+            self._update_overall(jobs)
+            self._update_groups(view)
+            self.attention = attention_jobs(jobs)
+            caught = self.handle.warnings if self.handle is not None else []
+            self.attention_html.value = attention_html(self.attention) + warnings_html(caught)
+            self._figure_stale = True
+        due = time.monotonic() - self._fig.drawn_at >= self.figure_every_s
+        if force or due or not self.running or view_key != self._drawn_view:
+            self._redraw(view, view_key)
+        return True
+
+    def _update_buttons(self) -> None:
+        self.start_button.disabled = self.browsing or self.running
+        self.stop_button.disabled = self.browsing or not self.running
+        self.interval.disabled = self.browsing or self.running
+
+    def _update_status(self, df: pd.DataFrame | None) -> None:
+        if self.browsing:
+            state = "browsing a past run"
+        elif self.handle is None:
+            state = "not started: press Start"
+        elif self.running:
+            elapsed = time.monotonic() - self.handle.started_at
+            state = "stopping..." if self._stopping else f"polling ({elapsed:.0f} s)"
+        else:
+            state = ended_text(self.handle)
+        last = ""
+        if df is not None and len(df):
+            t = df["polled_at"].max().tz_convert(zone(self.tz)[0]).strftime("%H:%M:%S")
+            last = (
+                f" &middot; {plural(len(df), 'snapshot')}, last answer {t} "
+                f"{html.escape(self.tz_name)}"
+            )
+        self.status.value = f"<span>{html.escape(state)}{last}</span>"
+
+    def _update_overall(self, jobs: pd.DataFrame) -> None:
+        total = int(jobs["total_count"].fillna(0).sum())
+        failed = int(jobs["failed_count"].fillna(0).sum())
+        done = int(jobs["converted_count"].fillna(0).sum()) + failed
+        self.overall.value = done / total if total else 0.0
+        self.overall_text.value = leads_text(done, total, failed)
+        self.status_counts = status_counts(jobs, self._filtered(self._job_keys))
+        self.counts_html.value = status_chips(self.status_counts)
+
+    def _update_groups(self, view: pd.DataFrame) -> None:
+        by = self.group_by.value
+        keys = [self.filter.value] if self.filter.value else self._groups(view, by)
+        pairs = pd.concat([self._job_keys[["org", "dc"]], view[["org", "dc"]].astype("string")])
+        colors = bar_colors(by, self._groups(view, by), org_dcs(pairs))
+        for key, (value, text) in group_rows(view, by, keys).items():
+            if (by, key) not in self._rows:
+                bar = W.FloatProgress(value=0.0, min=0.0, max=1.0, description=key, layout=_BAR)
+                bar.add_class(f"zcrm-bar-{by}")
+                label = W.HTML("")
+                self._rows[(by, key)] = (W.HBox([bar, label]), bar, label)
+            _, bar, label = self._rows[(by, key)]
+            bar.style.bar_color = colors.get(key, "#9e9e9e")
+            bar.value, label.value = value, text
+        self._shown = keys
+        self.group_box.children = [self._rows[(by, k)][0] for k in keys]
+
+    def _redraw(self, view: pd.DataFrame, view_key: tuple) -> None:
+        """Redraw the one figure in place and hand its PNG to the Image widget."""
+        # the layout is also redone when a poll starts or ends (final tick labels fit)
+        layout_key = (*view_key, tuple(self._shown), len(view) > 0, self.running)
+        self.image.value = self._fig.render(
+            view, by=self.group_by.value, tz=self.tz, layout_key=layout_key
+        )
+        self._drawn_view, self._figure_stale = view_key, False
+
+
+def _close_tree(widget) -> None:
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()

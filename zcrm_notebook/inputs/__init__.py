@@ -1,0 +1,11 @@
+"""What the user gives: org configuration (TOML, environment, token store) and job ids.
+
+The only place that reads org tables and job input: it turns them into
+:class:`~zcrm_notebook.auth.OrgCredentials` and :class:`Job` values, refusing bad input
+with one error before any call. It may import :mod:`zcrm_notebook.auth`,
+:mod:`zcrm_notebook.api`, ``errors`` (and pandas, for CSV tables, when used).
+"""
+
+from .jobs import Job, clean_jobs, load_orgs, orgs_from_env, orgs_from_toml, read_jobs_csv
+
+__all__ = ["Job", "load_orgs", "orgs_from_env", "orgs_from_toml", "clean_jobs", "read_jobs_csv"]

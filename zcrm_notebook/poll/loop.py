@@ -1,0 +1,288 @@
+"""The scheduler of a poll run: when to poll each job, and what each answer means for it.
+
+One scheduler (the calling thread) decides which jobs are due; each org has its own thread
+pool, capped at the org's calls in flight (:mod:`zcrm_notebook.orgs`). Workers only make
+HTTP calls; every answer comes back to the scheduler, which turns it into a
+:class:`~zcrm_notebook.status.Snapshot` for the run to record and decides the job's next
+poll (:class:`~zcrm_notebook.policy.JobTrack`). Transient faults are retried with backoff
+by rescheduling (never by sleeping in a worker); a 429 backs the whole org off; a job id
+that stays unknown, or keeps failing, is given up; an auth failure ends its org. Time comes
+from an injected ``clock``/``sleep`` so tests never sleep for real.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+from ..api.status import JobState, JobStatus, Snapshot, quality_problems
+from ..client import StatusAnswer, ZohoClient
+from ..errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    DataQualityWarning,
+    RateLimitError,
+    TokenThrottledError,
+    TransportError,
+    ZcrmError,
+)
+from ..inputs.jobs import Job
+from .orgstate import OrgState
+from .policy import JobTrack, PollPolicy
+
+__all__ = ["Scheduler"]
+
+log = logging.getLogger(__name__)
+
+_SLICE_S = 0.5  # longest single sleep/wait, so Stop and Ctrl-C act within about a second
+
+
+def _is_transient(exc: ZcrmError) -> bool:
+    if isinstance(exc, (RateLimitError, TransportError)):
+        return True
+    return isinstance(exc, ApiError) and (exc.http_status or 0) >= 500
+
+
+class Scheduler:
+    """Poll the jobs added with :meth:`add` until each is finished, or until stopped.
+
+    Parameters
+    ----------
+    orgs : dict org -> OrgState
+        The run's orgs, open; the caller closes them.
+    policy : PollPolicy
+    record : callable
+        Called with each new Snapshot on the scheduler thread, in arrival order.
+    clock, sleep : callables
+        Injected time (seconds since the epoch) and an interruptible wait (seconds).
+    stop : threading.Event
+        Set (from any thread) to end the run between two snapshots.
+    bar : tqdm progress bar, optional
+        Updated as jobs finish (leads converted as its postfix).
+    """
+
+    def __init__(
+        self,
+        orgs: dict[str, OrgState],
+        policy: PollPolicy,
+        record: Callable[[Snapshot], None],
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], object],
+        stop: threading.Event,
+        bar=None,
+    ) -> None:
+        self.orgs, self.policy, self.record = orgs, policy, record
+        self.clock, self.sleep, self.stop, self.bar = clock, sleep, stop, bar
+        self._rng = random.Random(policy.seed)
+        self._seq = itertools.count()
+        self._tracks: dict[Job, JobTrack] = {}
+        self._pending: set[Job] = set()
+        self._warned: set[tuple[Job, str]] = set()
+        self._converted: dict[Job, int] = {}
+
+    def add(self, job: Job, due: float) -> None:
+        """Poll ``job`` first at ``due`` (clock seconds)."""
+        self._tracks[job] = JobTrack(interval_s=self.policy.min_interval_s)
+        self._push(job, due)
+        self._pending.add(job)
+
+    def run(self) -> str:
+        """Poll until done; returns why: finished, stopped, deadline or budget."""
+        deadline = None if self.policy.deadline_s is None else self.clock() + self.policy.deadline_s
+        outstanding: dict[Future, tuple[Job, float]] = {}
+        while self._pending or outstanding:
+            if self.stop.is_set():
+                return "stopped"
+            now = self.clock()
+            if deadline is not None and now >= deadline:
+                return "deadline"
+            self._dispatch(now, outstanding)
+            if outstanding:
+                done, _ = wait(list(outstanding), timeout=_SLICE_S, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    job, _sent = outstanding.pop(fut)
+                    self._handle(job, fut.result())
+            elif self._pending:
+                wake = self._next_wake()
+                if wake is None:
+                    return "budget"
+                if deadline is not None:
+                    wake = min(wake, deadline)
+                self.sleep(min(max(0.0, wake - now), _SLICE_S))  # stay responsive to stop()
+        return "finished"
+
+    # -- calls --------------------------------------------------------------------------
+
+    def _push(self, job: Job, due: float) -> None:
+        self.orgs[job.org].push(due, next(self._seq), job)
+
+    def _next_wake(self) -> float | None:
+        wakes = [o.next_wake(self.policy.budget) for o in self.orgs.values()]
+        return min((w for w in wakes if w is not None), default=None)
+
+    def _dispatch(self, now: float, outstanding: dict) -> None:
+        for o in self.orgs.values():
+            if o.paused(now):
+                continue
+            while o.has_due(now):
+                if o.over_budget(self.policy.budget):
+                    self._give_up_org_budget(o)
+                    break
+                job = o.take()
+                outstanding[o.pool.submit(self._call, o.client, job.job_id)] = (job, now)
+
+    def _call(self, client: ZohoClient, job_id: str) -> tuple:
+        """Worker: one HTTP call -> (answer or error, arrival time, round trip s).
+
+        Never raises; never touches shared state."""
+        started = time.perf_counter()
+        try:
+            result: StatusAnswer | ZcrmError = client.get_status(job_id)
+        except ZcrmError as exc:
+            result = exc
+        except Exception as exc:  # a bug or an unexpected library error: an error row
+            log.exception("unexpected error polling job %s", job_id)
+            result = ZcrmError(
+                f"job {job_id}: unexpected {type(exc).__name__}", code=type(exc).__name__
+            )
+        return result, self.clock(), time.perf_counter() - started
+
+    # -- answers ------------------------------------------------------------------------
+
+    def _handle(self, job: Job, outcome: tuple) -> None:
+        result, at, latency_s = outcome
+        self.orgs[job.org].settle(result)
+        if isinstance(result, StatusAnswer):
+            self._on_status(job, result, at)
+        else:
+            self._on_error(job, result, at, latency_s)
+
+    def _on_status(self, job: Job, ans: StatusAnswer, at: float) -> None:
+        o, track = self.orgs[job.org], self._tracks[job]
+        st = ans.status
+        self._check_quality(job, track.last, st)
+        self.record(
+            Snapshot.from_status(
+                st, polled_at=at, org=job.org, dc=o.creds.dc,
+                http_status=ans.http_status, latency_s=ans.latency_s,
+            )
+        )  # fmt: skip
+        track.attempt = 0
+        self._converted[job] = st.converted_count or 0
+        if self.bar is not None:
+            self.bar.set_postfix(leads_converted=sum(self._converted.values()), refresh=False)
+        if st.is_final:
+            self._finish(job)
+            return
+        self._push(job, at + track.observe(st, at, self.policy, self._rng))
+        if track.moved_at is not None and at - track.moved_at >= self.policy.stalled_after_s:
+            self._warn(job, "stalled", f"counts have not moved for {at - track.moved_at:.0f} s")
+
+    def _on_error(self, job: Job, exc: ZcrmError, at: float, latency_s: float = 0.0) -> None:
+        o, track = self.orgs[job.org], self._tracks[job]
+        if isinstance(exc, TokenThrottledError):  # no API call is spent while throttled
+            self._back_off_org(o, at, 60.0, why="token creation throttled by Zoho (Access Denied)")
+            self._push(job, o.backoff_until)
+            return
+        if isinstance(exc, RateLimitError):
+            o.stats.rate_limited += 1
+            self._back_off_org(o, at, exc.retry_after_s)
+        if _is_transient(exc) and track.attempt < self.policy.max_retries:
+            track.attempt += 1
+            o.stats.retries += 1
+            delay = self.policy.retry_delay_s(track.attempt, self._rng)
+            self._push(job, max(at + delay, o.backoff_until))
+            return
+        track.attempt = 0
+        o.stats.errors += 1
+        self.record(_error_snapshot(job, o.creds.dc, exc, at, latency_s=latency_s))
+        self._warn_error_once(o, exc)
+        if isinstance(exc, (AuthError, ConfigError)):
+            self._fail_org(o, exc, at)
+        elif isinstance(exc, ApiError) and not _is_transient(exc):  # unknown id, other 4xx
+            track.not_found += 1
+            limit = self.policy.not_found_confirmations
+            self._retry_or_give_up(job, at, track.not_found, limit, self.policy.min_interval_s)
+        else:  # transient fault after its retries, garbage body, unexpected error
+            track.errors += 1
+            limit = self.policy.give_up_after_errors
+            self._retry_or_give_up(job, at, track.errors, limit, self.policy.max_interval_s)
+
+    def _retry_or_give_up(
+        self, job: Job, at: float, count: int, limit: int, delay_s: float
+    ) -> None:
+        if count >= limit:
+            self._finish(job)
+        else:
+            self._push(job, at + delay_s)
+
+    def _finish(self, job: Job) -> None:
+        if job not in self._pending:
+            return
+        self._pending.discard(job)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    # -- orgs ---------------------------------------------------------------------------
+
+    def _back_off_org(
+        self, o: OrgState, at: float, retry_after_s: float | None, why: str = "rate limited (429)"
+    ) -> None:
+        delay = o.back_off(at, self.policy, self._rng, retry_after_s)
+        log.warning("org %s %s: backing off %.1f s", o.name, why, delay)
+
+    def _warn_error_once(self, o: OrgState, exc: ZcrmError) -> None:
+        if o.first_error(exc.code):
+            log.warning("org %s: %s (further %s errors are in the snapshots)", o.name,
+                        exc, exc.code)  # fmt: skip
+
+    def _fail_org(self, o: OrgState, exc: ZcrmError, at: float) -> None:
+        """An auth failure ends the org: each of its pending jobs gets one error row."""
+        queued = o.end(exc.code)
+        log.error("org %s: %s; its other jobs are recorded as errors", o.name, exc)
+        note = f"not polled: org {o.name} failed ({exc.code}): {exc}"
+        for other in queued:
+            self.record(_error_snapshot(other, o.creds.dc, exc, at, message=note))
+            self._finish(other)
+        for job in self._pending_of(o.name):
+            self._finish(job)
+
+    def _give_up_org_budget(self, o: OrgState) -> None:
+        log.warning("org %s used its budget of %s calls; stopping its polls", o.name,
+                    self.policy.budget)  # fmt: skip
+        o.end("BUDGET_EXHAUSTED")
+        self._pending.difference_update(self._pending_of(o.name))
+
+    def _pending_of(self, org: str) -> list[Job]:
+        return [j for j in self._pending if j.org == org]
+
+    # -- data quality -------------------------------------------------------------------
+
+    def _check_quality(self, job: Job, prev: JobStatus | None, st: JobStatus) -> None:
+        for kind, text in quality_problems(prev, st):
+            self._warn(job, kind, f"{text}; kept as received")
+
+    def _warn(self, job: Job, kind: str, text: str) -> None:
+        """One DataQualityWarning per job and kind of problem (no flood on every poll)."""
+        if (job, kind) not in self._warned:
+            self._warned.add((job, kind))
+            warnings.warn(f"job {job.job_id} ({job.org}): {text}", DataQualityWarning, stacklevel=3)
+
+
+def _error_snapshot(
+    job: Job, dc: str, exc: ZcrmError, at: float, *, latency_s: float = 0.0, message: str = ""
+) -> Snapshot:
+    """The ``error`` row of a poll that got no status (or of a job its org never polled)."""
+    return Snapshot(
+        polled_at=at, org=job.org, dc=dc, job_id=job.job_id, status=JobState.ERROR,
+        http_status=exc.http_status, error_code=exc.code, error_message=message or str(exc),
+        latency_s=latency_s,
+    )  # fmt: skip

@@ -1,0 +1,163 @@
+"""Per-org state of a poll run: counters, the queue of due polls, and the org's limits.
+
+Each org polls through its own :class:`~zcrm_notebook.client.ZohoClient` and thread pool,
+capped at its calls in flight (``PollPolicy.max_in_flight``, default 5,
+``shared/ZOHO_API.md`` §6). Its limits are kept here: the cap, a backoff of the whole org
+(a 429, a throttled token endpoint), the call budget of the run, and the end of the org
+(an auth or config failure, or the budget used up). Only bookkeeping: the poller's
+scheduler thread owns every :class:`OrgState` and decides when to call, log and record;
+nothing here makes an HTTP call, sleeps or imports pandas at module level.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..auth.tokens import OrgCredentials
+from ..client import StatusAnswer, ZohoClient
+from ..errors import ZcrmError
+from ..inputs.jobs import Job
+from .policy import PollPolicy
+
+__all__ = ["OrgStats", "OrgState", "org_stats_frame"]
+
+
+@dataclass
+class OrgStats:
+    """Counters of one org for one run (see :meth:`zcrm_notebook.poll.Poller.org_stats`)."""
+
+    org: str
+    dc: str
+    jobs: int = 0
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    errors: int = 0
+    credits_remaining: int | None = None
+    token_requests: int = 0
+    failed_reason: str | None = None
+
+    @property
+    def credits_used(self) -> int:
+        """Estimated API credits used: one per status GET (Zoho does not document the cost)."""
+        return self.requests
+
+
+@dataclass
+class OrgState:
+    """One org of a run: its client, pool, queue of due polls, calls in flight and limits."""
+
+    creds: OrgCredentials
+    client: ZohoClient
+    pool: ThreadPoolExecutor
+    cap: int
+    stats: OrgStats
+    queue: list = field(default_factory=list)  # heap of (due, seq, job)
+    in_flight: int = 0
+    backoff_until: float = 0.0
+    backoff_level: int = 0
+    dead: bool = False
+    error_codes_seen: set[str] = field(default_factory=set)
+
+    @classmethod
+    def open(
+        cls, creds: OrgCredentials, policy: PollPolicy, clock: Callable[[], float]
+    ) -> OrgState:
+        """The org's client and a thread pool of its cap of calls in flight."""
+        cap = policy.cap(creds.org)
+        client = ZohoClient(creds, timeout_s=policy.timeout_s, pool_size=cap, clock=clock)
+        pool = ThreadPoolExecutor(max_workers=cap, thread_name_prefix=f"zcrm-{creds.org}")
+        return cls(creds, client, pool, cap, OrgStats(creds.org, creds.dc))
+
+    @property
+    def name(self) -> str:
+        return self.creds.org
+
+    def close(self) -> None:
+        """Drop the calls not started yet and close the client (never waits)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.client.close()
+
+    # -- the queue of due polls ---------------------------------------------------------
+
+    def push(self, due: float, seq: int, job: Job) -> None:
+        heapq.heappush(self.queue, (due, seq, job))
+
+    def paused(self, now: float) -> bool:
+        """Backing off, or ended: no call may start now."""
+        return now < self.backoff_until or self.dead
+
+    def has_due(self, now: float) -> bool:
+        """A poll is due and a call slot is free."""
+        return bool(self.queue) and self.in_flight < self.cap and self.queue[0][0] <= now
+
+    def take(self) -> Job:
+        """The next due job, counted as one call in flight and one request."""
+        _, _, job = heapq.heappop(self.queue)
+        self.in_flight += 1
+        self.stats.requests += 1
+        return job
+
+    def settle(self, result: StatusAnswer | ZcrmError) -> None:
+        """A call came back; an answer ends the org's backoff streak."""
+        self.in_flight -= 1
+        if isinstance(result, StatusAnswer):
+            self.backoff_level = 0
+            if result.credits_remaining is not None:
+                self.stats.credits_remaining = result.credits_remaining
+
+    def next_wake(self, budget: int | None) -> float | None:
+        """When the org's next call may start; None if it has none left to make."""
+        if not self.queue or self.dead or self.over_budget(budget):
+            return None
+        return max(self.queue[0][0], self.backoff_until)
+
+    # -- limits -------------------------------------------------------------------------
+
+    def over_budget(self, budget: int | None) -> bool:
+        return budget is not None and self.stats.requests >= budget
+
+    def back_off(
+        self, at: float, policy: PollPolicy, rng: random.Random, retry_after_s: float | None
+    ) -> float:
+        """Hold the whole org; the n-th backoff in a row waits longer. Returns the delay s."""
+        self.backoff_level += 1
+        delay = policy.retry_delay_s(self.backoff_level, rng, retry_after_s)
+        self.backoff_until = max(self.backoff_until, at + delay)
+        return delay
+
+    def first_error(self, code: str) -> bool:
+        """True the first time the org sees an error ``code`` in this run."""
+        if code in self.error_codes_seen:
+            return False
+        self.error_codes_seen.add(code)
+        return True
+
+    def end(self, reason: str | None) -> list[Job]:
+        """End the org for the run (``failed_reason``); returns its queued jobs, due first."""
+        self.dead = True
+        self.stats.failed_reason = reason
+        return [heapq.heappop(self.queue)[2] for _ in range(len(self.queue))]
+
+    def stats_row(self) -> dict:
+        self.stats.token_requests = self.client.tokens.requests
+        return {**self.stats.__dict__, "credits_used": self.stats.credits_used}
+
+
+def org_stats_frame(orgs: Iterable[OrgState]):
+    """Per-org counters as a DataFrame (see :meth:`zcrm_notebook.poll.Poller.org_stats`)."""
+    import pandas as pd
+
+    cols = list(OrgStats.__dataclass_fields__) + ["credits_used"]
+    return pd.DataFrame([o.stats_row() for o in orgs], columns=cols).astype(
+        {
+            "credits_remaining": "Int64",
+            "failed_reason": "string",
+            "org": "string",
+            "dc": "string",
+        }
+    )

@@ -1,0 +1,249 @@
+"""The polling engine: many job ids, several orgs and data centers, within Zoho's limits.
+
+:class:`Poller` is one poll run: it takes the jobs and orgs (checked at once), opens the
+store and resumes from it, then runs the scheduler until every job is finished, the
+deadline passes, the budget is used up or the run is stopped (:meth:`Poller.stop`, Ctrl-C,
+SIGTERM), keeping every snapshot. Its parts, each in its own module:
+
+- :mod:`zcrm_notebook.schedule`: which job is due, the calls on the orgs' thread pools,
+  and what each answer means (snapshot, next poll, retries with backoff, giving up);
+- :mod:`zcrm_notebook.orgs`: per-org state and limits (calls in flight, backoff, budget,
+  failure) and the per-org counters (:class:`OrgStats`);
+- :mod:`zcrm_notebook.resume`: opening the store and the jobs a previous run finished.
+
+Time comes from an injected ``clock``/``sleep`` so tests never sleep for real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from ..api.status import Snapshot
+from ..auth.tokens import OrgCredentials
+from ..inputs.jobs import clean_jobs, load_orgs
+from .loop import Scheduler
+from .orgstate import OrgState, OrgStats, org_stats_frame
+from .policy import PollPolicy
+from .resume import finished_jobs, open_store
+
+__all__ = ["Poller", "OrgStats", "poll_jobs", "PollPolicy"]
+
+log = logging.getLogger(__name__)
+
+
+class Poller:
+    """Poll a batch of mass-convert jobs until each is finished, or until stopped.
+
+    Parameters
+    ----------
+    jobs : list, dict, DataFrame or CSV path
+        See :func:`zcrm_notebook.config.clean_jobs`.
+    orgs : mapping org -> OrgCredentials, optional
+        Defaults to :func:`zcrm_notebook.config.load_orgs` of ``config``.
+    config : path, optional
+        TOML file of orgs (used when ``orgs`` is not given).
+    org : str, optional
+        Org of a plain list of ids.
+    policy : PollPolicy, optional
+    store : SnapshotStore or path, optional
+        SQLite journal: every snapshot is committed as it arrives; a store that already
+        holds snapshots resumes (history kept, finished jobs skipped).
+    clock, sleep : callables, default ``time.time`` and an interruptible wait
+        Injected time (seconds since the epoch) for tests and the simulator.
+    progress : bool, default False
+        Show a tqdm.auto bar (jobs finished, leads converted).
+    on_snapshot : callable, optional
+        Called with each new Snapshot on the scheduler thread (e.g. a dashboard queue).
+
+    Raises
+    ------
+    ConfigError, JobInputError
+        At construction, for bad orgs or job ids; nothing has been called yet.
+    """
+
+    def __init__(
+        self,
+        jobs: object,
+        orgs: Mapping[str, OrgCredentials] | None = None,
+        *,
+        config: str | None = None,
+        org: str | None = None,
+        policy: PollPolicy | None = None,
+        store: object = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] | None = None,
+        progress: bool = False,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
+    ) -> None:
+        self.orgs_config = dict(orgs) if orgs is not None else load_orgs(config)
+        self.jobs = clean_jobs(jobs, self.orgs_config, org=org)
+        self.policy = policy or PollPolicy()
+        self.clock = clock
+        self._stop = threading.Event()
+        self._interrupted = False
+        self.stop_signal: int | None = None
+        self._sleep = sleep or self._stop.wait
+        self.progress = progress
+        self.on_snapshot = on_snapshot
+        self.store, self._owns_store = open_store(store), not hasattr(store, "append")
+        self.history: list[Snapshot] = self.store.read() if self.store is not None else []
+        self.snapshots: list[Snapshot] = []
+        self.stopped_reason: str | None = None
+        self._orgs: dict[str, OrgState] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"Poller(jobs={len(self.jobs)}, orgs={sorted(self.orgs_config)}, "
+            f"snapshots={len(self.snapshots)}, stopped_reason={self.stopped_reason!r})"
+        )
+
+    # -- public -----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the run to end (thread-safe); it returns within about a second."""
+        self._stop.set()
+
+    @property
+    def all_snapshots(self) -> list[Snapshot]:
+        """History from the store, then this run's snapshots, in arrival order."""
+        return self.history + self.snapshots
+
+    def frame(self):
+        """The whole history (store + this run) as the snapshot DataFrame."""
+        from ..snapshots.frame import to_frame
+
+        return to_frame(self.all_snapshots)
+
+    def org_stats(self):
+        """Per-org counters of this run as a DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per org: ``org, dc, jobs, requests, retries, rate_limited, errors,
+            credits_used, credits_remaining, token_requests, failed_reason``.
+        """
+        return org_stats_frame(self._orgs.values())
+
+    def run(self):
+        """Poll until every job is finished, the deadline passes, or :meth:`stop`.
+
+        A ``KeyboardInterrupt`` (Ctrl-C, notebook interrupt) ends the run cleanly:
+        ``stopped_reason`` becomes ``"interrupted"`` and everything collected is returned.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The snapshot frame (:mod:`zcrm_notebook.frame`): the store's history followed
+            by this run's snapshots, one row per poll.
+        """
+        self.run_snapshots()
+        return self.frame()
+
+    def run_snapshots(self) -> list[Snapshot]:
+        """As :meth:`run`, returning Snapshot records instead of a DataFrame."""
+        bar = self._progress_bar()
+        try:
+            with self._sigint_stops():
+                reason = self._start(bar).run()
+                stopped_by_signal = reason == "stopped" and self._interrupted
+                self.stopped_reason = "interrupted" if stopped_by_signal else reason
+        except KeyboardInterrupt:
+            self.stopped_reason, self.stop_signal = "interrupted", signal.SIGINT
+        finally:
+            self._shutdown(bar)
+        if self.stopped_reason == "interrupted":
+            log.warning("interrupted: %d snapshots kept", len(self.all_snapshots))
+        return self.all_snapshots
+
+    @contextlib.contextmanager
+    def _sigint_stops(self):
+        """On the main thread, Ctrl-C (a notebook's interrupt) and SIGTERM ask the loop to
+        stop between two snapshots instead of raising in the middle of recording one; a
+        second Ctrl-C raises KeyboardInterrupt as usual."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self._interrupted and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._interrupted, self.stop_signal = True, signum
+            self._stop.set()
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    # -- set-up / tear-down -------------------------------------------------------------
+
+    def _start(self, bar) -> Scheduler:
+        """Open the orgs; every job not finished in the store is due now."""
+        finished = finished_jobs(self.history, self.policy.not_found_confirmations)
+        start = self.clock()
+        for creds in self.orgs_config.values():
+            self._orgs[creds.org] = OrgState.open(creds, self.policy, self.clock)
+        scheduler = Scheduler(self._orgs, self.policy, self._record, clock=self.clock,
+                              sleep=self._sleep, stop=self._stop, bar=bar)  # fmt: skip
+        for job in self.jobs:
+            self._orgs[job.org].stats.jobs += 1
+            if job not in finished:
+                scheduler.add(job, start)
+        if finished & set(self.jobs):
+            log.info(
+                "resuming: %d jobs already finished in the store", len(finished & set(self.jobs))
+            )
+        return scheduler
+
+    def _shutdown(self, bar) -> None:
+        for o in self._orgs.values():
+            o.close()
+        if self.store is not None and self._owns_store:
+            self.store.close()  # checkpoints the WAL into the file
+        if bar is not None:
+            bar.close()
+
+    def _progress_bar(self):
+        if not self.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=len(self.jobs), unit="job", desc="jobs finished")
+
+    def _record(self, snap: Snapshot) -> None:
+        """Keep a snapshot: this run's list, the store (committed), then ``on_snapshot``."""
+        self.snapshots.append(snap)
+        if self.store is not None:
+            self.store.append(snap)
+        log.debug("snapshot %s %s %s (kept)", snap.org, snap.job_id, snap.status)
+        if self.on_snapshot is not None:
+            self.on_snapshot(snap)
+
+
+def poll_jobs(jobs: object, orgs: Mapping[str, OrgCredentials] | None = None, **kwargs):
+    """Poll a batch of mass-convert jobs to the end and return the snapshot DataFrame.
+
+    Shorthand for ``Poller(jobs, orgs, **kwargs).run()``; see :class:`Poller` for the
+    parameters. Source of the status call: Zoho CRM API "Get Status of Mass Convert Lead"
+    (https://www.zoho.com/crm/developer/docs/api/v8/get-mass-convert-status.html).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per poll with the columns of :data:`zcrm_notebook.frame.SNAPSHOT_COLUMNS`.
+
+    Raises
+    ------
+    ConfigError, JobInputError
+        Before any call, for bad orgs or job ids. Faults during the run never raise: they
+        become ``error`` rows.
+    """
+    return Poller(jobs, orgs, **kwargs).run()

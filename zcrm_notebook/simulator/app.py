@@ -1,0 +1,436 @@
+"""Offline Zoho (Accounts OAuth + CRM mass convert) served on loopback: the public entry.
+
+The demo, the notebooks, the tests and the benchmarks run against this server through the
+same client code path as real Zoho (DESIGN.md §6). Wire format from ``shared/ZOHO_API.md``:
+
+- ``POST {base_url}/{dc}/accounts/oauth/v2/token``: refresh and grant (authorization code)
+  exchange; failures are HTTP 200 with an ``error`` key; throttling (``Access Denied``);
+- ``POST {base_url}/{dc}/accounts/oauth/v2/token/revoke``: revoke a token;
+- ``GET {base_url}/{dc}/api/crm/{v5..v8}/Leads/actions/mass_convert?job_id=...``: the
+  status of a job (Zoho CRM "Get Status of Mass Convert Lead");
+- ``POST`` on the same path: schedule a job ("Mass Convert Lead").
+
+This module assembles :class:`Simulator` -- its orgs and jobs, the files it writes for
+clients, the server lifecycle and the routing of requests -- and :func:`default_scenario`.
+The parts live in sibling modules:
+
+- :mod:`zcrm_notebook.sim_scenario`: what is simulated (clock, orgs, jobs, faults);
+- :mod:`zcrm_notebook.sim_accounts`: the OAuth token, grant and revoke endpoints;
+- :mod:`zcrm_notebook.sim_crm`: the status and schedule endpoints, with fault injection;
+- :mod:`zcrm_notebook.sim_http`: the loopback HTTP server, handler and error envelopes;
+- :mod:`zcrm_notebook.sim_stats`: the request counters (:class:`SimStats`).
+
+The public names of those modules are re-exported here. A job's answer at simulated time
+``t`` is a pure function of ``t`` (only the scripted ``backwards`` fault looks at earlier
+answers). The server binds only to loopback, never logs tokens, and uses the standard
+library only.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..api.datacenters import DATA_CENTERS
+from .accounts import AccountsMixin, _Access, _Grant, _Refresh
+from .crm import CrmMixin
+from .scenario import FAULT_NAMES, Faults, SimClock, SimJob, SimOrg, build_default_scenario
+from .server import MAX_IDS, ServingMixin, _Answer, _error, _loopback_host, _Server
+from .stats import UNKNOWN_ORG, SimStats
+
+__all__ = [
+    "SimClock",
+    "SimOrg",
+    "SimJob",
+    "Faults",
+    "SimStats",
+    "Simulator",
+    "default_scenario",
+    "FAULT_NAMES",
+    "UNKNOWN_ORG",
+]
+
+API_VERSIONS = frozenset({"v5", "v6", "v7", "v8"})
+_MASS_CONVERT = ["Leads", "actions", "mass_convert"]
+
+
+def _toml_str(s: str) -> str:
+    escapes = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f"}
+    escapes["\r"] = "\\r"
+    out = []
+    for ch in str(s):
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml_str(name)
+
+
+class Simulator(ServingMixin, AccountsMixin, CrmMixin):
+    """Zoho Accounts + CRM mass convert on loopback, for demos, tests and benchmarks.
+
+    Holds the orgs, jobs and token tables and routes requests; the endpoints come from
+    :class:`~zcrm_notebook.sim_accounts.AccountsMixin` (with :meth:`issue_grant_token`) and
+    :class:`~zcrm_notebook.sim_crm.CrmMixin`, serving (:meth:`start`, :meth:`stop`,
+    :attr:`base_url`) from :class:`~zcrm_notebook.sim_http.ServingMixin`.
+
+    Parameters
+    ----------
+    orgs : iterable of SimOrg
+        At least one; names and refresh tokens unique.
+    jobs : iterable of SimJob
+        Jobs known from the start (``created_at=None`` becomes :attr:`started_at`).
+    clock : SimClock, optional
+        Simulated time; default ``SimClock(speed=60.0)`` (one real second is one simulated
+        minute). Tests pass a manual ``SimClock()``.
+    faults : Faults, optional
+        Fault injection; default none.
+    token_lifetime_s : float, default 3600.0
+        Simulated seconds an access token lives.
+    expires_in_style : {"seconds", "ms"}
+        ``"seconds"``: ``{"expires_in": 3600}``; ``"ms"``: ``{"expires_in": 3600000,
+        "expires_in_sec": 3600}`` (ZOHO_API.md §4).
+    token_throttle : tuple of (int, float), default (10, 600.0)
+        At most this many new access tokens per refresh token per window of simulated
+        seconds; more answer ``"Access Denied"``.
+    host : str, default "127.0.0.1"
+        Loopback address to bind (``localhost`` means 127.0.0.1).
+    port : int, default 0
+        TCP port; 0 picks a free one.
+
+    Attributes
+    ----------
+    clock : SimClock
+    faults : Faults
+    stats : SimStats
+    started_at : float
+        Simulated time the simulator was created (default job creation time).
+    unknown_job_id : str or None
+        The last id registered with :meth:`add_unknown_job` (listed, but answers
+        ``INVALID_DATA``).
+
+    Raises
+    ------
+    ValueError
+        For a non-loopback host, duplicate org names / refresh tokens / job ids, a job of
+        an unknown org, or a bad option value.
+    """
+
+    def __init__(
+        self,
+        orgs: Iterable[SimOrg],
+        jobs: Iterable[SimJob] = (),
+        *,
+        clock: SimClock | None = None,
+        faults: Faults | None = None,
+        token_lifetime_s: float = 3600.0,
+        expires_in_style: str = "seconds",
+        token_throttle: tuple[int, float] = (10, 600.0),
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._host, self._port = _loopback_host(host), int(port)
+        if expires_in_style not in ("seconds", "ms"):
+            raise ValueError(f"expires_in_style must be 'seconds' or 'ms': {expires_in_style!r}")
+        if not token_lifetime_s > 0 or token_throttle[0] < 1 or not token_throttle[1] > 0:
+            raise ValueError("token_lifetime_s, token_throttle count and window must be > 0")
+        self.clock = clock if clock is not None else SimClock(speed=60.0)
+        self.faults = faults if faults is not None else Faults()
+        self.faults.validate()
+        self.token_lifetime_s = float(token_lifetime_s)
+        self.expires_in_style = expires_in_style
+        self.token_throttle = (int(token_throttle[0]), float(token_throttle[1]))
+        self.started_at = self.clock.time()
+        self.stats = SimStats()
+        self.unknown_job_id: str | None = None
+        self._lock = threading.RLock()
+        self._init_orgs(list(orgs))
+        self._jobs: dict[str, SimJob] = {}
+        self._unknown: list[tuple[str, str]] = []
+        for job in jobs:
+            self._add_job(job)
+        self._access: dict[str, _Access] = {}
+        self._grants: dict[str, _Grant] = {}
+        self._in_flight: Counter = Counter()
+        self._credits: dict[str, int] = {}
+        self._script_pos: Counter = Counter()
+        self._last_processed: dict[str, int] = {}
+        self._rng = random.Random(self.faults.seed)
+        self._id_rng = random.Random(f"{self.faults.seed}:job-ids")
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def _init_orgs(self, orgs: list[SimOrg]) -> None:
+        if not orgs:
+            raise ValueError("the simulator needs at least one org")
+        self._orgs = {o.name: o for o in orgs}
+        self._refresh = {o.refresh_token: _Refresh(o.name, o.scopes) for o in orgs}
+        if len(self._orgs) != len(orgs) or len(self._refresh) != len(orgs):
+            raise ValueError("org names and refresh tokens must be unique")
+
+    def _add_job(self, job: SimJob) -> SimJob:
+        if job.org not in self._orgs:
+            raise ValueError(f"job {job.job_id}: unknown org {job.org!r}")
+        if job.created_at is None:
+            job = replace(job, created_at=self.started_at)
+        with self._lock:
+            if job.job_id in self._jobs or any(job.job_id == j for j, _ in self._unknown):
+                raise ValueError(f"duplicate job id {job.job_id}")
+            self._jobs[job.job_id] = job
+        return job
+
+    def _org(self, org: str) -> SimOrg:
+        try:
+            return self._orgs[org]
+        except KeyError:
+            raise KeyError(f"unknown org {org!r}; known: {', '.join(self._orgs)}") from None
+
+    # -- public helpers ------------------------------------------------------------------
+
+    @property
+    def orgs(self) -> tuple[SimOrg, ...]:
+        """The simulated orgs, in the order given."""
+        return tuple(self._orgs.values())
+
+    @property
+    def jobs(self) -> dict[str, SimJob]:
+        """Copy of ``job_id -> SimJob`` for every known job (``created_at`` filled in)."""
+        with self._lock:
+            return dict(self._jobs)
+
+    def accounts_url(self, dc: str) -> str:
+        """Accounts server of data center ``dc``; tokens: ``POST {it}/oauth/v2/token``."""
+        return f"{self.base_url}/{dc}/accounts"
+
+    def api_domain(self, dc: str) -> str:
+        """API domain of data center ``dc`` (what a token answer's ``api_domain`` says)."""
+        return f"{self.base_url}/{dc}/api"
+
+    def org_config(self, org: str) -> dict[str, str]:
+        """Credentials and endpoints of one org, the shape of a config-file table.
+
+        Returns
+        -------
+        dict
+            Keys ``dc``, ``client_id``, ``client_secret``, ``refresh_token``,
+            ``accounts_url``, ``api_domain``, ``api_version`` (``"v5"``).
+
+        Raises
+        ------
+        KeyError
+            For an unknown org. RuntimeError if the simulator is not running.
+        """
+        o = self._org(org)
+        return {
+            "dc": o.dc,
+            "client_id": o.client_id,
+            "client_secret": o.client_secret,
+            "refresh_token": o.refresh_token,
+            "accounts_url": self.accounts_url(o.dc),
+            "api_domain": self.api_domain(o.dc),
+            "api_version": "v5",
+        }
+
+    def write_config(self, path: str | os.PathLike) -> None:
+        """Write a TOML config: one ``[orgs.<name>]`` table per org (see :meth:`org_config`).
+
+        The file is made readable by its owner only (it holds secrets, albeit fake ones).
+        """
+        lines = ["# Zoho simulator orgs (fake credentials; loopback only)", ""]
+        for name in self._orgs:
+            lines.append(f"[orgs.{_toml_key(name)}]")
+            lines += [f"{k} = {_toml_str(v)}" for k, v in self.org_config(name).items()]
+            lines.append("")
+        Path(path).write_text("\n".join(lines), encoding="utf-8")
+        os.chmod(path, 0o600)
+
+    def job_ids(self, org: str | None = None) -> list[str]:
+        """Ids of all jobs (then the unknown ids), optionally of one org only.
+
+        Raises
+        ------
+        KeyError
+            For an unknown org.
+        """
+        if org is not None:
+            self._org(org)
+        with self._lock:
+            pairs = [(j.job_id, j.org) for j in self._jobs.values()] + self._unknown
+        return [jid for jid, o in pairs if org is None or o == org]
+
+    def write_jobs_csv(self, path: str | os.PathLike) -> None:
+        """Write the job list as CSV with header ``job_id,org`` (unknown ids included)."""
+        with self._lock:
+            pairs = [(j.job_id, j.org) for j in self._jobs.values()] + self._unknown
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["job_id", "org"])
+            writer.writerows(pairs)
+
+    def add_unknown_job(self, org: str, job_id: str | None = None) -> str:
+        """List a job id for ``org`` that the server does not know (answers ``INVALID_DATA``).
+
+        Returns
+        -------
+        str
+            The id (a new random 19-digit one when ``job_id`` is None); also stored in
+            :attr:`unknown_job_id`.
+        """
+        self._org(org)
+        with self._lock:
+            jid = job_id or self._new_job_id()
+            self._unknown.append((jid, org))
+            self.unknown_job_id = jid
+        return jid
+
+    def true_finish_at(self, job_id: str) -> float | None:
+        """Simulated time ``job_id`` reaches its final status; ``None`` for an unknown id."""
+        job = self._jobs.get(str(job_id).strip())
+        return None if job is None else job.finish_at()
+
+    def expected_status(self, job_id: str, t: float | None = None) -> dict | None:
+        """The ``data[0]`` object Zoho would answer at simulated time ``t`` (default now).
+
+        Canonical lower-case status word, no faults. ``None`` for an unknown id or a job
+        not yet created.
+        """
+        job = self._jobs.get(str(job_id).strip())
+        truth = None if job is None else job.truth(self.clock.time() if t is None else t)
+        return None if truth is None else self._data_item(truth, truth.status)
+
+    def schedule(self, org: str, ids: Iterable[Any], **kw: Any) -> str:
+        """Create a job like ``POST .../mass_convert`` would (no HTTP, not in :attr:`stats`).
+
+        Parameters
+        ----------
+        org : str
+            Owner org.
+        ids : iterable
+            Lead ids, 1 to 50 (only their number matters).
+        **kw
+            :class:`SimJob` fields (``queue_delay_s``, ``leads_per_s``, ``failed``,
+            ``stall_s``, ``outcome``, ``created_at`` -- default now).
+
+        Returns
+        -------
+        str
+            The new 19-digit job id.
+
+        Raises
+        ------
+        KeyError
+            Unknown org. ValueError: not 1..50 ids or a bad field value.
+        """
+        n = len(list(ids))
+        if not 1 <= n <= MAX_IDS:
+            raise ValueError(f"a mass convert takes 1..{MAX_IDS} lead ids, not {n}")
+        self._org(org)
+        kw.setdefault("created_at", self.clock.time())
+        with self._lock:
+            return self._add_job(SimJob(self._new_job_id(), org, n, **kw)).job_id
+
+    def _new_job_id(self) -> str:
+        with self._lock:
+            while True:
+                jid = str(self._id_rng.randrange(10**18, 10**19))
+                if jid not in self._jobs and all(jid != j for j, _ in self._unknown):
+                    return jid
+
+    # -- server lifecycle: start(), stop(), `with`, base_url (sim_http.ServingMixin) -------
+
+    def __repr__(self) -> str:
+        where = "stopped" if self._server is None else self.base_url
+        return f"<Simulator orgs={len(self._orgs)} jobs={len(self._jobs)} {where}>"
+
+    # -- request handling (called from the server's threads) -----------------------------
+
+    def _handle(self, method: str, target: str, headers: Any, body: bytes) -> tuple[_Answer, Any]:
+        """Route one request; returns ``(answer, done)``, ``done`` run after writing."""
+        parts = urlsplit(target)
+        segs = parts.path.strip("/").split("/") + ["", ""]
+        dc, area, rest = segs[0], segs[1], [s for s in segs[2:] if s]
+        query = parse_qs(parts.query, keep_blank_values=True)
+        if dc not in DATA_CENTERS or area not in ("accounts", "api"):
+            return _error("INVALID_URL_PATTERN"), None
+        if area == "accounts":
+            if method == "POST" and rest == ["oauth", "v2", "token"]:
+                return self._token_endpoint(dc, query, headers, body), None
+            if method == "POST" and rest == ["oauth", "v2", "token", "revoke"]:
+                return self._revoke_endpoint(query, headers, body), None
+            return _error("INVALID_URL_PATTERN"), None
+        answer, done = _error("INVALID_URL_PATTERN"), None
+        if len(rest) == 5 and rest[0] == "crm" and rest[1] in API_VERSIONS:
+            if rest[2:] != _MASS_CONVERT:
+                pass
+            elif method == "GET":
+                answer, done = self._status_endpoint(dc, query, headers)
+            elif method == "POST":
+                answer = self._schedule_endpoint(dc, headers, body)
+            else:
+                answer = _error("INVALID_REQUEST_METHOD")
+        answer.delay_s += self.faults.latency_s
+        if answer.status == 429 and self.faults.retry_after_s is not None:
+            answer.headers["Retry-After"] = f"{self.faults.retry_after_s:g}"
+        return answer, done
+
+
+def default_scenario(
+    *,
+    n_jobs: int = 36,
+    dcs: Iterable[str] = ("us", "eu", "in", "au"),
+    seed: int = 7,
+    clock: SimClock | None = None,
+    realistic: bool = False,
+    **sim_kwargs: Any,
+) -> Simulator:
+    """A ready-made simulator (not started): one org per data center and a mixed batch.
+
+    Parameters
+    ----------
+    n_jobs : int, default 36
+        Jobs the server knows, spread round-robin over the orgs (1 to 50 leads each).
+    dcs : iterable of str, default ("us", "eu", "in", "au")
+        One org ``f"{dc}-org"`` per data-center code, with generated credentials.
+    seed : int, default 7
+        Same seed, same credentials, job ids and timelines.
+    clock : SimClock, optional
+        Default ``SimClock(speed=60.0)``; tests pass a manual ``SimClock()``.
+    realistic : bool, default False
+        False: queue 0-20 s, 0.5-5 leads/s, all jobs final within ~3 simulated minutes.
+        True: queue 0-300 s, 0.2-5 leads/s, ~10 % of jobs stall 30-120 s.
+    **sim_kwargs
+        Passed to :class:`Simulator` (``faults``, ``token_lifetime_s``, ``port``...).
+
+    Returns
+    -------
+    Simulator
+        Jobs with failures, one whole job ``failed``, at least one stalled; plus
+        :attr:`Simulator.unknown_job_id`, listed for the first org by :meth:`~Simulator.job_ids`
+        and the jobs CSV but answering 400 ``INVALID_DATA``. Use ``with ... as sim:``.
+
+    Raises
+    ------
+    ValueError
+        For ``n_jobs < 1``, an unknown or duplicate data-center code.
+    """
+    orgs, jobs, (unknown_id, unknown_org) = build_default_scenario(
+        n_jobs=n_jobs, dcs=tuple(dcs), seed=seed, realistic=realistic
+    )
+    sim = Simulator(orgs, jobs, clock=clock, **sim_kwargs)
+    sim.add_unknown_job(unknown_org, unknown_id)
+    return sim

@@ -1,0 +1,446 @@
+"""What the simulator simulates: clock, orgs, jobs, faults, and the default scenario.
+
+Value objects and pure functions only (stdlib, no I/O, no threads but the clock's lock);
+:mod:`zcrm_notebook.simulator` serves them over HTTP and re-exports the public names.
+Job timelines follow ``shared/ZOHO_API.md`` §1 (status words, counts that need not add up
+are *not* produced here: the simulator's counts always add up unless a fault says so).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ..api.datacenters import DATA_CENTERS
+
+__all__ = [
+    "SimClock",
+    "SimOrg",
+    "SimJob",
+    "JobTruth",
+    "Faults",
+    "FAULT_NAMES",
+    "READ_SCOPE",
+    "CREATE_SCOPE",
+    "build_default_scenario",
+]
+
+READ_SCOPE = "ZohoCRM.mass_convert.leads.READ"
+CREATE_SCOPE = "ZohoCRM.mass_convert.leads.CREATE"
+JOB_OUTCOMES = ("completed", "failed")
+
+FAULT_NAMES = frozenset(
+    {
+        "429", "500", "503", "reset", "slow", "html", "truncated", "204", "404",
+        "missing_data", "unknown_status", "backwards", "invalid_token", "auth_failure",
+        "scope_mismatch", "no_permission", "invalid_data", "ok",
+    }
+)  # fmt: skip
+"""Fault names usable in :attr:`Faults.script` (each one produces one answer; ``"ok"`` is
+a normal answer, to place a fault after a few good ones)."""
+
+
+class SimClock:
+    """Simulated wall clock shared by the simulator and the code under test.
+
+    Parameters
+    ----------
+    start : float, default 1_767_225_600.0 (2026-01-01T00:00:00Z)
+        Simulated seconds since the Unix epoch at creation.
+    speed : float or None, default None
+        ``None``: a fully manual fake clock -- :meth:`time` returns the current value and
+        :meth:`sleep` advances it at once by ``dt`` (never sleeps for real). A number:
+        an accelerated real clock, ``time() = start + elapsed_real_s * speed`` and
+        ``sleep(dt)`` sleeps ``dt / speed`` real seconds.
+
+    Raises
+    ------
+    ValueError
+        If ``speed`` is not positive.
+    """
+
+    def __init__(self, start: float = 1_767_225_600.0, speed: float | None = None) -> None:
+        if speed is not None and not speed > 0:
+            raise ValueError(f"speed must be a positive number or None, not {speed!r}")
+        self.speed = None if speed is None else float(speed)
+        self._lock = threading.Lock()
+        self._base = float(start)
+        self._t0 = time.monotonic()
+
+    @property
+    def manual(self) -> bool:
+        """True for the manual fake clock (``speed=None``)."""
+        return self.speed is None
+
+    def time(self) -> float:
+        """Simulated seconds since the Unix epoch."""
+        with self._lock:
+            if self.speed is None:
+                return self._base
+            return self._base + (time.monotonic() - self._t0) * self.speed
+
+    def sleep(self, dt: float) -> None:
+        """Let ``dt`` simulated seconds pass (negative values count as 0).
+
+        Manual clock: advances at once, thread-safe (concurrent sleeps add up).
+        Accelerated clock: sleeps ``dt / speed`` real seconds.
+        """
+        dt = max(0.0, float(dt))
+        if self.speed is None:
+            self.advance(dt)
+        else:
+            time.sleep(dt / self.speed)
+
+    def advance(self, dt: float) -> None:
+        """Jump ``dt`` simulated seconds ahead at once (thread-safe).
+
+        Meant for the manual clock; on an accelerated clock it shifts the clock forward.
+
+        Raises
+        ------
+        ValueError
+            If ``dt`` is negative (time never goes back).
+        """
+        if dt < 0:
+            raise ValueError(f"cannot advance a clock by a negative amount ({dt!r})")
+        with self._lock:
+            self._base += float(dt)
+
+    def paced_sleep(self, speed: float) -> Callable[[float], None]:
+        """A ``sleep`` for a poller on a manual clock that moves only while it waits.
+
+        ``sleep(dt)`` waits ``dt / speed`` real seconds, then advances the clock by ``dt``:
+        simulated jobs run only while they are being polled (``speed`` times faster than
+        real time) and stand still otherwise. The notebooks use it so that nothing happens
+        before Start and a stopped run stays paused.
+
+        Raises
+        ------
+        ValueError
+            If ``speed`` is not a positive number.
+        """
+        if not (isinstance(speed, (int, float)) and speed > 0 and math.isfinite(speed)):
+            raise ValueError(f"speed must be a positive number, got {speed!r}")
+
+        def sleep(dt: float) -> None:
+            time.sleep(dt / speed)
+            self.advance(dt)
+
+        return sleep
+
+    def __repr__(self) -> str:
+        mode = "manual" if self.speed is None else f"speed={self.speed:g}"
+        return f"SimClock({mode}, t={self.time():.3f})"
+
+
+@dataclass(frozen=True)
+class SimOrg:
+    """One simulated CRM org with its self-client credentials.
+
+    Attributes
+    ----------
+    name : str
+        Org label (``us-org``); key of the config table and of the jobs CSV.
+    dc : str
+        Data-center code from :data:`zcrm_notebook.dc.DATA_CENTERS`.
+    client_id, client_secret, refresh_token : str
+        Credentials; the refresh token is valid until revoked. The secret and the refresh
+        token are kept out of the repr.
+    scopes : tuple of str
+        Scopes of ``refresh_token``. The status GET needs ``ZohoCRM.mass_convert.leads.READ``,
+        scheduling ``ZohoCRM.mass_convert.leads.CREATE``; ``...leads.ALL`` covers both.
+    no_permission : bool, default False
+        The user's CRM profile lacks mass convert: CRM calls answer 403 ``NO_PERMISSION``.
+    concurrency_cap : int or None, default None
+        More status GETs in flight than this for the org answer 429 ``TOO_MANY_REQUESTS``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown data-center code, an empty name or a cap below 1.
+    """
+
+    name: str
+    dc: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    scopes: tuple[str, ...] = (READ_SCOPE, CREATE_SCOPE)
+    no_permission: bool = False
+    concurrency_cap: int | None = None
+
+    def __post_init__(self) -> None:
+        if not str(self.name).strip():
+            raise ValueError("SimOrg.name must not be empty")
+        if self.dc not in DATA_CENTERS:
+            raise ValueError(f"unknown data center {self.dc!r}; valid: {', '.join(DATA_CENTERS)}")
+        if self.concurrency_cap is not None and self.concurrency_cap < 1:
+            raise ValueError("concurrency_cap must be >= 1 or None")
+        object.__setattr__(self, "scopes", tuple(self.scopes))
+
+
+class JobTruth(NamedTuple):
+    """What Zoho would answer for a job at one instant (canonical lower-case word)."""
+
+    status: str
+    total: int
+    converted: int
+    not_converted: int
+    failed: int
+
+    @property
+    def processed(self) -> int:
+        """Leads done, converted or failed."""
+        return self.converted + self.failed
+
+
+@dataclass(frozen=True)
+class SimJob:
+    """One simulated mass-convert job; its answers are a pure function of sim time.
+
+    Timeline: created at ``created_at``, ``scheduled`` for ``queue_delay_s``, then
+    ``in progress`` converting ``leads_per_s`` leads per second with a pause of
+    ``stall_s`` at half-way (``total / 2`` leads), then ``completed`` with
+    ``Failed_Count = failed``. With ``outcome="failed"`` the job aborts at half-way
+    instead (no stall): status ``failed``, the leads not converted by then count as failed.
+    Failures are spread over the run: ``failed_part = round(failed * processed / total)``.
+
+    Attributes
+    ----------
+    job_id : str
+        Digits only (Zoho's are 19 digits).
+    org : str
+        Name of the :class:`SimOrg` that owns the job.
+    total : int
+        Leads in the job, 1 to 50.
+    queue_delay_s : float, default 0.0
+        Simulated seconds in ``scheduled`` after ``created_at``.
+    leads_per_s : float, default 1.0
+        Conversion rate while in progress (> 0).
+    failed : int, default 0
+        Leads that end up failed, 0 to ``total``.
+    stall_s : float, default 0.0
+        Simulated seconds without progress at half-way.
+    outcome : {"completed", "failed"}
+        Final status word.
+    created_at : float or None, default None
+        Simulated creation time; ``None`` means the simulator's start time.
+
+    Raises
+    ------
+    ValueError
+        For a non-digit id or an out-of-range number.
+    """
+
+    job_id: str
+    org: str
+    total: int
+    queue_delay_s: float = 0.0
+    leads_per_s: float = 1.0
+    failed: int = 0
+    stall_s: float = 0.0
+    outcome: str = "completed"
+    created_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.job_id, str) or not self.job_id.isdigit():
+            raise ValueError(f"job_id must be a string of digits, not {self.job_id!r}")
+        if not 1 <= self.total <= 50:
+            raise ValueError(f"total must be 1..50 leads, not {self.total!r}")
+        if not 0 <= self.failed <= self.total:
+            raise ValueError(f"failed must be 0..total ({self.total}), not {self.failed!r}")
+        if not self.leads_per_s > 0 or self.queue_delay_s < 0 or self.stall_s < 0:
+            raise ValueError("leads_per_s must be > 0, queue_delay_s and stall_s >= 0")
+        if self.outcome not in JOB_OUTCOMES:
+            raise ValueError(f"outcome must be one of {JOB_OUTCOMES}, not {self.outcome!r}")
+
+    def _born(self) -> float:
+        if self.created_at is None:
+            raise ValueError(f"job {self.job_id}: created_at is not set")
+        return self.created_at
+
+    def finish_at(self) -> float:
+        """Simulated time the job reaches its final status (needs ``created_at``)."""
+        start = self._born() + self.queue_delay_s
+        half_s = self.total / 2 / self.leads_per_s
+        if self.outcome == "failed":
+            return start + half_s
+        return start + 2 * half_s + self.stall_s
+
+    def counts(self, status: str, processed: int) -> JobTruth:
+        """A :class:`JobTruth` with ``processed`` leads done (failures spread evenly)."""
+        failed = round(self.failed * processed / self.total)
+        converted = processed - failed
+        return JobTruth(status, self.total, converted, self.total - processed, failed)
+
+    def truth(self, t: float) -> JobTruth | None:
+        """The job's status and counts at simulated time ``t``; ``None`` before creation."""
+        born = self._born()
+        if t < born:
+            return None
+        if t >= self.finish_at():
+            if self.outcome == "completed":
+                return self.counts("completed", self.total)
+            converted = self.counts("failed", self.total // 2).converted
+            return JobTruth("failed", self.total, converted, 0, self.total - converted)
+        elapsed = t - born - self.queue_delay_s
+        if elapsed < 0:
+            return self.counts("scheduled", 0)
+        half_s = self.total / 2 / self.leads_per_s
+        busy = elapsed if elapsed <= half_s else max(half_s, elapsed - self.stall_s)
+        cap = self.total // 2 if self.outcome == "failed" else self.total - 1
+        processed = min(cap, int(self.leads_per_s * busy))
+        return self.counts("in progress", processed)
+
+
+@dataclass
+class Faults:
+    """Fault injection for CRM answers (token answers are never faulted).
+
+    Attributes
+    ----------
+    seed : int, default 0
+        Seed of the random draws (rates, status casing, new job ids).
+    latency_s : float, default 0.0
+        Real seconds every CRM answer is delayed (while counted in flight).
+    rate_5xx, rate_429 : float, default 0.0
+        Probability that a status GET answers 500 ``INTERNAL_ERROR`` / 429.
+    retry_after_s : float or None, default None
+        When set, every 429 carries ``Retry-After`` with this value (``%g``: may be
+        fractional).
+    credits_remaining : int or None, default None
+        When set, CRM answers carry ``X-API-CREDITS-REMAINING``, counted down per org and
+        call; an org at 0 credits gets 429 ``TOO_MANY_REQUESTS``.
+    status_casing : bool, default False
+        Vary the status word across answers (``COMPLETED``/``Completed``/``completed``,
+        ``in progress``/``IN PROGRESS``/``IN_PROGRESS``/``RUNNING``,
+        ``Scheduled``/``SCHEDULED``, ``FAILED``/``Failed``/``failed``).
+    script : dict of str to list of str
+        ``job_id -> fault names``, consumed one per authenticated status GET of that job,
+        in order; names from :data:`FAULT_NAMES`. The simulator reads it, never modifies
+        it (items appended later are used too).
+    slow_s : float, default 1.0
+        Real seconds the ``slow`` fault waits before answering normally.
+    """
+
+    seed: int = 0
+    latency_s: float = 0.0
+    rate_5xx: float = 0.0
+    rate_429: float = 0.0
+    retry_after_s: float | None = None
+    credits_remaining: int | None = None
+    status_casing: bool = False
+    script: dict[str, list[str]] = field(default_factory=dict)
+    slow_s: float = 1.0
+
+    def validate(self) -> None:
+        """Check the rates and the scripted fault names.
+
+        Raises
+        ------
+        ValueError
+            For a rate outside 0..1, rates summing above 1 or an unknown fault name.
+        """
+        rates = (self.rate_5xx, self.rate_429)
+        if any(not 0 <= r <= 1 for r in rates) or sum(rates) > 1:
+            raise ValueError("rate_5xx and rate_429 must be in 0..1 and sum to at most 1")
+        bad = {f for names in self.script.values() for f in names} - FAULT_NAMES
+        if bad:
+            raise ValueError(f"unknown fault(s) {sorted(bad)}; valid: {sorted(FAULT_NAMES)}")
+
+
+def _credentials(rng: random.Random) -> tuple[str, str, str]:
+    alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    client_id = "1000." + "".join(rng.choice(alnum) for _ in range(30))
+    secret = f"{rng.getrandbits(168):042x}"
+    refresh = f"1000.{rng.getrandbits(128):032x}.{rng.getrandbits(128):032x}"
+    return client_id, secret, refresh
+
+
+def _job_timing(rng: random.Random, realistic: bool) -> dict:
+    if realistic:
+        stall = rng.uniform(30, 120) if rng.random() < 0.1 else 0.0
+        return {
+            "queue_delay_s": rng.uniform(0, 300),
+            "leads_per_s": rng.uniform(0.2, 5),
+            "stall_s": stall,
+        }
+    stall = rng.uniform(5, 20) if rng.random() < 0.1 else 0.0
+    return {
+        "queue_delay_s": rng.uniform(0, 20),
+        "leads_per_s": rng.uniform(0.5, 5),
+        "stall_s": stall,
+    }
+
+
+def build_default_scenario(
+    *, n_jobs: int = 36, dcs=("us", "eu", "in", "au"), seed: int = 7, realistic: bool = False
+) -> tuple[list[SimOrg], list[SimJob], tuple[str, str]]:
+    """Orgs and jobs of the default scenario (see :func:`zcrm_notebook.simulator.default_scenario`).
+
+    Parameters
+    ----------
+    n_jobs : int, default 36
+        Jobs known to the simulator (at least 1).
+    dcs : sequence of str
+        Data-center codes, one org ``f"{dc}-org"`` each.
+    seed : int, default 7
+        Same seed, same credentials, ids and timelines.
+    realistic : bool, default False
+        Slow timelines (queue 0-300 s, 0.2-5 leads/s, ~10 % stall 30-120 s) instead of the
+        quick ones (queue 0-20 s, 0.5-5 leads/s, finish within ~3 simulated minutes).
+
+    Returns
+    -------
+    orgs : list of SimOrg
+    jobs : list of SimJob
+        ``created_at=None``. Guaranteed: two jobs with ``failed > 0`` (one when
+        ``n_jobs == 1``), one with ``stall_s > 0`` and, when ``n_jobs >= 3``, one with
+        ``outcome="failed"``; about 30 % of the others have failures too.
+    unknown : tuple of (str, str)
+        ``(job_id, org)`` of an id listed for the first org that the simulator does not know.
+
+    Raises
+    ------
+    ValueError
+        For ``n_jobs < 1``, no or duplicate data centers, or an unknown code.
+    """
+    dcs = [str(d).strip().lower() for d in dcs]
+    if n_jobs < 1 or not dcs or len(set(dcs)) != len(dcs):
+        raise ValueError("need n_jobs >= 1 and at least one data center, without duplicates")
+    rng = random.Random(seed)
+    orgs = [SimOrg(f"{dc}-org", dc, *_credentials(rng)) for dc in dcs]
+    prefixes = {o.name: str(rng.randrange(1_000_000, 10_000_000)) for o in orgs}
+    used: set[str] = set()
+
+    def new_id(org: str) -> str:
+        while True:
+            jid = prefixes[org] + f"{rng.randrange(10**11, 10**12)}"
+            if jid not in used:
+                used.add(jid)
+                return jid
+
+    k = min(n_jobs, 4)
+    special = rng.sample(range(n_jobs), k)
+    with_failures = {special[0], special[-1]}
+    whole_failed = special[1] if k >= 3 else None
+    stalled = special[2] if k >= 3 else special[-1]
+    jobs = []
+    for i in range(n_jobs):
+        org = orgs[i % len(orgs)].name
+        total = rng.randint(1, 50)
+        kw = _job_timing(rng, realistic)
+        failed = rng.randint(1, max(1, total // 3)) if rng.random() < 0.3 else 0
+        if i in with_failures:
+            failed = max(failed, 1)
+        if i == whole_failed:
+            kw["outcome"] = "failed"
+        if i == stalled and not kw["stall_s"]:
+            kw["stall_s"] = rng.uniform(30, 120) if realistic else rng.uniform(5, 20)
+        jobs.append(SimJob(new_id(org), org, total, failed=failed, **kw))
+    return orgs, jobs, (new_id(orgs[0].name), orgs[0].name)

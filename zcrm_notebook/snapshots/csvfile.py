@@ -1,0 +1,131 @@
+"""CSV write/read of the snapshot table with its exact dtypes.
+
+Timestamps are written as ISO-8601 UTC with a ``Z`` suffix, job ids as text, ``index=False``;
+:func:`read_snapshots` gives every column its dtype explicitly (ids are never inferred as
+numbers: 19-digit ids exceed 2**53, ``shared/ZOHO_API.md`` §3). A round trip returns an
+equal frame. ``spreadsheet_safe=True`` neutralises cells that a spreadsheet would run as a
+formula (OWASP "CSV Injection"): text starting with ``=``, ``+``, ``-``, ``@``, tab or CR
+gets a leading ``'``; numbers are untouched, and :func:`read_snapshots` undoes it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from .frame import SNAPSHOT_COLUMNS, SNAPSHOT_DTYPES, coerce_snapshots
+
+__all__ = ["write_snapshots_csv", "read_snapshots", "neutralize_formulas", "TIME_FORMAT"]
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escaped(value: str) -> bool:
+    """True if ``value`` starts with a formula character, or ``'`` before one (or ``''``)."""
+    first, second = value[:1], value[1:2]
+    return first in _FORMULA_START or (
+        first == "'" and second in ("'",) + _FORMULA_START and second != ""
+    )
+
+
+def _neutralize_text(value: object) -> object:
+    return "'" + value if isinstance(value, str) and _escaped(value) else value
+
+
+def _restore_text(value: object) -> object:
+    if isinstance(value, str) and value.startswith("'") and _escaped(value[1:]):
+        return value[1:]
+    return value
+
+
+def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``df`` whose text cells cannot run as spreadsheet formulas.
+
+    Only text columns (object/string dtype) change; numeric columns, including negative
+    numbers, stay numbers. The transformation is reversible (a literal leading ``'`` before
+    a formula character is doubled).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same shape, index and columns as ``df``.
+    """
+    out = df.copy()
+    for col in out.columns:
+        dtype = out[col].dtype
+        if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
+            out[col] = out[col].map(_neutralize_text, na_action="ignore").astype(dtype)
+    return out
+
+
+def write_snapshots_csv(
+    df: pd.DataFrame, path: str | os.PathLike, *, spreadsheet_safe: bool = False
+) -> Path:
+    """Write the snapshot frame to CSV.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A snapshot frame (columns of :data:`~zcrm_notebook.frame.SNAPSHOT_COLUMNS`).
+    path : str or PathLike
+        Target file; its folder is created.
+    spreadsheet_safe : bool, default False
+        Neutralise formula-looking text cells (see module docstring).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ConfigError
+        If ``df`` lacks snapshot columns.
+    """
+    df = coerce_snapshots(df)
+    if spreadsheet_safe:
+        df = neutralize_formulas(df)
+    out = df.copy()
+    stamps = np.datetime_as_string(out["polled_at"].dt.tz_convert(None).to_numpy(), unit="us")
+    out["polled_at"] = np.char.add(stamps, "Z")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(path, index=False, columns=SNAPSHOT_COLUMNS)
+    return path
+
+
+def read_snapshots(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a snapshot CSV back with the exact schema.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns and dtypes of :data:`~zcrm_notebook.frame.SNAPSHOT_DTYPES`; equal to the
+        frame that was written (``spreadsheet_safe`` neutralising undone).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not a CSV, or lacks snapshot columns.
+    """
+    text_dtypes = {c: t for c, t in SNAPSHOT_DTYPES.items() if isinstance(t, pd.StringDtype)}
+    int_dtypes = {c: "Int64" for c, t in SNAPSHOT_DTYPES.items() if isinstance(t, pd.Int64Dtype)}
+    try:
+        df = pd.read_csv(
+            path,
+            dtype={**text_dtypes, **int_dtypes, "status": "string", "polled_at": "string"},
+            keep_default_na=False,
+            na_values=[""],
+        )
+    except FileNotFoundError:
+        raise ConfigError(f"snapshot file {str(path)!r} does not exist") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{str(path)!r} is not a snapshot CSV: {exc}") from None
+    for col in text_dtypes:
+        if col in df.columns:
+            df[col] = df[col].map(_restore_text, na_action="ignore").astype(text_dtypes[col])
+    return coerce_snapshots(df)

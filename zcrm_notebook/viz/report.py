@@ -1,0 +1,373 @@
+"""Figure-level overview and the report bundle (CSVs, PNGs, README) of a snapshot frame.
+
+:func:`make_report` builds a 2x2 overview :class:`~matplotlib.figure.Figure` directly (not
+through pyplot, so nothing accumulates in pyplot's figure manager and no backend is
+needed); :func:`export_report` writes the snapshots, the three summaries and the figures to
+a folder. CSVs meant for spreadsheets have formula-looking text neutralised (OWASP "CSV
+Injection"): see :func:`neutralize_formulas`, which lives in :mod:`zcrm_notebook.export`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..analysis.summary import (
+    GROUP_COLUMNS,
+    JOB_COLUMNS,
+    summarize_dcs,
+    summarize_jobs,
+    summarize_orgs,
+)
+from ..errors import ConfigError
+from ..snapshots.csvfile import TIME_FORMAT, neutralize_formulas, write_snapshots_csv
+from ..snapshots.frame import SNAPSHOT_DTYPES, coerce_snapshots
+from . import plots
+from .style import plural, zone
+
+__all__ = ["make_report", "export_report", "check_export_dir", "neutralize_formulas", "FIGURES"]
+
+log = logging.getLogger(__name__)
+
+#: First line of a bundle's README.md: how :func:`export_report` knows a folder holds
+#: only a previous report of ours (which it may replace).
+BUNDLE_MARKER = "<!-- zcrm_notebook report bundle: export_report replaces this folder's files -->"
+#: Entries of an export folder that are neither ours nor the user's files.
+_IGNORED = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints"})
+
+#: Figure file stem -> (plot function, keyword arguments, figure size in inches).
+FIGURES: dict[str, tuple[Callable[..., Axes], dict[str, Any], tuple[float, float]]] = {
+    "progress": (plots.plot_progress, {}, (10, 6)),
+    "failure_rate": (plots.plot_failure_rate, {}, (10, 6)),
+    "outcomes": (plots.plot_outcomes, {}, (10, 7)),
+    "status_timeline": (plots.plot_status_timeline, {}, (11, 8)),
+}
+
+_SNAPSHOT_MEANING = {
+    "polled_at": "when the answer arrived (ISO-8601 UTC)",
+    "org": "org label of the credentials",
+    "dc": "data-center code",
+    "job_id": "19-digit job id (text)",
+    "status": "scheduled, in_progress, completed, failed, unknown, or error (no status)",
+    "raw_status": "status word exactly as Zoho sent it",
+    "total_count": "leads in the job",
+    "converted_count": "leads converted",
+    "not_converted_count": "leads not converted yet (pending)",
+    "failed_count": "leads failed",
+    "http_status": "HTTP status of the answer (empty for transport failures)",
+    "error_code": "Zoho code or transport error name (empty on success)",
+    "error_message": "human text of the error",
+    "latency_s": "request round trip, seconds",
+}
+
+
+def _duration(seconds: float) -> str:
+    """Short human duration: ``48 s``, ``12 min 5 s``, ``3 h 05 min``, ``2 d 3 h``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+def _polled_range(df: pd.DataFrame, info: tzinfo, name: str) -> str:
+    """The "polled <first> to <last> (<zone>), <duration>" part of the headline: seconds
+    shown for runs under an hour, the date written once when both ends are on the same
+    local day, "polled once, <time>" for a single poll time."""
+    first, last = (df["polled_at"].agg(f).tz_convert(info) for f in ("min", "max"))
+    span = (last - first).total_seconds()
+    clock = "%H:%M:%S" if span < 3600 else "%H:%M"
+    start = first.strftime(f"%Y-%m-%d {clock}")
+    if span == 0:
+        return f"polled once, {start} ({name})"
+    same_day = first.date() == last.date()
+    end = last.strftime(clock if same_day else f"%Y-%m-%d {clock}")
+    return f"polled {start} to {end} ({name}), {_duration(span)}"
+
+
+def _headline(df: pd.DataFrame, tz: str | tzinfo) -> str:
+    """One-line summary for the overview title."""
+    dcs = summarize_dcs(df)
+    if dcs.empty:
+        return "Mass convert: no snapshots yet"
+    total, failed = int(dcs["leads_total"].sum()), int(dcs["leads_failed"].sum())
+    info, name = zone(tz)
+    pct = f" ({100 * failed / total:.1f} %)" if total else ""
+    return (
+        f"Mass convert: {plural(int(dcs['n_jobs'].sum()), 'job')} in "
+        f"{plural(len(dcs), 'data center')}, "
+        f"{plural(total, 'lead')}, {int(dcs['leads_converted'].sum()):,} converted, "
+        f"{failed:,} failed{pct}, {int(dcs['leads_pending'].sum()):,} pending; "
+        f"{_polled_range(df, info, name)}"
+    )
+
+
+def make_report(df: pd.DataFrame, *, tz: str | tzinfo = "UTC") -> Figure:
+    """Overview figure: progress, failure rate per DC, outcomes per job, status timeline.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Snapshot frame. Not modified.
+    tz : str or tzinfo, default "UTC"
+        Zone of the time axes and the title's time range (IANA name).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A 2x2 grid (constrained layout, 16 x 11 in): ``plot_progress`` (top left),
+        ``plot_failure_rate`` (top right), ``plot_outcomes`` (bottom left),
+        ``plot_status_timeline`` (bottom right), with a one-line summary as suptitle.
+        Not registered with pyplot: display it in Jupyter as the cell's value or save it
+        with ``fig.savefig``.
+
+    Raises
+    ------
+    zcrm_notebook.errors.ConfigError
+        For an unknown ``tz`` or a frame lacking snapshot columns.
+    """
+    zone(tz)
+    fig = Figure(figsize=(16, 11), layout="constrained")
+    axes = fig.subplots(2, 2)
+    for ax, stem in zip(axes.flat, ["progress", "failure_rate", "outcomes", "status_timeline"]):
+        func, kwargs, _ = FIGURES[stem]
+        func(df, ax=ax, tz=tz, **kwargs)
+    fig.suptitle(_headline(df, tz), fontsize="large")
+    return fig
+
+
+def _summary_csv(table: pd.DataFrame, path: Path, spreadsheet_safe: bool) -> Path:
+    """Write a summary table: ISO-8601 UTC times, no index, optionally neutralised text."""
+    out = neutralize_formulas(table) if spreadsheet_safe else table.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_convert("UTC").dt.strftime(TIME_FORMAT)
+    out.to_csv(path, index=False)
+    return path
+
+
+def _column_lines(columns: dict[str, tuple[str, str]]) -> list[str]:
+    return [f"| `{name}` | {dtype} | {meaning} |" for name, (dtype, meaning) in columns.items()]
+
+
+def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str) -> str:
+    """Markdown description of every file of the bundle (its first line is the marker
+    :func:`export_report` recognises a previous bundle by)."""
+    header = ["| column | dtype | meaning (units) |", "|---|---|---|"]
+    snap = {c: (str(SNAPSHOT_DTYPES[c]), m) for c, m in _SNAPSHOT_MEANING.items()}
+    lines = [
+        BUNDLE_MARKER,
+        "",
+        "# Mass convert report",
+        "",
+        "Written by `zcrm_notebook.report.export_report`. Times in CSVs are ISO-8601 UTC",
+        f"(`Z`); figures label their time axes in {tz_name}. Empty cells are missing values.",
+    ]
+    if spreadsheet_safe:
+        lines += [
+            "Text cells that began with `=`, `+`, `-`, `@`, tab or CR start with `'` so a",
+            "spreadsheet shows them as text (numbers are unchanged).",
+        ]
+    lines += [
+        "",
+        "## snapshots.csv",
+        "",
+        "One row per poll of one job.",
+        "",
+        *header,
+        *_column_lines(snap),
+        "",
+        "## jobs.csv",
+        "",
+        "One row per (org, dc, job_id) (`zcrm_notebook.summarize_jobs`).",
+        "",
+        *header,
+        *_column_lines(JOB_COLUMNS),
+        "",
+        "## dcs.csv and orgs.csv",
+        "",
+        "One row per data center (`dc`) / org label (`org`), then:",
+        "",
+        *header,
+        *_column_lines(GROUP_COLUMNS),
+        "",
+        "## Figures (PNG)",
+        "",
+    ]
+    lines += [
+        f"- `{paths[k].name}`: {text}"
+        for k, text in [
+            ("overview", "the four plots below on one page, with a one-line summary"),
+            ("progress", "percent of leads processed (converted + failed) over time per DC"),
+            ("failure_rate", "pooled lead failure rate per DC with 95 % Wilson interval"),
+            ("outcomes", "converted / failed / pending leads of the largest jobs, rest folded"),
+            ("status_timeline", "when the longest-running jobs were scheduled / in progress"),
+        ]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _bundle_names() -> dict[str, str]:
+    """Key -> file name of every file of a report bundle."""
+    names = {key: f"{key}.csv" for key in ("snapshots", "jobs", "dcs", "orgs")}
+    names |= {key: f"{key}.png" for key in ("overview", *FIGURES)}
+    return names | {"readme": "README.md"}
+
+
+def _is_our_bundle(folder: Path) -> bool:
+    """True if ``folder/README.md`` starts with :data:`BUNDLE_MARKER`."""
+    try:
+        with open(folder / "README.md", encoding="utf-8", errors="replace") as fh:
+            return fh.readline().strip() == BUNDLE_MARKER
+    except OSError:
+        return False
+
+
+def _listing(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def check_export_dir(out_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """The folder :func:`export_report` may write into (created if missing).
+
+    A folder is safe when it is new, empty, or holds only a previous report bundle (its
+    ``README.md`` starts with :data:`BUNDLE_MARKER`) and no other file: re-exporting then
+    replaces that bundle. Anything else is refused unless ``overwrite``.
+
+    Parameters
+    ----------
+    out_dir : str or PathLike
+        The folder; ``~`` is expanded.
+    overwrite : bool, default False
+        Write into a folder holding other files anyway (files of the bundle's names are
+        replaced, other files are left alone).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder, which exists.
+
+    Raises
+    ------
+    zcrm_notebook.errors.ConfigError
+        For an empty name, a path that is an existing file, a folder that cannot be
+        created, or (unless ``overwrite``) a folder holding files that are not a previous
+        report bundle: the message names the folder and those files, the ones that would
+        be replaced first.
+    """
+    if not str(out_dir).strip():
+        raise ConfigError("no export folder given: type a folder name")
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"export folder {str(out)!r} is a file; give a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"export folder {str(out)!r} cannot be created: {exc.strerror or exc}"
+        ) from None
+    if overwrite:
+        return out
+    try:
+        present = sorted(p.name for p in out.iterdir() if p.name not in _IGNORED)
+    except OSError as exc:
+        raise ConfigError(f"export folder {str(out)!r} cannot be read: {exc.strerror}") from None
+    ours = set(_bundle_names().values())
+    if _is_our_bundle(out):
+        present = [name for name in present if name not in ours]
+    if present:
+        clash = [name for name in present if name in ours]
+        other = [name for name in present if name not in ours]
+        what = f"would replace {_listing(clash)}" if clash else f"holds {_listing(other)}"
+        if clash and other:
+            what += f" (and holds {_listing(other)})"
+        raise ConfigError(
+            f"export folder {str(out)!r} is not empty and not a previous report: exporting "
+            f"{what}; choose a new or empty folder, or pass overwrite=True"
+        )
+    return out
+
+
+def export_report(
+    df: pd.DataFrame,
+    out_dir: str | os.PathLike,
+    *,
+    tz: str | tzinfo = "UTC",
+    spreadsheet_safe: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Path]:
+    """Write the report bundle: snapshot and summary CSVs, PNG figures, a README.
+
+    Never replaces a file it did not write, unless ``overwrite`` is given: the folder
+    must be new, empty, or hold only a previous report bundle (recognised by the first
+    line of its ``README.md``), which is then replaced.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Snapshot frame. Not modified. An empty frame gives a bundle with empty tables.
+    out_dir : str or PathLike
+        Folder to write into (created if needed, ``~`` expanded); see
+        :func:`check_export_dir`.
+    tz : str or tzinfo, default "UTC"
+        Zone of the figures' time axes (CSV times are always UTC).
+    spreadsheet_safe : bool, default True
+        Prefix text cells starting with ``=``, ``+``, ``-``, ``@``, tab or CR with ``'``
+        in every CSV (formula injection); numeric columns are never changed.
+        ``zcrm_notebook.read_snapshots`` undoes it for ``snapshots.csv``.
+    overwrite : bool, default False
+        Write into a folder holding other files too, replacing files of the bundle's
+        names (``jobs.csv``, ``README.md``...); other files are left alone.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``snapshots``, ``jobs``, ``dcs``, ``orgs`` (``.csv``: the snapshot frame and
+        :func:`~zcrm_notebook.summary.summarize_jobs`, ``summarize_dcs``,
+        ``summarize_orgs``), ``overview``, ``progress``, ``failure_rate``, ``outcomes``,
+        ``status_timeline`` (``.png``, 100 dpi) and ``readme`` (``README.md``: columns,
+        dtypes and units of each file).
+
+    Raises
+    ------
+    zcrm_notebook.errors.ConfigError
+        For an unknown ``tz``, a frame lacking snapshot columns, an empty folder name, a
+        folder that is a file or cannot be created or written (one line, no errno), or a
+        folder holding other files (names the folder and the files; see
+        :func:`check_export_dir`).
+    """
+    _, tz_name = zone(tz)
+    snapshots = coerce_snapshots(df)  # a bad frame fails before anything is written
+    tables = {"jobs": summarize_jobs(df), "dcs": summarize_dcs(df), "orgs": summarize_orgs(df)}
+    out = check_export_dir(out_dir, overwrite=overwrite)
+    paths = {key: out / name for key, name in _bundle_names().items()}
+    try:
+        # the README (with the marker) first: an interrupted export is still ours
+        paths["readme"].write_text(_readme(paths, spreadsheet_safe, tz_name), encoding="utf-8")
+        write_snapshots_csv(snapshots, paths["snapshots"], spreadsheet_safe=spreadsheet_safe)
+        for key, table in tables.items():
+            _summary_csv(table, paths[key], spreadsheet_safe)
+        make_report(df, tz=tz).savefig(paths["overview"], dpi=100)
+        for stem, (func, kwargs, size) in FIGURES.items():
+            fig = Figure(figsize=size, layout="constrained")
+            func(df, ax=fig.add_subplot(), tz=tz, **kwargs)
+            fig.savefig(paths[stem], dpi=100)
+    except OSError as exc:
+        where = exc.filename or out
+        raise ConfigError(
+            f"cannot write the report to {str(where)!r}: {exc.strerror or exc}"
+        ) from None
+    log.info("wrote report bundle of %d files to %s", len(paths), out)
+    return paths

@@ -1,0 +1,440 @@
+"""Shared styling and data preparation of the plots (private; see :mod:`zcrm_notebook.plots`).
+
+Fixed colour tables, time-zone handling and the time axis, top-N folding and the tables the
+bar/timeline plots draw. Local styling only: nothing here reads or writes matplotlib's
+global rcParams, and no function modifies the frames it is given.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from datetime import tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
+
+from ..analysis.summary import wilson_interval
+from ..errors import ConfigError
+
+#: Colour of each job status (snapshot categories).
+STATUS_COLORS: dict[str, str] = {
+    "scheduled": "#b8c2cc",
+    "in_progress": "#4c78a8",
+    "completed": "#54a24b",
+    "failed": "#e45756",
+    "unknown": "#b279a2",
+    "error": "#f58518",
+}
+#: Colour of each lead outcome in stacked bars.
+OUTCOME_COLORS: dict[str, str] = {
+    "converted": STATUS_COLORS["completed"],
+    "failed": STATUS_COLORS["failed"],
+    "pending": "#d9d9d9",
+}
+#: Colour of each Zoho data-center code; other codes get :func:`dc_color`'s fallback.
+DC_COLORS: dict[str, str] = {
+    "us": "#1f77b4",
+    "eu": "#ff7f0e",
+    "in": "#2ca02c",
+    "au": "#d62728",
+    "jp": "#9467bd",
+    "cn": "#8c564b",
+    "ca": "#e377c2",
+    "sa": "#7f7f7f",
+    "uk": "#bcbd22",
+}
+_FALLBACK = [
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#dbdb8d",
+    "#9edae5",
+    "#393b79",
+    "#637939",
+]
+OTHER_COLOR = "#9e9e9e"
+MAX_JOB_LINES = 10
+_AUTO_FREQS = [
+    "1s",
+    "5s",
+    "10s",
+    "15s",
+    "30s",
+    "1min",
+    "2min",
+    "5min",
+    "10min",
+    "15min",
+    "30min",
+    "1h",
+    "2h",
+    "3h",
+    "6h",
+    "12h",
+    "1D",
+]
+BY_LABEL = {"dc": "data center", "org": "org", "job": "job"}
+
+
+def dc_color(code: str) -> str:
+    """Colour of a data-center code.
+
+    Parameters
+    ----------
+    code : str
+        Data-center code (``us``, ``eu``...) or a custom one.
+
+    Returns
+    -------
+    str
+        Hex colour: ``DC_COLORS[code]`` for the nine Zoho codes, else one of 12 fallback
+        colours picked by a CRC32 of the code (the same in every run and process).
+    """
+    if code in DC_COLORS:
+        return DC_COLORS[code]
+    return _FALLBACK[zlib.crc32(str(code).encode()) % len(_FALLBACK)]
+
+
+def org_dcs(df: pd.DataFrame) -> dict[str, str]:
+    """Org label -> its data center, for the orgs of the frame with a single data center."""
+    if not {"org", "dc"} <= set(df.columns) or df.empty:
+        return {}
+    pairs = df[["org", "dc"]].dropna().drop_duplicates().astype(str)
+    single = pairs[~pairs["org"].duplicated(keep=False)]
+    return dict(zip(single["org"], single["dc"]))
+
+
+def group_colors(by: str, names: list, dc_of: dict[str, str] | None = None) -> list[str]:
+    """Colours of the groups ``names``; "other (...)" groups are grey.
+
+    Data centers get :func:`dc_color`. An org gets the colour of its data center when
+    ``dc_of`` (org -> data center, see :func:`org_dcs`) maps it and no other org shown
+    has that data center, so ``au-org`` is drawn like ``au``; the other orgs, and jobs,
+    get the tab10 colours in the given order, skipping the colours of the data centers
+    of the orgs shown (two orgs in ``eu`` are neither orange).
+    """
+    names = [str(n) for n in names]
+    if by == "dc":
+        out = [dc_color(n) for n in names]
+    else:
+        dc_of = dc_of or {}
+        shown: list[str | None] = [dc_of.get(n) if by == "org" else None for n in names]
+        out = [dc_color(d) if d is not None and shown.count(d) == 1 else "" for d in shown]
+        taken = {dc_color(d) for d in shown if d is not None}  # no org looks like another DC
+        palette = [*DC_COLORS.values(), "#17becf", *_FALLBACK]
+        free = [c for c in palette if c not in taken] or palette
+        i = 0
+        for k, c in enumerate(out):
+            if not c:
+                out[k], i = free[i % len(free)], i + 1
+    return [OTHER_COLOR if n.startswith("other (") else c for n, c in zip(names, out)]
+
+
+def plural(n: int, noun: str) -> str:
+    """``"1 job"``, ``"2 jobs"``, ``"1,234 snapshots"`` (English ``-s`` plural)."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def percent_ticks() -> FuncFormatter:
+    """Tick labels of an axis in percent: ``0%``, ``20%``, ``0.5%`` (never ``20.0%``), so a
+    narrow failure-rate axis (0 to 1 %) does not read as a 0..1 fraction."""
+    return FuncFormatter(lambda value, _pos: f"{value:.6g}%")
+
+
+def get_ax(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt  # only when no Axes is given
+
+    return plt.gca()
+
+
+def zone(tz: str | tzinfo) -> tuple[tzinfo, str]:
+    """(tzinfo, display name) of ``tz``; raises ConfigError for an unknown zone."""
+    if isinstance(tz, tzinfo):
+        return tz, str(getattr(tz, "key", None) or tz)
+    try:
+        return ZoneInfo(str(tz)), str(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigError(
+            f"unknown time zone {tz!r}; use an IANA name like 'Europe/Paris'"
+        ) from None
+
+
+def date_num(times: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """Matplotlib date numbers of UTC instants (absolute: DST never changes spacing)."""
+    idx = pd.DatetimeIndex(times).tz_convert("UTC").tz_localize(None)
+    return mdates.date2num(idx.to_numpy("datetime64[ns]"))
+
+
+# ConciseDateFormatter levels: years, months, days, hours, minutes, seconds. Ticks read as
+# clock times (HH:MM, or HH:MM:SS when ticks fall between minutes); the date goes to the
+# offset (bottom right) once, and into a tick only at midnight of a multi-day run.
+_TICK_FORMATS = ["%Y", "%b", "%b %d", "%H:%M", "%H:%M", "%H:%M:%S.%f"]
+_ZERO_FORMATS = ["", "%Y", "%b %d", "%b %d", "%H:%M", "%H:%M:%S.%f"]
+_OFFSET_FORMATS = ["", "%Y", "%Y", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"]
+# most ticks per tick frequency: HH:MM:SS labels are wider, so fewer of them
+_MAX_TICKS = dict.fromkeys(
+    [mdates.YEARLY, mdates.MONTHLY, mdates.DAILY, mdates.HOURLY, mdates.MINUTELY], 9
+) | {mdates.SECONDLY: 7, mdates.MICROSECONDLY: 5}
+MIN_TIME_SPAN = pd.Timedelta("1min")  # narrowest time axis (a single poll is centred in it)
+
+
+class _ClockLocator(mdates.AutoDateLocator):
+    """AutoDateLocator without duplicate ticks: on a spring-forward day the local times
+    that do not exist (02:00, 02:30 in Paris) fall on the same instants as 03:00, 03:30,
+    which would draw those labels twice."""
+
+    def __call__(self):
+        return np.unique(super().__call__())
+
+    def tick_values(self, vmin, vmax):
+        return np.unique(super().tick_values(vmin, vmax))
+
+
+def time_axis(ax: Axes, tz: str | tzinfo) -> None:
+    """Clock-time ticks and labels in ``tz`` on the x axis, labelled ``time (<zone>)``.
+
+    Ticks are placed on round local times (DST changes keep the spacing of real time) and
+    read ``HH:MM``, or ``HH:MM:SS`` when they fall between whole minutes; the date is the
+    axis offset (``YYYY-MM-DD``, bottom right) and a multi-day run marks midnights by date.
+    """
+    info, name = zone(tz)
+    locator = _ClockLocator(tz=info, minticks=4, maxticks=_MAX_TICKS)
+    formatter = mdates.ConciseDateFormatter(
+        locator,
+        tz=info,
+        formats=_TICK_FORMATS,
+        zero_formats=_ZERO_FORMATS,
+        offset_formats=_OFFSET_FORMATS,
+    )
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(formatter)
+    ax.set_xlabel(f"time ({name})")
+
+
+def widen_time_axis(ax: Axes, x: np.ndarray) -> None:
+    """Make the x view at least :data:`MIN_TIME_SPAN` wide around the date numbers ``x``
+    (else a single poll would be drawn on an axis of several years)."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return
+    lo, hi = float(x.min()), float(x.max())
+    half = MIN_TIME_SPAN / pd.Timedelta("1D") / 2
+    if hi - lo < 2 * half:
+        mid = (lo + hi) / 2
+        ax.set_xlim(mid - half, mid + half)
+
+
+def _laid_out_width(ax: Axes) -> float:
+    """Width of ``ax`` in pixels: the smaller of its current width and its width once the
+    figure's layout engine (constrained layout of the report figures) has placed the
+    labels drawn so far (long tick labels make it narrower)."""
+    width = ax.get_window_extent().width
+    fig = ax.figure
+    fig = getattr(fig, "figure", None) or fig  # the root figure of a SubFigure
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "layout not applied" on tiny figures
+            engine.execute(fig)
+        width = min(width, ax.get_window_extent().width)
+    return max(width, 1.0)
+
+
+def room_for_texts(ax: Axes, ends: np.ndarray, texts: list, pad_pt: float = 4.0) -> float:
+    """Right x limit (data units, x axis starting at 0) so that each text, drawn ``pad_pt``
+    points right of its ``ends`` value, ends inside the Axes.
+
+    Text widths are measured with the figure's renderer, against the Axes width as laid out
+    with what is drawn so far, plus a 4 % margin.
+    """
+    width = _laid_out_width(ax)
+    needed = 0.0
+    for end, text in zip(ends, texts):
+        frac = (text.get_window_extent().width + pad_pt * ax.figure.dpi / 72) / width
+        frac = min(frac + 0.04, 0.7)  # a very narrow Axes gets an axis 3.3x the data
+        needed = max(needed, float(end) / (1.0 - frac))
+    return needed
+
+
+def legend_above(ax: Axes, **kwargs) -> None:
+    """Legend in one row between the title and the axes (never over the data)."""
+    ax.legend(
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncols=max(len(kwargs.get("handles") or ax.get_legend_handles_labels()[0]), 1),
+        frameon=False,
+        fontsize="small",
+        borderaxespad=0.1,
+        handlelength=1.2,
+        columnspacing=1.2,
+        **kwargs,
+    )
+    ax.set_title(ax.get_title(), pad=22)
+
+
+def no_data(ax: Axes, what: str) -> Axes:
+    """Write "no <what> yet" in the middle of ``ax`` and drop its ticks (an empty time axis
+    would otherwise show 1970-01-01)."""
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(NullLocator())
+        axis.set_major_formatter(NullFormatter())
+        axis.set_minor_locator(NullLocator())
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.text(
+        0.5, 0.5, f"no {what} yet", ha="center", va="center", transform=ax.transAxes, color="0.4"
+    )
+    return ax
+
+
+def choose(value: str, name: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not allowed; use one of {list(allowed)}")
+    return value
+
+
+def auto_freq(df: pd.DataFrame, max_bins: int = 240) -> str:
+    """The finest of ``_AUTO_FREQS`` giving at most ``max_bins`` bins over the frame."""
+    span = df["polled_at"].max() - df["polled_at"].min() if len(df) else pd.Timedelta(0)
+    for freq in _AUTO_FREQS:
+        if span / pd.Timedelta(freq) <= max_bins:
+            return freq
+    return _AUTO_FREQS[-1]
+
+
+def largest_columns(wide: pd.DataFrame, top: int) -> list:
+    """Names of the columns to draw: all if at most ``top``, else the ``top - 1`` with the
+    largest last value (ties by name), sorted by name."""
+    if wide.shape[1] <= top:
+        return list(wide.columns)
+    last = wide.ffill().iloc[-1].astype("Float64").fillna(0)
+    ranked = sorted(wide.columns, key=lambda c: (-float(last[c]), str(c)))
+    return sorted(ranked[: top - 1], key=str)
+
+
+def fold_columns(wide: pd.DataFrame, keep: list, noun: str) -> pd.DataFrame:
+    """``wide[keep]`` plus, if columns are left, their sum as "other (N <noun>s)"."""
+    rest = [c for c in wide.columns if c not in set(keep)]
+    out = wide[keep].copy()
+    if rest:
+        out[f"other ({plural(len(rest), noun)})"] = wide[rest].sum(axis=1, min_count=1)
+    return out
+
+
+def percent(num, den):
+    """100 * num / den as float, NaN where den is 0 or NA (no warnings)."""
+    num = num.astype("Float64").astype("float64")
+    den = den.astype("Float64").astype("float64")
+    den = den.where(den > 0)
+    return 100.0 * num / den
+
+
+def fold_rows(table: pd.DataFrame, by: str, top: int) -> pd.DataFrame:
+    """Failure table for plotting: the ``top - 1`` groups with most leads (sorted by name)
+    and the rest pooled as one "other (N ...)" row with its own Wilson interval.
+
+    Returns columns ``label``, ``leads_total``, ``leads_failed`` (float64), ``failure_rate``,
+    ``failure_rate_lo``, ``failure_rate_hi`` (float64, 0..1), ``other`` (bool).
+    """
+    table = table.sort_values(by)
+    if len(table) > top:
+        order = table.sort_values(["leads_total", by], ascending=[False, True])
+        keep, rest = order.iloc[: top - 1].sort_values(by), order.iloc[top - 1 :]
+    else:
+        keep, rest = table, table.iloc[:0]
+    labels = [str(v) for v in keep[by]]
+    total = keep["leads_total"].to_numpy("float64", na_value=0.0)
+    failed = keep["leads_failed"].to_numpy("float64", na_value=0.0)
+    if len(rest):
+        labels.append(f"other ({plural(len(rest), by)})")
+        total = np.r_[total, rest["leads_total"].to_numpy("float64", na_value=0.0).sum()]
+        failed = np.r_[failed, rest["leads_failed"].to_numpy("float64", na_value=0.0).sum()]
+    lo, hi = wilson_interval(failed, total)
+    rate = np.full(len(total), np.nan)
+    np.divide(failed, total, out=rate, where=total > 0)
+    is_other = np.arange(len(labels)) >= len(keep)
+    return pd.DataFrame(
+        {
+            "label": labels,
+            "leads_total": total,
+            "leads_failed": failed,
+            "failure_rate": rate,
+            "failure_rate_lo": lo,
+            "failure_rate_hi": hi,
+            "other": is_other,
+        }
+    )
+
+
+def outcome_bars(jobs: pd.DataFrame, top: int, sort: str):
+    """Bars of :func:`~zcrm_notebook.plots.plot_outcomes` from a job summary.
+
+    Returns ``(bars, n_rest, scale, other_total)``: ``bars`` has columns converted, failed,
+    pending (float64 leads) indexed by "job_id (dc)" labels, plus an "other (N jobs)" row
+    scaled by ``scale`` (<= 1) so it is no longer than the largest job bar; ``other_total``
+    is the real lead count of that row.
+    """
+    counts = pd.DataFrame(
+        {c: jobs[f"{c}_count"] for c in ("converted", "failed")}
+        | {"pending": jobs["not_converted_count"]}
+    )
+    counts = counts.astype("Float64").fillna(0).astype("float64")
+    total, failed = jobs["total_count"].fillna(0), jobs["failed_count"].fillna(0)
+    key, second = (total, total) if sort == "size" else (failed, jobs["failure_rate"].fillna(0))
+    order = np.lexsort(
+        (jobs["job_id"].to_numpy(str), -second.to_numpy(float), -key.to_numpy(float))
+    )
+    shown, rest = order[:top], order[top:]
+    bars = counts.iloc[shown].copy()
+    bars.index = (jobs["job_id"] + " (" + jobs["dc"] + ")").iloc[shown].to_numpy()
+    if not len(rest):
+        return bars, 0, 1.0, 0
+    other = counts.iloc[rest].sum()
+    largest = max(float(bars.sum(axis=1).max()), 1.0)
+    scale = min(1.0, largest / max(float(other.sum()), 1.0))
+    bars.loc[f"other ({plural(len(rest), 'job')})"] = other * scale
+    return bars, len(rest), scale, int(other.sum())
+
+
+def _timeline_rows(df: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFrame:
+    """Snapshot rows (no error rows) of the chosen ``jobs``, with their row number ``y``."""
+    key = ["org", "dc", "job_id"]
+    sub = df.loc[df["job_id"].isin(jobs["job_id"]), ["polled_at", *key, "status"]]
+    sub = sub.merge(jobs[key].assign(y=np.arange(len(jobs))), on=key, how="inner")
+    sub = sub[sub["status"].astype(str) != "error"].sort_values(["y", "polled_at"])
+    return sub.reset_index(drop=True)
+
+
+def status_runs(df: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
+    """Runs of one non-final status per job: ``y``, ``status``, ``start``, ``end`` (UTC).
+
+    A status holds from its poll to the job's next non-error poll (or its last poll).
+    Completed/failed rows are drawn as markers instead. ``shown`` is a slice of
+    :func:`~zcrm_notebook.summary.summarize_jobs`; row ``i`` of it is drawn at ``y = i``.
+    """
+    rows = _timeline_rows(df, shown)
+    last_polled = shown["last_polled_at"]
+    status = rows["status"].astype(str)
+    nxt = rows.groupby("y")["polled_at"].shift(-1)
+    end = nxt.fillna(rows["y"].map(last_polled))
+    run = ((status != status.shift()) | (rows["y"] != rows["y"].shift())).cumsum()
+    seg = pd.DataFrame(
+        {"y": rows["y"], "status": status, "start": rows["polled_at"], "end": end, "run": run}
+    )
+    seg = seg.groupby("run").agg(
+        y=("y", "first"), status=("status", "first"), start=("start", "min"), end=("end", "max")
+    )
+    return seg[~seg["status"].isin(["completed", "failed"])]
