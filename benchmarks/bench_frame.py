@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 from zcrm_notebook.analysis.summary import summarize_dcs, summarize_jobs
-from zcrm_notebook.api.status import JobState, Snapshot
+from zcrm_notebook.api.status import JobState
 from zcrm_notebook.snapshots.csvfile import read_snapshots, write_snapshots_csv
 from zcrm_notebook.snapshots.frame import to_frame
+from zcrm_notebook.snapshots.schema import Snapshot
 from zcrm_notebook.snapshots.store import SnapshotStore, read_store
 
 DCS = ("us", "eu", "in", "au", "jp", "cn", "ca", "sa", "uk")

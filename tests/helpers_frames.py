@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from zcrm_notebook.api.status import JobState, Snapshot
+from zcrm_notebook.api.status import JobState
 from zcrm_notebook.snapshots.frame import to_frame
+from zcrm_notebook.snapshots.schema import Snapshot
 
 T0 = pd.Timestamp("2026-03-28T12:00:00Z").timestamp()
 # 2026-03-29 01:00 UTC: Europe/Paris jumps from 02:00 CET to 03:00 CEST

@@ -3,10 +3,11 @@
 import pandas as pd
 import pytest
 
-from zcrm_notebook.api.status import JobState, Snapshot
+from zcrm_notebook.api.status import JobState
 from zcrm_notebook.cli import main
 from zcrm_notebook.snapshots.csvfile import read_snapshots
 from zcrm_notebook.snapshots.frame import SNAPSHOT_COLUMNS
+from zcrm_notebook.snapshots.schema import Snapshot
 from zcrm_notebook.snapshots.store import SnapshotStore
 
 REPORT_FILES = {"snapshots.csv", "jobs.csv", "dcs.csv", "orgs.csv", "README.md", "overview.png"}

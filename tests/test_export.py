@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from conftest import JOB
 
-from zcrm_notebook.api.status import JobState, Snapshot
+from zcrm_notebook.api.status import JobState
 from zcrm_notebook.errors import ConfigError
 from zcrm_notebook.snapshots.csvfile import neutralize_formulas, read_snapshots, write_snapshots_csv
 from zcrm_notebook.snapshots.frame import (
@@ -13,6 +13,7 @@ from zcrm_notebook.snapshots.frame import (
     empty_snapshots,
     to_frame,
 )
+from zcrm_notebook.snapshots.schema import Snapshot
 
 T0 = 1_767_225_600.123456
 

@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 from conftest import JOB
 
-from zcrm_notebook.api.status import JobState, Snapshot
+from zcrm_notebook.api.status import JobState
 from zcrm_notebook.errors import ConfigError
 from zcrm_notebook.snapshots.frame import to_frame
+from zcrm_notebook.snapshots.schema import Snapshot
 from zcrm_notebook.snapshots.store import SnapshotStore, read_store
 
 T0 = 1_767_225_600.5
@@ -63,3 +64,33 @@ def test_not_a_store_is_a_clear_error(tmp_path):
         SnapshotStore(tmp_path / "x.sqlite")
     with pytest.raises(ConfigError, match="does not exist"):
         read_store(tmp_path / "missing.sqlite")
+
+
+def test_rows_are_read_back_by_column_name_whatever_the_table_order(tmp_path):
+    import sqlite3
+
+    from zcrm_notebook.snapshots.schema import COLUMN_KINDS
+    from zcrm_notebook.snapshots.store import SQL_TYPES
+
+    path = tmp_path / "old.sqlite"
+    reordered = ", ".join(f"{c} {SQL_TYPES[k]}" for c, k in reversed(COLUMN_KINDS.items()))
+    with sqlite3.connect(path) as db:  # the same columns, in another order
+        db.execute(f"CREATE TABLE snapshots (seq INTEGER PRIMARY KEY AUTOINCREMENT, {reordered})")
+    with SnapshotStore(path) as store:
+        store.extend(snaps())
+        assert store.read() == snaps()
+    pd.testing.assert_frame_equal(read_store(path), to_frame(snaps()))
+
+
+def test_the_sqlite_and_memory_stores_are_stores(tmp_path):
+    from zcrm_notebook.snapshots.memory import MemoryStore
+    from zcrm_notebook.snapshots.store import Store, open_store
+
+    with SnapshotStore(tmp_path / "s.sqlite") as sqlite_store:
+        assert isinstance(sqlite_store, Store) and open_store(sqlite_store) is sqlite_store
+    memory = MemoryStore(snaps())
+    assert isinstance(memory, Store) and open_store(memory) is memory and len(memory) == 3
+    assert not isinstance(str(tmp_path / "s.sqlite"), Store) and open_store(None) is None
+    opened = open_store(tmp_path / "t.sqlite")
+    assert isinstance(opened, SnapshotStore)
+    opened.close()

@@ -14,10 +14,11 @@ import pytest
 from conftest import sim_orgs
 
 from zcrm_notebook.errors import DataQualityWarning, JobInputError
-from zcrm_notebook.poll.background import MemoryStore, Watch, watch
+from zcrm_notebook.poll.background import Watch, watch
 from zcrm_notebook.poll.policy import PollPolicy
 from zcrm_notebook.simulator import Faults, SimClock, default_scenario
 from zcrm_notebook.snapshots.frame import SNAPSHOT_COLUMNS, to_frame
+from zcrm_notebook.snapshots.memory import MemoryStore
 
 POLICY = PollPolicy(seed=1)
 

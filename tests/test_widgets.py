@@ -22,10 +22,10 @@ from zcrm_notebook.dashboard.view import leads_text
 from zcrm_notebook.dashboard.widget import Dashboard, attention_jobs
 from zcrm_notebook.errors import ConfigError, ZcrmError
 from zcrm_notebook.poll import Poller
-from zcrm_notebook.poll.background import MemoryStore
 from zcrm_notebook.poll.policy import PollPolicy
 from zcrm_notebook.snapshots.csvfile import read_snapshots, write_snapshots_csv
 from zcrm_notebook.snapshots.frame import to_frame
+from zcrm_notebook.snapshots.memory import MemoryStore
 from zcrm_notebook.snapshots.store import SnapshotStore
 
 POLICY = PollPolicy(seed=1)

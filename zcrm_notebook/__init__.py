@@ -30,12 +30,12 @@ _EXPORTS = {
     "ZohoClient": "client",
     "JobState": "api.status",
     "JobStatus": "api.status",
-    "Snapshot": "api.status",
+    "Snapshot": "snapshots.schema",
     "parse_status": "api.status",
     "get_dc": "api.datacenters",
     "DATA_CENTERS": "api.datacenters",
     "to_frame": "snapshots.frame",
-    "SNAPSHOT_COLUMNS": "snapshots.frame",
+    "SNAPSHOT_COLUMNS": "snapshots.schema",
     "SNAPSHOT_DTYPES": "snapshots.frame",
     "write_snapshots_csv": "snapshots.csvfile",
     "read_snapshots": "snapshots.csvfile",
@@ -55,7 +55,7 @@ _EXPORTS = {
     "ZcrmError": "errors",
     "watch": "poll.background",
     "Watch": "poll.background",
-    "MemoryStore": "poll.background",
+    "MemoryStore": "snapshots.memory",
     "Dashboard": "dashboard.widget",
 }
 

@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..snapshots.frame import COUNT_COLUMNS, SNAPSHOT_DTYPES, STATUS_DTYPE
+from ..snapshots.frame import SNAPSHOT_DTYPES, STATUS_DTYPE
+from ..snapshots.schema import COUNT_COLUMNS, JOB_KEYS
 
 log = logging.getLogger(__name__)
 
 NAT = np.iinfo(np.int64).min  # the int64 value of NaT
 TEXT_DTYPE = SNAPSHOT_DTYPES["job_id"]  # text columns of the outputs match the snapshots'
-JOB_KEYS = ["org", "dc", "job_id"]
 NEEDED = ["polled_at", *JOB_KEYS, "status", *COUNT_COLUMNS, "error_code"]
 _STATUS_NAMES = [str(c) for c in STATUS_DTYPE.categories]
 ERROR_CODE = _STATUS_NAMES.index("error")

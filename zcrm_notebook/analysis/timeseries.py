@@ -15,7 +15,8 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from ..errors import ConfigError
-from .grouping import JOB_KEYS, TEXT_DTYPE, Grouped, group_snapshots
+from ..snapshots.schema import JOB_KEYS
+from .grouping import TEXT_DTYPE, Grouped, group_snapshots
 
 __all__ = ["BY_CHOICES", "PROGRESS_COLUMNS", "MAX_CELLS", "progress_over_time", "freq_to_ns"]
 

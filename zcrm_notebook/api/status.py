@@ -19,7 +19,6 @@ from ..errors import ResponseFormatError
 __all__ = [
     "JobState",
     "JobStatus",
-    "Snapshot",
     "FINAL_STATES",
     "normalise_status",
     "parse_status",
@@ -169,79 +168,6 @@ def parse_status(job_id: str, payload: Any) -> JobStatus:
         raw_status=None if raw is None else str(raw),
         **counts,
     )
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One row of the snapshot table: the answer (or failure) of one poll of one job.
-
-    Field order and meaning are those of ``zcrm_notebook.frame.SNAPSHOT_COLUMNS``
-    (DESIGN.md §3). Plain Python values; :func:`zcrm_notebook.frame.to_frame` turns many
-    of them into a DataFrame.
-
-    Attributes
-    ----------
-    polled_at : float
-        When the answer arrived, seconds since the Unix epoch (UTC).
-    org, dc, job_id : str
-        Org label, data-center code, job id (text).
-    status : JobState
-        Normalised status; ``JobState.ERROR`` when we could not get one.
-    raw_status : str or None
-        Status word exactly as sent.
-    total_count, converted_count, not_converted_count, failed_count : int or None
-        Zoho's counts.
-    http_status : int or None
-        HTTP status of the answer; ``None`` for transport failures.
-    error_code, error_message : str or None
-        Zoho code / transport error name and human text (never a token); ``None`` on success.
-    latency_s : float
-        Request round trip in seconds (all retries included).
-    """
-
-    polled_at: float
-    org: str
-    dc: str
-    job_id: str
-    status: JobState
-    raw_status: str | None = None
-    total_count: int | None = None
-    converted_count: int | None = None
-    not_converted_count: int | None = None
-    failed_count: int | None = None
-    http_status: int | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    latency_s: float = 0.0
-
-    @classmethod
-    def from_status(
-        cls,
-        st: JobStatus,
-        *,
-        polled_at: float,
-        org: str,
-        dc: str,
-        http_status: int | None,
-        latency_s: float,
-    ) -> Snapshot:
-        """A success row from a parsed :class:`JobStatus`."""
-        return cls(
-            polled_at,
-            org,
-            dc,
-            st.job_id,
-            st.status,
-            st.raw_status,
-            *st.counts,
-            http_status=http_status,
-            latency_s=latency_s,
-        )
-
-    @property
-    def is_final(self) -> bool:
-        """True when the job reached ``completed`` or ``failed``."""
-        return self.status in FINAL_STATES
 
 
 def quality_problems(prev: JobStatus | None, st: JobStatus) -> list[tuple[str, str]]:

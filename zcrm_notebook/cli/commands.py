@@ -213,6 +213,7 @@ def _exit_now(code: int) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report bundle (CSVs, PNGs, README) from a CSV or a store."""
+    from ..snapshots.load import load_snapshots
     from ..viz.report import export_report
 
     df = load_snapshots(args.source)
@@ -220,27 +221,3 @@ def cmd_report(args: argparse.Namespace) -> int:
     for name, path in files.items():
         print(f"{name:>16}  {path}")
     return 0
-
-
-def load_snapshots(source: str):
-    """A snapshot frame from a CSV or an SQLite store (by content, not extension).
-
-    Raises
-    ------
-    ConfigError
-        If ``source`` is missing, a folder, or neither a snapshot CSV nor a store.
-    """
-    path = Path(source)
-    if not path.exists():
-        raise ConfigError(f"{source!r} does not exist")
-    if path.is_dir():
-        raise ConfigError(f"{source!r} is a folder; give a snapshot CSV or a store file")
-    with open(path, "rb") as fh:
-        is_sqlite = fh.read(16) == b"SQLite format 3\x00"
-    if is_sqlite:
-        from ..snapshots.store import read_store
-
-        return read_store(path)
-    from ..snapshots.csvfile import read_snapshots
-
-    return read_snapshots(path)

@@ -14,18 +14,20 @@ import io
 import logging
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..errors import ConfigError, ZcrmError
+from ..errors import ZcrmError
 from ..inputs.jobs import clean_jobs, load_orgs
-from ..poll.background import MemoryStore, Watch, _FrameCache, watch
+from ..poll.background import Watch, watch
 from ..poll.policy import PollPolicy
-from ..snapshots.store import SnapshotStore
+from ..snapshots.frame import FrameCache
+from ..snapshots.load import load_snapshots
+from ..snapshots.memory import MemoryStore
+from ..snapshots.store import Store, open_store
 from ..viz.plots import plot_failure_rate, plot_progress
 
 __all__ = ["DashboardCore", "FigureImage", "as_store"]
@@ -94,23 +96,13 @@ class FigureImage:
         return buf.getvalue()
 
 
-def _source_file(path, what: str) -> Path:
-    """``path`` as a Path to an existing file, else a one-line ConfigError."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        raise ConfigError(f"{str(path)!r} is a folder; give a {what} file")
-    if not p.exists():
-        raise ConfigError(f"{what} {str(path)!r} does not exist")
-    return p
-
-
-def as_store(store):
+def as_store(store: object) -> Store:
     """The journal shared by a dashboard's runs: in memory unless a store is given."""
     if store is None:
         return MemoryStore()
-    if hasattr(store, "append") and hasattr(store, "read"):
-        return store
-    return SnapshotStore(store)
+    opened = open_store(store, exclusive=False)
+    assert opened is not None
+    return opened
 
 
 class DashboardCore:
@@ -147,7 +139,7 @@ class DashboardCore:
         self._job_keys = pd.DataFrame(keys, dtype="string")
         self._store = as_store(store) if frame is None else None
         self._own_store = self._store is not None and self._store is not store
-        self._cache = _FrameCache()
+        self._cache = FrameCache()
         self._task: asyncio.Task | None = None
         self._stopping = False
 
@@ -166,7 +158,7 @@ class DashboardCore:
 
     @classmethod
     def from_store(cls: type[_D], path, **kwargs) -> _D:
-        """Browse the snapshots of a SQLite store (:func:`~zcrm_notebook.store.read_store`).
+        """Browse the snapshots of a SQLite store file (a past run).
 
         To resume polling from a store instead, use ``Dashboard(jobs, ..., store=path)``.
 
@@ -175,22 +167,18 @@ class DashboardCore:
         ConfigError
             If the path does not exist, is a folder, or is not a snapshot store.
         """
-        from ..snapshots.store import read_store
-
-        return cls.from_frame(read_store(_source_file(path, "store")), **kwargs)
+        return cls.from_frame(load_snapshots(path, "store"), **kwargs)
 
     @classmethod
     def from_csv(cls: type[_D], path, **kwargs) -> _D:
-        """Browse the snapshots of a CSV (:func:`~zcrm_notebook.export.read_snapshots`).
+        """Browse the snapshots of a snapshot CSV file (a past run).
 
         Raises
         ------
         ConfigError
             If the path does not exist, is a folder, or is not a snapshot CSV.
         """
-        from ..snapshots.csvfile import read_snapshots
-
-        return cls.from_frame(read_snapshots(_source_file(path, "snapshot CSV")), **kwargs)
+        return cls.from_frame(load_snapshots(path, "csv"), **kwargs)
 
     def refresh(self, force: bool = False) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -11,8 +11,9 @@ dashboard of :mod:`zcrm_notebook.widgets` reads it from the kernel's event loop)
 exception raised in the poll thread is kept and raised again by :meth:`Watch.wait`;
 warnings raised there (``DataQualityWarning``) are kept in :attr:`Watch.warnings` instead of
 being printed from the thread, which in Jupyter would land in whatever cell runs then.
-:class:`MemoryStore` keeps the history in memory across runs, so a stopped watch can be
-started again without polling finished jobs twice (what a SQLite store does on disk).
+A :class:`~zcrm_notebook.snapshots.memory.MemoryStore` keeps the history in memory across
+runs, so a stopped watch can be started again without polling finished jobs twice (what a
+SQLite store does on disk).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 
-from ..api.status import Snapshot
 from ..auth.tokens import OrgCredentials
+from ..snapshots.frame import FrameCache
 from .poller import Poller
 
-__all__ = ["watch", "Watch", "MemoryStore"]
+__all__ = ["watch", "Watch"]
 
 log = logging.getLogger(__name__)
 
@@ -51,73 +52,6 @@ def _keep_thread_warnings() -> None:
     if warnings.showwarning is not _showwarning:
         _shown_by_default = warnings.showwarning
         warnings.showwarning = _showwarning
-
-
-class MemoryStore:
-    """An in-memory snapshot journal with the store interface the poller uses.
-
-    Pass the same instance as ``store=`` to several runs: each run resumes from the
-    snapshots of the runs before it (history kept, finished jobs skipped), like a
-    :class:`~zcrm_notebook.store.SnapshotStore` but without a file.
-
-    Parameters
-    ----------
-    snapshots : iterable of Snapshot, optional
-        Initial history.
-    """
-
-    def __init__(self, snapshots=()) -> None:
-        self._lock = threading.Lock()
-        self._rows: list[Snapshot] = list(snapshots)
-
-    def __repr__(self) -> str:
-        return f"MemoryStore({len(self)} snapshots)"
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._rows)
-
-    def append(self, snap: Snapshot) -> None:
-        """Keep one snapshot."""
-        with self._lock:
-            self._rows.append(snap)
-
-    def extend(self, snaps) -> None:
-        """Keep several snapshots."""
-        with self._lock:
-            self._rows.extend(snaps)
-
-    def read(self) -> list[Snapshot]:
-        """Every kept snapshot, in arrival order (a new list)."""
-        with self._lock:
-            return list(self._rows)
-
-    def close(self) -> None:
-        """Nothing to close (the store interface has it)."""
-
-
-class _FrameCache:
-    """Snapshots -> DataFrame, converting only the rows added since the last call."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._frame = None
-        self._n = 0
-
-    def frame(self, snaps: list[Snapshot]):
-        import pandas as pd
-
-        from ..snapshots.frame import to_frame
-
-        with self._lock:
-            frame = self._frame
-            if frame is None or len(snaps) < self._n:
-                frame = to_frame(snaps)
-            elif len(snaps) > self._n:
-                new = to_frame(snaps[self._n :])
-                frame = pd.concat([frame, new], ignore_index=True) if len(frame) else new
-            self._frame, self._n = frame, len(snaps)
-            return frame.copy()
 
 
 class Watch:
@@ -154,7 +88,7 @@ class Watch:
         self._stopping = stopping or threading.Event()
         self._done = threading.Event()
         self._interrupted = False
-        self._cache = _FrameCache()
+        self._cache = FrameCache()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.started_at = time.monotonic()
         _keep_thread_warnings()
@@ -269,7 +203,8 @@ def watch(jobs: object, orgs: Mapping[str, OrgCredentials] | None = None, **kwar
         As for :class:`~zcrm_notebook.poll.Poller` (default: ``config`` or ``ZOHO_*``).
     **kwargs
         The other :class:`~zcrm_notebook.poll.Poller` arguments: ``config``, ``org``,
-        ``policy``, ``store`` (a path, a SnapshotStore or a :class:`MemoryStore`),
+        ``policy``, ``store`` (a path, a SnapshotStore or a
+        :class:`~zcrm_notebook.snapshots.memory.MemoryStore`),
         ``clock``, ``sleep``, ``progress`` (a text progress bar; in a notebook use the
         dashboard instead), ``on_snapshot`` (called on the poll thread: keep it short,
         never touch widgets from it).

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-from ..api.status import JobState, JobStatus, Snapshot, quality_problems
+from ..api.status import JobState, JobStatus, quality_problems
 from ..client import StatusAnswer, ZohoClient
 from ..errors import (
     ApiError,
@@ -34,6 +34,7 @@ from ..errors import (
     ZcrmError,
 )
 from ..inputs.jobs import Job
+from ..snapshots.schema import Snapshot
 from .orgstate import OrgState
 from .policy import JobTrack, PollPolicy
 

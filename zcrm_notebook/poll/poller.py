@@ -23,13 +23,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from ..api.status import Snapshot
 from ..auth.tokens import OrgCredentials
 from ..inputs.jobs import clean_jobs, load_orgs
+from ..snapshots.schema import Snapshot
+from ..snapshots.store import Store, open_store
 from .loop import Scheduler
 from .orgstate import OrgState, OrgStats, org_stats_frame
 from .policy import PollPolicy
-from .resume import finished_jobs, open_store
+from .resume import finished_jobs
 
 __all__ = ["Poller", "OrgStats", "poll_jobs", "PollPolicy"]
 
@@ -90,7 +91,7 @@ class Poller:
         self._sleep = sleep or self._stop.wait
         self.progress = progress
         self.on_snapshot = on_snapshot
-        self.store, self._owns_store = open_store(store), not hasattr(store, "append")
+        self.store, self._owns_store = open_store(store), not isinstance(store, Store)
         self.history: list[Snapshot] = self.store.read() if self.store is not None else []
         self.snapshots: list[Snapshot] = []
         self.stopped_reason: str | None = None

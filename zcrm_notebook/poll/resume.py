@@ -1,4 +1,4 @@
-"""Resuming a poll run from its snapshot journal: open the store, skip finished jobs.
+"""Resuming a poll run from its snapshot journal: the jobs a previous run finished.
 
 A :class:`~zcrm_notebook.poll.Poller` given a store that already holds snapshots keeps
 them as history and polls only the jobs a previous run did not finish: those without a
@@ -8,10 +8,10 @@ final status (completed/failed) and not given up as unknown or expired (see
 
 from __future__ import annotations
 
-from ..api.status import Snapshot
 from ..inputs.jobs import Job
+from ..snapshots.schema import Snapshot
 
-__all__ = ["NOT_FOUND_CODES", "finished_jobs", "open_store"]
+__all__ = ["NOT_FOUND_CODES", "finished_jobs"]
 
 #: Error codes of a job id Zoho does not know (any more): unknown, expired or malformed.
 NOT_FOUND_CODES = frozenset({"INVALID_DATA", "NO_CONTENT", "NOT_FOUND", "INVALID_URL_PATTERN"})
@@ -25,18 +25,3 @@ def finished_jobs(history: list[Snapshot], confirmations: int) -> set[Job]:
         job = Job(s.org, s.job_id)
         streak[job] = streak.get(job, 0) + 1 if s.error_code in NOT_FOUND_CODES else 0
     return done | {job for job, n in streak.items() if n >= confirmations}
-
-
-def open_store(store: object):
-    """``store`` as a snapshot store: None, a store object as is, or a path to open.
-
-    A path is opened as a :class:`~zcrm_notebook.store.SnapshotStore` holding the file's
-    lock (one run per journal); the caller closes it.
-    """
-    if store is None:
-        return None
-    if hasattr(store, "append") and hasattr(store, "read"):
-        return store
-    from ..snapshots.store import SnapshotStore
-
-    return SnapshotStore(store, exclusive=True)  # type: ignore[arg-type]

@@ -17,11 +17,25 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .frame import SNAPSHOT_COLUMNS, SNAPSHOT_DTYPES, coerce_snapshots
+from .frame import SNAPSHOT_DTYPES, coerce_snapshots
+from .schema import COUNT, INT, SNAPSHOT_COLUMNS, STATUS, TEXT, TIME, columns_of_kind
 
-__all__ = ["write_snapshots_csv", "read_snapshots", "neutralize_formulas", "TIME_FORMAT"]
+__all__ = [
+    "write_snapshots_csv",
+    "read_snapshots",
+    "neutralize_formulas",
+    "TIME_FORMAT",
+    "CSV_DTYPES",
+]
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: Column -> dtype read from a snapshot CSV (then :func:`coerce_snapshots` finishes):
+#: text as text, counts and ints as Int64, times and statuses as text to be parsed.
+CSV_DTYPES: dict[str, object] = {
+    **{c: SNAPSHOT_DTYPES[c] for c in columns_of_kind(TEXT)},
+    **{c: "Int64" for c in columns_of_kind(COUNT, INT)},
+    **{c: "string" for c in columns_of_kind(TIME, STATUS)},
+}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -90,8 +104,9 @@ def write_snapshots_csv(
     if spreadsheet_safe:
         df = neutralize_formulas(df)
     out = df.copy()
-    stamps = np.datetime_as_string(out["polled_at"].dt.tz_convert(None).to_numpy(), unit="us")
-    out["polled_at"] = np.char.add(stamps, "Z")
+    for name in columns_of_kind(TIME):
+        stamps = np.datetime_as_string(out[name].dt.tz_convert(None).to_numpy(), unit="us")
+        out[name] = np.char.add(stamps, "Z")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(path, index=False, columns=SNAPSHOT_COLUMNS)
@@ -112,12 +127,11 @@ def read_snapshots(path: str | os.PathLike) -> pd.DataFrame:
     ConfigError
         If the file is missing, not a CSV, or lacks snapshot columns.
     """
-    text_dtypes = {c: t for c, t in SNAPSHOT_DTYPES.items() if isinstance(t, pd.StringDtype)}
-    int_dtypes = {c: "Int64" for c, t in SNAPSHOT_DTYPES.items() if isinstance(t, pd.Int64Dtype)}
+    text_dtypes = {c: SNAPSHOT_DTYPES[c] for c in columns_of_kind(TEXT)}
     try:
         df = pd.read_csv(
             path,
-            dtype={**text_dtypes, **int_dtypes, "status": "string", "polled_at": "string"},
+            dtype=CSV_DTYPES,
             keep_default_na=False,
             na_values=[""],
         )

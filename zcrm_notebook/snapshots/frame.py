@@ -1,77 +1,67 @@
-"""The snapshot table: schema, and snapshots -> DataFrame.
+"""The snapshot DataFrame: snapshots -> frame, and any frame -> the exact schema.
 
-One row per (job, poll), long/tidy form, fixed column order (DESIGN.md §3):
-
-=====================  ==========================  ===========================================
-column                 dtype                       meaning
-=====================  ==========================  ===========================================
-polled_at              datetime64[ns, UTC]         when the answer arrived
-org                    string                      label of the org's credentials
-dc                     string                      data-center code (``us``, ``eu``...)
-job_id                 string                      the 19-digit job id, never a number
-status                 category (ordered)          scheduled < in_progress < completed < failed,
-                                                   then unknown, error
-raw_status             string                      status word exactly as Zoho sent it
-total_count            Int64                       leads in the job (NA when absent)
-converted_count        Int64                       converted so far
-not_converted_count    Int64                       not converted yet (pending)
-failed_count           Int64                       failed
-http_status            Int64                       HTTP status (NA for transport failures)
-error_code             string                      Zoho code or transport error name; NA on success
-error_message          string                      human text; never a token
-latency_s              float64                     request round trip, seconds
-=====================  ==========================  ===========================================
-
-``status == "error"`` means we could not get a status; it is never the job's ``failed``.
-Derived tables (per job, per DC) live in :mod:`zcrm_notebook.summary`.
+One row per (job, poll), long/tidy form, the columns of
+:class:`~zcrm_notebook.snapshots.schema.Snapshot` in its order, each with the pandas dtype
+of its kind: ``time`` datetime64[ns, UTC], ``text`` string (Arrow-backed), ``status`` an
+ordered category (scheduled < in_progress < completed < failed, then unknown, error),
+``count`` and ``int`` Int64 (NA when absent), ``float`` float64. ``status == "error"``
+means we could not get a status; it is never the job's ``failed``. Derived tables (per
+job, per DC) live in :mod:`zcrm_notebook.analysis.summary`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..api.status import JobState, Snapshot
+from ..api.status import JobState
+from ..errors import ConfigError
+from .schema import (
+    COLUMN_KINDS,
+    COUNT,
+    COUNT_COLUMNS,
+    FLOAT,
+    INT,
+    SNAPSHOT_COLUMNS,
+    STATUS,
+    STATUS_CATEGORIES,
+    TEXT,
+    TIME,
+    Snapshot,
+)
 
 __all__ = [
     "SNAPSHOT_COLUMNS",
     "SNAPSHOT_DTYPES",
     "STATUS_DTYPE",
     "COUNT_COLUMNS",
+    "KIND_DTYPES",
     "to_frame",
     "frame_from_columns",
     "empty_snapshots",
     "coerce_snapshots",
+    "FrameCache",
 ]
 
-STATUS_CATEGORIES = [s.value for s in JobState]
 STATUS_DTYPE = pd.CategoricalDtype(STATUS_CATEGORIES, ordered=True)
-COUNT_COLUMNS = ["total_count", "converted_count", "not_converted_count", "failed_count"]
-TEXT_COLUMNS = ["org", "dc", "job_id", "raw_status", "error_code", "error_message"]
-
 # Text columns are Arrow-backed strings: ~3x less memory than Python str objects at 1M rows
 # (benchmarks/bench_frame.py); same "string" dtype and pd.NA semantics.
 TEXT_DTYPE = pd.StringDtype("pyarrow")
-SNAPSHOT_DTYPES: dict[str, object] = {
-    "polled_at": pd.DatetimeTZDtype("ns", "UTC"),
-    "org": TEXT_DTYPE,
-    "dc": TEXT_DTYPE,
-    "job_id": TEXT_DTYPE,
-    "status": STATUS_DTYPE,
-    "raw_status": TEXT_DTYPE,
-    "total_count": pd.Int64Dtype(),
-    "converted_count": pd.Int64Dtype(),
-    "not_converted_count": pd.Int64Dtype(),
-    "failed_count": pd.Int64Dtype(),
-    "http_status": pd.Int64Dtype(),
-    "error_code": TEXT_DTYPE,
-    "error_message": TEXT_DTYPE,
-    "latency_s": np.dtype("float64"),
+#: Column kind -> its pandas dtype.
+KIND_DTYPES: dict[str, object] = {
+    TIME: pd.DatetimeTZDtype("ns", "UTC"),
+    TEXT: TEXT_DTYPE,
+    STATUS: STATUS_DTYPE,
+    COUNT: pd.Int64Dtype(),
+    INT: pd.Int64Dtype(),
+    FLOAT: np.dtype("float64"),
 }
-SNAPSHOT_COLUMNS: list[str] = list(SNAPSHOT_DTYPES)
+#: Column -> pandas dtype of the snapshot frame.
+SNAPSHOT_DTYPES: dict[str, object] = {c: KIND_DTYPES[k] for c, k in COLUMN_KINDS.items()}
 
 
 def _int_array(values: list) -> pd.arrays.IntegerArray:
@@ -85,7 +75,7 @@ def _text_array(values: list) -> pd.api.extensions.ExtensionArray:
 
 
 def to_frame(snapshots: Iterable[Snapshot]) -> pd.DataFrame:
-    """Build the snapshot DataFrame from :class:`~zcrm_notebook.status.Snapshot` records.
+    """Build the snapshot DataFrame from :class:`~zcrm_notebook.snapshots.schema.Snapshot` records.
 
     Parameters
     ----------
@@ -105,25 +95,26 @@ def to_frame(snapshots: Iterable[Snapshot]) -> pd.DataFrame:
 def frame_from_columns(columns: Mapping[str, Sequence]) -> pd.DataFrame:
     """Build the snapshot DataFrame from one sequence of plain values per column.
 
-    Values are as in :class:`~zcrm_notebook.status.Snapshot`: ``polled_at`` in float epoch
+    Values are as in :class:`~zcrm_notebook.snapshots.schema.Snapshot`: ``polled_at`` in float epoch
     seconds, ``status`` a JobState or its value, counts ``int`` or ``None``.
     """
-    if not len(columns["polled_at"]):
+    if not len(columns[SNAPSHOT_COLUMNS[0]]):
         return empty_snapshots()
     return pd.DataFrame({name: _column(name, columns[name]) for name in SNAPSHOT_COLUMNS})
 
 
 def _column(name: str, values: Sequence):
-    if name == "polled_at":
+    kind = COLUMN_KINDS[name]
+    if kind == TIME:
         # float seconds carry ~0.2 us of noise: keep whole microseconds (CSV-exact)
         us = np.round(np.asarray(values, dtype="float64") * 1e6).astype("int64")
-        return pd.to_datetime(us, unit="us", utc=True).astype(SNAPSHOT_DTYPES[name])
-    if name == "status":
+        return pd.to_datetime(us, unit="us", utc=True).astype(KIND_DTYPES[TIME])
+    if kind == STATUS:
         codes = np.fromiter((_STATUS_CODE[v] for v in values), np.int8, len(values))
         return pd.Categorical.from_codes(codes, dtype=STATUS_DTYPE)
-    if name in COUNT_COLUMNS or name == "http_status":
+    if kind in (COUNT, INT):
         return _int_array(list(values))
-    if name == "latency_s":
+    if kind == FLOAT:
         return np.asarray(values, dtype="float64")
     return _text_array(list(values))
 
@@ -137,8 +128,6 @@ def empty_snapshots() -> pd.DataFrame:
 
 
 def _check_job_ids(ids: pd.Series) -> None:
-    from ..errors import ConfigError
-
     text = ids.astype("string")
     bad = text[text.isna() | ~text.str.fullmatch(r"[0-9]{1,20}").fillna(False)]
     if len(bad):
@@ -149,15 +138,13 @@ def _check_job_ids(ids: pd.Series) -> None:
         )
 
 
-def _timestamps(col: pd.Series) -> pd.Series:
-    from ..errors import ConfigError
-
+def _timestamps(name: str, col: pd.Series) -> pd.Series:
     if isinstance(col.dtype, pd.DatetimeTZDtype):
         return col.dt.tz_convert("UTC")
     try:
         return pd.to_datetime(col, utc=True, format="ISO8601")
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"polled_at has a value that is not an ISO-8601 time: {exc}") from None
+        raise ConfigError(f"{name} has a value that is not an ISO-8601 time: {exc}") from None
 
 
 def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
@@ -172,8 +159,6 @@ def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
         If a column is missing, ``job_id`` is numeric, or a status is not one of
         ``STATUS_CATEGORIES``.
     """
-    from ..errors import ConfigError
-
     missing = [c for c in SNAPSHOT_COLUMNS if c not in df.columns]
     if missing:
         raise ConfigError(f"snapshot table lacks columns {missing}; expected {SNAPSHOT_COLUMNS}")
@@ -186,9 +171,9 @@ def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     for name, dtype in SNAPSHOT_DTYPES.items():
         col = df[name].reset_index(drop=True)
-        if name == "polled_at":
-            out[name] = _timestamps(col).astype(dtype)
-        elif name == "status":
+        if COLUMN_KINDS[name] == TIME:
+            out[name] = _timestamps(name, col).astype(dtype)
+        elif COLUMN_KINDS[name] == STATUS:
             bad = set(col.dropna().astype(str)) - set(STATUS_CATEGORIES)
             if bad:
                 raise ConfigError(
@@ -198,3 +183,28 @@ def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
         else:
             out[name] = col.astype(dtype)
     return out
+
+
+class FrameCache:
+    """Snapshots -> DataFrame, converting only the rows added since the last call.
+
+    For a list that only grows (a running poll's snapshots): :meth:`frame` is cheap when
+    few rows were added. Thread-safe; every call returns a new copy.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._frame: pd.DataFrame | None = None
+        self._n = 0
+
+    def frame(self, snaps: list[Snapshot]) -> pd.DataFrame:
+        """The snapshot frame of ``snaps`` (a copy)."""
+        with self._lock:
+            frame = self._frame
+            if frame is None or len(snaps) < self._n:
+                frame = to_frame(snaps)
+            elif len(snaps) > self._n:
+                new = to_frame(snaps[self._n :])
+                frame = pd.concat([frame, new], ignore_index=True) if len(frame) else new
+            self._frame, self._n = frame, len(snaps)
+            return frame.copy()

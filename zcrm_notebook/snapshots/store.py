@@ -1,10 +1,14 @@
-"""Durable snapshot journal in SQLite (stdlib ``sqlite3``, WAL mode).
+"""Where snapshots are kept: the :class:`Store` protocol and the SQLite journal.
 
-Every snapshot is committed as it arrives, so a killed kernel or process loses at most the
-answers in flight. Opening the same file again resumes: :meth:`SnapshotStore.read` gives
-the history back as :class:`~zcrm_notebook.status.Snapshot` records in arrival order, and
-:func:`read_store` as the snapshot DataFrame. Each append is one row (a poll is never
-merged with another, even at the same instant); rows keep their arrival order (``seq``).
+A store keeps the snapshots of one or more poll runs in arrival order; a poller given a
+store that already holds snapshots resumes from them. :class:`SnapshotStore` is the
+durable one (stdlib ``sqlite3``, WAL mode): every snapshot is committed as it arrives, so
+a killed kernel or process loses at most the answers in flight, and opening the same file
+again resumes. Each append is one row (a poll is never merged with another, even at the
+same instant); rows keep their arrival order (``seq``) and are read back by column name.
+The table is derived from :class:`~zcrm_notebook.snapshots.schema.Snapshot` (one SQL
+column per field, typed by its kind). :class:`~zcrm_notebook.snapshots.memory.MemoryStore`
+is the in-memory one.
 """
 
 from __future__ import annotations
@@ -12,33 +16,121 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
-from ..api.status import JobState, Snapshot
+from ..api.status import JobState
 from ..errors import ConfigError
+from .schema import (
+    COLUMN_KINDS,
+    COUNT,
+    FLOAT,
+    INT,
+    SNAPSHOT_COLUMNS,
+    STATUS,
+    TEXT,
+    TIME,
+    Snapshot,
+    is_required,
+)
 
-__all__ = ["SnapshotStore", "read_store"]
+__all__ = ["Store", "SnapshotStore", "read_store", "open_store"]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What a poller needs of a snapshot store (SQLite, memory, or your own).
+
+    ``append`` / ``extend`` keep snapshots (durably, for a file store, when they
+    return); ``read`` gives every kept snapshot in arrival order; ``len()`` counts them;
+    ``close`` releases the store.
+    """
+
+    def append(self, snap: Snapshot) -> None: ...
+
+    def extend(self, snaps: Iterable[Snapshot]) -> None: ...
+
+    def read(self) -> list[Snapshot]: ...
+
+    def close(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+def open_store(store: object, *, exclusive: bool = True) -> Store | None:
+    """``store`` as a :class:`Store`: None stays None, a store is used as is, a path opened.
+
+    A path is opened as a :class:`SnapshotStore`, by default holding the file's lock (one
+    run per journal); the caller closes it.
+
+    Raises
+    ------
+    ConfigError
+        The file is not a snapshot store, or (``exclusive``) another run holds it.
+    """
+    if store is None or isinstance(store, Store):
+        return store
+    return SnapshotStore(store, exclusive=exclusive)  # type: ignore[arg-type]
+
 
 SCHEMA_VERSION = 1
-_COLUMNS = (
-    "polled_at", "org", "dc", "job_id", "status", "raw_status", "total_count",
-    "converted_count", "not_converted_count", "failed_count", "http_status",
-    "error_code", "error_message", "latency_s",
-)  # fmt: skip
+#: Column kind -> SQLite column type.
+SQL_TYPES = {
+    TIME: "REAL",
+    TEXT: "TEXT",
+    STATUS: "TEXT",
+    COUNT: "INTEGER",
+    INT: "INTEGER",
+    FLOAT: "REAL",
+}
+_COLUMNS_SQL = ",\n    ".join(
+    f"{c} {SQL_TYPES[k]}{' NOT NULL' if is_required(c) else ''}" for c, k in COLUMN_KINDS.items()
+)
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    polled_at REAL NOT NULL, org TEXT NOT NULL, dc TEXT NOT NULL, job_id TEXT NOT NULL,
-    status TEXT NOT NULL, raw_status TEXT, total_count INTEGER, converted_count INTEGER,
-    not_converted_count INTEGER, failed_count INTEGER, http_status INTEGER,
-    error_code TEXT, error_message TEXT, latency_s REAL NOT NULL
+    {_COLUMNS_SQL}
 );
 CREATE INDEX IF NOT EXISTS snapshots_job ON snapshots (org, job_id);
 PRAGMA user_version = {SCHEMA_VERSION};
 """
-_INSERT = (
-    f"INSERT INTO snapshots ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
-)
+_NAMES = ", ".join(SNAPSHOT_COLUMNS)
+_INSERT = f"INSERT INTO snapshots ({_NAMES}) VALUES ({', '.join('?' for _ in SNAPSHOT_COLUMNS)})"
+_SELECT = f"SELECT {_NAMES} FROM snapshots ORDER BY seq"
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)  # numpy ints would be stored as blobs
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+#: Column kind -> Python value to SQLite value.
+_TO_SQL: dict[str, Callable[[Any], Any]] = {
+    TIME: _float,
+    TEXT: _same,
+    STATUS: lambda v: JobState(v).value,
+    COUNT: _int,
+    INT: _int,
+    FLOAT: _float,
+}
+#: Column kind -> SQLite value to the Snapshot field's value.
+_FROM_SQL: dict[str, Callable[[Any], Any]] = {**dict.fromkeys(_TO_SQL, _same), STATUS: JobState}
+
+
+def _row(s: Snapshot) -> tuple:
+    return tuple(_TO_SQL[k](getattr(s, c)) for c, k in COLUMN_KINDS.items())
+
+
+def _snapshot(row: sqlite3.Row) -> Snapshot:
+    return Snapshot(**{c: _FROM_SQL[k](row[c]) for c, k in COLUMN_KINDS.items()})
 
 
 class SnapshotStore:
@@ -66,6 +158,7 @@ class SnapshotStore:
         self._lockfile = _acquire(self.path) if exclusive else None
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row  # rows are read by column name
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_DDL)
@@ -84,14 +177,15 @@ class SnapshotStore:
 
     def _check_columns(self) -> None:
         cols = {row[1] for row in self._db.execute("PRAGMA table_info(snapshots)")}
-        if not set(_COLUMNS) <= cols:
-            raise sqlite3.DatabaseError(f"table snapshots lacks {sorted(set(_COLUMNS) - cols)}")
+        missing = sorted(set(SNAPSHOT_COLUMNS) - cols)
+        if missing:
+            raise sqlite3.DatabaseError(f"table snapshots lacks {missing}")
 
     def append(self, snap: Snapshot) -> None:
         """Commit one snapshot (durable when this returns)."""
         self.extend([snap])
 
-    def extend(self, snaps: list[Snapshot]) -> None:
+    def extend(self, snaps: Iterable[Snapshot]) -> None:
         """Commit several snapshots in one transaction."""
         rows = [_row(s) for s in snaps]
         with self._lock:
@@ -99,15 +193,22 @@ class SnapshotStore:
             self._db.executemany(_INSERT, rows)
             self._db.execute("COMMIT")
 
-    def rows(self) -> list[tuple]:
-        """Every stored row as a tuple in ``SNAPSHOT_COLUMNS`` order, in arrival order."""
+    def _rows(self) -> list[sqlite3.Row]:
         with self._lock:
-            cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM snapshots ORDER BY seq")
-            return cur.fetchall()
+            return self._db.execute(_SELECT).fetchall()
 
     def read(self) -> list[Snapshot]:
         """Every stored snapshot, in arrival order."""
-        return [_snapshot(r) for r in self.rows()]
+        return [_snapshot(r) for r in self._rows()]
+
+    def columns(self) -> dict[str, list]:
+        """Every stored row as one list of plain values per column, in arrival order.
+
+        The values are SQLite's (``polled_at`` float seconds, ``status`` its text): what
+        :func:`~zcrm_notebook.snapshots.frame.frame_from_columns` takes.
+        """
+        rows = self._rows()
+        return {c: [r[c] for r in rows] for c in SNAPSHOT_COLUMNS}
 
     def __len__(self) -> int:
         with self._lock:
@@ -140,23 +241,6 @@ def _acquire(path: Path):
     return fh
 
 
-def _int(value: object) -> int | None:
-    return None if value is None else int(value)  # numpy ints would be stored as blobs
-
-
-def _row(s: Snapshot) -> tuple:
-    counts = (s.total_count, s.converted_count, s.not_converted_count, s.failed_count)
-    return (
-        float(s.polled_at), s.org, s.dc, s.job_id, JobState(s.status).value, s.raw_status,
-        *map(_int, counts), _int(s.http_status), s.error_code, s.error_message,
-        float(s.latency_s),
-    )  # fmt: skip
-
-
-def _snapshot(r: tuple) -> Snapshot:
-    return Snapshot(r[0], r[1], r[2], r[3], JobState(r[4]), *r[5:13], float(r[13]))
-
-
 def read_store(path: str | os.PathLike):
     """Read a store file back as the snapshot DataFrame (same as the run returned).
 
@@ -165,11 +249,9 @@ def read_store(path: str | os.PathLike):
     ConfigError
         If the file does not exist or is not a snapshot store.
     """
-    from .frame import SNAPSHOT_COLUMNS, frame_from_columns
+    from .frame import frame_from_columns
 
     if not Path(path).exists():
         raise ConfigError(f"store {str(path)!r} does not exist")
     with SnapshotStore(path) as store:
-        rows = store.rows()
-    columns = list(zip(*rows)) if rows else [() for _ in SNAPSHOT_COLUMNS]
-    return frame_from_columns(dict(zip(SNAPSHOT_COLUMNS, columns)))
+        return frame_from_columns(store.columns())

@@ -26,6 +26,7 @@ from matplotlib.text import Annotation
 from ..analysis.summary import summarize_dcs, summarize_jobs, summarize_orgs
 from ..analysis.timeseries import progress_over_time
 from ..errors import ConfigError
+from ..snapshots.schema import JOB_KEYS
 from .style import (
     BY_LABEL,
     DC_COLORS,
@@ -123,7 +124,7 @@ def plot_progress(
     choose(by, "by", ("dc", "org", "job"))
     choose(kind, "kind", ("line", "area"))
     _check_top(top, 2)
-    keys = ["org", "dc", "job_id"]
+    keys = JOB_KEYS
     if (
         by == "job"
         and set(keys) <= set(df.columns)

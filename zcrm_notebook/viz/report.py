@@ -30,6 +30,7 @@ from ..analysis.summary import (
 from ..errors import ConfigError
 from ..snapshots.csvfile import TIME_FORMAT, neutralize_formulas, write_snapshots_csv
 from ..snapshots.frame import SNAPSHOT_DTYPES, coerce_snapshots
+from ..snapshots.schema import COLUMN_DOCS
 from . import plots
 from .style import plural, zone
 
@@ -50,24 +51,6 @@ FIGURES: dict[str, tuple[Callable[..., Axes], dict[str, Any], tuple[float, float
     "outcomes": (plots.plot_outcomes, {}, (10, 7)),
     "status_timeline": (plots.plot_status_timeline, {}, (11, 8)),
 }
-
-_SNAPSHOT_MEANING = {
-    "polled_at": "when the answer arrived (ISO-8601 UTC)",
-    "org": "org label of the credentials",
-    "dc": "data-center code",
-    "job_id": "19-digit job id (text)",
-    "status": "scheduled, in_progress, completed, failed, unknown, or error (no status)",
-    "raw_status": "status word exactly as Zoho sent it",
-    "total_count": "leads in the job",
-    "converted_count": "leads converted",
-    "not_converted_count": "leads not converted yet (pending)",
-    "failed_count": "leads failed",
-    "http_status": "HTTP status of the answer (empty for transport failures)",
-    "error_code": "Zoho code or transport error name (empty on success)",
-    "error_message": "human text of the error",
-    "latency_s": "request round trip, seconds",
-}
-
 
 def _duration(seconds: float) -> str:
     """Short human duration: ``48 s``, ``12 min 5 s``, ``3 h 05 min``, ``2 d 3 h``."""
@@ -165,7 +148,7 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str) -> str
     """Markdown description of every file of the bundle (its first line is the marker
     :func:`export_report` recognises a previous bundle by)."""
     header = ["| column | dtype | meaning (units) |", "|---|---|---|"]
-    snap = {c: (str(SNAPSHOT_DTYPES[c]), m) for c, m in _SNAPSHOT_MEANING.items()}
+    snap = {c: (str(SNAPSHOT_DTYPES[c]), m) for c, m in COLUMN_DOCS.items()}
     lines = [
         BUNDLE_MARKER,
         "",

@@ -20,6 +20,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 from ..analysis.summary import wilson_interval
 from ..errors import ConfigError
+from ..snapshots.schema import JOB_KEYS
 
 #: Colour of each job status (snapshot categories).
 STATUS_COLORS: dict[str, str] = {
@@ -411,7 +412,7 @@ def outcome_bars(jobs: pd.DataFrame, top: int, sort: str):
 
 def _timeline_rows(df: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFrame:
     """Snapshot rows (no error rows) of the chosen ``jobs``, with their row number ``y``."""
-    key = ["org", "dc", "job_id"]
+    key = JOB_KEYS
     sub = df.loc[df["job_id"].isin(jobs["job_id"]), ["polled_at", *key, "status"]]
     sub = sub.merge(jobs[key].assign(y=np.arange(len(jobs))), on=key, how="inner")
     sub = sub[sub["status"].astype(str) != "error"].sort_values(["y", "polled_at"])

@@ -1,0 +1,144 @@
+"""The snapshot row, declared once: the answer (or failure) of one poll of one job.
+
+:class:`Snapshot` is the single declaration of the snapshot table. Each field carries its
+column *kind* and its meaning (``column(kind, doc)``); everything else is derived from
+that, by kind, never by listing the columns again: the DataFrame dtypes
+(:data:`zcrm_notebook.snapshots.frame.SNAPSHOT_DTYPES`), the CSV read dtypes
+(:mod:`zcrm_notebook.snapshots.csvfile`), the SQLite table, insert and select
+(:mod:`zcrm_notebook.snapshots.store`) and the column list of report bundles. Adding a
+field is one line in :class:`Snapshot` (plus its tests); rows are read back by name.
+
+Kinds: ``time`` (float seconds since the epoch; a UTC timestamp in frames and CSVs),
+``text``, ``status`` (a :class:`~zcrm_notebook.api.status.JobState`), ``count`` (one of
+Zoho's lead counts, int or None), ``int`` (int or None), ``float``. A field whose default
+is ``None`` may be missing; the others are always set. Pure Python, no pandas: the poll
+engine builds rows without importing it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ..api.status import FINAL_STATES, JobState, JobStatus
+
+__all__ = [
+    "Snapshot",
+    "SNAPSHOT_COLUMNS",
+    "COLUMN_KINDS",
+    "COLUMN_DOCS",
+    "COUNT_COLUMNS",
+    "TEXT_COLUMNS",
+    "STATUS_CATEGORIES",
+    "JOB_KEYS",
+    "KINDS",
+    "column",
+    "columns_of_kind",
+    "is_required",
+]
+
+TIME, TEXT, STATUS, COUNT, INT, FLOAT = "time", "text", "status", "count", "int", "float"
+KINDS = (TIME, TEXT, STATUS, COUNT, INT, FLOAT)
+
+
+def column(kind: str, doc: str, default: Any = dataclasses.MISSING) -> Any:
+    """A :class:`Snapshot` field of column ``kind`` (one of :data:`KINDS`) meaning ``doc``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown column kind {kind!r}; expected one of {KINDS}")
+    return dataclasses.field(default=default, metadata={"kind": kind, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One row of the snapshot table: the answer (or failure) of one poll of one job.
+
+    Plain Python values, one attribute per column of :data:`SNAPSHOT_COLUMNS` (their
+    meanings are in :data:`COLUMN_DOCS`): ``polled_at`` is float seconds since the Unix
+    epoch (UTC), ``status`` a :class:`~zcrm_notebook.api.status.JobState`
+    (``JobState.ERROR`` when we could not get one), counts and ``http_status`` int or
+    None, ``latency_s`` seconds (all retries included). ``error_message`` never holds a
+    token. :func:`zcrm_notebook.snapshots.frame.to_frame` turns many of them into a
+    DataFrame.
+    """
+
+    polled_at: float = column(TIME, "when the answer arrived (ISO-8601 UTC)")
+    org: str = column(TEXT, "org label of the credentials")
+    dc: str = column(TEXT, "data-center code")
+    job_id: str = column(TEXT, "19-digit job id (text)")
+    status: JobState = column(
+        STATUS, "scheduled, in_progress, completed, failed, unknown, or error (no status)"
+    )
+    raw_status: str | None = column(TEXT, "status word exactly as Zoho sent it", None)
+    total_count: int | None = column(COUNT, "leads in the job", None)
+    converted_count: int | None = column(COUNT, "leads converted", None)
+    not_converted_count: int | None = column(COUNT, "leads not converted yet (pending)", None)
+    failed_count: int | None = column(COUNT, "leads failed", None)
+    http_status: int | None = column(
+        INT, "HTTP status of the answer (empty for transport failures)", None
+    )
+    error_code: str | None = column(
+        TEXT, "Zoho code or transport error name (empty on success)", None
+    )
+    error_message: str | None = column(TEXT, "human text of the error", None)
+    latency_s: float = column(FLOAT, "request round trip, seconds", 0.0)
+
+    @classmethod
+    def from_status(
+        cls,
+        st: JobStatus,
+        *,
+        polled_at: float,
+        org: str,
+        dc: str,
+        http_status: int | None,
+        latency_s: float,
+    ) -> Snapshot:
+        """A success row from a parsed :class:`~zcrm_notebook.api.status.JobStatus`."""
+        counts = {name: getattr(st, name) for name in COUNT_COLUMNS}
+        return cls(
+            polled_at=polled_at,
+            org=org,
+            dc=dc,
+            job_id=st.job_id,
+            status=st.status,
+            raw_status=st.raw_status,
+            http_status=http_status,
+            latency_s=latency_s,
+            **counts,
+        )
+
+    @property
+    def is_final(self) -> bool:
+        """True when the job reached ``completed`` or ``failed``."""
+        return self.status in FINAL_STATES
+
+
+_FIELDS = dataclasses.fields(Snapshot)
+
+#: Column names, in order.
+SNAPSHOT_COLUMNS: list[str] = [f.name for f in _FIELDS]
+#: Column name -> kind (one of :data:`KINDS`).
+COLUMN_KINDS: dict[str, str] = {f.name: f.metadata["kind"] for f in _FIELDS}
+#: Column name -> meaning (with units).
+COLUMN_DOCS: dict[str, str] = {f.name: f.metadata["doc"] for f in _FIELDS}
+#: The columns of job identity: a job is one (org, dc, job_id).
+JOB_KEYS: list[str] = ["org", "dc", "job_id"]
+#: Status values in the order of the ordered status category.
+STATUS_CATEGORIES: list[str] = [s.value for s in JobState]
+
+
+def columns_of_kind(*kinds: str) -> list[str]:
+    """The columns whose kind is one of ``kinds``, in column order."""
+    return [name for name, kind in COLUMN_KINDS.items() if kind in kinds]
+
+
+def is_required(name: str) -> bool:
+    """True for a column that is always set (its field's default is not ``None``)."""
+    return next(f for f in _FIELDS if f.name == name).default is not None
+
+
+#: Zoho's lead counts (same names in :class:`~zcrm_notebook.api.status.JobStatus`).
+COUNT_COLUMNS: list[str] = columns_of_kind(COUNT)
+#: The text columns.
+TEXT_COLUMNS: list[str] = columns_of_kind(TEXT)
