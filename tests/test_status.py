@@ -90,7 +90,7 @@ def st(status, total, conv, pending, failed):
 
 
 def kinds(prev, cur):
-    from zcrm_notebook.api.status import quality_problems
+    from zcrm_notebook.poll.quality import quality_problems
 
     return [k for k, _ in quality_problems(prev, cur)]
 

@@ -22,7 +22,7 @@ from importlib import import_module
 #: Old module (under ``zcrm_notebook.``) -> the new module(s) holding its public names.
 OLD_PATHS: dict[str, tuple[str, ...]] = {
     "dc": ("api.datacenters",),
-    "status": ("api.status", "snapshots.schema"),
+    "status": ("api.status", "snapshots.schema", "poll.quality"),
     "oauth_hooks": ("auth.hooks",),
     "grant": ("auth.grant",),
     "webflow": ("auth.webflow",),

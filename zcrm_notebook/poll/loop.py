@@ -1,13 +1,14 @@
-"""The scheduler of a poll run: when to poll each job, and what each answer means for it.
+"""The poll loop of a run: when to poll each job, and what each answer means for it.
 
-One scheduler (the calling thread) decides which jobs are due; each org has its own thread
-pool, capped at the org's calls in flight (:mod:`zcrm_notebook.orgs`). Workers only make
-HTTP calls; every answer comes back to the scheduler, which turns it into a
-:class:`~zcrm_notebook.status.Snapshot` for the run to record and decides the job's next
-poll (:class:`~zcrm_notebook.policy.JobTrack`). Transient faults are retried with backoff
-by rescheduling (never by sleeping in a worker); a 429 backs the whole org off; a job id
-that stays unknown, or keeps failing, is given up; an auth failure ends its org. Time comes
-from an injected ``clock``/``sleep`` so tests never sleep for real.
+One loop (the calling thread) decides which jobs are due; each org has its own thread
+pool, capped at the org's calls in flight (:mod:`zcrm_notebook.poll.orgstate`). Workers
+only make HTTP calls; every answer comes back to the loop, which turns it into a
+:class:`~zcrm_notebook.snapshots.schema.Snapshot` for the run to record and decides the
+job's next poll (:class:`~zcrm_notebook.poll.policy.JobTrack`). Transient faults are
+retried with backoff by rescheduling (never by sleeping in a worker); a 429 backs the
+whole org off; a job id that stays unknown, or keeps failing, is given up; an auth failure
+ends its org. Time comes from an injected ``clock``/``sleep`` so tests never sleep for
+real.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-from ..api.status import JobState, JobStatus, quality_problems
+from ..api.status import JobState, JobStatus
 from ..client import StatusAnswer, ZohoClient
 from ..errors import (
     ApiError,
@@ -37,8 +38,9 @@ from ..inputs.jobs import Job
 from ..snapshots.schema import Snapshot
 from .orgstate import OrgState
 from .policy import JobTrack, PollPolicy
+from .quality import quality_problems
 
-__all__ = ["Scheduler"]
+__all__ = ["PollLoop"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def _is_transient(exc: ZcrmError) -> bool:
     return isinstance(exc, ApiError) and (exc.http_status or 0) >= 500
 
 
-class Scheduler:
+class PollLoop:
     """Poll the jobs added with :meth:`add` until each is finished, or until stopped.
 
     Parameters
@@ -60,7 +62,7 @@ class Scheduler:
         The run's orgs, open; the caller closes them.
     policy : PollPolicy
     record : callable
-        Called with each new Snapshot on the scheduler thread, in arrival order.
+        Called with each new Snapshot on the loop's thread, in arrival order.
     clock, sleep : callables
         Injected time (seconds since the epoch) and an interruptible wait (seconds).
     stop : threading.Event

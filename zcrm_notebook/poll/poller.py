@@ -1,7 +1,7 @@
 """The polling engine: many job ids, several orgs and data centers, within Zoho's limits.
 
 :class:`Poller` is one poll run: it takes the jobs and orgs (checked at once), opens the
-store and resumes from it, then runs the scheduler until every job is finished, the
+store and resumes from it, then runs the poll loop until every job is finished, the
 deadline passes, the budget is used up or the run is stopped (:meth:`Poller.stop`, Ctrl-C,
 SIGTERM), keeping every snapshot. Its parts, each in its own module:
 
@@ -27,7 +27,7 @@ from ..auth.tokens import OrgCredentials
 from ..inputs.jobs import clean_jobs, load_orgs
 from ..snapshots.schema import Snapshot
 from ..snapshots.store import Store, open_store
-from .loop import Scheduler
+from .loop import PollLoop
 from .orgstate import OrgState, OrgStats, org_stats_frame
 from .policy import PollPolicy
 from .resume import finished_jobs
@@ -59,7 +59,7 @@ class Poller:
     progress : bool, default False
         Show a tqdm.auto bar (jobs finished, leads converted).
     on_snapshot : callable, optional
-        Called with each new Snapshot on the scheduler thread (e.g. a dashboard queue).
+        Called with each new Snapshot on the poll loop's thread (e.g. a dashboard queue).
 
     Raises
     ------
@@ -186,23 +186,23 @@ class Poller:
 
     # -- set-up / tear-down -------------------------------------------------------------
 
-    def _start(self, bar) -> Scheduler:
+    def _start(self, bar) -> PollLoop:
         """Open the orgs; every job not finished in the store is due now."""
         finished = finished_jobs(self.history, self.policy.not_found_confirmations)
         start = self.clock()
         for creds in self.orgs_config.values():
             self._orgs[creds.org] = OrgState.open(creds, self.policy, self.clock)
-        scheduler = Scheduler(self._orgs, self.policy, self._record, clock=self.clock,
+        loop = PollLoop(self._orgs, self.policy, self._record, clock=self.clock,
                               sleep=self._sleep, stop=self._stop, bar=bar)  # fmt: skip
         for job in self.jobs:
             self._orgs[job.org].stats.jobs += 1
             if job not in finished:
-                scheduler.add(job, start)
+                loop.add(job, start)
         if finished & set(self.jobs):
             log.info(
                 "resuming: %d jobs already finished in the store", len(finished & set(self.jobs))
             )
-        return scheduler
+        return loop
 
     def _shutdown(self, bar) -> None:
         for o in self._orgs.values():
