@@ -10,9 +10,10 @@ import requests
 from requests.adapters import BaseAdapter
 
 from zcrm_notebook import auth
+from zcrm_notebook.api.answers import interpret_answer
 from zcrm_notebook.api.status import JobState
 from zcrm_notebook.auth import AccessToken, OrgCredentials, TokenCache
-from zcrm_notebook.client import ZohoClient, interpret_answer
+from zcrm_notebook.client import ZohoClient
 from zcrm_notebook.errors import (
     ApiError,
     InvalidTokenError,

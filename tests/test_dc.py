@@ -4,11 +4,11 @@ import pytest
 
 from zcrm_notebook.api.datacenters import (
     DATA_CENTERS,
-    check_token_destination,
     dc_for_accounts_server,
     dc_for_api_domain,
     get_dc,
 )
+from zcrm_notebook.api.destinations import check_token_destination
 from zcrm_notebook.errors import DataCenterError, UnsafeEndpointError
 
 

@@ -21,7 +21,7 @@ from importlib import import_module
 
 #: Old module (under ``zcrm_notebook.``) -> the new module(s) holding its public names.
 OLD_PATHS: dict[str, tuple[str, ...]] = {
-    "dc": ("api.datacenters",),
+    "dc": ("api.datacenters", "api.destinations"),
     "status": ("api.status", "snapshots.schema", "poll.quality"),
     "oauth_hooks": ("auth.hooks",),
     "grant": ("auth.grant",),

@@ -1,19 +1,18 @@
 """Zoho data centers: codes, accounts servers and API domains.
 
 Source: Zoho CRM API "Multi DC" page (https://www.zoho.com/crm/developer/docs/api/v8/multi-dc.html)
-and Zoho Accounts OAuth docs; condensed in ``shared/ZOHO_API.md`` §5. Tokens are per data
-center and per environment; ``api_domain`` from the token answer is the authority for API
-calls. Traps: Canada's accounts host is ``zohocloud.ca`` but its API host ``zohoapis.ca``;
-Australia is ``.com.au``.
+and Zoho Accounts OAuth docs (``docs/zoho-api.md``). Tokens are per data center and per
+environment; ``api_domain`` from the token answer is the authority for API calls. Traps:
+Canada's accounts host is ``zohocloud.ca`` but its API host ``zohoapis.ca``; Australia is
+``.com.au``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..errors import DataCenterError, UnsafeEndpointError
+from ..errors import DataCenterError
 
 __all__ = [
     "DataCenter",
@@ -22,8 +21,8 @@ __all__ = [
     "get_dc",
     "dc_for_api_domain",
     "dc_for_accounts_server",
-    "is_loopback_url",
-    "check_token_destination",
+    "hostname",
+    "zoho_hosts",
 ]
 
 ENVIRONMENTS = ("production", "sandbox", "developer")
@@ -114,7 +113,8 @@ def get_dc(code: str) -> DataCenter:
         ) from None
 
 
-def _host(url: str) -> str:
+def hostname(url: str) -> str:
+    """The lower-case host of ``url`` (a bare host counts as ``https://host``)."""
     if "://" not in url:
         url = "https://" + url
     return (urlsplit(url).hostname or "").lower()
@@ -128,9 +128,9 @@ def dc_for_api_domain(api_domain: str) -> DataCenter:
     DataCenterError
         If the host belongs to no data center.
     """
-    host = _host(api_domain)
+    host = hostname(api_domain)
     for dc in DATA_CENTERS.values():
-        if host in {_host(u) for u in dc.api_domains}:
+        if host in {hostname(u) for u in dc.api_domains}:
             return dc
     raise DataCenterError(f"{api_domain!r} is not the API domain of any Zoho data center")
 
@@ -143,65 +143,17 @@ def dc_for_accounts_server(accounts_server: str) -> DataCenter:
     DataCenterError
         If the host is not an accounts server of the DC table.
     """
-    host = _host(accounts_server)
+    host = hostname(accounts_server)
     for dc in DATA_CENTERS.values():
-        if host == _host(dc.accounts_server):
+        if host == hostname(dc.accounts_server):
             return dc
     raise DataCenterError(f"{accounts_server!r} is not the accounts server of any Zoho data center")
 
 
-def is_loopback_url(url: str) -> bool:
-    """True when ``url``'s host is ``localhost`` or a loopback IP (127.0.0.0/8, ::1)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _zoho_hosts() -> set[str]:
+def zoho_hosts() -> set[str]:
+    """Every accounts server and API host of the data-center table (lower case)."""
     hosts = set()
     for dc in DATA_CENTERS.values():
-        hosts.add(_host(dc.accounts_server))
-        hosts.update(_host(u) for u in dc.api_domains)
+        hosts.add(hostname(dc.accounts_server))
+        hosts.update(hostname(u) for u in dc.api_domains)
     return hosts
-
-
-_ZOHO_HOSTS = _zoho_hosts()
-
-
-def check_token_destination(url: str, *, allow_loopback: bool = True) -> str:
-    """Refuse to send a token anywhere but a Zoho host over HTTPS, or loopback.
-
-    Parameters
-    ----------
-    url : str
-        The URL (or base URL) a token or secret is about to be sent to.
-    allow_loopback : bool, default True
-        Accept ``http://127.0.0.1`` / ``localhost`` (the simulator, an explicit custom
-        endpoint).
-
-    Returns
-    -------
-    str
-        ``url`` without a trailing slash.
-
-    Raises
-    ------
-    UnsafeEndpointError
-        If the scheme is not HTTPS for a Zoho host, or the host is neither in the DC
-        table nor loopback.
-    """
-    url = str(url).strip().rstrip("/")
-    parts = urlsplit(url)
-    if allow_loopback and is_loopback_url(url) and parts.scheme in ("http", "https"):
-        return url
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "https" and host in _ZOHO_HOSTS and parts.username is None:
-        return url
-    raise UnsafeEndpointError(
-        f"refusing to send a token to {parts.scheme}://{host or url!s}: tokens go only over "
-        "HTTPS to a Zoho data-center host (see zcrm_notebook.dc.DATA_CENTERS) or to loopback"
-    )

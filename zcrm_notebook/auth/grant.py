@@ -28,25 +28,26 @@ from dataclasses import dataclass, field
 
 import requests
 
-from ..api import datacenters as dcmod
+from ..api.destinations import check_token_destination, is_loopback_url
+from ..api.endpoints import MASS_CONVERT_STATUS, REVOKE, TOKEN
+from ..api.transport import new_session
 from ..errors import ConfigError, TokenEndpointError, TransportError
 from ..redact import mask, register_secret
 from .hooks import (
     HINTS,
-    REVOKE_PATH,
-    TOKEN_PATH,
     call_token_endpoint,
     make_oauth_session,
     token_lifetime_s,
 )
-from .tokens import MASS_CONVERT_READ_SCOPE, OrgCredentials, _endpoints, forget_token_cache
+from .tokens import OrgCredentials, _endpoints, forget_token_cache
 from .tokenstore import StoredToken, TokenStore
 
 __all__ = ["DEFAULT_SCOPES", "OAuthClient", "exchange_grant_token", "revoke"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SCOPES = (MASS_CONVERT_READ_SCOPE,)
+#: Scopes a grant asks for by default: those of the calls this package makes.
+DEFAULT_SCOPES = MASS_CONVERT_STATUS.scopes
 _RELEASABLE = ("invalid_client", "invalid_client_secret")  # refused before the code is read
 _used_here: set[str] = set()
 _used_lock = threading.Lock()
@@ -108,7 +109,7 @@ class OAuthClient:
     @property
     def allows_loopback(self) -> bool:
         """True for a loopback accounts server (the simulator)."""
-        return dcmod.is_loopback_url(self.accounts_url)
+        return is_loopback_url(self.accounts_url)
 
     @classmethod
     def from_credentials(cls, creds: OrgCredentials) -> OAuthClient:
@@ -162,7 +163,7 @@ def _already_used(client: OAuthClient) -> TokenEndpointError:
 
 def _fetch(client: OAuthClient, code: str, redirect_uri: str | None, timeout_s: float) -> dict:
     session = make_oauth_session(client.client_id, redirect_uri=redirect_uri)
-    token_url = client.accounts_url + TOKEN_PATH
+    token_url = TOKEN.url(client.accounts_url)
     return call_token_endpoint(
         lambda: session.fetch_token(
             token_url, code=code, include_client_id=True,
@@ -181,7 +182,7 @@ def _entry(client: OAuthClient, answer: dict, sent_at: float) -> StoredToken:
             "the web flow's access_type=offline&prompt=consent) and exchange a new one.",
             accounts_server=client.accounts_url,
         )
-    api_domain = dcmod.check_token_destination(
+    api_domain = check_token_destination(
         answer.get("api_domain") or client.api_domain, allow_loopback=client.allows_loopback
     )
     scopes = answer.get("scope") or ()
@@ -271,7 +272,9 @@ def revoke(
 
     Zoho Accounts "Revoke refresh token": ``POST {accounts}/oauth/v2/token/revoke`` with
     ``token`` as a form field (never in the URL). requests-oauthlib has no revoke call, so
-    this is a plain ``requests`` POST to the checked accounts server, without redirects.
+    this is a plain ``requests`` POST (a session of
+    :func:`~zcrm_notebook.api.transport.new_session`) to the checked accounts server,
+    without redirects.
 
     Returns
     -------
@@ -303,10 +306,9 @@ def revoke(
 
 
 def _post_revoke(entry: StoredToken, timeout_s: float) -> None:
-    url = dcmod.check_token_destination(entry.accounts_url) + REVOKE_PATH
+    url = REVOKE.url(check_token_destination(entry.accounts_url))
     try:
-        with requests.Session() as s:
-            s.trust_env = False
+        with new_session(user_agent=None) as s:
             r = s.post(url, data={"token": entry.refresh_token}, timeout=timeout_s,
                        allow_redirects=False)  # fmt: skip
     except requests.RequestException as exc:

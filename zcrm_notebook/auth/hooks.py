@@ -29,7 +29,9 @@ import requests
 from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
 
-from ..api import datacenters as dcmod
+from ..api.destinations import check_token_destination, is_loopback_url
+from ..api.endpoints import AUTHORIZE, MASS_CONVERT_READ_SCOPE, REVOKE, TOKEN
+from ..api.transport import new_session
 from ..errors import ResponseFormatError, TokenEndpointError, TokenThrottledError, TransportError
 from ..redact import register_secret
 
@@ -51,9 +53,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TOKEN_PATH = "/oauth/v2/token"
-REVOKE_PATH = "/oauth/v2/token/revoke"
-AUTH_PATH = "/oauth/v2/auth"
+TOKEN_PATH = TOKEN.path
+REVOKE_PATH = REVOKE.path
+AUTH_PATH = AUTHORIZE.path
 DEFAULT_LIFETIME_S = 3600.0  # Zoho: an access token lives one hour
 MAX_LIFETIME_S = 24 * 3600.0
 THROTTLED = "Access Denied"
@@ -68,8 +70,8 @@ HINTS = {
     "invalid_code": (
         "The grant token was already used or has expired (grant tokens work once and live "
         "2-10 minutes), or the refresh token was revoked. Generate a new grant token in the "
-        "Zoho API console (Self Client > Generate Code, scope "
-        "ZohoCRM.mass_convert.leads.READ) and run "
+        f"Zoho API console (Self Client > Generate Code, scope {MASS_CONVERT_READ_SCOPE}) "
+        "and run "
         "`zcrm-notebook auth --org NAME --grant-token CODE` within its lifetime."
     ),
     "invalid_client_secret": (
@@ -231,24 +233,24 @@ def allow_loopback_http(url: str) -> None:
     """Let oauthlib use ``http://`` for a loopback token URL (the simulator) only.
 
     oauthlib refuses plain http unless ``OAUTHLIB_INSECURE_TRANSPORT`` is set; this
-    package checks every destination itself (:func:`zcrm_notebook.dc.check_token_destination`)
+    package checks every destination itself
+    (:func:`zcrm_notebook.api.destinations.check_token_destination`)
     and allows http only for loopback, so the flag is set only when such a URL is used.
     """
-    if url.startswith("http://") and dcmod.is_loopback_url(url):
+    if url.startswith("http://") and is_loopback_url(url):
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 def make_oauth_session(client_id: str, **kwargs) -> OAuth2Session:
     """An ``OAuth2Session`` with Zoho's compliance hooks, no redirects, no proxy env.
 
-    Redirects are refused (``max_redirects = 0``): a 307 would resend the client secret
-    to another host. ``trust_env`` is off like the CRM client's session.
+    Set up by :func:`zcrm_notebook.api.transport.new_session` like every session:
+    redirects are refused (``max_redirects = 0``: a 307 would resend the client secret
+    to another host), ``trust_env`` is off. Its User-Agent stays requests-oauthlib's.
     """
-    session = OAuth2Session(client_id, **kwargs)
+    session = new_session(OAuth2Session(client_id, **kwargs), user_agent=None)
     session.register_compliance_hook("access_token_response", zoho_token_response)
     session.register_compliance_hook("refresh_token_response", zoho_token_response)
-    session.max_redirects = 0
-    session.trust_env = False
     return session
 
 
@@ -275,7 +277,7 @@ def call_token_endpoint(send: Callable[[], dict], token_url: str) -> dict:
         No answer (connection error, timeout) or a redirect (refused).
     """
     host = accounts_server_of(token_url)
-    dcmod.check_token_destination(token_url)
+    check_token_destination(token_url)
     allow_loopback_http(token_url)
     try:
         return dict(send())

@@ -21,13 +21,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from ..api import datacenters as dcmod
+from ..api.datacenters import get_dc
+from ..api.destinations import check_token_destination, is_loopback_url
+from ..api.endpoints import API_VERSIONS, MASS_CONVERT_READ_SCOPE, TOKEN
 from ..errors import ConfigError, TokenEndpointError, TokenThrottledError, ZcrmError
 from ..redact import mask, register_secret
 from .hooks import (
     HINTS,
     THROTTLED,
-    TOKEN_PATH,
     call_token_endpoint,
     make_oauth_session,
     token_lifetime_s,
@@ -46,11 +47,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MASS_CONVERT_READ_SCOPE = "ZohoCRM.mass_convert.leads.READ"
-MASS_CONVERT_CREATE_SCOPE = "ZohoCRM.mass_convert.leads.CREATE"
 SAFETY_MARGIN_S = 60.0
 THROTTLE_BACKOFF_S = (60.0, 600.0)  # first wait, cap (Zoho's window is 10 minutes)
-API_VERSIONS = ("v5", "v6", "v7", "v8")
 
 
 def _endpoints(org: str, dc: str, accounts_url: str, api_domain: str) -> tuple[str, str]:
@@ -61,17 +59,17 @@ def _endpoints(org: str, dc: str, accounts_url: str, api_domain: str) -> tuple[s
     DataCenterError, UnsafeEndpointError, ConfigError
         Unknown DC; a URL outside the DC table / not HTTPS; a Zoho URL of another DC.
     """
-    if accounts_url and dcmod.is_loopback_url(accounts_url):
+    if accounts_url and is_loopback_url(accounts_url):
         if not api_domain:
             raise ConfigError(f"org {org!r}: a loopback accounts_url needs an api_domain too")
-        return dcmod.check_token_destination(accounts_url), dcmod.check_token_destination(
+        return check_token_destination(accounts_url), check_token_destination(
             api_domain
         )
-    known = dcmod.get_dc(dc)
-    accounts = dcmod.check_token_destination(
+    known = get_dc(dc)
+    accounts = check_token_destination(
         accounts_url or known.accounts_server, allow_loopback=False
     )
-    api = dcmod.check_token_destination(api_domain or known.api_domain, allow_loopback=False)
+    api = check_token_destination(api_domain or known.api_domain, allow_loopback=False)
     if accounts.lower() != known.accounts_server:
         raise ConfigError(
             f"org {org!r}: accounts_url {accounts!r} is not the accounts server of data center "
@@ -94,8 +92,8 @@ class OrgCredentials:
     org : str
         Label of the org (used in snapshots and the token store).
     dc : str
-        Data-center code (see :data:`zcrm_notebook.dc.DATA_CENTERS`); any label when both
-        URLs are loopback (the simulator).
+        Data-center code (see :data:`zcrm_notebook.api.datacenters.DATA_CENTERS`); any
+        label when both URLs are loopback (the simulator).
     client_id, client_secret : str
         From the Zoho API console. Surrounding whitespace is removed; the secret is never
         shown in reprs.
@@ -155,12 +153,12 @@ class OrgCredentials:
     @property
     def allows_loopback(self) -> bool:
         """True when the org is configured for a loopback endpoint (the simulator)."""
-        return dcmod.is_loopback_url(self.accounts_url)
+        return is_loopback_url(self.accounts_url)
 
     @property
     def token_url(self) -> str:
         """``{accounts_url}/oauth/v2/token``."""
-        return self.accounts_url + TOKEN_PATH
+        return TOKEN.url(self.accounts_url)
 
     def __repr__(self) -> str:
         store = f", token_store={self.token_store!r}" if self.token_store else ""
@@ -368,7 +366,7 @@ class TokenCache:
 
     def _accept(self, answer: dict, sent_at: float) -> AccessToken:
         """Zoho's refresh answer -> AccessToken, keeping stored values it leaves out."""
-        api_domain = dcmod.check_token_destination(
+        api_domain = check_token_destination(
             answer.get("api_domain") or self._api_domain,
             allow_loopback=self.creds.allows_loopback,
         )

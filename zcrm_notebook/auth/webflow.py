@@ -26,12 +26,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, urlsplit
 
-from ..api import datacenters as dcmod
+from ..api.datacenters import DATA_CENTERS, dc_for_accounts_server
+from ..api.destinations import is_loopback_url
+from ..api.endpoints import AUTHORIZE
 from ..errors import ConfigError, DataCenterError, TokenEndpointError
 from ..redact import mask, register_secret
 from .grant import DEFAULT_SCOPES, OAuthClient, exchange_grant_token
-from .hooks import AUTH_PATH, HINTS, make_oauth_session
-from .tokens import MASS_CONVERT_READ_SCOPE, OrgCredentials
+from .hooks import HINTS, make_oauth_session
+from .tokens import OrgCredentials
 from .tokenstore import TokenStore
 
 __all__ = ["Redirect", "authorization_url", "parse_redirect", "complete_authorization"]
@@ -74,11 +76,11 @@ def authorization_url(
     """
     if not str(redirect_uri or "").strip():
         raise ConfigError("redirect_uri is empty: give the one registered for the client")
-    wanted = [MASS_CONVERT_READ_SCOPE] + [s.strip() for s in scopes if s.strip()]
+    wanted = [*AUTHORIZE.scopes, *(s.strip() for s in scopes if s.strip())]
     scope = ",".join(dict.fromkeys(wanted))  # Zoho separates scopes with commas
     session = make_oauth_session(client.client_id, redirect_uri=redirect_uri, scope=scope)
     url, state = session.authorization_url(
-        client.accounts_url + AUTH_PATH,
+        AUTHORIZE.url(client.accounts_url),
         state=state or secrets.token_urlsafe(16),
         access_type="offline",
         prompt="consent",
@@ -117,21 +119,21 @@ class Redirect:
 
 
 def _redirect_dc(server: str, location: str, loopback_server: str | None) -> str:
-    if loopback_server and dcmod.is_loopback_url(server):
+    if loopback_server and is_loopback_url(server):
         if server.rstrip("/") != loopback_server.rstrip("/"):
             raise DataCenterError(f"accounts-server {server!r} is not the simulator's accounts URL")
         return location.lower()
     try:
-        known = dcmod.dc_for_accounts_server(server)
+        known = dc_for_accounts_server(server)
     except DataCenterError:
         raise DataCenterError(
             f"redirect names accounts-server {server!r}, which is not a Zoho accounts server "
-            f"of the data-center table ({', '.join(dcmod.DATA_CENTERS)}); refusing to send "
+            f"of the data-center table ({', '.join(DATA_CENTERS)}); refusing to send "
             "the grant token there"
         ) from None
     if server.rstrip("/").lower() != known.accounts_server:
         raise DataCenterError(f"accounts-server {server!r} must be exactly {known.accounts_server}")
-    if location and location.lower() in dcmod.DATA_CENTERS and location.lower() != known.code:
+    if location and location.lower() in DATA_CENTERS and location.lower() != known.code:
         raise DataCenterError(
             f"redirect is inconsistent: location={location!r} but accounts-server is "
             f"{known.accounts_server} (data center {known.code!r})"

@@ -29,7 +29,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..api import datacenters as dcmod
+from ..api.datacenters import DATA_CENTERS
 from ..auth.grant import DEFAULT_SCOPES, OAuthClient, exchange_grant_token, revoke
 from ..auth.tokenstore import ENV_VAR, StoredToken, TokenStore
 from ..auth.webflow import authorization_url, complete_authorization
@@ -71,7 +71,7 @@ def add_auth_parser(subparsers) -> argparse.ArgumentParser:
         "--status", action="store_true", help="list stored tokens, secrets masked (the default)"
     )
     p.add_argument("--org", help="org label the token is stored under")
-    p.add_argument("--dc", help=f"data center: {', '.join(dcmod.DATA_CENTERS)}")
+    p.add_argument("--dc", help=f"data center: {', '.join(DATA_CENTERS)}")
     p.add_argument("--client-id", help="client id from the Zoho API console")
     p.add_argument("--config", help="TOML of orgs: take client id/secret/dc from [orgs.ORG]")
     p.add_argument("--store", help=f"token store file (default: ${ENV_VAR} or user config dir)")
@@ -159,7 +159,7 @@ def _client(args: argparse.Namespace, store: TokenStore) -> OAuthClient:
     if not found.get("dc"):
         raise ConfigError(
             f"which data center is org {org!r} in? pass --dc (one of "
-            f"{', '.join(dcmod.DATA_CENTERS)}); the API console's address shows it"
+            f"{', '.join(DATA_CENTERS)}); the API console's address shows it"
         )
     if not found.get("client_id"):
         raise ConfigError("no client id: pass --client-id (from the Zoho API console)")

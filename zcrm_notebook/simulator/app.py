@@ -41,6 +41,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..api.datacenters import DATA_CENTERS
+from ..api.endpoints import (
+    ACCOUNTS,
+    API,
+    API_VERSIONS,
+    MASS_CONVERT_SCHEDULE,
+    MASS_CONVERT_STATUS,
+    REVOKE,
+    TOKEN,
+    Endpoint,
+)
 from .accounts import AccountsMixin, _Access, _Grant, _Refresh
 from .crm import CrmMixin
 from .scenario import FAULT_NAMES, Faults, SimClock, SimJob, SimOrg, build_default_scenario
@@ -59,8 +69,6 @@ __all__ = [
     "UNKNOWN_ORG",
 ]
 
-API_VERSIONS = frozenset({"v5", "v6", "v7", "v8"})
-_MASS_CONVERT = ["Leads", "actions", "mass_convert"]
 
 
 def _toml_str(s: str) -> str:
@@ -365,28 +373,51 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         segs = parts.path.strip("/").split("/") + ["", ""]
         dc, area, rest = segs[0], segs[1], [s for s in segs[2:] if s]
         query = parse_qs(parts.query, keep_blank_values=True)
-        if dc not in DATA_CENTERS or area not in ("accounts", "api"):
+        if dc not in DATA_CENTERS or area not in (ACCOUNTS, API):
             return _error("INVALID_URL_PATTERN"), None
-        if area == "accounts":
-            if method == "POST" and rest == ["oauth", "v2", "token"]:
-                return self._token_endpoint(dc, query, headers, body), None
-            if method == "POST" and rest == ["oauth", "v2", "token", "revoke"]:
-                return self._revoke_endpoint(query, headers, body), None
+        endpoint, path_known = _route(area, method, "/" + "/".join(rest))
+        if endpoint is TOKEN:
+            return self._token_endpoint(dc, query, headers, body), None
+        if endpoint is REVOKE:
+            return self._revoke_endpoint(query, headers, body), None
+        if area == ACCOUNTS:
             return _error("INVALID_URL_PATTERN"), None
         answer, done = _error("INVALID_URL_PATTERN"), None
-        if len(rest) == 5 and rest[0] == "crm" and rest[1] in API_VERSIONS:
-            if rest[2:] != _MASS_CONVERT:
-                pass
-            elif method == "GET":
-                answer, done = self._status_endpoint(dc, query, headers)
-            elif method == "POST":
-                answer = self._schedule_endpoint(dc, headers, body)
-            else:
-                answer = _error("INVALID_REQUEST_METHOD")
+        if endpoint is MASS_CONVERT_STATUS:
+            answer, done = self._status_endpoint(dc, query, headers)
+        elif endpoint is MASS_CONVERT_SCHEDULE:
+            answer = self._schedule_endpoint(dc, headers, body)
+        elif path_known:
+            answer = _error("INVALID_REQUEST_METHOD")
         answer.delay_s += self.faults.latency_s
         if answer.status == 429 and self.faults.retry_after_s is not None:
             answer.headers["Retry-After"] = f"{self.faults.retry_after_s:g}"
         return answer, done
+
+
+#: The endpoints the simulator serves (descriptors of :mod:`zcrm_notebook.api.endpoints`).
+SERVED = (TOKEN, REVOKE, MASS_CONVERT_STATUS, MASS_CONVERT_SCHEDULE)
+
+
+def _route(area: str, method: str, path: str) -> tuple[Endpoint | None, bool]:
+    """The served endpoint of a request, and whether its path is served (for any method).
+
+    A path matches an endpoint when it fits its template with a known API version and the
+    endpoint's CRM module (``Leads``).
+    """
+    path_known = False
+    for endpoint in SERVED:
+        fields = endpoint.match(path) if endpoint.host == area else None
+        if fields is None:
+            continue
+        if fields.get("version", API_VERSIONS[0]) not in API_VERSIONS:
+            continue
+        if fields.get("module", endpoint.module) != endpoint.module:
+            continue
+        path_known = True
+        if endpoint.method == method:
+            return endpoint, True
+    return None, path_known
 
 
 def default_scenario(

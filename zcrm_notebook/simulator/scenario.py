@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..api.datacenters import DATA_CENTERS
+from ..api.endpoints import MASS_CONVERT_CREATE_SCOPE, MASS_CONVERT_READ_SCOPE
 
 __all__ = [
     "SimClock",
@@ -30,8 +31,8 @@ __all__ = [
     "build_default_scenario",
 ]
 
-READ_SCOPE = "ZohoCRM.mass_convert.leads.READ"
-CREATE_SCOPE = "ZohoCRM.mass_convert.leads.CREATE"
+READ_SCOPE = MASS_CONVERT_READ_SCOPE
+CREATE_SCOPE = MASS_CONVERT_CREATE_SCOPE
 JOB_OUTCOMES = ("completed", "failed")
 
 FAULT_NAMES = frozenset(

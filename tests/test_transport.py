@@ -1,0 +1,93 @@
+"""Every HTTP request of the package goes through the one transport adapter."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from zcrm_notebook.api.transport import USER_AGENT, ZohoAdapter, new_session
+from zcrm_notebook.auth import OrgCredentials
+from zcrm_notebook.auth.grant import revoke
+from zcrm_notebook.auth.hooks import make_oauth_session
+from zcrm_notebook.auth.tokenstore import TokenStore
+from zcrm_notebook.client import ZohoClient
+from zcrm_notebook.simulator import SimClock, SimJob, SimOrg, Simulator
+
+JOB = "3652397000009835020"
+pytestmark = pytest.mark.usefixtures("fresh_token_caches")
+
+
+def test_a_new_session_sends_through_the_adapter_without_env_or_redirects():
+    s = new_session(pool_size=3)
+    assert isinstance(s.get_adapter("https://www.zohoapis.eu"), ZohoAdapter)
+    assert isinstance(s.get_adapter("http://127.0.0.1:1"), ZohoAdapter)
+    assert s.trust_env is False and s.max_redirects == 0
+    assert s.headers["User-Agent"] == USER_AGENT
+    oauth = make_oauth_session("1000.ID")
+    assert isinstance(oauth.get_adapter("https://accounts.zoho.eu"), ZohoAdapter)
+    assert oauth.trust_env is False and oauth.max_redirects == 0
+    assert oauth.headers["User-Agent"] != USER_AGENT  # requests-oauthlib's, as before
+
+
+def test_token_status_and_revoke_calls_all_pass_the_choke_point(monkeypatch, tmp_path):
+    seen: list[str] = []
+    monkeypatch.setattr(ZohoAdapter, "check", lambda self, request: seen.append(request.url))
+    clock = SimClock()
+    org = SimOrg("us-org", "us", "1000.USCLIENT", "us-client-secret", "1000.us.refresh")
+    with Simulator([org], [SimJob(JOB, "us-org", 10)], clock=clock) as sim:
+        creds = OrgCredentials(org="us-org", **sim.org_config("us-org"))
+        client = ZohoClient(creds, clock=clock.time)
+        assert client.get_status(JOB).http_status == 200
+        store = TokenStore(tmp_path / "tokens.json")
+        code = sim.issue_grant_token("us-org")
+        from zcrm_notebook.auth.grant import OAuthClient, exchange_grant_token
+
+        oauth = OAuthClient(
+            "us-org",
+            "us",
+            org.client_id,
+            org.client_secret,
+            sim.accounts_url("us"),
+            sim.api_domain("us"),
+        )
+        exchange_grant_token(oauth, code, store=store)
+        revoke("us-org", store=store)
+    paths = [u.split("/", 3)[3].split("?")[0] for u in seen]
+    assert paths == [
+        "us/accounts/oauth/v2/token",  # refresh
+        "us/api/crm/v5/Leads/actions/mass_convert",  # status
+        "us/accounts/oauth/v2/token",  # grant exchange
+        "us/accounts/oauth/v2/token/revoke",
+    ]
+
+
+def test_a_given_session_is_used_as_is_and_not_closed(creds):
+    from zcrm_notebook.auth import AccessToken, TokenCache
+
+    class Answer(requests.adapters.BaseAdapter):
+        sent: list = []
+
+        def send(self, request, **kwargs):
+            self.sent.append(request.url)
+            r = requests.Response()
+            r.status_code, r.url, r._content = (
+                200,
+                request.url,
+                b'{"data": [{"Status": "completed"}]}',
+            )
+            return r
+
+        def close(self):
+            self.sent.append("closed")
+
+    session = requests.Session()
+    session.mount("https://", Answer())
+    token = AccessToken("1000.access.x", creds.api_domain, 2e9, 1.0)
+    client = ZohoClient(
+        creds, token_cache=TokenCache(creds, initial=token, clock=lambda: 1e9), session=session
+    )
+    assert client.session is session and client.get_status(JOB).status.status == "completed"
+    client.close()
+    assert Answer.sent == [
+        "https://www.zohoapis.com/crm/v5/Leads/actions/mass_convert?job_id=" + JOB
+    ]
