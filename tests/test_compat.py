@@ -77,3 +77,7 @@ def test_old_paths_work_in_a_fresh_interpreter():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_every_public_name_resolves():
+    assert [name for name in zn.__all__ if getattr(zn, name, None) is None] == []

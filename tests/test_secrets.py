@@ -15,9 +15,10 @@ import pytest
 
 from zcrm_notebook.auth import OrgCredentials, TokenCache
 from zcrm_notebook.auth.grant import OAuthClient, exchange_grant_token, revoke
-from zcrm_notebook.auth.tokenstore import TokenStore, orgs_from_store
+from zcrm_notebook.auth.tokenstore import TokenStore
 from zcrm_notebook.auth.webflow import authorization_url, parse_redirect
 from zcrm_notebook.errors import ZcrmError
+from zcrm_notebook.inputs.orgs import orgs_from_store
 from zcrm_notebook.poll import Poller, PollPolicy
 from zcrm_notebook.simulator import Faults, SimClock, default_scenario
 from zcrm_notebook.snapshots.csvfile import write_snapshots_csv

@@ -10,14 +10,10 @@ import time
 import pytest
 
 from zcrm_notebook.auth import AccessToken, get_token_cache, tokens, tokenstore
-from zcrm_notebook.auth.tokenstore import (
-    StoredToken,
-    TokenStore,
-    default_store_path,
-    orgs_from_store,
-)
+from zcrm_notebook.auth.tokenstore import StoredToken, TokenStore, default_store_path
 from zcrm_notebook.client import ZohoClient
 from zcrm_notebook.errors import ConfigError, TokenStoreError
+from zcrm_notebook.inputs.orgs import complete_from_store, orgs_from_store
 from zcrm_notebook.simulator import SimClock, SimJob, SimOrg, Simulator
 
 JOB = "3652397000009835020"
@@ -205,12 +201,12 @@ def test_config_table_without_refresh_token_is_completed_from_the_store(tmp_path
     store = TokenStore(tmp_path / "tokens.json")
     store.put(entry(api_domain="https://sandbox.zohoapis.eu"))
     table = {"dc": "eu", "client_id": "1000.ID", "client_secret": "client-secret-x"}
-    done = tokenstore.complete_from_store("acme-eu", table, store.path)
+    done = complete_from_store("acme-eu", table, store.path)
     assert done["refresh_token"] == "1000.refresh.x" and done["token_store"] == str(store.path)
     assert done["api_domain"] == "https://sandbox.zohoapis.eu"
-    assert tokenstore.complete_from_store("x", {**table, "refresh_token": "r"}) == {
+    assert complete_from_store("x", {**table, "refresh_token": "r"}) == {
         **table, "refresh_token": "r"}  # fmt: skip
     with pytest.raises(ConfigError, match="org 'other' has no refresh_token.*--grant-token"):
-        tokenstore.complete_from_store("other", table, store.path)
+        complete_from_store("other", table, store.path)
     with pytest.raises(ConfigError, match="another client id"):
-        tokenstore.complete_from_store("acme-eu", {**table, "client_id": "1000.X"}, store.path)
+        complete_from_store("acme-eu", {**table, "client_id": "1000.X"}, store.path)

@@ -26,7 +26,7 @@ OLD_PATHS: dict[str, tuple[str, ...]] = {
     "oauth_hooks": ("auth.hooks",),
     "grant": ("auth.grant",),
     "webflow": ("auth.webflow",),
-    "tokenstore": ("auth.tokenstore",),
+    "tokenstore": ("auth.tokenstore", "inputs.orgs"),
     "config": ("inputs",),
     "frame": ("snapshots.frame",),
     "export": ("snapshots.csvfile",),

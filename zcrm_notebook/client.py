@@ -27,7 +27,8 @@ from .api.destinations import check_token_destination
 from .api.endpoints import MASS_CONVERT_STATUS, Endpoint
 from .api.status import JobStatus
 from .api.transport import new_session
-from .auth.tokens import AccessToken, OrgCredentials, TokenCache, get_token_cache
+from .auth.credentials import AccessToken, OrgCredentials
+from .auth.tokens import TokenCache, get_token_cache
 from .errors import AuthError, InvalidTokenError, TransportError
 
 __all__ = ["ZohoClient", "StatusAnswer"]

@@ -6,10 +6,9 @@ the web flow and revoke. It may import :mod:`zcrm_notebook.api`, ``errors`` and
 ``redact``; nothing above it (inputs, poll, cli ...) is imported here.
 """
 
+from .credentials import AccessToken, OrgCredentials
 from .tokens import (
     MASS_CONVERT_READ_SCOPE,
-    AccessToken,
-    OrgCredentials,
     TokenCache,
     forget_token_cache,
     get_token_cache,

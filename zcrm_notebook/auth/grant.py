@@ -33,13 +33,14 @@ from ..api.endpoints import MASS_CONVERT_STATUS, REVOKE, TOKEN
 from ..api.transport import new_session
 from ..errors import ConfigError, TokenEndpointError, TransportError
 from ..redact import mask, register_secret
+from .credentials import OrgCredentials, check_org_endpoints
 from .hooks import (
     HINTS,
     call_token_endpoint,
     make_oauth_session,
     token_lifetime_s,
 )
-from .tokens import OrgCredentials, _endpoints, forget_token_cache
+from .tokens import forget_token_cache
 from .tokenstore import StoredToken, TokenStore
 
 __all__ = ["DEFAULT_SCOPES", "OAuthClient", "exchange_grant_token", "revoke"]
@@ -96,7 +97,7 @@ class OAuthClient:
                 raise ConfigError(f"OAuth client for org {self.org!r}: {name} is empty")
             set_(self, name, value)
         register_secret(self.client_secret)
-        accounts, api = _endpoints(self.org, self.dc, self.accounts_url, self.api_domain)
+        accounts, api = check_org_endpoints(self.org, self.dc, self.accounts_url, self.api_domain)
         set_(self, "accounts_url", accounts)
         set_(self, "api_domain", api)
 

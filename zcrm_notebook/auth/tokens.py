@@ -1,10 +1,12 @@
-"""OAuth 2.0 for Zoho on requests-oauthlib: credentials, refresh, the shared token cache.
+"""Access tokens: the refresh call and the shared, single-flight token cache.
 
 requests-oauthlib (``OAuth2Session.refresh_token``) does the OAuth work; Zoho's quirks are
-the compliance hooks of :mod:`zcrm_notebook.oauth_hooks` (``shared/ZOHO_API.md`` §4, Zoho
-CRM "Refresh Access Token", https://www.zoho.com/crm/developer/docs/api/v8/refresh.html).
-Grant exchange and the web flow live in :mod:`zcrm_notebook.grant`, the token store in
-:mod:`zcrm_notebook.tokenstore`.
+the compliance hooks of :mod:`zcrm_notebook.auth.hooks` (``docs/zoho-api.md``, Zoho CRM
+"Refresh Access Token", https://www.zoho.com/crm/developer/docs/api/v8/refresh.html).
+The credentials are :mod:`zcrm_notebook.auth.credentials`; grant exchange and the web flow
+live in :mod:`zcrm_notebook.auth.grant` and :mod:`~zcrm_notebook.auth.webflow`; a cache
+for credentials from the token store (:mod:`zcrm_notebook.auth.tokenstore`) starts from
+the stored access token and writes new ones back.
 
 One :class:`TokenCache` per (accounts server, client id, refresh token), shared by all
 threads: refresh is single-flight under a lock with a safety margin before expiry, so
@@ -19,13 +21,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from ..api.datacenters import get_dc
-from ..api.destinations import check_token_destination, is_loopback_url
-from ..api.endpoints import API_VERSIONS, MASS_CONVERT_READ_SCOPE, TOKEN
+from ..api.destinations import check_token_destination
+from ..api.endpoints import MASS_CONVERT_READ_SCOPE
 from ..errors import ConfigError, TokenEndpointError, TokenThrottledError, ZcrmError
-from ..redact import mask, register_secret
+from .credentials import SAFETY_MARGIN_S, AccessToken, OrgCredentials
 from .hooks import (
     HINTS,
     THROTTLED,
@@ -33,10 +34,9 @@ from .hooks import (
     make_oauth_session,
     token_lifetime_s,
 )
+from .tokenstore import cache_hooks
 
 __all__ = [
-    "OrgCredentials",
-    "AccessToken",
     "TokenCache",
     "get_token_cache",
     "forget_token_cache",
@@ -47,160 +47,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SAFETY_MARGIN_S = 60.0
 THROTTLE_BACKOFF_S = (60.0, 600.0)  # first wait, cap (Zoho's window is 10 minutes)
-
-
-def _endpoints(org: str, dc: str, accounts_url: str, api_domain: str) -> tuple[str, str]:
-    """Checked (accounts_url, api_domain) of an org; loopback only as a pair (simulator).
-
-    Raises
-    ------
-    DataCenterError, UnsafeEndpointError, ConfigError
-        Unknown DC; a URL outside the DC table / not HTTPS; a Zoho URL of another DC.
-    """
-    if accounts_url and is_loopback_url(accounts_url):
-        if not api_domain:
-            raise ConfigError(f"org {org!r}: a loopback accounts_url needs an api_domain too")
-        return check_token_destination(accounts_url), check_token_destination(
-            api_domain
-        )
-    known = get_dc(dc)
-    accounts = check_token_destination(
-        accounts_url or known.accounts_server, allow_loopback=False
-    )
-    api = check_token_destination(api_domain or known.api_domain, allow_loopback=False)
-    if accounts.lower() != known.accounts_server:
-        raise ConfigError(
-            f"org {org!r}: accounts_url {accounts!r} is not the accounts server of data center "
-            f"{known.code!r} ({known.accounts_server})"
-        )
-    if api.lower() not in known.api_domains:
-        raise ConfigError(
-            f"org {org!r}: api_domain {api!r} is not an API domain of data center "
-            f"{known.code!r} (expected one of {', '.join(known.api_domains)})"
-        )
-    return accounts, api
-
-
-@dataclass(frozen=True)
-class OrgCredentials:
-    """Credentials and endpoints of one Zoho org.
-
-    Parameters
-    ----------
-    org : str
-        Label of the org (used in snapshots and the token store).
-    dc : str
-        Data-center code (see :data:`zcrm_notebook.api.datacenters.DATA_CENTERS`); any
-        label when both URLs are loopback (the simulator).
-    client_id, client_secret : str
-        From the Zoho API console. Surrounding whitespace is removed; the secret is never
-        shown in reprs.
-    refresh_token : str
-        Long-lived refresh token. Never shown in reprs.
-    api_version : str, default ``"v5"``
-        CRM API version of the status URL: ``v5`` .. ``v8``.
-    accounts_url : str, optional
-        Accounts server; defaults to the DC's. Must be the DC's accounts server, or
-        loopback (then ``api_domain`` is required).
-    api_domain : str, optional
-        CRM API base URL; defaults to the DC's production domain. Must be one of the DC's
-        API domains (production, sandbox, developer), or loopback when ``accounts_url``
-        is. A token answer's ``api_domain`` replaces it (Zoho: the authority for calls).
-    token_store : str, optional
-        Token store file the credentials came from (:mod:`zcrm_notebook.tokenstore`);
-        when set, the token cache starts from the stored access token and writes new
-        ones back, so separate processes do not each spend one of Zoho's token creations.
-
-    Raises
-    ------
-    ConfigError
-        (:class:`~zcrm_notebook.errors.DataCenterError`,
-        :class:`~zcrm_notebook.errors.UnsafeEndpointError`) for an unknown DC, a bad
-        version, an empty credential, or a URL that is not the DC's over HTTPS or loopback.
-    """
-
-    org: str
-    dc: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    refresh_token: str = field(repr=False)
-    api_version: str = "v5"
-    accounts_url: str = ""
-    api_domain: str = ""
-    token_store: str = ""
-
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "dc", str(self.dc).strip().lower())
-        for name in ("client_id", "client_secret", "refresh_token"):
-            value = str(getattr(self, name) or "").strip()
-            if not value:
-                raise ConfigError(f"org {self.org!r}: {name} is empty")
-            set_(self, name, value)
-        register_secret(self.client_secret)
-        register_secret(self.refresh_token)
-        accounts, api = _endpoints(self.org, self.dc, self.accounts_url, self.api_domain)
-        set_(self, "accounts_url", accounts)
-        set_(self, "api_domain", api)
-        if self.api_version not in API_VERSIONS:
-            raise ConfigError(
-                f"org {self.org!r}: api_version {self.api_version!r} is not one of "
-                f"{', '.join(API_VERSIONS)}"
-            )
-
-    @property
-    def allows_loopback(self) -> bool:
-        """True when the org is configured for a loopback endpoint (the simulator)."""
-        return is_loopback_url(self.accounts_url)
-
-    @property
-    def token_url(self) -> str:
-        """``{accounts_url}/oauth/v2/token``."""
-        return TOKEN.url(self.accounts_url)
-
-    def __repr__(self) -> str:
-        store = f", token_store={self.token_store!r}" if self.token_store else ""
-        return (
-            f"OrgCredentials(org={self.org!r}, dc={self.dc!r}, client_id={self.client_id!r}, "
-            f"client_secret={mask(self.client_secret)!r}, "
-            f"refresh_token={mask(self.refresh_token)!r}, api_version={self.api_version!r}, "
-            f"accounts_url={self.accounts_url!r}, api_domain={self.api_domain!r}{store})"
-        )
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    """A cached access token.
-
-    Attributes
-    ----------
-    access_token : str
-        The token (never shown in reprs).
-    api_domain : str
-        CRM API base URL this token is valid for.
-    expires_at : float
-        Expiry, seconds since the epoch on the cache's clock.
-    obtained_at : float
-        When the token request was sent (conservative), same clock.
-    """
-
-    access_token: str = field(repr=False)
-    api_domain: str
-    expires_at: float
-    obtained_at: float
-
-    def __repr__(self) -> str:
-        return (
-            f"AccessToken(access_token={mask(self.access_token)!r}, "
-            f"api_domain={self.api_domain!r}, expires_at={self.expires_at!r})"
-        )
-
-    def usable_at(self, now: float, margin_s: float = SAFETY_MARGIN_S) -> bool:
-        """True while ``now`` is before expiry minus the margin (at most a quarter life)."""
-        margin = min(margin_s, (self.expires_at - self.obtained_at) / 4)
-        return now < self.expires_at - margin
 
 
 def refresh_access_token(creds: OrgCredentials, *, timeout_s: float = 30.0, session=None) -> dict:
@@ -398,8 +245,6 @@ def _key(creds: OrgCredentials) -> tuple[str, str, str]:
 
 def _new_cache(creds: OrgCredentials, clock: Callable[[], float] | None) -> TokenCache:
     if creds.token_store and clock in (None, time.time):  # the store keeps wall-clock times
-        from .tokenstore import cache_hooks
-
         initial, persist = cache_hooks(creds)
         return TokenCache(creds, initial=initial, persist=persist)
     return TokenCache(creds, clock=clock or time.time)

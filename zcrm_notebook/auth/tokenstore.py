@@ -30,17 +30,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from ..errors import ConfigError, TokenStoreError, ZcrmError
+from ..errors import TokenStoreError
 from ..redact import mask, register_secret
-from .tokens import AccessToken, OrgCredentials
+from .credentials import AccessToken, OrgCredentials
 
 __all__ = [
     "ENV_VAR",
     "StoredToken",
     "TokenStore",
     "default_store_path",
-    "orgs_from_store",
-    "complete_from_store",
 ]
 
 log = logging.getLogger(__name__)
@@ -343,69 +341,6 @@ class TokenStore:
 
 def _grant_hash(grant_token: str) -> str:
     return hashlib.sha256(grant_token.strip().encode()).hexdigest()
-
-
-def orgs_from_store(path: str | os.PathLike | None = None) -> dict[str, OrgCredentials]:
-    """Credentials of every org in the token store (``{}`` when there is no store file).
-
-    Parameters
-    ----------
-    path : str or path, optional
-        Default :func:`default_store_path`.
-
-    Returns
-    -------
-    dict of str to OrgCredentials
-        Keyed by org label; each with ``token_store`` set, so its token cache starts from
-        the stored access token and writes refreshed ones back.
-
-    Raises
-    ------
-    TokenStoreError
-        The file exists but is unreadable or corrupt (the message names it).
-    ConfigError
-        An entry's endpoints are no longer acceptable (named with its org).
-    """
-    store = TokenStore(path)
-    out = {}
-    for org, entry in store.read().items():
-        try:
-            out[org] = entry.credentials(store.path)
-        except ZcrmError as exc:
-            raise type(exc)(f"token store {str(store.path)!r}: {exc}") from None
-    return out
-
-
-def complete_from_store(org: str, table: dict, path: str | os.PathLike | None = None) -> dict:
-    """A config org table with ``refresh_token`` and ``api_domain`` taken from the store.
-
-    For ``[orgs.NAME]`` tables that give ``dc``, ``client_id``, ``client_secret`` but no
-    ``refresh_token`` (it was obtained with ``zcrm-notebook auth``). A table that has a
-    refresh token is returned unchanged.
-
-    Returns
-    -------
-    dict
-        ``table`` plus ``refresh_token``, ``api_domain`` (unless given) and ``token_store``.
-
-    Raises
-    ------
-    ConfigError
-        No store entry for ``org``, or the entry belongs to another client id.
-    TokenStoreError
-        The store is corrupt or unreadable.
-    """
-    if str(table.get("refresh_token") or "").strip():
-        return table
-    store = TokenStore(path)
-    entry = store.get(org)
-    how = f"run `zcrm-notebook auth --org {org} --dc DC --client-id ID --grant-token CODE`"
-    if entry is None:
-        raise ConfigError(f"org {org!r} has no refresh_token and {store.where} has none: {how}")
-    if str(table.get("client_id") or entry.client_id).strip() != entry.client_id:
-        raise ConfigError(f"org {org!r}: {store.where} holds a token of another client id; {how}")
-    return {**table, "refresh_token": entry.refresh_token, "token_store": str(store.path),
-            "api_domain": table.get("api_domain") or entry.api_domain}  # fmt: skip
 
 
 def cache_hooks(creds: OrgCredentials):

@@ -31,9 +31,9 @@ from ..api.destinations import is_loopback_url
 from ..api.endpoints import AUTHORIZE
 from ..errors import ConfigError, DataCenterError, TokenEndpointError
 from ..redact import mask, register_secret
+from .credentials import OrgCredentials
 from .grant import DEFAULT_SCOPES, OAuthClient, exchange_grant_token
 from .hooks import HINTS, make_oauth_session
-from .tokens import OrgCredentials
 from .tokenstore import TokenStore
 
 __all__ = ["Redirect", "authorization_url", "parse_redirect", "complete_authorization"]

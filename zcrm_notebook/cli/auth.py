@@ -23,22 +23,20 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 from ..api.datacenters import DATA_CENTERS
 from ..auth.grant import DEFAULT_SCOPES, OAuthClient, exchange_grant_token, revoke
 from ..auth.tokenstore import ENV_VAR, StoredToken, TokenStore
 from ..auth.webflow import authorization_url, complete_authorization
 from ..errors import ConfigError
+from ..inputs.orgs import client_settings
 from ..redact import mask
 
 __all__ = ["add_auth_parser", "cmd_auth"]
 
-_CLIENT_KEYS = ("dc", "client_id", "client_secret", "accounts_url", "api_domain", "api_version")
 
 
 def add_auth_parser(subparsers) -> argparse.ArgumentParser:
@@ -125,35 +123,10 @@ def _need_org(args: argparse.Namespace) -> str:
     return _need(args.org, "--org NAME")
 
 
-def _config_table(path: str, org: str) -> dict:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path!r} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
-    table = (data.get("orgs") or {}).get(org)
-    if not isinstance(table, dict):
-        raise ConfigError(f"config file {path!r} has no [orgs.{org}] table")
-    return {k: str(v).strip() for k, v in table.items() if k in _CLIENT_KEYS}
-
-
 def _client(args: argparse.Namespace, store: TokenStore) -> OAuthClient:
     """The OAuth client of ``--org`` from flags, config, store entry, environment, prompt."""
     org = _need_org(args)
-    found: dict[str, str] = {}
-    env = {"dc": "ZOHO_DC", "client_id": "ZOHO_CLIENT_ID", "client_secret": "ZOHO_CLIENT_SECRET"}
-    found.update({k: os.environ[v].strip() for k, v in env.items() if os.environ.get(v)})
-    entry = store.get(org)
-    if entry is not None:
-        found.update({k: getattr(entry, k) for k in _CLIENT_KEYS})
-    if args.config:
-        found.update(_config_table(args.config, org))
+    found = client_settings(org, config=args.config or None, store=store)
     flags = {"dc": args.dc, "client_id": args.client_id}
     found.update({k: v.strip() for k, v in flags.items() if v})
     if not found.get("dc"):

@@ -21,7 +21,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..errors import ZcrmError
-from ..inputs.jobs import clean_jobs, load_orgs
+from ..inputs.jobs import clean_jobs
+from ..inputs.orgs import load_orgs
 from ..poll.background import Watch, watch
 from ..poll.policy import PollPolicy
 from ..snapshots.frame import FrameCache

@@ -6,6 +6,7 @@ with one error before any call. It may import :mod:`zcrm_notebook.auth`,
 :mod:`zcrm_notebook.api`, ``errors`` (and pandas, for CSV tables, when used).
 """
 
-from .jobs import Job, clean_jobs, load_orgs, orgs_from_env, orgs_from_toml, read_jobs_csv
+from .jobs import Job, clean_jobs, read_jobs_csv
+from .orgs import load_orgs, orgs_from_env, orgs_from_toml
 
 __all__ = ["Job", "load_orgs", "orgs_from_env", "orgs_from_toml", "clean_jobs", "read_jobs_csv"]

@@ -1,10 +1,9 @@
-"""Configuration at the boundary: org credentials (env / TOML) and the batch of jobs.
+"""The batch of jobs at the boundary: job ids checked before any call.
 
-Orgs come from environment variables (one org: ``ZOHO_CLIENT_ID``, ``ZOHO_CLIENT_SECRET``,
-``ZOHO_REFRESH_TOKEN``, ``ZOHO_DC``, optional ``ZOHO_ORG``, ``ZOHO_API_VERSION``) or from a
-TOML file with one ``[orgs.<name>]`` table per org. Jobs come as a list of ids, a dict
-``{org: [ids]}``, a DataFrame or a CSV with ``job_id`` and ``org`` (or ``dc``) columns.
-Job ids stay text end to end (they exceed 2**53; ``shared/ZOHO_API.md`` §3).
+Jobs come as a list of ids, a dict ``{org: [ids]}``, a DataFrame or a CSV with ``job_id``
+and ``org`` (or ``dc``) columns; :func:`clean_jobs` checks them against the configured
+orgs (:mod:`zcrm_notebook.inputs.orgs`). Job ids stay text end to end (they exceed 2**53;
+``docs/zoho-api.md``).
 """
 
 from __future__ import annotations
@@ -12,33 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..auth.tokens import OrgCredentials
+from ..auth.credentials import OrgCredentials
 from ..errors import ConfigError, JobInputError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-__all__ = ["Job", "load_orgs", "orgs_from_env", "orgs_from_toml", "clean_jobs", "read_jobs_csv"]
+__all__ = ["Job", "clean_jobs", "read_jobs_csv"]
 
 log = logging.getLogger(__name__)
 
-ORG_KEYS = {
-    "dc",
-    "client_id",
-    "client_secret",
-    "refresh_token",
-    "api_version",
-    "accounts_url",
-    "api_domain",
-}
 _JOB_ID = re.compile(r"[0-9]{1,20}")  # ASCII only: "\d" would accept Arabic-Indic digits
 _MAX_LISTED = 20
 
@@ -49,105 +32,6 @@ class Job:
 
     org: str
     job_id: str
-
-
-def orgs_from_env(env: Mapping[str, str] | None = None) -> dict[str, OrgCredentials]:
-    """One org from ``ZOHO_*`` environment variables; ``{}`` when ``ZOHO_CLIENT_ID`` is unset.
-
-    Raises
-    ------
-    ConfigError
-        If some but not all of the credentials are set, or ``ZOHO_DC`` is unknown.
-    """
-    env = os.environ if env is None else env
-    names = ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN")
-    present = [n for n in names if env.get(n)]
-    if not present:
-        return {}
-    if len(present) < len(names):
-        missing = sorted(set(names) - set(present))
-        raise ConfigError(f"environment sets {present} but not {missing}")
-    dc = env.get("ZOHO_DC", "us")
-    org = env.get("ZOHO_ORG") or dc.strip().lower()
-    creds = OrgCredentials(
-        org=org,
-        dc=dc,
-        client_id=env["ZOHO_CLIENT_ID"].strip(),
-        client_secret=env["ZOHO_CLIENT_SECRET"].strip(),
-        refresh_token=env["ZOHO_REFRESH_TOKEN"].strip(),
-        api_version=env.get("ZOHO_API_VERSION", "v5"),
-    )
-    return {org: creds}
-
-
-def orgs_from_toml(path: str | os.PathLike) -> dict[str, OrgCredentials]:
-    """Orgs from a TOML file: one ``[orgs.<name>]`` table each.
-
-    Keys: ``dc``, ``client_id``, ``client_secret``, ``refresh_token`` (or a token stored by
-    ``zcrm-notebook auth`` for that org), optional
-    ``api_version`` (default ``v5``), ``accounts_url``, ``api_domain`` (overrides accepted
-    only for loopback or the DC table's hosts).
-
-    Raises
-    ------
-    ConfigError
-        File missing or not TOML (the message names the file and line), no ``[orgs.*]``
-        table, an unknown or missing key (named with its org).
-    """
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
-    orgs = data.get("orgs")
-    if not isinstance(orgs, dict) or not orgs:
-        raise ConfigError(f"config file {str(path)!r} has no [orgs.<name>] table")
-    return {name: _org_from_table(name, table, path) for name, table in orgs.items()}
-
-
-def _org_from_table(name: str, table: object, path: Path) -> OrgCredentials:
-    where = f"{path}: [orgs.{name}]"
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table")
-    unknown = sorted(set(table) - ORG_KEYS)
-    if unknown:
-        raise ConfigError(f"{where} has unknown keys {unknown}; allowed: {sorted(ORG_KEYS)}")
-    from ..auth.tokenstore import complete_from_store
-
-    required = ("dc", "client_id", "client_secret")
-    missing = [k for k in required if not str(table.get(k, "")).strip()]
-    if missing:
-        raise ConfigError(f"{where} lacks {missing}")
-    table = complete_from_store(name, table)  # refresh_token from `zcrm-notebook auth`
-    try:
-        return OrgCredentials(org=name, **{k: str(v).strip() for k, v in table.items()})
-    except ConfigError as exc:
-        raise type(exc)(f"{where}: {exc}") from None
-
-
-def load_orgs(config: str | os.PathLike | None = None) -> dict[str, OrgCredentials]:
-    """Orgs from ``config`` (TOML) if given, else from the environment.
-
-    Raises
-    ------
-    ConfigError
-        If neither gives an org (the message says what to set).
-    """
-    from ..auth.tokenstore import orgs_from_store
-
-    if config is not None:
-        orgs = orgs_from_toml(config)
-    else:  # the token store, then the environment (which wins on a name clash)
-        orgs = {**orgs_from_store(), **orgs_from_env()}
-    if not orgs:
-        raise ConfigError(
-            "no Zoho org configured: pass --config FILE (TOML with [orgs.<name>] tables), "
-            "set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN and ZOHO_DC, or run "
-            "`zcrm-notebook auth --org NAME --dc DC --client-id ID --grant-token CODE`"
-        )
-    return orgs
 
 
 def _id_problem(value: object) -> tuple[str | None, str]:

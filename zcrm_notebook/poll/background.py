@@ -24,7 +24,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 
-from ..auth.tokens import OrgCredentials
+from ..auth.credentials import OrgCredentials
 from ..snapshots.frame import FrameCache
 from .poller import Poller
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ..auth.tokens import OrgCredentials
+from ..auth.credentials import OrgCredentials
 from ..client import StatusAnswer, ZohoClient
 from ..errors import ZcrmError
 from ..inputs.jobs import Job

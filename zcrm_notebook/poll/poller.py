@@ -23,8 +23,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from ..auth.tokens import OrgCredentials
-from ..inputs.jobs import clean_jobs, load_orgs
+from ..auth.credentials import OrgCredentials
+from ..inputs.jobs import clean_jobs
+from ..inputs.orgs import load_orgs
 from ..snapshots.schema import Snapshot
 from ..snapshots.store import Store, open_store
 from .loop import PollLoop
