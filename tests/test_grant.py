@@ -13,7 +13,7 @@ from zcrm_notebook.auth import grant, tokens
 from zcrm_notebook.auth.grant import OAuthClient, exchange_grant_token, revoke
 from zcrm_notebook.auth.tokenstore import TokenStore
 from zcrm_notebook.auth.webflow import authorization_url, complete_authorization, parse_redirect
-from zcrm_notebook.cli.auth import add_auth_parser, cmd_auth
+from zcrm_notebook.cli import auth as auth_command
 from zcrm_notebook.client import ZohoClient
 from zcrm_notebook.errors import (
     ConfigError,
@@ -222,8 +222,8 @@ def test_revoke_without_answer_keeps_the_entry(sim, store):
 
 def run_cli(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="zcrm-notebook")
-    add_auth_parser(parser.add_subparsers(dest="command"))
-    return cmd_auth(parser.parse_args(["auth", *argv]))
+    auth_command.add_parser(parser.add_subparsers(dest="command"), [])
+    return auth_command.run(parser.parse_args(["auth", *argv]))
 
 
 def test_cli_grant_status_revoke(sim, store, tmp_path, capsys):

@@ -44,7 +44,7 @@ from matplotlib.testing.compare import compare_images  # noqa: E402
 
 from zcrm_notebook.errors import ConfigError  # noqa: E402
 from zcrm_notebook.snapshots.frame import STATUS_DTYPE, empty_snapshots, to_frame  # noqa: E402
-from zcrm_notebook.viz.plots import (  # noqa: E402
+from zcrm_notebook.viz import (  # noqa: E402
     DC_COLORS,
     STATUS_COLORS,
     dc_color,

@@ -432,7 +432,7 @@ def test_interval_slider_starts_at_2_s_and_warns_about_credits(scenario, clock):
 
 
 def test_orgs_have_their_data_centers_colours_and_the_axis_reads_percent(scenario, clock):
-    from zcrm_notebook.viz.plots import DC_COLORS
+    from zcrm_notebook.viz.style import DC_COLORS
 
     dash = make(scenario, clock)
     run_to_end(dash)

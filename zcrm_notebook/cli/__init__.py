@@ -4,6 +4,6 @@ The top layer: it may import any part of the package; the simulator only through
 public entry, when the ``demo`` and ``simulate`` commands run.
 """
 
-from .main import main
+from .entry import main
 
 __all__ = ["main"]

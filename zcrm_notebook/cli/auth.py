@@ -35,12 +35,15 @@ from ..errors import ConfigError
 from ..inputs.orgs import client_settings
 from ..redact import mask
 
-__all__ = ["add_auth_parser", "cmd_auth"]
+__all__ = ["add_parser", "run", "status_rows"]
 
 
 
-def add_auth_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``auth`` command to ``subparsers`` (from ``add_subparsers``); returns it."""
+def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the ``auth`` command to ``subparsers`` (from ``add_subparsers``); returns it.
+
+    ``parents`` is not used: ``auth`` takes ``-v`` before the command only.
+    """
     p = subparsers.add_parser(
         "auth",
         help="get, show or revoke Zoho OAuth tokens (token store)",
@@ -84,10 +87,11 @@ def add_auth_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="timeout of the token request (30 s)")  # fmt: skip
+    p.set_defaults(run=run)
     return p
 
 
-def cmd_auth(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``zcrm-notebook auth``; returns the exit code (errors raise ``ZcrmError``)."""
     store = TokenStore(args.store)
     if args.revoke:

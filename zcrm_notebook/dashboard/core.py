@@ -29,7 +29,8 @@ from ..snapshots.frame import FrameCache
 from ..snapshots.load import load_snapshots
 from ..snapshots.memory import MemoryStore
 from ..snapshots.store import Store, open_store
-from ..viz.plots import plot_failure_rate, plot_progress
+from ..viz.failure_rate import plot_failure_rate
+from ..viz.progress import plot_progress
 
 __all__ = ["DashboardCore", "FigureImage", "as_store"]
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..analysis.summary import summarize_dcs, summarize_orgs
-from ..viz.plots import STATUS_COLORS
-from ..viz.style import group_colors, plural
+from ..viz.style import STATUS_COLORS, group_colors
+from ..viz.text import plural
 
 if TYPE_CHECKING:
     from ..poll.background import Watch
@@ -172,7 +172,7 @@ def group_rows(view: pd.DataFrame, by: str, keys: list[str]) -> dict[str, tuple[
 
 def bar_colors(by: str, keys: list[str], dc_of: Mapping[str, str] | None = None) -> dict[str, str]:
     """The colours :mod:`zcrm_notebook.plots` gives the groups ``keys`` (sorted order);
-    ``dc_of`` maps org -> data center (:func:`~zcrm_notebook._plotkit.org_dcs`), so an
+    ``dc_of`` maps org -> data center (:func:`~zcrm_notebook.viz.style.org_dcs`), so an
     org with its own data center gets that data center's colour."""
     keys = sorted(keys)
     return dict(zip(keys, group_colors(by, keys, dict(dc_of or {}))))

@@ -35,7 +35,8 @@ from ..analysis.summary import summarize_jobs
 from ..errors import ConfigError, ZcrmError
 from ..poll.background import Watch
 from ..viz.report import export_report
-from ..viz.style import org_dcs, plural, zone
+from ..viz.style import org_dcs, zone
+from ..viz.text import plural
 from .core import DashboardCore, FigureImage
 from .view import (
     attention_html,

@@ -12,14 +12,14 @@ from typing import Any
 
 #: public name -> module defining it (loaded on first use: importing viz stays cheap)
 _EXPORTS = {
-    "STATUS_COLORS": "plots",
-    "OUTCOME_COLORS": "plots",
-    "DC_COLORS": "plots",
-    "dc_color": "plots",
-    "plot_progress": "plots",
-    "plot_outcomes": "plots",
-    "plot_failure_rate": "plots",
-    "plot_status_timeline": "plots",
+    "STATUS_COLORS": "style",
+    "OUTCOME_COLORS": "style",
+    "DC_COLORS": "style",
+    "dc_color": "style",
+    "plot_progress": "progress",
+    "plot_outcomes": "outcomes",
+    "plot_failure_rate": "failure_rate",
+    "plot_status_timeline": "timeline",
 }
 __all__ = list(_EXPORTS)
 

@@ -31,8 +31,12 @@ from ..errors import ConfigError
 from ..snapshots.csvfile import TIME_FORMAT, neutralize_formulas, write_snapshots_csv
 from ..snapshots.frame import SNAPSHOT_DTYPES, coerce_snapshots
 from ..snapshots.schema import COLUMN_DOCS
-from . import plots
-from .style import plural, zone
+from .failure_rate import plot_failure_rate
+from .outcomes import plot_outcomes
+from .progress import plot_progress
+from .style import zone
+from .text import plural
+from .timeline import plot_status_timeline
 
 __all__ = ["make_report", "export_report", "check_export_dir", "neutralize_formulas", "FIGURES"]
 
@@ -46,10 +50,10 @@ _IGNORED = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoin
 
 #: Figure file stem -> (plot function, keyword arguments, figure size in inches).
 FIGURES: dict[str, tuple[Callable[..., Axes], dict[str, Any], tuple[float, float]]] = {
-    "progress": (plots.plot_progress, {}, (10, 6)),
-    "failure_rate": (plots.plot_failure_rate, {}, (10, 6)),
-    "outcomes": (plots.plot_outcomes, {}, (10, 7)),
-    "status_timeline": (plots.plot_status_timeline, {}, (11, 8)),
+    "progress": (plot_progress, {}, (10, 6)),
+    "failure_rate": (plot_failure_rate, {}, (10, 6)),
+    "outcomes": (plot_outcomes, {}, (10, 7)),
+    "status_timeline": (plot_status_timeline, {}, (11, 8)),
 }
 
 def _duration(seconds: float) -> str:

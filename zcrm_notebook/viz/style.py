@@ -1,8 +1,10 @@
-"""Shared styling and data preparation of the plots (private; see :mod:`zcrm_notebook.plots`).
+"""How the figures look: colours, time axes, tick labels, notes and legends.
 
-Fixed colour tables, time-zone handling and the time axis, top-N folding and the tables the
-bar/timeline plots draw. Local styling only: nothing here reads or writes matplotlib's
-global rcParams, and no function modifies the frames it is given.
+Fixed colour tables (per status, lead outcome, data center), time-zone handling and the
+clock-time axis, percent ticks, and the small Axes helpers the plots share (labels,
+"no data yet" notes, texts at the end of bars). Local styling only: nothing here reads or
+writes matplotlib's global rcParams. The data the plots draw is prepared in
+:mod:`zcrm_notebook.viz.plotdata`.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
-from ..analysis.summary import wilson_interval
 from ..errors import ConfigError
-from ..snapshots.schema import JOB_KEYS
+from .text import UNIT
 
 #: Colour of each job status (snapshot categories).
 STATUS_COLORS: dict[str, str] = {
@@ -64,26 +66,6 @@ _FALLBACK = [
     "#637939",
 ]
 OTHER_COLOR = "#9e9e9e"
-MAX_JOB_LINES = 10
-_AUTO_FREQS = [
-    "1s",
-    "5s",
-    "10s",
-    "15s",
-    "30s",
-    "1min",
-    "2min",
-    "5min",
-    "10min",
-    "15min",
-    "30min",
-    "1h",
-    "2h",
-    "3h",
-    "6h",
-    "12h",
-    "1D",
-]
 BY_LABEL = {"dc": "data center", "org": "org", "job": "job"}
 
 
@@ -139,11 +121,6 @@ def group_colors(by: str, names: list, dc_of: dict[str, str] | None = None) -> l
             if not c:
                 out[k], i = free[i % len(free)], i + 1
     return [OTHER_COLOR if n.startswith("other (") else c for n, c in zip(names, out)]
-
-
-def plural(n: int, noun: str) -> str:
-    """``"1 job"``, ``"2 jobs"``, ``"1,234 snapshots"`` (English ``-s`` plural)."""
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def percent_ticks() -> FuncFormatter:
@@ -301,141 +278,39 @@ def no_data(ax: Axes, what: str) -> Axes:
     return ax
 
 
-def choose(value: str, name: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ConfigError(f"{name}={value!r} is not allowed; use one of {list(allowed)}")
-    return value
+def bar_axes(ax: Axes | None, tz: str | tzinfo, xlabel: str, ylabel: str, title: str) -> Axes:
+    """The labelled Axes of a plot without a time axis (``tz`` is still checked)."""
+    zone(tz)
+    ax = get_ax(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return ax
 
 
-def auto_freq(df: pd.DataFrame, max_bins: int = 240) -> str:
-    """The finest of ``_AUTO_FREQS`` giving at most ``max_bins`` bins over the frame."""
-    span = df["polled_at"].max() - df["polled_at"].min() if len(df) else pd.Timedelta(0)
-    for freq in _AUTO_FREQS:
-        if span / pd.Timedelta(freq) <= max_bins:
-            return freq
-    return _AUTO_FREQS[-1]
-
-
-def largest_columns(wide: pd.DataFrame, top: int) -> list:
-    """Names of the columns to draw: all if at most ``top``, else the ``top - 1`` with the
-    largest last value (ties by name), sorted by name."""
-    if wide.shape[1] <= top:
-        return list(wide.columns)
-    last = wide.ffill().iloc[-1].astype("Float64").fillna(0)
-    ranked = sorted(wide.columns, key=lambda c: (-float(last[c]), str(c)))
-    return sorted(ranked[: top - 1], key=str)
-
-
-def fold_columns(wide: pd.DataFrame, keep: list, noun: str) -> pd.DataFrame:
-    """``wide[keep]`` plus, if columns are left, their sum as "other (N <noun>s)"."""
-    rest = [c for c in wide.columns if c not in set(keep)]
-    out = wide[keep].copy()
-    if rest:
-        out[f"other ({plural(len(rest), noun)})"] = wide[rest].sum(axis=1, min_count=1)
-    return out
-
-
-def percent(num, den):
-    """100 * num / den as float, NaN where den is 0 or NA (no warnings)."""
-    num = num.astype("Float64").astype("float64")
-    den = den.astype("Float64").astype("float64")
-    den = den.where(den > 0)
-    return 100.0 * num / den
-
-
-def fold_rows(table: pd.DataFrame, by: str, top: int) -> pd.DataFrame:
-    """Failure table for plotting: the ``top - 1`` groups with most leads (sorted by name)
-    and the rest pooled as one "other (N ...)" row with its own Wilson interval.
-
-    Returns columns ``label``, ``leads_total``, ``leads_failed`` (float64), ``failure_rate``,
-    ``failure_rate_lo``, ``failure_rate_hi`` (float64, 0..1), ``other`` (bool).
-    """
-    table = table.sort_values(by)
-    if len(table) > top:
-        order = table.sort_values(["leads_total", by], ascending=[False, True])
-        keep, rest = order.iloc[: top - 1].sort_values(by), order.iloc[top - 1 :]
+def note_no_leads(ax: Axes, table: pd.DataFrame, count_columns: list[str]) -> bool:
+    """Write "no jobs yet" (no rows) or "no {UNIT} counts yet" (no positive count in
+    ``count_columns``) on ``ax`` and return True; False when there is something to draw."""
+    if table.empty:
+        no_data(ax, "jobs")
+    elif not (table[count_columns].fillna(0) > 0).any(axis=None):
+        no_data(ax, f"{UNIT} counts")
     else:
-        keep, rest = table, table.iloc[:0]
-    labels = [str(v) for v in keep[by]]
-    total = keep["leads_total"].to_numpy("float64", na_value=0.0)
-    failed = keep["leads_failed"].to_numpy("float64", na_value=0.0)
-    if len(rest):
-        labels.append(f"other ({plural(len(rest), by)})")
-        total = np.r_[total, rest["leads_total"].to_numpy("float64", na_value=0.0).sum()]
-        failed = np.r_[failed, rest["leads_failed"].to_numpy("float64", na_value=0.0).sum()]
-    lo, hi = wilson_interval(failed, total)
-    rate = np.full(len(total), np.nan)
-    np.divide(failed, total, out=rate, where=total > 0)
-    is_other = np.arange(len(labels)) >= len(keep)
-    return pd.DataFrame(
-        {
-            "label": labels,
-            "leads_total": total,
-            "leads_failed": failed,
-            "failure_rate": rate,
-            "failure_rate_lo": lo,
-            "failure_rate_hi": hi,
-            "other": is_other,
-        }
+        return False
+    return True
+
+
+def end_note(ax: Axes, text: str, xy: tuple[float, float], *, color: str) -> Annotation:
+    """A small text just right of a bar's end ``xy``; :func:`room_for_texts` (same 4 pt
+    offset) then widens the x axis so that it ends inside the Axes."""
+    return ax.annotate(
+        text,
+        xy,
+        xytext=(4, 0),
+        textcoords="offset points",
+        annotation_clip=False,  # measured before the x limits are set
+        in_layout=False,  # placed inside the Axes by room_for_texts
+        va="center",
+        fontsize="small",
+        color=color,
     )
-
-
-def outcome_bars(jobs: pd.DataFrame, top: int, sort: str):
-    """Bars of :func:`~zcrm_notebook.plots.plot_outcomes` from a job summary.
-
-    Returns ``(bars, n_rest, scale, other_total)``: ``bars`` has columns converted, failed,
-    pending (float64 leads) indexed by "job_id (dc)" labels, plus an "other (N jobs)" row
-    scaled by ``scale`` (<= 1) so it is no longer than the largest job bar; ``other_total``
-    is the real lead count of that row.
-    """
-    counts = pd.DataFrame(
-        {c: jobs[f"{c}_count"] for c in ("converted", "failed")}
-        | {"pending": jobs["not_converted_count"]}
-    )
-    counts = counts.astype("Float64").fillna(0).astype("float64")
-    total, failed = jobs["total_count"].fillna(0), jobs["failed_count"].fillna(0)
-    key, second = (total, total) if sort == "size" else (failed, jobs["failure_rate"].fillna(0))
-    order = np.lexsort(
-        (jobs["job_id"].to_numpy(str), -second.to_numpy(float), -key.to_numpy(float))
-    )
-    shown, rest = order[:top], order[top:]
-    bars = counts.iloc[shown].copy()
-    bars.index = (jobs["job_id"] + " (" + jobs["dc"] + ")").iloc[shown].to_numpy()
-    if not len(rest):
-        return bars, 0, 1.0, 0
-    other = counts.iloc[rest].sum()
-    largest = max(float(bars.sum(axis=1).max()), 1.0)
-    scale = min(1.0, largest / max(float(other.sum()), 1.0))
-    bars.loc[f"other ({plural(len(rest), 'job')})"] = other * scale
-    return bars, len(rest), scale, int(other.sum())
-
-
-def _timeline_rows(df: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFrame:
-    """Snapshot rows (no error rows) of the chosen ``jobs``, with their row number ``y``."""
-    key = JOB_KEYS
-    sub = df.loc[df["job_id"].isin(jobs["job_id"]), ["polled_at", *key, "status"]]
-    sub = sub.merge(jobs[key].assign(y=np.arange(len(jobs))), on=key, how="inner")
-    sub = sub[sub["status"].astype(str) != "error"].sort_values(["y", "polled_at"])
-    return sub.reset_index(drop=True)
-
-
-def status_runs(df: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
-    """Runs of one non-final status per job: ``y``, ``status``, ``start``, ``end`` (UTC).
-
-    A status holds from its poll to the job's next non-error poll (or its last poll).
-    Completed/failed rows are drawn as markers instead. ``shown`` is a slice of
-    :func:`~zcrm_notebook.summary.summarize_jobs`; row ``i`` of it is drawn at ``y = i``.
-    """
-    rows = _timeline_rows(df, shown)
-    last_polled = shown["last_polled_at"]
-    status = rows["status"].astype(str)
-    nxt = rows.groupby("y")["polled_at"].shift(-1)
-    end = nxt.fillna(rows["y"].map(last_polled))
-    run = ((status != status.shift()) | (rows["y"] != rows["y"].shift())).cumsum()
-    seg = pd.DataFrame(
-        {"y": rows["y"], "status": status, "start": rows["polled_at"], "end": end, "run": run}
-    )
-    seg = seg.groupby("run").agg(
-        y=("y", "first"), status=("status", "first"), start=("start", "min"), end=("end", "max")
-    )
-    return seg[~seg["status"].isin(["completed", "failed"])]

@@ -1,0 +1,74 @@
+"""``zcrm-notebook`` command line (argparse): the parser and the entry point.
+
+Commands, one module each (its sub-parser and its body together): ``demo`` (simulator end
+to end), ``simulate`` (serve the simulator), ``poll`` (real use), ``report`` (tables and
+figures from a CSV or store), ``auth`` (grant exchange, web flow, status, revoke). Errors
+print one line on stderr and exit 1 (usage errors: 2); Ctrl-C exits 130 and SIGTERM 143,
+keeping every snapshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+
+from .. import __version__
+from ..errors import ZcrmError
+from . import auth, demo, poll, report, simulate
+from .common import EXIT_ERROR, EXIT_INTERRUPTED, verbosity
+
+__all__ = ["build_parser", "main"]
+
+#: The command modules, in the order of the help text.
+COMMANDS = (demo, simulate, poll, report, auth)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``zcrm-notebook``."""
+    parser = argparse.ArgumentParser(
+        prog="zcrm-notebook",
+        description="Watch Zoho CRM mass-convert-lead jobs: poll, record, report.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging (-v info, -vv debug; secrets are masked)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(sub, [verbosity()])
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.run(args)
+        except ZcrmError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+            return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

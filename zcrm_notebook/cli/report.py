@@ -1,0 +1,34 @@
+"""``zcrm-notebook report``: the report bundle (CSVs, PNGs, README) of a snapshot CSV or
+store."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import check_out_dir
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the ``report`` command to ``subparsers``; returns its parser."""
+    p = subparsers.add_parser(
+        "report", parents=parents, help="tables and figures from snapshots"
+    )
+    p.add_argument("source", help="snapshot CSV or SQLite store")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--tz", default="UTC", help="time zone of the figures (UTC)")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report bundle (CSVs, PNGs, README) from a CSV or a store."""
+    from ..snapshots.load import load_snapshots
+    from ..viz.report import export_report
+
+    df = load_snapshots(args.source)
+    files = export_report(df, check_out_dir(args.out), tz=args.tz)
+    for name, path in files.items():
+        print(f"{name:>16}  {path}")
+    return 0

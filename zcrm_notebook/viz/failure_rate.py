@@ -1,0 +1,123 @@
+"""plot_failure_rate: the pooled lead failure rate per data center (or org) with its
+95 % Wilson interval.
+
+Like every plot of :mod:`zcrm_notebook.viz` it takes the *snapshot* frame, draws on
+``ax`` (or the current Axes), labels its axes with units and returns the Axes; it never
+calls ``plt.show()``, never modifies ``df`` and never touches global rcParams.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from ..analysis.summary import summarize_dcs, summarize_orgs
+from .plotdata import (
+    check_top,
+    choose,
+    fold_rows,
+)
+from .style import (
+    BY_LABEL,
+    bar_axes,
+    end_note,
+    group_colors,
+    note_no_leads,
+    org_dcs,
+    percent_ticks,
+    room_for_texts,
+)
+from .text import UNIT, UNITS
+
+__all__ = ["plot_failure_rate"]
+
+
+def plot_failure_rate(
+    df: pd.DataFrame,
+    *,
+    by: str = "dc",
+    top: int = 20,
+    ax: Axes | None = None,
+    tz: str | tzinfo = "UTC",
+    **kwargs,
+) -> Axes:
+    """Pooled lead failure rate per data center (or org) with its 95 % Wilson interval.
+
+    One horizontal bar per group (``failure_rate`` of
+    :func:`~zcrm_notebook.summary.summarize_dcs`, in %), black error bars from
+    ``failure_rate_lo`` to ``failure_rate_hi`` and the lead counts written next to each bar
+    ("2 / 3 leads failed"), so a small group's uncertainty is visible at a glance. The x axis
+    starts at 0 and ends just past the largest upper bound, with room for those texts.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Snapshot frame. Not modified.
+    by : {"dc", "org"}, default "dc"
+        Group by data center or org label.
+    top : int, default 20
+        Groups drawn; beyond that the groups with fewest leads are pooled into "other".
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default the current Axes.
+    tz : str or tzinfo, default "UTC"
+        Accepted for a uniform signature (this plot has no time axis).
+    **kwargs
+        Passed to ``Axes.barh`` (the rate bars; not to the error bars).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One bar container (a bar per group, width = rate in %) and one errorbar container;
+        x ticks are written with a ``%`` sign (``0.5%``: the axis is in percent, never a
+        0..1 fraction); a "no jobs yet" / "no lead counts yet" note instead when no group
+        has leads. Orgs are coloured like their data center when each maps to its own.
+
+    Raises
+    ------
+    zcrm_notebook.errors.ConfigError
+        For a bad ``by``, ``top < 2``, ``tz`` or missing columns.
+    """
+    choose(by, "by", ("dc", "org"))
+    check_top(top, 2)
+    xlabel = f"{UNIT} failure rate (%, 95% Wilson interval)"
+    ax = bar_axes(ax, tz, xlabel, BY_LABEL[by], f"Failed {UNITS} by {BY_LABEL[by]}")
+    table = summarize_dcs(df) if by == "dc" else summarize_orgs(df)
+    if note_no_leads(ax, table, ["leads_total"]):
+        return ax
+    t = fold_rows(table, by, top)
+    rate, lo, hi = (
+        100 * t[c].to_numpy() for c in ("failure_rate", "failure_rate_lo", "failure_rate_hi")
+    )
+    y = np.arange(len(t))
+    colors = group_colors(by, list(t["label"]), org_dcs(df))
+    style: dict[str, Any] = {"height": 0.6, "color": colors}
+    ax.barh(y, np.nan_to_num(rate), **(style | kwargs))
+    known = ~np.isnan(rate)
+    err = np.clip([rate[known] - lo[known], hi[known] - rate[known]], 0, None)
+    ax.errorbar(
+        rate[known], y[known], xerr=err, fmt="none", ecolor="black", elinewidth=1, capsize=3
+    )
+    ends = np.nan_to_num(hi)
+    texts = [
+        end_note(
+            ax,
+            f"{k:,.0f} / {n:,.0f} {UNITS} failed" if n > 0 else f"no {UNIT} counts",
+            (end, float(yi)),
+            color="0.25",
+        )
+        for yi, end, k, n in zip(y, ends, t["leads_failed"], t["leads_total"])
+    ]
+    ax.set_yticks(y, t["label"])
+    ax.set_ylim(len(t) - 0.5, -0.5)
+    right = room_for_texts(ax, ends, texts) if ends.max() > 0 else 1.0
+    ax.set_xlim(0, right)
+    # no tick past 100 %; set_xticks would widen the view to its ticks, so set it again
+    ax.set_xticks([v for v in ax.get_xticks() if 0 <= v <= min(right, 100.0) + 1e-9])
+    ax.set_xlim(0, right)
+    # ticks read "0.5%", not "0.5" (which looks like a fraction of 1 on a narrow axis)
+    ax.xaxis.set_major_formatter(percent_ticks())
+    return ax

@@ -1,0 +1,102 @@
+"""plot_outcomes: converted / failed / pending leads per job, the largest jobs and one
+"other (N jobs)" bar.
+
+Like every plot of :mod:`zcrm_notebook.viz` it takes the *snapshot* frame, draws on
+``ax`` (or the current Axes), labels its axes with units and returns the Axes; it never
+calls ``plt.show()``, never modifies ``df`` and never touches global rcParams.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from ..analysis.summary import summarize_jobs
+from .plotdata import (
+    check_top,
+    choose,
+    outcome_bars,
+)
+from .style import (
+    OUTCOME_COLORS,
+    bar_axes,
+    end_note,
+    note_no_leads,
+    room_for_texts,
+)
+from .text import UNIT, UNITS
+
+__all__ = ["plot_outcomes"]
+
+
+def plot_outcomes(
+    df: pd.DataFrame,
+    *,
+    top: int = 20,
+    sort: str = "size",
+    ax: Axes | None = None,
+    tz: str | tzinfo = "UTC",
+    **kwargs,
+) -> Axes:
+    """Stacked converted / failed / pending leads per job, top jobs plus one "other" bar.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Snapshot frame. Not modified.
+    top : int, default 20
+        Jobs drawn individually; the rest are summed into one "other (N jobs)" bar,
+        hatched and scaled to fit when it is longer than the largest job bar (its real
+        lead count is written next to it, on one line inside the Axes).
+    sort : {"size", "failures"}, default "size"
+        Pick and order jobs by latest ``total_count`` or by ``failed_count`` (then
+        failure rate), largest first.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default the current Axes.
+    tz : str or tzinfo, default "UTC"
+        Accepted for a uniform signature (this plot has no time axis).
+    **kwargs
+        Passed to each ``Axes.barh`` call (one per outcome: converted, failed, pending).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Three bar containers (converted, failed, pending), one bar per job row; a "no jobs
+        yet" / "no lead counts yet" note instead when there is nothing to draw.
+
+    Raises
+    ------
+    zcrm_notebook.errors.ConfigError
+        For a bad ``sort``, ``top < 1`` or missing columns.
+    """
+    choose(sort, "sort", ("size", "failures"))
+    check_top(top, 1)
+    title = f"{UNIT.capitalize()} outcomes per job"
+    ax = bar_axes(ax, tz, f"{UNITS} (count)", "job id (data center)", title)
+    jobs = summarize_jobs(df)
+    if note_no_leads(ax, jobs, ["total_count", "converted_count", "failed_count"]):
+        return ax
+    bars, n_rest, scale, other_total = outcome_bars(jobs, top, sort)
+    y = np.arange(len(bars))
+    left = np.zeros(len(bars))
+    for name in ("converted", "failed", "pending"):
+        style: dict[str, Any] = {"height": 0.8, "color": OUTCOME_COLORS[name], "label": name}
+        cont = ax.barh(y, bars[name], left=left, **(style | kwargs))
+        if n_rest and scale < 1.0:
+            cont.patches[-1].set_hatch("//")
+        left = left + bars[name].to_numpy(float)
+    ax.set_yticks(y, bars.index, fontsize="small" if len(bars) > 12 else None)
+    ax.set_ylim(len(bars) - 0.5, -0.5)
+    ax.set_title(f"{title} ({len(bars) - bool(n_rest)} of {len(jobs)} by {sort})")
+    ax.legend(fontsize="small", loc="upper right")
+    right = max(float(left.max()), 1.0) * 1.4  # room for the legend
+    if n_rest:
+        note = f"{other_total:,} {UNITS}" + (" (bar scaled to fit)" if scale < 1 else "")
+        text = end_note(ax, note, (left[-1], y[-1]), color="0.3")
+        right = max(right, room_for_texts(ax, left[-1:], [text]))
+    ax.set_xlim(0, right)
+    return ax

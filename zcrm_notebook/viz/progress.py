@@ -1,0 +1,150 @@
+"""plot_progress: percent (or count) of leads processed over time, per data center, org
+or job.
+
+Like every plot of :mod:`zcrm_notebook.viz` it takes the *snapshot* frame, draws on
+``ax`` (or the current Axes), labels its axes with units and returns the Axes; it never
+calls ``plt.show()``, never modifies ``df`` and never touches global rcParams. Times are
+plotted as absolute instants and labelled in ``tz`` (named in the axis label), so spacing
+stays right across DST changes.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+import pandas as pd
+from matplotlib.axes import Axes
+
+from ..analysis.timeseries import progress_over_time
+from ..errors import ConfigError
+from ..snapshots.schema import JOB_KEYS
+from .plotdata import (
+    MAX_JOB_LINES,
+    auto_freq,
+    check_top,
+    choose,
+    fold_columns,
+    largest_columns,
+    percent,
+)
+from .style import (
+    BY_LABEL,
+    date_num,
+    get_ax,
+    group_colors,
+    no_data,
+    org_dcs,
+    percent_ticks,
+    time_axis,
+    widen_time_axis,
+)
+from .text import UNIT, UNITS
+
+__all__ = ["plot_progress"]
+
+
+def plot_progress(
+    df: pd.DataFrame,
+    *,
+    by: str = "dc",
+    kind: str = "line",
+    ax: Axes | None = None,
+    tz: str | tzinfo = "UTC",
+    freq: str | None = None,
+    top: int = 10,
+    **kwargs,
+) -> Axes:
+    """Conversion progress over time per data center, org or (few) jobs.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Snapshot frame. Not modified.
+    by : {"dc", "org", "job"}, default "dc"
+        One line/area per group; ``"job"`` only for at most 10 jobs.
+    kind : {"line", "area"}, default "line"
+        ``"line"``: percent of each group's leads processed (converted + failed), plus a
+        dashed black "all" line when there are several groups. The denominator is fixed
+        per line: the group's total leads as last known (the sum of the latest
+        ``total_count`` of every job of the group, including jobs first seen later, which
+        count as 0 processed until then), so a line never drops just because a new job
+        appears; a line starts when its group's first job is seen; y ticks read ``40%``.
+        ``"area"``: stacked processed-lead counts per group. Data centers have fixed
+        colours; an org is drawn in its data center's colour when no other org shown
+        shares that data center.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default the current Axes.
+    tz : str or tzinfo, default "UTC"
+        Zone of the time axis labels (IANA name), shown in the x label.
+    freq : str, optional
+        Bin width for :func:`~zcrm_notebook.summary.progress_over_time`; default chosen
+        to give at most 240 bins.
+    top : int, default 10
+        Most groups drawn; the others are summed into one "other (N ...)" group.
+    **kwargs
+        Passed to ``Axes.plot`` (line) or ``Axes.stackplot`` (area).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    zcrm_notebook.errors.ConfigError
+        For a bad ``by``, ``kind``, ``freq`` or ``tz``, or ``by="job"`` with > 10 jobs.
+    """
+    choose(by, "by", ("dc", "org", "job"))
+    choose(kind, "kind", ("line", "area"))
+    check_top(top, 2)
+    keys = JOB_KEYS
+    if (
+        by == "job"
+        and set(keys) <= set(df.columns)
+        and len(df[keys].drop_duplicates()) > MAX_JOB_LINES
+    ):
+        raise ConfigError(f"by='job' draws at most {MAX_JOB_LINES} jobs; use by='dc' or 'org'")
+    ts = progress_over_time(df, by=by, freq=freq or auto_freq(df))
+    ax = get_ax(ax)
+    time_axis(ax, tz)
+    ax.set_title(f"Conversion progress by {BY_LABEL[by]}")
+    if ts.empty:
+        ax.set_ylabel(f"{UNITS} processed (%)")
+        return no_data(ax, f"{UNIT} counts")
+    col = "job_id" if by == "job" else by
+    ts = ts.assign(processed=ts["converted"] + ts["failed"])
+    total = ts.pivot(index="time", columns=col, values="total")
+    keep = largest_columns(total, top)
+    total = fold_columns(total, keep, by)
+    processed = ts.pivot(index="time", columns=col, values="processed")
+    processed = fold_columns(processed, keep, by)
+    x = date_num(processed.index)
+    colors = group_colors(by, list(processed.columns), org_dcs(df))
+    if kind == "area":
+        ys = processed.fillna(0).astype("float64").to_numpy().T
+        style = {"colors": colors, "labels": list(processed.columns)} | kwargs
+        ax.stackplot(x, ys, **style)
+        ax.set_ylabel(f"{UNITS} processed (count)")
+    else:
+        # fixed denominators: every group is on the grid up to the last bin, so the last
+        # row holds the latest total of each group (all of its jobs, whenever first seen)
+        final = total.iloc[-1].astype("Float64").fillna(0)
+        pct = percent(processed, pd.DataFrame(final.to_dict(), index=processed.index))
+        dot = {"marker": "o"} if len(x) == 1 else {}  # a single time bin is no line
+        for name, color in zip(pct.columns, colors):
+            ax.plot(x, pct[name], **({"color": color, "label": name} | dot | kwargs))
+        if pct.shape[1] > 1:
+            all_den = pd.Series(float(final.sum()), index=processed.index)
+            all_pct = percent(processed.sum(axis=1), all_den)
+            style = {"color": "black", "linestyle": "--", "linewidth": 1} | dot
+            ax.plot(x, all_pct, label="all", **style)
+        ax.set_ylim(0, 105)
+        ax.yaxis.set_major_formatter(percent_ticks())
+        ax.set_ylabel(f"{UNITS} processed (% of latest total)")
+    widen_time_axis(ax, x)
+    ax.legend(
+        title=BY_LABEL[by],
+        fontsize="small",
+        loc="upper left",
+        ncols=2 if processed.shape[1] > 6 else 1,
+    )
+    return ax
