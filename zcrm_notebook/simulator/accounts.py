@@ -4,9 +4,9 @@
 ``POST .../oauth/v2/token`` (refresh and authorization-code grants; failures are HTTP 200
 with an ``error`` key; per-refresh-token throttling answers ``Access Denied``) and
 ``POST .../oauth/v2/token/revoke``, and issues grant tokens (:meth:`issue_grant_token`).
-The token records :class:`_Refresh`, :class:`_Access` and :class:`_Grant` live here; the
-CRM side (:mod:`zcrm_notebook.sim_crm`) checks access tokens against them. Standard library
-only; tokens are never logged.
+The token records :class:`RefreshRecord`, :class:`AccessRecord` and :class:`GrantRecord`
+live here; the CRM side (:mod:`zcrm_notebook.simulator.crm`) checks access tokens against
+them. Standard library only; tokens are never logged.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from .scenario import SimClock, SimOrg
-from .server import _Answer, _json
+from .server import Answer, json_answer
 from .stats import UNKNOWN_ORG, SimStats
 
 _THROTTLED = {
@@ -34,7 +34,7 @@ def _number(x: float) -> int | float:
 
 
 @dataclass
-class _Refresh:
+class RefreshRecord:
     org: str
     scopes: tuple[str, ...]
     revoked: bool = False
@@ -42,7 +42,7 @@ class _Refresh:
 
 
 @dataclass
-class _Access:
+class AccessRecord:
     org: str
     dc: str
     scopes: tuple[str, ...]
@@ -52,7 +52,7 @@ class _Access:
 
 
 @dataclass
-class _Grant:
+class GrantRecord:
     org: str
     scopes: tuple[str, ...]
     expires_at: float
@@ -63,7 +63,7 @@ class AccountsMixin:
     """Zoho Accounts endpoints of :class:`~zcrm_notebook.simulator.Simulator`.
 
     Uses the simulator's clock, stats, lock, orgs, token tables and token options (set up
-    by ``Simulator.__init__``); answers are built for ``Simulator._handle`` to route.
+    by ``Simulator.__init__``); answers are built for ``Simulator.handle`` to route.
     """
 
     clock: SimClock
@@ -73,9 +73,9 @@ class AccountsMixin:
     token_throttle: tuple[int, float]
     _lock: threading.RLock
     _orgs: dict[str, SimOrg]
-    _refresh: dict[str, _Refresh]
-    _access: dict[str, _Access]
-    _grants: dict[str, _Grant]
+    _refresh: dict[str, RefreshRecord]
+    _access: dict[str, AccessRecord]
+    _grants: dict[str, GrantRecord]
 
     if TYPE_CHECKING:
 
@@ -101,7 +101,7 @@ class AccountsMixin:
         code = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
         granted = tuple(o.scopes if scopes is None else scopes)
         with self._lock:
-            self._grants[code] = _Grant(org, granted, self.clock.time() + lifetime_s)
+            self._grants[code] = GrantRecord(org, granted, self.clock.time() + lifetime_s)
         return code
 
     @staticmethod
@@ -113,12 +113,12 @@ class AccountsMixin:
         fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         return {k: v[0] for k, v in {**query, **fields}.items()}
 
-    def _token_endpoint(self, dc: str, query: dict, headers: Any, body: bytes) -> _Answer:
+    def _token_endpoint(self, dc: str, query: dict, headers: Any, body: bytes) -> Answer:
         now = self.clock.time()
         form = self._form(query, headers, body)
         org, answer = self._token_answer(dc, form, now)
-        self.stats._record(now, "token", org, None, 200, grant=form.get("grant_type", ""))
-        return _json(200, answer)
+        self.stats.record(now, "token", org, None, 200, grant=form.get("grant_type", ""))
+        return json_answer(200, answer)
 
     def _token_answer(self, dc: str, form: dict[str, str], now: float) -> tuple[str, dict]:
         clients = [o for o in self._orgs.values() if o.client_id == form.get("client_id")]
@@ -154,15 +154,15 @@ class AccountsMixin:
                 return min(names), {"error": "invalid_code"}
             grant.used = True
             refresh = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
-            rec = self._refresh[refresh] = _Refresh(grant.org, grant.scopes)
+            rec = self._refresh[refresh] = RefreshRecord(grant.org, grant.scopes)
             access = self._issue_access(rec, refresh, dc, now)
         extra = {"refresh_token": refresh, "scope": " ".join(grant.scopes)}
         return grant.org, self._token_json(access, dc, extra)
 
-    def _issue_access(self, rec: _Refresh, refresh: str, dc: str, now: float) -> str:
+    def _issue_access(self, rec: RefreshRecord, refresh: str, dc: str, now: float) -> str:
         token = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
         expires_at = now + self.token_lifetime_s
-        self._access[token] = _Access(rec.org, dc, rec.scopes, expires_at, refresh)
+        self._access[token] = AccessRecord(rec.org, dc, rec.scopes, expires_at, refresh)
         rec.issued.append(now)
         return token
 
@@ -176,7 +176,7 @@ class AccountsMixin:
             answer["expires_in"] = _number(self.token_lifetime_s)
         return answer
 
-    def _revoke_endpoint(self, query: dict, headers: Any, body: bytes) -> _Answer:
+    def _revoke_endpoint(self, query: dict, headers: Any, body: bytes) -> Answer:
         now = self.clock.time()
         token = self._form(query, headers, body).get("token", "")
         org = UNKNOWN_ORG
@@ -189,5 +189,5 @@ class AccountsMixin:
             if token in self._access:
                 self._access[token].revoked = True
                 org = self._access[token].org
-        self.stats._record(now, "revoke", org, None, 200)
-        return _json(200, {"status": "success"})
+        self.stats.record(now, "revoke", org, None, 200)
+        return json_answer(200, {"status": "success"})

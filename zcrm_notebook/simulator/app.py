@@ -1,7 +1,9 @@
-"""Offline Zoho (Accounts OAuth + CRM mass convert) served on loopback: the public entry.
+"""The simulator itself: orgs, jobs, the files it writes for clients, request routing.
 
 The demo, the notebooks, the tests and the benchmarks run against this server through the
-same client code path as real Zoho (DESIGN.md §6). Wire format from ``shared/ZOHO_API.md``:
+same client code path as real Zoho. It serves the endpoints of
+:mod:`zcrm_notebook.api.endpoints` it knows (:data:`SERVED`) under one base URL per data
+center, with the wire format of ``docs/zoho-api.md``:
 
 - ``POST {base_url}/{dc}/accounts/oauth/v2/token``: refresh and grant (authorization code)
   exchange; failures are HTTP 200 with an ``error`` key; throttling (``Access Denied``);
@@ -10,20 +12,15 @@ same client code path as real Zoho (DESIGN.md §6). Wire format from ``shared/ZO
   status of a job (Zoho CRM "Get Status of Mass Convert Lead");
 - ``POST`` on the same path: schedule a job ("Mass Convert Lead").
 
-This module assembles :class:`Simulator` -- its orgs and jobs, the files it writes for
-clients, the server lifecycle and the routing of requests -- and :func:`default_scenario`.
-The parts live in sibling modules:
-
-- :mod:`zcrm_notebook.sim_scenario`: what is simulated (clock, orgs, jobs, faults);
-- :mod:`zcrm_notebook.sim_accounts`: the OAuth token, grant and revoke endpoints;
-- :mod:`zcrm_notebook.sim_crm`: the status and schedule endpoints, with fault injection;
-- :mod:`zcrm_notebook.sim_http`: the loopback HTTP server, handler and error envelopes;
-- :mod:`zcrm_notebook.sim_stats`: the request counters (:class:`SimStats`).
-
-The public names of those modules are re-exported here. A job's answer at simulated time
-``t`` is a pure function of ``t`` (only the scripted ``backwards`` fault looks at earlier
-answers). The server binds only to loopback, never logs tokens, and uses the standard
-library only.
+This module assembles :class:`Simulator` and :func:`default_scenario`; the parts live in
+sibling modules: :mod:`~zcrm_notebook.simulator.scenario` (clock, orgs, jobs, faults),
+:mod:`~zcrm_notebook.simulator.accounts` (token, grant and revoke endpoints),
+:mod:`~zcrm_notebook.simulator.crm` (status and schedule endpoints, fault injection),
+:mod:`~zcrm_notebook.simulator.server` (loopback HTTP server, error envelopes) and
+:mod:`~zcrm_notebook.simulator.stats` (request counters). A job's answer at simulated
+time ``t`` is a pure function of ``t`` (only the scripted ``backwards`` fault looks at
+earlier answers). The server binds only to loopback, never logs tokens, and uses the
+standard library only.
 """
 
 from __future__ import annotations
@@ -51,23 +48,13 @@ from ..api.endpoints import (
     TOKEN,
     Endpoint,
 )
-from .accounts import AccountsMixin, _Access, _Grant, _Refresh
+from .accounts import AccessRecord, AccountsMixin, GrantRecord, RefreshRecord
 from .crm import CrmMixin
-from .scenario import FAULT_NAMES, Faults, SimClock, SimJob, SimOrg, build_default_scenario
-from .server import MAX_IDS, ServingMixin, _Answer, _error, _loopback_host, _Server
-from .stats import UNKNOWN_ORG, SimStats
+from .scenario import Faults, SimClock, SimJob, SimOrg, build_default_scenario
+from .server import MAX_IDS, Answer, Server, ServingMixin, error_answer, loopback_host
+from .stats import SimStats
 
-__all__ = [
-    "SimClock",
-    "SimOrg",
-    "SimJob",
-    "Faults",
-    "SimStats",
-    "Simulator",
-    "default_scenario",
-    "FAULT_NAMES",
-    "UNKNOWN_ORG",
-]
+__all__ = ["Simulator", "default_scenario", "SERVED"]
 
 
 
@@ -152,7 +139,7 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self._host, self._port = _loopback_host(host), int(port)
+        self._host, self._port = loopback_host(host), int(port)
         if expires_in_style not in ("seconds", "ms"):
             raise ValueError(f"expires_in_style must be 'seconds' or 'ms': {expires_in_style!r}")
         if not token_lifetime_s > 0 or token_throttle[0] < 1 or not token_throttle[1] > 0:
@@ -172,22 +159,22 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         self._unknown: list[tuple[str, str]] = []
         for job in jobs:
             self._add_job(job)
-        self._access: dict[str, _Access] = {}
-        self._grants: dict[str, _Grant] = {}
+        self._access: dict[str, AccessRecord] = {}
+        self._grants: dict[str, GrantRecord] = {}
         self._in_flight: Counter = Counter()
         self._credits: dict[str, int] = {}
         self._script_pos: Counter = Counter()
         self._last_processed: dict[str, int] = {}
         self._rng = random.Random(self.faults.seed)
         self._id_rng = random.Random(f"{self.faults.seed}:job-ids")
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     def _init_orgs(self, orgs: list[SimOrg]) -> None:
         if not orgs:
             raise ValueError("the simulator needs at least one org")
         self._orgs = {o.name: o for o in orgs}
-        self._refresh = {o.refresh_token: _Refresh(o.name, o.scopes) for o in orgs}
+        self._refresh = {o.refresh_token: RefreshRecord(o.name, o.scopes) for o in orgs}
         if len(self._orgs) != len(orgs) or len(self._refresh) != len(orgs):
             raise ValueError("org names and refresh tokens must be unique")
 
@@ -367,28 +354,28 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
 
     # -- request handling (called from the server's threads) -----------------------------
 
-    def _handle(self, method: str, target: str, headers: Any, body: bytes) -> tuple[_Answer, Any]:
+    def handle(self, method: str, target: str, headers: Any, body: bytes) -> tuple[Answer, Any]:
         """Route one request; returns ``(answer, done)``, ``done`` run after writing."""
         parts = urlsplit(target)
         segs = parts.path.strip("/").split("/") + ["", ""]
         dc, area, rest = segs[0], segs[1], [s for s in segs[2:] if s]
         query = parse_qs(parts.query, keep_blank_values=True)
         if dc not in DATA_CENTERS or area not in (ACCOUNTS, API):
-            return _error("INVALID_URL_PATTERN"), None
+            return error_answer("INVALID_URL_PATTERN"), None
         endpoint, path_known = _route(area, method, "/" + "/".join(rest))
         if endpoint is TOKEN:
             return self._token_endpoint(dc, query, headers, body), None
         if endpoint is REVOKE:
             return self._revoke_endpoint(query, headers, body), None
         if area == ACCOUNTS:
-            return _error("INVALID_URL_PATTERN"), None
-        answer, done = _error("INVALID_URL_PATTERN"), None
+            return error_answer("INVALID_URL_PATTERN"), None
+        answer, done = error_answer("INVALID_URL_PATTERN"), None
         if endpoint is MASS_CONVERT_STATUS:
             answer, done = self._status_endpoint(dc, query, headers)
         elif endpoint is MASS_CONVERT_SCHEDULE:
             answer = self._schedule_endpoint(dc, headers, body)
         elif path_known:
-            answer = _error("INVALID_REQUEST_METHOD")
+            answer = error_answer("INVALID_REQUEST_METHOD")
         answer.delay_s += self.faults.latency_s
         if answer.status == 429 and self.faults.retry_after_s is not None:
             answer.headers["Retry-After"] = f"{self.faults.retry_after_s:g}"

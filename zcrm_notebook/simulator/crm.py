@@ -3,9 +3,10 @@
 :class:`CrmMixin`, inherited by :class:`~zcrm_notebook.simulator.Simulator`, answers
 ``GET .../Leads/actions/mass_convert?job_id=...`` ("Get Status of Mass Convert Lead") and
 ``POST`` on the same path ("Mass Convert Lead"): it checks the access token (issued by
-:mod:`zcrm_notebook.sim_accounts`), scope and permission, the org's concurrency cap and API
-credits, then applies the :class:`~zcrm_notebook.sim_scenario.Faults` (scripted faults per
-job, random 5xx/429, status casing) to the job's true state. Standard library only.
+:mod:`zcrm_notebook.simulator.accounts`), scope and permission, the org's concurrency cap
+and API credits, then applies the :class:`~zcrm_notebook.simulator.scenario.Faults`
+(scripted faults per job, random 5xx/429, status casing) to the job's true state.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .accounts import _Access
+from .accounts import AccessRecord
 from .scenario import CREATE_SCOPE, READ_SCOPE, Faults, JobTruth, SimClock, SimJob, SimOrg
-from .server import MAX_IDS, _Answer, _error, _json
+from .server import MAX_IDS, Answer, error_answer, json_answer
 from .stats import UNKNOWN_ORG, SimStats
 
 _HTML = b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
@@ -58,7 +59,7 @@ class CrmMixin:
     """Zoho CRM mass-convert endpoints of :class:`~zcrm_notebook.simulator.Simulator`.
 
     Uses the simulator's clock, faults, stats, lock, orgs, jobs, access tokens and fault
-    state (set up by ``Simulator.__init__``); answers are built for ``Simulator._handle``
+    state (set up by ``Simulator.__init__``); answers are built for ``Simulator.handle``
     to route.
     """
 
@@ -68,7 +69,7 @@ class CrmMixin:
     _lock: threading.RLock
     _orgs: dict[str, SimOrg]
     _jobs: dict[str, SimJob]
-    _access: dict[str, _Access]
+    _access: dict[str, AccessRecord]
     _in_flight: Counter
     _credits: dict[str, int]
     _script_pos: Counter
@@ -79,7 +80,7 @@ class CrmMixin:
 
         def schedule(self, org: str, ids: Iterable[Any], **kw: Any) -> str: ...
 
-    def _authenticate(self, dc: str, headers: Any, now: float) -> tuple[_Access | None, str]:
+    def _authenticate(self, dc: str, headers: Any, now: float) -> tuple[AccessRecord | None, str]:
         """The live access token of the request (None if not), and its org label."""
         scheme, _, token = (headers.get("Authorization") or "").strip().partition(" ")
         with self._lock:
@@ -89,13 +90,13 @@ class CrmMixin:
         live = scheme == "Zoho-oauthtoken" and not acc.revoked and acc.dc == dc
         return (acc if live and now < acc.expires_at else None), acc.org
 
-    def _guard(self, acc: _Access | None, scope: str) -> _Answer | None:
+    def _guard(self, acc: AccessRecord | None, scope: str) -> Answer | None:
         if acc is None:
-            return _error("INVALID_TOKEN")
+            return error_answer("INVALID_TOKEN")
         if not _has_scope(acc.scopes, scope):
-            return _error("OAUTH_SCOPE_MISMATCH")
+            return error_answer("OAUTH_SCOPE_MISMATCH")
         if self._orgs[acc.org].no_permission:
-            return _error("NO_PERMISSION")
+            return error_answer("NO_PERMISSION")
         return None
 
     def _spend_credit(self, org: str) -> tuple[bool, dict[str, str]]:
@@ -109,7 +110,7 @@ class CrmMixin:
                 return True, {"X-API-CREDITS-REMAINING": str(left)}
         return False, {"X-API-CREDITS-REMAINING": "0"}
 
-    def _status_endpoint(self, dc: str, query: dict, headers: Any) -> tuple[_Answer, Any]:
+    def _status_endpoint(self, dc: str, query: dict, headers: Any) -> tuple[Answer, Any]:
         now = self.clock.time()
         job_id = query.get("job_id", [""])[0].strip()
         acc, org = self._authenticate(dc, headers, now)
@@ -118,7 +119,7 @@ class CrmMixin:
             with self._lock:
                 self._in_flight[org] += 1
                 n = self._in_flight[org]
-            self.stats._saw_in_flight(org, n)
+            self.stats.saw_in_flight(org, n)
             done = functools.partial(self._leave, org)
             try:
                 answer = self._status_checked(org, job_id, n, now)
@@ -126,22 +127,22 @@ class CrmMixin:
                 done()
                 raise
         code = None if answer.reset else answer.status
-        self.stats._record(now, "status", org, job_id or None, code)
+        self.stats.record(now, "status", org, job_id or None, code)
         return answer, done
 
     def _leave(self, org: str) -> None:
         with self._lock:
             self._in_flight[org] -= 1
 
-    def _status_checked(self, org: str, job_id: str, in_flight: int, now: float) -> _Answer:
+    def _status_checked(self, org: str, job_id: str, in_flight: int, now: float) -> Answer:
         cap = self._orgs[org].concurrency_cap
         if cap is not None and in_flight > cap:
-            return _error("TOO_MANY_REQUESTS", message="concurrency limit exceeded")
+            return error_answer("TOO_MANY_REQUESTS", message="concurrency limit exceeded")
         paid, headers = self._spend_credit(org)
         if not paid:
-            answer = _error("TOO_MANY_REQUESTS", message="API credits exhausted")
+            answer = error_answer("TOO_MANY_REQUESTS", message="API credits exhausted")
         elif not job_id:
-            answer = _error("REQUIRED_PARAM_MISSING")
+            answer = error_answer("REQUIRED_PARAM_MISSING")
         else:
             answer = self._status_faulted(org, job_id, now)
         answer.headers.update(headers)
@@ -156,41 +157,41 @@ class CrmMixin:
             self._script_pos[job_id] = i + 1
             return names[i]
 
-    def _status_faulted(self, org: str, job_id: str, now: float) -> _Answer:
+    def _status_faulted(self, org: str, job_id: str, now: float) -> Answer:
         fault = self._next_scripted(job_id)
         if fault in _SCRIPTED_ERRORS:
-            return _error(_SCRIPTED_ERRORS[fault])
+            return error_answer(_SCRIPTED_ERRORS[fault])
         if fault == "503":
-            return _error("INTERNAL_ERROR", status=503, message="Service Unavailable")
+            return error_answer("INTERNAL_ERROR", status=503, message="Service Unavailable")
         if fault == "reset":
-            return _Answer(0, reset=True)
+            return Answer(0, reset=True)
         if fault == "html":
-            return _Answer(200, _HTML, "text/html;charset=UTF-8")
+            return Answer(200, _HTML, "text/html;charset=UTF-8")
         if fault == "204":
-            return _Answer(204, content_type="")
+            return Answer(204, content_type="")
         if fault == "missing_data":
-            return _json(200, {"info": {}})
+            return json_answer(200, {"info": {}})
         if fault is None and (self.faults.rate_5xx or self.faults.rate_429):
             with self._lock:
                 r = self._rng.random()
             if r < self.faults.rate_5xx:
-                return _error("INTERNAL_ERROR")
+                return error_answer("INTERNAL_ERROR")
             if r < self.faults.rate_5xx + self.faults.rate_429:
-                return _error("TOO_MANY_REQUESTS")
+                return error_answer("TOO_MANY_REQUESTS")
         return self._job_answer(org, job_id, now, fault)
 
-    def _job_answer(self, org: str, job_id: str, now: float, fault: str | None) -> _Answer:
+    def _job_answer(self, org: str, job_id: str, now: float, fault: str | None) -> Answer:
         job = self._jobs.get(job_id)
         truth = job.truth(now) if job is not None and job.org == org else None
         if job is None or truth is None:  # unknown, another org's, or not created yet
-            return _error("INVALID_DATA")
+            return error_answer("INVALID_DATA")
         with self._lock:
             if fault == "backwards":
                 truth = job.counts("in progress", self._last_processed.get(job_id, 0) // 2)
             else:
                 self._last_processed[job_id] = truth.processed
             word = self._word(truth.status) if fault != "unknown_status" else "PAUSED"
-        answer = _json(200, {"data": [self._data_item(truth, word)]})
+        answer = json_answer(200, {"data": [self._data_item(truth, word)]})
         if fault == "truncated":
             answer.body = answer.body[: len(answer.body) // 2]
         if fault == "slow":
@@ -213,7 +214,7 @@ class CrmMixin:
             "Failed_Count": truth.failed,
         }
 
-    def _schedule_endpoint(self, dc: str, headers: Any, body: bytes) -> _Answer:
+    def _schedule_endpoint(self, dc: str, headers: Any, body: bytes) -> Answer:
         now = self.clock.time()
         acc, org = self._authenticate(dc, headers, now)
         answer, job_id = self._guard(acc, CREATE_SCOPE), None
@@ -222,26 +223,27 @@ class CrmMixin:
             if paid:
                 answer, job_id = self._schedule_checked(org, body, now)
             else:
-                answer = _error("TOO_MANY_REQUESTS", message="API credits exhausted")
+                answer = error_answer("TOO_MANY_REQUESTS", message="API credits exhausted")
             answer.headers.update(credit_headers)
-        self.stats._record(now, "schedule", org, job_id, answer.status)
+        self.stats.record(now, "schedule", org, job_id, answer.status)
         return answer
 
-    def _schedule_checked(self, org: str, body: bytes, now: float) -> tuple[_Answer, str | None]:
+    def _schedule_checked(self, org: str, body: bytes, now: float) -> tuple[Answer, str | None]:
         try:
             payload = json.loads(body.decode("utf-8"))
         except ValueError:  # includes UnicodeDecodeError
-            return _error("INVALID_DATA", message="the body is not valid JSON", details={}), None
+            not_json = "the body is not valid JSON"
+            return error_answer("INVALID_DATA", message=not_json, details={}), None
         ids = payload.get("ids") if isinstance(payload, dict) else None
         if not ids:
-            return _error("MANDATORY_NOT_FOUND"), None
+            return error_answer("MANDATORY_NOT_FOUND"), None
         if not isinstance(ids, list) or not all(_is_lead_id(x) for x in ids):
             bad = {"api_name": "ids"}
-            return _error("INVALID_DATA", message="invalid lead id", details=bad), None
+            return error_answer("INVALID_DATA", message="invalid lead id", details=bad), None
         if len(ids) > MAX_IDS:
-            return _error("LIMIT_EXCEEDED"), None
+            return error_answer("LIMIT_EXCEEDED"), None
         job_id = self.schedule(org, ids, created_at=now)
-        return _json(
+        return json_answer(
             202,
             {
                 "code": "SCHEDULED",

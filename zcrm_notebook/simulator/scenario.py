@@ -1,9 +1,9 @@
 """What the simulator simulates: clock, orgs, jobs, faults, and the default scenario.
 
 Value objects and pure functions only (stdlib, no I/O, no threads but the clock's lock);
-:mod:`zcrm_notebook.simulator` serves them over HTTP and re-exports the public names.
-Job timelines follow ``shared/ZOHO_API.md`` §1 (status words, counts that need not add up
-are *not* produced here: the simulator's counts always add up unless a fault says so).
+:mod:`zcrm_notebook.simulator.app` serves them over HTTP. Job timelines follow Zoho's
+status answers (``docs/zoho-api.md``): counts that need not add up are *not* produced
+here: the simulator's counts always add up unless a fault says so.
 """
 
 from __future__ import annotations

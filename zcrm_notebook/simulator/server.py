@@ -1,14 +1,14 @@
 """The simulator's HTTP plumbing: loopback server, request handler, answers and Zoho errors.
 
-:class:`_Server` (a ``ThreadingHTTPServer``) and :class:`_Handler` turn each request into
-one call of the router's ``_handle(method, target, headers, body)`` and write the
-:class:`_Answer` it returns (delayed, reset or normal), with HTTP/1.1 keep-alive, exact
-``Content-Length`` and no request logging. :func:`_json` and :func:`_error` build answers,
-the latter as the Zoho CRM error envelope of ``shared/ZOHO_API.md``. :class:`ServingMixin`
-gives :class:`~zcrm_notebook.simulator.Simulator` its ``start``/``stop``/``with`` lifecycle
-and ``base_url``. Standard library only; the endpoints live in
-:mod:`zcrm_notebook.sim_accounts` and :mod:`zcrm_notebook.sim_crm`, the routing in
-:mod:`zcrm_notebook.simulator`.
+:class:`Server` (a ``ThreadingHTTPServer``) and its handler turn each request into one
+call of the router's ``handle(method, target, headers, body)`` and write the
+:class:`Answer` it returns (delayed, reset or normal), with HTTP/1.1 keep-alive, exact
+``Content-Length`` and no request logging. :func:`json_answer` and :func:`error_answer`
+build answers, the latter as Zoho CRM's error envelope (``docs/zoho-api.md``).
+:class:`ServingMixin` gives :class:`~zcrm_notebook.simulator.Simulator` its
+``start``/``stop``/``with`` lifecycle and ``base_url``. Standard library only; the
+endpoints live in :mod:`zcrm_notebook.simulator.accounts` and
+:mod:`~zcrm_notebook.simulator.crm`, the routing in :mod:`~zcrm_notebook.simulator.app`.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ _ERRORS: dict[str, tuple[int, str, dict]] = {
 
 
 @dataclass
-class _Answer:
+class Answer:
     status: int
     body: bytes = b""
     content_type: str = _JSON
@@ -61,19 +61,19 @@ class _Answer:
     reset: bool = False  # close the socket without answering
 
 
-def _json(status: int, obj: Any) -> _Answer:
-    return _Answer(status, json.dumps(obj).encode())
+def json_answer(status: int, obj: Any) -> Answer:
+    return Answer(status, json.dumps(obj).encode())
 
 
-def _error(code: str, *, status: int | None = None, message: str | None = None, details=None):
+def error_answer(code: str, *, status: int | None = None, message: str | None = None, details=None):
     """A Zoho error envelope ``{"code","details","message","status":"error"}``."""
     http_status, default_message, default_details = _ERRORS[code]
     details = dict(default_details if details is None else details)
     envelope = {"code": code, "details": details, "message": message or default_message}
-    return _json(status or http_status, {**envelope, "status": "error"})
+    return json_answer(status or http_status, {**envelope, "status": "error"})
 
 
-def _loopback_host(host: str) -> str:
+def loopback_host(host: str) -> str:
     h = str(host).strip().strip("[]")
     if h.lower() == "localhost":
         return "127.0.0.1"
@@ -86,12 +86,12 @@ def _loopback_host(host: str) -> str:
     return str(ip)
 
 
-class _Router(Protocol):
+class Router(Protocol):
     """What the server calls per request (the :class:`~zcrm_notebook.simulator.Simulator`)."""
 
-    def _handle(
+    def handle(
         self, method: str, target: str, headers: Any, body: bytes
-    ) -> tuple[_Answer, Any]: ...
+    ) -> tuple[Answer, Any]: ...
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -102,7 +102,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 60  # real seconds an idle keep-alive connection is kept
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
-    server: _Server
+    server: Server
 
     def setup(self) -> None:
         super().setup()
@@ -144,11 +144,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             body = self._body()
             try:
-                answer, done = self.server.sim._handle(method, self.path, self.headers, body)
+                answer, done = self.server.sim.handle(method, self.path, self.headers, body)
             except Exception:
                 path = urlsplit(self.path).path  # never the query: it may hold a token
                 logger.exception("simulator failed on %s %s", method, path)
-                answer = _error("INTERNAL_ERROR")
+                answer = error_answer("INTERNAL_ERROR")
             if answer.delay_s > 0:
                 time.sleep(answer.delay_s)
             if answer.reset:
@@ -159,7 +159,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if done is not None:
                 done()
 
-    def _write(self, answer: _Answer) -> None:
+    def _write(self, answer: Answer) -> None:
         self.send_response(answer.status)
         if answer.status != 204:
             self.send_header("Content-Type", answer.content_type)
@@ -181,12 +181,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             pass
 
 
-class _Server(http.server.ThreadingHTTPServer):
+class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], sim: _Router) -> None:
+    def __init__(self, address: tuple[str, int], sim: Router) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.sim = sim
         self._conns: set[socket.socket] = set()
@@ -222,21 +222,21 @@ _S = TypeVar("_S", bound="ServingMixin")
 class ServingMixin:
     """Serving lifecycle of :class:`~zcrm_notebook.simulator.Simulator` on loopback.
 
-    Runs a :class:`_Server` in a daemon thread with the simulator as its router; uses the
+    Runs a :class:`Server` in a daemon thread with the simulator as its router; uses the
     simulator's lock, host, port and server slots (set up by ``Simulator.__init__``).
     """
 
     _lock: threading.RLock
     _host: str
     _port: int
-    _server: _Server | None
+    _server: Server | None
     _thread: threading.Thread | None
 
     if TYPE_CHECKING:
 
-        def _handle(
+        def handle(
             self, method: str, target: str, headers: Any, body: bytes
-        ) -> tuple[_Answer, Any]: ...
+        ) -> tuple[Answer, Any]: ...
 
     @property
     def base_url(self) -> str:
@@ -257,7 +257,7 @@ class ServingMixin:
         """Start serving in a daemon thread (no-op when running); returns ``self``."""
         with self._lock:
             if self._server is None:
-                server = _Server((self._host, self._port), self)
+                server = Server((self._host, self._port), self)
                 thread = threading.Thread(
                     target=server.serve_forever,
                     kwargs={"poll_interval": 0.05},

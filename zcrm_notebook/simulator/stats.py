@@ -1,9 +1,8 @@
 """Request counters of the simulator: what it was asked and what it answered.
 
 :class:`SimStats` is thread-safe and hands out copies only; the endpoints of
-:mod:`zcrm_notebook.sim_accounts` and :mod:`zcrm_notebook.sim_crm` record into it, and
-:mod:`zcrm_notebook.simulator` re-exports it with :data:`UNKNOWN_ORG`. Standard library only;
-tokens and secrets are never recorded.
+:mod:`zcrm_notebook.simulator.accounts` and :mod:`~zcrm_notebook.simulator.crm` record
+into it. Standard library only; tokens and secrets are never recorded.
 """
 
 from __future__ import annotations
@@ -78,7 +77,7 @@ class SimStats:
         with self._lock:
             return list(self._log)
 
-    def _record(
+    def record(
         self, t: float, kind: str, org: str, job_id: str | None, status: int | None, grant=""
     ) -> None:
         with self._lock:
@@ -93,6 +92,6 @@ class SimStats:
             if kind in ("status", "schedule"):
                 self._c["answers"][(org, status)] += 1
 
-    def _saw_in_flight(self, org: str, n: int) -> None:
+    def saw_in_flight(self, org: str, n: int) -> None:
         with self._lock:
             self._c["max_in_flight"][org] = max(self._c["max_in_flight"][org], n)
