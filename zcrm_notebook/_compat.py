@@ -59,7 +59,8 @@ class _OldPathLoader(importlib.abc.Loader):
         assembly = types.ModuleType(spec.name, f"Old path of {', '.join(self.targets)}.")
         for module in reversed(modules):  # the first module wins a name clash
             vars(assembly).update({n: getattr(module, n) for n in module.__all__})
-        assembly.__all__ = sorted({n for m in modules for n in m.__all__})  # type: ignore[attr-defined]
+        names = sorted({n for m in modules for n in m.__all__})
+        vars(assembly)["__all__"] = names
         return assembly
 
     def exec_module(self, module: types.ModuleType) -> None:

@@ -187,7 +187,7 @@ def take(values: np.ndarray, idx: np.ndarray, fill) -> np.ndarray:
     return np.where(idx >= 0, values[np.clip(idx, 0, None)], fill)
 
 
-# --- per-job reductions used by zcrm_notebook.summary -----------------------------------
+# --- per-job reductions used by zcrm_notebook.analysis.summary -----------------------------------
 
 
 def ratio(num: np.ndarray, den: np.ndarray, den_na: np.ndarray) -> np.ndarray:

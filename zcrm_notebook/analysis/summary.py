@@ -1,10 +1,11 @@
 """Derived tables of the snapshot frame: one row per job, per data center or per org.
 
-Pure functions of the snapshot DataFrame (DESIGN.md §3). They are vectorised: rows are
-grouped once into integer job codes (:mod:`zcrm_notebook._groups`) and reduced with numpy,
-never with a Python loop per job, so a million snapshot rows summarise in well under a
-second. Ratios are ``NaN`` instead of ``inf`` when a total is 0 or unknown, and nothing here
-emits warnings. :func:`progress_over_time` lives in :mod:`zcrm_notebook.timeseries` and is
+Pure functions of the snapshot DataFrame (:mod:`zcrm_notebook.snapshots.schema`). They
+are vectorised: rows are grouped once into integer job codes
+(:mod:`zcrm_notebook.analysis.grouping`) and reduced with numpy, never with a Python loop
+per job, so a million snapshot rows summarise in well under a second. Ratios are ``NaN``
+instead of ``inf`` when a total is 0 or unknown, and nothing here emits warnings.
+:func:`progress_over_time` lives in :mod:`zcrm_notebook.analysis.timeseries` and is
 re-exported here.
 """
 
@@ -184,7 +185,7 @@ def summarize_jobs(
     Parameters
     ----------
     df : pandas.DataFrame
-        Snapshot frame (``zcrm_notebook.frame.SNAPSHOT_COLUMNS``; at least ``polled_at``,
+        Snapshot frame (``zcrm_notebook.snapshots.schema.SNAPSHOT_COLUMNS``; at least ``polled_at``,
         ``org``, ``dc``, ``job_id``, ``status``, the four counts and ``error_code``), in any
         row order. Not modified.
     stalled_after_s : float, default 600.0

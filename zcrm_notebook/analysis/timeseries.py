@@ -1,6 +1,6 @@
 """Lead counts over time per data center, org or job, on a regular time grid.
 
-:func:`progress_over_time` (also importable from :mod:`zcrm_notebook.summary`) carries each
+:func:`progress_over_time` (also importable from :mod:`zcrm_notebook.analysis.summary`) carries each
 job's last known counts forward bin by bin and sums them per group. It is vectorised: each
 job contributes only the bins where its counts change (as deltas), and a cumulative sum per
 group rebuilds the levels, so a million snapshot rows need no per-job Python loop.
@@ -89,7 +89,7 @@ def progress_over_time(df: pd.DataFrame, by: str = "dc", freq: object = "1min") 
     Parameters
     ----------
     df : pandas.DataFrame
-        Snapshot frame (``zcrm_notebook.frame.SNAPSHOT_COLUMNS``), any row order. Not
+        Snapshot frame (``zcrm_notebook.snapshots.schema.SNAPSHOT_COLUMNS``), any row order. Not
         modified.
     by : {"dc", "org", "job"}, default "dc"
         Group by data center, org label, or job (org, dc, job_id).

@@ -2,7 +2,7 @@
 
 Source: Zoho CRM API v5-v8 "Get Status of Mass Convert Lead"
 (https://www.zoho.com/crm/developer/docs/api/v8/get-mass-convert-status.html) and the
-variants seen in the wild (``shared/ZOHO_API.md`` §1): keys matched case-insensitively,
+variants seen in the wild (``docs/zoho-api.md``): keys matched case-insensitively,
 status case folded, space and underscore treated alike, ``RUNNING`` means in progress, any
 other word is ``unknown``. Counts are kept as received (they need not add up).
 Pure functions: no I/O, no pandas.

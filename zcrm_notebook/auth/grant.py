@@ -4,15 +4,15 @@ Zoho CRM "OAuth 2.0 Overview", "Self Client" and "Generate Access and Refresh To
 (https://www.zoho.com/crm/developer/docs/api/v8/oauth-overview.html,
 https://www.zoho.com/accounts/protocol/oauth/self-client/overview.html,
 https://www.zoho.com/crm/developer/docs/api/v8/access-refresh.html), condensed in
-``shared/ZOHO_API.md`` §4-§5. A grant token (authorization code) works once and lives a
+in ``docs/zoho-api.md``. A grant token (authorization code) works once and lives a
 few minutes, so it is exchanged exactly once and never automatically: the exchange is
 recorded in the token store *before* the request, and a second attempt is refused without
 a request. Nothing is stored unless Zoho's answer is a complete success. The web flow
-(authorization URL, pasted redirect) is :mod:`zcrm_notebook.webflow`.
+(authorization URL, pasted redirect) is :mod:`zcrm_notebook.auth.webflow`.
 
 Notebook use::
 
-    from zcrm_notebook.grant import OAuthClient, exchange_grant_token
+    from zcrm_notebook.auth.grant import OAuthClient, exchange_grant_token
     client = OAuthClient("acme-eu", "eu", "1000.XXXX", getpass("client secret: "))
     creds = exchange_grant_token(client, "1000.grant.token")   # stored; ready for poll_jobs
 """
@@ -221,8 +221,9 @@ def exchange_grant_token(
     redirect_uri : str, optional
         Web flow only: the registered redirect URI.
     store : TokenStore, path, None or False
-        Where to store the result (default :func:`~zcrm_notebook.tokenstore.default_store_path`);
-        ``False``: keep nothing on disk (the grant is still only sent once per process).
+        Where to store the result (default
+        :func:`~zcrm_notebook.auth.tokenstore.default_store_path`); ``False``: keep nothing
+        on disk (the grant is still only sent once per process).
     timeout_s : float, default 30
 
     Returns

@@ -2,7 +2,7 @@
 
 requests-oauthlib (``OAuth2Session.fetch_token`` / ``refresh_token``) does the OAuth 2.0
 work; every Zoho deviation from RFC 6749 is one small named function here
-(``shared/ZOHO_API.md`` §4; Zoho Accounts "OAuth 2.0" pages,
+(``docs/zoho-api.md``; Zoho Accounts "OAuth 2.0" pages,
 https://www.zoho.com/accounts/protocol/oauth/web-apps/access-token.html and
 https://www.zoho.com/crm/developer/docs/api/v8/refresh.html):
 
@@ -93,7 +93,7 @@ HINTS = {
 def token_lifetime_s(answer: dict) -> float:
     """Lifetime of a token answer, in seconds, sanity-checked.
 
-    Zoho's rule (its official SDKs; ``shared/ZOHO_API.md`` §4): if ``expires_in_sec`` is
+    Zoho's rule (its official SDKs; ``docs/zoho-api.md``): if ``expires_in_sec`` is
     present it is the lifetime in seconds (and ``expires_in`` is milliseconds); otherwise
     ``expires_in`` is seconds.
 

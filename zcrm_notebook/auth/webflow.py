@@ -2,10 +2,10 @@
 
 Zoho Accounts "Authorization request" and "Multi DC support"
 (https://www.zoho.com/accounts/protocol/oauth/web-apps/authorization.html,
-https://www.zoho.com/crm/developer/docs/api/v8/multi-dc.html; ``shared/ZOHO_API.md`` §4-§5).
+https://www.zoho.com/crm/developer/docs/api/v8/multi-dc.html; ``docs/zoho-api.md``).
 Step 1, :func:`authorization_url`: open it, sign in, approve. Step 2,
 :func:`complete_authorization`: paste the address Zoho redirected to; its ``code`` is
-exchanged once (:func:`zcrm_notebook.grant.exchange_grant_token`) at the
+exchanged once (:func:`zcrm_notebook.auth.grant.exchange_grant_token`) at the
 ``accounts-server`` it names -- accepted only when that server is in the DC table.
 
 Notebook use::

@@ -1,9 +1,9 @@
-"""The dashboard without its widgets (private; see :mod:`zcrm_notebook.widgets`).
+"""The dashboard without its widgets (private; see :mod:`zcrm_notebook.dashboard.widget`).
 
 :class:`DashboardCore` holds the jobs, the store shared by successive runs, the background
-poll (:func:`~zcrm_notebook.watch.watch`) and the refresh task on the kernel's event loop;
+poll (:func:`~zcrm_notebook.poll.background.watch`) and the refresh task on the kernel's event loop;
 :class:`FigureImage` is the dashboard's one matplotlib Figure rendered to PNG bytes. What
-the widgets show is computed in :mod:`zcrm_notebook._dashview`. Nothing here imports
+the widgets show is computed in :mod:`zcrm_notebook.dashboard.view`. Nothing here imports
 ipywidgets or pyplot.
 """
 
@@ -111,7 +111,7 @@ class DashboardCore:
     """Jobs, store, background poll and refresh task of a dashboard (no widgets).
 
     Subclasses implement :meth:`refresh` (kernel main thread only). Parameters as for
-    :class:`zcrm_notebook.widgets.Dashboard`; ``frame`` makes a read-only dashboard over a
+    :class:`zcrm_notebook.dashboard.widget.Dashboard`; ``frame`` makes a read-only dashboard over a
     snapshot DataFrame.
 
     Attributes

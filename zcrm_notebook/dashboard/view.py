@@ -1,5 +1,5 @@
 """What the dashboard shows, as plain values and HTML (private; see
-:mod:`zcrm_notebook.widgets`).
+:mod:`zcrm_notebook.dashboard.widget`).
 
 Pure functions of the snapshot frame and its summaries: the jobs that need attention, the
 per-group progress, the status counts and the small HTML snippets. No widgets, no pyplot.
@@ -44,7 +44,7 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
     Parameters
     ----------
     jobs : pandas.DataFrame
-        :func:`~zcrm_notebook.summary.summarize_jobs` output. Not modified.
+        :func:`~zcrm_notebook.analysis.summary.summarize_jobs` output. Not modified.
     max_rows : int, default 10
         Rows kept.
     slowest : int, default 3
@@ -171,7 +171,7 @@ def group_rows(view: pd.DataFrame, by: str, keys: list[str]) -> dict[str, tuple[
 
 
 def bar_colors(by: str, keys: list[str], dc_of: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The colours :mod:`zcrm_notebook.plots` gives the groups ``keys`` (sorted order);
+    """The colours :mod:`zcrm_notebook.viz` gives the groups ``keys`` (sorted order);
     ``dc_of`` maps org -> data center (:func:`~zcrm_notebook.viz.style.org_dcs`), so an
     org with its own data center gets that data center's colour."""
     keys = sorted(keys)

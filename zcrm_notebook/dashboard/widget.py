@@ -3,7 +3,7 @@
 Threading model (the pitfalls it avoids: output written from threads lands in the wrong
 cell or nowhere, a blocking poll loop makes buttons dead, redrawn pyplot figures leak):
 
-- polling runs in one background thread (:func:`zcrm_notebook.watch.watch`); it never
+- polling runs in one background thread (:func:`zcrm_notebook.poll.background.watch`); it never
   touches a widget, an Output area or a figure;
 - one consumer, :meth:`Dashboard.refresh`, copies the snapshots so far and updates widget
   values; it runs on the kernel's main thread, from an asyncio task on the kernel's event
@@ -70,7 +70,7 @@ class Dashboard(DashboardCore):
     jobs : list, dict, DataFrame or CSV path
         As for :class:`~zcrm_notebook.poll.Poller`; checked at once.
     orgs : mapping org -> OrgCredentials, optional
-        Default: :func:`~zcrm_notebook.config.load_orgs` of ``config`` (the TOML file, else
+        Default: :func:`~zcrm_notebook.inputs.orgs.load_orgs` of ``config`` (the TOML file, else
         the token store and the ``ZOHO_*`` environment).
     config, org : optional
         As for :class:`~zcrm_notebook.poll.Poller`.
@@ -234,7 +234,7 @@ class Dashboard(DashboardCore):
         Returns
         -------
         Watch or None
-            The new background poll (:func:`~zcrm_notebook.watch.watch`), or None while a
+            The new background poll (:func:`~zcrm_notebook.poll.background.watch`), or None while a
             poll runs (not stopping) or when browsing.
 
         Raises
@@ -260,7 +260,7 @@ class Dashboard(DashboardCore):
         """Write the report bundle of :meth:`view` and list its files next to the button.
 
         The folder must be new, empty or hold only a previous report (replaced); see
-        :func:`~zcrm_notebook.report.export_report`.
+        :func:`~zcrm_notebook.viz.report.export_report`.
 
         Parameters
         ----------
@@ -273,7 +273,7 @@ class Dashboard(DashboardCore):
         Returns
         -------
         dict of str to pathlib.Path
-            As :func:`~zcrm_notebook.report.export_report`.
+            As :func:`~zcrm_notebook.viz.report.export_report`.
 
         Raises
         ------

@@ -7,7 +7,7 @@ thread and hands back a :class:`Watch`, whose :attr:`~Watch.snapshots` is the sn
 DataFrame so far (a copy, safe to read from any thread while the poll goes on).
 
 The handle never touches widgets or figures: only the thread that reads it does (the
-dashboard of :mod:`zcrm_notebook.widgets` reads it from the kernel's event loop). An
+dashboard of :mod:`zcrm_notebook.dashboard.widget` reads it from the kernel's event loop). An
 exception raised in the poll thread is kept and raised again by :meth:`Watch.wait`;
 warnings raised there (``DataQualityWarning``) are kept in :attr:`Watch.warnings` instead of
 being printed from the thread, which in Jupyter would land in whatever cell runs then.
@@ -142,7 +142,7 @@ class Watch:
         Returns
         -------
         pandas.DataFrame
-            One row per poll, columns of :data:`zcrm_notebook.frame.SNAPSHOT_COLUMNS`:
+            One row per poll, columns of :data:`zcrm_notebook.snapshots.schema.SNAPSHOT_COLUMNS`:
             the store's history, then this run's snapshots in arrival order.
         """
         # list concatenation is atomic under the GIL: a consistent prefix of the run

@@ -2,7 +2,7 @@
 
 Each org polls through its own :class:`~zcrm_notebook.client.ZohoClient` and thread pool,
 capped at its calls in flight (``PollPolicy.max_in_flight``, default 5,
-``shared/ZOHO_API.md`` §6). Its limits are kept here: the cap, a backoff of the whole org
+``docs/zoho-api.md``). Its limits are kept here: the cap, a backoff of the whole org
 (a 429, a throttled token endpoint), the call budget of the run, and the end of the org
 (an auth or config failure, or the budget used up). Only bookkeeping: the poller's
 poll loop's thread owns every :class:`OrgState` and decides when to call, log and record;

@@ -1,7 +1,7 @@
 """The polling policy and the per-job adaptive schedule (pure: no I/O, no threads).
 
 Zoho documents no push notification for mass-convert jobs, so we poll; each status GET
-costs API credits shared with the org's other integrations (``shared/ZOHO_API.md`` §6).
+costs API credits shared with the org's other integrations (``docs/zoho-api.md``).
 The schedule polls soon after start, stretches the interval while a job's counts do not
 move, tightens it when they do, and aims the next poll just after the finish predicted
 from the job's observed conversion rate.

@@ -5,11 +5,11 @@ store and resumes from it, then runs the poll loop until every job is finished, 
 deadline passes, the budget is used up or the run is stopped (:meth:`Poller.stop`, Ctrl-C,
 SIGTERM), keeping every snapshot. Its parts, each in its own module:
 
-- :mod:`zcrm_notebook.schedule`: which job is due, the calls on the orgs' thread pools,
+- :mod:`zcrm_notebook.poll.loop`: which job is due, the calls on the orgs' thread pools,
   and what each answer means (snapshot, next poll, retries with backoff, giving up);
-- :mod:`zcrm_notebook.orgs`: per-org state and limits (calls in flight, backoff, budget,
+- :mod:`zcrm_notebook.poll.orgstate`: per-org state and limits (calls in flight, backoff, budget,
   failure) and the per-org counters (:class:`OrgStats`);
-- :mod:`zcrm_notebook.resume`: opening the store and the jobs a previous run finished.
+- :mod:`zcrm_notebook.poll.resume`: opening the store and the jobs a previous run finished.
 
 Time comes from an injected ``clock``/``sleep`` so tests never sleep for real.
 """
@@ -44,9 +44,9 @@ class Poller:
     Parameters
     ----------
     jobs : list, dict, DataFrame or CSV path
-        See :func:`zcrm_notebook.config.clean_jobs`.
+        See :func:`zcrm_notebook.inputs.jobs.clean_jobs`.
     orgs : mapping org -> OrgCredentials, optional
-        Defaults to :func:`zcrm_notebook.config.load_orgs` of ``config``.
+        Defaults to :func:`zcrm_notebook.inputs.orgs.load_orgs` of ``config``.
     config : path, optional
         TOML file of orgs (used when ``orgs`` is not given).
     org : str, optional
@@ -141,7 +141,7 @@ class Poller:
         Returns
         -------
         pandas.DataFrame
-            The snapshot frame (:mod:`zcrm_notebook.frame`): the store's history followed
+            The snapshot frame (:mod:`zcrm_notebook.snapshots.frame`): the store's history followed
             by this run's snapshots, one row per poll.
         """
         self.run_snapshots()
@@ -240,7 +240,8 @@ def poll_jobs(jobs: object, orgs: Mapping[str, OrgCredentials] | None = None, **
     Returns
     -------
     pandas.DataFrame
-        One row per poll with the columns of :data:`zcrm_notebook.frame.SNAPSHOT_COLUMNS`.
+        One row per poll with the columns of
+        :data:`zcrm_notebook.snapshots.schema.SNAPSHOT_COLUMNS`.
 
     Raises
     ------

@@ -80,9 +80,9 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
     """Zoho Accounts + CRM mass convert on loopback, for demos, tests and benchmarks.
 
     Holds the orgs, jobs and token tables and routes requests; the endpoints come from
-    :class:`~zcrm_notebook.sim_accounts.AccountsMixin` (with :meth:`issue_grant_token`) and
-    :class:`~zcrm_notebook.sim_crm.CrmMixin`, serving (:meth:`start`, :meth:`stop`,
-    :attr:`base_url`) from :class:`~zcrm_notebook.sim_http.ServingMixin`.
+    :class:`~zcrm_notebook.simulator.accounts.AccountsMixin` (with :meth:`issue_grant_token`) and
+    :class:`~zcrm_notebook.simulator.crm.CrmMixin`, serving (:meth:`start`, :meth:`stop`,
+    :attr:`base_url`) from :class:`~zcrm_notebook.simulator.server.ServingMixin`.
 
     Parameters
     ----------
@@ -99,7 +99,7 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         Simulated seconds an access token lives.
     expires_in_style : {"seconds", "ms"}
         ``"seconds"``: ``{"expires_in": 3600}``; ``"ms"``: ``{"expires_in": 3600000,
-        "expires_in_sec": 3600}`` (ZOHO_API.md §4).
+        "expires_in_sec": 3600}`` (``docs/zoho-api.md``).
     token_throttle : tuple of (int, float), default (10, 600.0)
         At most this many new access tokens per refresh token per window of simulated
         seconds; more answer ``"Access Denied"``.
@@ -346,7 +346,7 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
                 if jid not in self._jobs and all(jid != j for j, _ in self._unknown):
                     return jid
 
-    # -- server lifecycle: start(), stop(), `with`, base_url (sim_http.ServingMixin) -------
+    # -- server lifecycle: start(), stop(), `with`, base_url (server.ServingMixin) ----------
 
     def __repr__(self) -> str:
         where = "stopped" if self._server is None else self.base_url

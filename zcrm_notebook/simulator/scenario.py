@@ -148,7 +148,7 @@ class SimOrg:
     name : str
         Org label (``us-org``); key of the config table and of the jobs CSV.
     dc : str
-        Data-center code from :data:`zcrm_notebook.dc.DATA_CENTERS`.
+        Data-center code from :data:`zcrm_notebook.api.datacenters.DATA_CENTERS`.
     client_id, client_secret, refresh_token : str
         Credentials; the refresh token is valid until revoked. The secret and the refresh
         token are kept out of the repr.

@@ -2,7 +2,7 @@
 
 Timestamps are written as ISO-8601 UTC with a ``Z`` suffix, job ids as text, ``index=False``;
 :func:`read_snapshots` gives every column its dtype explicitly (ids are never inferred as
-numbers: 19-digit ids exceed 2**53, ``shared/ZOHO_API.md`` §3). A round trip returns an
+numbers: 19-digit ids exceed 2**53, ``docs/zoho-api.md``). A round trip returns an
 equal frame. ``spreadsheet_safe=True`` neutralises cells that a spreadsheet would run as a
 formula (OWASP "CSV Injection"): text starting with ``=``, ``+``, ``-``, ``@``, tab or CR
 gets a leading ``'``; numbers are untouched, and :func:`read_snapshots` undoes it.
@@ -85,7 +85,7 @@ def write_snapshots_csv(
     Parameters
     ----------
     df : pandas.DataFrame
-        A snapshot frame (columns of :data:`~zcrm_notebook.frame.SNAPSHOT_COLUMNS`).
+        A snapshot frame (columns of :data:`~zcrm_notebook.snapshots.schema.SNAPSHOT_COLUMNS`).
     path : str or PathLike
         Target file; its folder is created.
     spreadsheet_safe : bool, default False
@@ -119,7 +119,7 @@ def read_snapshots(path: str | os.PathLike) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns and dtypes of :data:`~zcrm_notebook.frame.SNAPSHOT_DTYPES`; equal to the
+        Columns and dtypes of :data:`~zcrm_notebook.snapshots.frame.SNAPSHOT_DTYPES`; equal to the
         frame that was written (``spreadsheet_safe`` neutralising undone).
 
     Raises

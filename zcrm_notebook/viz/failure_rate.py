@@ -48,7 +48,7 @@ def plot_failure_rate(
     """Pooled lead failure rate per data center (or org) with its 95 % Wilson interval.
 
     One horizontal bar per group (``failure_rate`` of
-    :func:`~zcrm_notebook.summary.summarize_dcs`, in %), black error bars from
+    :func:`~zcrm_notebook.analysis.summary.summarize_dcs`, in %), black error bars from
     ``failure_rate_lo`` to ``failure_rate_hi`` and the lead counts written next to each bar
     ("2 / 3 leads failed"), so a small group's uncertainty is visible at a glance. The x axis
     starts at 0 and ends just past the largest upper bound, with room for those texts.

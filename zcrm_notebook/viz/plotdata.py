@@ -161,7 +161,7 @@ def status_runs(df: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
 
     A status holds from its poll to the job's next non-error poll (or its last poll).
     Completed/failed rows are drawn as markers instead. ``shown`` is a slice of
-    :func:`~zcrm_notebook.summary.summarize_jobs`; row ``i`` of it is drawn at ``y = i``.
+    :func:`~zcrm_notebook.analysis.summary.summarize_jobs`; row ``i`` of it is drawn at ``y = i``.
     """
     rows = _timeline_rows(df, shown)
     last_polled = shown["last_polled_at"]

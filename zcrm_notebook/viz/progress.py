@@ -77,7 +77,7 @@ def plot_progress(
     tz : str or tzinfo, default "UTC"
         Zone of the time axis labels (IANA name), shown in the x label.
     freq : str, optional
-        Bin width for :func:`~zcrm_notebook.summary.progress_over_time`; default chosen
+        Bin width for :func:`~zcrm_notebook.analysis.summary.progress_over_time`; default chosen
         to give at most 240 bins.
     top : int, default 10
         Most groups drawn; the others are summed into one "other (N ...)" group.

@@ -4,7 +4,7 @@
 through pyplot, so nothing accumulates in pyplot's figure manager and no backend is
 needed); :func:`export_report` writes the snapshots, the three summaries and the figures to
 a folder. CSVs meant for spreadsheets have formula-looking text neutralised (OWASP "CSV
-Injection"): see :func:`neutralize_formulas`, which lives in :mod:`zcrm_notebook.export`.
+Injection"): see :func:`neutralize_formulas`, which lives in :mod:`zcrm_notebook.snapshots.csvfile`.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str) -> str
         "",
         "# Mass convert report",
         "",
-        "Written by `zcrm_notebook.report.export_report`. Times in CSVs are ISO-8601 UTC",
+        "Written by `zcrm_notebook.export_report`. Times in CSVs are ISO-8601 UTC",
         f"(`Z`); figures label their time axes in {tz_name}. Empty cells are missing values.",
     ]
     if spreadsheet_safe:
@@ -322,7 +322,7 @@ def export_report(
     -------
     dict of str to pathlib.Path
         ``snapshots``, ``jobs``, ``dcs``, ``orgs`` (``.csv``: the snapshot frame and
-        :func:`~zcrm_notebook.summary.summarize_jobs`, ``summarize_dcs``,
+        :func:`~zcrm_notebook.analysis.summary.summarize_jobs`, ``summarize_dcs``,
         ``summarize_orgs``), ``overview``, ``progress``, ``failure_rate``, ``outcomes``,
         ``status_timeline`` (``.png``, 100 dpi) and ``readme`` (``README.md``: columns,
         dtypes and units of each file).
