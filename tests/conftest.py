@@ -19,8 +19,11 @@ JOB = "3652397000009835020"
 
 
 def make_creds(org="us-org", dc="us", **kw) -> OrgCredentials:
-    base = dict(client_id="1000.CLIENTID", client_secret="s3cr3t-client-secret",
-                refresh_token="1000.refresh.token.value")  # fmt: skip
+    base = dict(
+        client_id="1000.CLIENTID",
+        client_secret="s3cr3t-client-secret",
+        refresh_token="1000.refresh.token.value",
+    )
     return OrgCredentials(org=org, dc=dc, **{**base, **kw})
 
 

@@ -33,8 +33,9 @@ pytestmark = pytest.mark.usefixtures("fresh_token_caches")
 
 
 def sim_org(name="us-org", dc="us", **kw) -> SimOrg:
-    return SimOrg(name, dc, f"1000.{name}.client", f"{name}-client-secret",
-                  f"1000.{name}.refresh.token", **kw)  # fmt: skip
+    return SimOrg(
+        name, dc, f"1000.{name}.client", f"{name}-client-secret", f"1000.{name}.refresh.token", **kw
+    )
 
 
 def creds_of(sim: Simulator, org: str, **override) -> OrgCredentials:
@@ -100,8 +101,15 @@ def test_loopback_api_domain_only_for_a_loopback_org():
         OrgCredentials(
             "x", "us", "id", "secret-x", "rt-xyz", api_domain="http://127.0.0.1:9/us/api"
         )
-    c = OrgCredentials("x", "us", "id", "secret-x", "rt-xyz", accounts_url="http://127.0.0.1:9/a",
-                       api_domain="http://127.0.0.1:9/b")  # fmt: skip
+    c = OrgCredentials(
+        "x",
+        "us",
+        "id",
+        "secret-x",
+        "rt-xyz",
+        accounts_url="http://127.0.0.1:9/a",
+        api_domain="http://127.0.0.1:9/b",
+    )
     assert c.allows_loopback
 
 
@@ -150,8 +158,11 @@ def test_error_in_http_200_is_a_typed_error(body, code, hint):
 
 
 def test_throttle_answer_is_its_own_error():
-    body = {"error": "Access Denied", "error_description": "You have made too many requests "
-            "continuously. Please try again after some time."}  # fmt: skip
+    body = {
+        "error": "Access Denied",
+        "error_description": "You have made too many requests "
+        "continuously. Please try again after some time.",
+    }
     with pytest.raises(TokenThrottledError, match="10 access tokens per refresh token"):
         zoho_token_response(answer(body))
 
@@ -162,8 +173,9 @@ def test_non_json_token_answer_is_a_format_error():
 
 
 def test_expires_in_rewritten_to_seconds():
-    r = zoho_token_response(answer({"access_token": "tok-abcdef", "expires_in": 3600000,
-                                    "expires_in_sec": 3600}))  # fmt: skip
+    r = zoho_token_response(
+        answer({"access_token": "tok-abcdef", "expires_in": 3600000, "expires_in_sec": 3600})
+    )
     assert r.json()["expires_in"] == 3600 and "expires_in_sec" not in r.json()
 
 
@@ -183,10 +195,17 @@ def test_refresh_keeps_api_domain_and_uses_ms_style(tmp_path):
 
 def test_answer_without_refresh_token_or_api_domain_keeps_stored_values():
     creds = OrgCredentials("x", "eu", "id", "secret-x", "rt-xyz-1")
-    answers = iter([{"access_token": "at-one-xyz", "expires_in": 3600},
-                    {"access_token": "at-two-xyz", "expires_in": 3600,
-                     "api_domain": "https://sandbox.zohoapis.eu"},
-                    {"access_token": "at-three-xyz", "expires_in": 3600}])  # fmt: skip
+    answers = iter(
+        [
+            {"access_token": "at-one-xyz", "expires_in": 3600},
+            {
+                "access_token": "at-two-xyz",
+                "expires_in": 3600,
+                "api_domain": "https://sandbox.zohoapis.eu",
+            },
+            {"access_token": "at-three-xyz", "expires_in": 3600},
+        ]
+    )
     cache = TokenCache(creds, refresh=lambda c: next(answers))
     assert cache.get().api_domain == "https://www.zohoapis.eu"
     cache.invalidate(cache.get())
@@ -202,8 +221,11 @@ def test_unsafe_api_domain_in_answer_is_refused_and_remembered():
 
     def refresh(c):
         calls.append(1)
-        return {"access_token": "at-evil-xyz", "expires_in": 3600,
-                "api_domain": "https://www.zohoapis.eu.evil.example"}  # fmt: skip
+        return {
+            "access_token": "at-evil-xyz",
+            "expires_in": 3600,
+            "api_domain": "https://www.zohoapis.eu.evil.example",
+        }
 
     cache = TokenCache(creds, refresh=refresh)
     for _ in range(3):
@@ -285,8 +307,13 @@ def test_invalid_client_from_eu_names_the_host_and_no_crm_call_follows():
         assert err.value.code == "invalid_client" and err.value.accounts_server == eu_host
         assert eu_host in str(err.value) and "multi-DC" in str(err.value)
         tokens._caches.clear()
-        poller = Poller({"us-org": sim.job_ids("us-org")}, {"us-org": creds},
-                        clock=clock.time, sleep=clock.sleep, policy=PollPolicy(seed=1))  # fmt: skip
+        poller = Poller(
+            {"us-org": sim.job_ids("us-org")},
+            {"us-org": creds},
+            clock=clock.time,
+            sleep=clock.sleep,
+            policy=PollPolicy(seed=1),
+        )
         df = poller.run()
         assert set(df["status"]) == {"error"} and set(df["error_code"]) == {"invalid_client"}
         assert eu_host in df["error_message"].iloc[0]
@@ -298,8 +325,11 @@ def test_revoked_refresh_token_says_how_to_get_a_new_one():
     clock = SimClock()
     with Simulator([sim_org()], clock=clock) as sim:
         creds = creds_of(sim, "us-org")
-        requests.post(sim.accounts_url("us") + "/oauth/v2/token/revoke",
-                      data={"token": creds.refresh_token}, timeout=5)  # fmt: skip
+        requests.post(
+            sim.accounts_url("us") + "/oauth/v2/token/revoke",
+            data={"token": creds.refresh_token},
+            timeout=5,
+        )
         with pytest.raises(TokenEndpointError) as err:
             TokenCache(creds, clock=clock.time).get()
         assert err.value.code == "invalid_code" and "grant-token" in err.value.hint
@@ -381,8 +411,13 @@ def test_token_expiring_mid_run_is_refreshed_without_error_rows():
     jobs = jobs_of("us-org", 6, leads_per_s=0.15)  # about 330 s each
     with Simulator([sim_org()], jobs, clock=clock, token_lifetime_s=120) as sim:
         orgs = {"us-org": creds_of(sim, "us-org")}
-        df = Poller(jobs=sim.job_ids(), orgs=orgs, clock=clock.time, sleep=clock.sleep,
-                    policy=PollPolicy(seed=1)).run()  # fmt: skip
+        df = Poller(
+            jobs=sim.job_ids(),
+            orgs=orgs,
+            clock=clock.time,
+            sleep=clock.sleep,
+            policy=PollPolicy(seed=1),
+        ).run()
         assert (df["status"] == "error").sum() == 0
         assert set(df.groupby("job_id")["status"].last()) == {"completed"}
         assert sim.stats.token_requests["us-org"] >= 3
@@ -395,8 +430,9 @@ def test_server_side_expiry_mid_run_refreshes_once_and_retries():
         sim.faults.script[sim.job_ids()[1]] = ["invalid_token"]  # 401 on its first poll
         sim.faults.script[sim.job_ids()[2]] = ["auth_failure"]
         orgs = {"us-org": creds_of(sim, "us-org")}
-        df = Poller(sim.job_ids(), orgs, clock=clock.time, sleep=clock.sleep,
-                    policy=PollPolicy(seed=1)).run()  # fmt: skip
+        df = Poller(
+            sim.job_ids(), orgs, clock=clock.time, sleep=clock.sleep, policy=PollPolicy(seed=1)
+        ).run()
         assert (df["status"] == "error").sum() == 0
         assert 2 <= sim.stats.token_requests["us-org"] <= 3
 
@@ -407,8 +443,13 @@ def test_us_and_eu_orgs_poll_in_one_run():
     with Simulator([sim_org(), sim_org("eu-org", "eu")], jobs, clock=clock) as sim:
         orgs = {o: creds_of(sim, o) for o in ("us-org", "eu-org")}
         assert orgs["us-org"].client_id != orgs["eu-org"].client_id
-        df = Poller({o: sim.job_ids(o) for o in orgs}, orgs, clock=clock.time,
-                    sleep=clock.sleep, policy=PollPolicy(seed=1)).run()  # fmt: skip
+        df = Poller(
+            {o: sim.job_ids(o) for o in orgs},
+            orgs,
+            clock=clock.time,
+            sleep=clock.sleep,
+            policy=PollPolicy(seed=1),
+        ).run()
         last = df.groupby(["org", "dc", "job_id"])["status"].last().reset_index()
         assert sorted(set(last["dc"])) == ["eu", "us"]
         assert set(last["status"]) == {"completed"}
@@ -423,8 +464,13 @@ def test_auth_failure_ends_one_org_other_orgs_go_on():
         sim.faults.script[first_us] = ["invalid_token", "invalid_token"]
         orgs = {o: creds_of(sim, o) for o in ("us-org", "eu-org")}
         policy = PollPolicy(max_in_flight=1, seed=1)
-        df = Poller({o: sim.job_ids(o) for o in orgs}, orgs, clock=clock.time,
-                    sleep=clock.sleep, policy=policy).run()  # fmt: skip
+        df = Poller(
+            {o: sim.job_ids(o) for o in orgs},
+            orgs,
+            clock=clock.time,
+            sleep=clock.sleep,
+            policy=policy,
+        ).run()
         last = df.groupby(["org", "job_id"])["status"].last()
         assert set(last["eu-org"]) == {"completed"}
         us_errors = df[(df["org"] == "us-org") & (df["status"] == "error")]

@@ -31,9 +31,15 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SERVER_START_S = 60
 LOOPBACK = {"127.0.0.1", "localhost"}
 DOCS_SCREENSHOT = os.environ.get("ZCRM_NOTEBOOK_DOCS_SCREENSHOT")
@@ -41,8 +47,10 @@ DOCS_SCREENSHOT = os.environ.get("ZCRM_NOTEBOOK_DOCS_SCREENSHOT")
 
 def missing() -> str | None:
     """Why the browser test cannot run here, or None."""
-    for module, hint in [("playwright", "pip install playwright (no browser download)"),
-                         ("voila", "pip install voila")]:  # fmt: skip
+    for module, hint in [
+        ("playwright", "pip install playwright (no browser download)"),
+        ("voila", "pip install voila"),
+    ]:
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed: {hint}"
     if not Path(CHROMIUM).exists():
@@ -82,15 +90,31 @@ def serve(tmp_path):
     def start(**params) -> str:
         nb = with_parameters("02-live-dashboard.ipynb", RUN_TO_END=False, OUT_DIR="out", **params)
         nbformat.write(nb, tmp_path / "dashboard.ipynb")
-        jupyter = {f"JUPYTER_{d}_DIR": str(tmp_path / f"jupyter-{d.lower()}")
-                   for d in ("CONFIG", "DATA", "RUNTIME")}  # fmt: skip
+        jupyter = {
+            f"JUPYTER_{d}_DIR": str(tmp_path / f"jupyter-{d.lower()}")
+            for d in ("CONFIG", "DATA", "RUNTIME")
+        }
         port, log = free_port(), tmp_path / "voila.log"
-        cmd = [sys.executable, "-m", "voila", "dashboard.ipynb", "--no-browser",
-               f"--port={port}", "--Voila.ip=127.0.0.1", "--show_tracebacks=True"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "voila",
+            "dashboard.ipynb",
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--show_tracebacks=True",
+        ]
         env = kernel_env(tmp_path, **jupyter)
         with open(log, "wb") as out:
-            proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            proc = subprocess.Popen(
+                cmd,
+                cwd=tmp_path,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         servers.append(proc)
         url = f"http://127.0.0.1:{port}/"
         wait_for_http(url, proc, log)
@@ -109,8 +133,7 @@ def page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                     timeout=30_000)  # fmt: skip
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 1500})
             page.set_default_timeout(60_000)

@@ -30,8 +30,10 @@ def test_demo_writes_snapshots_with_exact_columns(demo_dir):
 
 
 def test_demo_prints_the_job_table_and_paths(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--no-progress", "--speed", "200", "--jobs",
-                 "6"]) == 0  # fmt: skip
+    assert (
+        main(["demo", "--out", str(tmp_path), "--no-progress", "--speed", "200", "--jobs", "6"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "job id" in out and "converted" in out and "INVALID_DATA" in out
     assert str(tmp_path / "snapshots.csv") in out and "report" in out
@@ -44,8 +46,19 @@ def test_report_from_csv_and_store_write_every_file(demo_dir, tmp_path):
     df = read_snapshots(demo_dir / "snapshots.csv")
     with SnapshotStore(tmp_path / "s.sqlite") as store:
         store.extend([_snapshot(row) for row in df.itertuples(index=False)])
-    assert main(["report", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "b"),
-                 "--tz", "Europe/Paris"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "report",
+                str(tmp_path / "s.sqlite"),
+                "--out",
+                str(tmp_path / "b"),
+                "--tz",
+                "Europe/Paris",
+            ]
+        )
+        == 0
+    )
     pd.testing.assert_frame_equal(read_snapshots(tmp_path / "b" / "snapshots.csv"), df)
 
 
@@ -76,8 +89,16 @@ def test_bad_job_ids_are_listed_before_any_call(tmp_path, capsys):
         '[orgs.a]\ndc = "us"\nclient_id = "x"\nclient_secret = "yyyyyy"\nrefresh_token = "zzzzzz"\n'
     )
     (tmp_path / "jobs.csv").write_text("job_id,org\n12.5,a\n1e18,a\n,a\n99,b\n")
-    code = main(["poll", str(tmp_path / "jobs.csv"), "--config", str(tmp_path / "c.toml"),
-                 "--out", str(tmp_path / "s.csv")])  # fmt: skip
+    code = main(
+        [
+            "poll",
+            str(tmp_path / "jobs.csv"),
+            "--config",
+            str(tmp_path / "c.toml"),
+            "--out",
+            str(tmp_path / "s.csv"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "4 bad rows" in err
     for row in ("row 1", "row 2", "row 3", "row 4"):
@@ -108,17 +129,25 @@ def test_out_is_checked_before_any_call(tmp_path, capsys):
     (tmp_path / "c.toml").write_text(
         '[orgs.a]\ndc = "us"\nclient_id = "x"\nclient_secret = "yyyyyy"\nrefresh_token = "zzzzzz"\n'
     )
-    for out, text in [(str(tmp_path), "is a folder"), (str(tmp_path / "new") + "/", "is a folder"),
-                      (str(tmp_path / "jobs.csv"), "is the input file")]:  # fmt: skip
-        code = main(["poll", str(tmp_path / "jobs.csv"), "--config", str(tmp_path / "c.toml"),
-                     "--out", out])  # fmt: skip
+    for out, text in [
+        (str(tmp_path), "is a folder"),
+        (str(tmp_path / "new") + "/", "is a folder"),
+        (str(tmp_path / "jobs.csv"), "is the input file"),
+    ]:
+        code = main(
+            ["poll", str(tmp_path / "jobs.csv"), "--config", str(tmp_path / "c.toml"), "--out", out]
+        )
         err = capsys.readouterr().err
         assert code == 1 and "--out" in err and text in err, err
 
 
 def test_verbose_flag_after_the_command(tmp_path, capsys):
-    assert main(["demo", "-v", "--out", str(tmp_path), "--no-progress", "--speed", "300",
-                 "--jobs", "3"]) == 0  # fmt: skip
+    assert (
+        main(
+            ["demo", "-v", "--out", str(tmp_path), "--no-progress", "--speed", "300", "--jobs", "3"]
+        )
+        == 0
+    )
 
 
 def test_wrong_client_secret_exits_1_with_the_org_error(tmp_path, capsys):
@@ -130,9 +159,19 @@ def test_wrong_client_secret_exits_1_with_the_org_error(tmp_path, capsys):
         text = (tmp_path / "sim.toml").read_text()
         secret = sim.org_config("us-org")["client_secret"]
         (tmp_path / "sim.toml").write_text(text.replace(secret, "wrong-secret-value"))
-        code = main(["poll", str(tmp_path / "jobs.csv"), "--config", str(tmp_path / "sim.toml"),
-                     "--out", str(tmp_path / "s.csv"), "--no-progress", "--min-interval",
-                     "0.2"])  # fmt: skip
+        code = main(
+            [
+                "poll",
+                str(tmp_path / "jobs.csv"),
+                "--config",
+                str(tmp_path / "sim.toml"),
+                "--out",
+                str(tmp_path / "s.csv"),
+                "--no-progress",
+                "--min-interval",
+                "0.2",
+            ]
+        )
     err = capsys.readouterr().err
     assert code == 1 and "org us-org (us) failed: invalid_client_secret" in err
     df = read_snapshots(tmp_path / "s.csv")
@@ -167,8 +206,12 @@ def test_python_dash_m_works():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "zcrm_notebook", "--help"], capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "zcrm_notebook", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and "demo" in done.stdout and "poll" in done.stdout
 
 

@@ -30,10 +30,26 @@ def live_sim(tmp_path):
 
 
 def start_poll(tmp_path, *extra):
-    cmd = [sys.executable, "-m", "zcrm_notebook", "-vv", "poll", str(tmp_path / "jobs.csv"),
-           "--config", str(tmp_path / "sim.toml"), "--out", str(tmp_path / "s.csv"),
-           "--store", str(tmp_path / "s.sqlite"), "--no-progress", "--min-interval", "0.5",
-           "--max-interval", "1", *extra]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "zcrm_notebook",
+        "-vv",
+        "poll",
+        str(tmp_path / "jobs.csv"),
+        "--config",
+        str(tmp_path / "sim.toml"),
+        "--out",
+        str(tmp_path / "s.csv"),
+        "--store",
+        str(tmp_path / "s.sqlite"),
+        "--no-progress",
+        "--min-interval",
+        "0.5",
+        "--max-interval",
+        "1",
+        *extra,
+    ]
     return subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
@@ -101,17 +117,41 @@ def test_sigterm_stops_like_ctrl_c_with_exit_143(tmp_path, live_sim):
 def test_simulate_then_poll_in_two_processes(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     sim = subprocess.Popen(
-        [sys.executable, "-m", "zcrm_notebook", "simulate", "--write-config",
-         str(tmp_path / "sim.toml"), "--speed", "60", "--jobs", "8"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "zcrm_notebook",
+            "simulate",
+            "--write-config",
+            str(tmp_path / "sim.toml"),
+            "--speed",
+            "60",
+            "--jobs",
+            "8",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         for line in sim.stdout:
             if line.startswith("Ctrl-C"):
                 break
-        cmd = [sys.executable, "-m", "zcrm_notebook", "poll", str(tmp_path / "jobs.csv"),
-               "--config", str(tmp_path / "sim.toml"), "--out", str(tmp_path / "s.csv"),
-               "--no-progress", "--min-interval", "0.5"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "zcrm_notebook",
+            "poll",
+            str(tmp_path / "jobs.csv"),
+            "--config",
+            str(tmp_path / "sim.toml"),
+            "--out",
+            str(tmp_path / "s.csv"),
+            "--no-progress",
+            "--min-interval",
+            "0.5",
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         df = read_snapshots(tmp_path / "s.csv")

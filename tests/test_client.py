@@ -109,8 +109,9 @@ def test_scope_mismatch_names_the_scope():
     assert err.value.code == "OAUTH_SCOPE_MISMATCH"
 
 
-@pytest.mark.parametrize("body", [json.loads((DATA / "error_no_permission.json").read_text()),
-                                  {"status": "error"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "body", [json.loads((DATA / "error_no_permission.json").read_text()), {"status": "error"}]
+)
 def test_403_is_no_permission(body):
     with pytest.raises(NoPermissionError, match="mass-convert") as err:
         interpret_answer(JOB, response(403, body))
@@ -138,9 +139,15 @@ def test_5xx_html_is_an_api_error_naming_the_host():
 
 
 @pytest.mark.parametrize(
-    "body", [b'{"data": [{"Status": "COMPLETED", "Total_', b"<html>ok</html>", {"info": {}},
-             {"data": []}, [1, 2]],
-)  # fmt: skip
+    "body",
+    [
+        b'{"data": [{"Status": "COMPLETED", "Total_',
+        b"<html>ok</html>",
+        {"info": {}},
+        {"data": []},
+        [1, 2],
+    ],
+)
 def test_truncated_or_missing_data_is_a_format_error(body):
     with pytest.raises(ResponseFormatError):
         interpret_answer(JOB, response(200, body))
@@ -208,8 +215,11 @@ def test_token_never_sent_to_an_unsafe_api_domain(api_domain):
 
 def test_unsafe_api_domain_in_token_answer_refused_before_any_call():
     c = creds()
-    answer = {"access_token": "1000.access.evil", "expires_in": 3600,
-              "api_domain": "https://zohoapis.eu.attacker.example"}  # fmt: skip
+    answer = {
+        "access_token": "1000.access.evil",
+        "expires_in": 3600,
+        "api_domain": "https://zohoapis.eu.attacker.example",
+    }
     client = ZohoClient(c, token_cache=TokenCache(c, refresh=lambda _: answer))
     cap = Capture()
     client.session.mount("https://", cap)
@@ -227,8 +237,9 @@ def sim_org(**kw) -> SimOrg:
 
 def run_one(faults=None, org=None, **client_kw):
     clock = SimClock()
-    with Simulator([org or sim_org()], [SimJob(JOB, "us-org", 10)], clock=clock,
-                   faults=faults) as sim:  # fmt: skip
+    with Simulator(
+        [org or sim_org()], [SimJob(JOB, "us-org", 10)], clock=clock, faults=faults
+    ) as sim:
         c = OrgCredentials(org="us-org", **sim.org_config("us-org"))
         client = ZohoClient(c, clock=clock.time, **client_kw)
         try:

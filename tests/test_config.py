@@ -11,8 +11,12 @@ from zcrm_notebook.inputs import Job, clean_jobs, load_orgs, orgs_from_env, orgs
 
 
 def test_env_gives_one_org_named_after_the_dc():
-    env = {"ZOHO_CLIENT_ID": "id", "ZOHO_CLIENT_SECRET": "secret-x", "ZOHO_REFRESH_TOKEN": "rt-xyz",
-           "ZOHO_DC": "EU"}  # fmt: skip
+    env = {
+        "ZOHO_CLIENT_ID": "id",
+        "ZOHO_CLIENT_SECRET": "secret-x",
+        "ZOHO_REFRESH_TOKEN": "rt-xyz",
+        "ZOHO_DC": "EU",
+    }
     orgs = orgs_from_env(env)
     assert list(orgs) == ["eu"]
     assert orgs["eu"].accounts_url == "https://accounts.zoho.eu"
@@ -49,19 +53,34 @@ def test_toml_several_orgs(tmp_path):
 @pytest.mark.parametrize(
     "body, exc, text",
     [
-        ('[orgs.x]\ndc = "de"\nclient_id = "a"\nclient_secret = "b"\nrefresh_token = "c"\n',
-         DataCenterError, "'de'"),
-        ('[orgs.x]\ndc = "us"\nclient_id = "a"\nclient_secret = "b"\nrefresh_token = "c"\n'
-         'accounts_url = "https://evil.example.com"\n', UnsafeEndpointError, "evil.example.com"),
-        ('[orgs.x]\ndc = "us"\nclient_id = "a"\nclient_secret = "b"\nrefresh_token = "c"\n'
-         'colour = "red"\n', ConfigError, "colour"),
+        (
+            '[orgs.x]\ndc = "de"\nclient_id = "a"\nclient_secret = "b"\nrefresh_token = "c"\n',
+            DataCenterError,
+            "'de'",
+        ),
+        (
+            '[orgs.x]\ndc = "us"\nclient_id = "a"\nclient_secret = "b"\nrefresh_token = "c"\n'
+            'accounts_url = "https://evil.example.com"\n',
+            UnsafeEndpointError,
+            "evil.example.com",
+        ),
+        (
+            '[orgs.x]\ndc = "us"\nclient_id = "a"\nclient_secret = "b"\nrefresh_token = "c"\n'
+            'colour = "red"\n',
+            ConfigError,
+            "colour",
+        ),
         ('[orgs.x]\ndc = "us"\nclient_id = "a"\n', ConfigError, "client_secret"),
-        ('[orgs.x]\ndc = "us"\nclient_id = "a"\nclient_secret = "b"\nrefresh_token = "c"\n'
-         'api_version = "v2"\n', ConfigError, "v2"),
+        (
+            '[orgs.x]\ndc = "us"\nclient_id = "a"\nclient_secret = "b"\nrefresh_token = "c"\n'
+            'api_version = "v2"\n',
+            ConfigError,
+            "v2",
+        ),
         ("[orgs.x\n", ConfigError, "not valid TOML"),
         ("title = 1\n", ConfigError, "no [orgs"),
     ],
-)  # fmt: skip
+)
 def test_bad_toml_is_a_clear_error(tmp_path, body, exc, text):
     cfg = tmp_path / "bad.toml"
     cfg.write_text(body)
@@ -94,8 +113,19 @@ def test_plain_list_with_several_orgs_needs_org(two_orgs):
 
 
 def test_every_kind_of_bad_id_is_listed_in_one_error(two_orgs):
-    bad = ["+123", "-5", "12.0", "1e18", "", "123456789012345678901", "12 34",
-           3.6523970000098350e18, float("nan"), None, True]  # fmt: skip
+    bad = [
+        "+123",
+        "-5",
+        "12.0",
+        "1e18",
+        "",
+        "123456789012345678901",
+        "12 34",
+        3.6523970000098350e18,
+        float("nan"),
+        None,
+        True,
+    ]
     rows = [{"job_id": v, "org": "us-org"} for v in bad] + [{"job_id": JOB, "org": "nope"}]
     with pytest.raises(JobInputError) as err:
         clean_jobs(pd.DataFrame(rows, dtype=object), two_orgs)

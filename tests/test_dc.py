@@ -69,7 +69,7 @@ def test_unknown_hosts_raise():
         "http://127.0.0.1:8080/x",
         "http://localhost:1",
         "http://[::1]:5",
-    ],  # fmt: skip
+    ],
 )
 def test_allowed_token_destinations(url):
     assert check_token_destination(url) == url.rstrip("/")
@@ -84,7 +84,7 @@ def test_allowed_token_destinations(url):
         "https://zohoapis.eu@evil.com",
         "https://user@www.zohoapis.com",
         "ftp://127.0.0.1",
-    ],  # fmt: skip
+    ],
 )
 def test_refused_token_destinations(url):
     with pytest.raises(UnsafeEndpointError):

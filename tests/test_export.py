@@ -20,13 +20,55 @@ T0 = 1_767_225_600.123456
 
 def sample():
     return [
-        Snapshot(T0, "us-org", "us", JOB, JobState.IN_PROGRESS, "in progress", 28, 10, 17, 1,
-                 200, None, None, 0.021),
-        Snapshot(T0 + 5, "us-org", "us", "3652397000009835021", JobState.ERROR, None, None, None,
-                 None, None, 400, "INVALID_DATA", "job 3652397000009835021: Invalid job id", 0.01),
-        Snapshot(T0 + 9.5, "eu-org", "eu", "1", JobState.COMPLETED, "COMPLETED", 28, 28, 0, 0,
-                 200, None, None, 0.5),
-    ]  # fmt: skip
+        Snapshot(
+            T0,
+            "us-org",
+            "us",
+            JOB,
+            JobState.IN_PROGRESS,
+            "in progress",
+            28,
+            10,
+            17,
+            1,
+            200,
+            None,
+            None,
+            0.021,
+        ),
+        Snapshot(
+            T0 + 5,
+            "us-org",
+            "us",
+            "3652397000009835021",
+            JobState.ERROR,
+            None,
+            None,
+            None,
+            None,
+            None,
+            400,
+            "INVALID_DATA",
+            "job 3652397000009835021: Invalid job id",
+            0.01,
+        ),
+        Snapshot(
+            T0 + 9.5,
+            "eu-org",
+            "eu",
+            "1",
+            JobState.COMPLETED,
+            "COMPLETED",
+            28,
+            28,
+            0,
+            0,
+            200,
+            None,
+            None,
+            0.5,
+        ),
+    ]
 
 
 def test_frame_has_exact_schema():
@@ -34,8 +76,13 @@ def test_frame_has_exact_schema():
     assert list(df.columns) == SNAPSHOT_COLUMNS
     assert dict(df.dtypes) == SNAPSHOT_DTYPES
     assert list(df["status"].cat.categories) == [
-        "scheduled", "in_progress", "completed", "failed", "unknown", "error"
-    ]  # fmt: skip
+        "scheduled",
+        "in_progress",
+        "completed",
+        "failed",
+        "unknown",
+        "error",
+    ]
     assert df["status"].cat.ordered
 
 
@@ -63,8 +110,22 @@ def test_empty_round_trip(tmp_path):
 
 def test_spreadsheet_safe_is_reversible_and_keeps_numbers(tmp_path):
     snaps = sample()
-    evil = Snapshot(T0, "=cmd|' /C calc'!A0", "us", "7", JobState.UNKNOWN, "@SUM(1)", -1, 0, 0, 0,
-                    200, "-x", "'=already quoted", 0.1)  # fmt: skip
+    evil = Snapshot(
+        T0,
+        "=cmd|' /C calc'!A0",
+        "us",
+        "7",
+        JobState.UNKNOWN,
+        "@SUM(1)",
+        -1,
+        0,
+        0,
+        0,
+        200,
+        "-x",
+        "'=already quoted",
+        0.1,
+    )
     df = to_frame(snaps + [evil])
     safe = neutralize_formulas(df)
     assert safe.loc[3, "org"] == "'=cmd|' /C calc'!A0"

@@ -102,8 +102,9 @@ def test_expired_grant_gives_invalid_code_with_hint_and_stores_nothing(sim, stor
 
 def test_invalid_client_releases_the_grant_for_a_corrected_retry(sim, store):
     code = sim.issue_grant_token("eu-org")
-    wrong_dc = client_of(sim, "eu-org", accounts_url=sim.accounts_url("us"),
-                         api_domain=sim.api_domain("us"))  # fmt: skip
+    wrong_dc = client_of(
+        sim, "eu-org", accounts_url=sim.accounts_url("us"), api_domain=sim.api_domain("us")
+    )
     with pytest.raises(TokenEndpointError) as err:
         exchange_grant_token(wrong_dc, code, store=store)
     assert err.value.code == "invalid_client" and sim.accounts_url("us") in str(err.value)
@@ -191,8 +192,13 @@ def test_complete_authorization_against_the_simulator(sim, store):
     assert creds.dc == "eu" and creds.api_domain == sim.api_domain("eu")
     assert store.get("eu-org").refresh_token == creds.refresh_token
     with pytest.raises(DataCenterError):  # another loopback server is not the simulator's
-        complete_authorization(client, redirect("http://127.0.0.1:1/eu/accounts", state=state),
-                               redirect_uri=CB, state=state, store=store)  # fmt: skip
+        complete_authorization(
+            client,
+            redirect("http://127.0.0.1:1/eu/accounts", state=state),
+            redirect_uri=CB,
+            state=state,
+            store=store,
+        )
 
 
 # --- revoke ----------------------------------------------------------------------------------
@@ -238,8 +244,12 @@ def test_cli_grant_status_revoke(sim, store, tmp_path, capsys):
     assert run_cli("--status", "--store", str(store.path)) == 0
     out = capsys.readouterr().out
     assert "us-org" in out and sim.api_domain("us") in out and "(in 60 min)" in out
-    secrets = [store.get("us-org").refresh_token, store.get("us-org").access_token,
-               "us-client-secret", code]  # fmt: skip
+    secrets = [
+        store.get("us-org").refresh_token,
+        store.get("us-org").access_token,
+        "us-client-secret",
+        code,
+    ]
     assert not any(s in out for s in secrets)
     assert run_cli(*args, "--revoke") == 0
     assert store.read() == {} and "revoked" in capsys.readouterr().out
@@ -252,19 +262,49 @@ def test_cli_takes_secret_from_env_and_dc_from_flag(sim, store, monkeypatch, cap
     monkeypatch.setenv("ZOHO_CLIENT_SECRET", cfg["client_secret"])
     monkeypatch.setattr(grant, "_fetch", lambda client, *a: pytest.fail("must not be called"))
     with pytest.raises(ConfigError, match="which data center"):
-        run_cli("--org", "x", "--client-id", "1000.ID", "--grant-token", "1000.g.x",
-                "--store", str(store.path))  # fmt: skip
+        run_cli(
+            "--org",
+            "x",
+            "--client-id",
+            "1000.ID",
+            "--grant-token",
+            "1000.g.x",
+            "--store",
+            str(store.path),
+        )
     monkeypatch.delenv("ZOHO_CLIENT_SECRET")
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     with pytest.raises(ConfigError, match="ZOHO_CLIENT_SECRET"):
-        run_cli("--org", "x", "--dc", "eu", "--client-id", "1000.ID", "--grant-token", "1000.g",
-                "--store", str(store.path))  # fmt: skip
+        run_cli(
+            "--org",
+            "x",
+            "--dc",
+            "eu",
+            "--client-id",
+            "1000.ID",
+            "--grant-token",
+            "1000.g",
+            "--store",
+            str(store.path),
+        )
 
 
 def test_cli_auth_url_prints_url_and_next_step(capsys, monkeypatch):
     monkeypatch.setenv("ZOHO_CLIENT_SECRET", "ca-secret-x")
-    assert run_cli("--org", "acme", "--dc", "ca", "--client-id", "1000.CAID", "--auth-url",
-                   "--redirect-uri", CB) == 0  # fmt: skip
+    assert (
+        run_cli(
+            "--org",
+            "acme",
+            "--dc",
+            "ca",
+            "--client-id",
+            "1000.CAID",
+            "--auth-url",
+            "--redirect-uri",
+            CB,
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "https://accounts.zohocloud.ca/oauth/v2/auth?" in out and "--redirect-url" in out
     assert "ca-secret-x" not in out

@@ -49,16 +49,22 @@ def parameters_of(name: str) -> dict:
 def kernel_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The test's environment without Zoho credentials, a user token store or a forced
     matplotlib backend (the kernel uses its inline backend)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ZOHO_", "ZCRM_NOTEBOOK_")) and k != "MPLBACKEND"}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ZOHO_", "ZCRM_NOTEBOOK_")) and k != "MPLBACKEND"
+    }
     return {**env, "ZCRM_NOTEBOOK_TOKEN_STORE": str(tmp_path / "tokens.json"), **extra}
 
 
 def execute(nb: nbformat.NotebookNode, cwd: Path, env: dict[str, str]) -> nbformat.NotebookNode:
     client = nbclient.NotebookClient(
-        nb, kernel_name="python3", timeout=CELL_TIMEOUT_S, startup_timeout=60,
+        nb,
+        kernel_name="python3",
+        timeout=CELL_TIMEOUT_S,
+        startup_timeout=60,
         resources={"metadata": {"path": str(cwd)}},
-    )  # fmt: skip
+    )
     client.execute(env=env)
     return nb
 
@@ -109,8 +115,13 @@ first = dash.snapshots.sort_values("polled_at").groupby("job_id").first()
 print("first answers:", first["status"].astype(str).value_counts().to_dict())
 assert not first["status"].isin(["completed", "failed"]).any()
 print("ended:", dash.handle.stopped_reason)"""
-    nb = with_parameters("02-live-dashboard.ipynb", then=check, SPEED=2000.0,
-                         RUN_TO_END=False, OUT_DIR=str(tmp_path / "out"))  # fmt: skip
+    nb = with_parameters(
+        "02-live-dashboard.ipynb",
+        then=check,
+        SPEED=2000.0,
+        RUN_TO_END=False,
+        OUT_DIR=str(tmp_path / "out"),
+    )
     out = text_of(execute(nb, tmp_path, kernel_env(tmp_path)))
     assert "first answers:" in out and "ended: finished" in out
 

@@ -321,8 +321,10 @@ def org_frame(orgs_dcs):
     rows = []
     for i, (org, dc) in enumerate(orgs_dcs):
         job = f"10000000000000000{i:02d}"
-        rows += [snap(0, job, S.SCHEDULED, (10, 0, 10, 0), dc=dc, org=org),
-                 snap(60, job, S.COMPLETED, (10, 9, 0, 1), dc=dc, org=org)]  # fmt: skip
+        rows += [
+            snap(0, job, S.SCHEDULED, (10, 0, 10, 0), dc=dc, org=org),
+            snap(60, job, S.COMPLETED, (10, 9, 0, 1), dc=dc, org=org),
+        ]
     return to_frame(rows)
 
 

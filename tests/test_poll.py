@@ -80,8 +80,9 @@ def test_documented_error_answers_become_error_rows_for_that_job_only(clock):
 def one_job_sim(clock, script, total=10, rate=1.0, **fault_kw):
     org = SimOrg("us-org", "us", "cid", "csecret-1", "rtoken-1")
     job = SimJob("1111111111111111111", "us-org", total, leads_per_s=rate)
-    return Simulator([org], [job], clock=clock, faults=Faults(script={job.job_id: script},
-                                                              **fault_kw))  # fmt: skip
+    return Simulator(
+        [org], [job], clock=clock, faults=Faults(script={job.job_id: script}, **fault_kw)
+    )
 
 
 @pytest.mark.parametrize(
@@ -129,8 +130,9 @@ def test_unknown_status_is_recorded_and_polling_goes_on(clock):
 def test_backwards_counts_are_kept_and_warned(clock):
     with one_job_sim(clock, ["ok", "ok", "backwards"], total=40) as sim:
         orgs = sim_orgs(sim)
-        p = Poller({"us-org": sim.job_ids()}, orgs, clock=clock.time, sleep=clock.sleep,
-                   policy=POLICY)  # fmt: skip
+        p = Poller(
+            {"us-org": sim.job_ids()}, orgs, clock=clock.time, sleep=clock.sleep, policy=POLICY
+        )
         with pytest.warns(DataQualityWarning, match="backwards"):
             df = p.run()
     conv = df["converted_count"].dropna().tolist()
@@ -160,10 +162,16 @@ def test_429_under_a_lower_server_cap_backs_off_the_org_and_finishes(clock):
 
 
 def test_two_orgs_in_two_dcs_poll_in_one_run_and_an_auth_failure_stays_in_its_org(clock):
-    orgs = [SimOrg("us-org", "us", "c1", "csecret-1", "rtoken-1"),
-            SimOrg("eu-org", "eu", "c2", "csecret-2", "rtoken-2", no_permission=True)]  # fmt: skip
-    jobs = [SimJob("11", "us-org", 5), SimJob("12", "us-org", 5), SimJob("21", "eu-org", 5),
-            SimJob("22", "eu-org", 5)]  # fmt: skip
+    orgs = [
+        SimOrg("us-org", "us", "c1", "csecret-1", "rtoken-1"),
+        SimOrg("eu-org", "eu", "c2", "csecret-2", "rtoken-2", no_permission=True),
+    ]
+    jobs = [
+        SimJob("11", "us-org", 5),
+        SimJob("12", "us-org", 5),
+        SimJob("21", "eu-org", 5),
+        SimJob("22", "eu-org", 5),
+    ]
     with Simulator(orgs, jobs, clock=clock) as sim:
         p, df = run(sim, clock)
     final = last_status(df)
@@ -243,8 +251,10 @@ def test_adaptive_schedule_economy_vs_fixed_5s():
     for name, policy in [("fixed", PollPolicy.fixed(5.0, seed=1)), ("adaptive", POLICY)]:
         clock = SimClock()
         with default_scenario(n_jobs=40, seed=11, clock=clock, realistic=True) as sim:
-            ids = {o.name: [j for j in sim.job_ids(o.name) if j != sim.unknown_job_id]
-                   for o in sim.orgs}  # fmt: skip
+            ids = {
+                o.name: [j for j in sim.job_ids(o.name) if j != sim.unknown_job_id]
+                for o in sim.orgs
+            }
             p, df = run(sim, clock, jobs=ids, policy=policy)
             truth = {j: sim.true_finish_at(j) for js in ids.values() for j in js}
         first_final = (
@@ -274,8 +284,14 @@ def test_ctrl_c_stops_between_snapshots_and_keeps_them(scenario, clock, tmp_path
 
     handler_before = signal.getsignal(signal.SIGINT)
     orgs = sim_orgs(scenario)
-    p = Poller({o: scenario.job_ids(o) for o in orgs}, orgs, clock=clock.time, sleep=sleep,
-               policy=POLICY, store=tmp_path / "s.sqlite")  # fmt: skip
+    p = Poller(
+        {o: scenario.job_ids(o) for o in orgs},
+        orgs,
+        clock=clock.time,
+        sleep=sleep,
+        policy=POLICY,
+        store=tmp_path / "s.sqlite",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
         df = p.run()
@@ -302,8 +318,13 @@ def test_stalled_job_is_warned_once(clock):
     org = SimOrg("us-org", "us", "cid", "csecret-1", "rtoken-1")
     job = SimJob("1111111111111111111", "us-org", 10, leads_per_s=1.0, stall_s=400)
     with Simulator([org], [job], clock=clock) as sim:
-        p = Poller({"us-org": [job.job_id]}, sim_orgs(sim), clock=clock.time, sleep=clock.sleep,
-                   policy=PollPolicy(seed=1, stalled_after_s=120))  # fmt: skip
+        p = Poller(
+            {"us-org": [job.job_id]},
+            sim_orgs(sim),
+            clock=clock.time,
+            sleep=clock.sleep,
+            policy=PollPolicy(seed=1, stalled_after_s=120),
+        )
         with pytest.warns(DataQualityWarning, match="not moved") as caught:
             df = p.run()
     assert sum("not moved" in str(w.message) for w in caught) == 1

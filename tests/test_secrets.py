@@ -23,8 +23,15 @@ from zcrm_notebook.poll import Poller, PollPolicy
 from zcrm_notebook.simulator import Faults, SimClock, default_scenario
 from zcrm_notebook.snapshots.csvfile import write_snapshots_csv
 
-LOGGERS = ("", "requests_oauthlib", "oauthlib", "urllib3", "requests", "zcrm_notebook",
-           "py.warnings")  # fmt: skip
+LOGGERS = (
+    "",
+    "requests_oauthlib",
+    "oauthlib",
+    "urllib3",
+    "requests",
+    "zcrm_notebook",
+    "py.warnings",
+)
 
 
 # a private token store (conftest's autouse _private_token_store) and empty token caches
@@ -70,12 +77,17 @@ def test_poll_run_grant_refresh_401_revoke_leak_nothing(debug_logs, tmp_path, ca
             orgs = {o.name: OrgCredentials(org=o.name, **sim.org_config(o.name)) for o in sim.orgs}
             bad = OrgCredentials(**{**orgs["au-org"].__dict__, "client_secret": "wrong-secret-1"})
             orgs["au-org"] = bad
-            poller = Poller(ids, orgs, clock=clock.time, sleep=clock.sleep,
-                            policy=PollPolicy(seed=1))  # fmt: skip
+            poller = Poller(
+                ids, orgs, clock=clock.time, sleep=clock.sleep, policy=PollPolicy(seed=1)
+            )
             df = poller.run()
-            objects = [poller, *orgs.values(), *(o.client for o in poller._orgs.values()),
-                       *(o.client.tokens for o in poller._orgs.values()),
-                       *(o.client.tokens._token for o in poller._orgs.values())]  # fmt: skip
+            objects = [
+                poller,
+                *orgs.values(),
+                *(o.client for o in poller._orgs.values()),
+                *(o.client.tokens for o in poller._orgs.values()),
+                *(o.client.tokens._token for o in poller._orgs.values()),
+            ]
             objects += _grant_flows(sim, tmp_path, errors)
             secrets = sim_secrets(sim) | {"wrong-secret-1"}
     assert (df["error_code"] == "invalid_client_secret").any()  # the errors really happened
@@ -96,22 +108,31 @@ def test_poll_run_grant_refresh_401_revoke_leak_nothing(debug_logs, tmp_path, ca
 def _grant_flows(sim, tmp_path, errors: list) -> list:
     """Grant exchange, web flow, a reused grant, a throttled refresh, revoke: all logged."""
     cfg = sim.org_config("us-org")
-    client = OAuthClient("us-org", "us", cfg["client_id"], cfg["client_secret"],
-                         cfg["accounts_url"], cfg["api_domain"])  # fmt: skip
+    client = OAuthClient(
+        "us-org",
+        "us",
+        cfg["client_id"],
+        cfg["client_secret"],
+        cfg["accounts_url"],
+        cfg["api_domain"],
+    )
     store = TokenStore(tmp_path / "tokens.json")
     code = sim.issue_grant_token("us-org")
     creds = exchange_grant_token(client, code, store=store)
-    for attempt in (lambda: exchange_grant_token(client, code, store=store),
-                    lambda: parse_redirect(f"https://x/cb?code={code}&accounts-server=https://a.b"),
-                    lambda: _throttle(creds)):  # fmt: skip
+    for attempt in (
+        lambda: exchange_grant_token(client, code, store=store),
+        lambda: parse_redirect(f"https://x/cb?code={code}&accounts-server=https://a.b"),
+        lambda: _throttle(creds),
+    ):
         try:
             attempt()
         except ZcrmError as exc:
             errors.append(exc)
     url, _ = authorization_url(client, "https://example.com/cb")
     objects = [client, creds, store, *store.read().values(), *orgs_from_store(store.path).values()]
-    objects.append(parse_redirect(f"https://x/cb?code={code}&accounts-server=https%3A%2F%2F"
-                                  "accounts.zoho.eu"))  # fmt: skip
+    objects.append(
+        parse_redirect(f"https://x/cb?code={code}&accounts-server=https%3A%2F%2Faccounts.zoho.eu")
+    )
     objects.append(revoke("us-org", store=store))
     assert client.client_secret not in url
     return objects
@@ -154,8 +175,9 @@ def test_faults_with_errors_in_messages_leak_nothing(debug_logs):
         for jid in sim.job_ids():
             faults.script[jid] = ["invalid_token", "invalid_token", "html", "truncated"]
         creds = {"us-org": OrgCredentials(org="us-org", **sim.org_config("us-org"))}
-        df = Poller(sim.job_ids(), creds, clock=clock.time, sleep=clock.sleep,
-                    policy=PollPolicy(seed=1)).run()  # fmt: skip
+        df = Poller(
+            sim.job_ids(), creds, clock=clock.time, sleep=clock.sleep, policy=PollPolicy(seed=1)
+        ).run()
         secrets = sim_secrets(sim)
     assert (df["status"] == "error").any()
     texts = log_texts(debug_logs) + df["error_message"].dropna().tolist()

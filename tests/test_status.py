@@ -54,15 +54,22 @@ def test_lower_case_keys_and_odd_key_casing_are_matched():
 
 
 def test_counts_that_do_not_add_up_are_kept_as_received():
-    st = parse_status(JOB, {"data": [{"Status": "COMPLETED", "Total_Count": 40,
-                                      "Converted_Count": 45}]})  # fmt: skip
+    st = parse_status(
+        JOB, {"data": [{"Status": "COMPLETED", "Total_Count": 40, "Converted_Count": 45}]}
+    )
     assert st.total_count == 40 and st.converted_count == 45
     assert st.failed_count is None and st.not_converted_count is None
 
 
 def test_completed_job_may_have_failures():
-    st = parse_status(JOB, {"data": [{"Status": "COMPLETED", "Total_Count": 5,
-                                      "Converted_Count": 3, "Failed_Count": 2}]})  # fmt: skip
+    st = parse_status(
+        JOB,
+        {
+            "data": [
+                {"Status": "COMPLETED", "Total_Count": 5, "Converted_Count": 3, "Failed_Count": 2}
+            ]
+        },
+    )
     assert st.status is JobState.COMPLETED and st.failed_count == 2
 
 
@@ -76,7 +83,7 @@ def test_completed_job_may_have_failures():
         {"data": ["x"]},
         {"data": [{"Total_Count": "ten"}]},
         {"data": [{"Total_Count": True}]},
-    ],  # fmt: skip
+    ],
 )
 def test_malformed_answers_raise_response_format_error(payload):
     with pytest.raises(ResponseFormatError):
@@ -84,9 +91,20 @@ def test_malformed_answers_raise_response_format_error(payload):
 
 
 def st(status, total, conv, pending, failed):
-    return parse_status(JOB, {"data": [{"Status": status, "Total_Count": total,
-                                        "Converted_Count": conv, "Not_Converted_Count": pending,
-                                        "Failed_Count": failed}]})  # fmt: skip
+    return parse_status(
+        JOB,
+        {
+            "data": [
+                {
+                    "Status": status,
+                    "Total_Count": total,
+                    "Converted_Count": conv,
+                    "Not_Converted_Count": pending,
+                    "Failed_Count": failed,
+                }
+            ]
+        },
+    )
 
 
 def kinds(prev, cur):

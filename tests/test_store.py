@@ -16,13 +16,55 @@ T0 = 1_767_225_600.5
 
 def snaps():
     return [
-        Snapshot(T0, "us-org", "us", JOB, JobState.IN_PROGRESS, "in progress", 10, 4, 5, 1, 200,
-                 None, None, 0.02),
-        Snapshot(T0, "us-org", "us", JOB, JobState.IN_PROGRESS, "in progress", 10, 4, 5, 1, 200,
-                 None, None, 0.02),  # same instant, same answer: still two polls
-        Snapshot(T0 + 3, "eu-org", "eu", "7", JobState.ERROR, None, None, None, None, None, None,
-                 "ReadTimeout", "job 7: no answer", 10.0),
-    ]  # fmt: skip
+        Snapshot(
+            T0,
+            "us-org",
+            "us",
+            JOB,
+            JobState.IN_PROGRESS,
+            "in progress",
+            10,
+            4,
+            5,
+            1,
+            200,
+            None,
+            None,
+            0.02,
+        ),
+        Snapshot(
+            T0,
+            "us-org",
+            "us",
+            JOB,
+            JobState.IN_PROGRESS,
+            "in progress",
+            10,
+            4,
+            5,
+            1,
+            200,
+            None,
+            None,
+            0.02,
+        ),  # same instant, same answer: still two polls
+        Snapshot(
+            T0 + 3,
+            "eu-org",
+            "eu",
+            "7",
+            JobState.ERROR,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "ReadTimeout",
+            "job 7: no answer",
+            10.0,
+        ),
+    ]
 
 
 def test_read_back_equals_the_frame(tmp_path):
@@ -35,8 +77,19 @@ def test_read_back_equals_the_frame(tmp_path):
 
 def test_numpy_integers_are_stored_as_integers(tmp_path):
     s = snaps()[0]
-    odd = Snapshot(np.float64(s.polled_at), s.org, s.dc, s.job_id, s.status, s.raw_status,
-                   np.int64(10), np.int64(4), np.int64(5), np.int64(1), np.int64(200))  # fmt: skip
+    odd = Snapshot(
+        np.float64(s.polled_at),
+        s.org,
+        s.dc,
+        s.job_id,
+        s.status,
+        s.raw_status,
+        np.int64(10),
+        np.int64(4),
+        np.int64(5),
+        np.int64(1),
+        np.int64(200),
+    )
     with SnapshotStore(tmp_path / "s.sqlite") as store:
         store.append(odd)
     assert read_store(tmp_path / "s.sqlite")["total_count"].tolist() == [10]

@@ -28,9 +28,15 @@ def _isolated(tmp_path, monkeypatch):
 
 
 def entry(org="acme-eu", **kw) -> StoredToken:
-    base = dict(org=org, dc="eu", client_id="1000.ID", client_secret="client-secret-x",
-                refresh_token="1000.refresh.x", accounts_url="https://accounts.zoho.eu",
-                api_domain="https://www.zohoapis.eu")  # fmt: skip
+    base = dict(
+        org=org,
+        dc="eu",
+        client_id="1000.ID",
+        client_secret="client-secret-x",
+        refresh_token="1000.refresh.x",
+        accounts_url="https://accounts.zoho.eu",
+        api_domain="https://www.zohoapis.eu",
+    )
     return StoredToken(**{**base, **kw})
 
 
@@ -55,8 +61,14 @@ def test_put_read_round_trip_mode_0600_atomic(tmp_path):
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
     assert store.read() == {"acme-eu": saved}
-    store.put(entry("acme-us", dc="us", accounts_url="https://accounts.zoho.com",
-                    api_domain="https://www.zohoapis.com"))  # fmt: skip
+    store.put(
+        entry(
+            "acme-us",
+            dc="us",
+            accounts_url="https://accounts.zoho.com",
+            api_domain="https://www.zohoapis.com",
+        )
+    )
     assert sorted(store.read()) == ["acme-eu", "acme-us"]
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     leftovers = [p.name for p in store.path.parent.iterdir() if p.name.endswith(".tmp")]
@@ -86,12 +98,16 @@ def test_truncated_store_is_a_clear_error_and_left_untouched(tmp_path):
         ("", "not valid JSON"),
         ("[]", "not a zcrm-notebook token store"),
         ('{"format": "zcrm-notebook token store", "version": 9, "orgs": {}}', "version 9"),
-        ('{"format": "zcrm-notebook token store", "version": 1, "orgs": {"a": 3}}',
-         "org 'a': entry is a int"),
-        ('{"format": "zcrm-notebook token store", "version": 1, "orgs": {"a": {"dc": "eu"}}}',
-         "org 'a': 'client_id' is missing"),
+        (
+            '{"format": "zcrm-notebook token store", "version": 1, "orgs": {"a": 3}}',
+            "org 'a': entry is a int",
+        ),
+        (
+            '{"format": "zcrm-notebook token store", "version": 1, "orgs": {"a": {"dc": "eu"}}}',
+            "org 'a': 'client_id' is missing",
+        ),
     ],
-)  # fmt: skip
+)
 def test_corrupt_store_names_file_and_problem(tmp_path, text, what):
     path = tmp_path / "tokens.json"
     path.write_text(text)
@@ -181,8 +197,13 @@ def test_stored_token_of_another_refresh_token_is_ignored(tmp_path):
     creds = orgs_from_store(store.path)["acme-eu"]
     initial, _ = tokenstore.cache_hooks(creds)
     assert isinstance(initial, AccessToken) and initial.access_token == "1000.access.x"
-    store.put(entry(refresh_token="1000.refresh.new", access_token="1000.access.x",
-                    access_expires_at=time.time() + 3600))  # fmt: skip
+    store.put(
+        entry(
+            refresh_token="1000.refresh.new",
+            access_token="1000.access.x",
+            access_expires_at=time.time() + 3600,
+        )
+    )
     initial, persist = tokenstore.cache_hooks(creds)
     assert initial is None
     persist(AccessToken("1000.access.y", creds.api_domain, 1e10, 1e10 - 3600), "1000.refresh.x")
@@ -205,7 +226,9 @@ def test_config_table_without_refresh_token_is_completed_from_the_store(tmp_path
     assert done["refresh_token"] == "1000.refresh.x" and done["token_store"] == str(store.path)
     assert done["api_domain"] == "https://sandbox.zohoapis.eu"
     assert complete_from_store("x", {**table, "refresh_token": "r"}) == {
-        **table, "refresh_token": "r"}  # fmt: skip
+        **table,
+        "refresh_token": "r",
+    }
     with pytest.raises(ConfigError, match="org 'other' has no refresh_token.*--grant-token"):
         complete_from_store("other", table, store.path)
     with pytest.raises(ConfigError, match="another client id"):

@@ -98,8 +98,14 @@ def test_stop_interrupts_a_long_sleep_of_an_injected_clock():
     with default_scenario(n_jobs=4, clock=sim_clock, realistic=True) as sim:
         first = threading.Event()
         policy = PollPolicy(min_interval_s=30, max_interval_s=60, use_eta=False, seed=1)
-        h = watch(all_jobs(sim), sim_orgs(sim), policy=policy, clock=sim_clock.time,
-                  sleep=sim_clock.sleep, on_snapshot=lambda s: first.set())  # fmt: skip
+        h = watch(
+            all_jobs(sim),
+            sim_orgs(sim),
+            policy=policy,
+            clock=sim_clock.time,
+            sleep=sim_clock.sleep,
+            on_snapshot=lambda s: first.set(),
+        )
         assert first.wait(10)
         assert not h.wait(timeout=0.3)  # now inside the long sleep
         t0 = time.monotonic()

@@ -38,8 +38,9 @@ def jobs_of(sim):
 
 def make(sim, clock, sleep=None, **kw):
     kw.setdefault("policy", POLICY)
-    return Dashboard(jobs_of(sim), sim_orgs(sim), clock=clock.time, sleep=sleep or clock.sleep,
-                     **kw)  # fmt: skip
+    return Dashboard(
+        jobs_of(sim), sim_orgs(sim), clock=clock.time, sleep=sleep or clock.sleep, **kw
+    )
 
 
 def run_to_end(dash):
@@ -204,8 +205,9 @@ def test_exporting_nothing_says_so(scenario, clock, tmp_path):
 
 
 def test_500_refreshes_keep_one_figure_and_no_new_widgets(scenario, clock):
-    p = Poller(jobs_of(scenario), sim_orgs(scenario), policy=POLICY,
-               clock=clock.time, sleep=clock.sleep)  # fmt: skip
+    p = Poller(
+        jobs_of(scenario), sim_orgs(scenario), policy=POLICY, clock=clock.time, sleep=clock.sleep
+    )
     snaps = p.run_snapshots()
     store = MemoryStore(snaps[:40])
     dash = make(scenario, clock, store=store, figure_every_s=0.0)
@@ -303,21 +305,38 @@ def test_missing_ipywidgets_says_which_extra_to_install():
 
 def test_attention_lists_the_most_urgent_jobs_first():
     job_d, job_e, job_f = (JOB_A[:-2] + n for n in ("30", "31", "32"))
-    df = to_frame([
-        snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0)), snap(0, JOB_B, S.ERROR, code="INVALID_DATA"),
-        snap(0, JOB_C, S.IN_PROGRESS, (50, 10, 40, 0)), snap(0, job_d, S.IN_PROGRESS, (4, 1, 3, 0)),
-        snap(0, job_e, S.IN_PROGRESS, (20, 2, 18, 0)), snap(0, job_f, S.SCHEDULED, (5, 0, 5, 0)),
-        snap(60, JOB_A, S.FAILED, (10, 2, 0, 8)), snap(60, JOB_C, S.IN_PROGRESS, (50, 10, 40, 0)),
-        snap(60, job_d, S.COMPLETED, (4, 3, 0, 1)), snap(60, job_e, S.IN_PROGRESS, (20, 3, 17, 0)),
-    ])  # fmt: skip
+    df = to_frame(
+        [
+            snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0)),
+            snap(0, JOB_B, S.ERROR, code="INVALID_DATA"),
+            snap(0, JOB_C, S.IN_PROGRESS, (50, 10, 40, 0)),
+            snap(0, job_d, S.IN_PROGRESS, (4, 1, 3, 0)),
+            snap(0, job_e, S.IN_PROGRESS, (20, 2, 18, 0)),
+            snap(0, job_f, S.SCHEDULED, (5, 0, 5, 0)),
+            snap(60, JOB_A, S.FAILED, (10, 2, 0, 8)),
+            snap(60, JOB_C, S.IN_PROGRESS, (50, 10, 40, 0)),
+            snap(60, job_d, S.COMPLETED, (4, 3, 0, 1)),
+            snap(60, job_e, S.IN_PROGRESS, (20, 3, 17, 0)),
+        ]
+    )
     table = attention_jobs(summarize_jobs(df, stalled_after_s=60), max_rows=5, slowest=1)
     assert list(table["job_id"]) == [JOB_A, JOB_B, JOB_C, job_f, job_d]
     assert list(table["reason"]) == [
-        "job failed", "no status (INVALID_DATA)", "stalled", "slowest", "1 lead failed",
-    ]  # fmt: skip
+        "job failed",
+        "no status (INVALID_DATA)",
+        "stalled",
+        "slowest",
+        "1 lead failed",
+    ]
     assert list(table.columns) == [
-        "job_id", "org", "dc", "status", "progress", "failed_count", "reason",
-    ]  # fmt: skip
+        "job_id",
+        "org",
+        "dc",
+        "status",
+        "progress",
+        "failed_count",
+        "reason",
+    ]
     assert attention_jobs(summarize_jobs(df), max_rows=2)["job_id"].tolist() == [JOB_A, JOB_B]
 
 

@@ -141,8 +141,9 @@ class ZohoClient:
         try:
             return self._call(job_id, token)
         except InvalidTokenError as exc:
-            log.info("org %s: %s on job %s; refreshing the token once",
-                     self.creds.org, exc.code, job_id)  # fmt: skip
+            log.info(
+                "org %s: %s on job %s; refreshing the token once", self.creds.org, exc.code, job_id
+            )
             self.tokens.invalidate(token)
         fresh = self.tokens.get()
         try:

@@ -129,16 +129,19 @@ def envelope_error(
     text = f"job {job_id}: HTTP {status} {code or ''}: {message}".rstrip(": ")
     if status == 429 or code == "TOO_MANY_REQUESTS":
         return RateLimitError(
-            text, code=code or "TOO_MANY_REQUESTS", http_status=status,
+            text,
+            code=code or "TOO_MANY_REQUESTS",
+            http_status=status,
             retry_after_s=retry_after_s(headers),
-        )  # fmt: skip
+        )
     if code == "OAUTH_SCOPE_MISMATCH":
         scope = MASS_CONVERT_STATUS.scopes[0]
         return ScopeError(
             f"{text}; the grant lacks scope {scope} (a refresh cannot add "
             "it): create a new grant token that includes it",
-            code=code, http_status=status,
-        )  # fmt: skip
+            code=code,
+            http_status=status,
+        )
     if code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE") or (
         status == 401 and code != "NO_PERMISSION"
     ):
@@ -146,13 +149,12 @@ def envelope_error(
     if code == "NO_PERMISSION" or status == 403:
         return NoPermissionError(
             f"{text}; the user's CRM profile lacks {MASS_CONVERT_STATUS.permission}",
-            code=code or "NO_PERMISSION", http_status=status,
-        )  # fmt: skip
+            code=code or "NO_PERMISSION",
+            http_status=status,
+        )
     if code == "INVALID_DATA" or status == 404:
         return JobNotFoundError(text, code=code or "NOT_FOUND", http_status=status, details=details)
     return ApiError(text, code=code or f"HTTP_{status}", http_status=status, details=details)
-
-
 
 
 def credits_remaining(headers: Mapping[str, str]) -> int | None:

@@ -33,13 +33,9 @@ def check_org_endpoints(org: str, dc: str, accounts_url: str, api_domain: str) -
     if accounts_url and is_loopback_url(accounts_url):
         if not api_domain:
             raise ConfigError(f"org {org!r}: a loopback accounts_url needs an api_domain too")
-        return check_token_destination(accounts_url), check_token_destination(
-            api_domain
-        )
+        return check_token_destination(accounts_url), check_token_destination(api_domain)
     known = get_dc(dc)
-    accounts = check_token_destination(
-        accounts_url or known.accounts_server, allow_loopback=False
-    )
+    accounts = check_token_destination(accounts_url or known.accounts_server, allow_loopback=False)
     api = check_token_destination(api_domain or known.api_domain, allow_loopback=False)
     if accounts.lower() != known.accounts_server:
         raise ConfigError(

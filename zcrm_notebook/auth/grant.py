@@ -115,8 +115,15 @@ class OAuthClient:
     @classmethod
     def from_credentials(cls, creds: OrgCredentials) -> OAuthClient:
         """The client part of existing credentials (to re-authorize an org)."""
-        return cls(creds.org, creds.dc, creds.client_id, creds.client_secret,
-                   creds.accounts_url, creds.api_domain, creds.api_version)  # fmt: skip
+        return cls(
+            creds.org,
+            creds.dc,
+            creds.client_id,
+            creds.client_secret,
+            creds.accounts_url,
+            creds.api_domain,
+            creds.api_version,
+        )
 
 
 # --- grant exchange ----------------------------------------------------------------------
@@ -167,11 +174,14 @@ def _fetch(client: OAuthClient, code: str, redirect_uri: str | None, timeout_s: 
     token_url = TOKEN.url(client.accounts_url)
     return call_token_endpoint(
         lambda: session.fetch_token(
-            token_url, code=code, include_client_id=True,
-            client_secret=client.client_secret, timeout=timeout_s,
+            token_url,
+            code=code,
+            include_client_id=True,
+            client_secret=client.client_secret,
+            timeout=timeout_s,
         ),
         token_url,
-    )  # fmt: skip
+    )
 
 
 def _entry(client: OAuthClient, answer: dict, sent_at: float) -> StoredToken:
@@ -189,13 +199,20 @@ def _entry(client: OAuthClient, answer: dict, sent_at: float) -> StoredToken:
     scopes = answer.get("scope") or ()
     scopes = scopes.replace(",", " ").split() if isinstance(scopes, str) else list(scopes)
     return StoredToken(
-        org=client.org, dc=client.dc, client_id=client.client_id,
-        client_secret=client.client_secret, refresh_token=answer["refresh_token"],
-        accounts_url=client.accounts_url, api_domain=api_domain,
-        api_version=client.api_version, scopes=tuple(scopes),
-        access_token=answer["access_token"], access_obtained_at=sent_at,
-        access_expires_at=sent_at + token_lifetime_s(answer), created_at=sent_at,
-    )  # fmt: skip
+        org=client.org,
+        dc=client.dc,
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        refresh_token=answer["refresh_token"],
+        accounts_url=client.accounts_url,
+        api_domain=api_domain,
+        api_version=client.api_version,
+        scopes=tuple(scopes),
+        access_token=answer["access_token"],
+        access_obtained_at=sent_at,
+        access_expires_at=sent_at + token_lifetime_s(answer),
+        created_at=sent_at,
+    )
 
 
 def exchange_grant_token(
@@ -311,8 +328,9 @@ def _post_revoke(entry: StoredToken, timeout_s: float) -> None:
     url = REVOKE.url(check_token_destination(entry.accounts_url))
     try:
         with new_session(user_agent=None) as s:
-            r = s.post(url, data={"token": entry.refresh_token}, timeout=timeout_s,
-                       allow_redirects=False)  # fmt: skip
+            r = s.post(
+                url, data={"token": entry.refresh_token}, timeout=timeout_s, allow_redirects=False
+            )
     except requests.RequestException as exc:
         raise TransportError(
             f"revoke request to {entry.accounts_url} got no answer ({type(exc).__name__}); "

@@ -218,8 +218,12 @@ def zoho_expires_in_seconds(r: requests.Response) -> requests.Response:
     return r
 
 
-ZOHO_TOKEN_HOOKS = (zoho_json_object, zoho_register_secrets, zoho_error_in_200,
-                    zoho_expires_in_seconds)  # fmt: skip
+ZOHO_TOKEN_HOOKS = (
+    zoho_json_object,
+    zoho_register_secrets,
+    zoho_error_in_200,
+    zoho_expires_in_seconds,
+)
 
 
 def zoho_token_response(r: requests.Response) -> requests.Response:
@@ -284,13 +288,15 @@ def call_token_endpoint(send: Callable[[], dict], token_url: str) -> dict:
     except (TokenEndpointError, ResponseFormatError):
         raise
     except OAuth2Error as exc:
-        raise token_error(getattr(exc, "error", "") or type(exc).__name__, host,
-                          description=exc.description or "") from None  # fmt: skip
+        raise token_error(
+            getattr(exc, "error", "") or type(exc).__name__, host, description=exc.description or ""
+        ) from None
     except requests.TooManyRedirects:
         raise TransportError(
             f"token request to {host} was redirected; refusing to follow (the secret would "
-            "be sent again)", code="REDIRECT",
-        ) from None  # fmt: skip
+            "be sent again)",
+            code="REDIRECT",
+        ) from None
     except requests.RequestException as exc:
         raise TransportError(
             f"token request to {host} got no answer ({type(exc).__name__})",

@@ -102,11 +102,16 @@ class StoredToken:
     def credentials(self, store_path: str | os.PathLike = "") -> OrgCredentials:
         """The :class:`OrgCredentials` of this entry (``token_store`` set to the file)."""
         return OrgCredentials(
-            org=self.org, dc=self.dc, client_id=self.client_id,
-            client_secret=self.client_secret, refresh_token=self.refresh_token,
-            api_version=self.api_version, accounts_url=self.accounts_url,
-            api_domain=self.api_domain, token_store=str(store_path),
-        )  # fmt: skip
+            org=self.org,
+            dc=self.dc,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            refresh_token=self.refresh_token,
+            api_version=self.api_version,
+            accounts_url=self.accounts_url,
+            api_domain=self.api_domain,
+            token_store=str(store_path),
+        )
 
     def access(self) -> AccessToken | None:
         """The stored access token, or None when there is none."""
@@ -116,8 +121,17 @@ class StoredToken:
         return AccessToken(self.access_token, self.api_domain, self.access_expires_at, obtained)
 
 
-_STR_FIELDS = {"org", "dc", "client_id", "client_secret", "refresh_token", "accounts_url",
-               "api_domain", "api_version", "access_token"}  # fmt: skip
+_STR_FIELDS = {
+    "org",
+    "dc",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "accounts_url",
+    "api_domain",
+    "api_version",
+    "access_token",
+}
 _NUM_FIELDS = {"access_expires_at", "access_obtained_at", "created_at", "updated_at"}
 _REQUIRED = ("dc", "client_id", "client_secret", "refresh_token", "accounts_url", "api_domain")
 
@@ -211,9 +225,10 @@ class TokenStore:
             return
         if os.name == "posix" and mode & 0o077:
             log.warning(
-                "token store %s is readable by others (mode %o); it will be written back "
-                "as 0600", self.path, mode,
-            )  # fmt: skip
+                "token store %s is readable by others (mode %o); it will be written back as 0600",
+                self.path,
+                mode,
+            )
 
     def read(self) -> dict[str, StoredToken]:
         """Every entry, keyed by org (``{}`` when the file does not exist)."""
@@ -306,9 +321,13 @@ class TokenStore:
             raw = data["orgs"].get(org)
             if not isinstance(raw, dict) or raw.get("refresh_token") != refresh_token:
                 return False
-            raw.update(access_token=token.access_token, access_expires_at=token.expires_at,
-                       access_obtained_at=token.obtained_at, api_domain=token.api_domain,
-                       updated_at=time.time())  # fmt: skip
+            raw.update(
+                access_token=token.access_token,
+                access_expires_at=token.expires_at,
+                access_obtained_at=token.obtained_at,
+                api_domain=token.api_domain,
+                updated_at=time.time(),
+            )
             return True
 
         return self._update(change)

@@ -38,7 +38,6 @@ from ..redact import mask
 __all__ = ["add_parser", "run", "status_rows"]
 
 
-
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``auth`` command to ``subparsers`` (from ``add_subparsers``); returns it.
 
@@ -85,8 +84,13 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
         metavar="SCOPE",
         help="web flow: extra scope (repeatable); the read scope is always asked",
     )
-    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                   help="timeout of the token request (30 s)")  # fmt: skip
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="timeout of the token request (30 s)",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -96,8 +100,10 @@ def run(args: argparse.Namespace) -> int:
     store = TokenStore(args.store)
     if args.revoke:
         entry = revoke(_need_org(args), store=store, timeout_s=args.timeout)
-        print(f"revoked the refresh token of org {entry.org!r} at {entry.accounts_url} "
-              f"and deleted it from {store.path}")  # fmt: skip
+        print(
+            f"revoked the refresh token of org {entry.org!r} at {entry.accounts_url} "
+            f"and deleted it from {store.path}"
+        )
         return 0
     if not (args.grant_token or args.auth_url or args.redirect_url):
         return _print_status(store, args.org)
@@ -105,15 +111,20 @@ def run(args: argparse.Namespace) -> int:
     if args.auth_url:
         return _print_auth_url(client, args)
     if args.grant_token:
-        creds = exchange_grant_token(client, args.grant_token, store=store,
-                                     timeout_s=args.timeout)  # fmt: skip
+        creds = exchange_grant_token(client, args.grant_token, store=store, timeout_s=args.timeout)
     else:
         creds = complete_authorization(
-            client, args.redirect_url, redirect_uri=_need(args.redirect_uri, "--redirect-uri"),
-            state=args.state, store=store, timeout_s=args.timeout,
-        )  # fmt: skip
-    print(f"stored a refresh token for org {creds.org!r} (data center {creds.dc}, "
-          f"api_domain {creds.api_domain}) in {store.path}")  # fmt: skip
+            client,
+            args.redirect_url,
+            redirect_uri=_need(args.redirect_uri, "--redirect-uri"),
+            state=args.state,
+            store=store,
+            timeout_s=args.timeout,
+        )
+    print(
+        f"stored a refresh token for org {creds.org!r} (data center {creds.dc}, "
+        f"api_domain {creds.api_domain}) in {store.path}"
+    )
     return 0
 
 
@@ -162,8 +173,10 @@ def _print_auth_url(client: OAuthClient, args: argparse.Namespace) -> int:
     print("Open this URL in a browser, sign in and approve:\n")
     print(f"  {url}\n")
     print("Then paste the address you were redirected to (keep the quotes):\n")
-    print(f"  zcrm-notebook auth --org {client.org} --client-id {client.client_id} "
-          f"--redirect-uri {redirect_uri} --state {state} --redirect-url '<ADDRESS>'")  # fmt: skip
+    print(
+        f"  zcrm-notebook auth --org {client.org} --client-id {client.client_id} "
+        f"--redirect-uri {redirect_uri} --state {state} --redirect-url '<ADDRESS>'"
+    )
     return 0
 
 
@@ -183,11 +196,17 @@ def status_rows(store: TokenStore, org: str | None = None) -> list[dict[str, str
     for name, e in sorted(store.read().items()):
         if org is not None and name != org:
             continue
-        rows.append({
-            "org": name, "dc": e.dc, "api_domain": e.api_domain, "client_id": e.client_id,
-            "client_secret": mask(e.client_secret), "refresh_token": mask(e.refresh_token),
-            "access_token_expires": _expiry(e, now),
-        })  # fmt: skip
+        rows.append(
+            {
+                "org": name,
+                "dc": e.dc,
+                "api_domain": e.api_domain,
+                "client_id": e.client_id,
+                "client_secret": mask(e.client_secret),
+                "refresh_token": mask(e.refresh_token),
+                "access_token_expires": _expiry(e, now),
+            }
+        )
     return rows
 
 

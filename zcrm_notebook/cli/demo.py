@@ -12,9 +12,7 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``demo`` command to ``subparsers``; returns its parser."""
-    p = subparsers.add_parser(
-        "demo", parents=parents, help="poll the simulator's jobs end to end"
-    )
+    p = subparsers.add_parser("demo", parents=parents, help="poll the simulator's jobs end to end")
     p.add_argument("--out", default="zcrm-demo", help="output folder (default zcrm-demo)")
     p.add_argument("--jobs", type=COUNT, default=36, help="simulated jobs (36, + 1 unknown)")
     p.add_argument("--speed", type=SPEED, default=30.0, help="simulated seconds per second")

@@ -12,9 +12,7 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``report`` command to ``subparsers``; returns its parser."""
-    p = subparsers.add_parser(
-        "report", parents=parents, help="tables and figures from snapshots"
-    )
+    p = subparsers.add_parser("report", parents=parents, help="tables and figures from snapshots")
     p.add_argument("source", help="snapshot CSV or SQLite store")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--tz", default="UTC", help="time zone of the figures (UTC)")

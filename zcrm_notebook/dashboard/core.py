@@ -122,8 +122,9 @@ class DashboardCore:
 
     stop_wait_s = 2.0
 
-    def __init__(self, jobs, orgs, *, config, org, policy, store, clock, sleep, refresh_s,
-                 frame) -> None:  # fmt: skip
+    def __init__(
+        self, jobs, orgs, *, config, org, policy, store, clock, sleep, refresh_s, frame
+    ) -> None:
         self.policy = policy or PollPolicy()
         self.clock, self.sleep, self.refresh_s = clock, sleep, float(refresh_s)
         self.handle: Watch | None = None
@@ -214,8 +215,14 @@ class DashboardCore:
             return None
         policy = replace(self.policy, min_interval_s=min_interval_s, max_interval_s=max_interval_s)
         self._stopping = False
-        self.handle = watch(self._jobs, self._orgs, policy=policy, store=self._store,
-                            clock=self.clock, sleep=self.sleep)  # fmt: skip
+        self.handle = watch(
+            self._jobs,
+            self._orgs,
+            policy=policy,
+            store=self._store,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
         return self.handle
 
     def _wait_stopped(self) -> None:

@@ -99,9 +99,14 @@ def attention_html(table: pd.DataFrame) -> str:
         status = str(r.status)
         chip = f'<span style="color:{STATUS_COLORS.get(status, "#000")}">&#9632;</span>'
         cells = [
-            r.job_id, r.org, r.dc, None, "" if pd.isna(r.progress) else f"{r.progress:.0%}",
-            "" if pd.isna(r.failed_count) else f"{r.failed_count:,}", r.reason,
-        ]  # fmt: skip
+            r.job_id,
+            r.org,
+            r.dc,
+            None,
+            "" if pd.isna(r.progress) else f"{r.progress:.0%}",
+            "" if pd.isna(r.failed_count) else f"{r.failed_count:,}",
+            r.reason,
+        ]
         tds = [f"<td>{html.escape(str(c))}</td>" if c is not None else "" for c in cells]
         tds[3] = f"<td>{chip} {html.escape(status)}</td>"
         rows.append("<tr>" + "".join(tds) + "</tr>")

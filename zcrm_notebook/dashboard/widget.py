@@ -118,13 +118,38 @@ class Dashboard(DashboardCore):
         Jobs by latest status last shown (``"not polled"`` for jobs without an answer).
     """
 
-    def __init__(self, jobs=None, orgs=None, *, config=None, org=None, policy=None,
-                 store=None, clock=time.time, sleep=None, tz="UTC", refresh_s=1.0,
-                 figure_every_s=2.0, export_dir="zcrm-report", group_by="dc",
-                 title="Zoho CRM mass convert", _frame=None):  # fmt: skip
+    def __init__(
+        self,
+        jobs=None,
+        orgs=None,
+        *,
+        config=None,
+        org=None,
+        policy=None,
+        store=None,
+        clock=time.time,
+        sleep=None,
+        tz="UTC",
+        refresh_s=1.0,
+        figure_every_s=2.0,
+        export_dir="zcrm-report",
+        group_by="dc",
+        title="Zoho CRM mass convert",
+        _frame=None,
+    ):
         self.tz, self.tz_name = tz, zone(tz)[1]
-        super().__init__(jobs, orgs, config=config, org=org, policy=policy, store=store,
-                         clock=clock, sleep=sleep, refresh_s=refresh_s, frame=_frame)  # fmt: skip
+        super().__init__(
+            jobs,
+            orgs,
+            config=config,
+            org=org,
+            policy=policy,
+            store=store,
+            clock=clock,
+            sleep=sleep,
+            refresh_s=refresh_s,
+            frame=_frame,
+        )
         self.figure_every_s = float(figure_every_s)
         self._last_key: tuple | None = None
         self._drawn_view: tuple | None = None
@@ -146,15 +171,22 @@ class Dashboard(DashboardCore):
         self.start_button = W.Button(description="Start", icon="play", button_style="success")
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger")
         self.interval = W.FloatRangeSlider(
-            value=(lo, hi), min=floor, max=max(60.0, 3 * hi), step=0.5,
-            description="interval (s)", continuous_update=False,
-            layout=W.Layout(width="420px"), tooltip=_INTERVAL_TIP,
-        )  # fmt: skip
-        self.group_by = W.ToggleButtons(options=["dc", "org"], value=group_by,
-                                        style={"button_width": "4em"})  # fmt: skip
+            value=(lo, hi),
+            min=floor,
+            max=max(60.0, 3 * hi),
+            step=0.5,
+            description="interval (s)",
+            continuous_update=False,
+            layout=W.Layout(width="420px"),
+            tooltip=_INTERVAL_TIP,
+        )
+        self.group_by = W.ToggleButtons(
+            options=["dc", "org"], value=group_by, style={"button_width": "4em"}
+        )
         self.filter = W.Dropdown(options=[("all", "")], value="", description="show")
-        self.overall = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="all leads",
-                                       bar_style="success", layout=_BAR)  # fmt: skip
+        self.overall = W.FloatProgress(
+            value=0.0, min=0.0, max=1.0, description="all leads", bar_style="success", layout=_BAR
+        )
         self.overall_text = W.HTML("").add_class("zcrm-overall-text")
         self.counts_html = W.HTML("").add_class("zcrm-counts")
         self.group_box = W.VBox([]).add_class("zcrm-groups")
@@ -162,10 +194,11 @@ class Dashboard(DashboardCore):
         self.attention_html = W.HTML("").add_class("zcrm-attention")
         self.export_dir = W.Text(value=str(export_dir), description="folder")
         self.export_button = W.Button(
-            description="Export", icon="download",
+            description="Export",
+            icon="download",
             tooltip="write the report bundle of what is shown to the folder (an empty or new "
-                    "folder, or one holding a previous report)",
-        )  # fmt: skip
+            "folder, or one holding a previous report)",
+        )
         self.export_out = W.HTML("").add_class("zcrm-export")
         self.overall.add_class("zcrm-overall")
         self._wire()
@@ -173,13 +206,21 @@ class Dashboard(DashboardCore):
         if self.browsing:  # a past run: nothing to start, stop or pace
             for w in controls:
                 w.layout.display = "none"
-        self.widget = W.VBox([
-            W.HBox([self.title, self.status]), W.HBox(controls),
-            W.HBox([W.Label("group by"), self.group_by, self.filter]),
-            W.HBox([self.overall, self.overall_text]), self.counts_html, self.group_box,
-            self.image, W.HTML("<b>Jobs that need attention</b>"), self.attention_html,
-            W.HBox([self.export_dir, self.export_button]), self.export_out,
-        ]).add_class("zcrm-dashboard")  # fmt: skip
+        self.widget = W.VBox(
+            [
+                W.HBox([self.title, self.status]),
+                W.HBox(controls),
+                W.HBox([W.Label("group by"), self.group_by, self.filter]),
+                W.HBox([self.overall, self.overall_text]),
+                self.counts_html,
+                self.group_box,
+                self.image,
+                W.HTML("<b>Jobs that need attention</b>"),
+                self.attention_html,
+                W.HBox([self.export_dir, self.export_button]),
+                self.export_out,
+            ]
+        ).add_class("zcrm-dashboard")
         self._update_filter_options()
 
     def _wire(self) -> None:

@@ -214,8 +214,12 @@ def complete_from_store(org: str, table: dict, path: str | os.PathLike | None = 
         raise ConfigError(f"org {org!r} has no refresh_token and {store.where} has none: {how}")
     if str(table.get("client_id") or entry.client_id).strip() != entry.client_id:
         raise ConfigError(f"org {org!r}: {store.where} holds a token of another client id; {how}")
-    return {**table, "refresh_token": entry.refresh_token, "token_store": str(store.path),
-            "api_domain": table.get("api_domain") or entry.api_domain}  # fmt: skip
+    return {
+        **table,
+        "refresh_token": entry.refresh_token,
+        "token_store": str(store.path),
+        "api_domain": table.get("api_domain") or entry.api_domain,
+    }
 
 
 #: Keys of an OAuth client (before it has a token): what ``zcrm-notebook auth`` needs.

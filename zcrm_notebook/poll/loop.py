@@ -174,10 +174,14 @@ class PollLoop:
         self._check_quality(job, track.last, st)
         self.record(
             Snapshot.from_status(
-                st, polled_at=at, org=job.org, dc=o.creds.dc,
-                http_status=ans.http_status, latency_s=ans.latency_s,
+                st,
+                polled_at=at,
+                org=job.org,
+                dc=o.creds.dc,
+                http_status=ans.http_status,
+                latency_s=ans.latency_s,
             )
-        )  # fmt: skip
+        )
         track.attempt = 0
         self._converted[job] = st.converted_count or 0
         if self.bar is not None:
@@ -244,8 +248,9 @@ class PollLoop:
 
     def _warn_error_once(self, o: OrgState, exc: ZcrmError) -> None:
         if o.first_error(exc.code):
-            log.warning("org %s: %s (further %s errors are in the snapshots)", o.name,
-                        exc, exc.code)  # fmt: skip
+            log.warning(
+                "org %s: %s (further %s errors are in the snapshots)", o.name, exc, exc.code
+            )
 
     def _fail_org(self, o: OrgState, exc: ZcrmError, at: float) -> None:
         """An auth failure ends the org: each of its pending jobs gets one error row."""
@@ -259,8 +264,9 @@ class PollLoop:
             self._finish(job)
 
     def _give_up_org_budget(self, o: OrgState) -> None:
-        log.warning("org %s used its budget of %s calls; stopping its polls", o.name,
-                    self.policy.budget)  # fmt: skip
+        log.warning(
+            "org %s used its budget of %s calls; stopping its polls", o.name, self.policy.budget
+        )
         o.end("BUDGET_EXHAUSTED")
         self._pending.difference_update(self._pending_of(o.name))
 
@@ -285,7 +291,13 @@ def _error_snapshot(
 ) -> Snapshot:
     """The ``error`` row of a poll that got no status (or of a job its org never polled)."""
     return Snapshot(
-        polled_at=at, org=job.org, dc=dc, job_id=job.job_id, status=JobState.ERROR,
-        http_status=exc.http_status, error_code=exc.code, error_message=message or str(exc),
+        polled_at=at,
+        org=job.org,
+        dc=dc,
+        job_id=job.job_id,
+        status=JobState.ERROR,
+        http_status=exc.http_status,
+        error_code=exc.code,
+        error_message=message or str(exc),
         latency_s=latency_s,
-    )  # fmt: skip
+    )

@@ -92,19 +92,25 @@ class PollPolicy:
     def __post_init__(self) -> None:
         checks = [
             ("min_interval_s", self.min_interval_s > 0, "must be > 0"),
-            ("max_interval_s", self.max_interval_s >= self.min_interval_s,
-             "must be >= min_interval_s"),
+            (
+                "max_interval_s",
+                self.max_interval_s >= self.min_interval_s,
+                "must be >= min_interval_s",
+            ),
             ("growth", self.growth >= 1.0, "must be >= 1"),
             ("jitter", 0.0 <= self.jitter <= 0.5, "must be within [0, 0.5]"),
             ("max_in_flight", self.max_in_flight >= 1, "must be >= 1"),
-            ("org_max_in_flight", all(v >= 1 for v in self.org_max_in_flight.values()),
-             "caps must be >= 1"),
+            (
+                "org_max_in_flight",
+                all(v >= 1 for v in self.org_max_in_flight.values()),
+                "caps must be >= 1",
+            ),
             ("timeout_s", self.timeout_s > 0, "must be > 0"),
             ("max_retries", self.max_retries >= 0, "must be >= 0"),
             ("deadline_s", self.deadline_s is None or self.deadline_s > 0, "must be > 0"),
             ("budget", self.budget is None or self.budget >= 1, "must be >= 1"),
             ("not_found_confirmations", self.not_found_confirmations >= 1, "must be >= 1"),
-        ]  # fmt: skip
+        ]
         for name, ok, rule in checks:
             if not ok:  # also catches NaN: every comparison with NaN is False
                 value = getattr(self, name)
@@ -114,8 +120,14 @@ class PollPolicy:
     def fixed(cls, interval_s: float, **kwargs) -> PollPolicy:
         """Poll every job every ``interval_s`` seconds (no adaptation, no jitter): the naive
         baseline of the benchmarks."""
-        return cls(min_interval_s=interval_s, max_interval_s=interval_s, growth=1.0,
-                   jitter=0.0, use_eta=False, **kwargs)  # fmt: skip
+        return cls(
+            min_interval_s=interval_s,
+            max_interval_s=interval_s,
+            growth=1.0,
+            jitter=0.0,
+            use_eta=False,
+            **kwargs,
+        )
 
     def cap(self, org: str) -> int:
         """Calls-in-flight cap of ``org``."""

@@ -193,8 +193,15 @@ class Poller:
         start = self.clock()
         for creds in self.orgs_config.values():
             self._orgs[creds.org] = OrgState.open(creds, self.policy, self.clock)
-        loop = PollLoop(self._orgs, self.policy, self._record, clock=self.clock,
-                              sleep=self._sleep, stop=self._stop, bar=bar)  # fmt: skip
+        loop = PollLoop(
+            self._orgs,
+            self.policy,
+            self._record,
+            clock=self.clock,
+            sleep=self._sleep,
+            stop=self._stop,
+            bar=bar,
+        )
         for job in self.jobs:
             self._orgs[job.org].stats.jobs += 1
             if job not in finished:

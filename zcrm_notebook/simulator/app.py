@@ -57,7 +57,6 @@ from .stats import SimStats
 __all__ = ["Simulator", "default_scenario", "SERVED"]
 
 
-
 def _toml_str(s: str) -> str:
     escapes = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f"}
     escapes["\r"] = "\\r"

@@ -37,11 +37,26 @@ JOB_OUTCOMES = ("completed", "failed")
 
 FAULT_NAMES = frozenset(
     {
-        "429", "500", "503", "reset", "slow", "html", "truncated", "204", "404",
-        "missing_data", "unknown_status", "backwards", "invalid_token", "auth_failure",
-        "scope_mismatch", "no_permission", "invalid_data", "ok",
+        "429",
+        "500",
+        "503",
+        "reset",
+        "slow",
+        "html",
+        "truncated",
+        "204",
+        "404",
+        "missing_data",
+        "unknown_status",
+        "backwards",
+        "invalid_token",
+        "auth_failure",
+        "scope_mismatch",
+        "no_permission",
+        "invalid_data",
+        "ok",
     }
-)  # fmt: skip
+)
 """Fault names usable in :attr:`Faults.script` (each one produces one answer; ``"ok"`` is
 a normal answer, to place a fault after a few good ones)."""
 

@@ -89,9 +89,7 @@ def loopback_host(host: str) -> str:
 class Router(Protocol):
     """What the server calls per request (the :class:`~zcrm_notebook.simulator.Simulator`)."""
 
-    def handle(
-        self, method: str, target: str, headers: Any, body: bytes
-    ) -> tuple[Answer, Any]: ...
+    def handle(self, method: str, target: str, headers: Any, body: bytes) -> tuple[Answer, Any]: ...
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

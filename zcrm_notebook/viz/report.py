@@ -56,6 +56,7 @@ FIGURES: dict[str, tuple[Callable[..., Axes], dict[str, Any], tuple[float, float
     "status_timeline": (plot_status_timeline, {}, (11, 8)),
 }
 
+
 def _duration(seconds: float) -> str:
     """Short human duration: ``48 s``, ``12 min 5 s``, ``3 h 05 min``, ``2 d 3 h``."""
     s = int(round(seconds))
