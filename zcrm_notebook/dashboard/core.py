@@ -14,7 +14,6 @@ import io
 import logging
 import time
 from dataclasses import replace
-from typing import TypeVar
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -26,7 +25,6 @@ from ..inputs.orgs import load_orgs
 from ..poll.background import Watch, watch
 from ..poll.policy import PollPolicy
 from ..snapshots.frame import FrameCache
-from ..snapshots.load import load_snapshots
 from ..snapshots.memory import MemoryStore
 from ..snapshots.store import Store, open_store
 from ..viz.failure_rate import plot_failure_rate
@@ -35,7 +33,6 @@ from ..viz.progress import plot_progress
 __all__ = ["DashboardCore", "FigureImage", "as_store"]
 
 log = logging.getLogger(__name__)
-_D = TypeVar("_D", bound="DashboardCore")
 
 
 class FigureImage:
@@ -145,43 +142,6 @@ class DashboardCore:
         self._cache = FrameCache()
         self._task: asyncio.Task | None = None
         self._stopping = False
-
-    @classmethod
-    def from_frame(cls: type[_D], df: pd.DataFrame, **kwargs) -> _D:
-        """Browse a past run: a dashboard over a snapshot DataFrame (Start is disabled).
-
-        Parameters
-        ----------
-        df : pandas.DataFrame
-            Snapshot frame. Not modified.
-        **kwargs
-            ``tz``, ``export_dir``, ``group_by``, ``title``, ``figure_every_s``.
-        """
-        return cls(_frame=df.copy(), **kwargs)
-
-    @classmethod
-    def from_store(cls: type[_D], path, **kwargs) -> _D:
-        """Browse the snapshots of a SQLite store file (a past run).
-
-        To resume polling from a store instead, use ``Dashboard(jobs, ..., store=path)``.
-
-        Raises
-        ------
-        ConfigError
-            If the path does not exist, is a folder, or is not a snapshot store.
-        """
-        return cls.from_frame(load_snapshots(path, "store"), **kwargs)
-
-    @classmethod
-    def from_csv(cls: type[_D], path, **kwargs) -> _D:
-        """Browse the snapshots of a snapshot CSV file (a past run).
-
-        Raises
-        ------
-        ConfigError
-            If the path does not exist, is a folder, or is not a snapshot CSV.
-        """
-        return cls.from_frame(load_snapshots(path, "csv"), **kwargs)
 
     def refresh(self, force: bool = False) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -34,6 +34,7 @@ import pandas as pd
 from ..analysis.summary import summarize_jobs
 from ..errors import ConfigError, ZcrmError
 from ..poll.background import Watch
+from ..snapshots.load import load_snapshots
 from ..viz.report import export_report
 from ..viz.style import org_dcs, zone
 from ..viz.text import plural
@@ -162,6 +163,43 @@ class Dashboard(DashboardCore):
         self.figure = self._fig.figure
         self._build(title, export_dir, group_by)
         self.refresh(force=True)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, **kwargs) -> Dashboard:
+        """Browse a past run: a dashboard over a snapshot DataFrame (Start is disabled).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Snapshot frame. Not modified.
+        **kwargs
+            ``tz``, ``export_dir``, ``group_by``, ``title``, ``figure_every_s``.
+        """
+        return cls(_frame=df.copy(), **kwargs)
+
+    @classmethod
+    def from_store(cls, path, **kwargs) -> Dashboard:
+        """Browse the snapshots of a SQLite store file (a past run).
+
+        To resume polling from a store instead, use ``Dashboard(jobs, ..., store=path)``.
+
+        Raises
+        ------
+        ConfigError
+            If the path does not exist, is a folder, or is not a snapshot store.
+        """
+        return cls.from_frame(load_snapshots(path, "store"), **kwargs)
+
+    @classmethod
+    def from_csv(cls, path, **kwargs) -> Dashboard:
+        """Browse the snapshots of a snapshot CSV file (a past run).
+
+        Raises
+        ------
+        ConfigError
+            If the path does not exist, is a folder, or is not a snapshot CSV.
+        """
+        return cls.from_frame(load_snapshots(path, "csv"), **kwargs)
 
     def _build(self, title: str, export_dir: str, group_by: str) -> None:
         lo, hi = self.policy.min_interval_s, self.policy.max_interval_s

@@ -11,6 +11,7 @@ stays right across DST changes.
 from __future__ import annotations
 
 from datetime import tzinfo
+from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -129,14 +130,14 @@ def plot_progress(
         # row holds the latest total of each group (all of its jobs, whenever first seen)
         final = total.iloc[-1].astype("Float64").fillna(0)
         pct = percent(processed, pd.DataFrame(final.to_dict(), index=processed.index))
-        dot = {"marker": "o"} if len(x) == 1 else {}  # a single time bin is no line
+        dot: dict[str, Any] = {"marker": "o"} if len(x) == 1 else {}  # one bin: no line
         for name, color in zip(pct.columns, colors):
             ax.plot(x, pct[name], **({"color": color, "label": name} | dot | kwargs))
         if pct.shape[1] > 1:
             all_den = pd.Series(float(final.sum()), index=processed.index)
             all_pct = percent(processed.sum(axis=1), all_den)
-            style = {"color": "black", "linestyle": "--", "linewidth": 1} | dot
-            ax.plot(x, all_pct, label="all", **style)
+            dashed: dict[str, Any] = {"color": "black", "linestyle": "--", "linewidth": 1}
+            ax.plot(x, all_pct, label="all", **(dashed | dot))
         ax.set_ylim(0, 105)
         ax.yaxis.set_major_formatter(percent_ticks())
         ax.set_ylabel(f"{UNITS} processed (% of latest total)")

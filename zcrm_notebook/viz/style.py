@@ -12,12 +12,14 @@ from __future__ import annotations
 import warnings
 import zlib
 from datetime import tzinfo
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
@@ -221,7 +223,7 @@ def _laid_out_width(ax: Axes) -> float:
     labels drawn so far (long tick labels make it narrower)."""
     width = ax.get_window_extent().width
     fig = ax.figure
-    fig = getattr(fig, "figure", None) or fig  # the root figure of a SubFigure
+    fig = cast(Figure, getattr(fig, "figure", None) or fig)  # the root of a SubFigure
     engine = fig.get_layout_engine()
     if engine is not None:
         with warnings.catch_warnings():
