@@ -119,16 +119,16 @@ zn.summarize_dcs(df)"""),
     ("md", """\
 ## 6. Plots
 
-The functions of `zcrm_notebook.plots` draw on a matplotlib Axes you give them (or the current
+The functions of `zcrm_notebook.viz` draw on a matplotlib Axes you give them (or the current
 one) and return it; `make_report` puts four of them on one figure."""),
     ("code", """\
 import matplotlib.pyplot as plt
 
-from zcrm_notebook import plots
+from zcrm_notebook import viz
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.5), layout="constrained")
-plots.plot_progress(df, ax=ax1)
-plots.plot_failure_rate(df, ax=ax2);"""),
+viz.plot_progress(df, ax=ax1)
+viz.plot_failure_rate(df, ax=ax2);"""),
     ("code", """\
 zn.make_report(df, tz="Europe/Paris")"""),
     ("md", """\
@@ -189,7 +189,7 @@ from pathlib import Path
 
 import zcrm_notebook as zn
 from zcrm_notebook.simulator import SimClock, default_scenario
-from zcrm_notebook.widgets import Dashboard
+from zcrm_notebook.dashboard import Dashboard
 
 out = Path(OUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
@@ -371,7 +371,7 @@ The dashboard polls in the background: keep working in other cells, press **Stop
 time (every snapshot is kept in `STORE`; **Start** resumes without re-polling finished jobs)."""),
     ("code", """\
 if READY:
-    from zcrm_notebook.widgets import Dashboard
+    from zcrm_notebook.dashboard import Dashboard
 
     policy = zn.PollPolicy(
         min_interval_s=MIN_INTERVAL_S, max_interval_s=MAX_INTERVAL_S, deadline_s=DEADLINE_S
