@@ -1,35 +1,24 @@
-"""The CRM client: answer mapping, the Zoho-oauthtoken header, timeouts, 401 handling."""
+"""The CRM client: the Zoho-oauthtoken header, timeouts, token destinations, 401 handling."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-import requests
+from helpers_http import JOB, URL, response
 from requests.adapters import BaseAdapter
 
 from zcrm_notebook import auth
-from zcrm_notebook.api.answers import interpret_answer
 from zcrm_notebook.api.status import JobState
 from zcrm_notebook.auth import AccessToken, OrgCredentials, TokenCache
 from zcrm_notebook.client import ZohoClient
 from zcrm_notebook.errors import (
-    ApiError,
     InvalidTokenError,
-    JobNotFoundError,
     NoPermissionError,
-    RateLimitError,
-    ResponseFormatError,
     ScopeError,
     TransportError,
     UnsafeEndpointError,
 )
 from zcrm_notebook.simulator import Faults, SimClock, SimJob, SimOrg, Simulator
 
-DATA = Path(__file__).parent / "data"
-JOB = "3652397000009835020"
-URL = "https://www.zohoapis.eu/crm/v5/Leads/actions/mass_convert?job_id=" + JOB
 READ = auth.MASS_CONVERT_READ_SCOPE
 CREATE = "ZohoCRM.mass_convert.leads.CREATE"
 
@@ -38,125 +27,7 @@ CREATE = "ZohoCRM.mass_convert.leads.CREATE"
 pytestmark = pytest.mark.usefixtures("fresh_token_caches")
 
 
-def response(status: int, body=b"", headers=None) -> requests.Response:
-    r = requests.Response()
-    r.status_code, r.url = status, URL
-    r._content = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
-    r.headers.update(headers or {"Content-Type": "application/json"})
-    return r
-
-
-def envelope(code: str, message: str = "msg") -> dict:
-    return {"code": code, "details": {}, "message": message, "status": "error"}
-
-
 # --- interpret_answer: one test per row of its table -----------------------------------------
-
-
-def test_2xx_json_is_a_status():
-    body = json.loads((DATA / "status_completed_doc_sample.json").read_text())
-    st = interpret_answer(JOB, response(200, body))
-    assert st.status == JobState.COMPLETED and st.job_id == JOB
-    st = interpret_answer(JOB, response(202, {"data": [{"Status": "RUNNING", "Total_Count": 5}]}))
-    assert st.status == JobState.IN_PROGRESS
-
-
-@pytest.mark.parametrize("status, body", [(204, b""), (200, b"  ")])
-def test_no_content_is_job_not_found(status, body):
-    with pytest.raises(JobNotFoundError) as err:
-        interpret_answer(JOB, response(status, body))
-    assert err.value.code == "NO_CONTENT" and JOB in str(err.value)
-
-
-def test_invalid_data_and_404_are_job_not_found():
-    body = json.loads((DATA / "error_invalid_data.json").read_text())
-    with pytest.raises(JobNotFoundError) as err:
-        interpret_answer(JOB, response(400, body))
-    assert err.value.code == "INVALID_DATA" and err.value.details == {"api_name": "job_id"}
-    with pytest.raises(JobNotFoundError) as err:
-        interpret_answer(JOB, response(404, envelope("INVALID_URL_PATTERN")))
-    with pytest.raises(JobNotFoundError, match="non-JSON"):
-        interpret_answer(JOB, response(404, b"<html>nf</html>", {"Content-Type": "text/html"}))
-
-
-def test_required_param_missing_is_an_api_error():
-    body = json.loads((DATA / "error_required_param_missing.json").read_text())
-    with pytest.raises(ApiError) as err:
-        interpret_answer(JOB, response(400, body))
-    assert type(err.value) is ApiError and err.value.code == "REQUIRED_PARAM_MISSING"
-
-
-@pytest.mark.parametrize(
-    "status, body, code",
-    [
-        (401, envelope("INVALID_TOKEN", "invalid oauth token"), "INVALID_TOKEN"),
-        (401, envelope("AUTHENTICATION_FAILURE"), "AUTHENTICATION_FAILURE"),
-        (401, envelope("SOMETHING_NEW"), "SOMETHING_NEW"),
-        (401, {"status": "error"}, "INVALID_TOKEN"),
-        (401, b"<html>401</html>", "INVALID_TOKEN"),
-        (200, envelope("INVALID_TOKEN"), "INVALID_TOKEN"),
-    ],
-)
-def test_401_variants_are_invalid_token(status, body, code):
-    with pytest.raises(InvalidTokenError) as err:
-        interpret_answer(JOB, response(status, body))
-    assert err.value.code == code
-
-
-def test_scope_mismatch_names_the_scope():
-    with pytest.raises(ScopeError, match=READ) as err:
-        interpret_answer(JOB, response(401, envelope("OAUTH_SCOPE_MISMATCH")))
-    assert err.value.code == "OAUTH_SCOPE_MISMATCH"
-
-
-@pytest.mark.parametrize(
-    "body", [json.loads((DATA / "error_no_permission.json").read_text()), {"status": "error"}]
-)
-def test_403_is_no_permission(body):
-    with pytest.raises(NoPermissionError, match="mass-convert") as err:
-        interpret_answer(JOB, response(403, body))
-    assert err.value.code == "NO_PERMISSION" and err.value.http_status == 403
-
-
-def test_429_with_retry_after():
-    with pytest.raises(RateLimitError) as err:
-        interpret_answer(JOB, response(429, envelope("TOO_MANY_REQUESTS"), {"Retry-After": "7"}))
-    assert err.value.retry_after_s == 7.0
-    with pytest.raises(RateLimitError) as err:
-        interpret_answer(JOB, response(429, b"busy", {"Retry-After": "soon"}))
-    assert err.value.retry_after_s is None
-
-
-def test_5xx_html_is_an_api_error_naming_the_host():
-    html = b"<html><title>502 Bad Gateway</title></html>"
-    with pytest.raises(ApiError) as err:
-        interpret_answer(JOB, response(502, html, {"Content-Type": "text/html; charset=UTF-8"}))
-    assert err.value.code == "HTTP_502" and "www.zohoapis.eu" in str(err.value)
-    assert "text/html" in str(err.value)
-    with pytest.raises(ApiError) as err:
-        interpret_answer(JOB, response(500, envelope("INTERNAL_ERROR")))
-    assert err.value.code == "INTERNAL_ERROR"
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b'{"data": [{"Status": "COMPLETED", "Total_',
-        b"<html>ok</html>",
-        {"info": {}},
-        {"data": []},
-        [1, 2],
-    ],
-)
-def test_truncated_or_missing_data_is_a_format_error(body):
-    with pytest.raises(ResponseFormatError):
-        interpret_answer(JOB, response(200, body))
-
-
-def test_other_envelope_keeps_zoho_code():
-    with pytest.raises(ApiError) as err:
-        interpret_answer(JOB, response(400, envelope("LIMIT_EXCEEDED")))
-    assert err.value.code == "LIMIT_EXCEEDED" and err.value.http_status == 400
 
 
 # --- the request itself (no network: a capturing transport adapter) -----------------------

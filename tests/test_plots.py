@@ -1,4 +1,4 @@
-"""plots.py: artists checked against hand-worked values, plus a few baseline images.
+"""The plots of viz/: artists checked against hand-worked values, plus a few baseline images.
 
 Baseline PNGs live in ``tests/baseline_images/``. After an intended visual change, look at
 the new images and regenerate them with ``python tests/test_plots.py`` (runs

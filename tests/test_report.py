@@ -1,4 +1,4 @@
-"""report.py: the overview figure, the report bundle and CSV formula neutralising."""
+"""viz/report.py: the overview figure, the report bundle and CSV formula neutralising."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""summary.py / timeseries.py on hand-built frames whose answers are worked out by hand."""
+"""analysis/summary.py / timeseries.py on hand-built frames whose answers are worked out by hand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Snapshot frame schema and the CSV round trip."""
+"""snapshots/csvfile.py: the snapshot CSV round trip and formula neutralising."""
 
 import pandas as pd
 import pytest

@@ -1,4 +1,4 @@
-"""Data-center table and token destinations."""
+"""Data-center table: codes, accounts servers, API domains, look-ups."""
 
 import pytest
 
@@ -8,8 +8,7 @@ from zcrm_notebook.api.datacenters import (
     dc_for_api_domain,
     get_dc,
 )
-from zcrm_notebook.api.destinations import check_token_destination
-from zcrm_notebook.errors import DataCenterError, UnsafeEndpointError
+from zcrm_notebook.errors import DataCenterError
 
 
 def test_all_nine_data_centers():
@@ -59,38 +58,3 @@ def test_unknown_hosts_raise():
         dc_for_api_domain("https://www.zohoapis.de")
     with pytest.raises(DataCenterError):
         dc_for_accounts_server("https://accounts.example.com")
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://www.zohoapis.eu",
-        "https://accounts.zohocloud.ca/",
-        "http://127.0.0.1:8080/x",
-        "http://localhost:1",
-        "http://[::1]:5",
-    ],
-)
-def test_allowed_token_destinations(url):
-    assert check_token_destination(url) == url.rstrip("/")
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://www.zohoapis.eu",
-        "https://www.zohoapis.eu.evil.com",
-        "https://evil.com",
-        "https://zohoapis.eu@evil.com",
-        "https://user@www.zohoapis.com",
-        "ftp://127.0.0.1",
-    ],
-)
-def test_refused_token_destinations(url):
-    with pytest.raises(UnsafeEndpointError):
-        check_token_destination(url)
-
-
-def test_loopback_refused_when_not_allowed():
-    with pytest.raises(UnsafeEndpointError):
-        check_token_destination("http://127.0.0.1:1", allow_loopback=False)
