@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..analysis.summary import summarize_dcs, summarize_orgs
 from ..viz.style import STATUS_COLORS, group_colors
-from ..viz.text import plural
+from ..viz.text import UNIT, UNITS, plural
 
 if TYPE_CHECKING:
     from ..poll.background import Watch
@@ -67,7 +67,7 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
         (st == "error", lambda r: f"no status ({r.last_error_code})"),
         (jobs["stalled"] & unfinished, lambda r: "stalled"),
         (None, lambda r: "slowest"),
-        (failed > 0, lambda r: _leads_failed(int(r.failed_count))),
+        (failed > 0, lambda r: f"{plural(int(r.failed_count), UNIT)} failed"),
     ]
     picked: list[tuple[int, str]] = []
     seen: set = set()
@@ -84,10 +84,6 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
     out = jobs.loc[[i for i, _ in picked], ATTENTION_COLUMNS[:-1]].reset_index(drop=True)
     out["reason"] = pd.array([why for _, why in picked], dtype="string")
     return out
-
-
-def _leads_failed(n: int) -> str:
-    return f"{n} lead failed" if n == 1 else f"{n} leads failed"
 
 
 def attention_html(table: pd.DataFrame) -> str:
@@ -132,8 +128,8 @@ def leads_text(processed: int, total: int, failed: int) -> str:
     The percent is rounded down, so "100%" means every lead is processed (909 of 911 is
     "99%")."""
     if total <= 0:
-        return "waiting for lead counts"
-    text = f"{processed:,} / {total:,} leads processed ({100 * processed // total}%)"
+        return f"waiting for {UNIT} counts"
+    text = f"{processed:,} / {total:,} {UNITS} processed ({100 * processed // total}%)"
     if failed:
         text += f", <b style='color:{_RED}'>{failed:,} failed ({failed / total:.1%})</b>"
     return text

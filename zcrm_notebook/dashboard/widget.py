@@ -37,7 +37,7 @@ from ..poll.background import Watch
 from ..snapshots.load import load_snapshots
 from ..viz.report import export_report
 from ..viz.style import org_dcs, zone
-from ..viz.text import plural
+from ..viz.text import UNITS, plural
 from .core import DashboardCore, FigureImage
 from .view import (
     attention_html,
@@ -223,7 +223,12 @@ class Dashboard(DashboardCore):
         )
         self.filter = W.Dropdown(options=[("all", "")], value="", description="show")
         self.overall = W.FloatProgress(
-            value=0.0, min=0.0, max=1.0, description="all leads", bar_style="success", layout=_BAR
+            value=0.0,
+            min=0.0,
+            max=1.0,
+            description=f"all {UNITS}",
+            bar_style="success",
+            layout=_BAR,
         )
         self.overall_text = W.HTML("").add_class("zcrm-overall-text")
         self.counts_html = W.HTML("").add_class("zcrm-counts")

@@ -35,7 +35,7 @@ from .failure_rate import plot_failure_rate
 from .outcomes import plot_outcomes
 from .progress import plot_progress
 from .style import zone
-from .text import plural
+from .text import UNIT, plural
 from .timeline import plot_status_timeline
 
 __all__ = ["make_report", "export_report", "check_export_dir", "neutralize_formulas", "FIGURES"]
@@ -95,7 +95,7 @@ def _headline(df: pd.DataFrame, tz: str | tzinfo) -> str:
     return (
         f"Mass convert: {plural(int(dcs['n_jobs'].sum()), 'job')} in "
         f"{plural(len(dcs), 'data center')}, "
-        f"{plural(total, 'lead')}, {int(dcs['leads_converted'].sum()):,} converted, "
+        f"{plural(total, UNIT)}, {int(dcs['leads_converted'].sum()):,} converted, "
         f"{failed:,} failed{pct}, {int(dcs['leads_pending'].sum()):,} pending; "
         f"{_polled_range(df, info, name)}"
     )
