@@ -1,5 +1,7 @@
 """The SQLite snapshot journal."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,56 +17,12 @@ T0 = 1_767_225_600.5
 
 
 def snaps():
-    return [
-        Snapshot(
-            T0,
-            "us-org",
-            "us",
-            JOB,
-            JobState.IN_PROGRESS,
-            "in progress",
-            10,
-            4,
-            5,
-            1,
-            200,
-            None,
-            None,
-            0.02,
-        ),
-        Snapshot(
-            T0,
-            "us-org",
-            "us",
-            JOB,
-            JobState.IN_PROGRESS,
-            "in progress",
-            10,
-            4,
-            5,
-            1,
-            200,
-            None,
-            None,
-            0.02,
-        ),  # same instant, same answer: still two polls
-        Snapshot(
-            T0 + 3,
-            "eu-org",
-            "eu",
-            "7",
-            JobState.ERROR,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            "ReadTimeout",
-            "job 7: no answer",
-            10.0,
-        ),
-    ]
+    counts = (10, 4, 5, 1)  # total, converted, not converted, failed
+    poll = Snapshot(T0, "us-org", "us", JOB, JobState.IN_PROGRESS, "in progress", *counts, 200)
+    poll = dataclasses.replace(poll, latency_s=0.02)
+    error = {"error_code": "ReadTimeout", "error_message": "job 7: no answer", "latency_s": 10.0}
+    timeout = Snapshot(T0 + 3, "eu-org", "eu", "7", JobState.ERROR, **error)
+    return [poll, dataclasses.replace(poll), timeout]  # same instant, same answer: two polls
 
 
 def test_read_back_equals_the_frame(tmp_path):

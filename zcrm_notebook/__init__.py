@@ -8,8 +8,6 @@ Heavy modules (matplotlib, ipywidgets, the simulator) load only when used.
 from __future__ import annotations
 
 import logging
-from importlib import import_module
-from typing import Any
 
 from . import _compat
 
@@ -62,13 +60,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'zcrm_notebook' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, _ = _compat.lazy_names(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -1,5 +1,10 @@
-"""Old import paths: ``zcrm_notebook.plots``, ``.widgets``, ``.status`` ... keep working.
+"""Imports that stay cheap and paths that stay valid: lazy public names, old module paths.
 
+:func:`lazy_names` gives a package public names that are imported on first use (the
+package ``zcrm_notebook`` itself, ``viz`` and ``dashboard``: ``import zcrm_notebook``
+loads neither pandas, matplotlib nor ipywidgets).
+
+Old import paths: ``zcrm_notebook.plots``, ``.widgets``, ``.status`` ... keep working.
 Until version 0.1 every module sat at the top of the package; they now live in
 subpackages (``docs/architecture.md``). :class:`OldPathFinder`, installed on
 ``sys.meta_path`` by ``zcrm_notebook/__init__.py``, answers an import of an old module
@@ -17,7 +22,9 @@ import importlib.abc
 import importlib.machinery
 import sys
 import types
+from collections.abc import Callable
 from importlib import import_module
+from typing import Any
 
 #: Old module (under ``zcrm_notebook.``) -> the new module(s) holding its public names.
 OLD_PATHS: dict[str, tuple[str, ...]] = {
@@ -38,6 +45,32 @@ OLD_PATHS: dict[str, tuple[str, ...]] = {
     "report": ("viz.report",),
     "widgets": ("dashboard.widget",),
 }
+
+
+def lazy_names(
+    package: str, exports: dict[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__getattr__, __dir__)`` of a package whose public names load on first use.
+
+    Parameters
+    ----------
+    package : str
+        The package's ``__name__``.
+    exports : dict of str to str
+        Public name -> the module (relative to ``package``) that defines it.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(import_module(f".{exports[name]}", package), name)
+        vars(sys.modules[package])[name] = value  # the next access is a plain attribute
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(exports)
+
+    return __getattr__, __dir__
 
 
 def _new_module(name: str) -> types.ModuleType:
