@@ -387,15 +387,17 @@ def test_stop_then_start_in_one_cell_restarts(scenario, clock):
 
 
 def test_start_says_so_when_the_poll_is_still_stopping(scenario, clock):
-    opened = threading.Event()
+    opened, sleeping = threading.Event(), threading.Event()
 
     def gated_sleep(dt):
+        sleeping.set()
         assert opened.wait(10)
         clock.sleep(dt)
 
     dash = make(scenario, clock, sleep=gated_sleep)
     dash.stop_wait_s = 0.01  # the real bound is 2 s
     first = dash.start()
+    assert sleeping.wait(10)  # the poll is stuck in a sleep that cannot end yet
     dash.stop()
     with pytest.raises(ZcrmError, match="still stopping"):
         dash.start()
