@@ -137,7 +137,7 @@ class Dashboard(DashboardCore):
         group_by="dc",
         title="Zoho CRM mass convert",
         _frame=None,
-    ):
+    ) -> None:
         self.tz, self.tz_name = tz, zone(tz)[1]
         super().__init__(
             jobs,
