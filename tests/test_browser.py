@@ -219,8 +219,12 @@ def drive_the_dashboard(page, tmp_path: Path, expect) -> None:
     page.get_by_role("button", name="Start").click()  # resumes from the kept snapshots
     expect(status).to_contain_text("finished: every job is final", timeout=90_000)
     assert snapshots_shown(status) > stopped_at
-    assert bar_widths(page, ".zcrm-overall") == ["100%"]
-    assert bar_widths(page, ".zcrm-bar-dc") == ["100%"] * 4
+    # the bars follow the status line in the same refresh: their updates may arrive just after
+    for selector, n in ((".zcrm-overall", 1), (".zcrm-bar-dc", 4)):
+        bars = page.locator(f"{selector} .progress-bar")
+        expect(bars).to_have_count(n)
+        for i in range(n):
+            expect(bars.nth(i)).to_have_attribute("style", re.compile(r"width: 100%"))
     expect(page.locator(".zcrm-attention")).to_contain_text("job failed")
     page.wait_for_timeout(300)  # the last figure reaches the page
     dash.screenshot(path=tmp_path / "dashboard.png")
