@@ -42,6 +42,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 HERE = Path(__file__).parent
+#: PollPolicy arguments: a job that is never given up ends the run at this simulated
+#: deadline or request budget instead of hanging the test.
+BACKSTOP = {"deadline_s": 3600.0, "budget": 60}
 NETGUARD_DIR = HERE / "netguard"
 STATUS_PATH_PART = "/Leads/actions/mass_convert"
 

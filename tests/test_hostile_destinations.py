@@ -14,6 +14,7 @@ import json
 
 import pytest
 from hostile_server import (
+    BACKSTOP,
     EvilListener,
     FakeZoho,
     Network,
@@ -32,7 +33,7 @@ import zcrm_notebook as zn
 JOBS = ["3652397000009835020", "3652397000009835021"]
 ORG = "lb-org"
 # one retry, one error row per job: a refused or failing destination costs few calls
-POLICY = zn.PollPolicy(seed=1, max_retries=1, give_up_after_errors=1, timeout_s=2.0)
+POLICY = zn.PollPolicy(seed=1, max_retries=1, give_up_after_errors=1, timeout_s=2.0, **BACKSTOP)
 
 # {good}: the fake Zoho's port; {evil}: the evil listener's port.
 CRAFTED = {

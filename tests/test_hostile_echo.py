@@ -14,6 +14,7 @@ import logging
 
 import pytest
 from hostile_server import (
+    BACKSTOP,
     Answer,
     FakeZoho,
     child_env,
@@ -31,7 +32,7 @@ import zcrm_notebook as zn
 JOBS = ["3652397000009835020", "3652397000009835021"]
 PROBE_JOB = "3652397000009835099"  # asked once through zn.ZohoClient, before the poll
 ORG = "echo-org"
-POLICY = zn.PollPolicy(seed=1, max_retries=1, give_up_after_errors=2)
+POLICY = zn.PollPolicy(seed=1, max_retries=1, give_up_after_errors=2, **BACKSTOP)
 
 
 def html(req) -> str:
