@@ -233,6 +233,20 @@ def deep_json(levels: int = 100_000) -> bytes:
 # --- the fake Zoho --------------------------------------------------------------------------
 
 
+class _Counted:
+    """A socket whose ``sendall`` adds the bytes handed to the kernel to a counter."""
+
+    def __init__(self, conn: socket.socket, add: Callable[[int], None]) -> None:
+        self._conn, self._add = conn, add
+
+    def sendall(self, data: bytes) -> None:
+        self._conn.sendall(data)
+        self._add(len(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeZoho"
@@ -325,7 +339,7 @@ class FakeZoho:
         self.requests: list[Request] = []
         self.counts: Counter = Counter()  # kind -> n, ("status", job_id) -> n
         self.issued: list[str] = []
-        self.raw_bytes_sent = 0
+        self.raw_bytes_sent = 0  # bytes of Raw answers handed to the kernel
         self.stop_event = threading.Event()
         self._lock = threading.Condition()
         self._conns: set[socket.socket] = set()
@@ -402,16 +416,18 @@ class FakeZoho:
         return fn(req, n)
 
     def _send_raw(self, raw: Raw, conn: socket.socket) -> None:
-        sent = 0
+        conn.settimeout(10.0)  # a client that stops reading cannot block this thread for ever
         try:
-            sent = raw.write(conn, self.stop_event)
+            raw.write(_Counted(conn, self._count_raw), self.stop_event)
         except OSError:
             pass
         finally:
-            with self._lock:
-                self.raw_bytes_sent += sent
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
+
+    def _count_raw(self, n: int) -> None:
+        with self._lock:
+            self.raw_bytes_sent += n
 
     def status_requests(self, job_id: str | None = None) -> int:
         """Status calls received (for one job, or all)."""
@@ -762,7 +778,13 @@ def write_toml(path: Path, orgs: dict[str, dict[str, Any]]) -> Path:
     return path
 
 
+class TomlRaw(str):
+    """A value written into the TOML file as is (a list, a table...)."""
+
+
 def _toml_value(value: Any) -> str:
+    if isinstance(value, TomlRaw):
+        return str(value)
     if isinstance(value, str):
         return json.dumps(value)  # a JSON string is a TOML basic string (\uXXXX escapes)
     return str(value)
@@ -781,7 +803,7 @@ def manual_poller(jobs, orgs=None, *, policy=None, **kw):
     return zn.Poller(jobs, orgs, policy=policy, clock=clock.time, sleep=clock.sleep, **kw)
 
 
-def run_cli(argv: list[str], env: dict, *, timeout_s: float = 60.0, cwd=None):
+def run_cli(argv: list[str], env: dict, *, timeout_s: float = 60.0, cwd=None, preexec_fn=None):
     """``python -m zcrm_notebook *argv`` with a hard time limit (killed after it).
 
     Returns
@@ -793,7 +815,8 @@ def run_cli(argv: list[str], env: dict, *, timeout_s: float = 60.0, cwd=None):
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "zcrm_notebook", *argv], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=preexec_fn)  # fmt: skip
     try:
         out, err = proc.communicate(timeout=timeout_s)
         return proc.returncode, out, err
