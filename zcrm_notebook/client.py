@@ -23,10 +23,9 @@ from dataclasses import dataclass
 import requests
 
 from .api.answers import credits_remaining, interpret_answer
-from .api.destinations import check_token_destination
 from .api.endpoints import MASS_CONVERT_STATUS, Endpoint
 from .api.status import JobStatus
-from .api.transport import new_session
+from .api.transport import CallGroup, guard_session, new_session
 from .auth.credentials import AccessToken, OrgCredentials
 from .auth.tokens import TokenCache, get_token_cache
 from .errors import AuthError, InvalidTokenError, TransportError
@@ -63,7 +62,8 @@ class ZohoClient:
     ----------
     creds : OrgCredentials
     timeout_s : float, default 10
-        Connect and read timeout of every call, seconds.
+        Bound of every call, token requests included: connect, headers and body
+        together (not each socket read), seconds.
     pool_size : int, default 5
         Connections kept alive (match the org's calls-in-flight cap).
     token_cache : TokenCache, optional
@@ -71,14 +71,17 @@ class ZohoClient:
     clock : callable, default ``time.time``
         Used for the token cache when no cache is given.
     session : requests.Session, optional
-        The session to send with, used as is (your proxies, CA bundle, adapters; a test
-        double) and not closed by :meth:`close`. Default: a new session of
+        The session to send with (your proxies, CA bundle, adapters; a test double), not
+        closed by :meth:`close`. Its adapters are guarded in place
+        (:func:`~zcrm_notebook.api.transport.guard_session`): every request still passes
+        the org's destination check and the body cap. Default: a new session of
         :func:`~zcrm_notebook.api.transport.new_session` with ``pool_size`` connections.
 
     Raises
     ------
     UnsafeEndpointError
-        (from :meth:`get_status`) if the token's ``api_domain`` is not a Zoho host.
+        (from :meth:`get_status`) if the token's ``api_domain`` is not an API host of the
+        org's data center (or loopback for the simulator).
     """
 
     def __init__(
@@ -94,8 +97,13 @@ class ZohoClient:
         self.creds = creds
         self.timeout_s = timeout_s
         self.tokens = token_cache or get_token_cache(creds, clock=clock)
+        self.destinations = creds.destinations
         self._owns_session = session is None
-        self.session = new_session(pool_size=pool_size) if session is None else session
+        if session is None:
+            self.session = new_session(pool_size=pool_size, policy=self.destinations)
+        else:
+            self.session = guard_session(session, self.destinations, pool_size=pool_size)
+        self._calls = CallGroup()
 
     def __repr__(self) -> str:
         return f"ZohoClient(org={self.creds.org!r}, dc={self.creds.dc!r})"
@@ -104,6 +112,11 @@ class ZohoClient:
         """Close pooled connections (of the session the client made, not of one given)."""
         if self._owns_session:
             self.session.close()
+
+    def abort(self) -> None:
+        """End this client's calls in flight at once (they fail as ``CallAborted``
+        transport errors) and refuse later ones: the run stopped. Thread-safe."""
+        self._calls.abort()
 
     def url(self, endpoint: Endpoint, api_domain: str) -> str:
         """URL of a CRM ``endpoint`` on ``api_domain`` for this org's API version."""
@@ -137,19 +150,23 @@ class ZohoClient:
             401 raises :class:`InvalidTokenError` saying what is probably wrong.
             ``OAUTH_SCOPE_MISMATCH`` and ``NO_PERMISSION`` never trigger a refresh.
         """
-        token = self.tokens.get()
-        try:
-            return self._call(job_id, token)
-        except InvalidTokenError as exc:
-            log.info(
-                "org %s: %s on job %s; refreshing the token once", self.creds.org, exc.code, job_id
-            )
-            self.tokens.invalidate(token)
-        fresh = self.tokens.get()
-        try:
-            return self._call(job_id, fresh)
-        except InvalidTokenError as exc:
-            raise self._fresh_token_refused(exc, fresh) from None
+        with self._calls.active():
+            token = self.tokens.get(self.timeout_s)
+            try:
+                return self._call(job_id, token)
+            except InvalidTokenError as exc:
+                log.info(
+                    "org %s: %s on job %s; refreshing the token once",
+                    self.creds.org,
+                    exc.code,
+                    job_id,
+                )
+                self.tokens.invalidate(token)
+            fresh = self.tokens.get(self.timeout_s)
+            try:
+                return self._call(job_id, fresh)
+            except InvalidTokenError as exc:
+                raise self._fresh_token_refused(exc, fresh) from None
 
     def _fresh_token_refused(self, exc: InvalidTokenError, fresh: AccessToken) -> AuthError:
         """The error for a 401 that a freshly refreshed token got too."""
@@ -181,14 +198,14 @@ class ZohoClient:
         Raises
         ------
         UnsafeEndpointError
-            The token's ``api_domain`` is not a Zoho API host (nor loopback for the
-            simulator): nothing is sent.
+            The token's ``api_domain`` is not an API host of the org's data center (nor
+            loopback for the simulator): nothing is sent. The session's adapter checks
+            the request's URL again right before sending it.
         TransportError
-            No answer (``subject`` names what was asked, e.g. ``job 123``).
+            No answer within ``timeout_s`` (``subject`` names what was asked, e.g.
+            ``job 123``); code ``CallTimeout`` when the whole call took too long.
         """
-        api_domain = check_token_destination(
-            token.api_domain, allow_loopback=self.creds.allows_loopback
-        )
+        api_domain = self.destinations.check_api_domain(token.api_domain)
         started = time.perf_counter()
         try:
             r = self.session.request(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..errors import DataCenterError
+from ..redact import shown
 
 __all__ = [
     "DataCenter",
@@ -109,7 +110,7 @@ def get_dc(code: str) -> DataCenter:
         return DATA_CENTERS[key]
     except KeyError:
         raise DataCenterError(
-            f"unknown data center {code!r}; valid codes: {', '.join(DATA_CENTERS)}"
+            f"unknown data center {shown(code)}; valid codes: {', '.join(DATA_CENTERS)}"
         ) from None
 
 
@@ -132,7 +133,7 @@ def dc_for_api_domain(api_domain: str) -> DataCenter:
     for dc in DATA_CENTERS.values():
         if host in {hostname(u) for u in dc.api_domains}:
             return dc
-    raise DataCenterError(f"{api_domain!r} is not the API domain of any Zoho data center")
+    raise DataCenterError(f"{shown(api_domain)} is not the API domain of any Zoho data center")
 
 
 def dc_for_accounts_server(accounts_server: str) -> DataCenter:
@@ -147,7 +148,9 @@ def dc_for_accounts_server(accounts_server: str) -> DataCenter:
     for dc in DATA_CENTERS.values():
         if host == hostname(dc.accounts_server):
             return dc
-    raise DataCenterError(f"{accounts_server!r} is not the accounts server of any Zoho data center")
+    raise DataCenterError(
+        f"{shown(accounts_server)} is not the accounts server of any Zoho data center"
+    )
 
 
 def zoho_hosts() -> set[str]:
