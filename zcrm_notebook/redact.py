@@ -107,9 +107,15 @@ def clean_text(text: object, limit: int = SERVER_TEXT_LIMIT) -> str:
 
     Every secret and token shape is masked (:func:`redact`), each run of control
     characters (newline, CR, tab, escape, NUL, DEL, C1) becomes one space, and text longer
-    than ``limit`` characters is cut and ends with ``...``.
+    than ``limit`` characters is cut and ends with ``...``. A value that is not text (a
+    JSON number, list or object) is taken as its JSON text.
     """
-    text = _CONTROL.sub(" ", redact(str(text)))
+    if not isinstance(text, str):
+        try:
+            text = json.dumps(text, default=str)[: 4 * limit]
+        except (ValueError, TypeError, RecursionError):  # too deep, or not JSON at all
+            text = f"<{type(text).__name__}>"
+    text = _CONTROL.sub(" ", redact(text))
     return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
 
 
@@ -118,7 +124,10 @@ def shown(value: object, limit: int = 80) -> str:
 
     ``repr`` escapes control characters, so a newline in a value cannot forge a line.
     """
-    text = redact(repr(value))
+    try:
+        text = redact(repr(value))
+    except (ValueError, RecursionError):  # an int of over 4300 digits, a too-deep list
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: max(0, limit - 4)] + "...'"
 
 
