@@ -64,8 +64,11 @@ KIND_DTYPES: dict[str, object] = {
 SNAPSHOT_DTYPES: dict[str, object] = {c: KIND_DTYPES[k] for c, k in COLUMN_KINDS.items()}
 
 
-def _int_array(values: list) -> pd.arrays.IntegerArray:
-    arr = pa.array(values, type=pa.int64())
+def _int_array(values: list, name: str = "") -> pd.arrays.IntegerArray:
+    try:
+        arr = pa.array(values, type=pa.int64())
+    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
+        raise ConfigError(f"column {name} has a value that is not a 64-bit integer") from None
     mask = arr.is_null().to_numpy(zero_copy_only=False)
     return pd.arrays.IntegerArray(arr.fill_null(0).to_numpy(), mask)
 
@@ -113,7 +116,7 @@ def _column(name: str, values: Sequence):
         codes = np.fromiter((_STATUS_CODE[v] for v in values), np.int8, len(values))
         return pd.Categorical.from_codes(codes, dtype=STATUS_DTYPE)
     if kind in (COUNT, INT):
-        return _int_array(list(values))
+        return _int_array(list(values), name)
     if kind == FLOAT:
         return np.asarray(values, dtype="float64")
     return _text_array(list(values))
