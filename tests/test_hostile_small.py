@@ -86,6 +86,9 @@ class FullDiskStore:
     def read(self):
         return self.store.read()
 
+    def __len__(self) -> int:
+        return len(self.store)
+
     def close(self) -> None:
         self.store.close()
 
