@@ -139,14 +139,19 @@ def test_cli_full_disk_under_the_store_writes_the_csv_and_says_so(fake, tmp_path
 # --- temporary token-store files left by kill -9 --------------------------------------------
 
 
-def token_store_with_leftover(tmp_path, fake) -> tuple:
+# a write cut short by kill -9: the package's naming (tempfile.mkstemp in the store's folder,
+# prefix ".tokens.json.tmp-"), and the naming of earlier versions (".tokens-*.tmp")
+LEFTOVERS = [".tokens.json.tmp-k9x2m1qz", ".tokens-k9x2m1qz.tmp"]
+
+
+def token_store_with_leftover(tmp_path, fake, name=LEFTOVERS[0]) -> tuple:
     entry = {**fake.org_config(), "api_version": "v5", "scopes": []}
     data = {"format": "zcrm-notebook token store", "version": 1, "orgs": {ORG: entry},
             "used_grants": []}  # fmt: skip
     store = tmp_path / "tokens.json"
     store.write_text(json.dumps(data))
     store.chmod(0o600)
-    leftover = tmp_path / ".tokens-k9x2m1qz.tmp"  # tempfile.mkstemp(prefix=".tokens-", ".tmp")
+    leftover = tmp_path / name
     leftover.write_text(json.dumps(data)[:-20])  # a write cut short, secrets in it
     leftover.chmod(0o600)
     old = time.time() - 3600
@@ -154,10 +159,13 @@ def token_store_with_leftover(tmp_path, fake) -> tuple:
     return store, leftover
 
 
-def test_a_leftover_token_store_temp_file_is_removed_on_the_next_open(fake, tmp_path, monkeypatch):
-    for name in ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN", "ZOHO_ORG"):
-        monkeypatch.delenv(name, raising=False)
-    store, leftover = token_store_with_leftover(tmp_path, fake)
+@pytest.mark.parametrize("name", LEFTOVERS)
+def test_a_leftover_token_store_temp_file_is_removed_on_the_next_open(
+    fake, tmp_path, monkeypatch, name
+):
+    for var in ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN", "ZOHO_ORG"):
+        monkeypatch.delenv(var, raising=False)
+    store, leftover = token_store_with_leftover(tmp_path, fake, name)
     monkeypatch.setenv("ZCRM_NOTEBOOK_TOKEN_STORE", str(store))
     assert fake.client_secret in leftover.read_text()
     orgs = zn.load_orgs()
