@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..auth.credentials import OrgCredentials
 from ..errors import ConfigError, JobInputError
+from ..redact import clean_text, shown
 
 __all__ = ["Job", "clean_jobs", "read_jobs_csv"]
 
@@ -97,10 +98,13 @@ def _only_org(orgs: Mapping[str, OrgCredentials]) -> str:
 def _frame_pairs(df, orgs: Mapping[str, OrgCredentials], org: str | None):
     cols = {str(c).strip().lower(): c for c in df.columns}
     if "job_id" not in cols:
-        raise JobInputError(f"jobs table has no job_id column (columns: {list(df.columns)})")
+        columns = shown([str(c) for c in df.columns], 120)
+        raise JobInputError(f"jobs table has no job_id column (columns: {columns})")
     ids = df[cols["job_id"]].tolist()
     if "org" in cols and org is not None:
-        raise ConfigError(f"org={org!r} (--org) conflicts with the table's org column; drop one")
+        raise ConfigError(
+            f"org={shown(org)} (--org) conflicts with the table's org column; drop one"
+        )
     if "org" in cols:
         labels = ["" if _is_na(v) else str(v).strip() for v in df[cols["org"]].tolist()]
         if "dc" in cols:
@@ -117,7 +121,8 @@ def _check_dc(orgs: Mapping[str, OrgCredentials], label: str, dc: object) -> str
     """The org label, or a reason when the row's dc is not that org's data center."""
     code = "" if _is_na(dc) else str(dc).strip().lower()
     if label in orgs and code and code != orgs[label].dc:
-        return f"<org {label!r} is in dc {orgs[label].dc!r} but the row says dc {code!r}>"
+        theirs = orgs[label].dc
+        return f"<org {shown(label)} is in dc {theirs!r} but the row says dc {shown(code)}>"
     return label
 
 
@@ -126,7 +131,7 @@ def _org_for_dc(by_dc: dict[str, str], dc: object) -> str:
     if code in by_dc:
         return by_dc[code]
     known = ", ".join(sorted(by_dc)) or "none"
-    return f"<no org configured for dc {code!r} (configured DCs: {known})>"
+    return f"<no org configured for dc {shown(code)} (configured DCs: {known})>"
 
 
 def _orgs_by_dc(orgs: Mapping[str, OrgCredentials]) -> dict[str, str]:
@@ -149,9 +154,10 @@ def read_jobs_csv(path: str | os.PathLike):
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError:
-        raise ConfigError(f"jobs file {str(path)!r} does not exist") from None
+        raise ConfigError(f"jobs file {shown(str(path))} does not exist") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"jobs file {str(path)!r} is not a readable CSV: {exc}") from None
+        why = clean_text(str(exc), 160)
+        raise ConfigError(f"jobs file {shown(str(path))} is not a readable CSV: {why}") from None
 
 
 def clean_jobs(
@@ -186,7 +192,7 @@ def clean_jobs(
     for row, (label, value) in enumerate(_pairs(jobs, orgs, org), start=1):
         job_id, reason = _id_problem(value)
         if label not in orgs:
-            why = label[1:-1] if label.startswith("<") else f"unknown org {label!r}"
+            why = label[1:-1] if label.startswith("<") else f"unknown org {shown(label)}"
             reason = reason or f"{why} (configured orgs: {', '.join(orgs) or 'none'})"
         if reason:
             bad.append((row, value, reason))
@@ -202,14 +208,14 @@ def clean_jobs(
     if not out:
         raise JobInputError("the jobs input has no job ids")
     if dups:
-        shown = ", ".join(f"row {r}: {j}" for r, j in dups[:_MAX_LISTED])
+        listed = ", ".join(f"row {r}: {j}" for r, j in dups[:_MAX_LISTED])
         more = f" and {len(dups) - _MAX_LISTED} more" if len(dups) > _MAX_LISTED else ""
-        warnings.warn(f"dropped {len(dups)} duplicate job ids ({shown}{more})", stacklevel=2)
+        warnings.warn(f"dropped {len(dups)} duplicate job ids ({listed}{more})", stacklevel=2)
     return out
 
 
 def _bad_rows_message(bad: list[tuple[int, object, str]]) -> str:
-    lines = [f"  row {r}: {v!r}: {why}" for r, v, why in bad[:_MAX_LISTED]]
+    lines = [f"  row {r}: {shown(v)}: {why}" for r, v, why in bad[:_MAX_LISTED]]
     if len(bad) > _MAX_LISTED:
         lines.append(f"  ... and {len(bad) - _MAX_LISTED} more")
     noun = "row" if len(bad) == 1 else "rows"

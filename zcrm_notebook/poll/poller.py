@@ -249,7 +249,6 @@ class Poller:
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
 
-
     def _store_failed(self, exc: BaseException) -> None:
         """Stop journaling: say so once, in one line (the snapshots stay in memory)."""
         if self.store_error is not None:
