@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ..api.status import JobState
 from ..errors import ConfigError
+from ..redact import clean_text, shown
 from .schema import (
     COLUMN_KINDS,
     COUNT,
@@ -134,9 +135,9 @@ def _check_job_ids(ids: pd.Series) -> None:
     text = ids.astype("string")
     bad = text[text.isna() | ~text.str.fullmatch(r"[0-9]{1,20}").fillna(False)]
     if len(bad):
-        shown = ", ".join(f"row {i + 1}: {v!r}" for i, v in bad.head(5).items())
+        listed = ", ".join(f"row {i + 1}: {shown(v)}" for i, v in bad.head(5).items())
         raise ConfigError(
-            f"{len(bad)} job_id values are not 1-20 digits ({shown}); a spreadsheet may have "
+            f"{len(bad)} job_id values are not 1-20 digits ({listed}); a spreadsheet may have "
             "turned ids into numbers like 1.88E+18 - the original ids cannot be recovered"
         )
 
@@ -147,7 +148,8 @@ def _timestamps(name: str, col: pd.Series) -> pd.Series:
     try:
         return pd.to_datetime(col, utc=True, format="ISO8601")
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{name} has a value that is not an ISO-8601 time: {exc}") from None
+        why = clean_text(str(exc), 160)
+        raise ConfigError(f"{name} has a value that is not an ISO-8601 time: {why}") from None
 
 
 def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
@@ -164,7 +166,9 @@ def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
     """
     missing = [c for c in SNAPSHOT_COLUMNS if c not in df.columns]
     if missing:
-        raise ConfigError(f"snapshot table lacks columns {missing}; expected {SNAPSHOT_COLUMNS}")
+        raise ConfigError(
+            f"snapshot table lacks columns {shown(missing, 200)}; expected {SNAPSHOT_COLUMNS}"
+        )
     if pd.api.types.is_numeric_dtype(df["job_id"]):
         raise ConfigError(
             "job_id column is numeric; 19-digit ids must be read as text "
@@ -180,7 +184,8 @@ def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
             bad = set(col.dropna().astype(str)) - set(STATUS_CATEGORIES)
             if bad:
                 raise ConfigError(
-                    f"unknown status values {sorted(bad)}; expected {STATUS_CATEGORIES}"
+                    f"unknown status values {shown(sorted(bad)[:5], 120)}; expected "
+                    f"{STATUS_CATEGORIES}"
                 )
             out[name] = col.astype(str).astype(dtype)
         else:
