@@ -118,7 +118,10 @@ def hostname(url: str) -> str:
     """The lower-case host of ``url`` (a bare host counts as ``https://host``)."""
     if "://" not in url:
         url = "https://" + url
-    return (urlsplit(url).hostname or "").lower()
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:  # a host urllib.parse refuses (NFKC forms): no host of ours
+        return ""
 
 
 def dc_for_api_domain(api_domain: str) -> DataCenter:

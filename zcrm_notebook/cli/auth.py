@@ -33,7 +33,7 @@ from ..auth.tokenstore import ENV_VAR, StoredToken, TokenStore
 from ..auth.webflow import authorization_url, complete_authorization
 from ..errors import ConfigError
 from ..inputs.orgs import client_settings
-from ..redact import mask
+from ..redact import mask, register_secret
 
 __all__ = ["add_parser", "run", "status_rows"]
 
@@ -97,6 +97,7 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
 
 def run(args: argparse.Namespace) -> int:
     """Run ``zcrm-notebook auth``; returns the exit code (errors raise ``ZcrmError``)."""
+    register_secret(args.grant_token)  # masked from here on, whatever echoes it
     store = TokenStore(args.store)
     if args.revoke:
         entry = revoke(_need_org(args), store=store, timeout_s=args.timeout)
