@@ -3,10 +3,11 @@ ZcrmError, and every count Zoho sends lands in the result or in an error.
 
 Three levels of the public API: ``zn.parse_status`` (a decoded answer), ``zn.ZohoClient``
 against a fake answering raw random HTTP (status line, headers, body), and a poll of one job
-(the snapshot frame). Counts are drawn as plausible (0-50: a job holds at most 50 leads),
-ambiguous (ASCII digits as text: kept exactly or refused), or implausible (negative, 10**10
-and above, non-ASCII digits, floats, booleans, text, lists, objects: refused). Example counts
-are bounded so the module stays fast; no example database is written.
+(the snapshot frame). Counts are drawn as plausible (0 to 10,000: the bound of the design,
+200 times the 50 leads a job holds), ambiguous (ASCII digits as text: kept exactly or
+refused), or implausible (negative, above 10,000, non-ASCII digits, floats, booleans, text,
+lists, objects: refused). Example counts are bounded so the module stays fast; no example
+database is written.
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ json_values = st.recursive(
     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
     max_leaves=12,
 )
-plausible = st.integers(0, 50)
+MAX_COUNT = 10_000  # the plausible bound of the design (200 x the 50 leads of a job)
+plausible = st.integers(0, MAX_COUNT)
 implausible = st.one_of(
     st.integers(max_value=-1),
-    st.integers(min_value=10**10),
+    st.integers(min_value=MAX_COUNT + 1),
+    st.sampled_from([10**10, 10**29, 2**63, -1]),
     st.booleans(),
     st.floats(),
     st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=3).filter(
@@ -59,7 +62,7 @@ implausible = st.one_of(
     st.lists(st.integers(0, 50), max_size=2),
     st.dictionaries(st.text(max_size=3), st.integers(0, 50), max_size=2),
 )
-ambiguous = st.integers(0, 50).map(str) | st.integers(0, 50).map(lambda n: f" {n} ")
+ambiguous = st.integers(0, MAX_COUNT).map(str) | st.integers(0, 50).map(lambda n: f" {n} ")
 counts = st.dictionaries(st.sampled_from(list(COUNT_KEYS)),
                          st.one_of(st.none(), plausible, ambiguous, implausible))  # fmt: skip
 words = st.sampled_from(["COMPLETED", "in progress", "RUNNING", "Scheduled", "FAILED"]) | scalars
@@ -69,7 +72,7 @@ def kind(value) -> tuple[str, int | None]:
     """('absent' | 'valid' | 'either' | 'invalid', the int it stands for)."""
     if value is None:
         return "absent", None
-    if type(value) is int and 0 <= value <= 50:
+    if type(value) is int and 0 <= value <= MAX_COUNT:
         return "valid", value
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return "either", int(value.strip())

@@ -1,7 +1,8 @@
 """Issue 10, point 3: absurd values in an answer never crash a run.
 
-A count of 10**29, 2**63, -1, 10**10 (a job holds at most 50 leads), non-ASCII digits,
-floats, booleans, text, nested objects; an answer nested 100,000 levels deep. Each bad
+A count of 10**29, 2**63, -1, 10**10, 10,001 (a job holds at most 50 leads; the design
+believes counts up to 10,000), non-ASCII digits, floats, booleans, text, nested objects; an
+answer nested 100,000 levels deep. Each bad
 answer becomes a ``RESPONSE_FORMAT`` row for its job (status ``error``, or a row flagged
 with that code whose bad count is left empty); the other jobs finish, the CSV is written,
 and no traceback reaches the log or stderr. With and without a store, and through the CLI.
@@ -41,6 +42,7 @@ ABSURD = {
     "-2**63-1": json.dumps(-(2**63) - 1),
     "-1": "-1",
     "10**10": json.dumps(10**10),
+    "10_001": json.dumps(10_001),
     "arabic-indic digits": json.dumps("\u0661\u0662"),
     "fullwidth digits": json.dumps("\uff11\uff12"),
     "superscript digit": json.dumps("\u00b2"),
@@ -110,6 +112,15 @@ def test_absurd_count_is_a_format_error_row_and_the_run_goes_on(
     pd.testing.assert_frame_equal(zn.read_snapshots(csv), df)
     if with_store:
         pd.testing.assert_frame_equal(zn.read_store(store), df)
+
+
+@pytest.mark.parametrize("count", [0, 10_000, "10000", " 7 "])
+def test_a_plausible_count_up_to_the_bound_is_kept(fake, count):
+    fake.status = by_job({BAD: lambda req, n: Answer(200, status_body(total=count))})
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    df = manual_poller({ORG: [GOOD, BAD]}, {ORG: creds}, policy=POLICY).run()
+    rows = df[df["job_id"] == BAD]
+    assert codes(rows) == [None] and rows["total_count"].tolist() == [int(str(count))]
 
 
 @pytest.mark.parametrize("endpoint", ["status", "token"])
