@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 from hostile_server import (
     BACKSTOP,
     EvilListener,
@@ -317,3 +318,59 @@ def test_cli_auth_revoke_with_a_crafted_stored_accounts_url_sends_nothing(tmp_pa
     assert_child_stayed_home(log, evil, fake.secrets(), allowed_ports=())
     assert leaks([out, err], fake.secrets()) == []
     assert_error_exit(code, err)
+
+
+# --- a session given by the user cannot bypass the check --------------------------------------
+
+
+class RecordingAdapter(requests.adapters.HTTPAdapter):
+    """A user's own adapter (a subclass): records the URLs it was asked to send."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def send(self, request, **kwargs):
+        self.urls.append(request.url)
+        return super().send(request, **kwargs)
+
+
+# Through the session itself the URL is the one requests prepares (a backslash becomes %5C
+# in the path, so "http://127.0.0.1:{evil}\\@..." is plain loopback, which a loopback org
+# may reach by design); these stay foreign after preparation.
+SESSION_URLS = ["http://www.zohoapis.eu@127.0.0.1:{evil}/", "http://10.11.12.13/api",
+                "https://www.zohoapis.eu", "http://evil.example:{good}/"]  # fmt: skip
+
+
+def test_an_injected_session_is_guarded_for_every_request(fake, evil, net):
+    session = requests.Session()
+    own = RecordingAdapter()
+    session.mount("http://127.0.0.1", own)  # more specific than requests' own adapters
+    session.proxies, session.verify = {"no_proxy": "*"}, False
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    client = zn.ZohoClient(creds, session=session)
+    assert client.get_status(JOBS[0]).status.status == "completed"  # a good call still works
+    assert own.urls and all(u.startswith(fake.base_url) for u in own.urls)
+    for url in SESSION_URLS:
+        with pytest.raises(zn.ZcrmError) as err:
+            session.get(fill(url, fake, evil), timeout=2)  # later uses are guarded too
+        assert err.value.code == "UNSAFE_ENDPOINT"
+    assert session.proxies == {"no_proxy": "*"} and session.verify is False
+    assert_nothing_reached(evil, net, fake.secrets(), allowed_ports={fake.port})
+
+
+def test_an_injected_session_keeps_its_ca_bundle_for_a_dc_org(zoho, evil):
+    """A DC org through a user's session: its ``verify`` (the CA bundle) is used, and only
+    the org's data center is reachable through it."""
+    tz, net = zoho
+    tz.fake.token = tz.fake.token_with_api_domain("https://www.zohoapis.eu")
+    session = requests.Session()
+    session.verify = str(tz.ca_bundle)
+    session.trust_env = False  # else $REQUESTS_CA_BUNDLE wins over session.verify (requests)
+    client = zn.ZohoClient(eu_creds(tz.fake), session=session)
+    assert client.get_status(JOBS[0]).status.status == "completed"
+    for url in ("https://www.zohoapis.com/crm", f"http://127.0.0.1:{evil.port}"):
+        with pytest.raises(zn.ZcrmError, match="refusing"):
+            session.get(url, timeout=2)
+    assert tz.fake.hosts() <= EU_HOSTS and session.verify == str(tz.ca_bundle)
+    assert_nothing_reached(evil, net, tz.fake.secrets(), allowed_ports={tz.fake.port})

@@ -16,11 +16,16 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
+import zlib
 
 import pytest
 from hostile_server import (
     BACKSTOP,
     FakeZoho,
+    Raw,
+    _head,
+    _send,
     big_body,
     by_job,
     child_env,
@@ -113,6 +118,92 @@ def test_a_100_mb_answer_is_not_read_to_the_end(fake, endpoint):
     assert result["status"].astype(str).tolist() == ["error"]
 
 
+def close_delimited_body(size: int = 100 * 2**20, chunk: int = 64 * 1024) -> Raw:
+    """A ``size``-byte body with no Content-Length: it ends when the connection closes."""
+
+    def write(conn, stop):
+        sent, block = 0, b"a" * chunk
+        _send(conn, _head("Connection: close"))
+        while sent < size and not stop.is_set():
+            sent += _send(conn, block)
+        return sent
+
+    return Raw(write)
+
+
+def chunked_body(size: int = 100 * 2**20, chunk: int = 64 * 1024) -> Raw:
+    """A ``size``-byte body in HTTP/1.1 chunks (no Content-Length)."""
+
+    def write(conn, stop):
+        sent, block = 0, b"%x\r\n" % chunk + b"a" * chunk + b"\r\n"
+        _send(conn, _head("Transfer-Encoding: chunked"))
+        while sent < size and not stop.is_set():
+            sent += _send(conn, block)
+        return sent
+
+    return Raw(write)
+
+
+def gzip_bomb(size: int = 200 * 2**20) -> Raw:
+    """A gzip body of ~200 KB that decompresses to ``size`` bytes (Content-Encoding: gzip)."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"0" * 2**20
+    body = b"".join(deflate.compress(block) for _ in range(size // len(block))) + deflate.flush()
+    head = _head(f"Content-Length: {len(body)}", "Content-Encoding: gzip")
+    return Raw(lambda conn, stop: _send(conn, head + body))
+
+
+BIG = {"close-delimited": close_delimited_body, "chunked": chunked_body}
+
+
+@pytest.mark.parametrize("endpoint", ["status", "token"])
+@pytest.mark.parametrize("mode", list(BIG))
+def test_a_100_mb_answer_without_a_length_is_not_read_to_the_end(fake, endpoint, mode):
+    install(fake, endpoint, BIG[mode])
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    poller = manual_poller({ORG: [JOB]}, {ORG: creds}, policy=POLICY)
+    elapsed, result = run_limited(poller.run, 60.0, fake.drop_connections)
+    assert not isinstance(result, BaseException), repr(result)
+    sent = fake.raw_bytes_sent
+    assert sent < MAX_BODY, f"the client read {sent / 2**20:.0f} MiB of a 100 MiB answer"
+    assert result["status"].astype(str).tolist() == ["error"]
+    assert result["error_code"].tolist() == ["RESPONSE_FORMAT"]
+
+
+def test_a_gzip_bomb_is_not_inflated_in_memory(fake):
+    install(fake, "status", gzip_bomb)
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    client = zn.ZohoClient(creds, timeout_s=30)
+    tracemalloc.start()
+    try:
+        with pytest.raises(zn.ZcrmError) as err:
+            client.get_status(JOB)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        client.close()
+    assert err.value.code == "RESPONSE_FORMAT"
+    assert peak < MAX_BODY, f"{peak / 2**20:.0f} MiB allocated for a 200 MiB gzip bomb"
+
+
+@pytest.mark.parametrize("endpoint", ["status", "token"])
+def test_stop_aborts_a_stuck_call_whatever_its_timeout(fake, endpoint):
+    """Stop ends the run within the bound even when the call's own timeout (60 s) is far."""
+    install(fake, endpoint, lambda: trickle_headers(TRICKLE_S))
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    policy = zn.PollPolicy(seed=1, timeout_s=60, max_retries=0, give_up_after_errors=1)
+    handle = zn.watch({ORG: [JOB]}, {ORG: creds}, policy=policy)
+    assert fake.wait_for(endpoint, 1, timeout_s=30)
+    started = time.monotonic()
+    handle.stop()
+    elapsed, _ = run_limited(lambda: handle.wait(30), EXIT_BOUND_S, fake.drop_connections)
+    assert elapsed < EXIT_BOUND_S and handle.done, f"stop took {elapsed:.1f} s"
+    workers = [t for t in threading.enumerate() if t.name.startswith(f"zcrm-{ORG}")]
+    for t in workers:  # the aborted call returns: no worker stays in it
+        t.join(max(0.1, EXIT_BOUND_S - (time.monotonic() - started)))
+    assert not any(t.is_alive() for t in workers), "a worker is still inside the call"
+
+
 def test_stop_ends_a_watch_whose_call_is_stuck(fake):
     fake.status = by_job({JOB: lambda req, n: trickle_headers(TRICKLE_S)})
     creds = zn.OrgCredentials(org=ORG, **fake.org_config())
@@ -179,6 +270,24 @@ def test_cli_exits_soon_after_its_deadline_while_a_call_is_stuck(tmp_path, fake)
     assert took is not None, f"still running {EXIT_BOUND_S} s after 'stopped watching (deadline)'"
     assert "Traceback" not in "".join(lines)
     assert zn.read_snapshots(tmp_path / "s.csv") is not None
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+def test_cli_exits_soon_after_its_deadline_whatever_the_call_timeout(tmp_path, fake):
+    """--timeout 60: the stuck call is aborted at the deadline, not waited for."""
+    fake.status = by_job({JOB: lambda req, n: trickle_headers(TRICKLE_S)})
+    proc = start_cli(tmp_path, fake, "--deadline", "1", "--timeout", "60")
+    try:
+        said, lines = watch_stderr(proc, "stopped watching")
+        assert said.wait(30), "no 'stopped watching' line within 30 s:\n" + "".join(lines)
+        took = end_within(proc, EXIT_BOUND_S)
+    finally:
+        fake.drop_connections()
+        if proc.poll() is None:
+            proc.kill()
+    assert took is not None, f"still running {EXIT_BOUND_S} s after 'stopped watching (deadline)'"
+    assert "Traceback" not in "".join(lines)
+    assert len(zn.read_snapshots(tmp_path / "s.csv")) == 0  # the one call never answered
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals")
