@@ -10,7 +10,9 @@ messages and reprs of the exceptions the public client raises.
 
 from __future__ import annotations
 
+import json
 import logging
+from urllib.parse import quote, quote_plus
 
 import pytest
 from hostile_server import (
@@ -109,10 +111,31 @@ def crm_unknown_token_shapes(fake):
     return {a, r, z}
 
 
+ODD_SECRET = 's3cr/t+v@l=ue&x "q" %41'  # changes under URL quoting and JSON escaping
+
+
+def encoded_values(req) -> str:
+    """The form's values without their names: as sent (URL-encoded) and JSON-escaped."""
+    sent = [pair.split("=", 1)[-1] for pair in req.body.decode().split("&")]
+    return " ".join(sent + [json.dumps(v)[1:-1] for v in req.form.values()])
+
+
+def token_echo_of_an_encoded_secret(fake):
+    """Form values echoed URL-encoded and JSON-escaped, without their names: the client
+    secret is in neither form as written (see ``ODD_SECRET``)."""
+    fake.client_secret = ODD_SECRET
+    text = lambda req: f"unknown values: {encoded_values(req)}"  # noqa: E731
+    fake.token = lambda req, n: Answer(400, {"error": "invalid_client",
+                                             "error_description": text(req)})  # fmt: skip
+    return {ODD_SECRET, quote_plus(ODD_SECRET), quote(ODD_SECRET, safe=""),
+            json.dumps(ODD_SECRET)[1:-1]}  # fmt: skip
+
+
 MODES = {f.__name__: f for f in (
     token_error_description, token_error_code, token_400_description, token_html, crm_message,
     crm_message_bare_token, crm_details, crm_code, crm_401_code, crm_429_message,
-    crm_status_word, crm_html, crm_unknown_token_shapes)}  # fmt: skip
+    crm_status_word, crm_html, crm_unknown_token_shapes,
+    token_echo_of_an_encoded_secret)}  # fmt: skip
 
 
 TRANSIENT = {"crm_429_message", "crm_html"}

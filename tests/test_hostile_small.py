@@ -238,6 +238,19 @@ def test_cli_refuses_a_newline_in_zoho_org_in_one_line(tmp_path):
     assert_one_line_error(code, err)
 
 
+@pytest.mark.parametrize("label", LABELS, ids=lambda s: repr(s))
+def test_a_control_character_in_a_jobs_csv_org_label_cannot_forge_a_line(fake, tmp_path, label):
+    path = tmp_path / "jobs.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["job_id", "org"], [JOBS[0], label]])
+    orgs = {ORG: zn.OrgCredentials(org=ORG, **fake.org_config())}
+    with pytest.raises(zn.ZcrmError) as err:
+        zn.clean_jobs(str(path), orgs)
+    text = str(err.value)
+    assert not CONTROL.search(text) and "\t" not in text, repr(text)
+    assert not any("forged" in line and "unknown org" not in line for line in text.splitlines())
+
+
 # --- a TOML list or table where text is expected --------------------------------------------
 
 WRONG_TYPES = [
