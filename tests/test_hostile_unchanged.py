@@ -104,3 +104,15 @@ def test_give_up_unchanged_s_is_validated():
     for bad in (0, -1.0, float("nan")):
         with pytest.raises(zn.ZcrmError, match="give_up_unchanged_s"):
             zn.PollPolicy(give_up_unchanged_s=bad)
+
+
+def test_give_up_unchanged_s_none_never_gives_up(fake, caplog):
+    fake.status = by_job({STILL: STILL_ANSWERS["in progress, counts frozen"]})
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    still = zn.PollPolicy(seed=1, min_interval_s=MIN_S, max_interval_s=MAX_S,
+                          give_up_unchanged_s=None, deadline_s=4 * GIVE_UP_S)  # fmt: skip
+    poller = manual_poller({ORG: [STILL]}, {ORG: creds}, policy=still)
+    df = poller.run()
+    assert poller.stopped_reason == "deadline"
+    assert "GIVEN_UP_UNCHANGED" not in set(df["error_code"].dropna())
+    assert (df["polled_at"].iloc[-1] - df["polled_at"].iloc[0]).total_seconds() > 3 * GIVE_UP_S

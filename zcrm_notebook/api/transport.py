@@ -307,8 +307,9 @@ def _read_body(r: requests.Response, cap: int) -> None:
 
 def _too_big(r: requests.Response, cap: int) -> ResponseFormatError:
     host = requests.utils.urlparse(r.url).hostname
+    size = f"{cap >> 20} MiB" if cap % 2**20 == 0 else f"{cap:,} bytes"
     return ResponseFormatError(
-        f"answer from {host} (HTTP {r.status_code}) is larger than {cap // 1024} KiB; not read",
+        f"answer from {host} (HTTP {r.status_code}) is larger than {size}; not read",
         http_status=r.status_code,
     )
 
@@ -324,7 +325,7 @@ def _bounded_send(
             try:
                 _read_body(r, cap)
             except BaseException:
-                r.close()
+                _close(r)
                 raise
         except (requests.RequestException, Urllib3Error, OSError) as exc:
             if call.aborted:
@@ -335,11 +336,17 @@ def _bounded_send(
                 raise
             raise requests.exceptions.ConnectionError(type(exc).__name__, request=request) from None
         if call.finish():  # ended while the end of the body arrived: it may be cut short
-            r.close()
+            _close(r)
             raise _call_timeout(request, kwargs)
     with contextlib.suppress(AttributeError, Urllib3Error, OSError):
         r.raw.release_conn()  # the body is read: the connection goes back to the pool
     return r
+
+
+def _close(r: requests.Response) -> None:
+    """Drop an answer's connection (not back to the pool: its body was not read whole)."""
+    with contextlib.suppress(AttributeError, Urllib3Error, OSError):
+        r.close()
 
 
 def _call_timeout(request: requests.PreparedRequest, kwargs: dict) -> CallTimeout:
