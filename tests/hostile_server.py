@@ -7,7 +7,8 @@ Reusable parts (add a case by writing one answer function):
   answer comes from a function of the test: ``fake.status = fn(req, n)`` and
   ``fake.token = fn(req, n)`` (``n``: 1 for the first request of that kind / job) returning an
   :class:`Answer` or a :class:`Raw` byte-level writer (:func:`trickle_headers`,
-  :func:`trickle_body`, :func:`never_answer`, :func:`big_body`, :func:`raw_response`).
+  :func:`trickle_body`, :func:`never_answer`, :func:`big_body`, :func:`close_delimited_body`,
+  :func:`chunked_body`, :func:`gzip_bomb`, :func:`raw_response`).
   It counts requests per kind and job, records what it received (:attr:`FakeZoho.requests`)
   and every secret it saw or issued (:meth:`FakeZoho.secrets`).
 - :class:`EvilListener`: a raw TCP listener that records every connection and every byte
@@ -34,6 +35,7 @@ import socketserver
 import ssl
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -223,6 +225,41 @@ def big_body(size: int = 100 * 2**20, chunk: int = 64 * 1024) -> Raw:
         return sent
 
     return Raw(write)
+
+
+def close_delimited_body(size: int = 100 * 2**20, chunk: int = 64 * 1024) -> Raw:
+    """A ``size``-byte body with no Content-Length: it ends when the connection closes."""
+
+    def write(conn, stop):
+        sent, block = 0, b"a" * chunk
+        _send(conn, _head("Connection: close"))
+        while sent < size and not stop.is_set():
+            sent += _send(conn, block)
+        return sent
+
+    return Raw(write)
+
+
+def chunked_body(size: int = 100 * 2**20, chunk: int = 64 * 1024) -> Raw:
+    """A ``size``-byte body in HTTP/1.1 chunks (no Content-Length)."""
+
+    def write(conn, stop):
+        sent, block = 0, b"%x\r\n" % chunk + b"a" * chunk + b"\r\n"
+        _send(conn, _head("Transfer-Encoding: chunked"))
+        while sent < size and not stop.is_set():
+            sent += _send(conn, block)
+        return sent
+
+    return Raw(write)
+
+
+def gzip_bomb(size: int = 200 * 2**20) -> Raw:
+    """A gzip body of ~200 KB that decompresses to ``size`` bytes (Content-Encoding: gzip)."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"0" * 2**20
+    body = b"".join(deflate.compress(block) for _ in range(size // len(block))) + deflate.flush()
+    head = _head(f"Content-Length: {len(body)}", "Content-Encoding: gzip")
+    return Raw(lambda conn, stop: _send(conn, head + body))
 
 
 def deep_json(levels: int = 100_000) -> bytes:

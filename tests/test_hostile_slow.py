@@ -17,18 +17,17 @@ import sys
 import threading
 import time
 import tracemalloc
-import zlib
 
 import pytest
 from hostile_server import (
     BACKSTOP,
     FakeZoho,
-    Raw,
-    _head,
-    _send,
     big_body,
     by_job,
     child_env,
+    chunked_body,
+    close_delimited_body,
+    gzip_bomb,
     manual_poller,
     never_answer,
     trickle_body,
@@ -116,41 +115,6 @@ def test_a_100_mb_answer_is_not_read_to_the_end(fake, endpoint):
     sent = fake.raw_bytes_sent
     assert sent < MAX_BODY, f"the client read {sent / 2**20:.0f} MiB of a 100 MiB answer"
     assert result["status"].astype(str).tolist() == ["error"]
-
-
-def close_delimited_body(size: int = 100 * 2**20, chunk: int = 64 * 1024) -> Raw:
-    """A ``size``-byte body with no Content-Length: it ends when the connection closes."""
-
-    def write(conn, stop):
-        sent, block = 0, b"a" * chunk
-        _send(conn, _head("Connection: close"))
-        while sent < size and not stop.is_set():
-            sent += _send(conn, block)
-        return sent
-
-    return Raw(write)
-
-
-def chunked_body(size: int = 100 * 2**20, chunk: int = 64 * 1024) -> Raw:
-    """A ``size``-byte body in HTTP/1.1 chunks (no Content-Length)."""
-
-    def write(conn, stop):
-        sent, block = 0, b"%x\r\n" % chunk + b"a" * chunk + b"\r\n"
-        _send(conn, _head("Transfer-Encoding: chunked"))
-        while sent < size and not stop.is_set():
-            sent += _send(conn, block)
-        return sent
-
-    return Raw(write)
-
-
-def gzip_bomb(size: int = 200 * 2**20) -> Raw:
-    """A gzip body of ~200 KB that decompresses to ``size`` bytes (Content-Encoding: gzip)."""
-    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
-    block = b"0" * 2**20
-    body = b"".join(deflate.compress(block) for _ in range(size // len(block))) + deflate.flush()
-    head = _head(f"Content-Length: {len(body)}", "Content-Encoding: gzip")
-    return Raw(lambda conn, stop: _send(conn, head + body))
 
 
 BIG = {"close-delimited": close_delimited_body, "chunked": chunked_body}
