@@ -44,7 +44,8 @@ class PollPolicy:
     org_max_in_flight : mapping org -> int, optional
         Per-org overrides of ``max_in_flight``.
     timeout_s : float, default 10
-        Connect/read timeout of each call.
+        Bound of each whole call (connect, headers and body, not each read), token
+        requests included; a call past it is a ``CallTimeout`` transport error.
     max_retries : int, default 3
         Retries of a transient fault (429, 5xx, connection error, timeout) before an
         ``error`` row is recorded.
