@@ -44,6 +44,7 @@ __all__ = [
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _SCHEMES = ("http", "https")
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x21-\x7e]|\\")  # and the backslash
 
 
 @dataclass(frozen=True)
@@ -98,17 +99,23 @@ def parse_destination(url: object) -> Destination:
         For anything in the authority but a host and an optional port, or any character
         or form on which parsers may disagree (see the module docstring).
     """
-    text = str(url)
-    if not text.isascii() or any(c <= " " or c == "\x7f" for c in text):
-        raise _refuse(text, "control characters, whitespace or non-ASCII characters")
-    if "\\" in text:
-        raise _refuse(text, "a backslash")
+    return _parse(str(url))
+
+
+@functools.lru_cache(maxsize=512)  # the same api_domain and accounts URL, call after call
+def _parse(text: str) -> Destination:
+    bad = _NOT_PRINTABLE_ASCII.search(text)
+    if bad:
+        why = "a backslash" if bad.group() == "\\" else "whitespace, control or non-ASCII"
+        raise _refuse(text, why)
     try:
         u = parse_url(text)
         split = urlsplit(text)
         split_port = split.port
     except (LocationParseError, ValueError):
         raise _refuse(text, "not a URL with a host and a valid port") from None
+    if u.port == 0:  # requests drops ":0" (the default port would be used)
+        raise _refuse(text, "port 0")
     scheme, host = (u.scheme or "").lower(), (u.host or "").lower()
     if scheme not in _SCHEMES:
         raise _refuse(text, "the scheme must be http or https")
@@ -192,7 +199,9 @@ class DestinationPolicy:
         UnsafeEndpointError
             A malformed URL (:func:`parse_destination`) or one outside the policy.
         """
-        dest = parse_destination(url)
+        return self._allow(parse_destination(url))
+
+    def _allow(self, dest: Destination) -> Destination:
         if dest.is_loopback and self.loopback:
             return dest
         if dest.default_https and dest.host in self.hosts:
@@ -225,7 +234,7 @@ class DestinationPolicy:
                 f"refusing api_domain: {shown(str(url))} is not an API domain of "
                 f"{self.name} (expected one of {expected})"
             )
-        self.check(url)
+        self._allow(dest)
         return str(url).rstrip("/")
 
 

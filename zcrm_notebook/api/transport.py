@@ -147,7 +147,8 @@ class _Watchdog:
                     target=self._run, name="zcrm-call-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0][2] is call:  # the earliest deadline now: wake up for it
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
