@@ -58,9 +58,7 @@ class Destination:
     @property
     def is_loopback(self) -> bool:
         """``localhost``, a canonical 127.0.0.0/8 address, or ``[::1]``."""
-        if self.host in ("localhost", "[::1]"):
-            return True
-        return _canonical_ipv4(self.host) and ipaddress.IPv4Address(self.host).is_loopback
+        return _loopback_host(self.host)
 
     @property
     def default_https(self) -> bool:
@@ -69,6 +67,13 @@ class Destination:
 
     def __str__(self) -> str:
         return f"{self.scheme}://{self.host}" + (f":{self.port}" if self.port else "")
+
+
+@functools.lru_cache(maxsize=256)
+def _loopback_host(host: str) -> bool:
+    if host in ("localhost", "[::1]"):
+        return True
+    return _canonical_ipv4(host) and ipaddress.IPv4Address(host).is_loopback
 
 
 def _canonical_ipv4(host: str) -> bool:
