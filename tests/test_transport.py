@@ -105,11 +105,14 @@ def test_guard_session_wraps_every_adapter_and_keeps_the_session_settings():
 
     s = requests.Session()
     s.mount("https://www.zohoapis.eu", Own())
+    s.mount("https://accounts.zoho.eu", requests.adapters.HTTPAdapter(max_retries=3))
     s.proxies, s.verify, s.cert, s.trust_env = {"https": "http://proxy:3128"}, "/ca.pem", "c", True
     guard_session(s, DestinationPolicy.for_org("eu", False))
     assert isinstance(s.get_adapter("https://www.zohoapis.eu/x"), GuardedAdapter)
     assert isinstance(s.get_adapter("https://www.zohoapis.eu/x").inner, Own)
     assert isinstance(s.get_adapter("http://127.0.0.1:1"), ZohoAdapter)  # requests' own
+    retrying = s.get_adapter("https://accounts.zoho.eu/x")  # configured by you: wrapped
+    assert isinstance(retrying, GuardedAdapter) and retrying.inner.max_retries.total == 3
     assert (s.proxies, s.verify, s.cert, s.trust_env) == (
         {"https": "http://proxy:3128"}, "/ca.pem", "c", True)  # fmt: skip
     guard_session(s, DestinationPolicy.for_org("us", False))  # a second org shares it

@@ -439,10 +439,11 @@ def guard_session(
 ) -> _S:
     """Guard every adapter of ``session`` (a session given by the user), in place.
 
-    requests' plain ``HTTPAdapter`` becomes a :class:`ZohoAdapter`; any other adapter is
-    wrapped in a :class:`GuardedAdapter`; an adapter already guarded also accepts
-    ``policy``'s destinations. The session's proxies, ``verify``, ``cert``, headers and
-    ``trust_env`` are kept.
+    requests' plain ``HTTPAdapter`` (without retries of yours) becomes a
+    :class:`ZohoAdapter`; any other adapter is wrapped in a :class:`GuardedAdapter` (the
+    destination check and the body cap apply; its own timeouts bound the call); an
+    adapter already guarded also accepts ``policy``'s destinations. The session's
+    proxies, ``verify``, ``cert``, headers and ``trust_env`` are kept.
 
     Returns
     -------
@@ -453,8 +454,8 @@ def guard_session(
     for prefix, adapter in list(session.adapters.items()):
         if isinstance(adapter, (ZohoAdapter, GuardedAdapter)):
             adapter.policy = adapter.policy | policy
-        elif type(adapter) is HTTPAdapter:
-            session.adapters[prefix] = ZohoAdapter(pool_size, policy=policy)
+        elif type(adapter) is HTTPAdapter and not adapter.max_retries.total:
+            session.adapters[prefix] = ZohoAdapter(pool_size, policy=policy)  # requests' own
         else:
             session.adapters[prefix] = GuardedAdapter(adapter, policy=policy)
     for prefix in ("https://", "http://"):
