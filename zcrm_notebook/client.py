@@ -5,7 +5,7 @@
 by :mod:`zcrm_notebook.api.endpoints`: today the mass-convert status call,
 ``GET {api_domain}/crm/{v}/Leads/actions/mass_convert?job_id={job_id}`` with
 ``Authorization: Zoho-oauthtoken <token>`` (Zoho CRM API "Get Status of Mass Convert Lead",
-https://www.zoho.com/crm/developer/docs/api/v8/get-mass-convert-status.html). Every
+https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-status.html). Every
 answer is mapped by :func:`zcrm_notebook.api.answers.interpret_answer` to a
 :class:`~zcrm_notebook.api.status.JobStatus` or to one exception of
 :mod:`zcrm_notebook.errors`. One attempt per call, except the single refresh-and-retry

@@ -110,7 +110,7 @@ MASS_CONVERT_STATUS = Endpoint(
     answer='{"data": [{"Status", "Total_Count", "Converted_Count", "Not_Converted_Count", '
     '"Failed_Count"}]}: the status and lead counts of one job',
     parser="api.status.parse_status",
-    doc=f"{_CRM}/get-mass-convert-status.html",
+    doc=f"{_CRM}/mass-convert-status.html",
 )
 MASS_CONVERT_SCHEDULE = Endpoint(
     name="mass_convert_schedule",

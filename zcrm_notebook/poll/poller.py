@@ -242,7 +242,7 @@ def poll_jobs(jobs: object, orgs: Mapping[str, OrgCredentials] | None = None, **
 
     Shorthand for ``Poller(jobs, orgs, **kwargs).run()``; see :class:`Poller` for the
     parameters. Source of the status call: Zoho CRM API "Get Status of Mass Convert Lead"
-    (https://www.zoho.com/crm/developer/docs/api/v8/get-mass-convert-status.html).
+    (https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-status.html).
 
     Returns
     -------
