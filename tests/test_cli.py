@@ -179,6 +179,43 @@ def test_wrong_client_secret_exits_1_with_the_org_error(tmp_path, capsys):
     assert (df.loc[df.org != "us-org", "status"] != "error").any()
 
 
+def test_invalid_url_pattern_exits_1_with_one_line_naming_api_domain_and_version(tmp_path, capsys):
+    from zcrm_notebook.simulator import SimClock, default_scenario
+
+    with default_scenario(n_jobs=8, clock=SimClock(speed=100.0)) as sim:
+        sim.write_config(tmp_path / "sim.toml")
+        sim.write_jobs_csv(tmp_path / "jobs.csv")
+        us_jobs = sim.job_ids("us-org")
+        sim.faults.script.update({job: ["404"] * 3 for job in us_jobs})
+        code = main(
+            [
+                "poll",
+                str(tmp_path / "jobs.csv"),
+                "--config",
+                str(tmp_path / "sim.toml"),
+                "--out",
+                str(tmp_path / "s.csv"),
+                "--no-progress",
+                "--min-interval",
+                "0.2",
+            ]
+        )
+        us_calls = sim.stats.status_requests["us-org"]
+        api_domain = sim.api_domain("us")
+    err = capsys.readouterr().err
+    line = [e for e in err.splitlines() if e.startswith("error: org us-org")]
+    assert code == 1 and len(line) == 1
+    assert (
+        "failed: INVALID_URL_PATTERN" in line[0] and "/crm/v5/Leads/actions/mass_convert" in line[0]
+    )
+    assert f"api_domain ({api_domain})" in line[0] and "api_version (v5)" in line[0]
+    assert us_calls <= len(us_jobs)
+    df = read_snapshots(tmp_path / "s.csv")
+    us = df[df.org == "us-org"]
+    assert set(us["error_code"]) == {"INVALID_URL_PATTERN"} and len(us) == len(us_jobs)
+    assert (df.loc[df.org != "us-org", "status"] == "completed").any()
+
+
 def test_report_of_a_csv_with_a_bad_time_is_one_line(tmp_path, demo_dir, capsys):
     lines = (demo_dir / "snapshots.csv").read_text().splitlines()
     first = lines[1].split(",", 1)
