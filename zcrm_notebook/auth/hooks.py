@@ -68,8 +68,10 @@ HINTS = {
         "console (Client > Settings)."
     ),
     "invalid_code": (
-        "The grant token was already used or has expired (grant tokens work once and live "
-        "2-10 minutes), or the refresh token was revoked. Generate a new grant token in the "
+        "The grant token was already used or has expired (grant tokens work once; a Self "
+        "Client's lives 3 minutes unless a longer time was picked, a web flow's 2 minutes), "
+        "or the refresh token was revoked (or was the first of more than 20 refresh tokens "
+        "of the user). Generate a new grant token in the "
         f"Zoho API console (Self Client > Generate Code, scope {MASS_CONVERT_READ_SCOPE}) "
         "and run "
         "`zcrm-notebook auth --org NAME --grant-token CODE` within its lifetime."
@@ -79,7 +81,11 @@ HINTS = {
         "missing character or a secret of another client."
     ),
     "invalid_redirect_uri": "The redirect URI differs from the one registered for the client.",
-    "access_denied": "The user denied access, or the client is not allowed for this org.",
+    "access_denied": (
+        "The user denied access, or more than 10 grant tokens were made for this client id "
+        "within 10 minutes (Zoho refuses for the rest of those 10 minutes: wait, then "
+        "generate one grant token)."
+    ),
     "unsupported_grant_type": "Zoho did not accept the grant type (a bug: please report it).",
     "missing_access_token": "The answer had no access_token; nothing was stored.",
     THROTTLED: (
