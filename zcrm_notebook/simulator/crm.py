@@ -285,16 +285,15 @@ class CrmMixin:
     def _schedule_checked(self, org: str, body: bytes, now: float) -> tuple[Answer, str | None]:
         """Zoho's answer to a mass-convert POST body (mass-convert-lead.html v7, OAS
         ``mass_convert.json``); the ``json_path`` index form ``$.ids[0]`` is UNVERIFIED."""
+        missing = error_answer("MANDATORY_NOT_FOUND", {"api_name": "ids", "json_path": "$.ids"})
         try:
             payload = json.loads(body.decode("utf-8"))
         except ValueError:  # includes UnicodeDecodeError
-            answer = error_answer("INVALID_DATA")  # UNDOCUMENTED: Zoho's answer is not known
-            answer.fault = "body_not_json"
-            return answer, None
+            missing.fault = "body_not_json"  # UNDOCUMENTED: what Zoho answers is not known
+            return missing, None
         ids = payload.get("ids") if isinstance(payload, dict) else None
         if not ids:
-            missing = {"api_name": "ids", "json_path": "$.ids"}
-            return error_answer("MANDATORY_NOT_FOUND", missing), None
+            return missing, None
         if not isinstance(ids, list) or not all(_is_lead_id(x) for x in ids):
             at = "$.ids" if not isinstance(ids, list) else f"$.ids[{_first_bad(ids)}]"
             return error_answer("INVALID_DATA", {"api_name": "ids", "json_path": at}), None
