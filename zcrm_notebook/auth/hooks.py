@@ -40,6 +40,7 @@ __all__ = [
     "REVOKE_PATH",
     "AUTH_PATH",
     "HINTS",
+    "TOKEN_ERRORS",
     "token_lifetime_s",
     "zoho_json_object",
     "zoho_register_secrets",
@@ -96,6 +97,22 @@ HINTS = {
 }
 
 
+#: Zoho Accounts' ``error`` -> what the package does (``docs/zoho-api.md``, "Token
+#: endpoint", which mirrors this table): ``report_user`` ends the org with the hint (a new
+#: grant token, the client id/secret, the data center); ``wait_and_retry`` backs the org off
+#: (:class:`TokenThrottledError`); ``end_run`` is a bug of this package. Any other word is
+#: ``report_user``.
+TOKEN_ERRORS = {
+    "invalid_code": "report_user",
+    "invalid_client": "report_user",
+    "invalid_client_secret": "report_user",
+    "invalid_redirect_uri": "report_user",
+    THROTTLED: "wait_and_retry",
+    "access_denied": "report_user",
+    "unsupported_grant_type": "end_run",
+}
+
+
 def token_lifetime_s(answer: dict) -> float:
     """Lifetime of a token answer, in seconds, sanity-checked.
 
@@ -149,7 +166,8 @@ def token_error(
     if code.lower() == THROTTLED.lower() or "too many requests" in description.lower():
         code = THROTTLED
     hint = HINTS.get(code, "").format(host=accounts_server)
-    cls = TokenThrottledError if code == THROTTLED else TokenEndpointError
+    throttled = TOKEN_ERRORS.get(code) == "wait_and_retry"
+    cls = TokenThrottledError if throttled else TokenEndpointError
     what = f"{code} ({description})" if description and code != THROTTLED else code
     return cls(
         f"token request to {accounts_server} failed: {what}.",
