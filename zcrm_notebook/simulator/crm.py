@@ -193,7 +193,7 @@ class CrmMixin:
             answer = self._random_fault()
         if answer is None:
             answer = self._job_answer(org, job_id, now, fault)
-        if fault and fault != "ok":
+        if fault and fault != "ok" and not answer.fault:  # a wild casing drawn stays named
             answer.fault = fault
         return answer
 
@@ -242,7 +242,7 @@ class CrmMixin:
                 self._last_processed[job_id] = truth.processed
             word = self._word(truth.status) if fault != "unknown_status" else "PAUSED"
         answer = json_answer(200, {"data": [self._data_item(truth, word)]})
-        if word not in (truth.status, DOCUMENTED_WORDS[truth.status]) and not fault:
+        if word not in (truth.status, DOCUMENTED_WORDS[truth.status], "PAUSED"):
             answer.fault = "status_casing"  # a wild casing was drawn
         if fault == "truncated":
             answer.body = answer.body[: len(answer.body) // 2]
