@@ -4,7 +4,8 @@ Zoho answers errors with an envelope ``{"code", "details", "message", "status":
 "error"}`` (``docs/zoho-api.md``); proxies and outages answer HTML or nothing.
 :func:`interpret_answer` maps every answer of the mass-convert status call to a
 :class:`~zcrm_notebook.api.status.JobStatus` or to one exception of
-:mod:`zcrm_notebook.errors`, by Zoho's code first and the HTTP status second; the
+:mod:`zcrm_notebook.errors`, by Zoho's code first and the HTTP status second (the table of
+:mod:`zcrm_notebook.api.error_codes`); the
 headers Zoho may send (``Retry-After``, ``X-API-CREDITS-REMAINING``) are read here too.
 Every answer's JSON is decoded by :func:`decode_json` (the transport has capped the body
 at 1 MiB; too deep a document is a format error), and server text (``message``,
@@ -22,6 +23,7 @@ import requests
 
 from ..errors import (
     ApiError,
+    EndpointConfigError,
     InvalidTokenError,
     JobNotFoundError,
     NoPermissionError,
@@ -32,6 +34,7 @@ from ..errors import (
 )
 from ..redact import clean_text
 from .endpoints import MASS_CONVERT_STATUS
+from .error_codes import ErrorRule, rule_for
 from .status import JobStatus, parse_status
 
 __all__ = [
@@ -105,19 +108,29 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
 def interpret_answer(job_id: str, r: requests.Response) -> JobStatus:
     """Map one HTTP answer to a :class:`JobStatus` or raise the matching error.
 
-    ========================================  ==========================================
-    answer                                    result
-    ========================================  ==========================================
-    2xx JSON ``{"data": [...]}``              ``JobStatus`` (any status word)
-    204 / empty 2xx body                      ``JobNotFoundError`` code ``NO_CONTENT``
-    400 ``INVALID_DATA``, 404                 ``JobNotFoundError`` (unknown / expired id)
-    401 ``OAUTH_SCOPE_MISMATCH``              ``ScopeError`` (no refresh: names the scope)
-    401 any other code, or not JSON           ``InvalidTokenError`` (client refreshes once)
-    403, or ``NO_PERMISSION``                 ``NoPermissionError``
-    429                                       ``RateLimitError`` (``retry_after_s``)
-    other Zoho envelope                       ``ApiError`` with Zoho's code
-    non-JSON / truncated / no ``data``        ``ResponseFormatError`` (5xx: ``ApiError``)
-    ========================================  ==========================================
+    Error answers are classified by Zoho's code first, the HTTP status second, with the
+    table :data:`~zcrm_notebook.api.error_codes.STATUS_GET_ERRORS`
+    (``docs/zoho-api.md``, "Error table"):
+
+    ======================================================  ===================================
+    answer                                                  result
+    ======================================================  ===================================
+    2xx JSON ``{"data": [...]}``                            ``JobStatus`` (any status word)
+    204 / empty 2xx body                                    ``JobNotFoundError`` ``NO_CONTENT``
+    ``INVALID_DATA``                                        ``JobNotFoundError`` (unknown id)
+    ``INVALID_URL_PATTERN``, ``API_NOT_SUPPORTED``          ``EndpointConfigError``
+    any other 404 (no code, HTML)                           ``EndpointConfigError``
+    ``REQUIRED_PARAM_MISSING``, ``INVALID_REQUEST_METHOD``  ``BadRequestError``
+    ``OAUTH_SCOPE_MISMATCH``                                ``ScopeError`` (names the scope)
+    ``INVALID_TOKEN``, ``AUTHENTICATION_FAILURE``, 401      ``InvalidTokenError``
+    ``NO_PERMISSION``, other 403                            ``NoPermissionError``
+    429 (any code), ``TOO_MANY_REQUESTS``                   ``RateLimitError``
+    other Zoho envelope                                     ``ApiError`` (Zoho's code)
+    non-JSON / truncated / no ``data``                      ``ResponseFormatError``
+    ======================================================  ===================================
+
+    ``EndpointConfigError`` and ``BadRequestError`` end the org; a non-JSON 5xx is an
+    ``ApiError`` ``HTTP_5xx``.
 
     Raises
     ------
@@ -136,12 +149,9 @@ def interpret_answer(job_id: str, r: requests.Response) -> JobStatus:
     except ResponseFormatError:
         kind = clean_text(r.headers.get("Content-Type", "unknown type").split(";")[0], 60)
         msg = f"job {job_id}: HTTP {status} from {host} with a non-JSON body ({kind})"
-        if status >= 500 or status == 429:
-            raise http_error(status, msg, retry_after_s(r.headers)) from None
-        if status == 404:
-            raise JobNotFoundError(msg, code="NOT_FOUND", http_status=404) from None
-        if status == 401:
-            raise InvalidTokenError(msg, code="INVALID_TOKEN", http_status=401) from None
+        rule = rule_for(None, status)
+        if rule.error in (InvalidTokenError, EndpointConfigError) or rule.action == "retry":
+            raise _error(rule, msg, None, status, {}, r.headers) from None  # 401 404 429 5xx
         raise ResponseFormatError(msg, http_status=status) from None
     code, message, details = envelope(body)
     word = body.get("status") if isinstance(body, dict) else None
@@ -166,36 +176,45 @@ def envelope_error(
     details: dict,
     headers: Mapping[str, str],
 ) -> ZcrmError:
-    """The error of a Zoho error envelope (or an error HTTP status), for one job."""
+    """The error of a Zoho error envelope (or an error HTTP status), for one job: the
+    exception of :func:`~zcrm_notebook.api.error_codes.rule_for` ``(code, status)``."""
     text = f"job {job_id}: HTTP {status} {code or ''}: {message}".rstrip(": ")
-    if status == 429 or code == "TOO_MANY_REQUESTS":
+    return _error(rule_for(code, status), text, code, status, details, headers)
+
+
+def _error(
+    rule: ErrorRule,
+    text: str,
+    code: str | None,
+    status: int,
+    details: dict,
+    headers: Mapping[str, str],
+) -> ZcrmError:
+    """The exception of ``rule``, saying what to do about it when that is known.
+
+    Without Zoho's code, the error's own code stands in for 401/403/429
+    (``INVALID_TOKEN``, ``NO_PERMISSION``, ``TOO_MANY_REQUESTS``), ``HTTP_{status}``
+    otherwise (``HTTP_404``, ``HTTP_502``).
+    """
+    cls = rule.error
+    if cls in (InvalidTokenError, NoPermissionError, RateLimitError):
+        code = code or cls.default_code
+    code = code or f"HTTP_{status}"
+    if cls is RateLimitError:
         return RateLimitError(
-            text,
-            code=code or "TOO_MANY_REQUESTS",
-            http_status=status,
-            retry_after_s=retry_after_s(headers),
+            text, code=code, http_status=status, retry_after_s=retry_after_s(headers)
         )
-    if code == "OAUTH_SCOPE_MISMATCH":
+    if cls is ScopeError:
         scope = MASS_CONVERT_STATUS.scopes[0]
-        return ScopeError(
-            f"{text}; the grant lacks scope {scope} (a refresh cannot add "
-            "it): create a new grant token that includes it",
-            code=code,
-            http_status=status,
+        text = (
+            f"{text}; the grant lacks scope {scope} (a refresh cannot add it): create a new "
+            "grant token that includes it"
         )
-    if code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE") or (
-        status == 401 and code != "NO_PERMISSION"
-    ):
-        return InvalidTokenError(text, code=code or "INVALID_TOKEN", http_status=status)
-    if code == "NO_PERMISSION" or status == 403:
-        return NoPermissionError(
-            f"{text}; the user's CRM profile lacks {MASS_CONVERT_STATUS.permission}",
-            code=code or "NO_PERMISSION",
-            http_status=status,
-        )
-    if code == "INVALID_DATA" or status == 404:
-        return JobNotFoundError(text, code=code or "NOT_FOUND", http_status=status, details=details)
-    return ApiError(text, code=code or f"HTTP_{status}", http_status=status, details=details)
+    if cls is NoPermissionError:
+        text = f"{text}; the user's CRM profile lacks {MASS_CONVERT_STATUS.permission}"
+    if issubclass(cls, ApiError):
+        return cls(text, code=code, http_status=status, details=details)
+    return cls(text, code=code, http_status=status)
 
 
 def credits_remaining(headers: Mapping[str, str]) -> int | None:

@@ -1,0 +1,121 @@
+"""Zoho record ids (job ids, lead ids) at the boundary: text of ASCII digits, never numbers.
+
+Zoho's ids are 19-digit numbers, above 2**53: a float (or a spreadsheet) rounds them, so
+they stay text end to end (``docs/zoho-api.md``). :func:`clean_ids` checks a batch of
+``(org label, raw id)`` pairs against the configured orgs, strips whitespace, drops
+duplicates with one warning, and refuses everything else with one error listing the rows.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Mapping
+
+from ..errors import JobInputError
+from ..redact import shown
+from .tables import is_na
+
+__all__ = ["id_problem", "clean_ids", "bad_rows_message", "MAX_LISTED"]
+
+_ID = re.compile(r"[0-9]{1,20}")  # ASCII only: "\d" would accept Arabic-Indic digits
+#: Rows listed at most in an error or warning (the count of the rest is given).
+MAX_LISTED = 20
+
+
+def id_problem(value: object) -> tuple[str | None, str]:
+    """``(clean id, "")`` for a usable id, or ``(None, reason)``.
+
+    Accepted: text of 1-20 ASCII digits (surrounding whitespace stripped) and
+    non-negative Python or NumPy integers. Refused: empty cells, floats (even whole:
+    the id may already be rounded), signs, decimals, exponents, other digits, booleans.
+    """
+    if isinstance(value, bool):
+        return None, "a boolean is not an id"
+    if isinstance(value, int) or type(value).__name__.startswith(("int", "uint")):
+        text = str(int(value))  # type: ignore[call-overload]
+        return (text, "") if value >= 0 else (None, "negative number")  # type: ignore[operator]
+    if is_na(value):
+        return None, "empty"
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        return None, "a float (a 19-digit id cannot be a float without rounding; pass text)"
+    if not isinstance(value, str):
+        return None, f"a {type(value).__name__}, expected text of digits"
+    text = value.strip()
+    if not text:
+        return None, "empty"
+    if not _ID.fullmatch(text):
+        if text.isascii() and text.isdigit():
+            return None, f"{len(text)} digits (at most 20)"
+        return None, "not all digits (signs, decimals, exponents and spaces are refused)"
+    return text, ""
+
+
+def clean_ids(
+    pairs: Iterable[tuple[str, object]],
+    orgs: Mapping[str, object],
+    *,
+    noun: str = "job",
+    error: type[JobInputError] = JobInputError,
+) -> list[tuple[int, str, str]]:
+    """Check ``(org label, raw id)`` pairs; return ``(row, org, id)`` for the good ones.
+
+    Parameters
+    ----------
+    pairs : iterable of (str, object)
+        Org label and raw id, in input order (rows are numbered from 1). A label
+        ``"<reason>"`` marks a row whose org could not be told (the reason is reported).
+    orgs : mapping
+        The configured orgs (only the labels are used).
+    noun : str, default ``"job"``
+        ``"job"`` or ``"lead"``, for messages.
+    error : JobInputError subclass
+        The exception raised for bad rows.
+
+    Returns
+    -------
+    list of (int, str, str)
+        Row number, org label and id, in input order; duplicates (same org and id) dropped
+        with one ``UserWarning`` naming them.
+
+    Raises
+    ------
+    JobInputError (or ``error``)
+        Listing every offending row (number, value, reason), or when there is no id at all.
+    """
+    out: list[tuple[int, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    bad: list[tuple[int, object, str]] = []
+    dups: list[tuple[int, str]] = []
+    for row, (label, value) in enumerate(pairs, start=1):
+        clean, reason = id_problem(value)
+        if label not in orgs:
+            why = label[1:-1] if label.startswith("<") else f"unknown org {shown(label)}"
+            reason = reason or f"{why} (configured orgs: {', '.join(orgs) or 'none'})"
+        if reason or clean is None:
+            bad.append((row, value, reason))
+        elif (label, clean) in seen:
+            dups.append((row, clean))
+        else:
+            seen.add((label, clean))
+            out.append((row, label, clean))
+    if bad:
+        raise error(bad_rows_message(bad, noun), bad)
+    if not out:
+        raise error(f"the {noun}s input has no {noun} ids")
+    if dups:
+        listed = ", ".join(f"row {r}: {i}" for r, i in dups[:MAX_LISTED])
+        more = f" and {len(dups) - MAX_LISTED} more" if len(dups) > MAX_LISTED else ""
+        warnings.warn(f"dropped {len(dups)} duplicate {noun} ids ({listed}{more})", stacklevel=3)
+    return out
+
+
+def bad_rows_message(bad: list[tuple[int, object, str]], noun: str = "job") -> str:
+    """The error text for bad rows: a head line, then one line per row (at most 20)."""
+    lines = [f"  row {r}: {shown(v, 40)}: {why}" for r, v, why in bad[:MAX_LISTED]]
+    if len(bad) > MAX_LISTED:
+        lines.append(f"  ... and {len(bad) - MAX_LISTED} more")
+    rows = "row" if len(bad) == 1 else "rows"
+    rule = f"{noun} ids must be text of 1-20 digits 0-9"
+    head = f"{len(bad)} bad {rows} in the {noun}s input ({rule}):"
+    return head + "\n" + "\n".join(lines)
