@@ -92,42 +92,33 @@ def install(fake: FakeZoho, endpoint: str, answer) -> None:
         fake.token = lambda req, n: answer()
 
 
+def poll_one(fake: FakeZoho, endpoint: str, answer, limit_s: float):
+    """Poll JOB (manual clock) against ``answer`` at ``endpoint``: (elapsed s, frame)."""
+    install(fake, endpoint, answer)
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    poller = manual_poller({ORG: [JOB]}, {ORG: creds}, policy=POLICY)
+    elapsed, result = run_limited(poller.run, limit_s, fake.drop_connections)
+    assert not isinstance(result, BaseException), repr(result)
+    return elapsed, result
+
+
 @pytest.mark.parametrize("endpoint", ["status", "token"])
 @pytest.mark.parametrize("mode", list(SLOW))
 def test_a_slow_answer_is_bounded_by_the_configured_timeout(fake, endpoint, mode):
-    install(fake, endpoint, SLOW[mode])
-    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
-    poller = manual_poller({ORG: [JOB]}, {ORG: creds}, policy=POLICY)
-    elapsed, result = run_limited(poller.run, CALL_BOUND_S, fake.drop_connections)
+    elapsed, result = poll_one(fake, endpoint, SLOW[mode], CALL_BOUND_S)
     assert elapsed < CALL_BOUND_S, f"one call with timeout_s={TIMEOUT_S} lasted {elapsed:.1f} s"
-    assert not isinstance(result, BaseException), repr(result)
     assert fake.counts["token"] + fake.status_requests() <= 3
     assert result["status"].astype(str).tolist() == ["error"]
 
 
-@pytest.mark.parametrize("endpoint", ["status", "token"])
-def test_a_100_mb_answer_is_not_read_to_the_end(fake, endpoint):
-    install(fake, endpoint, big_body)
-    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
-    poller = manual_poller({ORG: [JOB]}, {ORG: creds}, policy=POLICY)
-    elapsed, result = run_limited(poller.run, 60.0, fake.drop_connections)
-    assert not isinstance(result, BaseException), repr(result)
-    sent = fake.raw_bytes_sent
-    assert sent < MAX_BODY, f"the client read {sent / 2**20:.0f} MiB of a 100 MiB answer"
-    assert result["status"].astype(str).tolist() == ["error"]
-
-
-BIG = {"close-delimited": close_delimited_body, "chunked": chunked_body}
+BIG = {"with a length": big_body, "close-delimited": close_delimited_body,
+       "chunked": chunked_body}  # fmt: skip
 
 
 @pytest.mark.parametrize("endpoint", ["status", "token"])
 @pytest.mark.parametrize("mode", list(BIG))
-def test_a_100_mb_answer_without_a_length_is_not_read_to_the_end(fake, endpoint, mode):
-    install(fake, endpoint, BIG[mode])
-    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
-    poller = manual_poller({ORG: [JOB]}, {ORG: creds}, policy=POLICY)
-    elapsed, result = run_limited(poller.run, 60.0, fake.drop_connections)
-    assert not isinstance(result, BaseException), repr(result)
+def test_a_100_mb_answer_is_not_read_to_the_end(fake, endpoint, mode):
+    _, result = poll_one(fake, endpoint, BIG[mode], 60.0)
     sent = fake.raw_bytes_sent
     assert sent < MAX_BODY, f"the client read {sent / 2**20:.0f} MiB of a 100 MiB answer"
     assert result["status"].astype(str).tolist() == ["error"]
@@ -220,9 +211,11 @@ def end_within(proc, limit_s: float) -> float | None:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals")
-def test_cli_exits_soon_after_its_deadline_while_a_call_is_stuck(tmp_path, fake):
+@pytest.mark.parametrize("timeout", [str(TIMEOUT_S), "60"])
+def test_cli_exits_soon_after_its_deadline_while_a_call_is_stuck(tmp_path, fake, timeout):
+    """Whatever the call's own timeout (60 s too), the stuck call is aborted at the end."""
     fake.status = by_job({JOB: lambda req, n: trickle_headers(TRICKLE_S)})
-    proc = start_cli(tmp_path, fake, "--deadline", "1")
+    proc = start_cli(tmp_path, fake, "--deadline", "1", "--timeout", timeout)
     try:
         said, lines = watch_stderr(proc, "stopped watching")
         assert said.wait(30), "no 'stopped watching' line within 30 s:\n" + "".join(lines)
@@ -234,24 +227,6 @@ def test_cli_exits_soon_after_its_deadline_while_a_call_is_stuck(tmp_path, fake)
     assert took is not None, f"still running {EXIT_BOUND_S} s after 'stopped watching (deadline)'"
     assert "Traceback" not in "".join(lines)
     assert zn.read_snapshots(tmp_path / "s.csv") is not None
-
-
-@pytest.mark.skipif(os.name != "posix", reason="signals")
-def test_cli_exits_soon_after_its_deadline_whatever_the_call_timeout(tmp_path, fake):
-    """--timeout 60: the stuck call is aborted at the deadline, not waited for."""
-    fake.status = by_job({JOB: lambda req, n: trickle_headers(TRICKLE_S)})
-    proc = start_cli(tmp_path, fake, "--deadline", "1", "--timeout", "60")
-    try:
-        said, lines = watch_stderr(proc, "stopped watching")
-        assert said.wait(30), "no 'stopped watching' line within 30 s:\n" + "".join(lines)
-        took = end_within(proc, EXIT_BOUND_S)
-    finally:
-        fake.drop_connections()
-        if proc.poll() is None:
-            proc.kill()
-    assert took is not None, f"still running {EXIT_BOUND_S} s after 'stopped watching (deadline)'"
-    assert "Traceback" not in "".join(lines)
-    assert len(zn.read_snapshots(tmp_path / "s.csv")) == 0  # the one call never answered
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals")

@@ -243,28 +243,28 @@ def _track(sock: Any) -> None:
         call.track(sock)
 
 
-class _TrackedHTTPConnection(HTTPConnection):
-    """Hands its socket to the call in flight of this thread (new or reused connection)."""
+class _Tracked:
+    """Mixin of a urllib3 connection: hands its socket to the call in flight of this
+    thread, for a new connection and for a reused one."""
+
+    sock: Any
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
+        sock = super()._new_conn()  # type: ignore[misc]
         _track(sock)
         return sock
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         _track(self.sock)
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _TrackedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _track(sock)
-        return sock
+class _TrackedHTTPConnection(_Tracked, HTTPConnection):
+    pass
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        _track(self.sock)
-        super().request(*args, **kwargs)
+
+class _TrackedHTTPSConnection(_Tracked, HTTPSConnection):
+    pass
 
 
 class _HTTPPool(HTTPConnectionPool):
