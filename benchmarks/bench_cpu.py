@@ -1,0 +1,305 @@
+"""CPU per status call in the poll round, where it goes, and what a lighter HTTP path saves.
+
+    python benchmarks/bench_cpu.py                 # everything below, ~3 minutes
+    python benchmarks/bench_cpu.py --only round --variant "urllib3 HTTPConnectionPool"
+
+- ``round``: the poll round of ``bench_poll.poll_round`` (2,000 completed jobs, 4 orgs,
+  20 ms latency, 5 calls in flight per org, server in its own process) with each HTTP
+  variant of :mod:`research.clients` swapped into the real Poller: client process CPU
+  seconds per call (``time.process_time`` over the run / calls), wall time / ideal, and
+  the server process's CPU per answered call;
+- ``hog``: the same round with a CPU-bound process (``while True: pass``) beside it;
+- ``http``: each variant alone, one thread, 2,000 sequential calls, server latency 0;
+- ``sched``: the Poller with a client that only sleeps the latency and returns a canned
+  answer (scheduler, thread pools, snapshots: everything but HTTP and parsing);
+- ``parts``: microseconds per call of each piece of the per-call work, in-process;
+- ``profile``: py-spy (all threads, idle excluded) over one round, grouped by library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+import timeit
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from research import clients  # noqa: E402
+from research.internals import (  # noqa: E402
+    JobStatus,
+    OrgCredentials,
+    Poller,
+    PollPolicy,
+    StatusAnswer,
+    ZohoClient,
+    client_class,
+    parse_status,
+)
+from research.remote import Remote  # noqa: E402
+
+ROUND = dict(n_jobs=2000, n_orgs=4, latency_s=0.02)
+
+
+def _creds(orgs: dict) -> dict:
+    return {name: OrgCredentials(org=name, **cfg) for name, (cfg, _) in orgs.items()}
+
+
+def poll_round(variant: str, *, cap: int = 5, server: str = "sim", hog: bool = False,
+               client=None, **size) -> dict:  # fmt: skip
+    """One poll of every job with the real Poller and ``variant``'s HTTP path."""
+    size = {**ROUND, **size}
+    remote = Remote(server, **size)
+    hog_proc = None
+    with remote as orgs:
+        if hog:
+            hog_proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        cls = client or clients.VARIANTS[variant]
+        with client_class(cls):
+            poller = Poller({n: ids for n, (_, ids) in orgs.items()}, _creds(orgs),
+                            policy=PollPolicy(max_in_flight=cap, seed=1))  # fmt: skip
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            snaps = poller.run_snapshots()
+            wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        if hog_proc is not None:
+            hog_proc.kill()
+            hog_proc.wait()
+    assert len(snaps) == size["n_jobs"] and all(s.is_final for s in snaps), len(snaps)
+    ideal = size["n_jobs"] * size["latency_s"] / (cap * size["n_orgs"])
+    return {
+        "variant": variant, "calls": len(snaps), "wall_s": wall, "ideal_s": ideal,
+        "measured_over_ideal": wall / ideal, "client_cpu_s": cpu,
+        "client_cpu_us_per_call": 1e6 * cpu / len(snaps),
+        "server_cpu_us_per_call": 1e6 * remote.report["cpu_s"] / max(1, remote.report["calls"]),
+        "hog": hog, "server": server,
+    }  # fmt: skip
+
+
+def http_only(variant: str, n_calls: int = 2000, server: str = "sim") -> dict:
+    """``variant``'s get_status alone: one thread, sequential calls, server latency 0."""
+    with Remote(server, n_jobs=n_calls, n_orgs=1, latency_s=0.0) as orgs:
+        ((name, (cfg, ids)),) = orgs.items()
+        client = clients.VARIANTS[variant](OrgCredentials(org=name, **cfg))
+        client.get_status(ids[0])  # token and connection
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for jid in ids:
+            client.get_status(jid)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        client.close()
+    return {"variant": variant, "client_cpu_us_per_call": 1e6 * cpu / n_calls,
+            "wall_us_per_call": 1e6 * wall / n_calls}  # fmt: skip
+
+
+class _CannedClient(ZohoClient):
+    """No HTTP: sleeps the latency and returns a prebuilt answer (measures the loop)."""
+
+    latency_s = 0.02
+    _answer = StatusAnswer(
+        parse_status("1", {"data": [{"Status": "COMPLETED", "Total_Count": 10,
+                                     "Converted_Count": 10, "Not_Converted_Count": 0,
+                                     "Failed_Count": 0}]}), 200, 0.02)  # fmt: skip
+
+    def get_status(self, job_id: str) -> StatusAnswer:
+        time.sleep(self.latency_s)
+        st = self._answer.status
+        return StatusAnswer(JobStatus(job_id, st.status, st.raw_status, *st.counts), 200, 0.02)
+
+
+def scheduler_only(**size) -> dict:
+    """The poll round with the canned client: CPU of everything but HTTP and parsing."""
+    return poll_round("canned (no HTTP)", client=_CannedClient, **size)
+
+
+def parts() -> dict[str, float]:
+    """Microseconds per call of each piece of the status call's own work (no network)."""
+    import requests
+    from research.internals import (
+        JobTrack,  # noqa: F401  (import cost not counted)
+        Snapshot,
+        check_token_destination,
+        interpret_answer,
+    )
+
+    body = json.dumps({"data": [{"Status": "COMPLETED", "Total_Count": 10,
+                                 "Converted_Count": 10, "Not_Converted_Count": 0,
+                                 "Failed_Count": 0}]}).encode()  # fmt: skip
+    r = requests.Response()
+    r.status_code, r._content, r.url = 200, body, "http://127.0.0.1:1/us/api/crm/v5/x?job_id=1"
+    r.headers["Content-Type"] = "application/json"
+    payload = json.loads(body)
+    st = parse_status("1", payload)
+    creds = OrgCredentials(org="us-org", dc="us", client_id="1000.X", client_secret="s",
+                           refresh_token="1000.r", accounts_url="http://127.0.0.1:1/us/accounts",
+                           api_domain="http://127.0.0.1:1/us/api")  # fmt: skip
+    client = ZohoClient(creds)
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    pool = ThreadPoolExecutor(5)
+    futs = [pool.submit(int) for _ in range(20)]
+    wait(futs)
+    log = logging.getLogger("zcrm_notebook.poll")
+    tests = {
+        "json.loads(body)": lambda: json.loads(body),
+        "Response.json()": lambda: r.json(),
+        "parse_status(payload)": lambda: parse_status("1", payload),
+        "interpret_answer(Response)": lambda: interpret_answer("1", r),
+        "requests.utils.urlparse(url) (in interpret_answer)": lambda: requests.utils.urlparse(
+            r.url
+        ),
+        "check_token_destination(api_domain)": lambda: check_token_destination(
+            "http://127.0.0.1:1/us/api"
+        ),
+        "ZohoClient.status_url": lambda: client.status_url("http://127.0.0.1:1/us/api"),
+        "Snapshot.from_status": lambda: Snapshot.from_status(
+            st, polled_at=1.0, org="us-org", dc="us", http_status=200, latency_s=0.02
+        ),
+        "log.debug (disabled)": lambda: log.debug("snapshot %s %s %s (kept)", "a", "b", "c"),
+        "pool.submit + result (thread hop)": lambda: pool.submit(int).result(),
+        "wait(20 done futures, FIRST_COMPLETED)": lambda: wait(futs, 0.5, FIRST_COMPLETED),
+    }
+    out = {}
+    for name, fn in tests.items():
+        n, t = 2000, min(timeit.repeat(fn, number=2000, repeat=5))
+        out[name] = 1e6 * t / n
+    pool.shutdown()
+    return out
+
+
+# -- profile ----------------------------------------------------------------------------------
+
+GROUPS = [  # (label, substring of a frame) -- first match from the leaf wins
+    ("socket / ssl syscalls", "socket.py"),
+    ("http.client (parse, send)", "http/client.py"),
+    ("email.parser (http.client headers)", "email/"),
+    ("urllib3", "urllib3/"),
+    ("requests", "requests/"),
+    ("json", "json/"),
+    ("concurrent.futures (pools, wait)", "concurrent/futures/"),
+    ("threading (locks, conditions)", "threading.py"),
+    ("queue", "queue.py"),
+    ("logging", "logging/"),
+    ("urllib.parse", "urllib/parse.py"),
+    ("ipaddress", "ipaddress.py"),
+    ("our: client.py", "zcrm_notebook/client.py"),
+    ("our: status.py", "zcrm_notebook/status.py"),
+    ("our: auth.py (token cache)", "zcrm_notebook/auth.py"),
+    ("our: dc.py (destination check)", "zcrm_notebook/dc.py"),
+    ("our: schedule.py (scheduler)", "zcrm_notebook/schedule.py"),
+    ("our: orgs.py", "zcrm_notebook/orgs.py"),
+    ("our: policy.py", "zcrm_notebook/policy.py"),
+    ("our: poll.py", "zcrm_notebook/poll.py"),
+    ("our: other", "zcrm_notebook/"),
+    ("research bench", "research/"),
+]
+
+
+def _group(stack: list[str]) -> str:
+    for frame in reversed(stack):  # leaf first
+        for label, key in GROUPS:
+            if key in frame:
+                return label
+    return "other: " + (stack[-1].split(" (")[0] if stack else "?")
+
+
+def profile(variant: str, rate: int = 250) -> dict:
+    """py-spy over one round in a subprocess; samples per group (leaf-most known frame),
+    and the inclusive share of a few subtrees."""
+    raw = HERE / "results" / f"pyspy-{variant.split()[0]}.txt"
+    raw.parent.mkdir(exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--format", "raw", "--rate", str(rate), "--nonblocking",
+           "-o", str(raw), "--", sys.executable, __file__, "--only", "round",
+           "--variant", variant]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True)
+    leaf, incl, total = Counter(), Counter(), 0
+    marks = {"requests (all below Session.request)": "request (requests/sessions.py",
+             "urllib3 urlopen (all below)": "urlopen (urllib3/connectionpool.py",
+             "interpret_answer (all below)": "interpret_answer (",
+             "scheduler thread (Scheduler.run, all below)": "run (zcrm_notebook/schedule.py",
+             "worker threads (_call, all below)": "_call (zcrm_notebook/schedule.py",
+             "token cache get": "get (zcrm_notebook/auth.py"}  # fmt: skip
+    for line in raw.read_text().splitlines():
+        stack_text, _, count = line.rpartition(" ")
+        n, stack = int(count), stack_text.split(";")
+        total += n
+        leaf[_group(stack)] += n
+        for label, key in marks.items():
+            if any(key in f for f in stack):
+                incl[label] += n
+    return {"samples": total,
+            "by_group_pct": {k: 100 * v / total for k, v in leaf.most_common()},
+            "inclusive_pct": {k: 100 * incl[k] / total for k in marks}}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="parts,http,sched,round,hog,profile")
+    parser.add_argument("--variant", default=None, help="one variant (default: all)")
+    parser.add_argument("--server", default="sim", choices=("sim", "fake"))
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    only = args.only.split(",")
+    variants = [args.variant] if args.variant else list(clients.VARIANTS)
+    out: dict = {"loadavg_start": os.getloadavg()}
+    if "parts" in only:
+        out["parts_us"] = parts()
+        for k, v in out["parts_us"].items():
+            print(f"parts   {k:52s} {v:8.2f} us")
+    if "http" in only:
+        out["http"] = [http_only(v, server=args.server) for v in variants]
+        for r in out["http"]:
+            cpu, wall = r["client_cpu_us_per_call"], r["wall_us_per_call"]
+            print(f"http    {r['variant']:40s} client CPU {cpu:7.1f} us/call   wall {wall:7.1f}")
+    if "sched" in only:
+        runs = [scheduler_only() for _ in range(args.repeat)]
+        out["sched"] = runs
+        _print_rounds("sched", runs)
+    if "round" in only:
+        out["round"] = [
+            poll_round(v, server=args.server) for _ in range(args.repeat) for v in variants
+        ]
+        _print_rounds("round", out["round"])
+    if "hog" in only:
+        out["hog"] = [poll_round(v, server=args.server, hog=True)
+                      for _ in range(args.repeat) for v in variants]  # fmt: skip
+        _print_rounds("hog", out["hog"])
+    if "profile" in only:
+        out["profile"] = {v: profile(v) for v in variants}
+        for v, p in out["profile"].items():
+            print(f"\nprofile {v} ({p['samples']} samples)")
+            for k, pct in p["inclusive_pct"].items():
+                print(f"  incl  {k:48s} {pct:5.1f} %")
+            for k, pct in p["by_group_pct"].items():
+                if pct >= 0.5:
+                    print(f"  self  {k:48s} {pct:5.1f} %")
+    out["loadavg_end"] = os.getloadavg()
+    path = HERE / "results" / f"cpu-{'-'.join(only)}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(out, indent=1))
+    print(f"load average {out['loadavg_start']} -> {out['loadavg_end']}; -> {path}")
+    return 0
+
+
+def _print_rounds(label: str, runs: list[dict]) -> None:
+    by: dict[str, list[dict]] = {}
+    for r in runs:
+        by.setdefault(r["variant"], []).append(r)
+    for v, rs in by.items():
+        cpu, ratio, server = (
+            statistics.median(r[k] for r in rs)
+            for k in ("client_cpu_us_per_call", "measured_over_ideal", "server_cpu_us_per_call")
+        )
+        print(f"{label:7s} {v:40s} client CPU {cpu:7.1f} us/call  wall/ideal {ratio:5.2f}  "
+              f"server CPU {server:7.1f} us/call  (median of {len(rs)})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
