@@ -66,9 +66,11 @@ def poll_round(variant: str, *, cap: int = 5, server: str = "sim", hog: bool = F
         with client_class(cls):
             poller = Poller({n: ids for n, (_, ids) in orgs.items()}, _creds(orgs),
                             policy=PollPolicy(max_in_flight=cap, seed=1))  # fmt: skip
+            rss0 = rss_now_mb()
             cpu0, t0 = time.process_time(), time.perf_counter()
             snaps = poller.run_snapshots()
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            rss1 = rss_now_mb()
         if hog_proc is not None:
             hog_proc.kill()
             hog_proc.wait()
@@ -76,6 +78,65 @@ def poll_round(variant: str, *, cap: int = 5, server: str = "sim", hog: bool = F
     ideal = size["n_jobs"] * size["latency_s"] / (cap * size["n_orgs"])
     return {
         "variant": variant, "calls": len(snaps), "wall_s": wall, "ideal_s": ideal,
+        "measured_over_ideal": wall / ideal, "client_cpu_s": cpu,
+        "client_cpu_us_per_call": 1e6 * cpu / len(snaps),
+        "server_cpu_us_per_call": 1e6 * remote.report["cpu_s"] / max(1, remote.report["calls"]),
+        "hog": hog, "server": server, "rss_before_run_mb": rss0, "rss_after_run_mb": rss1,
+    }  # fmt: skip
+
+
+def rss_now_mb() -> float:
+    """Resident set size now (MB), from /proc (0 where there is none)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def lean_round(variant: str, *, cap: int = 5, server: str = "sim", **size) -> dict:
+    """The round with :func:`research.lean_loop.lean_round` instead of the Poller."""
+    from research.lean_loop import lean_round as run
+
+    size = {**ROUND, **size}
+    remote = Remote(server, **size)
+    with remote as orgs:
+        cls = _CannedClient if variant.startswith("canned") else clients.VARIANTS[variant]
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        snaps = run(cls, orgs, cap)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    assert len(snaps) == size["n_jobs"] and all(s.is_final for s in snaps), len(snaps)
+    ideal = size["n_jobs"] * size["latency_s"] / (cap * size["n_orgs"])
+    return {
+        "variant": "lean loop + " + variant, "calls": len(snaps), "wall_s": wall,
+        "ideal_s": ideal, "measured_over_ideal": wall / ideal, "client_cpu_s": cpu,
+        "client_cpu_us_per_call": 1e6 * cpu / len(snaps),
+        "server_cpu_us_per_call": 1e6 * remote.report["cpu_s"] / max(1, remote.report["calls"]),
+        "hog": False, "server": server,
+    }  # fmt: skip
+
+
+def async_(kind: str, *, cap: int = 5, server: str = "sim", hog: bool = False, **size) -> dict:
+    """The round on one asyncio loop (:mod:`research.async_round`): aiohttp or bare streams."""
+    from research.async_round import async_round
+
+    size = {**ROUND, **size}
+    remote = Remote(server, **size)
+    with remote as orgs:
+        async_round(kind, {n: (c, ids[:1]) for n, (c, ids) in orgs.items()}, cap)  # warm-up
+        hog_proc = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if hog else None
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        snaps = async_round(kind, {n: (c, ids[1:]) for n, (c, ids) in orgs.items()}, cap)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        if hog_proc is not None:
+            hog_proc.kill()
+            hog_proc.wait()
+    assert all(s.is_final for s in snaps) and len(snaps) == size["n_jobs"] - size["n_orgs"]
+    ideal = len(snaps) * size["latency_s"] / (cap * size["n_orgs"])
+    return {
+        "variant": f"asyncio: {kind}", "calls": len(snaps), "wall_s": wall, "ideal_s": ideal,
         "measured_over_ideal": wall / ideal, "client_cpu_s": cpu,
         "client_cpu_us_per_call": 1e6 * cpu / len(snaps),
         "server_cpu_us_per_call": 1e6 * remote.report["cpu_s"] / max(1, remote.report["calls"]),
@@ -121,6 +182,12 @@ def scheduler_only(**size) -> dict:
 def parts() -> dict[str, float]:
     """Microseconds per call of each piece of the status call's own work (no network)."""
     import requests
+    from requests.utils import to_key_val_list
+
+    try:
+        from requests._types import SupportsItems as _SupportsItems
+    except ImportError:  # requests before 2.33: no runtime protocols
+        _SupportsItems = dict
     from research.internals import (
         JobTrack,  # noqa: F401  (import cost not counted)
         Snapshot,
@@ -164,6 +231,8 @@ def parts() -> dict[str, float]:
         "log.debug (disabled)": lambda: log.debug("snapshot %s %s %s (kept)", "a", "b", "c"),
         "pool.submit + result (thread hop)": lambda: pool.submit(int).result(),
         "wait(20 done futures, FIRST_COMPLETED)": lambda: wait(futs, 0.5, FIRST_COMPLETED),
+        "isinstance(dict, requests' runtime Protocol)": lambda: isinstance({}, _SupportsItems),
+        "requests.utils.to_key_val_list(dict)": lambda: to_key_val_list({"a": 1}),
     }
     out = {}
     for name, fn in tests.items():
@@ -177,6 +246,9 @@ def parts() -> dict[str, float]:
 
 GROUPS = [  # (label, substring of a frame) -- first match from the leaf wins
     ("socket / ssl syscalls", "socket.py"),
+    ("typing (runtime Protocol isinstance, requests)", "typing.py"),
+    ("collections.abc (Mapping checks)", "_collections_abc"),
+    ("http.cookiejar (requests cookies)", "http/cookiejar.py"),
     ("http.client (parse, send)", "http/client.py"),
     ("email.parser (http.client headers)", "email/"),
     ("urllib3", "urllib3/"),
@@ -206,16 +278,17 @@ def _group(stack: list[str]) -> str:
         for label, key in GROUPS:
             if key in frame:
                 return label
-    return "other: " + (stack[-1].split(" (")[0] if stack else "?")
+    return "other: " + (stack[-1] if stack else "?")
 
 
 def profile(variant: str, rate: int = 250) -> dict:
-    """py-spy over one round in a subprocess; samples per group (leaf-most known frame),
-    and the inclusive share of a few subtrees."""
+    """py-spy over one round in a subprocess, sampling only the thread that holds the GIL
+    (Python work; time in system calls without the GIL is not seen): samples per group
+    (leaf-most known frame), and the inclusive share of a few subtrees."""
     raw = HERE / "results" / f"pyspy-{variant.split()[0]}.txt"
     raw.parent.mkdir(exist_ok=True)
     spy = Path(sys.executable).with_name("py-spy")
-    cmd = [str(spy), "record", "--format", "raw", "--rate", str(rate), "--nonblocking",
+    cmd = [str(spy), "record", "--format", "raw", "--rate", str(rate), "--nonblocking", "--gil",
            "-o", str(raw), "--", sys.executable, __file__, "--only", "round",
            "--variant", variant]  # fmt: skip
     subprocess.run(cmd, check=True, capture_output=True)
@@ -237,6 +310,76 @@ def profile(variant: str, rate: int = 250) -> dict:
     return {"samples": total,
             "by_group_pct": {k: 100 * v / total for k, v in leaf.most_common()},
             "inclusive_pct": {k: 100 * incl[k] / total for k in marks}}  # fmt: skip
+
+
+def cprofile(variant: str, top: int = 25) -> dict:
+    """cProfile with a per-thread CPU clock (``time.thread_time``: user + system) in every
+    thread of one round (the scheduler thread and each pool worker), merged: CPU seconds
+    per group of the function's file (self time), and the top functions. The profiler
+    itself inflates small calls: compare shares, not totals."""
+    import concurrent.futures.thread as cft
+    import cProfile
+    import pstats
+    import threading
+
+    profiles, original = [], cft._worker
+
+    def worker(*args, **kw):
+        prof = cProfile.Profile(time.thread_time)
+        profiles.append(prof)
+        prof.enable()
+        try:
+            return original(*args, **kw)
+        finally:
+            prof.disable()
+
+    cft._worker = worker
+    try:
+        main_prof = cProfile.Profile(time.thread_time)
+        profiles.append(main_prof)
+        before = set(threading.enumerate())
+        with _profiled(main_prof):
+            result = poll_round(variant)
+        for t in set(threading.enumerate()) - before:
+            t.join(timeout=5)
+    finally:
+        cft._worker = original
+    stats = pstats.Stats(profiles[0])
+    for prof in profiles[1:]:
+        stats.add(prof)
+    groups, total = Counter(), 0.0
+    rows = []
+    for (file, line, fn), (_cc, nc, tt, _ct, callers) in stats.stats.items():
+        total += tt
+        rows.append((tt, nc, f"{fn} ({Path(file).name}:{line})"))
+        if file != "~" or not callers:
+            groups[_group([f"{fn} ({file}:{line})"])] += tt
+            continue
+        n_all = sum(c[0] for c in callers.values()) or 1  # a builtin: to its callers
+        for (cfile, cline, cfn), c in callers.items():
+            groups[_group([f"{cfn} ({cfile}:{cline})"])] += tt * c[0] / n_all
+    rows.sort(reverse=True)
+    calls = result["calls"]
+    return {
+        "calls": calls,
+        "profiled_cpu_us_per_call": 1e6 * total / calls,
+        "unprofiled_cpu_us_per_call": result["client_cpu_us_per_call"],
+        "by_group_us_per_call": {k: 1e6 * v / calls for k, v in groups.most_common()},
+        "top_functions": [(name, 1e6 * tt / calls, nc / calls) for tt, nc, name in rows[:top]],
+    }
+
+
+class _profiled:
+    """Profile the calling thread (the scheduler) while poll_round runs."""
+
+    def __init__(self, prof) -> None:
+        self.prof = prof
+
+    def __enter__(self):
+        self.prof.enable()
+
+    def __exit__(self, *exc) -> None:
+        self.prof.disable()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,6 +405,14 @@ def main(argv: list[str] | None = None) -> int:
         runs = [scheduler_only() for _ in range(args.repeat)]
         out["sched"] = runs
         _print_rounds("sched", runs)
+    if "lean" in only:
+        names = ["canned (no HTTP)"] + variants
+        out["lean"] = [lean_round(v, server=args.server) for _ in range(args.repeat) for v in names]
+        _print_rounds("lean", out["lean"])
+    if "async" in only:
+        kinds = ("aiohttp", "h11", "streams", "streams+stdlib headers")
+        out["async"] = [async_(k, server=args.server) for _ in range(args.repeat) for k in kinds]
+        _print_rounds("async", out["async"])
     if "round" in only:
         out["round"] = [
             poll_round(v, server=args.server) for _ in range(args.repeat) for v in variants
@@ -270,7 +421,19 @@ def main(argv: list[str] | None = None) -> int:
     if "hog" in only:
         out["hog"] = [poll_round(v, server=args.server, hog=True)
                       for _ in range(args.repeat) for v in variants]  # fmt: skip
+        out["hog"] += [async_(k, server=args.server, hog=True)
+                       for _ in range(args.repeat) for k in ("aiohttp", "streams")]  # fmt: skip
         _print_rounds("hog", out["hog"])
+    if "cprofile" in only:
+        out["cprofile"] = {v: cprofile(v) for v in variants}
+        for v, p in out["cprofile"].items():
+            prof, plain = p["profiled_cpu_us_per_call"], p["unprofiled_cpu_us_per_call"]
+            print(f"\ncProfile {v}: {prof:.0f} us/call profiled ({plain:.0f} in the same run)")
+            for k, us in p["by_group_us_per_call"].items():
+                if us >= 2:
+                    print(f"  group {k:48s} {us:7.1f} us/call")
+            for name, us, n in p["top_functions"][:15]:
+                print(f"  fn    {name:60s} {us:7.1f} us/call  {n:5.2f} calls/call")
     if "profile" in only:
         out["profile"] = {v: profile(v) for v in variants}
         for v, p in out["profile"].items():

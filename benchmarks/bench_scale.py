@@ -12,7 +12,9 @@ Parts (each memory-sensitive one runs in its own subprocess, so ``ru_maxrss`` is
   peak RSS of the run (snapshots kept in memory);
 - ``round``: the same round over HTTP on loopback against the simulator and against the
   minimal asyncio fake (:mod:`research.fake_zoho`), 200 ms latency: wall / ideal, client
-  and server CPU per call, client peak RSS;
+  and server CPU per call, client RSS before/after the run;
+- ``variants`` (not in the default set): the round against the fake with http.client in
+  the Poller, and on one asyncio loop (aiohttp, bare streams);
 - ``store``: snapshots committed per second, ``SnapshotStore.append`` one at a time vs
   ``extend`` in batches;
 - ``render``: each plot and one dashboard refresh at 10,000 jobs (12 polls each);
@@ -46,7 +48,19 @@ N_JOBS, N_ORGS = 100_000, 50
 
 
 def _rss_mb() -> float:
+    """Peak resident set size of this process so far (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_now_mb() -> float:
+    """Resident set size now (MB), from /proc (0 where there is none)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _timed(fn, *a, **kw):
@@ -86,19 +100,19 @@ def clean(n_jobs: int = N_JOBS, n_orgs: int = N_ORGS) -> dict:
 def sched(n_jobs: int = N_JOBS, n_orgs: int = N_ORGS) -> dict:
     import bench_cpu
 
-    rss0 = _rss_mb()
+    rss0 = _rss_now_mb()
     r = bench_cpu.scheduler_only(n_jobs=n_jobs, n_orgs=n_orgs, latency_s=0.02, server="fake")
-    return {**r, "rss_before_mb": rss0, "peak_rss_mb": _rss_mb()}
+    return {**r, "rss_before_mb": rss0, "rss_after_mb": _rss_now_mb(), "peak_rss_mb": _rss_mb()}
 
 
 def round_(server: str, variant: str, n_jobs: int = N_JOBS, n_orgs: int = N_ORGS,
            latency_s: float = 0.2) -> dict:  # fmt: skip
     import bench_cpu
 
-    rss0 = _rss_mb()
+    rss0 = _rss_now_mb()
     r = bench_cpu.poll_round(variant, server=server, n_jobs=n_jobs, n_orgs=n_orgs,
                              latency_s=latency_s)  # fmt: skip
-    return {**r, "rss_before_mb": rss0, "peak_rss_mb": _rss_mb()}
+    return {**r, "rss_before_mb": rss0, "rss_after_mb": _rss_now_mb(), "peak_rss_mb": _rss_mb()}
 
 
 # -- the store -------------------------------------------------------------------------------------
@@ -245,6 +259,12 @@ def _child(part: str, arg: str) -> None:
         n = arg.split(":") if arg else ()
         out = round_(server, variant.replace("_", " ") or "requests Session.get (today)",
                      *map(int, n))  # fmt: skip
+    elif part.startswith("async-"):
+        import bench_cpu
+
+        server, _, kind = part[6:].partition("-")
+        n_jobs, n_orgs = map(int, arg.split(":")) if arg else (N_JOBS, N_ORGS)
+        out = bench_cpu.async_(kind, server=server, n_jobs=n_jobs, n_orgs=n_orgs, latency_s=0.2)
     elif part == "frame":
         out = frame(int(arg))
     else:
@@ -279,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     if "round" in only:
         for server in ("fake", "sim"):
             key = f"round-{server}"
+            out[key] = _in_subprocess(key, f"{jobs}:{orgs}")
+            print(key, out[key])
+    if "variants" in only:  # lighter HTTP paths at scale, against the fake
+        for key in ("round-fake-http.client,_conn_per_thread", "async-fake-aiohttp",
+                    "async-fake-streams"):  # fmt: skip
             out[key] = _in_subprocess(key, f"{jobs}:{orgs}")
             print(key, out[key])
     if "frame" in only:

@@ -14,7 +14,7 @@ import random
 import statistics
 
 from .des import Control, Policy
-from .internals import JobTrack, PollPolicy
+from .internals import JobTrack, PollPolicy  # noqa: F401  (PollPolicy re-exported)
 
 
 class Today(Policy):
@@ -112,9 +112,11 @@ class Bounded(Policy):
         The knob that trades calls for delay (seconds).
     rate_prior : float
         Leads/s assumed as the fastest possible conversion rate.
-    learn_rate : bool
-        After ``learn_after`` jobs of an org were measured, assume its fastest rate is
-        ``learn_factor`` x the fastest measured (never above ``rate_prior``).
+    learn_rate : bool or "up"
+        True: after ``learn_after`` jobs of an org were measured, assume its fastest rate
+        is ``learn_factor`` x the fastest measured (never above ``rate_prior``). "up":
+        ``learn_factor`` x the fastest of the org's last 50 measured jobs when that is
+        above ``rate_prior`` (a prior that proves too slow is raised, never lowered).
     trust_job_rate : bool
         Let a job's own measured rate bound its earliest finish (unsafe across stalls).
     margin_s : float
@@ -140,6 +142,8 @@ class Bounded(Policy):
 
     def org_rate_hi(self, org: str) -> float:
         rates = self.fastest.get(org, [])
+        if self.learn_rate == "up":  # never below the prior, above it once seen faster
+            return max([self.rate_prior] + [self.learn_factor * r for r in rates[-50:]])
         if not self.learn_rate or len(rates) < self.learn_after:
             return self.rate_prior
         return min(self.rate_prior, self.learn_factor * max(rates))

@@ -9,7 +9,8 @@ job leaves the queue:
 - ``fifo``: each org runs one job at a time, in the order scheduled: a job starts
   ``gap_s`` after the previous job of its org finished (the first one after 0-30 s).
 - ``fifo2``: as ``fifo`` with two jobs of an org running at once (a robustness check for
-  the policies that learn the order).
+  the policies that learn the order);
+- ``fast``: ``realistic`` converting 10x faster (a robustness check of the rate prior).
 """
 
 from __future__ import annotations
@@ -42,8 +43,15 @@ def fifo(n_jobs: int, seed: int, slots: int = 1, gap_s: tuple = (0.0, 2.0)) -> l
     return out
 
 
+def fast(n_jobs: int, seed: int) -> list:
+    """The realistic jobs converting 10x faster (2-50 leads/s): beyond the candidate
+    policies' assumed fastest rate (10 leads/s), to see what a wrong prior costs."""
+    return [replace(j, leads_per_s=10 * j.leads_per_s) for j in realistic(n_jobs, seed)]
+
+
 SCENARIOS = {
     "realistic": realistic,
+    "fast": fast,
     "fifo": fifo,
     "fifo2": lambda n_jobs, seed: fifo(n_jobs, seed, slots=2),
 }
