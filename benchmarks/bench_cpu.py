@@ -144,6 +144,14 @@ def async_(kind: str, *, cap: int = 5, server: str = "sim", hog: bool = False, *
     }  # fmt: skip
 
 
+def _have(kind: str) -> bool:
+    """aiohttp and h11 are measured only where installed (they are not dependencies)."""
+    import importlib.util
+
+    module = {"aiohttp": "aiohttp", "h11": "h11"}.get(kind)
+    return module is None or importlib.util.find_spec(module) is not None
+
+
 def http_only(variant: str, n_calls: int = 2000, server: str = "sim") -> dict:
     """``variant``'s get_status alone: one thread, sequential calls, server latency 0."""
     with Remote(server, n_jobs=n_calls, n_orgs=1, latency_s=0.0) as orgs:
@@ -410,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         out["lean"] = [lean_round(v, server=args.server) for _ in range(args.repeat) for v in names]
         _print_rounds("lean", out["lean"])
     if "async" in only:
-        kinds = ("aiohttp", "h11", "streams", "streams+stdlib headers")
+        kinds = [k for k in ("aiohttp", "h11", "streams", "streams+stdlib headers") if _have(k)]
         out["async"] = [async_(k, server=args.server) for _ in range(args.repeat) for k in kinds]
         _print_rounds("async", out["async"])
     if "round" in only:
@@ -421,8 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     if "hog" in only:
         out["hog"] = [poll_round(v, server=args.server, hog=True)
                       for _ in range(args.repeat) for v in variants]  # fmt: skip
-        out["hog"] += [async_(k, server=args.server, hog=True)
-                       for _ in range(args.repeat) for k in ("aiohttp", "streams")]  # fmt: skip
+        out["hog"] += [async_(k, server=args.server, hog=True) for _ in range(args.repeat)
+                       for k in ("aiohttp", "streams") if _have(k)]  # fmt: skip
         _print_rounds("hog", out["hog"])
     if "cprofile" in only:
         out["cprofile"] = {v: cprofile(v) for v in variants}
