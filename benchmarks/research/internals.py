@@ -1,49 +1,37 @@
 """The one place where the research benchmarks import zcrm_notebook internals.
 
-The package is being reorganised into subpackages (``policy`` -> ``poll.policy``,
-``schedule`` -> ``poll.loop``, ``status`` -> ``api.status`` ...): the fallbacks below keep
-the benchmarks working on both layouts; edit only this file when a module moves.
+Written before the package was reorganised into subpackages; the names below now come from
+their new homes (``poll.policy``, ``api.status``, ``simulator``, ...).
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 
+from zcrm_notebook.api.answers import interpret_answer
+from zcrm_notebook.api.destinations import check_token_destination
+from zcrm_notebook.api.status import JobState, JobStatus, parse_status
+from zcrm_notebook.auth import OrgCredentials, get_token_cache
+from zcrm_notebook.client import StatusAnswer, ZohoClient
+from zcrm_notebook.errors import DataQualityWarning, TransportError
+from zcrm_notebook.inputs.jobs import clean_jobs
+from zcrm_notebook.poll.orgstate import OrgState
+from zcrm_notebook.poll.poller import Poller
+from zcrm_notebook.poll.policy import JobTrack, PollPolicy
+from zcrm_notebook.simulator import Faults, SimClock, SimJob, SimOrg, Simulator
+from zcrm_notebook.simulator.crm import CrmMixin
+from zcrm_notebook.simulator.scenario import build_default_scenario
+from zcrm_notebook.snapshots.frame import SNAPSHOT_DTYPES, STATUS_DTYPE, to_frame
+from zcrm_notebook.snapshots.schema import Snapshot
+from zcrm_notebook.snapshots.store import SnapshotStore
 
-def _first(name: str, *modules: str):
-    """``name`` from the first of ``modules`` (dotted, under zcrm_notebook) that has it."""
-    for mod in modules:
-        try:
-            return getattr(import_module(f"zcrm_notebook.{mod}"), name)
-        except (ImportError, AttributeError):
-            continue
-    raise ImportError(f"zcrm_notebook has no {name} in any of {modules}")
-
-
-# polling policy and per-job schedule (pure)
-PollPolicy = _first("PollPolicy", "policy", "poll.policy")
-JobTrack = _first("JobTrack", "policy", "poll.policy")
-# answers
-JobState = _first("JobState", "status", "api.status")
-JobStatus = _first("JobStatus", "status", "api.status")
-Snapshot = _first("Snapshot", "status", "api.status")
-parse_status = _first("parse_status", "status", "api.status")
-# the simulator (what it simulates, and the server)
-SimClock = _first("SimClock", "simulator", "sim_scenario", "sim.scenario")
-SimJob = _first("SimJob", "simulator", "sim_scenario", "sim.scenario")
-SimOrg = _first("SimOrg", "simulator", "sim_scenario", "sim.scenario")
-Faults = _first("Faults", "simulator", "sim_scenario", "sim.scenario")
-Simulator = _first("Simulator", "simulator", "sim.simulator")
-build_default_scenario = _first("build_default_scenario", "sim_scenario", "sim.scenario")
-# the poll run, client and auth
-Poller = _first("Poller", "poll", "poll.run", "poll.poller")
-OrgCredentials = _first("OrgCredentials", "auth", "api.auth")
-ZohoClient = _first("ZohoClient", "client", "api.client")
-interpret_answer = _first("interpret_answer", "client", "api.client")
-get_token_cache = _first("get_token_cache", "auth", "api.auth")
-DataQualityWarning = _first("DataQualityWarning", "errors")
-clean_jobs = _first("clean_jobs", "config")
-SnapshotStore = _first("SnapshotStore", "store")
+__all__ = [
+    "interpret_answer", "check_token_destination", "JobState", "JobStatus", "parse_status",
+    "OrgCredentials", "get_token_cache", "StatusAnswer", "ZohoClient", "DataQualityWarning",
+    "TransportError", "clean_jobs", "OrgState", "Poller", "JobTrack", "PollPolicy", "Faults",
+    "SimClock", "SimJob", "SimOrg", "Simulator", "build_default_scenario", "SNAPSHOT_DTYPES",
+    "STATUS_DTYPE", "to_frame", "Snapshot", "SnapshotStore", "status_answer", "client_class",
+]  # fmt: skip
 
 
 def status_answer(job, t: float):
@@ -58,15 +46,7 @@ def status_answer(job, t: float):
     return parse_status(job.job_id, {"data": [_data_item(truth, truth.status)]})
 
 
-_data_item = Simulator._data_item  # staticmethod of the simulator's CRM endpoints
-
-
-# -- the poll loop's HTTP client, swappable for the CPU benchmarks ----------------------------
-
-StatusAnswer = _first("StatusAnswer", "client", "api.client")
-TransportError = _first("TransportError", "errors")
-check_token_destination = _first("check_token_destination", "dc", "api.dc")
-OrgState = _first("OrgState", "orgs", "poll.orgs")
+_data_item = CrmMixin._data_item  # staticmethod of the simulator's CRM endpoints
 
 
 class client_class:
@@ -87,15 +67,10 @@ class client_class:
         self.module.ZohoClient = self.saved
 
 
-# -- frames, summaries, plots (the scale benchmark) --------------------------------------------
-
-to_frame = _first("to_frame", "frame", "data.frame")
-SNAPSHOT_DTYPES = _first("SNAPSHOT_DTYPES", "frame", "data.frame")
-STATUS_DTYPE = _first("STATUS_DTYPE", "frame", "data.frame")
-
-
 def __getattr__(name: str):
     """``summary`` and ``plots`` modules, imported on first use (matplotlib is heavy)."""
-    if name in ("summary", "plots"):
-        return import_module(f"zcrm_notebook.{name}")
+    if name == "summary":
+        return import_module("zcrm_notebook.analysis.summary")
+    if name == "plots":
+        return import_module("zcrm_notebook.viz")
     raise AttributeError(name)
