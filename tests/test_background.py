@@ -21,6 +21,7 @@ from zcrm_notebook.snapshots.frame import SNAPSHOT_COLUMNS, to_frame
 from zcrm_notebook.snapshots.memory import MemoryStore
 
 POLICY = PollPolicy(seed=1)
+DENSE = PollPolicy(seed=1, min_interval_s=1.0, max_delay_s=2.0)  # enough polls for a script
 
 
 def all_jobs(sim):
@@ -137,14 +138,14 @@ def test_bad_job_ids_raise_at_once_and_start_no_thread(scenario, clock):
 
 def test_memory_store_resumes_a_stopped_run(scenario, clock):
     store = MemoryStore()
-    gate = Gate(after=120)
+    gate = Gate(after=60)  # about half the run
     h1 = start(scenario, clock, store=store, on_snapshot=gate)
     assert gate.reached.wait(10)
     h1.stop()
     gate.opened.set()
     assert h1.wait(timeout=10) and h1.stopped_reason == "stopped"
     first = h1.snapshots
-    assert len(store) == len(first) >= 120
+    assert len(store) == len(first) >= 60
     h2 = start(scenario, clock, store=store)
     assert h2.wait(timeout=30) and h2.stopped_reason == "finished"
     both = h2.snapshots
@@ -181,8 +182,8 @@ def test_warnings_of_the_poll_thread_are_kept_not_printed(clock, capfd):
     faults = Faults(script={})
     with default_scenario(n_jobs=4, clock=clock, faults=faults) as sim:
         jid = sim.job_ids()[0]
-        faults.script[jid] = ["ok", "ok", "backwards"]
-        h = start(sim, clock)
+        faults.script[jid] = ["ok", "ok", "ok", "backwards"]  # it has converted leads by then
+        h = start(sim, clock, policy=DENSE)
         assert h.wait(timeout=30) and h.stopped_reason == "finished"
     assert [w.category for w in h.warnings] == [DataQualityWarning]
     assert "went backwards" in str(h.warnings[0].message) and jid in str(h.warnings[0].message)

@@ -117,7 +117,7 @@ def test_interval_bounds_go_into_the_policy(scenario, clock):
     dash.interval.value = (2.0, 40.0)
     run_to_end(dash)
     policy = dash.handle.poller.policy
-    assert (policy.min_interval_s, policy.max_interval_s) == (2.0, 40.0)
+    assert (policy.min_interval_s, policy.delay_s) == (2.0, 40.0)
     assert policy.seed == POLICY.seed
 
 
@@ -361,8 +361,9 @@ def test_warnings_of_the_poll_are_shown_in_the_dashboard(clock):
 
     faults = Faults(script={})
     with default_scenario(n_jobs=4, clock=clock, faults=faults) as sim:
-        faults.script[sim.job_ids()[0]] = ["ok", "ok", "backwards"]
-        dash = make(sim, clock)
+        # the 4th answer: the job has converted some leads by then (polled every <= 2 s)
+        faults.script[sim.job_ids()[0]] = ["ok", "ok", "ok", "backwards"]
+        dash = make(sim, clock, policy=PollPolicy(seed=1, min_interval_s=1.0, max_delay_s=2.0))
         run_to_end(dash)
     assert len(dash.handle.warnings) == 1
     assert "1 warning from the poll" in dash.attention_html.value

@@ -76,7 +76,14 @@ def verbosity() -> argparse.ArgumentParser:
 def add_policy_args(p: argparse.ArgumentParser) -> None:
     """The options of :class:`~zcrm_notebook.poll.policy.PollPolicy` a command offers."""
     p.add_argument("--min-interval", type=POSITIVE, metavar="S", help="shortest poll gap (5 s)")
-    p.add_argument("--max-interval", type=POSITIVE, metavar="S", help="longest poll gap (20 s)")
+    p.add_argument(
+        "--max-delay",
+        "--max-interval",
+        dest="max_delay",
+        type=POSITIVE,
+        metavar="S",
+        help="how late a finish that cannot be predicted is seen at most (15 s)",
+    )
     p.add_argument("--max-in-flight", type=COUNT, metavar="N", help="calls in flight per org (5)")
     p.add_argument("--deadline", type=POSITIVE, metavar="S", help="stop watching after S seconds")
     p.add_argument("--budget", type=COUNT, metavar="N", help="max status calls per org")
@@ -90,7 +97,7 @@ def policy_from_args(args: argparse.Namespace, **defaults: Any):
 
     given = {
         "min_interval_s": args.min_interval,
-        "max_interval_s": args.max_interval,
+        "max_delay_s": args.max_delay,
         "max_in_flight": args.max_in_flight,
         "deadline_s": args.deadline,
         "budget": args.budget,

@@ -173,7 +173,12 @@ class DashboardCore:
             self._wait_stopped()
         if self.running:
             return None
-        policy = replace(self.policy, min_interval_s=min_interval_s, max_interval_s=max_interval_s)
+        policy = replace(
+            self.policy,
+            min_interval_s=min_interval_s,
+            max_interval_s=None,
+            max_delay_s=max_interval_s,  # the slider's upper end: the delay bound
+        )
         self._stopping = False
         self.handle = watch(
             self._jobs,

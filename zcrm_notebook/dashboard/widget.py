@@ -76,7 +76,7 @@ class Dashboard(DashboardCore):
     config, org : optional
         As for :class:`~zcrm_notebook.poll.Poller`.
     policy : PollPolicy, optional
-        Base policy; the interval slider sets ``min_interval_s``/``max_interval_s``
+        Base policy; the interval slider sets ``min_interval_s``/``max_delay_s``
         (seconds; the slider starts at 2 s, or lower if the policy's minimum is lower).
     store : path, SnapshotStore or MemoryStore, optional
         Journal shared by every Start of this dashboard: a restart resumes (history kept,
@@ -202,7 +202,7 @@ class Dashboard(DashboardCore):
         return cls.from_frame(load_snapshots(path, "csv"), **kwargs)
 
     def _build(self, title: str, export_dir: str, group_by: str) -> None:
-        lo, hi = self.policy.min_interval_s, self.policy.max_interval_s
+        lo, hi = self.policy.min_interval_s, self.policy.delay_s
         floor = min(MIN_SLIDER_INTERVAL_S, lo)  # a policy set in code may go lower
         self.title = W.HTML(f"<h3 style='margin:0 1em 0 0'>{html.escape(title)}</h3>")
         self.status = W.HTML("").add_class("zcrm-status")
@@ -309,7 +309,7 @@ class Dashboard(DashboardCore):
     def start(self) -> Watch | None:
         """Start polling in the background (no-op while running or when browsing).
 
-        The interval slider gives ``min_interval_s``/``max_interval_s``; the dashboard's
+        The interval slider gives ``min_interval_s``/``max_delay_s``; the dashboard's
         store makes a second Start resume (finished jobs are not polled again). While the
         kernel's event loop runs, the dashboard refreshes itself every ``refresh_s``.
         Right after :meth:`stop` (``dash.stop(); dash.start()`` in one cell) it first

@@ -4,13 +4,14 @@ One loop (the calling thread) decides which jobs are due; each org has its own t
 pool, capped at the org's calls in flight (:mod:`zcrm_notebook.poll.orgstate`). Workers
 only make HTTP calls; every answer comes back to the loop, which turns it into a
 :class:`~zcrm_notebook.snapshots.schema.Snapshot` for the run to record and decides the
-job's next poll (:class:`~zcrm_notebook.poll.policy.JobTrack`). Transient faults are
-retried with backoff by rescheduling (never by sleeping in a worker); a 429 backs the
-whole org off; a job id that stays unknown, keeps failing, or stops changing for
-``PollPolicy.give_up_unchanged_s`` (an unknown status word: polled at the longest interval)
-is given up; an auth failure ends its org, and so does an answer saying the org's URL or
-request is wrong (404 ``INVALID_URL_PATTERN``): at most the calls already in flight are
-spent. Time comes from an injected ``clock``/``sleep`` so tests never sleep for real.
+job's next poll (:class:`~zcrm_notebook.poll.policy.Schedule`: the bounded delay, and the
+org's queue order when its answers show one, which may bring other jobs' polls forward).
+Transient faults are retried with backoff by rescheduling (never by sleeping in a
+worker); a 429 backs the whole org off; a job id that stays unknown, keeps failing, or
+stops changing for ``PollPolicy.give_up_unchanged_s`` (an unknown status word: polled at
+the delay bound) is given up; an auth failure ends its org, and so does an answer saying
+the org's URL or request is wrong (404 ``INVALID_URL_PATTERN``): at most the calls already
+in flight are spent. Time comes from an injected ``clock``/``sleep`` so tests never sleep for real.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from ..errors import (
 from ..inputs.jobs import Job
 from ..snapshots.schema import Snapshot
 from .orgstate import OrgState
-from .policy import JobTrack, PollPolicy
+from .policy import PollPolicy, Schedule
 from .quality import quality_problems
 
 __all__ = ["PollLoop", "GIVEN_UP_UNCHANGED"]
@@ -94,14 +95,14 @@ class PollLoop:
         self.clock, self.sleep, self.stop, self.bar = clock, sleep, stop, bar
         self._rng = random.Random(policy.seed)
         self._seq = itertools.count()
-        self._tracks: dict[Job, JobTrack] = {}
+        self._schedule = Schedule(policy, self._rng)
         self._pending: set[Job] = set()
         self._warned: set[tuple[Job, str]] = set()
         self._converted: dict[Job, int] = {}
 
     def add(self, job: Job, due: float) -> None:
         """Poll ``job`` first at ``due`` (clock seconds)."""
-        self._tracks[job] = JobTrack(interval_s=self.policy.min_interval_s)
+        self._schedule.add(job, job.org)
         self._push(job, due)
         self._pending.add(job)
 
@@ -134,6 +135,13 @@ class PollLoop:
 
     def _push(self, job: Job, due: float) -> None:
         self.orgs[job.org].push(due, next(self._seq), job)
+
+    def _bring_forward(self, moves: list) -> None:
+        """Move queued polls earlier (the schedule learned a job may be about to start)."""
+        for job, at in moves:
+            due = self.orgs[job.org].due_of(job)
+            if due is not None and at < due:
+                self._push(job, at)
 
     def _next_wake(self) -> float | None:
         wakes = [o.next_wake(self.policy.budget) for o in self.orgs.values()]
@@ -191,7 +199,7 @@ class PollLoop:
         self._finish(job)
 
     def _on_status(self, job: Job, ans: StatusAnswer, at: float) -> None:
-        o, track = self.orgs[job.org], self._tracks[job]
+        o, track = self.orgs[job.org], self._schedule.tracks[job]
         st = ans.status
         try:
             snap = _status_snapshot(job, o.creds.dc, ans, at)
@@ -204,22 +212,24 @@ class PollLoop:
         self._converted[job] = st.converted_count or 0
         if self.bar is not None:
             self.bar.set_postfix(leads_converted=sum(self._converted.values()), refresh=False)
-        if st.is_final:
-            self._finish(job)
+        next_at, moves = self._schedule.answer(job, st, at)
+        if next_at is None:  # final
+            self._finish(job, at)
+            self._bring_forward(moves)
             return
-        delay = track.observe(st, at, self.policy, self._rng)
         give_up_s = self.policy.give_up_unchanged_s
         if give_up_s is not None and track.unchanged_s(at) >= give_up_s:
             self._give_up_unchanged(job, st, at, track.unchanged_s(at))
             return
-        self._push(job, at + delay)
+        self._push(job, next_at)
+        self._bring_forward(moves)
         if st.status == JobState.UNKNOWN:
             after = "never given up" if give_up_s is None else f"given up after {give_up_s:g} s"
             self._warn(
                 job,
                 "unknown",
                 f"status word {st.raw_status!r} is not one this package knows; polled every "
-                f"{self.policy.max_interval_s:g} s, {after}",
+                f"{self.policy.delay_s:g} s, {after}",
             )
         if track.moved_at is not None and at - track.moved_at >= self.policy.stalled_after_s:
             self._warn(job, "stalled", f"counts have not moved for {at - track.moved_at:.0f} s")
@@ -238,10 +248,10 @@ class PollLoop:
         o.stats.errors += 1
         self.record(_error_snapshot(job, o.creds.dc, exc, at))
         self._warn_error_once(o, exc)
-        self._finish(job)
+        self._finish(job, at)
 
     def _on_error(self, job: Job, exc: ZcrmError, at: float, latency_s: float = 0.0) -> None:
-        o, track = self.orgs[job.org], self._tracks[job]
+        o, track = self.orgs[job.org], self._schedule.tracks[job]
         if isinstance(exc, TokenThrottledError):  # no API call is spent while throttled
             self._back_off_org(o, at, 60.0, why="token creation throttled by Zoho (Access Denied)")
             self._push(job, o.backoff_until)
@@ -269,22 +279,25 @@ class PollLoop:
         else:  # transient fault after its retries, garbage body, unexpected error
             track.errors += 1
             limit = self.policy.give_up_after_errors
-            self._retry_or_give_up(job, at, track.errors, limit, self.policy.max_interval_s)
+            self._retry_or_give_up(job, at, track.errors, limit, self.policy.delay_s)
 
     def _retry_or_give_up(
         self, job: Job, at: float, count: int, limit: int, delay_s: float
     ) -> None:
         if count >= limit:
-            self._finish(job)
+            self._finish(job, at)
         else:
             self._push(job, at + delay_s)
 
-    def _finish(self, job: Job) -> None:
+    def _finish(self, job: Job, at: float | None = None) -> None:
+        """``job`` is not polled again; the jobs behind it in its org's queue may move up."""
         if job not in self._pending:
             return
         self._pending.discard(job)
         if self.bar is not None:
             self.bar.update(1)
+        if not self.orgs[job.org].dead:
+            self._bring_forward(self._schedule.gone(job, self.clock() if at is None else at))
 
     # -- orgs ---------------------------------------------------------------------------
 

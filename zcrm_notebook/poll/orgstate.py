@@ -57,7 +57,8 @@ class OrgState:
     pool: ThreadPoolExecutor
     cap: int
     stats: OrgStats
-    queue: list = field(default_factory=list)  # heap of (due, seq, job)
+    queue: list = field(default_factory=list)  # heap of (due, seq, job); stale seqs skipped
+    queued: dict = field(default_factory=dict)  # job -> (due, seq) of its one live entry
     in_flight: int = 0
     backoff_until: float = 0.0
     backoff_level: int = 0
@@ -88,7 +89,23 @@ class OrgState:
     # -- the queue of due polls ---------------------------------------------------------
 
     def push(self, due: float, seq: int, job: Job) -> None:
+        """Queue ``job``'s poll at ``due``; an earlier entry of the job becomes stale."""
+        self.queued[job] = (due, seq)
         heapq.heappush(self.queue, (due, seq, job))
+
+    def due_of(self, job: Job) -> float | None:
+        """When ``job``'s queued poll is due; None when it is not queued (in flight, done)."""
+        entry = self.queued.get(job)
+        return None if entry is None else entry[0]
+
+    def _top(self) -> tuple | None:
+        """The live entry due first (stale entries, left by a moved poll, are dropped)."""
+        while self.queue:
+            due, seq, job = self.queue[0]
+            if self.queued.get(job, (None, None))[1] == seq:
+                return self.queue[0]
+            heapq.heappop(self.queue)
+        return None
 
     def paused(self, now: float) -> bool:
         """Backing off, or ended: no call may start now."""
@@ -96,11 +113,16 @@ class OrgState:
 
     def has_due(self, now: float) -> bool:
         """A poll is due and a call slot is free."""
-        return bool(self.queue) and self.in_flight < self.cap and self.queue[0][0] <= now
+        if self.in_flight >= self.cap:
+            return False
+        top = self._top()
+        return top is not None and top[0] <= now
 
     def take(self) -> Job:
         """The next due job, counted as one call in flight and one request."""
+        self._top()
         _, _, job = heapq.heappop(self.queue)
+        del self.queued[job]
         self.in_flight += 1
         self.stats.requests += 1
         return job
@@ -115,9 +137,10 @@ class OrgState:
 
     def next_wake(self, budget: int | None) -> float | None:
         """When the org's next call may start; None if it has none left to make."""
-        if not self.queue or self.dead or self.over_budget(budget):
+        top = self._top()
+        if top is None or self.dead or self.over_budget(budget):
             return None
-        return max(self.queue[0][0], self.backoff_until)
+        return max(top[0], self.backoff_until)
 
     # -- limits -------------------------------------------------------------------------
 
@@ -145,7 +168,10 @@ class OrgState:
         queued jobs, due first."""
         self.dead = True
         self.stats.failed_reason, self.stats.failed_message = reason, message
-        return [heapq.heappop(self.queue)[2] for _ in range(len(self.queue))]
+        live = sorted((due, seq, job) for job, (due, seq) in self.queued.items())
+        self.queue.clear()
+        self.queued.clear()
+        return [job for _, _, job in live]
 
     def stats_row(self) -> dict:
         self.stats.token_requests = self.client.tokens.requests
