@@ -3,8 +3,9 @@
     python benchmarks/run.py            # full sizes (several minutes on 2 cores)
     python benchmarks/run.py --quick    # tiny sizes: a smoke run (the test suite uses it)
 
-Results go to ``benchmarks/results/latest.{json,csv}`` (or ``--out DIR``). Goals are from
-issue 7; a "miss" is reported, never hidden. The row "speed-up vs Zoho's Python SDK" needs
+Results go to ``benchmarks/results/latest.{json,csv}`` (or ``--out DIR``); a full run also
+draws ``docs/frontier.png`` (``--quick``: into the results folder). Goals are from issues 7
+and 15; a "miss" is reported, never hidden. The row "speed-up vs Zoho's Python SDK" needs
 ``pip install zohocrmsdk8-0`` in the benchmark environment (not a dependency of the project);
 without it the row says "n/a".
 """
@@ -24,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_frame  # noqa: E402
+import bench_frontier  # noqa: E402
 import bench_import  # noqa: E402
 import bench_poll  # noqa: E402
 import bench_render  # noqa: E402
@@ -34,6 +36,7 @@ FULL = {
     "frame": dict(n_jobs=10_000, n_polls=100),
     "render": dict(n_jobs=3000, refreshes=500),
     "import": dict(repeat=7),
+    "frontier": dict(quick=False),
 }
 QUICK = {
     "round": dict(n_jobs=40, n_orgs=2),
@@ -41,6 +44,7 @@ QUICK = {
     "frame": dict(n_jobs=50, n_polls=10),
     "render": dict(n_jobs=30, refreshes=5),
     "import": dict(repeat=1),
+    "frontier": dict(quick=True),
 }
 
 
@@ -94,6 +98,7 @@ def _rows(results: dict) -> list[dict]:
         ),
     ]
     rows += [("render", k, v, "") for k, v in d.items() if k.endswith("_s")]
+    rows += [("frontier", *row) for row in bench_frontier.summary_rows(results["frontier"])]
     if "figures_after_refreshes" in d:
         rows.append(
             (
@@ -145,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "frame": bench_frame.frame_scale(**sizes["frame"]),
         "render": bench_render.rendering(**sizes["render"]),
         "import": bench_import.import_time(**sizes["import"]),
+        "frontier": bench_frontier.frontier(**sizes["frontier"], log=lambda _line: None),
     }
     rows = _rows(results)
     _print(rows)
@@ -157,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    png = out / "frontier.png" if args.quick else HERE.parent / "docs" / "frontier.png"
+    bench_frontier.plot(results["frontier"], png)
     (out / "latest.json").write_text(
         json.dumps({"meta": meta, "raw": results, "table": rows}, indent=2, default=str)
     )

@@ -1,6 +1,8 @@
-"""A tiny smoke run of every benchmark, so they do not rot (numbers are not judged here)."""
+"""The benchmark code at a tiny size: it runs, and what it computes is right (numbers of
+speed are not judged here)."""
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -9,16 +11,66 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-@pytest.mark.slow
-def test_quick_benchmark_run_writes_the_table(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def bench():
     sys.path.insert(0, str(BENCH))
     try:
+        import bench_frontier
+        import frontier_model
+        import frontier_scenarios
         import run
     finally:
         sys.path.remove(str(BENCH))
-    assert run.main(["--quick", "--out", str(tmp_path)]) == 0
+    return {"run": run, "frontier": bench_frontier, "model": frontier_model,
+            "scenarios": frontier_scenarios}  # fmt: skip
+
+
+def test_the_model_polls_fixed_intervals_and_sees_every_finish(bench):
+    model, scen = bench["model"], bench["scenarios"]
+    jobs = scen.realistic(6, seed=1)
+    policy = bench["frontier"].PollPolicy.fixed(10.0, seed=1)
+    r = model.simulate(jobs, model.ScheduleModel(policy, "fixed 10 s"), scen.T0)
+    assert r.unseen == 0 and len(r.delays) == 6
+    assert all(0 <= d < 10.0 for d in r.delays)
+    # one poll at t0 and one every 10 s until the first that sees the job final
+    expected = sum(math.floor((j.finish_at() - scen.T0) / 10.0) + 2 for j in jobs)
+    assert r.calls == expected
+
+
+def test_fifo_jobs_of_an_org_do_not_overlap(bench):
+    jobs = bench["scenarios"].fifo(12, seed=2)
+    by_org: dict = {}
+    for j in jobs:
+        by_org.setdefault(j.org, []).append(j)
+    for org_jobs in by_org.values():
+        for a, b in zip(org_jobs, org_jobs[1:]):
+            assert b.created_at + b.queue_delay_s >= a.finish_at()
+
+
+def test_interpolation_and_judging(bench):
+    f = bench["frontier"]
+    fixed = [{"calls_per_job": 10.0, "median_s": 10.0, "p95_s": 20.0},
+             {"calls_per_job": 40.0, "median_s": 2.5, "p95_s": 5.0}]  # fmt: skip
+    assert f.interpolate(fixed, 20.0, "median_s") == pytest.approx(5.0)  # log-log: a line
+    assert f.interpolate(fixed, 50.0, "median_s") is None
+    rows = [{"scenario": "s", "family": "fixed", **p} for p in fixed] + [
+        {"scenario": "s", "family": "x", "calls_per_job": 20.0, "median_s": 4.0, "p95_s": 11.0}
+    ]
+    f.judge(rows)
+    assert rows[-1]["no_worse"] is False and rows[-1]["fixed_p95_s"] == pytest.approx(10.0)
+
+
+@pytest.mark.slow
+def test_quick_benchmark_run_writes_the_table(bench, tmp_path, capsys):
+    assert bench["run"].main(["--quick", "--out", str(tmp_path)]) == 0
     table = json.loads((tmp_path / "latest.json").read_text())["table"]
-    assert {r["benchmark"] for r in table} == {"poll round", "economy", "frame", "import", "render"}
+    assert {r["benchmark"] for r in table} == {
+        "poll round", "economy", "frame", "import", "render", "frontier"
+    }  # fmt: skip
     assert all(r["result"] in ("pass", "MISS", "") for r in table)
+    frontier = [r for r in table if r["benchmark"] == "frontier"]
+    assert {r["metric"].split(":")[0] for r in frontier} == {"realistic", "fifo"}
+    assert all(r["goal"] for r in frontier)
+    assert (tmp_path / "frontier.png").stat().st_size > 0
     assert (tmp_path / "latest.csv").read_text().startswith("benchmark,metric,value,goal,result")
     assert "measured / ideal wall time" in capsys.readouterr().out
