@@ -1,16 +1,27 @@
-"""Every HTTP request of the package goes through the one transport adapter."""
+"""Every HTTP request of the package goes through the transport: the adapter, or the lean sender."""
 
 from __future__ import annotations
+
+import http.server
+import threading
 
 import pytest
 import requests
 
-from zcrm_notebook.api.transport import USER_AGENT, ZohoAdapter, new_session
+from zcrm_notebook.api.destinations import DestinationPolicy
+from zcrm_notebook.api.transport import (
+    MAX_BODY_BYTES,
+    USER_AGENT,
+    LeanSender,
+    ZohoAdapter,
+    new_session,
+)
 from zcrm_notebook.auth import OrgCredentials
 from zcrm_notebook.auth.grant import revoke
 from zcrm_notebook.auth.hooks import make_oauth_session
 from zcrm_notebook.auth.tokenstore import TokenStore
 from zcrm_notebook.client import ZohoClient
+from zcrm_notebook.errors import ResponseFormatError, UnsafeEndpointError
 from zcrm_notebook.simulator import SimClock, SimJob, SimOrg, Simulator
 
 JOB = "3652397000009835020"
@@ -32,6 +43,10 @@ def test_a_new_session_sends_through_the_adapter_without_env_or_redirects():
 def test_token_status_and_revoke_calls_all_pass_the_choke_point(monkeypatch, tmp_path):
     seen: list[str] = []
     monkeypatch.setattr(ZohoAdapter, "check", lambda self, request: seen.append(request.url))
+    lean_check = LeanSender.check  # the status calls' sender: the same policy check
+    monkeypatch.setattr(
+        LeanSender, "check", lambda self, url: seen.append(url) or lean_check(self, url)
+    )
     clock = SimClock()
     org = SimOrg("us-org", "us", "1000.USCLIENT", "us-client-secret", "1000.us.refresh")
     with Simulator([org], [SimJob(JOB, "us-org", 10)], clock=clock) as sim:
@@ -150,3 +165,76 @@ def test_a_body_larger_than_the_cap_is_refused(monkeypatch):
                                       max_body=10))  # fmt: skip
     with pytest.raises(ResponseFormatError, match="larger than"):
         s.get("http://127.0.0.1:9/x")
+
+
+# --- the lean sender of the status calls (loopback server, bounded request counts) ---------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    close_after = False
+    body = b'{"data": []}'
+
+    def do_GET(self):  # noqa: N802
+        self.server.paths.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+        if self.close_after:  # the server drops the kept connection without saying so
+            self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    def start(**attrs):
+        handler = type("H", (_Handler,), attrs)
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        srv.paths = []
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        started.append(srv)
+        return srv
+
+    started: list = []
+    yield start
+    for srv in started:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _lean() -> LeanSender:
+    return LeanSender(DestinationPolicy.for_org("us", loopback=True))
+
+
+def test_the_lean_sender_keeps_its_connection_alive(server):
+    srv = server()
+    lean = _lean()
+    url = f"http://127.0.0.1:{srv.server_port}/crm/v8/x?job_id=1"
+    answers = [lean.get(url, {"Authorization": "Zoho-oauthtoken t"}, 5.0) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200] * 3 and answers[0].content == b'{"data": []}'
+    assert answers[0].headers.get("content-type") == "application/json"  # case-insensitive
+    assert lean.connections_made == 1 and srv.paths == ["/crm/v8/x?job_id=1"] * 3
+    lean.close()
+
+
+def test_the_lean_sender_reconnects_once_when_the_server_closed_the_connection(server):
+    srv = server(close_after=True)
+    lean = _lean()
+    url = f"http://127.0.0.1:{srv.server_port}/s?job_id=1"
+    assert [lean.get(url, {}, 5.0).status_code for _ in range(3)] == [200] * 3
+    assert lean.connections_made == 3 and len(srv.paths) == 3  # no request sent twice
+    lean.close()
+
+
+def test_the_lean_sender_refuses_before_connecting_and_caps_the_body(server):
+    lean = _lean()
+    with pytest.raises(UnsafeEndpointError):
+        lean.get("https://www.zohoapis.com/crm/v8/x?job_id=1", {}, 5.0)  # not loopback
+    assert lean.connections_made == 0
+    srv = server(body=b"x" * (MAX_BODY_BYTES + 1))
+    with pytest.raises(ResponseFormatError, match="larger than 1 MiB"):
+        lean.get(f"http://127.0.0.1:{srv.server_port}/big", {}, 5.0)

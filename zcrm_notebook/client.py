@@ -1,7 +1,9 @@
 """Authorized calls of the Zoho CRM endpoints for one org.
 
 :class:`ZohoClient` holds the org's token cache and its ``requests`` session (made by
-:func:`zcrm_notebook.api.transport.new_session`, or given) and makes the calls described
+:func:`zcrm_notebook.api.transport.new_session`, or given); its status calls go through the
+lean sender of the transport (:class:`~zcrm_notebook.api.transport.LeanSender`, the same
+checks at half the CPU) unless the session was given or changed. It makes the calls described
 by :mod:`zcrm_notebook.api.endpoints`: today the mass-convert status call,
 ``GET {api_domain}/crm/{v}/Leads/actions/mass_convert?job_id={job_id}`` with
 ``Authorization: Zoho-oauthtoken <token>`` (Zoho CRM API "Get Status of Mass Convert Lead",
@@ -19,13 +21,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import requests
 
 from .api.answers import credits_remaining, interpret_answer
 from .api.endpoints import MASS_CONVERT_STATUS, Endpoint
 from .api.status import JobStatus
-from .api.transport import CallGroup, guard_session, new_session
+from .api.transport import Answer, CallGroup, LeanSender, guard_session, new_session
 from .auth.credentials import AccessToken, OrgCredentials
 from .auth.tokens import TokenCache, get_token_cache
 from .errors import (
@@ -81,7 +84,10 @@ class ZohoClient:
         closed by :meth:`close`. Its adapters are guarded in place
         (:func:`~zcrm_notebook.api.transport.guard_session`): every request still passes
         the org's destination check and the body cap. Default: a new session of
-        :func:`~zcrm_notebook.api.transport.new_session` with ``pool_size`` connections.
+        :func:`~zcrm_notebook.api.transport.new_session` with ``pool_size`` connections,
+        and the status calls go through a :class:`~zcrm_notebook.api.transport.LeanSender`
+        with the same checks, as long as no adapter is mounted on that session afterwards
+        (then the session is used).
 
     Raises
     ------
@@ -105,8 +111,11 @@ class ZohoClient:
         self.tokens = token_cache or get_token_cache(creds, clock=clock)
         self.destinations = creds.destinations
         self._owns_session = session is None
+        self.lean: LeanSender | None = None
         if session is None:
             self.session = new_session(pool_size=pool_size, policy=self.destinations)
+            self.lean = LeanSender(self.destinations)
+            self._adapters = dict(self.session.adapters)
         else:
             self.session = guard_session(session, self.destinations, pool_size=pool_size)
         self._calls = CallGroup()
@@ -118,6 +127,8 @@ class ZohoClient:
         """Close pooled connections (of the session the client made, not of one given)."""
         if self._owns_session:
             self.session.close()
+        if self.lean is not None:
+            self.lean.close()
 
     def abort(self) -> None:
         """End this client's calls in flight at once (they fail as ``CallAborted``
@@ -235,7 +246,7 @@ class ZohoClient:
 
     def _send(
         self, endpoint: Endpoint, token: AccessToken, params: Mapping[str, str], subject: str
-    ) -> tuple[requests.Response, float]:
+    ) -> tuple[requests.Response | Answer, float]:
         """One authorized request of ``endpoint``: (answer, round trip in seconds).
 
         Raises
@@ -250,15 +261,22 @@ class ZohoClient:
         """
         api_domain = self.destinations.check_api_domain(token.api_domain)
         started = time.perf_counter()
+        header = {"Authorization": f"Zoho-oauthtoken {token.access_token}"}
+        r: requests.Response | Answer
         try:
-            r = self.session.request(
-                endpoint.method,
-                self.url(endpoint, api_domain),
-                params=params,
-                headers={"Authorization": f"Zoho-oauthtoken {token.access_token}"},
-                timeout=self.timeout_s,
-                allow_redirects=False,
-            )
+            if self._lean_path(endpoint):
+                assert self.lean is not None
+                url = f"{self.url(endpoint, api_domain)}?{urlencode(params)}"
+                r = self.lean.get(url, header, self.timeout_s)
+            else:
+                r = self.session.request(
+                    endpoint.method,
+                    self.url(endpoint, api_domain),
+                    params=params,
+                    headers=header,
+                    timeout=self.timeout_s,
+                    allow_redirects=False,
+                )
         except requests.RequestException as exc:
             name = type(exc).__name__
             raise TransportError(
@@ -267,3 +285,11 @@ class ZohoClient:
                 code=name,
             ) from None
         return r, time.perf_counter() - started
+
+    def _lean_path(self, endpoint: Endpoint) -> bool:
+        """The lean sender serves GETs while the client's own session is as it made it."""
+        return (
+            self.lean is not None
+            and endpoint.method == "GET"
+            and self.session.adapters == self._adapters
+        )

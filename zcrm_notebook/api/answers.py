@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 import requests
 
@@ -105,7 +106,7 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-def interpret_answer(job_id: str, r: requests.Response) -> JobStatus:
+def interpret_answer(job_id: str, r: Any) -> JobStatus:
     """Map one HTTP answer to a :class:`JobStatus` or raise the matching error.
 
     Error answers are classified by Zoho's code first, the HTTP status second, with the

@@ -29,26 +29,34 @@ run's deadline, Ctrl-C).
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
+import http.client
 import itertools
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 import requests
+import requests.adapters
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.util import parse_url
 
 from ..errors import ResponseFormatError
-from .destinations import DestinationPolicy
+from .destinations import Destination, DestinationPolicy
 
 __all__ = [
     "ZohoAdapter",
     "GuardedAdapter",
+    "LeanSender",
+    "Answer",
     "CallGroup",
     "CallTimeout",
     "CallAborted",
@@ -289,24 +297,37 @@ def _read_body(r: requests.Response, cap: int) -> None:
     ResponseFormatError
         The answer announces or holds more than ``cap`` bytes.
     """
-    length = str(r.headers.get("Content-Length") or "").strip()
-    if length.isdigit() and (len(length) > 12 or int(length) > cap):
+    if _announced_too_big(r.headers.get("Content-Length"), cap):
         raise _too_big(r, cap)
     if r._content is not False:  # an adapter that read it already (a test double)
         if len(r._content or b"") > cap:
             raise _too_big(r, cap)
         return
-    chunks, size = [], 0
-    for chunk in r.iter_content(_CHUNK):
-        size += len(chunk)
-        if size > cap:
-            raise _too_big(r, cap)
-        chunks.append(chunk)
-    r._content = b"".join(chunks)
+    content = _read_capped(r.iter_content(_CHUNK), cap)
+    if content is None:
+        raise _too_big(r, cap)
+    r._content = content
     r._content_consumed = True
 
 
-def _too_big(r: requests.Response, cap: int) -> ResponseFormatError:
+def _announced_too_big(length: object, cap: int) -> bool:
+    """A ``Content-Length`` header above ``cap`` (read no further)."""
+    text = str(length or "").strip()
+    return text.isdigit() and (len(text) > 12 or int(text) > cap)
+
+
+def _read_capped(chunks: Iterator[bytes], cap: int) -> bytes | None:
+    """The body from ``chunks``, or None as soon as it holds more than ``cap`` bytes."""
+    parts, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > cap:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _too_big(r: requests.Response | Answer, cap: int) -> ResponseFormatError:
     host = requests.utils.urlparse(r.url).hostname
     size = f"{cap >> 20} MiB" if cap % 2**20 == 0 else f"{cap:,} bytes"
     return ResponseFormatError(
@@ -519,3 +540,193 @@ def new_session(
     if user_agent is not None:
         s.headers["User-Agent"] = user_agent
     return s
+
+
+# --- the lean sender of the hot loop ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer of :class:`LeanSender` (the attributes of ``requests.Response`` that
+    :func:`~zcrm_notebook.api.answers.interpret_answer` reads).
+
+    Attributes
+    ----------
+    status_code : int
+    headers : email.message.Message
+        Case-insensitive ``get`` (``http.client``'s headers).
+    content : bytes
+        The body, at most the sender's ``max_body`` bytes.
+    url : str
+    """
+
+    status_code: int
+    headers: Any
+    content: bytes
+    url: str
+
+
+_RESET = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class LeanSender:
+    """GET requests over ``http.client`` (standard library), for the status calls of the
+    poll loop: about half the CPU of a ``requests.Session`` call (``benchmarks/bench_cpu.py``).
+
+    The same guarantees as :class:`ZohoAdapter`, with its code: each URL is checked by
+    ``policy`` (:meth:`DestinationPolicy.check`, the same parser) right before sending and
+    the connection goes exactly to the host and port that check returned; the whole call
+    is bounded by the same watchdog (and ended by :meth:`CallGroup.abort`); the body is
+    read by the same capped reader (a larger answer is a ``ResponseFormatError``). TLS with
+    a default verified context on certifi's CA bundle (as requests uses); no proxy, no
+    redirect followed, no ``Accept-Encoding`` but ``identity``. One kept-alive connection
+    per thread and destination; a kept connection the server closed is replaced once.
+
+    Parameters
+    ----------
+    policy : DestinationPolicy
+    max_body : int, default :data:`MAX_BODY_BYTES`
+    user_agent : str, default :data:`USER_AGENT`
+    """
+
+    def __init__(
+        self,
+        policy: DestinationPolicy,
+        *,
+        max_body: int = MAX_BODY_BYTES,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        self.policy, self.max_body, self.user_agent = policy, max_body, user_agent
+        self._local = threading.local()
+        self._open: set[http.client.HTTPConnection] = set()
+        self._lock = threading.Lock()
+        self.connections_made = 0  # new connections (tests: keep-alive reuse)
+
+    def close(self) -> None:
+        """Close every kept connection (of all threads)."""
+        with self._lock:
+            conns, self._open = list(self._open), set()
+        for conn in conns:
+            conn.close()
+
+    def get(self, url: str, headers: dict[str, str], timeout: float) -> Answer:
+        """``GET url`` with ``headers``; the whole call within ``timeout`` seconds.
+
+        Raises
+        ------
+        UnsafeEndpointError
+            ``url`` is not allowed by the policy: nothing was connected or sent.
+        ResponseFormatError
+            The answer is larger than ``max_body``.
+        CallTimeout, CallAborted, requests.ConnectionError
+            No (complete) answer (as :class:`ZohoAdapter`'s, so callers handle both alike).
+        """
+        dest = self.check(url)
+        target = parse_url(url).request_uri
+        with _running(timeout) as call:
+            try:
+                answer = self._exchange(dest, target, url, headers, timeout)
+            except (http.client.HTTPException, OSError) as exc:
+                if call.aborted:
+                    raise CallAborted("the call was ended: its run stopped") from None
+                if call.expired:
+                    raise CallTimeout(f"the whole call took more than {timeout:g} s") from None
+                raise requests.exceptions.ConnectionError(type(exc).__name__) from None
+            if call.finish():
+                self._drop(dest)
+                raise CallTimeout(f"the whole call took more than {timeout:g} s")
+        return answer
+
+    def check(self, url: str) -> Destination:
+        """Called with every URL right before it is sent: where it goes, if the policy
+        allows it (:meth:`DestinationPolicy.check`, as :meth:`ZohoAdapter.check`)."""
+        return self.policy.check(url)
+
+    def _exchange(
+        self, dest: Destination, target: str, url: str, headers: dict, timeout: float
+    ) -> Answer:
+        conn, reused = self._conn(dest, timeout)
+        try:
+            return self._request(conn, dest, target, url, headers)
+        except _RESET:
+            self._drop(dest)
+            if not reused:
+                raise
+        conn, _ = self._conn(dest, timeout)  # the server closed a kept connection: once more
+        try:
+            return self._request(conn, dest, target, url, headers)
+        except BaseException:
+            self._drop(dest)
+            raise
+
+    def _request(
+        self, conn: http.client.HTTPConnection, dest: Destination, target: str, url: str,
+        headers: dict,
+    ) -> Answer:  # fmt: skip
+        if conn.sock is None:
+            conn.connect()
+        _track(conn.sock)
+        conn.putrequest("GET", target, skip_accept_encoding=True)
+        conn.putheader("User-Agent", self.user_agent)
+        conn.putheader("Accept-Encoding", "identity")
+        for name, value in headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        answer = Answer(resp.status, resp.headers, b"", url)
+        try:
+            if _announced_too_big(resp.headers.get("Content-Length"), self.max_body):
+                raise _too_big(answer, self.max_body)
+            body = _read_capped(iter(functools.partial(resp.read, _CHUNK), b""), self.max_body)
+            if body is None:
+                raise _too_big(answer, self.max_body)
+        except BaseException:
+            self._drop(dest)
+            raise
+        if resp.will_close:
+            self._drop(dest)
+        return Answer(resp.status, resp.headers, body, url)
+
+    def _conn(self, dest: Destination, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection to ``dest`` (reused: True), or a new one (not connected)."""
+        conns = self._conns()
+        conn = conns.get(dest)
+        if conn is not None and conn.sock is not None:
+            conn.timeout = timeout
+            return conn, True
+        host, port = dest.host.strip("[]"), dest.port
+        if dest.scheme == "https":
+            conn = http.client.HTTPSConnection(
+                host, port or 443, timeout=timeout, context=_tls_context(_ca_bundle())
+            )
+        else:
+            conn = http.client.HTTPConnection(host, port or 80, timeout=timeout)
+        conns[dest] = conn
+        with self._lock:
+            self._open.add(conn)
+            self.connections_made += 1
+        return conn, False
+
+    def _conns(self) -> dict[Destination, http.client.HTTPConnection]:
+        conns = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+        return conns
+
+    def _drop(self, dest: Destination) -> None:
+        conn = self._conns().pop(dest, None)
+        if conn is not None:
+            with self._lock:
+                self._open.discard(conn)
+            conn.close()
+
+
+def _ca_bundle() -> str:
+    """The CA bundle requests verifies with (certifi's; ``trust_env`` is off)."""
+    return str(requests.adapters.DEFAULT_CA_BUNDLE_PATH)
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(ca_bundle: str) -> ssl.SSLContext:
+    """A default verified TLS context (hostname checked) on ``ca_bundle``."""
+    return ssl.create_default_context(cafile=ca_bundle)
