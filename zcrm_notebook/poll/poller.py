@@ -55,7 +55,10 @@ class Poller:
         Org of a plain list of ids.
     policy : PollPolicy, optional
     store : SnapshotStore or path, optional
-        SQLite journal: every snapshot is committed as it arrives; a store that already
+        SQLite journal: the snapshots that came back are committed in one transaction
+        before the loop sends its next calls (a run killed with ``kill -9`` loses at most
+        the answers of the calls in flight and those received since the loop last sent
+        calls, one loop iteration; they are polled again on resume); a store that already
         holds snapshots resumes (history kept, finished jobs skipped). If the store fails
         (a full disk: any ``OSError`` or ``sqlite3.Error``), journaling stops with one
         warning, the run goes on keeping every snapshot in memory, and
@@ -100,6 +103,7 @@ class Poller:
         self.store, self._owns_store = open_store(store), not isinstance(store, Store)
         self.history: list[Snapshot] = self.store.read() if self.store is not None else []
         self.snapshots: list[Snapshot] = []
+        self._unsaved: list[Snapshot] = []  # recorded, committed by the next _flush
         self.stopped_reason: str | None = None
         #: Why the store stopped journaling (one line), None while it works.
         self.store_error: str | None = None
@@ -205,6 +209,7 @@ class Poller:
             self._orgs,
             self.policy,
             self._record,
+            flush=self._flush,
             clock=self.clock,
             sleep=self._sleep,
             stop=self._stop,
@@ -239,16 +244,30 @@ class Poller:
         return tqdm(total=len(self.jobs), unit="job", desc="jobs finished")
 
     def _record(self, snap: Snapshot) -> None:
-        """Keep a snapshot: this run's list, the store (committed), then ``on_snapshot``."""
+        """Keep a snapshot: this run's list, the store's next commit, then ``on_snapshot``."""
         self.snapshots.append(snap)
         if self.store is not None and self.store_error is None:
-            try:
-                self.store.append(snap)
-            except (OSError, sqlite3.Error) as exc:  # a full disk: keep polling, in memory
-                self._store_failed(exc)
-        log.debug("snapshot %s %s %s (kept)", snap.org, snap.job_id, snap.status)
+            self._unsaved.append(snap)  # logged as kept once committed
+        else:
+            log.debug("snapshot %s %s %s (kept)", snap.org, snap.job_id, snap.status)
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
+
+    def _flush(self) -> None:
+        """Commit the snapshots recorded since the last flush, in one transaction (the loop
+        calls it before sending the next calls, and at the end of the run)."""
+        if not self._unsaved:
+            return
+        batch, self._unsaved = self._unsaved, []
+        if self.store is not None and self.store_error is None:
+            try:
+                self.store.extend(batch)
+            except (OSError, sqlite3.Error) as exc:  # a full disk: keep polling, in memory
+                self._store_failed(exc)
+                return
+            if log.isEnabledFor(logging.DEBUG):
+                for snap in batch:
+                    log.debug("snapshot %s %s %s (kept)", snap.org, snap.job_id, snap.status)
 
     def _store_failed(self, exc: BaseException) -> None:
         """Stop journaling: say so once, in one line (the snapshots stay in memory)."""
