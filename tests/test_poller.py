@@ -312,7 +312,7 @@ def test_adaptive_schedule_economy_vs_fixed():
 
     With the delay bound D = 10 s it beats fixed 10 s polling on every count: fewer calls,
     median and p95 no worse, and no finish seen more than D late (the rates are below the
-    assumed fastest, 10 leads/s). The default (D = 15 s) spends at most half the calls of
+    assumed fastest, 10 leads/s). The default (D = 13 s) spends at most half the calls of
     fixed 5 s polling with a median no worse.
     """
     p95 = lambda d: statistics.quantiles(d, n=20)[18]  # noqa: E731

@@ -82,7 +82,7 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
         dest="max_delay",
         type=POSITIVE,
         metavar="S",
-        help="how late a finish that cannot be predicted is seen at most (15 s)",
+        help="how late a finish that cannot be predicted is seen at most (13 s)",
     )
     p.add_argument("--max-in-flight", type=COUNT, metavar="N", help="calls in flight per org (5)")
     p.add_argument("--deadline", type=POSITIVE, metavar="S", help="stop watching after S seconds")
