@@ -33,7 +33,7 @@ from zcrm_notebook.poll.policy import DEFAULT_MAX_DELAY_S, PollPolicy  # noqa: E
 
 YARDSTICK_S = (2, 5, 10, 20, 30, 60)  # the fixed intervals of the issue
 FIXED_S = (1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240)  # for interpolation
-DELAYS_S = (2, 5, 10, 15, 20, 40, 80)
+DELAYS_S = (2, 5, 10, 13, 20, 40, 80)  # 13: the default
 PREVIOUS = ((2, 8), (5, 20), (10, 40))  # version 0.1: (min, max interval s); 20 the default
 OLD_TIP = (5, 120)  # the former README's tip for big batches
 ADAPTIVE = "adaptive (0.2)"

@@ -1,32 +1,31 @@
-"""Scale: 100,000 jobs over 50 orgs, and summaries/plots at 10 million snapshot rows.
+"""Scale: 100,000 jobs over 50 orgs on loopback, and summaries/plots at 10 million rows.
 
-    python benchmarks/bench_scale.py                       # every part (several minutes)
-    python benchmarks/bench_scale.py --only clean,store    # some parts
-    python benchmarks/bench_scale.py --quick               # small sizes
+    python benchmarks/bench_scale.py            # full sizes (a few minutes)
+    python benchmarks/bench_scale.py --quick    # 2,000 jobs / 10 orgs, 100,000 rows
 
-Parts (each memory-sensitive one runs in its own subprocess, so ``ru_maxrss`` is its own):
+The rounds run against :mod:`fake_zoho` (one asyncio loop answering every job
+``COMPLETED`` after the latency), not the simulator: the simulator costs about 300 us of
+CPU per answered call, a third of a core at the round's 1,250 calls/s on a 2-core machine,
+so it would measure itself. Parts (each memory-sensitive one in its own subprocess, so its
+peak RSS, ``ru_maxrss``, is its own):
 
-- ``clean``: ``clean_jobs`` on 100k rows (dict of lists, DataFrame);
-- ``sched``: the real Poller, 100k completed jobs over 50 orgs (5 in flight each), with a
-  client that only sleeps 20 ms and returns a canned answer: scheduler CPU per call and
-  peak RSS of the run (snapshots kept in memory);
-- ``round``: the same round over HTTP on loopback against the simulator and against the
-  minimal asyncio fake (:mod:`research.fake_zoho`), 200 ms latency: wall / ideal, client
-  and server CPU per call, client RSS before/after the run;
-- ``variants`` (not in the default set): the round against the fake with http.client in
-  the Poller, and on one asyncio loop (aiohttp, bare streams);
-- ``store``: snapshots committed per second, ``SnapshotStore.append`` one at a time vs
-  ``extend`` in batches;
-- ``render``: each plot and one dashboard refresh at 10,000 jobs (12 polls each);
-- ``frame``: summaries and plots at 1M, 3M and 10M snapshot rows (the frame built
-  column-wise with the package's dtypes): bytes per row, seconds, RSS.
+- ``clean``: ``clean_jobs`` on 100k (job id, org) pairs;
+- ``sched``: the real Poller over 100k jobs / 50 orgs (5 in flight each) with a client that
+  only sleeps 20 ms and returns a canned answer: the loop's CPU per call;
+- ``round``: the real Poller (default client) over HTTP to the fake, 100k jobs / 50 orgs,
+  200 ms latency, snapshots committed to a SQLite store: wall / ideal, client CPU per
+  call, snapshots committed per second, peak RSS;
+- ``store``: ``SnapshotStore`` commits per second, one transaction per snapshot vs one per
+  loop iteration (250 snapshots: 50 orgs x 5 calls in flight);
+- ``render``: one dashboard refresh at 10,000 jobs (12 polls each);
+- ``frame``: summaries and plots at 10M snapshot rows (1M with ``--quick``), the frame
+  built column-wise with the package's dtypes: bytes per row, seconds, peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -38,29 +37,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from research.internals import (  # noqa: E402
-    OrgCredentials,
-    SnapshotStore,
-    clean_jobs,
-)
+from zcrm_notebook.api.status import JobStatus, parse_status  # noqa: E402
+from zcrm_notebook.auth import OrgCredentials  # noqa: E402
+from zcrm_notebook.client import StatusAnswer, ZohoClient  # noqa: E402
 
-N_JOBS, N_ORGS = 100_000, 50
+SIZES = {
+    "full": dict(n_jobs=100_000, n_orgs=50, store_rows=50_000, render_jobs=10_000,
+                 frame_rows=10_000_000),
+    "quick": dict(n_jobs=2000, n_orgs=10, store_rows=5000, render_jobs=300,
+                  frame_rows=100_000),
+}  # fmt: skip
+ROUND_LATENCY_S, SCHED_LATENCY_S, BATCH = 0.2, 0.02, 250
 
 
-def _rss_mb() -> float:
+def _peak_rss_mb() -> float:
     """Peak resident set size of this process so far (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _rss_now_mb() -> float:
-    """Resident set size now (MB), from /proc (0 where there is none)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def _timed(fn, *a, **kw):
@@ -69,94 +61,87 @@ def _timed(fn, *a, **kw):
     return out, time.perf_counter() - t
 
 
-# -- clean_jobs ------------------------------------------------------------------------------------
+def clean(n_jobs: int, n_orgs: int) -> dict:
+    """``clean_jobs`` on ``n_jobs`` (job id, org) pairs given as a dict of lists."""
+    from remote_server import job_ids, org_names
 
-
-def clean(n_jobs: int = N_JOBS, n_orgs: int = N_ORGS) -> dict:
-    import pandas as pd
-    from research.remote import job_ids, org_names
+    from zcrm_notebook.inputs.jobs import clean_jobs
 
     creds = {
-        name: OrgCredentials(
-            org=name, dc=dc, client_id="1000.X", client_secret="s", refresh_token="1000.r"
-        )  # fmt: skip
+        name: OrgCredentials(org=name, dc=dc, client_id="1000.X", client_secret="s",
+                             refresh_token="1000.r")
         for name, dc in org_names(n_orgs)
-    }
-    ids = job_ids(n_jobs, n_orgs)
-    df = pd.DataFrame([(j, org) for org, js in ids.items() for j in js], columns=["job_id", "org"])
-    out = {"rows": n_jobs}
-    jobs, out["dict_s"] = _timed(clean_jobs, ids, creds)
+    }  # fmt: skip
+    jobs, seconds = _timed(clean_jobs, job_ids(n_jobs, n_orgs), creds)
     assert len(jobs) == n_jobs
-    jobs, out["dataframe_s"] = _timed(clean_jobs, df, creds)
-    assert len(jobs) == n_jobs
-    out["us_per_row_dict"] = 1e6 * out["dict_s"] / n_jobs
-    out["us_per_row_dataframe"] = 1e6 * out["dataframe_s"] / n_jobs
-    return out
+    return {"rows": n_jobs, "seconds": seconds, "us_per_row": 1e6 * seconds / n_jobs}
 
 
-# -- the poll round at scale -----------------------------------------------------------------------
+class CannedClient(ZohoClient):
+    """No HTTP: sleeps the latency and returns a prebuilt answer (measures the loop)."""
+
+    _st = parse_status("1", {"data": [{"Status": "COMPLETED", "Total_Count": 10,
+                                        "Converted_Count": 10, "Not_Converted_Count": 0,
+                                        "Failed_Count": 0}]})  # fmt: skip
+
+    def get_status(self, job_id: str) -> StatusAnswer:
+        time.sleep(SCHED_LATENCY_S)
+        st = self._st
+        return StatusAnswer(JobStatus(job_id, st.status, st.raw_status, *st.counts), 200, 0.02)
 
 
-def sched(n_jobs: int = N_JOBS, n_orgs: int = N_ORGS) -> dict:
+def sched(n_jobs: int, n_orgs: int) -> dict:
     import bench_cpu
 
-    rss0 = _rss_now_mb()
-    r = bench_cpu.scheduler_only(n_jobs=n_jobs, n_orgs=n_orgs, latency_s=0.02, server="fake")
-    return {**r, "rss_before_mb": rss0, "rss_after_mb": _rss_now_mb(), "peak_rss_mb": _rss_mb()}
+    r = bench_cpu.poll_round(CannedClient, n_jobs=n_jobs, n_orgs=n_orgs, server="fake",
+                             latency_s=SCHED_LATENCY_S)  # fmt: skip
+    return {**r, "peak_rss_mb": _peak_rss_mb()}
 
 
-def round_(server: str, variant: str, n_jobs: int = N_JOBS, n_orgs: int = N_ORGS,
-           latency_s: float = 0.2) -> dict:  # fmt: skip
+def round_(n_jobs: int, n_orgs: int) -> dict:
     import bench_cpu
 
-    rss0 = _rss_now_mb()
-    r = bench_cpu.poll_round(variant, server=server, n_jobs=n_jobs, n_orgs=n_orgs,
-                             latency_s=latency_s)  # fmt: skip
-    return {**r, "rss_before_mb": rss0, "rss_after_mb": _rss_now_mb(), "peak_rss_mb": _rss_mb()}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.sqlite"
+        r = bench_cpu.poll_round(ZohoClient, n_jobs=n_jobs, n_orgs=n_orgs, server="fake",
+                                 latency_s=ROUND_LATENCY_S, store=path)  # fmt: skip
+        from zcrm_notebook.snapshots.store import SnapshotStore
+
+        with SnapshotStore(path) as st:
+            committed = len(st)
+    assert committed == n_jobs, committed
+    return {**r, "committed": committed, "committed_per_s": committed / r["wall_s"],
+            "peak_rss_mb": _peak_rss_mb()}  # fmt: skip
 
 
-# -- the store -------------------------------------------------------------------------------------
-
-
-def store(n: int = 20_000) -> dict:
+def store(n: int) -> dict:
+    """Rows committed per second: one transaction per snapshot, and per loop iteration."""
     from bench_frame import make_snapshots
+
+    from zcrm_notebook.snapshots.store import SnapshotStore
 
     snaps = make_snapshots(n // 10, 10)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for batch in (1, 10, 100, 1000):
-            path = Path(tmp) / f"s{batch}.sqlite"
-            with SnapshotStore(path) as st:
+        for batch in (1, BATCH):
+            with SnapshotStore(Path(tmp) / f"s{batch}.sqlite") as st:
                 t = time.perf_counter()
-                if batch == 1:
-                    for s in snaps:
-                        st.append(s)
-                else:
-                    for i in range(0, n, batch):
-                        st.extend(snaps[i : i + batch])
+                for i in range(0, n, batch):
+                    st.extend(snaps[i : i + batch])
                 dt = time.perf_counter() - t
                 assert len(st) == n
             out[f"rows_per_s_batch_{batch}"] = n / dt
     return out
 
 
-# -- rendering at 10,000 jobs ----------------------------------------------------------------------
-
-
-def render(n_jobs: int = 10_000, n_polls: int = 12) -> dict:
+def render(n_jobs: int) -> dict:
     import bench_render
     from bench_frame import make_snapshots
-    from research.internals import to_frame
 
-    df = to_frame(make_snapshots(n_jobs, n_polls))
-    out = {"rows": len(df), "jobs": n_jobs}
-    for name in bench_render.PLOTS:
-        out[f"{name}_s"] = bench_render._render(name, df)
-    out.update(bench_render._dashboard_refresh(df, refreshes=3))
-    return out
+    from zcrm_notebook.snapshots.frame import to_frame
 
-
-# -- 10M rows --------------------------------------------------------------------------------------
+    df = to_frame(make_snapshots(n_jobs, 12))
+    return {"rows": len(df), "jobs": n_jobs, **bench_render._dashboard_refresh(df, 3)}
 
 
 def big_frame(n_jobs: int, n_polls: int, seed: int = 1):
@@ -165,7 +150,8 @@ def big_frame(n_jobs: int, n_polls: int, seed: int = 1):
     import numpy as np
     import pandas as pd
     import pyarrow as pa
-    from research.internals import SNAPSHOT_DTYPES, STATUS_DTYPE
+
+    from zcrm_notebook.snapshots.frame import SNAPSHOT_DTYPES, STATUS_DTYPE
 
     dcs = np.array(["us", "eu", "in", "au", "jp", "cn", "ca", "sa", "uk"])
     rng = np.random.default_rng(seed)
@@ -210,115 +196,75 @@ def big_frame(n_jobs: int, n_polls: int, seed: int = 1):
 
 
 def frame(rows: int) -> dict:
+    """Build ``rows`` snapshot rows (100 polls per job), summarize and plot them."""
     import gc
 
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
-    from research.internals import plots, summary
 
-    n_polls = 100
-    rss0 = _rss_mb()
-    df, t_build = _timed(big_frame, rows // n_polls, n_polls)
+    from zcrm_notebook import viz
+    from zcrm_notebook.analysis import summary
+
+    df, t_build = _timed(big_frame, rows // 100, 100)
     gc.collect()
     out = {"rows": len(df), "build_s": t_build,
-           "bytes_per_row_deep": df.memory_usage(deep=True).sum() / len(df),
-           "rss_after_build_mb": _rss_mb(), "rss_before_mb": rss0}  # fmt: skip
+           "bytes_per_row_deep": df.memory_usage(deep=True).sum() / len(df)}  # fmt: skip
     for name in ("summarize_jobs", "summarize_dcs", "summarize_orgs"):
         _, out[f"{name}_s"] = _timed(getattr(summary, name), df)
     for name in ("plot_progress", "plot_outcomes", "plot_failure_rate", "plot_status_timeline"):
         fig = Figure(figsize=(10, 6))
-        ax = fig.add_subplot()
         t = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            getattr(plots, name)(df, ax=ax)
+            getattr(viz, name)(df, ax=fig.add_subplot())
         fig.canvas.draw()
         out[f"{name}_s"] = time.perf_counter() - t
-    out["peak_rss_mb"] = _rss_mb()
+    out["peak_rss_mb"] = _peak_rss_mb()
     return out
 
 
-# -- driver ----------------------------------------------------------------------------------------
+# -- driver ----------------------------------------------------------------------------------
 
 
-def _in_subprocess(part: str, arg: str = "") -> dict:
-    cmd = [sys.executable, __file__, "--child", part] + ([arg] if arg else [])
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+def _in_subprocess(part: str, *args: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", part, *map(str, args)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if done.returncode:
-        return {"error": done.stderr[-2000:]}
+        raise RuntimeError(f"bench_scale {part} failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _child(part: str, arg: str) -> None:
-    if part == "sched":
-        out = sched(*(map(int, arg.split(":")) if arg else ()))
-    elif part.startswith("round-"):
-        server, _, variant = part[6:].partition("-")
-        n = arg.split(":") if arg else ()
-        out = round_(server, variant.replace("_", " ") or "requests Session.get (today)",
-                     *map(int, n))  # fmt: skip
-    elif part.startswith("async-"):
-        import bench_cpu
-
-        server, _, kind = part[6:].partition("-")
-        n_jobs, n_orgs = map(int, arg.split(":")) if arg else (N_JOBS, N_ORGS)
-        out = bench_cpu.async_(kind, server=server, n_jobs=n_jobs, n_orgs=n_orgs, latency_s=0.2)
-    elif part == "frame":
-        out = frame(int(arg))
-    else:
-        raise SystemExit(f"unknown part {part}")
-    print(json.dumps(out, default=str))
+def scale(quick: bool = False, log=print) -> dict:
+    """Every part at the full (or quick) size."""
+    size = SIZES["quick" if quick else "full"]
+    jobs, orgs = size["n_jobs"], size["n_orgs"]
+    out = {"sizes": size}
+    for name, run in (
+        ("clean", lambda: clean(jobs, orgs)),
+        ("store", lambda: store(size["store_rows"])),
+        ("render", lambda: render(size["render_jobs"])),
+        ("sched", lambda: _in_subprocess("sched", jobs, orgs)),
+        ("round", lambda: _in_subprocess("round", jobs, orgs)),
+        ("frame", lambda: _in_subprocess("frame", size["frame_rows"])),
+    ):
+        out[name] = run()
+        log(f"  {name}: {out[name]}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="clean,store,render,sched,round,frame")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _child(args.child[0], args.child[1] if len(args.child) > 1 else "")
+        part, *numbers = args.child
+        fn = {"sched": sched, "round": round_, "frame": frame}[part]
+        print(json.dumps(fn(*map(int, numbers)), default=str))
         return 0
-    only = args.only.split(",")
-    jobs, orgs = (2000, 10) if args.quick else (N_JOBS, N_ORGS)
-    out: dict = {"loadavg_start": os.getloadavg()}
-    if "clean" in only:
-        out["clean"] = clean(jobs, orgs)
-        print("clean", out["clean"])
-    if "store" in only:
-        out["store"] = store(2000 if args.quick else 20_000)
-        print("store", out["store"])
-    if "render" in only:
-        out["render"] = render(300 if args.quick else 10_000)
-        print("render", out["render"])
-    if "sched" in only:
-        out["sched"] = _in_subprocess("sched", f"{jobs}:{orgs}")
-        print("sched", out["sched"])
-    if "round" in only:
-        for server in ("fake", "sim"):
-            key = f"round-{server}"
-            out[key] = _in_subprocess(key, f"{jobs}:{orgs}")
-            print(key, out[key])
-    if "variants" in only:  # lighter HTTP paths at scale, against the fake
-        import bench_cpu
-
-        for key in ("round-fake-http.client,_conn_per_thread", "async-fake-aiohttp",
-                    "async-fake-streams"):  # fmt: skip
-            if not bench_cpu._have(key.rpartition("-")[2]):
-                continue
-            out[key] = _in_subprocess(key, f"{jobs}:{orgs}")
-            print(key, out[key])
-    if "frame" in only:
-        for rows in (100_000,) if args.quick else (1_000_000, 3_000_000, 10_000_000):
-            out[f"frame-{rows}"] = _in_subprocess("frame", str(rows))
-            print(f"frame {rows}", out[f"frame-{rows}"])
-    out["loadavg_end"] = os.getloadavg()
-    path = HERE / "results" / f"scale-{'-'.join(only)}{'-quick' if args.quick else ''}.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(out, indent=1, default=str))
-    print(f"load average {out['loadavg_start']} -> {out['loadavg_end']}; -> {path}")
+    print(json.dumps(scale(args.quick), indent=1, default=str))
     return 0
 
 

@@ -14,7 +14,7 @@ import asyncio
 import json
 import threading
 
-from .remote import org_names
+from remote_server import org_names
 
 _STATUS = json.dumps(
     {

@@ -24,11 +24,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_cpu  # noqa: E402
 import bench_frame  # noqa: E402
 import bench_frontier  # noqa: E402
 import bench_import  # noqa: E402
 import bench_poll  # noqa: E402
 import bench_render  # noqa: E402
+import bench_scale  # noqa: E402
 
 FULL = {
     "round": dict(n_jobs=2000, n_orgs=4),
@@ -37,6 +39,8 @@ FULL = {
     "render": dict(n_jobs=3000, refreshes=500),
     "import": dict(repeat=7),
     "frontier": dict(quick=False),
+    "cpu": dict(quick=False),
+    "scale": dict(quick=False),
 }
 QUICK = {
     "round": dict(n_jobs=40, n_orgs=2),
@@ -45,6 +49,8 @@ QUICK = {
     "render": dict(n_jobs=30, refreshes=5),
     "import": dict(repeat=1),
     "frontier": dict(quick=True),
+    "cpu": dict(quick=True),
+    "scale": dict(quick=True),
 }
 
 
@@ -99,6 +105,7 @@ def _rows(results: dict) -> list[dict]:
     ]
     rows += [("render", k, v, "") for k, v in d.items() if k.endswith("_s")]
     rows += [("frontier", *row) for row in bench_frontier.summary_rows(results["frontier"])]
+    rows += _cpu_rows(results["cpu"]) + _scale_rows(results["scale"])
     if "figures_after_refreshes" in d:
         rows.append(
             (
@@ -109,6 +116,58 @@ def _rows(results: dict) -> list[dict]:
             )
         )
     return [_judge(*row) for row in rows]
+
+
+def _cpu_rows(c: dict) -> list[tuple]:
+    base, lean = c["requests Session (0.1)"], c["lean sender (default)"]
+    hog_base = c["requests Session (0.1), CPU hog beside"]
+    hog_lean = c["lean sender (default), CPU hog beside"]
+    name = "cpu per call"
+    return [
+        (name, "client CPU us per status call, requests Session (0.1)",
+         base["client_cpu_us_per_call"], ""),
+        (name, "client CPU us per status call, lean sender (default)",
+         lean["client_cpu_us_per_call"], ""),
+        (name, "CPU per call, lean / requests (same run)", c["lean_over_requests_cpu"], "<= 0.333"),
+        (name, "poll round measured / ideal, lean", lean["measured_over_ideal"], ""),
+        (name, "poll round with a CPU hog, measured / ideal, lean",
+         hog_lean["measured_over_ideal"], "<= 1.2"),
+        (name, "poll round with a CPU hog, measured / ideal, requests (0.1)",
+         hog_base["measured_over_ideal"], ""),
+    ]  # fmt: skip
+
+
+def _scale_rows(s: dict) -> list[tuple]:
+    size, r = s["sizes"], s["round"]
+    jobs = f"{size['n_jobs']:,} jobs / {size['n_orgs']} orgs"
+    rows_ = f"{size['frame_rows']:,} rows"
+    ideal_rate = r["calls"] / r["ideal_s"]
+    f = s["frame"]
+    slowest = max(v for k, v in f.items() if k.startswith("plot_"))
+    return [("scale", *row) for row in [
+        (f"clean_jobs, {jobs}: s", s["clean"]["seconds"], "<= 2"),
+        (f"loop CPU us per call (canned client, 20 ms), {jobs}",
+         s["sched"]["client_cpu_us_per_call"], "<= 150"),
+        (f"round vs fake (200 ms, store on), {jobs}: measured / ideal",
+         r["measured_over_ideal"], "<= 1.2"),
+        (f"round, {jobs}: client CPU us per call", r["client_cpu_us_per_call"], ""),
+        (f"round, {jobs}: snapshots committed per s", r["committed_per_s"],
+         f">= {0.8 * ideal_rate:.0f}"),
+        (f"round, {jobs}: peak RSS MB", r["peak_rss_mb"], "<= 1000"),
+        ("store: rows committed per s, one transaction per loop iteration",
+         s["store"][f"rows_per_s_batch_{bench_scale.BATCH}"], ">= 12500"),
+        ("store: rows committed per s, one per snapshot (0.1)",
+         s["store"]["rows_per_s_batch_1"], ""),
+        (f"dashboard refresh at {size['render_jobs']:,} jobs: s",
+         s["render"].get("dashboard_refresh_s", float("nan")), "<= 1"),
+        (f"{rows_}: bytes per row", f["bytes_per_row_deep"], "<= 150"),
+        (f"{rows_}: build frame s", f["build_s"], ""),
+        (f"{rows_}: summarize_jobs s", f["summarize_jobs_s"], "<= 10"),
+        (f"{rows_}: summarize_dcs s", f["summarize_dcs_s"], "<= 10"),
+        (f"{rows_}: summarize_orgs s", f["summarize_orgs_s"], "<= 10"),
+        (f"{rows_}: slowest plot (drawn) s", slowest, "<= 15"),
+        (f"{rows_}: peak RSS MB", f["peak_rss_mb"], "<= 8000"),
+    ]]  # fmt: skip
 
 
 def _judge(bench: str, metric: str, value, goal: str) -> dict:
@@ -151,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         "render": bench_render.rendering(**sizes["render"]),
         "import": bench_import.import_time(**sizes["import"]),
         "frontier": bench_frontier.frontier(**sizes["frontier"], log=lambda _line: None),
+        "cpu": bench_cpu.cpu_per_call(**sizes["cpu"], log=lambda _line: None),
+        "scale": bench_scale.scale(**sizes["scale"], log=lambda _line: None),
     }
     rows = _rows(results)
     _print(rows)

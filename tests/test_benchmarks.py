@@ -16,13 +16,14 @@ def bench():
     sys.path.insert(0, str(BENCH))
     try:
         import bench_frontier
+        import bench_scale
         import frontier_model
         import frontier_scenarios
         import run
     finally:
         sys.path.remove(str(BENCH))
     return {"run": run, "frontier": bench_frontier, "model": frontier_model,
-            "scenarios": frontier_scenarios}  # fmt: skip
+            "scenarios": frontier_scenarios, "scale": bench_scale}  # fmt: skip
 
 
 def test_the_model_polls_fixed_intervals_and_sees_every_finish(bench):
@@ -60,12 +61,28 @@ def test_interpolation_and_judging(bench):
     assert rows[-1]["no_worse"] is False and rows[-1]["fixed_p95_s"] == pytest.approx(10.0)
 
 
+def test_the_column_built_frame_is_a_snapshot_frame(bench):
+    from zcrm_notebook.analysis.summary import summarize_jobs
+    from zcrm_notebook.snapshots.frame import SNAPSHOT_DTYPES
+
+    df = bench["scale"].big_frame(n_jobs=4, n_polls=12)
+    assert len(df) == 48 and dict(df.dtypes) == SNAPSHOT_DTYPES
+    jobs = summarize_jobs(df)
+    assert len(jobs) == 4 and (jobs["status"].astype(str) == "completed").all()
+
+
+def test_store_and_clean_parts_count_what_they_did(bench):
+    out = bench["scale"].store(200)
+    assert set(out) == {"rows_per_s_batch_1", f"rows_per_s_batch_{bench['scale'].BATCH}"}
+    assert bench["scale"].clean(30, 3)["rows"] == 30
+
+
 @pytest.mark.slow
 def test_quick_benchmark_run_writes_the_table(bench, tmp_path, capsys):
     assert bench["run"].main(["--quick", "--out", str(tmp_path)]) == 0
     table = json.loads((tmp_path / "latest.json").read_text())["table"]
     assert {r["benchmark"] for r in table} == {
-        "poll round", "economy", "frame", "import", "render", "frontier"
+        "poll round", "economy", "frame", "import", "render", "frontier", "cpu per call", "scale"
     }  # fmt: skip
     assert all(r["result"] in ("pass", "MISS", "") for r in table)
     frontier = [r for r in table if r["benchmark"] == "frontier"]
