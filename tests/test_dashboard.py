@@ -9,11 +9,12 @@ import gc
 import subprocess
 import sys
 import threading
+import warnings
 
 import ipywidgets
 import matplotlib.pyplot as plt
 import pytest
-from conftest import sim_orgs
+from conftest import prefixes, sim_orgs
 from helpers_frames import JOB_A, JOB_B, JOB_C, S, snap
 from matplotlib.figure import Figure
 
@@ -430,6 +431,16 @@ def test_interrupting_wait_async_prints_one_line(scenario, clock, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "stopped waiting" in out and "dash.stop()" in out
     assert dash.wait(timeout=10)
+
+
+def test_a_refresh_on_realistic_data_emits_no_warning(realistic_run):
+    for df in prefixes(realistic_run):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            dash = Dashboard.from_frame(df, tz="Europe/Paris")
+            dash.group_by.value = "org"
+            assert dash.refresh(force=True) and bytes(dash.image.value).startswith(b"\x89PNG")
+            dash.close()
 
 
 def test_leads_text_rounds_down_and_counts_are_pluralised(tmp_path):

@@ -9,6 +9,7 @@ them (``BASELINE_MATPLOTLIB``); the artist tests run everywhere.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from conftest import prefixes  # noqa: E402
 from helpers_frames import (  # noqa: E402
     DCS9,
     DST_T0,
@@ -53,6 +55,8 @@ from zcrm_notebook.viz import (  # noqa: E402
     plot_progress,
     plot_status_timeline,
 )
+from zcrm_notebook.viz.report import make_report  # noqa: E402
+from zcrm_notebook.viz.style import time_axis  # noqa: E402
 
 BASELINE_DIR = Path(__file__).parent / "baseline_images"
 BASELINE_MATPLOTLIB = "3.11"  # text layout differs between releases: compare within one
@@ -441,6 +445,47 @@ def test_3000_jobs_over_9_dcs_stay_readable(big, tmp_path):
     ax = plot_status_timeline(big, ax=next(axes))
     assert len(ax.get_yticks()) == 31 and ytick_texts(ax)[-1] == "other (2,970 jobs)"
     fig.savefig(tmp_path / "big.png", dpi=60)
+
+
+# --- no warnings on normal data ---------------------------------------------------------
+
+
+def one_row() -> pd.DataFrame:
+    return to_frame([snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0))])
+
+
+def same_instant() -> pd.DataFrame:
+    """Three jobs of two DCs, every row polled at the same instant."""
+    return to_frame(
+        [
+            snap(0, JOB_A, S.SCHEDULED, (10, 0, 10, 0)),
+            snap(0, JOB_B, S.IN_PROGRESS, (20, 5, 14, 1), dc="eu"),
+            snap(0, JOB_C, S.COMPLETED, (5, 5, 0, 0)),
+        ]
+    )
+
+
+def test_no_time_span_makes_the_clock_axis_warn():
+    """matplotlib's AutoDateLocator warned for spans of 3 to 4 minutes (a live run early on)."""
+    for tz in ("UTC", "Europe/Paris"):
+        ax = new_ax()
+        time_axis(ax, tz)
+        for span_s in np.geomspace(60, 40 * 86400, 300):
+            ax.set_xlim(num(0), num(span_s))
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                assert len(ax.xaxis.get_major_locator()()) >= 2
+
+
+def test_every_plot_and_the_report_draw_without_warnings(realistic_run):
+    frames = [*prefixes(realistic_run), one_row(), same_instant(), short_run(0), three_jobs()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for df in frames:
+            for plot in PLOTS:
+                plot(df, ax=new_ax(), tz="Europe/Paris").figure.draw_without_rendering()
+        for df in (one_row(), realistic_run):
+            make_report(df).draw_without_rendering()
 
 
 # --- baseline images ----------------------------------------------------------------------

@@ -173,7 +173,16 @@ MIN_TIME_SPAN = pd.Timedelta("1min")  # narrowest time axis (a single poll is ce
 class _ClockLocator(mdates.AutoDateLocator):
     """AutoDateLocator without duplicate ticks: on a spring-forward day the local times
     that do not exist (02:00, 02:30 in Paris) fall on the same instants as 03:00, 03:30,
-    which would draw those labels twice."""
+    which would draw those labels twice.
+
+    Spans of 3 to 4 minutes have too few whole minutes for ``minticks`` and too many
+    seconds for 7 second ticks 30 s apart: matplotlib then warns ("unable to pick an
+    appropriate interval") and falls back. A 60-second step among the second intervals
+    covers them (ticks on whole minutes)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.intervald[mdates.SECONDLY] = [1, 5, 10, 15, 30, 60]
 
     def __call__(self):
         return np.unique(super().__call__())
