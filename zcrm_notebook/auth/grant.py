@@ -4,10 +4,13 @@ Zoho CRM "OAuth 2.0 Overview", "Self Client" and "Generate Access and Refresh To
 (https://www.zoho.com/crm/developer/docs/api/v8/oauth-overview.html,
 https://www.zoho.com/accounts/protocol/oauth/self-client/overview.html,
 https://www.zoho.com/crm/developer/docs/api/v8/access-refresh.html), condensed in
-in ``docs/zoho-api.md``. A grant token (authorization code) works once and lives a
-few minutes, so it is exchanged exactly once and never automatically: the exchange is
+``docs/zoho-api.md``. A grant token (authorization code) works once and lives a few
+minutes, so it is exchanged exactly once and never automatically: the exchange is
 recorded in the token store *before* the request, and a second attempt is refused without
-a request. Nothing is stored unless Zoho's answer is a complete success. The web flow
+a request. Only an answer from Zoho spends a grant: when none came (connection refused,
+timeout, redirect refused, Ctrl-C during the call) or Zoho refused the client before
+reading the code (``invalid_client``), the record is taken back, so the same grant can be
+sent again. Nothing is stored unless Zoho's answer is a complete success. The web flow
 (authorization URL, pasted redirect) is :mod:`zcrm_notebook.auth.webflow`.
 
 Notebook use::
@@ -31,7 +34,13 @@ import requests
 from ..api.destinations import check_token_destination, is_loopback_url
 from ..api.endpoints import MASS_CONVERT_STATUS, REVOKE, TOKEN
 from ..api.transport import new_session
-from ..errors import ConfigError, TokenEndpointError, TransportError
+from ..errors import (
+    ConfigError,
+    ResponseFormatError,
+    TokenEndpointError,
+    TokenStoreError,
+    TransportError,
+)
 from ..redact import mask, register_secret
 from .credentials import OrgCredentials, check_org_endpoints
 from .hooks import (
@@ -160,6 +169,30 @@ def _release(store: TokenStore | None, code: str) -> None:
         store.release_grant(code)
 
 
+def _zoho_read_the_code(exc: BaseException) -> bool:
+    """True when the failed exchange ended with an answer from Zoho that may have spent
+    the grant; False when nothing came back (or Zoho refused the client first)."""
+    if isinstance(exc, TokenEndpointError):
+        return exc.code not in _RELEASABLE
+    return isinstance(exc, ResponseFormatError)
+
+
+@contextlib.contextmanager
+def _claimed(store: TokenStore | None, code: str, client: OAuthClient):
+    """Hold the claim on ``code`` while it is sent; give it back unless Zoho answered."""
+    if not _claim(store, code):
+        raise _already_used(client)
+    try:
+        yield
+    except BaseException as exc:
+        if not _zoho_read_the_code(exc):
+            try:
+                _release(store, code)
+            except TokenStoreError as failed:
+                log.warning("grant token claim could not be taken back: %s", failed)
+        raise
+
+
 def _already_used(client: OAuthClient) -> TokenEndpointError:
     return TokenEndpointError(
         f"grant token for org {client.org!r} was already exchanged; it was not sent again.",
@@ -252,8 +285,9 @@ def exchange_grant_token(
     ------
     TokenEndpointError
         ``invalid_code`` (grant used or expired; also when this store already exchanged
-        it -- then nothing is sent), ``invalid_client`` (names the accounts server),
-        ``invalid_client_secret``, no refresh token in the answer. Nothing is stored.
+        it -- then nothing is sent; an attempt that got no answer does not count),
+        ``invalid_client`` (names the accounts server), ``invalid_client_secret``, no
+        refresh token in the answer. Nothing is stored.
     TokenThrottledError, TransportError, ResponseFormatError, TokenStoreError
     UnsafeEndpointError
         The answer's ``api_domain`` is not a Zoho API host.
@@ -263,15 +297,9 @@ def exchange_grant_token(
         raise ConfigError("the grant token is empty: copy it from the Zoho API console")
     register_secret(code)
     ts = None if store is False else _store(store)
-    if not _claim(ts, code):
-        raise _already_used(client)
     sent_at = time.time()
-    try:
+    with _claimed(ts, code, client):
         answer = _fetch(client, code, redirect_uri, timeout_s)
-    except TokenEndpointError as exc:
-        if exc.code in _RELEASABLE:
-            _release(ts, code)
-        raise
     entry = _entry(client, answer, sent_at)
     if ts is not None:
         entry = ts.put(entry)
