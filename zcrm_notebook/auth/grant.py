@@ -81,6 +81,9 @@ class OAuthClient:
     api_domain : str, optional
         Default: the DC's; replaced by the token answer's ``api_domain``.
     api_version : str, default ``"v5"``
+    custom_dc : bool, default False
+        ``dc`` is a code of a loopback test server, not a Zoho data center (see
+        :class:`~zcrm_notebook.auth.OrgCredentials`).
 
     Raises
     ------
@@ -96,6 +99,7 @@ class OAuthClient:
     accounts_url: str = ""
     api_domain: str = ""
     api_version: str = "v5"
+    custom_dc: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -106,7 +110,9 @@ class OAuthClient:
                 raise ConfigError(f"OAuth client for org {self.org!r}: {name} is empty")
             set_(self, name, value)
         register_secret(self.client_secret)
-        accounts, api = check_org_endpoints(self.org, self.dc, self.accounts_url, self.api_domain)
+        accounts, api = check_org_endpoints(
+            self.org, self.dc, self.accounts_url, self.api_domain, custom_dc=self.custom_dc
+        )
         set_(self, "accounts_url", accounts)
         set_(self, "api_domain", api)
 
@@ -132,6 +138,7 @@ class OAuthClient:
             creds.accounts_url,
             creds.api_domain,
             creds.api_version,
+            creds.custom_dc,
         )
 
 
@@ -240,6 +247,7 @@ def _entry(client: OAuthClient, answer: dict, sent_at: float) -> StoredToken:
         accounts_url=client.accounts_url,
         api_domain=api_domain,
         api_version=client.api_version,
+        custom_dc=client.custom_dc,
         scopes=tuple(scopes),
         access_token=answer["access_token"],
         access_obtained_at=sent_at,

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..auth.credentials import OrgCredentials
 from ..auth.tokenstore import TokenStore
@@ -42,6 +43,7 @@ ORG_KEYS = {
     "api_version",
     "accounts_url",
     "api_domain",
+    "custom_dc",
 }
 
 
@@ -80,7 +82,8 @@ def orgs_from_toml(path: str | os.PathLike) -> dict[str, OrgCredentials]:
     Keys: ``dc``, ``client_id``, ``client_secret``, ``refresh_token`` (or a token stored by
     ``zcrm-notebook auth`` for that org), optional
     ``api_version`` (default ``v5``), ``accounts_url``, ``api_domain`` (overrides accepted
-    only for loopback or the DC table's hosts).
+    only for loopback or the DC table's hosts), ``custom_dc = true`` (``dc`` is the code
+    of a loopback test server, not a Zoho data center).
 
     Raises
     ------
@@ -127,11 +130,20 @@ def _org_from_table(name: str, table: object, path: Path) -> OrgCredentials:
     missing = [k for k in required if not str(table.get(k, "")).strip()]
     if missing:
         raise ConfigError(f"{where} lacks {missing}")
+    custom_dc = _custom_dc(table, where)
     table = complete_from_store(name, table)  # refresh_token from `zcrm-notebook auth`
+    values = {k: str(v).strip() for k, v in table.items() if k != "custom_dc"}
     try:
-        return OrgCredentials(org=name, **{k: str(v).strip() for k, v in table.items()})
+        return OrgCredentials(org=name, custom_dc=custom_dc, **values)
     except ConfigError as exc:
         raise type(exc)(f"{where}: {exc}") from None
+
+
+def _custom_dc(table: dict, where: str) -> bool:
+    value = table.get("custom_dc", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: custom_dc must be true or false, not {value!r}")
+    return value
 
 
 def load_orgs(config: str | os.PathLike | None = None) -> dict[str, OrgCredentials]:
@@ -237,11 +249,12 @@ def client_settings(
     config: str | os.PathLike | None = None,
     store: TokenStore | None = None,
     env: Mapping[str, str] | None = None,
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """The OAuth client settings of ``org`` (:data:`CLIENT_KEYS`) known without asking.
 
     Later sources win: the ``ZOHO_*`` environment, then the org's token-store entry, then
-    its ``[orgs.<org>]`` table in ``config``. Missing keys are simply absent.
+    its ``[orgs.<org>]`` table in ``config``. Missing keys are simply absent. A declared
+    ``custom_dc`` (store entry or table) comes as ``custom_dc: True``.
 
     Raises
     ------
@@ -251,13 +264,16 @@ def client_settings(
         The store is corrupt or unreadable.
     """
     env = os.environ if env is None else env
-    found = {k: env[v].strip() for k, v in _CLIENT_ENV.items() if env.get(v)}
+    found: dict[str, Any] = {k: env[v].strip() for k, v in _CLIENT_ENV.items() if env.get(v)}
     entry = (store or TokenStore()).get(org)
     if entry is not None:
         found.update({k: getattr(entry, k) for k in CLIENT_KEYS})
+        found |= {"custom_dc": True} if entry.custom_dc else {}
     if config is not None:
         table = org_tables(config).get(org)
         if not isinstance(table, dict):
             raise ConfigError(f"config file {str(config)!r} has no [orgs.{org}] table")
         found.update({k: str(v).strip() for k, v in table.items() if k in CLIENT_KEYS})
+        if "custom_dc" in table:
+            found["custom_dc"] = _custom_dc(table, f"{config}: [orgs.{org}]")
     return found
