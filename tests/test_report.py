@@ -91,7 +91,8 @@ def test_make_report_on_empty_frame_and_bad_zone():
     fig = make_report(errors)
     assert "1 job in 1 data center, 0 leads" in fig.get_suptitle() and no_1970(fig)
     notes = [[t.get_text() for t in ax.texts] for ax in fig.axes]
-    assert notes == [["no lead counts yet"]] * 3 + [["no job statuses yet"]]
+    assert notes == [["no lead counts yet"]] * 3 + [[]]  # the timeline shows the job's row
+    assert [t.get_text() for t in fig.axes[3].get_yticklabels()] == [f"{JOB_B} (us)"]
     with pytest.raises(ConfigError, match="Nowhere/City"):
         make_report(three_jobs(), tz="Nowhere/City")
 

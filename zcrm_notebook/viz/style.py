@@ -26,7 +26,9 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 from ..errors import ConfigError
 from .text import UNIT
 
-#: Colour of each job status (snapshot categories).
+#: Colour of each job status (snapshot categories), by meaning: grey waiting, blue
+#: running, green done, red failed; a status we do not know and no status at all (an
+#: ``error`` row) get purple and orange, distinct from every other.
 STATUS_COLORS: dict[str, str] = {
     "scheduled": "#b8c2cc",
     "in_progress": "#4c78a8",
@@ -41,31 +43,35 @@ OUTCOME_COLORS: dict[str, str] = {
     "failed": STATUS_COLORS["failed"],
     "pending": "#d9d9d9",
 }
+#: Colour of text that reports a failure (failed leads, an error message).
+ALERT_COLOR = "#c0392b"
 #: Colour of each Zoho data-center code; other codes get :func:`dc_color`'s fallback.
+#: A qualitative palette (Okabe-Ito based) with no red and no green: those mean failed
+#: and converted, and a data center drawn in them would read as good or bad.
 DC_COLORS: dict[str, str] = {
-    "us": "#1f77b4",
-    "eu": "#ff7f0e",
-    "in": "#2ca02c",
-    "au": "#d62728",
-    "jp": "#9467bd",
-    "cn": "#8c564b",
-    "ca": "#e377c2",
-    "sa": "#7f7f7f",
-    "uk": "#bcbd22",
+    "us": "#0072b2",
+    "eu": "#e69f00",
+    "in": "#cc79a7",
+    "au": "#6a3d9a",
+    "jp": "#f0e442",
+    "cn": "#56b4e9",
+    "ca": "#8c6d31",
+    "sa": "#393b79",
+    "uk": "#17becf",
 }
 _FALLBACK = [
-    "#17becf",
-    "#aec7e8",
-    "#ffbb78",
-    "#98df8a",
-    "#ff9896",
-    "#c5b0d5",
-    "#c49c94",
-    "#f7b6d2",
-    "#dbdb8d",
-    "#9edae5",
-    "#393b79",
-    "#637939",
+    "#88ccee",
+    "#aa4499",
+    "#ddcc77",
+    "#332288",
+    "#999933",
+    "#9c9ede",
+    "#bd9e39",
+    "#7b4173",
+    "#de9ed6",
+    "#3182bd",
+    "#6baed6",
+    "#e7ba52",
 ]
 OTHER_COLOR = "#9e9e9e"
 BY_LABEL = {"dc": "data center", "org": "org", "job": "job"}
@@ -105,7 +111,7 @@ def group_colors(by: str, names: list, dc_of: dict[str, str] | None = None) -> l
     Data centers get :func:`dc_color`. An org gets the colour of its data center when
     ``dc_of`` (org -> data center, see :func:`org_dcs`) maps it and no other org shown
     has that data center, so ``au-org`` is drawn like ``au``; the other orgs, and jobs,
-    get the tab10 colours in the given order, skipping the colours of the data centers
+    get the data-center palette in the given order, skipping the colours of the data centers
     of the orgs shown (two orgs in ``eu`` are neither orange).
     """
     names = [str(n) for n in names]
@@ -116,7 +122,7 @@ def group_colors(by: str, names: list, dc_of: dict[str, str] | None = None) -> l
         shown: list[str | None] = [dc_of.get(n) if by == "org" else None for n in names]
         out = [dc_color(d) if d is not None and shown.count(d) == 1 else "" for d in shown]
         taken = {dc_color(d) for d in shown if d is not None}  # no org looks like another DC
-        palette = [*DC_COLORS.values(), "#17becf", *_FALLBACK]
+        palette = [*DC_COLORS.values(), *_FALLBACK]
         free = [c for c in palette if c not in taken] or palette
         i = 0
         for k, c in enumerate(out):
