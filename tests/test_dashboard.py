@@ -6,6 +6,7 @@ injected ``sleep``. Nothing sleeps on the real clock to wait for the poller.
 
 import asyncio
 import gc
+import re
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ from helpers_frames import JOB_A, JOB_B, JOB_C, S, snap
 from matplotlib.figure import Figure
 
 from zcrm_notebook.analysis.summary import summarize_jobs
-from zcrm_notebook.dashboard.view import leads_text
+from zcrm_notebook.dashboard.view import attention_html, leads_text
 from zcrm_notebook.dashboard.widget import Dashboard, attention_jobs
 from zcrm_notebook.errors import ConfigError, ZcrmError
 from zcrm_notebook.poll import Poller
@@ -304,24 +305,51 @@ def test_missing_ipywidgets_says_which_extra_to_install():
     assert "pip install 'zcrm-notebook[notebook]'" in out.stdout
 
 
-def test_attention_lists_the_most_urgent_jobs_first():
-    job_d, job_e, job_f = (JOB_A[:-2] + n for n in ("30", "31", "32"))
-    df = to_frame(
+JOB_D, JOB_E, JOB_F, JOB_G = (JOB_A[:-2] + n for n in ("30", "31", "32", "33"))
+
+
+def attention_frame():
+    """A failed, B no status, C stalled, D done with a failed lead, E and G running (E at
+    1/20 of its leads per minute, G at 5/10), F queued (scheduled, 0 %)."""
+    return to_frame(
         [
             snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0)),
             snap(0, JOB_B, S.ERROR, code="INVALID_DATA"),
             snap(0, JOB_C, S.IN_PROGRESS, (50, 10, 40, 0)),
-            snap(0, job_d, S.IN_PROGRESS, (4, 1, 3, 0)),
-            snap(0, job_e, S.IN_PROGRESS, (20, 2, 18, 0)),
-            snap(0, job_f, S.SCHEDULED, (5, 0, 5, 0)),
+            snap(0, JOB_D, S.IN_PROGRESS, (4, 1, 3, 0)),
+            snap(0, JOB_E, S.IN_PROGRESS, (20, 2, 18, 0)),
+            snap(0, JOB_F, S.SCHEDULED, (5, 0, 5, 0)),
+            snap(0, JOB_G, S.IN_PROGRESS, (10, 1, 9, 0)),
             snap(60, JOB_A, S.FAILED, (10, 2, 0, 8)),
             snap(60, JOB_C, S.IN_PROGRESS, (50, 10, 40, 0)),
-            snap(60, job_d, S.COMPLETED, (4, 3, 0, 1)),
-            snap(60, job_e, S.IN_PROGRESS, (20, 3, 17, 0)),
+            snap(60, JOB_D, S.COMPLETED, (4, 3, 0, 1)),
+            snap(60, JOB_E, S.IN_PROGRESS, (20, 3, 17, 0)),
+            snap(60, JOB_G, S.IN_PROGRESS, (10, 6, 4, 0)),
         ]
     )
+
+
+def test_queued_jobs_are_never_the_slowest():
+    jobs = summarize_jobs(attention_frame())
+    table = attention_jobs(jobs, max_rows=10, slowest=5)
+    slowest = table.loc[table["reason"] == "slowest", "job_id"].tolist()
+    assert slowest == [JOB_C, JOB_E, JOB_G]  # lowest share of the job per minute first
+    assert JOB_F not in table["job_id"].tolist()
+
+
+def test_attention_table_headers_are_words_in_padded_cells():
+    text = attention_html(attention_jobs(summarize_jobs(attention_frame())))
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", text)
+    assert heads == ["job id", "org", "data center", "status", "processed", "failed leads", "why"]
+    assert text.count("padding:") == text.count("<td ") + text.count("<th ")
+    assert "in progress" in text and "in_progress" not in text and "no status" in text
+
+
+def test_attention_lists_the_most_urgent_jobs_first():
+    df = attention_frame()
+    job_d, job_e = JOB_D, JOB_E
     table = attention_jobs(summarize_jobs(df, stalled_after_s=60), max_rows=5, slowest=1)
-    assert list(table["job_id"]) == [JOB_A, JOB_B, JOB_C, job_f, job_d]
+    assert list(table["job_id"]) == [JOB_A, JOB_B, JOB_C, job_e, job_d]
     assert list(table["reason"]) == [
         "job failed",
         "no status (INVALID_DATA)",
