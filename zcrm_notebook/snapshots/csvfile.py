@@ -2,8 +2,10 @@
 
 Timestamps are written as ISO-8601 UTC with a ``Z`` suffix, job ids as text, ``index=False``;
 :func:`read_snapshots` gives every column its dtype explicitly (ids are never inferred as
-numbers: 19-digit ids exceed 2**53, ``docs/zoho-api.md``). A round trip returns an
-equal frame. ``spreadsheet_safe=True`` neutralises cells that a spreadsheet would run as a
+numbers: 19-digit ids exceed 2**53, ``docs/zoho-api.md``), ``latency_s`` to 0.1 ms
+(:data:`~zcrm_notebook.snapshots.frame.FLOAT_DECIMALS`, the precision the frame is built
+with). A round trip returns an equal frame (a frame built elsewhere with finer latencies
+comes back rounded). ``spreadsheet_safe=True`` neutralises cells that a spreadsheet would run as a
 formula (OWASP "CSV Injection"): text starting with ``=``, ``+``, ``-``, ``@``, tab or CR
 gets a leading ``'``; numbers are untouched, and :func:`read_snapshots` undoes it.
 """
@@ -17,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .frame import SNAPSHOT_DTYPES, coerce_snapshots
-from .schema import COUNT, INT, SNAPSHOT_COLUMNS, STATUS, TEXT, TIME, columns_of_kind
+from .frame import FLOAT_DECIMALS, SNAPSHOT_DTYPES, coerce_snapshots
+from .schema import COUNT, FLOAT, INT, SNAPSHOT_COLUMNS, STATUS, TEXT, TIME, columns_of_kind
 
 __all__ = [
     "write_snapshots_csv",
@@ -104,6 +106,8 @@ def write_snapshots_csv(
     if spreadsheet_safe:
         df = neutralize_formulas(df)
     out = df.copy()
+    for name in columns_of_kind(FLOAT):  # the frame's precision (0.1 ms latencies)
+        out[name] = out[name].round(FLOAT_DECIMALS)
     for name in columns_of_kind(TIME):
         stamps = np.datetime_as_string(out[name].dt.tz_convert(None).to_numpy(), unit="us")
         out[name] = np.char.add(stamps, "Z")
