@@ -5,6 +5,7 @@ process. The tests wait on the child's own log lines (one DEBUG line per snapsho
 on a sleep.
 """
 
+import itertools
 import os
 import signal
 import subprocess
@@ -161,3 +162,24 @@ def test_simulate_then_poll_in_two_processes(tmp_path):
         sim.send_signal(signal.SIGINT)
         sim.wait(timeout=10)
     assert sim.returncode == 0
+
+
+def test_simulated_jobs_start_when_first_polled():
+    from types import SimpleNamespace
+
+    from zcrm_notebook.cli.simulate import TICK_S, run_clock_from_first_poll
+
+    clock = SimClock()
+    start = clock.time()
+    stats = SimpleNamespace(status_requests={})
+    times = []
+
+    def wait(_seconds):  # one tick; the first status request comes during the third
+        times.append(clock.time() - start)
+        if len(times) == 3:
+            stats.status_requests = {"us-org": 1}
+        return len(times) > 8  # then the simulator stops
+
+    real = itertools.count(TICK_S, TICK_S)  # real seconds, one tick apart
+    run_clock_from_first_poll(SimpleNamespace(stats=stats), clock, 10.0, wait, lambda: next(real))
+    assert times == pytest.approx([0, 0, 0, 0, 0.5, 1.0, 1.5, 2.0, 2.5])  # held, then x10
