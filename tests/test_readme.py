@@ -163,9 +163,11 @@ def test_the_two_terminal_example_runs_as_written_and_has_something_to_watch(rea
         os.killpg(server.pid, signal.SIGINT)  # Ctrl-C in terminal 1
         server.wait(timeout=30)
     assert server.returncode == 0 and "simulator stopped" in "".join(iter(lines.get, None))
-    df = read_snapshots(cwd / "s.csv")
-    first_seen = df.sort_values("polled_at").groupby("job_id")["status"].first().astype(str)
-    assert (~first_seen.isin(["completed", "failed"])).mean() > 0.8  # they had not finished
+    df = read_snapshots(cwd / "s.csv").sort_values("polled_at")
+    first = df[df["status"] != "error"].iloc[0]
+    assert first["converted_count"] + first["failed_count"] == 0  # the jobs start when polled
+    first_seen = df.groupby("job_id")["status"].first().astype(str)
+    assert (~first_seen.isin(["completed", "failed"])).mean() > 0.5  # most were still to run
     assert "completed" in done.stdout
 
 
