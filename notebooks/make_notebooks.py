@@ -134,7 +134,7 @@ viz.plot_failure_rate(df, ax=ax2);"""),
     ("code", """\
 zn.make_report(df, tz="Europe/Paris")"""),
     ("md", """\
-## 7. Export to CSV
+## 7. Export (CSV, Parquet, Excel)
 
 `write_snapshots_csv` writes ISO-8601 UTC times and job ids as text; `read_snapshots` reads
 the file back with the exact dtypes. `export_report` writes the snapshots, the three summaries

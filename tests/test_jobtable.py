@@ -37,6 +37,7 @@ def test_the_view_is_compact_and_formatted_while_the_frame_stays_raw():
     pd.testing.assert_frame_equal(styler.data, jobs[list(COMPACT_COLUMNS)])
     html = styler.to_html()
     assert f"border-left: 0.6em solid {STATUS_COLORS['in_progress']}" in html
+    assert "white-space: nowrap" in html  # "in-org" stays on one line in a narrow cell
 
 
 def test_columns_can_be_chosen_and_unknown_ones_are_named():

@@ -61,7 +61,9 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
     slowest : int, default 3
         Running jobs (``in_progress``, not already listed) with the lowest progress rate
         (share of the job processed per minute while watched; unknown rates last) shown
-        as "slowest". A queued job (``scheduled``) is waiting, not slow: never listed.
+        as "slowest": at most this many and at most half of the running jobs, so that
+        "slowest" always means slower than others. A queued job (``scheduled``) is
+        waiting, not slow: never listed.
 
     Returns
     -------
@@ -86,10 +88,11 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
     seen: set = set()
     for mask, why in rules:
         if mask is None:  # the slowest running jobs not listed yet
-            part = jobs[(st == "in_progress") & ~jobs.index.isin(seen)]
+            running = st == "in_progress"
+            part = jobs[running & ~jobs.index.isin(seen)]
             rate = part["leads_per_min"] / part["total_count"].astype("Float64").astype(float)
             part = part.assign(_rate=rate).sort_values(["_rate", "progress", "job_id"])
-            part = part.iloc[:slowest]
+            part = part.iloc[: min(slowest, int(running.sum()) // 2)]
         else:
             part = jobs[mask & ~jobs.index.isin(seen)]
             part = part.sort_values(["failure_rate", "job_id"], ascending=[False, True])

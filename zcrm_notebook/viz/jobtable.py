@@ -113,5 +113,7 @@ def style_jobs(jobs: pd.DataFrame, *, columns: Sequence[str] | None = None) -> S
     styler.set_properties(subset=numbers, **{"text-align": "right"})
     if "status" in shown:
         styler.map(_status_css, subset=["status"])
-    styler.set_table_styles([{"selector": "th, td", "props": "padding: 2px 10px"}])
+    styler.set_table_styles(
+        [{"selector": "th, td", "props": "padding: 2px 10px; white-space: nowrap"}]
+    )
     return styler

@@ -173,7 +173,7 @@ _OFFSET_FORMATS = ["", "%Y", "%Y", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"]
 _MAX_TICKS = dict.fromkeys(
     [mdates.YEARLY, mdates.MONTHLY, mdates.DAILY, mdates.HOURLY, mdates.MINUTELY], 9
 ) | {mdates.SECONDLY: 7, mdates.MICROSECONDLY: 5}
-MIN_TIME_SPAN = pd.Timedelta("1min")  # narrowest time axis (a single poll is centred in it)
+MIN_TIME_SPAN = pd.Timedelta("1min")  # narrowest time axis (from the first poll on)
 
 
 class _ClockLocator(mdates.AutoDateLocator):
@@ -219,17 +219,18 @@ def time_axis(ax: Axes, tz: str | tzinfo) -> None:
 
 
 def widen_time_axis(ax: Axes, x: np.ndarray) -> None:
-    """Make the x view at least :data:`MIN_TIME_SPAN` wide around the date numbers ``x``
-    (else a single poll would be drawn on an axis of several years)."""
+    """Make the x view at least :data:`MIN_TIME_SPAN` wide from the first date number of
+    ``x`` on (else a single poll would be drawn on an axis of several years). The view
+    starts at the first poll: a run that has just begun reads forward, never with times
+    before it started."""
     x = np.asarray(x, float)
     x = x[np.isfinite(x)]
     if not len(x):
         return
     lo, hi = float(x.min()), float(x.max())
-    half = MIN_TIME_SPAN / pd.Timedelta("1D") / 2
-    if hi - lo < 2 * half:
-        mid = (lo + hi) / 2
-        ax.set_xlim(mid - half, mid + half)
+    span = MIN_TIME_SPAN / pd.Timedelta("1D")
+    if hi - lo < span:
+        ax.set_xlim(lo, lo + span)
 
 
 def _laid_out_width(ax: Axes) -> float:
