@@ -5,7 +5,7 @@
 by :mod:`zcrm_notebook.api.endpoints`: today the mass-convert status call,
 ``GET {api_domain}/crm/{v}/Leads/actions/mass_convert?job_id={job_id}`` with
 ``Authorization: Zoho-oauthtoken <token>`` (Zoho CRM API "Get Status of Mass Convert Lead",
-https://www.zoho.com/crm/developer/docs/api/v8/get-mass-convert-status.html). Every
+https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-status.html). Every
 answer is mapped by :func:`zcrm_notebook.api.answers.interpret_answer` to a
 :class:`~zcrm_notebook.api.status.JobStatus` or to one exception of
 :mod:`zcrm_notebook.errors`. One attempt per call, except the single refresh-and-retry
@@ -23,13 +23,18 @@ from dataclasses import dataclass
 import requests
 
 from .api.answers import credits_remaining, interpret_answer
-from .api.destinations import check_token_destination
 from .api.endpoints import MASS_CONVERT_STATUS, Endpoint
 from .api.status import JobStatus
-from .api.transport import new_session
+from .api.transport import CallGroup, guard_session, new_session
 from .auth.credentials import AccessToken, OrgCredentials
 from .auth.tokens import TokenCache, get_token_cache
-from .errors import AuthError, InvalidTokenError, TransportError
+from .errors import (
+    AuthError,
+    BadRequestError,
+    EndpointConfigError,
+    InvalidTokenError,
+    TransportError,
+)
 
 __all__ = ["ZohoClient", "StatusAnswer"]
 
@@ -63,7 +68,8 @@ class ZohoClient:
     ----------
     creds : OrgCredentials
     timeout_s : float, default 10
-        Connect and read timeout of every call, seconds.
+        Bound of every call, token requests included: connect, headers and body
+        together (not each socket read), seconds.
     pool_size : int, default 5
         Connections kept alive (match the org's calls-in-flight cap).
     token_cache : TokenCache, optional
@@ -71,14 +77,17 @@ class ZohoClient:
     clock : callable, default ``time.time``
         Used for the token cache when no cache is given.
     session : requests.Session, optional
-        The session to send with, used as is (your proxies, CA bundle, adapters; a test
-        double) and not closed by :meth:`close`. Default: a new session of
+        The session to send with (your proxies, CA bundle, adapters; a test double), not
+        closed by :meth:`close`. Its adapters are guarded in place
+        (:func:`~zcrm_notebook.api.transport.guard_session`): every request still passes
+        the org's destination check and the body cap. Default: a new session of
         :func:`~zcrm_notebook.api.transport.new_session` with ``pool_size`` connections.
 
     Raises
     ------
     UnsafeEndpointError
-        (from :meth:`get_status`) if the token's ``api_domain`` is not a Zoho host.
+        (from :meth:`get_status`) if the token's ``api_domain`` is not an API host of the
+        org's data center (or loopback for the simulator).
     """
 
     def __init__(
@@ -94,8 +103,13 @@ class ZohoClient:
         self.creds = creds
         self.timeout_s = timeout_s
         self.tokens = token_cache or get_token_cache(creds, clock=clock)
+        self.destinations = creds.destinations
         self._owns_session = session is None
-        self.session = new_session(pool_size=pool_size) if session is None else session
+        if session is None:
+            self.session = new_session(pool_size=pool_size, policy=self.destinations)
+        else:
+            self.session = guard_session(session, self.destinations, pool_size=pool_size)
+        self._calls = CallGroup()
 
     def __repr__(self) -> str:
         return f"ZohoClient(org={self.creds.org!r}, dc={self.creds.dc!r})"
@@ -104,6 +118,11 @@ class ZohoClient:
         """Close pooled connections (of the session the client made, not of one given)."""
         if self._owns_session:
             self.session.close()
+
+    def abort(self) -> None:
+        """End this client's calls in flight at once (they fail as ``CallAborted``
+        transport errors) and refuse later ones: the run stopped. Thread-safe."""
+        self._calls.abort()
 
     def url(self, endpoint: Endpoint, api_domain: str) -> str:
         """URL of a CRM ``endpoint`` on ``api_domain`` for this org's API version."""
@@ -136,20 +155,30 @@ class ZohoClient:
             https://www.zoho.com/crm/developer/docs/api/v8/oauth-overview.html); a second
             401 raises :class:`InvalidTokenError` saying what is probably wrong.
             ``OAUTH_SCOPE_MISMATCH`` and ``NO_PERMISSION`` never trigger a refresh.
+        EndpointConfigError
+            404 ``INVALID_URL_PATTERN`` (any 404) or ``API_NOT_SUPPORTED``: one line naming
+            the org's ``api_domain`` and ``api_version`` to check.
+        BadRequestError
+            ``REQUIRED_PARAM_MISSING`` / ``INVALID_REQUEST_METHOD``: one line naming the
+            method, the URL path and the form of the job id sent.
         """
-        token = self.tokens.get()
-        try:
-            return self._call(job_id, token)
-        except InvalidTokenError as exc:
-            log.info(
-                "org %s: %s on job %s; refreshing the token once", self.creds.org, exc.code, job_id
-            )
-            self.tokens.invalidate(token)
-        fresh = self.tokens.get()
-        try:
-            return self._call(job_id, fresh)
-        except InvalidTokenError as exc:
-            raise self._fresh_token_refused(exc, fresh) from None
+        with self._calls.active():
+            token = self.tokens.get(self.timeout_s)
+            try:
+                return self._call(job_id, token)
+            except InvalidTokenError as exc:
+                log.info(
+                    "org %s: %s on job %s; refreshing the token once",
+                    self.creds.org,
+                    exc.code,
+                    job_id,
+                )
+                self.tokens.invalidate(token)
+            fresh = self.tokens.get(self.timeout_s)
+            try:
+                return self._call(job_id, fresh)
+            except InvalidTokenError as exc:
+                raise self._fresh_token_refused(exc, fresh) from None
 
     def _fresh_token_refused(self, exc: InvalidTokenError, fresh: AccessToken) -> AuthError:
         """The error for a 401 that a freshly refreshed token got too."""
@@ -170,8 +199,39 @@ class ZohoClient:
 
     def _call(self, job_id: str, token: AccessToken) -> StatusAnswer:
         r, latency = self._send(MASS_CONVERT_STATUS, token, {"job_id": job_id}, f"job {job_id}")
-        status = interpret_answer(job_id, r)
+        try:
+            status = interpret_answer(job_id, r)
+        except (EndpointConfigError, BadRequestError) as exc:
+            raise self._org_config_error(exc, token.api_domain, job_id) from None
         return StatusAnswer(status, r.status_code, latency, credits_remaining(r.headers))
+
+    def _org_config_error(
+        self, exc: EndpointConfigError | BadRequestError, api_domain: str, job_id: str
+    ) -> EndpointConfigError | BadRequestError:
+        """The one-line error of an answer that ends the org: what to check, with values."""
+        endpoint, version = MASS_CONVERT_STATUS, self.creds.api_version
+        head = f"HTTP {exc.http_status}"
+        call = f"{endpoint.method} {endpoint.path_for(version)}"
+        if isinstance(exc, BadRequestError):
+            why = (
+                f"Zoho says the request {call}?job_id=<{len(job_id)}-digit id> is malformed, "
+                "which this package never sends: a proxy may be rewriting requests, or it "
+                "is a bug (please report this line)"
+            )
+        elif exc.code == "API_NOT_SUPPORTED":
+            supported = exc.details.get("supported_version")
+            why = (
+                f"API version {version} does not have {call}; Zoho names version "
+                f"{supported!r}: set the org's api_version (v5..v8 have the status call)"
+            )
+        else:
+            why = (
+                f"Zoho does not serve {call} there: check the org's api_domain "
+                f"({api_domain}) and api_version ({version})"
+            )
+        return type(exc)(
+            f"{head}: {why}", code=exc.code, http_status=exc.http_status, details=exc.details
+        )
 
     def _send(
         self, endpoint: Endpoint, token: AccessToken, params: Mapping[str, str], subject: str
@@ -181,14 +241,14 @@ class ZohoClient:
         Raises
         ------
         UnsafeEndpointError
-            The token's ``api_domain`` is not a Zoho API host (nor loopback for the
-            simulator): nothing is sent.
+            The token's ``api_domain`` is not an API host of the org's data center (nor
+            loopback for the simulator): nothing is sent. The session's adapter checks
+            the request's URL again right before sending it.
         TransportError
-            No answer (``subject`` names what was asked, e.g. ``job 123``).
+            No answer within ``timeout_s`` (``subject`` names what was asked, e.g.
+            ``job 123``); code ``CallTimeout`` when the whole call took too long.
         """
-        api_domain = check_token_destination(
-            token.api_domain, allow_loopback=self.creds.allows_loopback
-        )
+        api_domain = self.destinations.check_api_domain(token.api_domain)
         started = time.perf_counter()
         try:
             r = self.session.request(

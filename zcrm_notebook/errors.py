@@ -2,7 +2,9 @@
 
 Every error this package raises on purpose derives from :class:`ZcrmError`, so one
 ``except ZcrmError`` catches them all. No message ever contains an access token, refresh
-token, grant token or client secret: messages name hosts, orgs, job ids and Zoho codes.
+token, grant token or client secret: messages name hosts, orgs, job ids and Zoho codes,
+and :class:`ZcrmError` masks its message, code and details with
+:func:`zcrm_notebook.redact.redact` (whoever builds it, whatever a server echoed).
 
 ::
 
@@ -19,13 +21,16 @@ token, grant token or client secret: messages name hosts, orgs, job ids and Zoho
     │   ├── ScopeError                    401 OAUTH_SCOPE_MISMATCH (a refresh does not help)
     │   └── NoPermissionError             403 NO_PERMISSION (CRM profile lacks mass convert)
     ├── ApiError                          Zoho error envelope {"code","details","message","status"}
-    │   ├── JobNotFoundError              INVALID_DATA / 204 / 404: job id unknown or expired
-    │   └── RateLimitError                429 TOO_MANY_REQUESTS (after retries)
+    │   ├── JobNotFoundError              INVALID_DATA / 204: job id unknown or expired
+    │   ├── RateLimitError                429 TOO_MANY_REQUESTS (after retries)
+    │   ├── EndpointConfigError           404 INVALID_URL_PATTERN, API_NOT_SUPPORTED (ends org)
+    │   └── BadRequestError               REQUIRED_PARAM_MISSING, INVALID_REQUEST_METHOD (ends org)
     ├── TransportError                    connection error, timeout (no HTTP answer)
     └── ResponseFormatError               an answer that is not the documented format
 
     UserWarning
-    └── DataQualityWarning                counts backwards, status regressed, sums off, stalled
+    ├── DataQualityWarning                counts backwards, status regressed, sums off, stalled
+    └── UnverifiedFactWarning             a Zoho fact no Zoho source confirms is used (UK DC, ...)
 
 Each API-side error carries ``code`` (Zoho's code, or a transport error name) and
 ``http_status`` (or ``None``); the poller turns them into ``error`` snapshot rows with
@@ -33,6 +38,10 @@ those values.
 """
 
 from __future__ import annotations
+
+import json
+
+from .redact import redact
 
 __all__ = [
     "ZcrmError",
@@ -50,9 +59,12 @@ __all__ = [
     "ApiError",
     "JobNotFoundError",
     "RateLimitError",
+    "EndpointConfigError",
+    "BadRequestError",
     "TransportError",
     "ResponseFormatError",
     "DataQualityWarning",
+    "UnverifiedFactWarning",
 ]
 
 
@@ -62,7 +74,7 @@ class ZcrmError(Exception):
     Parameters
     ----------
     message : str
-        Human text. Never contains a secret.
+        Human text. Registered secrets and token-shaped values in it are masked.
     code : str, optional
         Zoho's error code (``INVALID_DATA``, ``invalid_client``...) or a transport error
         name (``ReadTimeout``...).
@@ -75,9 +87,10 @@ class ZcrmError(Exception):
     def __init__(
         self, message: str, *, code: str | None = None, http_status: int | None = None
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.code = code or self.default_code
+        self.code = redact(code) if code else self.default_code
         self.http_status = http_status
 
     def __str__(self) -> str:
@@ -204,11 +217,24 @@ class ApiError(ZcrmError):
         details: dict | None = None,
     ) -> None:
         super().__init__(message, code=code, http_status=http_status)
-        self.details = dict(details or {})
+        self.details = {redact(str(k)): _masked(v) for k, v in dict(details or {}).items()}
+
+
+def _masked(value: object) -> object:
+    """A ``details`` value with secrets masked: text masked, numbers kept, anything nested
+    as its masked JSON text."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    try:
+        return redact(json.dumps(value, default=str))
+    except (ValueError, TypeError, RecursionError):
+        return "<not shown>"
 
 
 class JobNotFoundError(ApiError):
-    """The job id is unknown to Zoho or expired (``INVALID_DATA``, 204 or 404)."""
+    """The job id is unknown to Zoho or expired (400 ``INVALID_DATA``, or an empty 204)."""
 
     default_code = "INVALID_DATA"
 
@@ -229,6 +255,30 @@ class RateLimitError(ApiError):
         self.retry_after_s = retry_after_s
 
 
+class EndpointConfigError(ApiError):
+    """Zoho does not serve the URL or the call for this org: its configuration is wrong.
+
+    404 ``INVALID_URL_PATTERN`` (wrong ``api_domain``, ``api_version`` or path; any 404)
+    and ``API_NOT_SUPPORTED`` (the call does not exist in this API version). It ends the
+    org at once: every job of the org would get the same answer (``docs/zoho-api.md``,
+    "Error table").
+    """
+
+    default_code = "INVALID_URL_PATTERN"
+
+
+class BadRequestError(ApiError):
+    """Zoho says the request itself is malformed: a bug of this package, or a proxy
+    rewriting the request.
+
+    ``REQUIRED_PARAM_MISSING`` (the package always sends ``job_id``) and
+    ``INVALID_REQUEST_METHOD``. It ends the org and asks for a bug report
+    (``docs/zoho-api.md``, "Error table", action ``end_run``).
+    """
+
+    default_code = "REQUIRED_PARAM_MISSING"
+
+
 class TransportError(ZcrmError):
     """No HTTP answer: connection refused/reset, DNS failure or timeout."""
 
@@ -246,4 +296,14 @@ class DataQualityWarning(UserWarning):
 
     The data is kept exactly as received; the warning and the summary's flag columns say
     what looked wrong.
+    """
+
+
+class UnverifiedFactWarning(UserWarning):
+    """A Zoho fact that no Zoho source confirms is being used (once per fact and process).
+
+    The UK data center's hosts, the mass-convert status call on API version v4
+    (``docs/zoho-api.md``, "Unverified facts"). The call is made anyway; if Zoho answers
+    ``INVALID_URL_PATTERN`` the org ends with a message naming its ``api_domain`` and
+    ``api_version``.
     """

@@ -4,19 +4,26 @@ Zoho answers errors with an envelope ``{"code", "details", "message", "status":
 "error"}`` (``docs/zoho-api.md``); proxies and outages answer HTML or nothing.
 :func:`interpret_answer` maps every answer of the mass-convert status call to a
 :class:`~zcrm_notebook.api.status.JobStatus` or to one exception of
-:mod:`zcrm_notebook.errors`, by Zoho's code first and the HTTP status second; the
+:mod:`zcrm_notebook.errors`, by Zoho's code first and the HTTP status second (the table of
+:mod:`zcrm_notebook.api.error_codes`); the
 headers Zoho may send (``Retry-After``, ``X-API-CREDITS-REMAINING``) are read here too.
+Every answer's JSON is decoded by :func:`decode_json` (the transport has capped the body
+at 1 MiB; too deep a document is a format error), and server text (``message``,
+``details``, ``code``) enters an exception only through
+:func:`zcrm_notebook.redact.clean_text`: secrets masked, one line, cut.
 No I/O: these functions take a ``requests.Response`` that has arrived.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import requests
 
 from ..errors import (
     ApiError,
+    EndpointConfigError,
     InvalidTokenError,
     JobNotFoundError,
     NoPermissionError,
@@ -25,11 +32,14 @@ from ..errors import (
     ScopeError,
     ZcrmError,
 )
+from ..redact import clean_text
 from .endpoints import MASS_CONVERT_STATUS
+from .error_codes import ErrorRule, rule_for
 from .status import JobStatus, parse_status
 
 __all__ = [
     "interpret_answer",
+    "decode_json",
     "envelope",
     "envelope_error",
     "http_error",
@@ -38,15 +48,50 @@ __all__ = [
 ]
 
 
+CODE_LIMIT = 80  # characters of a server's error code kept
+_MAX_DETAILS = 20  # entries of a server's ``details`` kept
+
+
+def decode_json(r: requests.Response) -> object:
+    """The decoded JSON body of an answer (any charset JSON allows; the header's ignored).
+
+    Raises
+    ------
+    ResponseFormatError
+        The body is not JSON (or nested too deep to decode); nothing of it is shown.
+    """
+    try:
+        return json.loads(r.content)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ResponseFormatError(
+            f"answer (HTTP {r.status_code}) is not JSON ({type(exc).__name__})",
+            http_status=r.status_code,
+        ) from None
+
+
+def _details(details: object) -> dict:
+    """A server's ``details`` object, its text masked and cut (numbers kept)."""
+    if not isinstance(details, dict):
+        return {}
+    out: dict = {}
+    for key, value in list(details.items())[:_MAX_DETAILS]:
+        keep = value is None or isinstance(value, (bool, int, float))
+        out[clean_text(key, CODE_LIMIT)] = value if keep else clean_text(value)
+    return out
+
+
 def envelope(body: object) -> tuple[str | None, str, dict]:
     """``(code, message, details)`` of Zoho's error envelope (keys in any case), or
-    ``(None, "", {})`` for a body that is not one."""
+    ``(None, "", {})`` for a body that is not one. The server's text is cleaned
+    (:func:`~zcrm_notebook.redact.clean_text`)."""
     if isinstance(body, dict):
         lower = {str(k).lower(): v for k, v in body.items()}
-        code = lower.get("code")
-        details = lower.get("details")
-        details = details if isinstance(details, dict) else {}
-        return (str(code) if code else None), str(lower.get("message") or ""), details
+        code, message = lower.get("code"), lower.get("message")
+        return (
+            clean_text(code, CODE_LIMIT) if code else None,
+            clean_text(message) if message else "",
+            _details(lower.get("details")),
+        )
     return None, "", {}
 
 
@@ -63,19 +108,29 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
 def interpret_answer(job_id: str, r: requests.Response) -> JobStatus:
     """Map one HTTP answer to a :class:`JobStatus` or raise the matching error.
 
-    ========================================  ==========================================
-    answer                                    result
-    ========================================  ==========================================
-    2xx JSON ``{"data": [...]}``              ``JobStatus`` (any status word)
-    204 / empty 2xx body                      ``JobNotFoundError`` code ``NO_CONTENT``
-    400 ``INVALID_DATA``, 404                 ``JobNotFoundError`` (unknown / expired id)
-    401 ``OAUTH_SCOPE_MISMATCH``              ``ScopeError`` (no refresh: names the scope)
-    401 any other code, or not JSON           ``InvalidTokenError`` (client refreshes once)
-    403, or ``NO_PERMISSION``                 ``NoPermissionError``
-    429                                       ``RateLimitError`` (``retry_after_s``)
-    other Zoho envelope                       ``ApiError`` with Zoho's code
-    non-JSON / truncated / no ``data``        ``ResponseFormatError`` (5xx: ``ApiError``)
-    ========================================  ==========================================
+    Error answers are classified by Zoho's code first, the HTTP status second, with the
+    table :data:`~zcrm_notebook.api.error_codes.STATUS_GET_ERRORS`
+    (``docs/zoho-api.md``, "Error table"):
+
+    ======================================================  ===================================
+    answer                                                  result
+    ======================================================  ===================================
+    2xx JSON ``{"data": [...]}``                            ``JobStatus`` (any status word)
+    204 / empty 2xx body                                    ``JobNotFoundError`` ``NO_CONTENT``
+    ``INVALID_DATA``                                        ``JobNotFoundError`` (unknown id)
+    ``INVALID_URL_PATTERN``, ``API_NOT_SUPPORTED``          ``EndpointConfigError``
+    any other 404 (no code, HTML)                           ``EndpointConfigError``
+    ``REQUIRED_PARAM_MISSING``, ``INVALID_REQUEST_METHOD``  ``BadRequestError``
+    ``OAUTH_SCOPE_MISMATCH``                                ``ScopeError`` (names the scope)
+    ``INVALID_TOKEN``, ``AUTHENTICATION_FAILURE``, 401      ``InvalidTokenError``
+    ``NO_PERMISSION``, other 403                            ``NoPermissionError``
+    429 (any code), ``TOO_MANY_REQUESTS``                   ``RateLimitError``
+    other Zoho envelope                                     ``ApiError`` (Zoho's code)
+    non-JSON / truncated / no ``data``                      ``ResponseFormatError``
+    ======================================================  ===================================
+
+    ``EndpointConfigError`` and ``BadRequestError`` end the org; a non-JSON 5xx is an
+    ``ApiError`` ``HTTP_5xx``.
 
     Raises
     ------
@@ -90,21 +145,17 @@ def interpret_answer(job_id: str, r: requests.Response) -> JobStatus:
             http_status=status,
         )
     try:
-        body = r.json()
-    except ValueError:
-        kind = r.headers.get("Content-Type", "unknown type").split(";")[0]
+        body = decode_json(r)
+    except ResponseFormatError:
+        kind = clean_text(r.headers.get("Content-Type", "unknown type").split(";")[0], 60)
         msg = f"job {job_id}: HTTP {status} from {host} with a non-JSON body ({kind})"
-        if status >= 500 or status == 429:
-            raise http_error(status, msg, retry_after_s(r.headers)) from None
-        if status == 404:
-            raise JobNotFoundError(msg, code="NOT_FOUND", http_status=404) from None
-        if status == 401:
-            raise InvalidTokenError(msg, code="INVALID_TOKEN", http_status=401) from None
+        rule = rule_for(None, status)
+        if rule.error in (InvalidTokenError, EndpointConfigError) or rule.action == "retry":
+            raise _error(rule, msg, None, status, {}, r.headers) from None  # 401 404 429 5xx
         raise ResponseFormatError(msg, http_status=status) from None
     code, message, details = envelope(body)
-    is_error = (isinstance(body, dict) and str(body.get("status", "")).lower() == "error") or (
-        status >= 400
-    )
+    word = body.get("status") if isinstance(body, dict) else None
+    is_error = (isinstance(word, str) and word.lower() == "error") or status >= 400
     if 200 <= status < 300 and not is_error:
         return parse_status(job_id, body)
     raise envelope_error(job_id, status, code, message, details, r.headers)
@@ -125,42 +176,49 @@ def envelope_error(
     details: dict,
     headers: Mapping[str, str],
 ) -> ZcrmError:
-    """The error of a Zoho error envelope (or an error HTTP status), for one job."""
+    """The error of a Zoho error envelope (or an error HTTP status), for one job: the
+    exception of :func:`~zcrm_notebook.api.error_codes.rule_for` ``(code, status)``."""
     text = f"job {job_id}: HTTP {status} {code or ''}: {message}".rstrip(": ")
-    if status == 429 or code == "TOO_MANY_REQUESTS":
+    return _error(rule_for(code, status), text, code, status, details, headers)
+
+
+def _error(
+    rule: ErrorRule,
+    text: str,
+    code: str | None,
+    status: int,
+    details: dict,
+    headers: Mapping[str, str],
+) -> ZcrmError:
+    """The exception of ``rule``, saying what to do about it when that is known.
+
+    Without Zoho's code, the error's own code stands in for 401/403/429
+    (``INVALID_TOKEN``, ``NO_PERMISSION``, ``TOO_MANY_REQUESTS``), ``HTTP_{status}``
+    otherwise (``HTTP_404``, ``HTTP_502``).
+    """
+    cls = rule.error
+    if cls in (InvalidTokenError, NoPermissionError, RateLimitError):
+        code = code or cls.default_code
+    code = code or f"HTTP_{status}"
+    if cls is RateLimitError:
         return RateLimitError(
-            text,
-            code=code or "TOO_MANY_REQUESTS",
-            http_status=status,
-            retry_after_s=retry_after_s(headers),
+            text, code=code, http_status=status, retry_after_s=retry_after_s(headers)
         )
-    if code == "OAUTH_SCOPE_MISMATCH":
+    if cls is ScopeError:
         scope = MASS_CONVERT_STATUS.scopes[0]
-        return ScopeError(
-            f"{text}; the grant lacks scope {scope} (a refresh cannot add "
-            "it): create a new grant token that includes it",
-            code=code,
-            http_status=status,
+        text = (
+            f"{text}; the grant lacks scope {scope} (a refresh cannot add it): create a new "
+            "grant token that includes it"
         )
-    if code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE") or (
-        status == 401 and code != "NO_PERMISSION"
-    ):
-        return InvalidTokenError(text, code=code or "INVALID_TOKEN", http_status=status)
-    if code == "NO_PERMISSION" or status == 403:
-        return NoPermissionError(
-            f"{text}; the user's CRM profile lacks {MASS_CONVERT_STATUS.permission}",
-            code=code or "NO_PERMISSION",
-            http_status=status,
-        )
-    if code == "INVALID_DATA" or status == 404:
-        return JobNotFoundError(text, code=code or "NOT_FOUND", http_status=status, details=details)
-    return ApiError(text, code=code or f"HTTP_{status}", http_status=status, details=details)
+    if cls is NoPermissionError:
+        text = f"{text}; the user's CRM profile lacks {MASS_CONVERT_STATUS.permission}"
+    if issubclass(cls, ApiError):
+        return cls(text, code=code, http_status=status, details=details)
+    return cls(text, code=code, http_status=status)
 
 
 def credits_remaining(headers: Mapping[str, str]) -> int | None:
-    """The ``X-API-CREDITS-REMAINING`` header as an int; None when absent or not a number."""
-    value = headers.get("X-API-CREDITS-REMAINING")
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
+    """The ``X-API-CREDITS-REMAINING`` header as an int; None when absent or not a whole
+    number of at most 12 ASCII digits."""
+    value = str(headers.get("X-API-CREDITS-REMAINING") or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 12 else None

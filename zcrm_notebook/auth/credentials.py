@@ -11,13 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..api.datacenters import DATA_CENTERS, get_dc
-from ..api.destinations import check_token_destination, is_loopback_url
-from ..api.endpoints import API_VERSIONS, TOKEN
+from ..api.datacenters import DATA_CENTERS, get_dc, hostname
+from ..api.destinations import DestinationPolicy, is_loopback_url
+from ..api.endpoints import API_VERSIONS, MASS_CONVERT_STATUS, TOKEN
+from ..api.unverified import warn_unverified
 from ..errors import ConfigError, DataCenterError
-from ..redact import mask, register_secret
+from ..redact import mask, register_secret, shown
 
-__all__ = ["OrgCredentials", "AccessToken", "check_org_endpoints", "API_VERSIONS"]
+__all__ = [
+    "OrgCredentials",
+    "AccessToken",
+    "check_org_endpoints",
+    "check_org_label",
+    "API_VERSIONS",
+]
 
 SAFETY_MARGIN_S = 60.0  # refresh a token this long before it expires
 
@@ -27,60 +34,87 @@ def check_org_endpoints(
 ) -> tuple[str, str]:
     """Checked (accounts_url, api_domain) of an org; loopback only as a pair (simulator).
 
-    A data-center code outside the table is refused, whatever the URLs, unless the org
-    declares it with ``custom_dc``: then both URLs must be loopback (a test server), since
-    a token only ever goes to a host of the table or to loopback.
+    The same checks as every request's (:class:`DestinationPolicy`), made early so that a
+    bad config is an error at load time. A data-center code outside the table is refused,
+    whatever the URLs, unless the org declares it with ``custom_dc``: then both URLs must
+    be loopback (a test server), since a token only ever goes to a host of the table or to
+    loopback.
 
     Raises
     ------
     DataCenterError, UnsafeEndpointError, ConfigError
-        Unknown DC (the message lists the valid codes); a URL outside the DC table / not
-        HTTPS; a Zoho URL of another DC; ``custom_dc`` with a Zoho code or without two
-        loopback URLs.
+        Unknown DC (the message lists the valid codes); a malformed URL, one outside the
+        DC table or not HTTPS on the default port; a Zoho URL of another DC;
+        ``custom_dc`` with a Zoho code or without two loopback URLs.
     """
     if custom_dc or dc not in DATA_CENTERS:
-        return _custom_endpoints(org, dc, accounts_url, api_domain, custom_dc)
+        _check_custom_dc(org, dc, accounts_url, api_domain, custom_dc)
     if accounts_url and is_loopback_url(accounts_url):
         if not api_domain:
-            raise ConfigError(f"org {org!r}: a loopback accounts_url needs an api_domain too")
-        return check_token_destination(accounts_url), check_token_destination(api_domain)
+            raise ConfigError(f"org {shown(org)}: a loopback accounts_url needs an api_domain too")
+        policy = DestinationPolicy.for_org(dc, loopback=True)
+        policy.check(accounts_url)
+        return str(accounts_url).rstrip("/"), policy.check_api_domain(api_domain)
     known = get_dc(dc)
-    accounts = check_token_destination(accounts_url or known.accounts_server, allow_loopback=False)
-    api = check_token_destination(api_domain or known.api_domain, allow_loopback=False)
-    if accounts.lower() != known.accounts_server:
+    accounts = str(accounts_url or known.accounts_server).rstrip("/")
+    if DestinationPolicy.any_zoho(loopback=False).check(accounts).host != hostname(
+        known.accounts_server
+    ):
         raise ConfigError(
-            f"org {org!r}: accounts_url {accounts!r} is not the accounts server of data center "
-            f"{known.code!r} ({known.accounts_server})"
+            f"org {shown(org)}: accounts_url {shown(accounts)} is not the accounts server of "
+            f"data center {known.code!r} ({known.accounts_server})"
         )
-    if api.lower() not in known.api_domains:
-        raise ConfigError(
-            f"org {org!r}: api_domain {api!r} is not an API domain of data center "
-            f"{known.code!r} (expected one of {', '.join(known.api_domains)})"
-        )
-    return accounts, api
+    policy = DestinationPolicy.for_org(known.code, loopback=False)
+    policy.check(accounts)
+    return accounts, policy.check_api_domain(api_domain or known.api_domain)
 
 
-def _custom_endpoints(
+def _check_custom_dc(
     org: str, dc: str, accounts_url: str, api_domain: str, custom_dc: bool
-) -> tuple[str, str]:
-    """The endpoints of a declared custom data center (loopback only)."""
+) -> None:
+    """A code outside the data-center table: only declared, and only on loopback."""
     if not custom_dc:
         raise DataCenterError(
-            f"org {org!r}: unknown data center {dc!r}; valid codes: {', '.join(DATA_CENTERS)} "
-            "(a test server on loopback may use its own code with custom_dc = true)"
+            f"org {shown(org)}: unknown data center {shown(dc)}; valid codes: "
+            f"{', '.join(DATA_CENTERS)} (a test server on loopback may use its own code "
+            "with custom_dc = true)"
         )
     if dc in DATA_CENTERS or not dc:
         raise ConfigError(
-            f"org {org!r}: custom_dc = true is for a code outside Zoho's data centers, "
-            f"not {dc!r}; remove custom_dc"
+            f"org {shown(org)}: custom_dc = true is for a code outside Zoho's data centers, "
+            f"not {shown(dc)}; remove custom_dc"
         )
     if not all(url and is_loopback_url(url) for url in (accounts_url, api_domain)):
         raise ConfigError(
-            f"org {org!r}: custom data center {dc!r} needs accounts_url and api_domain on "
-            "loopback (http://127.0.0.1:PORT); a real Zoho org uses one of "
+            f"org {shown(org)}: custom data center {shown(dc)} needs accounts_url and "
+            "api_domain on loopback (http://127.0.0.1:PORT); a real Zoho org uses one of "
             f"{', '.join(DATA_CENTERS)}"
         )
-    return check_token_destination(accounts_url), check_token_destination(api_domain)
+
+
+MAX_LABEL = 100
+
+
+def check_org_label(org: object) -> str:
+    """An org label as given, if it is printable text (1-100 characters).
+
+    A label is written into log lines, snapshot rows and file names: a newline, a
+    terminal escape or any other character outside printable text could forge them.
+
+    Raises
+    ------
+    ConfigError
+        Not text, empty, too long, or holding a control (or other non-printable)
+        character; the message shows the label with ``repr``.
+    """
+    if not isinstance(org, str) or not org.strip():
+        raise ConfigError(f"org label {shown(org)} must be non-empty text")
+    if len(org) > MAX_LABEL or not org.isprintable():
+        raise ConfigError(
+            f"org label {shown(org)} must be printable text of at most {MAX_LABEL} "
+            "characters (no newline, tab or other control character)"
+        )
+    return org
 
 
 @dataclass(frozen=True)
@@ -100,7 +134,9 @@ class OrgCredentials:
     refresh_token : str
         Long-lived refresh token. Never shown in reprs.
     api_version : str, default ``"v5"``
-        CRM API version of the status URL: ``v5`` .. ``v8``.
+        CRM API version of the calls: ``v5`` .. ``v8``, or ``v4`` (Zoho documents the mass
+        convert POST from v4 but its status call only from v5: ``v4`` warns once,
+        ``UnverifiedFactWarning``).
     accounts_url : str, optional
         Accounts server; defaults to the DC's. Must be the DC's accounts server, or
         loopback (then ``api_domain`` is required).
@@ -138,6 +174,7 @@ class OrgCredentials:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        check_org_label(self.org)
         set_(self, "dc", str(self.dc).strip().lower())
         for name in ("client_id", "client_secret", "refresh_token"):
             value = str(getattr(self, name) or "").strip()
@@ -153,14 +190,26 @@ class OrgCredentials:
         set_(self, "api_domain", api)
         if self.api_version not in API_VERSIONS:
             raise ConfigError(
-                f"org {self.org!r}: api_version {self.api_version!r} is not one of "
+                f"org {self.org!r}: api_version {shown(self.api_version)} is not one of "
                 f"{', '.join(API_VERSIONS)}"
+            )
+        if self.api_version not in MASS_CONVERT_STATUS.versions:
+            warn_unverified(
+                f"version:{self.api_version}",
+                f"api_version {self.api_version}: Zoho documents the mass convert status call "
+                f"from v5 only (no {self.api_version} page found); if Zoho answers "
+                "INVALID_URL_PATTERN, use v5..v8",
             )
 
     @property
     def allows_loopback(self) -> bool:
         """True when the org is configured for a loopback endpoint (the simulator)."""
         return is_loopback_url(self.accounts_url)
+
+    @property
+    def destinations(self) -> DestinationPolicy:
+        """Where this org's requests may go: its data center's hosts, or loopback."""
+        return DestinationPolicy.for_org(self.dc, self.allows_loopback)
 
     @property
     def token_url(self) -> str:

@@ -27,11 +27,13 @@ import logging
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import requests
 
-from ..api.destinations import check_token_destination, is_loopback_url
+from ..api.answers import CODE_LIMIT, decode_json
+from ..api.destinations import DestinationPolicy, is_loopback_url
 from ..api.endpoints import MASS_CONVERT_STATUS, REVOKE, TOKEN
 from ..api.transport import new_session
 from ..errors import (
@@ -41,8 +43,8 @@ from ..errors import (
     TokenStoreError,
     TransportError,
 )
-from ..redact import mask, register_secret
-from .credentials import OrgCredentials, check_org_endpoints
+from ..redact import clean_text, mask, register_secret
+from .credentials import OrgCredentials, check_org_endpoints, check_org_label
 from .hooks import (
     HINTS,
     call_token_endpoint,
@@ -52,7 +54,7 @@ from .hooks import (
 from .tokens import forget_token_cache
 from .tokenstore import StoredToken, TokenStore
 
-__all__ = ["DEFAULT_SCOPES", "OAuthClient", "exchange_grant_token", "revoke"]
+__all__ = ["DEFAULT_SCOPES", "OAuthClient", "exchange_grant_token", "revoke", "revoke_outcome"]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,7 @@ class OAuthClient:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        check_org_label(self.org)
         set_(self, "dc", str(self.dc).strip().lower())
         for name in ("org", "client_id", "client_secret"):
             value = str(getattr(self, name) or "").strip()
@@ -126,6 +129,11 @@ class OAuthClient:
     def allows_loopback(self) -> bool:
         """True for a loopback accounts server (the simulator)."""
         return is_loopback_url(self.accounts_url)
+
+    @property
+    def destinations(self) -> DestinationPolicy:
+        """Where this client's requests may go: its data center's hosts, or loopback."""
+        return DestinationPolicy.for_org(self.dc, self.allows_loopback)
 
     @classmethod
     def from_credentials(cls, creds: OrgCredentials) -> OAuthClient:
@@ -210,7 +218,8 @@ def _already_used(client: OAuthClient) -> TokenEndpointError:
 
 
 def _fetch(client: OAuthClient, code: str, redirect_uri: str | None, timeout_s: float) -> dict:
-    session = make_oauth_session(client.client_id, redirect_uri=redirect_uri)
+    policy = client.destinations
+    session = make_oauth_session(client.client_id, policy=policy, redirect_uri=redirect_uri)
     token_url = TOKEN.url(client.accounts_url)
     return call_token_endpoint(
         lambda: session.fetch_token(
@@ -221,6 +230,7 @@ def _fetch(client: OAuthClient, code: str, redirect_uri: str | None, timeout_s: 
             timeout=timeout_s,
         ),
         token_url,
+        policy,
     )
 
 
@@ -233,9 +243,7 @@ def _entry(client: OAuthClient, answer: dict, sent_at: float) -> StoredToken:
             "the web flow's access_type=offline&prompt=consent) and exchange a new one.",
             accounts_server=client.accounts_url,
         )
-    api_domain = check_token_destination(
-        answer.get("api_domain") or client.api_domain, allow_loopback=client.allows_loopback
-    )
+    api_domain = client.destinations.check_api_domain(answer.get("api_domain") or client.api_domain)
     scopes = answer.get("scope") or ()
     scopes = scopes.replace(",", " ").split() if isinstance(scopes, str) else list(scopes)
     return StoredToken(
@@ -325,9 +333,13 @@ def revoke(
 ) -> StoredToken:
     """Revoke ``org``'s refresh token at Zoho and delete its entry from the store.
 
-    Zoho Accounts "Revoke refresh token": ``POST {accounts}/oauth/v2/token/revoke`` with
-    ``token`` as a form field (never in the URL). requests-oauthlib has no revoke call, so
-    this is a plain ``requests`` POST (a session of
+    Zoho Accounts "Revoke refresh token"
+    (https://www.zoho.com/accounts/protocol/oauth/revoke-refresh-token.html):
+    ``POST {accounts}/oauth/v2/token/revoke`` with ``token`` as a form field (never in the
+    URL); ``{"status": "success"}`` when revoked, HTTP 400 when the token is invalid
+    already (revoked before, or the 21st refresh token of the user invalidated it): then
+    the entry is deleted too, with a warning saying so. requests-oauthlib has no revoke
+    call, so this is a plain ``requests`` POST (a session of
     :func:`~zcrm_notebook.api.transport.new_session`) to the checked accounts server,
     without redirects.
 
@@ -343,7 +355,7 @@ def revoke(
     TransportError
         No answer: the entry is kept, so the command can be run again.
     TokenEndpointError
-        Zoho refused for a reason other than an already invalid token (entry kept).
+        Any other answer (5xx, an answer without ``"status": "success"``): entry kept.
     """
     ts = store if isinstance(store, TokenStore) else TokenStore(store)
     entries = ts.read()
@@ -353,38 +365,68 @@ def revoke(
             f"no stored token for org {org!r} in {str(ts.path)!r} "
             f"(stored: {', '.join(sorted(entries)) or 'none'})"
         )
-    _post_revoke(entry, timeout_s)
+    if revoke_outcome(*_post_revoke(entry, timeout_s)) == "already_invalid":
+        warnings.warn(
+            f"Zoho Accounts at {entry.accounts_url} answered HTTP 400: the refresh token of "
+            f"org {org!r} was invalid already (revoked before, or replaced by newer ones); "
+            "it is deleted from the token store",
+            stacklevel=2,
+        )
     ts.delete(org)
     with contextlib.suppress(ConfigError):
         forget_token_cache(entry.credentials())
     return entry
 
 
-def _post_revoke(entry: StoredToken, timeout_s: float) -> None:
-    url = REVOKE.url(check_token_destination(entry.accounts_url))
+def revoke_outcome(accounts_url: str, status: int, body: object) -> str:
+    """What a revoke answer says: ``"revoked"`` or ``"already_invalid"`` (HTTP 400).
+
+    ``"revoked"`` only for a 2xx ``{"status": "success"}`` (Zoho's SDK counts nothing else
+    as done).
+
+    Raises
+    ------
+    TokenEndpointError
+        Any other answer: the token may still be valid, so the stored entry is kept.
+    """
+    if status == 400:
+        return "already_invalid"
+    fields = body if isinstance(body, dict) else {}
+    word = fields.get("status")
+    if 200 <= status < 300 and isinstance(word, str) and word.lower() == "success":
+        return "revoked"
+    error = clean_text(fields.get("error") or fields.get("status") or "", CODE_LIMIT)
+    raise TokenEndpointError(
+        f"revoke request to {accounts_url} failed: HTTP {status} {error or 'error'}; "
+        "the stored token was kept.",
+        code=error or f"HTTP_{status}",
+        hint=HINTS.get(error, "").format(host=accounts_url),
+        accounts_server=accounts_url,
+        http_status=status,
+    )
+
+
+def _post_revoke(entry: StoredToken, timeout_s: float) -> tuple[str, int, object]:
+    """(accounts server, HTTP status, decoded body or None) of the revoke request, sent
+    only to the entry's own accounts server (checked like every request)."""
+    accounts, _ = check_org_endpoints(
+        entry.org, entry.dc, entry.accounts_url, entry.api_domain, custom_dc=entry.custom_dc
+    )
+    policy = DestinationPolicy.for_org(entry.dc, is_loopback_url(accounts))
+    url = REVOKE.url(accounts)
     try:
-        with new_session(user_agent=None) as s:
+        with new_session(user_agent=None, policy=policy) as s:
             r = s.post(
                 url, data={"token": entry.refresh_token}, timeout=timeout_s, allow_redirects=False
             )
     except requests.RequestException as exc:
         raise TransportError(
-            f"revoke request to {entry.accounts_url} got no answer ({type(exc).__name__}); "
+            f"revoke request to {accounts} got no answer ({type(exc).__name__}); "
             "the stored token was kept",
             code=type(exc).__name__,
         ) from None
     try:
-        body = r.json()
-    except ValueError:
-        body = {}
-    error = str(body.get("error") or "") if isinstance(body, dict) else ""
-    if error in ("", "invalid_code", "invalid_token") and r.status_code < 400:
-        return
-    raise TokenEndpointError(
-        f"revoke request to {entry.accounts_url} failed: HTTP {r.status_code} "
-        f"{error or 'error'}; the stored token was kept.",
-        code=error or f"HTTP_{r.status_code}",
-        hint=HINTS.get(error, "").format(host=entry.accounts_url),
-        accounts_server=entry.accounts_url,
-        http_status=r.status_code,
-    )
+        body = decode_json(r)
+    except ResponseFormatError:
+        body = None
+    return accounts, r.status_code, body

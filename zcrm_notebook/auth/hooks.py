@@ -29,17 +29,25 @@ import requests
 from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
 
-from ..api.destinations import check_token_destination, is_loopback_url
+from ..api.answers import CODE_LIMIT, decode_json
+from ..api.destinations import DestinationPolicy, is_loopback_url
 from ..api.endpoints import AUTHORIZE, MASS_CONVERT_READ_SCOPE, REVOKE, TOKEN
 from ..api.transport import new_session
-from ..errors import ResponseFormatError, TokenEndpointError, TokenThrottledError, TransportError
-from ..redact import register_secret
+from ..errors import (
+    ResponseFormatError,
+    TokenEndpointError,
+    TokenThrottledError,
+    TransportError,
+    ZcrmError,
+)
+from ..redact import clean_text, register_secret
 
 __all__ = [
     "TOKEN_PATH",
     "REVOKE_PATH",
     "AUTH_PATH",
     "HINTS",
+    "TOKEN_ERRORS",
     "token_lifetime_s",
     "zoho_json_object",
     "zoho_register_secrets",
@@ -68,8 +76,10 @@ HINTS = {
         "console (Client > Settings)."
     ),
     "invalid_code": (
-        "The grant token was already used or has expired (grant tokens work once and live "
-        "2-10 minutes), or the refresh token was revoked. Generate a new grant token in the "
+        "The grant token was already used or has expired (grant tokens work once; a Self "
+        "Client's lives 3 minutes unless a longer time was picked, a web flow's 2 minutes), "
+        "or the refresh token was revoked (or was the first of more than 20 refresh tokens "
+        "of the user). Generate a new grant token in the "
         f"Zoho API console (Self Client > Generate Code, scope {MASS_CONVERT_READ_SCOPE}) "
         "and run "
         "`zcrm-notebook auth --org NAME --grant-token CODE` within its lifetime."
@@ -79,7 +89,11 @@ HINTS = {
         "missing character or a secret of another client."
     ),
     "invalid_redirect_uri": "The redirect URI differs from the one registered for the client.",
-    "access_denied": "The user denied access, or the client is not allowed for this org.",
+    "access_denied": (
+        "The user denied access, or more than 10 grant tokens were made for this client id "
+        "within 10 minutes (Zoho refuses for the rest of those 10 minutes: wait, then "
+        "generate one grant token)."
+    ),
     "unsupported_grant_type": "Zoho did not accept the grant type (a bug: please report it).",
     "missing_access_token": "The answer had no access_token; nothing was stored.",
     THROTTLED: (
@@ -87,6 +101,22 @@ HINTS = {
         "minutes). Wait a few minutes before retrying; access tokens are cached for their "
         "hour, so this only happens when many processes refresh the same token."
     ),
+}
+
+
+#: Zoho Accounts' ``error`` -> what the package does (``docs/zoho-api.md``, "Token
+#: endpoint", which mirrors this table): ``report_user`` ends the org with the hint (a new
+#: grant token, the client id/secret, the data center); ``wait_and_retry`` backs the org off
+#: (:class:`TokenThrottledError`); ``end_run`` is a bug of this package. Any other word is
+#: ``report_user``.
+TOKEN_ERRORS = {
+    "invalid_code": "report_user",
+    "invalid_client": "report_user",
+    "invalid_client_secret": "report_user",
+    "invalid_redirect_uri": "report_user",
+    THROTTLED: "wait_and_retry",
+    "access_denied": "report_user",
+    "unsupported_grant_type": "end_run",
 }
 
 
@@ -139,11 +169,13 @@ def token_error(
     ``"Access Denied"`` (or a "too many requests" description) gives
     :class:`TokenThrottledError`; everything else :class:`TokenEndpointError`.
     """
-    code = str(code or "unknown_error").strip()
+    code = clean_text(code or "unknown_error", CODE_LIMIT).strip()
+    description = clean_text(description)
     if code.lower() == THROTTLED.lower() or "too many requests" in description.lower():
         code = THROTTLED
     hint = HINTS.get(code, "").format(host=accounts_server)
-    cls = TokenThrottledError if code == THROTTLED else TokenEndpointError
+    throttled = TOKEN_ERRORS.get(code) == "wait_and_retry"
+    cls = TokenThrottledError if throttled else TokenEndpointError
     what = f"{code} ({description})" if description and code != THROTTLED else code
     return cls(
         f"token request to {accounts_server} failed: {what}.",
@@ -166,8 +198,8 @@ def zoho_json_object(r: requests.Response) -> requests.Response:
         Naming the accounts server and the HTTP status.
     """
     try:
-        body = r.json()
-    except ValueError:
+        body = decode_json(r)
+    except ResponseFormatError:
         body = None
     if not isinstance(body, dict):
         raise ResponseFormatError(
@@ -180,7 +212,8 @@ def zoho_json_object(r: requests.Response) -> requests.Response:
 
 def zoho_register_secrets(r: requests.Response) -> requests.Response:
     """Register the answer's tokens for log redaction before anything else can log them."""
-    body = r.json()
+    body = decode_json(r)
+    assert isinstance(body, dict)  # zoho_json_object ran first
     register_secret(body.get("access_token"))
     register_secret(body.get("refresh_token"))
     return r
@@ -199,11 +232,12 @@ def zoho_error_in_200(r: requests.Response) -> requests.Response:
     TokenThrottledError
         ``"Access Denied"``: too many token requests.
     """
-    body = r.json()
+    body = decode_json(r)
+    assert isinstance(body, dict)  # zoho_json_object ran first
     host = accounts_server_of(r.url)
     if body.get("error"):
-        desc = str(body.get("error_description") or "")
-        raise token_error(str(body["error"]), host, description=desc, http_status=r.status_code)
+        desc = body.get("error_description") or ""
+        raise token_error(body["error"], host, description=desc, http_status=r.status_code)
     if not str(body.get("access_token") or "").strip():
         raise token_error("missing_access_token", host, http_status=r.status_code)
     return r
@@ -211,7 +245,8 @@ def zoho_error_in_200(r: requests.Response) -> requests.Response:
 
 def zoho_expires_in_seconds(r: requests.Response) -> requests.Response:
     """Rewrite ``expires_in`` to seconds (Zoho sends ms when ``expires_in_sec`` is present)."""
-    body = r.json()
+    body = decode_json(r)
+    assert isinstance(body, dict)  # zoho_json_object ran first
     body["expires_in"] = int(token_lifetime_s(body))
     body.pop("expires_in_sec", None)
     r._content = json.dumps(body).encode()
@@ -238,27 +273,34 @@ def allow_loopback_http(url: str) -> None:
 
     oauthlib refuses plain http unless ``OAUTHLIB_INSECURE_TRANSPORT`` is set; this
     package checks every destination itself
-    (:func:`zcrm_notebook.api.destinations.check_token_destination`)
+    (:class:`zcrm_notebook.api.destinations.DestinationPolicy`)
     and allows http only for loopback, so the flag is set only when such a URL is used.
     """
     if url.startswith("http://") and is_loopback_url(url):
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
-def make_oauth_session(client_id: str, **kwargs) -> OAuth2Session:
+def make_oauth_session(
+    client_id: str, *, policy: DestinationPolicy | None = None, **kwargs
+) -> OAuth2Session:
     """An ``OAuth2Session`` with Zoho's compliance hooks, no redirects, no proxy env.
 
     Set up by :func:`zcrm_notebook.api.transport.new_session` like every session:
-    redirects are refused (``max_redirects = 0``: a 307 would resend the client secret
-    to another host), ``trust_env`` is off. Its User-Agent stays requests-oauthlib's.
+    every request is checked against ``policy`` (the org's
+    :class:`~zcrm_notebook.api.destinations.DestinationPolicy`; default any Zoho host or
+    loopback), bounded in time and size; redirects are refused (``max_redirects = 0``: a
+    307 would resend the client secret to another host), ``trust_env`` is off. Its
+    User-Agent stays requests-oauthlib's.
     """
-    session = new_session(OAuth2Session(client_id, **kwargs), user_agent=None)
+    session = new_session(OAuth2Session(client_id, **kwargs), user_agent=None, policy=policy)
     session.register_compliance_hook("access_token_response", zoho_token_response)
     session.register_compliance_hook("refresh_token_response", zoho_token_response)
     return session
 
 
-def call_token_endpoint(send: Callable[[], dict], token_url: str) -> dict:
+def call_token_endpoint(
+    send: Callable[[], dict], token_url: str, policy: DestinationPolicy | None = None
+) -> dict:
     """Run one token request (``send``) and map every failure to this package's errors.
 
     Parameters
@@ -266,7 +308,10 @@ def call_token_endpoint(send: Callable[[], dict], token_url: str) -> dict:
     send : callable
         ``() -> dict``: an ``OAuth2Session.fetch_token`` / ``refresh_token`` call.
     token_url : str
-        The token URL called (for messages).
+        The token URL called (checked against ``policy`` first, named in messages).
+    policy : DestinationPolicy, optional
+        Where the org may send (default: any Zoho host, or loopback). The session's
+        adapter checks the request again right before sending it.
 
     Returns
     -------
@@ -279,17 +324,21 @@ def call_token_endpoint(send: Callable[[], dict], token_url: str) -> dict:
         From the hooks, or an oauthlib error mapped with its hint.
     TransportError
         No answer (connection error, timeout) or a redirect (refused).
+    UnsafeEndpointError
+        ``token_url`` is not allowed by ``policy``: nothing was sent.
     """
+    (policy or DestinationPolicy.any_zoho()).check(token_url)
     host = accounts_server_of(token_url)
-    check_token_destination(token_url)
     allow_loopback_http(token_url)
     try:
         return dict(send())
-    except (TokenEndpointError, ResponseFormatError):
+    except ZcrmError:  # the hooks' errors, and the adapter's (unsafe destination, too big)
         raise
     except OAuth2Error as exc:
         raise token_error(
-            getattr(exc, "error", "") or type(exc).__name__, host, description=exc.description or ""
+            getattr(exc, "error", "") or type(exc).__name__,
+            host,
+            description=str(exc.description or ""),
         ) from None
     except requests.TooManyRedirects:
         raise TransportError(
@@ -304,7 +353,15 @@ def call_token_endpoint(send: Callable[[], dict], token_url: str) -> dict:
         ) from None
     except Warning as exc:  # oauthlib's "scope has changed" carries the token: drop it
         raise TokenEndpointError(
-            f"token request to {host}: {exc}", code="scope_changed", accounts_server=host
+            f"token request to {host}: {clean_text(str(exc))}",
+            code="scope_changed",
+            accounts_server=host,
         ) from None
     except ValueError as exc:  # oauthlib: "expires_in must be an int" and the like
-        raise ResponseFormatError(f"token answer from {host} is malformed: {exc}") from None
+        raise ResponseFormatError(
+            f"token answer from {host} is malformed: {clean_text(str(exc))}"
+        ) from None
+    except (TypeError, AttributeError, KeyError) as exc:  # oauthlib on odd JSON types
+        raise ResponseFormatError(
+            f"token answer from {host} could not be read ({type(exc).__name__})"
+        ) from None

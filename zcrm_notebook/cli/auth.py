@@ -27,13 +27,13 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from ..api.datacenters import DATA_CENTERS
+from ..api.datacenters import dc_codes
 from ..auth.grant import DEFAULT_SCOPES, OAuthClient, exchange_grant_token, revoke
 from ..auth.tokenstore import ENV_VAR, StoredToken, TokenStore
 from ..auth.webflow import authorization_url, complete_authorization
 from ..errors import ConfigError
 from ..inputs.orgs import client_settings
-from ..redact import mask
+from ..redact import mask, register_secret
 
 __all__ = ["add_parser", "run", "status_rows"]
 
@@ -72,12 +72,18 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
         "--status", action="store_true", help="list stored tokens, secrets masked (the default)"
     )
     p.add_argument("--org", help="org label the token is stored under")
-    p.add_argument("--dc", help=f"data center: {', '.join(DATA_CENTERS)}")
+    p.add_argument("--dc", help=f"data center: {dc_codes()}")
     p.add_argument("--client-id", help="client id from the Zoho API console")
     p.add_argument("--config", help="TOML of orgs: take client id/secret/dc from [orgs.ORG]")
     p.add_argument("--store", help=f"token store file (default: ${ENV_VAR} or user config dir)")
     p.add_argument("--redirect-uri", help="web flow: the redirect URI registered for the client")
     p.add_argument("--state", help="web flow: the state printed by --auth-url (checked)")
+    p.add_argument(
+        "--registered-dc",
+        metavar="DC",
+        help="web flow: data center of the API console where the client was registered "
+        "(default us: Zoho's multi-DC guide starts every flow at accounts.zoho.com; cn for China)",
+    )
     p.add_argument(
         "--scope",
         action="append",
@@ -98,12 +104,13 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
 
 def run(args: argparse.Namespace) -> int:
     """Run ``zcrm-notebook auth``; returns the exit code (errors raise ``ZcrmError``)."""
+    register_secret(args.grant_token)  # masked from here on, whatever echoes it
     store = TokenStore(args.store)
     if args.revoke:
         entry = revoke(_need_org(args), store=store, timeout_s=args.timeout)
         print(
-            f"revoked the refresh token of org {entry.org!r} at {entry.accounts_url} "
-            f"and deleted it from {store.path}"
+            f"the refresh token of org {entry.org!r} is revoked at {entry.accounts_url} "
+            f"and deleted from {store.path}"
         )
         return 0
     if not (args.grant_token or args.auth_url or args.redirect_url):
@@ -148,7 +155,7 @@ def _client(args: argparse.Namespace, store: TokenStore) -> OAuthClient:
     if not found.get("dc"):
         raise ConfigError(
             f"which data center is org {org!r} in? pass --dc (one of "
-            f"{', '.join(DATA_CENTERS)}); the API console's address shows it"
+            f"{dc_codes()}); the API console's address shows it"
         )
     if not found.get("client_id"):
         raise ConfigError("no client id: pass --client-id (from the Zoho API console)")
@@ -169,7 +176,11 @@ def _prompt_secret(org: str) -> str:
 def _print_auth_url(client: OAuthClient, args: argparse.Namespace) -> int:
     redirect_uri = _need(args.redirect_uri, "--redirect-uri")
     url, state = authorization_url(
-        client, redirect_uri, scopes=[*DEFAULT_SCOPES, *args.scope], state=args.state
+        client,
+        redirect_uri,
+        scopes=[*DEFAULT_SCOPES, *args.scope],
+        state=args.state,
+        registered_dc=args.registered_dc,
     )
     print("Open this URL in a browser, sign in and approve:\n")
     print(f"  {url}\n")

@@ -7,7 +7,7 @@ product never imports it (the ``demo`` and ``simulate`` commands load it when th
 """
 
 from .app import Simulator, default_scenario
-from .scenario import FAULT_NAMES, Faults, SimClock, SimJob, SimOrg
+from .scenario import FAULT_NAMES, FAULTS, STATUS_CASINGS, Faults, SimClock, SimJob, SimOrg
 from .stats import UNKNOWN_ORG, SimStats
 
 __all__ = [
@@ -19,5 +19,7 @@ __all__ = [
     "Simulator",
     "default_scenario",
     "FAULT_NAMES",
+    "FAULTS",
+    "STATUS_CASINGS",
     "UNKNOWN_ORG",
 ]

@@ -3,14 +3,16 @@
 The demo, the notebooks, the tests and the benchmarks run against this server through the
 same client code path as real Zoho. It serves the endpoints of
 :mod:`zcrm_notebook.api.endpoints` it knows (:data:`SERVED`) under one base URL per data
-center, with the wire format of ``docs/zoho-api.md``:
+center, in Zoho's documented words and shapes by default (``docs/zoho-api.md``; what it
+offers beyond them is a labelled fault, ``docs/simulator.md``):
 
 - ``POST {base_url}/{dc}/accounts/oauth/v2/token``: refresh and grant (authorization code)
-  exchange; failures are HTTP 200 with an ``error`` key; throttling (``Access Denied``);
-- ``POST {base_url}/{dc}/accounts/oauth/v2/token/revoke``: revoke a token;
+  exchange; failures are HTTP 200 with an ``error`` key; Zoho's token limits;
+- ``POST {base_url}/{dc}/accounts/oauth/v2/token/revoke``: revoke a token (400 for an
+  unknown one);
 - ``GET {base_url}/{dc}/api/crm/{v5..v8}/Leads/actions/mass_convert?job_id=...``: the
   status of a job (Zoho CRM "Get Status of Mass Convert Lead");
-- ``POST`` on the same path: schedule a job ("Mass Convert Lead").
+- ``POST`` on the same path (``v4..v8``): schedule a job ("Mass Convert Lead").
 
 This module assembles :class:`Simulator` and :func:`default_scenario`; the parts live in
 sibling modules: :mod:`~zcrm_notebook.simulator.scenario` (clock, orgs, jobs, faults),
@@ -41,7 +43,6 @@ from ..api.datacenters import DATA_CENTERS
 from ..api.endpoints import (
     ACCOUNTS,
     API,
-    API_VERSIONS,
     MASS_CONVERT_SCHEDULE,
     MASS_CONVERT_STATUS,
     REVOKE,
@@ -49,7 +50,7 @@ from ..api.endpoints import (
     Endpoint,
 )
 from .accounts import AccessRecord, AccountsMixin, GrantRecord, RefreshRecord
-from .crm import CrmMixin
+from .crm import DOCUMENTED_WORDS, CrmMixin
 from .scenario import Faults, SimClock, SimJob, SimOrg, build_default_scenario
 from .server import MAX_IDS, Answer, Server, ServingMixin, error_answer, loopback_host
 from .stats import SimStats
@@ -101,7 +102,13 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         "expires_in_sec": 3600}`` (``docs/zoho-api.md``).
     token_throttle : tuple of (int, float), default (10, 600.0)
         At most this many new access tokens per refresh token per window of simulated
-        seconds; more answer ``"Access Denied"``.
+        seconds; more answer ``"Access Denied"`` (Zoho: 10 per 10 minutes).
+    max_active_access_tokens : int, default 15
+        Active access tokens per refresh token; a new one beyond invalidates the oldest
+        (401 ``INVALID_TOKEN`` on use).
+    max_refresh_tokens : int, default 20
+        Refresh tokens per user (org); a new one beyond (a grant exchange) invalidates the
+        first (``invalid_code`` on refresh).
     host : str, default "127.0.0.1"
         Loopback address to bind (``localhost`` means 127.0.0.1).
     port : int, default 0
@@ -135,20 +142,25 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         token_lifetime_s: float = 3600.0,
         expires_in_style: str = "seconds",
         token_throttle: tuple[int, float] = (10, 600.0),
+        max_active_access_tokens: int = 15,
+        max_refresh_tokens: int = 20,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self._host, self._port = loopback_host(host), int(port)
         if expires_in_style not in ("seconds", "ms"):
             raise ValueError(f"expires_in_style must be 'seconds' or 'ms': {expires_in_style!r}")
-        if not token_lifetime_s > 0 or token_throttle[0] < 1 or not token_throttle[1] > 0:
-            raise ValueError("token_lifetime_s, token_throttle count and window must be > 0")
+        limits = (token_throttle[0], max_active_access_tokens, max_refresh_tokens)
+        if not token_lifetime_s > 0 or min(limits) < 1 or not token_throttle[1] > 0:
+            raise ValueError("token_lifetime_s, token_throttle and the token caps must be > 0")
         self.clock = clock if clock is not None else SimClock(speed=60.0)
         self.faults = faults if faults is not None else Faults()
         self.faults.validate()
         self.token_lifetime_s = float(token_lifetime_s)
         self.expires_in_style = expires_in_style
         self.token_throttle = (int(token_throttle[0]), float(token_throttle[1]))
+        self.max_active_access_tokens = int(max_active_access_tokens)
+        self.max_refresh_tokens = int(max_refresh_tokens)
         self.started_at = self.clock.time()
         self.stats = SimStats()
         self.unknown_job_id: str | None = None
@@ -300,12 +312,16 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
     def expected_status(self, job_id: str, t: float | None = None) -> dict | None:
         """The ``data[0]`` object Zoho would answer at simulated time ``t`` (default now).
 
-        Canonical lower-case status word, no faults. ``None`` for an unknown id or a job
+        The status word in Zoho's documented case (``"COMPLETED"``; lower case with
+        ``Faults(status_casing="lower")``), no faults. ``None`` for an unknown id or a job
         not yet created.
         """
         job = self._jobs.get(str(job_id).strip())
         truth = None if job is None else job.truth(self.clock.time() if t is None else t)
-        return None if truth is None else self._data_item(truth, truth.status)
+        if truth is None:
+            return None
+        word = truth.status if self.faults.status_casing == "lower" else None
+        return self._data_item(truth, word or DOCUMENTED_WORDS[truth.status])
 
     def schedule(self, org: str, ids: Iterable[Any], **kw: Any) -> str:
         """Create a job like ``POST .../mass_convert`` would (no HTTP, not in :attr:`stats`).
@@ -388,21 +404,21 @@ SERVED = (TOKEN, REVOKE, MASS_CONVERT_STATUS, MASS_CONVERT_SCHEDULE)
 def _route(area: str, method: str, path: str) -> tuple[Endpoint | None, bool]:
     """The served endpoint of a request, and whether its path is served (for any method).
 
-    A path matches an endpoint when it fits its template with a known API version and the
-    endpoint's CRM module (``Leads``).
+    A path matches an endpoint when it fits its template with the endpoint's CRM module
+    (``Leads``); the endpoint serves it in the API versions Zoho documents the call for
+    (``Endpoint.versions``). A call Zoho does not document in that version is an unknown
+    URL (404 ``INVALID_URL_PATTERN``: the status GET on v4), a served path asked with
+    another method a wrong method (``INVALID_REQUEST_METHOD``).
     """
     path_known = False
     for endpoint in SERVED:
         fields = endpoint.match(path) if endpoint.host == area else None
-        if fields is None:
+        if fields is None or fields.get("module", endpoint.module) != endpoint.module:
             continue
-        if fields.get("version", API_VERSIONS[0]) not in API_VERSIONS:
-            continue
-        if fields.get("module", endpoint.module) != endpoint.module:
-            continue
-        path_known = True
+        served = not endpoint.versions or fields.get("version") in endpoint.versions
         if endpoint.method == method:
-            return endpoint, True
+            return (endpoint, True) if served else (None, False)
+        path_known = path_known or served
     return None, path_known
 
 

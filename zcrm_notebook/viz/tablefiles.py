@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ConfigError
-from ..snapshots.csvfile import TIME_FORMAT, neutralize_formulas, write_snapshots_csv
+from ..snapshots.csvfile import LINE_END, TIME_FORMAT, neutralize_formulas, write_snapshots_csv
 
 __all__ = ["FORMATS", "WORKBOOK", "check_formats", "table_names", "write_tables"]
 
@@ -102,7 +102,7 @@ def _csv(name: str, table: pd.DataFrame, path: Path, spreadsheet_safe: bool) -> 
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.tz_convert("UTC").dt.strftime(TIME_FORMAT)
-    out.to_csv(path, index=False)
+    out.to_csv(path, index=False, lineterminator=LINE_END)
 
 
 def _utc_naive(table: pd.DataFrame) -> pd.DataFrame:
