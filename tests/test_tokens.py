@@ -8,6 +8,7 @@ import zlib
 
 import pytest
 import requests
+from conftest import overlapping
 
 from zcrm_notebook import auth
 from zcrm_notebook.auth import AccessToken, OrgCredentials, TokenCache, get_token_cache, tokens
@@ -391,23 +392,10 @@ def test_eight_threads_fifty_jobs_two_lifetimes_two_token_requests():
         assert sim.stats.token_requests["us-org"] == 2 and cache.requests == 2
 
 
-def test_poller_eight_in_flight_two_lifetimes_two_token_requests(monkeypatch):
-    from types import SimpleNamespace
-
-    from zcrm_notebook.simulator import Faults, server
-
+def test_poller_eight_in_flight_two_lifetimes_two_token_requests():
     clock = SimClock()
     jobs = jobs_of("us-org", 50, leads_per_s=50 / 5400)  # each runs 1.5 token lifetimes
-    faults = Faults(latency_s=1e-6)  # answers pass through the (patched) delay below
-    with Simulator([sim_org()], jobs, clock=clock, faults=faults) as sim:
-        second = threading.Event()
-
-        def first_waits_for_a_second(_latency_s):  # calls overlap whatever the timing
-            if sim.stats.status_requests["us-org"] >= 2:
-                second.set()
-            assert second.wait(10), "the poller never had two calls in flight"
-
-        monkeypatch.setattr(server, "time", SimpleNamespace(sleep=first_waits_for_a_second))
+    with overlapping(Simulator([sim_org()], jobs, clock=clock), n=2) as sim:
         orgs = {"us-org": creds_of(sim, "us-org")}
         policy = PollPolicy(max_in_flight=8, max_interval_s=300, seed=1)
         poller = Poller(sim.job_ids(), orgs, clock=clock.time, sleep=clock.sleep, policy=policy)
