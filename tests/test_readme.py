@@ -63,7 +63,7 @@ def test_ci_runs_the_readme_test_command():
 def test_every_code_block_runs_or_says_why_not():
     code = [m for m in blocks() if m["lang"] in ("bash", "python")]
     skipped = [m["why"] for m in code if m["why"]]
-    assert len(code) >= 5 and len(skipped) <= 3, skipped  # most of them run
+    assert len(code) - len(skipped) >= 3, skipped  # the examples run; only these say why not
     assert all(len(why.split()) >= 4 for why in skipped)  # a reason, not a shrug
     bash_blocks = set(runnable("bash"))
     assert bash_blocks == {commands()[0], *(c for c in bash_blocks if TERMINAL.search(c))}, (
