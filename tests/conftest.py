@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
+import threading
 
 import matplotlib
+import pandas as pd
 import pytest
 
 matplotlib.use("Agg")
+
+# A test run started in the background by a non-interactive shell (`.ci/run &`, cron) inherits
+# SIGINT ignored, and so would every CLI it starts: the tests that press Ctrl-C on a child
+# would then wait for a process that never hears it. Children of a process that handles
+# SIGINT start with the default disposition again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from zcrm_notebook.auth import (
     OrgCredentials,  # noqa: E402
@@ -74,6 +84,26 @@ def two_orgs():
     return {"us-org": make_creds("us-org", "us"), "eu-org": make_creds("eu-org", "eu")}
 
 
+def overlapping(sim, n=2, timeout_s=10.0):
+    """Make the first ``n`` CRM calls ``sim`` answers wait for each other (at most
+    ``timeout_s`` real seconds) while they count as in flight: a client that really sends
+    ``n`` calls at once is then seen doing so, whatever the threads' timing."""
+    barrier, handle = threading.Barrier(n, timeout=timeout_s), sim.handle
+    arrived = iter(range(n))
+
+    def held(method, target, headers, body):
+        answer, done = handle(method, target, headers, body)
+        if "/crm/" in target and next(arrived, None) is not None:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass  # fewer than n calls at once: the test's own assertion says so
+        return answer, done
+
+    sim.handle = held
+    return sim
+
+
 def sim_orgs(sim, names=None):
     """OrgCredentials for the simulator's orgs (the path a TOML config takes)."""
     names = names or [o.name for o in sim.orgs]
@@ -94,3 +124,24 @@ def scenario(clock):
 
     with default_scenario(clock=clock) as sim:
         yield sim
+
+
+@pytest.fixture(scope="session")
+def realistic_run():
+    """The snapshot frame of the simulator's realistic scenario polled to the end on a
+    manual clock (jobs queue up to 5 simulated minutes, some pause; one unknown id)."""
+    import zcrm_notebook as zn
+    from zcrm_notebook.simulator import SimClock, default_scenario
+
+    clock = SimClock()
+    with default_scenario(clock=clock, realistic=True) as sim:
+        jobs = {o.name: sim.job_ids(o.name) for o in sim.orgs}
+        policy = zn.PollPolicy(seed=1)
+        return zn.poll_jobs(jobs, sim_orgs(sim), policy=policy, clock=clock.time, sleep=clock.sleep)
+
+
+def prefixes(df, seconds=(0, 30, 120, 190, 215, 300)):
+    """The frame as it stood ``seconds`` after its first poll, then the whole frame."""
+    start = df["polled_at"].min()
+    cuts = [df[df["polled_at"] <= start + pd.Timedelta(seconds=s)] for s in seconds]
+    return [cut.reset_index(drop=True) for cut in cuts] + [df]

@@ -49,6 +49,7 @@ _EXPORTS = {
     "plot_failure_rate": "viz.failure_rate",
     "plot_status_timeline": "viz.timeline",
     "make_report": "viz.report",
+    "style_jobs": "viz.jobtable",
     "export_report": "viz.report",
     "ZcrmError": "errors",
     "watch": "poll.background",

@@ -36,7 +36,7 @@ from ..errors import ConfigError, ZcrmError
 from ..poll.background import Watch
 from ..snapshots.load import load_snapshots
 from ..viz.report import export_report
-from ..viz.style import org_dcs, zone
+from ..viz.style import ALERT_COLOR, org_dcs, zone
 from ..viz.text import UNITS, plural
 from .core import DashboardCore, FigureImage
 from .view import (
@@ -304,7 +304,9 @@ class Dashboard(DashboardCore):
             func()
         except Exception as exc:
             log.exception("dashboard action failed")
-            self.status.value = f"<span style='color:#c0392b'>error: {html.escape(str(exc))}</span>"
+            self.status.value = (
+                f"<span style='color:{ALERT_COLOR}'>error: {html.escape(str(exc))}</span>"
+            )
 
     def start(self) -> Watch | None:
         """Start polling in the background (no-op while running or when browsing).
@@ -400,7 +402,7 @@ class Dashboard(DashboardCore):
 
     def _export_error(self, text: str) -> None:
         line = html.escape(text.splitlines()[0] if text else "unknown error")
-        self.export_out.value = f"<span style='color:#c0392b'>not exported: {line}</span>"
+        self.export_out.value = f"<span style='color:{ALERT_COLOR}'>not exported: {line}</span>"
 
     def close(self) -> None:
         """Stop polling and refreshing, close the widgets (and a store file given by path)."""

@@ -19,6 +19,7 @@ _EXPORTS = {
     "plot_outcomes": "outcomes",
     "plot_failure_rate": "failure_rate",
     "plot_status_timeline": "timeline",
+    "style_jobs": "jobtable",
 }
 __all__ = list(_EXPORTS)
 
