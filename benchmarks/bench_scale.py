@@ -7,7 +7,7 @@ The rounds run against :mod:`fake_zoho` (one asyncio loop answering every job
 ``COMPLETED`` after the latency), not the simulator: the simulator costs about 300 us of
 CPU per answered call, a third of a core at the round's 1,250 calls/s on a 2-core machine,
 so it would measure itself. Parts (each memory-sensitive one in its own subprocess, so its
-peak RSS, ``ru_maxrss``, is its own):
+peak RSS, ``VmHWM``, is its own):
 
 - ``clean``: ``clean_jobs`` on 100k (job id, org) pairs;
 - ``sched``: the real Poller over 100k jobs / 50 orgs (5 in flight each) with a client that
@@ -51,7 +51,14 @@ ROUND_LATENCY_S, SCHED_LATENCY_S, BATCH = 0.2, 0.02, 250
 
 
 def _peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (MB)."""
+    """Peak resident set size of this process so far (MB): ``VmHWM`` of its address space
+    (``ru_maxrss`` would include the peak of the parent it was forked from)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
