@@ -230,9 +230,21 @@ class RateLimitError(ApiError):
 
 
 class TransportError(ZcrmError):
-    """No HTTP answer: connection refused/reset, DNS failure or timeout."""
+    """No HTTP answer: connection refused/reset, DNS failure or timeout.
+
+    Attributes
+    ----------
+    sent : bool
+        False only when the request provably never reached the server (the connection
+        was refused or never made); True when it may have (a read timeout, a reset after
+        sending): a POST may then have done its work.
+    """
 
     default_code = "TRANSPORT_ERROR"
+
+    def __init__(self, message: str, *, sent: bool = True, **kw) -> None:
+        super().__init__(message, **kw)
+        self.sent = sent
 
 
 class ResponseFormatError(ZcrmError):
