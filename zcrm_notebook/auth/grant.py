@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import requests
 
 from ..api.destinations import check_token_destination, is_loopback_url
-from ..api.endpoints import MASS_CONVERT_STATUS, REVOKE, TOKEN
+from ..api.endpoints import REVOKE, SCOPE_SETS, TOKEN
 from ..api.transport import new_session
 from ..errors import ConfigError, TokenEndpointError, TransportError
 from ..redact import mask, register_secret
@@ -47,8 +47,9 @@ __all__ = ["DEFAULT_SCOPES", "OAuthClient", "exchange_grant_token", "revoke"]
 
 log = logging.getLogger(__name__)
 
-#: Scopes a grant asks for by default: those of the calls this package makes.
-DEFAULT_SCOPES = MASS_CONVERT_STATUS.scopes
+#: Scopes a grant asks for by default: those of watching jobs (the status call). Converting
+#: leads needs ``SCOPE_SETS["convert"]`` (``zcrm-notebook auth --scopes convert``).
+DEFAULT_SCOPES = SCOPE_SETS["watch"]
 _RELEASABLE = ("invalid_client", "invalid_client_secret")  # refused before the code is read
 _used_here: set[str] = set()
 _used_lock = threading.Lock()

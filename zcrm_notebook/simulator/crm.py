@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..api.endpoints import scope_covers
 from .accounts import AccessRecord
 from .scenario import CREATE_SCOPE, READ_SCOPE, Faults, JobTruth, SimClock, SimJob, SimOrg
 from .server import MAX_IDS, Answer, error_answer, json_answer
@@ -41,12 +42,6 @@ _CASINGS = {
     "completed": ("completed", "Completed", "COMPLETED"),
     "failed": ("failed", "Failed", "FAILED"),
 }
-
-
-def _has_scope(granted: Iterable[str], needed: str) -> bool:
-    base = needed.rsplit(".", 1)[0]  # ZohoCRM.mass_convert.leads
-    ok = {needed, f"{base}.ALL", f"{base.rsplit('.', 1)[0]}.ALL"}
-    return any(g.strip().lower() in {s.lower() for s in ok} for g in granted)
 
 
 def _is_lead_id(x: object) -> bool:
@@ -93,7 +88,7 @@ class CrmMixin:
     def _guard(self, acc: AccessRecord | None, scope: str) -> Answer | None:
         if acc is None:
             return error_answer("INVALID_TOKEN")
-        if not _has_scope(acc.scopes, scope):
+        if not scope_covers(acc.scopes, scope):
             return error_answer("OAUTH_SCOPE_MISMATCH")
         if self._orgs[acc.org].no_permission:
             return error_answer("NO_PERMISSION")
