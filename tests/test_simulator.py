@@ -17,6 +17,7 @@ from zcrm_notebook.simulator import (
     Faults,
     SimClock,
     SimJob,
+    SimLead,
     SimOrg,
     Simulator,
     default_scenario,
@@ -493,31 +494,34 @@ def test_keep_alive_connection_serves_many_requests(sim):
 # -- scheduling -------------------------------------------------------------------------
 
 
-def test_schedule_post_creates_a_pollable_job(sim):
-    tok = token(sim, "us-org")
-    auth = {"Authorization": f"Zoho-oauthtoken {tok}", "Content-Type": "application/json"}
-    url = f"{sim.api_domain('us')}/crm/v8/Leads/actions/mass_convert"
-    status, _, body = call(url, "POST", body=json.dumps({"ids": ["111", "222"]}), headers=auth)
-    answer = json.loads(body)
-    assert (status, answer["code"], answer["status"]) == (202, "SCHEDULED", "success")
-    job_id = answer["details"]["job_id"]
-    assert len(job_id) == 19 and job_id.isdigit() and job_id in sim.job_ids("us-org")
-    assert get_status(sim, "us", tok, job_id)[2]["data"][0]["Total_Count"] == 2
-    too_many = json.dumps({"ids": [str(i) for i in range(1, 52)]})
-    status, _, body = call(url, "POST", body=too_many, headers=auth)
-    assert (status, json.loads(body)["code"], json.loads(body)["details"]) == (
-        400,
-        "LIMIT_EXCEEDED",
-        {"limit": 50},
-    )
-    status, _, body = call(url, "POST", body=json.dumps({"Deals": {}}), headers=auth)
-    assert (status, json.loads(body)["code"]) == (400, "MANDATORY_NOT_FOUND")
-    schedules = [entry[1:] for entry in sim.stats.log if entry[1] == "schedule"]
-    assert schedules == [
-        ("schedule", "us-org", job_id, 202),
-        ("schedule", "us-org", None, 400),
-        ("schedule", "us-org", None, 400),
-    ]
+def test_schedule_post_creates_a_pollable_job(clock):
+    leads = [SimLead("111", "us-org"), SimLead("222", "us-org")]
+    with Simulator(ORGS, JOBS, leads=leads, clock=clock) as sim:
+        tok = token(sim, "us-org")
+        auth = {"Authorization": f"Zoho-oauthtoken {tok}", "Content-Type": "application/json"}
+        url = f"{sim.api_domain('us')}/crm/v8/Leads/actions/mass_convert"
+        status, _, body = call(url, "POST", body=json.dumps({"ids": ["111", "222"]}), headers=auth)
+        answer = json.loads(body)
+        assert (status, answer["code"], answer["status"]) == (200, "SCHEDULED", "success")
+        assert answer["message"] == "Mass Convert scheduled successfully"
+        job_id = answer["details"]["job_id"]
+        assert len(job_id) == 19 and job_id.isdigit() and job_id in sim.job_ids("us-org")
+        assert get_status(sim, "us", tok, job_id)[2]["data"][0]["Total_Count"] == 2
+        too_many = json.dumps({"ids": [str(i) for i in range(1, 52)]})
+        status, _, body = call(url, "POST", body=too_many, headers=auth)
+        assert (status, json.loads(body)["code"], json.loads(body)["details"]["limit"]) == (
+            400,
+            "LIMIT_EXCEEDED",
+            50,
+        )
+        status, _, body = call(url, "POST", body=json.dumps({"Deals": {}}), headers=auth)
+        assert (status, json.loads(body)["code"]) == (400, "MANDATORY_NOT_FOUND")
+        schedules = [entry[1:] for entry in sim.stats.log if entry[1] == "schedule"]
+        assert schedules == [
+            ("schedule", "us-org", job_id, 200),
+            ("schedule", "us-org", None, 400),
+            ("schedule", "us-org", None, 400),
+        ]
 
 
 def test_schedule_helper(sim, clock):

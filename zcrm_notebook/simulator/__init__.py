@@ -7,12 +7,24 @@ product never imports it (the ``demo`` and ``simulate`` commands load it when th
 """
 
 from .app import Simulator, default_scenario
-from .scenario import FAULT_NAMES, Faults, SimClock, SimJob, SimOrg
+from .scenario import (
+    FAULT_NAMES,
+    LEAD_PROBLEMS,
+    POST_FAULT_NAMES,
+    Faults,
+    SimClock,
+    SimJob,
+    SimLead,
+    SimOrg,
+)
 from .stats import UNKNOWN_ORG, SimStats
 
 __all__ = [
     "SimClock",
     "SimOrg",
+    "SimLead",
+    "LEAD_PROBLEMS",
+    "POST_FAULT_NAMES",
     "SimJob",
     "Faults",
     "SimStats",

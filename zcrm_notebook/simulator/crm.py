@@ -2,11 +2,13 @@
 
 :class:`CrmMixin`, inherited by :class:`~zcrm_notebook.simulator.Simulator`, answers
 ``GET .../Leads/actions/mass_convert?job_id=...`` ("Get Status of Mass Convert Lead") and
-``POST`` on the same path ("Mass Convert Lead"): it checks the access token (issued by
-:mod:`zcrm_notebook.simulator.accounts`), scope and permission, the org's concurrency cap
-and API credits, then applies the :class:`~zcrm_notebook.simulator.scenario.Faults`
-(scripted faults per job, random 5xx/429, status casing) to the job's true state.
-Standard library only.
+``POST`` on the same path ("Mass Convert Lead"). Every CRM request (these and the lead
+endpoints of :mod:`zcrm_notebook.simulator.leads`) goes through :meth:`CrmMixin._crm_call`:
+the access token (issued by :mod:`zcrm_notebook.simulator.accounts`), scope and permission,
+the org's concurrency cap and API credits. Then the
+:class:`~zcrm_notebook.simulator.scenario.Faults` apply: scripted faults per job, random
+5xx/429, status casing for the status call; the POST script (no job, or a job whose answer
+is lost) for the POST. Standard library only.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import json
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..api.endpoints import scope_covers
 from .accounts import AccessRecord
 from .scenario import CREATE_SCOPE, READ_SCOPE, Faults, JobTruth, SimClock, SimJob, SimOrg
-from .server import MAX_IDS, Answer, error_answer, json_answer
+from .server import Answer, error_answer, json_answer
 from .stats import UNKNOWN_ORG, SimStats
 
 _HTML = b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
@@ -42,12 +44,6 @@ _CASINGS = {
     "completed": ("completed", "Completed", "COMPLETED"),
     "failed": ("failed", "Failed", "FAILED"),
 }
-
-
-def _is_lead_id(x: object) -> bool:
-    if isinstance(x, str):
-        return x.isdigit()
-    return isinstance(x, int) and not isinstance(x, bool) and x > 0
 
 
 class CrmMixin:
@@ -71,9 +67,17 @@ class CrmMixin:
     _last_processed: dict[str, int]
     _rng: random.Random
 
+    _post_pos: int
+    _release: threading.Event
+    post_held: threading.Event
+
     if TYPE_CHECKING:
 
-        def schedule(self, org: str, ids: Iterable[Any], **kw: Any) -> str: ...
+        def _check_mass_convert(self, org: str, payload: Any, version: str) -> Answer | None: ...
+
+        def _add_lead_job(self, org: str, ids: list[str], deal: bool, now: float) -> str: ...
+
+        def _truth(self, job: SimJob, t: float) -> JobTruth | None: ...
 
     def _authenticate(self, dc: str, headers: Any, now: float) -> tuple[AccessRecord | None, str]:
         """The live access token of the request (None if not), and its org label."""
@@ -94,22 +98,37 @@ class CrmMixin:
             return error_answer("NO_PERMISSION")
         return None
 
-    def _spend_credit(self, org: str) -> tuple[bool, dict[str, str]]:
-        """(credits left before this call, headers to add); always True when unmetered."""
+    def _spend_credit(self, org: str, credits: int = 1) -> tuple[bool, dict[str, str]]:
+        """(enough credits left for this call, headers to add); always True when unmetered."""
         if self.faults.credits_remaining is None:
             return True, {}
         with self._lock:
             left = self._credits.setdefault(org, self.faults.credits_remaining)
-            if left > 0:
-                left = self._credits[org] = left - 1
+            if left >= credits:
+                left = self._credits[org] = left - credits
                 return True, {"X-API-CREDITS-REMAINING": str(left)}
-        return False, {"X-API-CREDITS-REMAINING": "0"}
+        return False, {"X-API-CREDITS-REMAINING": str(left)}
 
-    def _status_endpoint(self, dc: str, query: dict, headers: Any) -> tuple[Answer, Any]:
+    def _crm_call(
+        self,
+        kind: str,
+        dc: str,
+        headers: Any,
+        scope: str,
+        work: Callable[[str, float], Answer],
+        *,
+        credits: int = 1,
+        subject: str | None = None,
+    ) -> tuple[Answer, Any]:
+        """One CRM request: token, scope and permission, the org's concurrency cap and
+        credits, then ``work(org, now)``; recorded in :attr:`stats` as ``kind``.
+
+        Returns ``(answer, done)``; ``done`` leaves the org's calls in flight after the
+        answer was written.
+        """
         now = self.clock.time()
-        job_id = query.get("job_id", [""])[0].strip()
         acc, org = self._authenticate(dc, headers, now)
-        answer, done = self._guard(acc, READ_SCOPE), None
+        answer, done = self._guard(acc, scope), None
         if answer is None:
             with self._lock:
                 self._in_flight[org] += 1
@@ -117,31 +136,39 @@ class CrmMixin:
             self.stats.saw_in_flight(org, n)
             done = functools.partial(self._leave, org)
             try:
-                answer = self._status_checked(org, job_id, n, now)
+                answer = self._paid(org, n, credits, lambda: work(org, now))
             except BaseException:
                 done()
                 raise
         code = None if answer.reset else answer.status
-        self.stats.record(now, "status", org, job_id or None, code)
+        self.stats.record(now, kind, org, answer.subject or subject, code)
         return answer, done
+
+    def _paid(self, org: str, in_flight: int, credits: int, work: Callable[[], Answer]) -> Answer:
+        """``work()`` within the org's concurrency cap and API credits (429 beyond)."""
+        cap = self._orgs[org].concurrency_cap
+        if cap is not None and in_flight > cap:
+            return error_answer("TOO_MANY_REQUESTS", message="concurrency limit exceeded")
+        paid, headers = self._spend_credit(org, credits)
+        answer = (
+            work() if paid else error_answer("TOO_MANY_REQUESTS", message="API credits exhausted")
+        )
+        answer.headers.update(headers)
+        return answer
 
     def _leave(self, org: str) -> None:
         with self._lock:
             self._in_flight[org] -= 1
 
-    def _status_checked(self, org: str, job_id: str, in_flight: int, now: float) -> Answer:
-        cap = self._orgs[org].concurrency_cap
-        if cap is not None and in_flight > cap:
-            return error_answer("TOO_MANY_REQUESTS", message="concurrency limit exceeded")
-        paid, headers = self._spend_credit(org)
-        if not paid:
-            answer = error_answer("TOO_MANY_REQUESTS", message="API credits exhausted")
-        elif not job_id:
-            answer = error_answer("REQUIRED_PARAM_MISSING")
-        else:
-            answer = self._status_faulted(org, job_id, now)
-        answer.headers.update(headers)
-        return answer
+    def _status_endpoint(self, dc: str, query: dict, headers: Any) -> tuple[Answer, Any]:
+        job_id = query.get("job_id", [""])[0].strip()
+
+        def work(org: str, now: float) -> Answer:
+            if not job_id:
+                return error_answer("REQUIRED_PARAM_MISSING")
+            return self._status_faulted(org, job_id, now)
+
+        return self._crm_call("status", dc, headers, READ_SCOPE, work, subject=job_id or None)
 
     def _next_scripted(self, job_id: str) -> str | None:
         with self._lock:
@@ -177,7 +204,7 @@ class CrmMixin:
 
     def _job_answer(self, org: str, job_id: str, now: float, fault: str | None) -> Answer:
         job = self._jobs.get(job_id)
-        truth = job.truth(now) if job is not None and job.org == org else None
+        truth = self._truth(job, now) if job is not None and job.org == org else None
         if job is None or truth is None:  # unknown, another org's, or not created yet
             return error_answer("INVALID_DATA")
         with self._lock:
@@ -209,41 +236,63 @@ class CrmMixin:
             "Failed_Count": truth.failed,
         }
 
-    def _schedule_endpoint(self, dc: str, headers: Any, body: bytes) -> Answer:
-        now = self.clock.time()
-        acc, org = self._authenticate(dc, headers, now)
-        answer, job_id = self._guard(acc, CREATE_SCOPE), None
-        if answer is None:
-            paid, credit_headers = self._spend_credit(org)
-            if paid:
-                answer, job_id = self._schedule_checked(org, body, now)
-            else:
-                answer = error_answer("TOO_MANY_REQUESTS", message="API credits exhausted")
-            answer.headers.update(credit_headers)
-        self.stats.record(now, "schedule", org, job_id, answer.status)
-        return answer
+    def _schedule_endpoint(
+        self, dc: str, version: str, headers: Any, body: bytes
+    ) -> tuple[Answer, Any]:
+        def work(org: str, now: float) -> Answer:
+            answer, job_id = self._schedule_faulted(org, version, body, now)
+            answer.subject = job_id  # logged even when the answer is a fault
+            return answer
 
-    def _schedule_checked(self, org: str, body: bytes, now: float) -> tuple[Answer, str | None]:
+        return self._crm_call("schedule", dc, headers, CREATE_SCOPE, work)
+
+    def _next_post_fault(self) -> str | None:
+        with self._lock:
+            i = self._post_pos
+            if i >= len(self.faults.post_script):
+                return None
+            self._post_pos = i + 1
+            return self.faults.post_script[i]
+
+    def _schedule_faulted(
+        self, org: str, version: str, body: bytes, now: float
+    ) -> tuple[Answer, str | None]:
+        fault = self._next_post_fault()
+        if fault in ("429", "500"):
+            return error_answer(_SCRIPTED_ERRORS[fault]), None
+        if fault == "reset":
+            return Answer(0, reset=True), None
+        answer, job_id = self._schedule_checked(org, version, body, now)
+        if job_id is None or fault in (None, "ok"):
+            return answer, job_id
+        if fault == "post_500_after_create":
+            return error_answer("INTERNAL_ERROR"), job_id
+        if fault == "post_timeout_after_create":
+            answer.delay_s += self.faults.post_hold_s
+        else:  # post_hang_after_create
+            answer.hold = self._release
+            self.post_held.set()
+        return answer, job_id
+
+    def _schedule_checked(
+        self, org: str, version: str, body: bytes, now: float
+    ) -> tuple[Answer, str | None]:
         try:
             payload = json.loads(body.decode("utf-8"))
         except ValueError:  # includes UnicodeDecodeError
             not_json = "the body is not valid JSON"
             return error_answer("INVALID_DATA", message=not_json, details={}), None
-        ids = payload.get("ids") if isinstance(payload, dict) else None
-        if not ids:
-            return error_answer("MANDATORY_NOT_FOUND"), None
-        if not isinstance(ids, list) or not all(_is_lead_id(x) for x in ids):
-            bad = {"api_name": "ids"}
-            return error_answer("INVALID_DATA", message="invalid lead id", details=bad), None
-        if len(ids) > MAX_IDS:
-            return error_answer("LIMIT_EXCEEDED"), None
-        job_id = self.schedule(org, ids, created_at=now)
+        refused = self._check_mass_convert(org, payload, version)
+        if refused is not None:
+            return refused, None
+        ids = [str(x) for x in payload["ids"]]
+        job_id = self._add_lead_job(org, ids, bool(payload.get("Deals")), now)
         return json_answer(
-            202,
+            200,
             {
                 "code": "SCHEDULED",
                 "details": {"job_id": job_id},
-                "message": "Mass convert of the leads is scheduled",
+                "message": "Mass Convert scheduled successfully",
                 "status": "success",
             },
         ), job_id

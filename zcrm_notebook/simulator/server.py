@@ -33,6 +33,8 @@ logger = logging.getLogger("zcrm_notebook.simulator")
 
 MAX_IDS = 50
 """Most lead ids one mass convert takes (``LIMIT_EXCEEDED`` beyond)."""
+HOLD_MAX_S = 120.0
+"""Real seconds a held answer waits at most for its release."""
 
 _JSON = "application/json;charset=UTF-8"
 _ERRORS: dict[str, tuple[int, str, dict]] = {
@@ -48,6 +50,13 @@ _ERRORS: dict[str, tuple[int, str, dict]] = {
     "LIMIT_EXCEEDED": (400, "the number of ids exceeds the limit", {"limit": MAX_IDS}),
     "INVALID_URL_PATTERN": (404, "Please check if the URL trying to access is a correct one", {}),
     "INVALID_REQUEST_METHOD": (400, "The http request method type is not a valid one", {}),
+    # the lead endpoints: codes, messages and details keys of docs/zoho-api.md
+    "EXPECTED_FIELD_MISSING": (400, "Specify atleast one field", {}),
+    "AMBIGUITY_DURING_PROCESSING": (400, "ambiguity during processing", {}),  # no message known
+    "ID_ALREADY_CONVERTED": (400, "id already converted", {"resource_path_index": 1}),
+    "DUPLICATE_DATA": (400, "duplicate data", {"api_name": "Email"}),
+    "RECORD_LOCKED": (400, "cannot convert record that is not approved yet", {}),
+    "NOT_APPROVED": (400, "cannot convert record that is not approved yet", {}),
 }
 
 
@@ -59,6 +68,8 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # real seconds to wait before writing
     reset: bool = False  # close the socket without answering
+    hold: threading.Event | None = None  # wait for it (at most HOLD_MAX_S) before writing
+    subject: str | None = None  # the job id (or lead) the stats log names
 
 
 def json_answer(status: int, obj: Any) -> Answer:
@@ -147,6 +158,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 path = urlsplit(self.path).path  # never the query: it may hold a token
                 logger.exception("simulator failed on %s %s", method, path)
                 answer = error_answer("INTERNAL_ERROR")
+            if answer.hold is not None:
+                answer.hold.wait(HOLD_MAX_S)
             if answer.delay_s > 0:
                 time.sleep(answer.delay_s)
             if answer.reset:
