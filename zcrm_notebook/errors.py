@@ -10,6 +10,7 @@ token, grant token or client secret: messages name hosts, orgs, job ids and Zoho
     ├── ConfigError (ValueError)          bad configuration or input, caught before any call
     │   ├── DataCenterError               unknown data-center code / host
     │   ├── JobInputError                 bad job ids (lists the offending rows)
+    │   │   └── LeadInputError            bad leads to convert (lists the offending rows)
     │   ├── UnsafeEndpointError           a token would go to a host outside the DC table
     │   └── TokenStoreError               token store unreadable, corrupt or not writable
     ├── AuthError                         the org could not be authenticated
@@ -39,6 +40,7 @@ __all__ = [
     "ConfigError",
     "DataCenterError",
     "JobInputError",
+    "LeadInputError",
     "UnsafeEndpointError",
     "TokenStoreError",
     "AuthError",
@@ -110,6 +112,13 @@ class JobInputError(ConfigError):
     def __init__(self, message: str, rows: list[tuple[int, object, str]] | None = None):
         super().__init__(message)
         self.rows = list(rows or [])
+
+
+class LeadInputError(JobInputError):
+    """Leads that cannot be converted as given: bad lead ids, unknown orgs, bad per-lead
+    options, leads in an open job of the ledger (``rows`` as for :class:`JobInputError`)."""
+
+    default_code = "BAD_LEAD_INPUT"
 
 
 class UnsafeEndpointError(ConfigError):
