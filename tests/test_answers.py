@@ -13,6 +13,8 @@ from zcrm_notebook.api.answers import interpret_answer
 from zcrm_notebook.api.status import JobState
 from zcrm_notebook.errors import (
     ApiError,
+    BadRequestError,
+    EndpointConfigError,
     InvalidTokenError,
     JobNotFoundError,
     NoPermissionError,
@@ -48,22 +50,43 @@ def test_no_content_is_job_not_found(status, body):
     assert err.value.code == "NO_CONTENT" and JOB in str(err.value)
 
 
-def test_invalid_data_and_404_are_job_not_found():
-    body = json.loads((DATA / "error_invalid_data.json").read_text())
+def test_invalid_data_is_job_not_found():
+    body = json.loads((DATA / "status_error_invalid_data_param_name.json").read_text())
     with pytest.raises(JobNotFoundError) as err:
         interpret_answer(JOB, response(400, body))
-    assert err.value.code == "INVALID_DATA" and err.value.details == {"api_name": "job_id"}
-    with pytest.raises(JobNotFoundError) as err:
-        interpret_answer(JOB, response(404, envelope("INVALID_URL_PATTERN")))
-    with pytest.raises(JobNotFoundError, match="non-JSON"):
-        interpret_answer(JOB, response(404, b"<html>nf</html>", {"Content-Type": "text/html"}))
+    assert err.value.code == "INVALID_DATA" and err.value.details == {"param_name": "job_id"}
 
 
-def test_required_param_missing_is_an_api_error():
+@pytest.mark.parametrize(
+    "status, body, code",
+    [
+        (404, envelope("INVALID_URL_PATTERN"), "INVALID_URL_PATTERN"),
+        (404, {"status": "error"}, "HTTP_404"),  # a 404 without Zoho's code
+        (404, b"<html>not found</html>", "HTTP_404"),  # a proxy's page
+        (400, {**envelope("API_NOT_SUPPORTED"), "details": {"supported_version": 8}}, None),
+    ],
+)
+def test_a_404_or_an_unsupported_version_is_a_config_error_of_the_org(status, body, code):
+    with pytest.raises(EndpointConfigError) as err:
+        interpret_answer(JOB, response(status, body, {"Content-Type": "text/html"}))
+    assert err.value.code == (code or "API_NOT_SUPPORTED") and err.value.http_status == status
+    assert not isinstance(err.value, JobNotFoundError)
+
+
+@pytest.mark.parametrize("status", [400, 404])
+@pytest.mark.parametrize("code", ["REQUIRED_PARAM_MISSING", "INVALID_REQUEST_METHOD"])
+def test_a_malformed_request_is_a_bad_request_whatever_its_status(code, status):
+    """Code first: a sibling endpoint's REQUIRED_PARAM_MISSING as 404 is still end_run."""
+    with pytest.raises(BadRequestError) as err:
+        interpret_answer(JOB, response(status, envelope(code)))
+    assert err.value.code == code
+
+
+def test_required_param_missing_fixture_is_a_bad_request():
     body = json.loads((DATA / "error_required_param_missing.json").read_text())
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(BadRequestError) as err:
         interpret_answer(JOB, response(400, body))
-    assert type(err.value) is ApiError and err.value.code == "REQUIRED_PARAM_MISSING"
+    assert err.value.details == {"param_name": "job_id"}
 
 
 @pytest.mark.parametrize(

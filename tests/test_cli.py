@@ -150,33 +150,55 @@ def test_verbose_flag_after_the_command(tmp_path, capsys):
     )
 
 
-def test_wrong_client_secret_exits_1_with_the_org_error(tmp_path, capsys):
+@pytest.fixture
+def sim_files(tmp_path):
+    """A running simulator (accelerated clock) with its config and jobs CSV in tmp_path."""
     from zcrm_notebook.simulator import SimClock, default_scenario
 
-    with default_scenario(n_jobs=3, clock=SimClock(speed=100.0)) as sim:
+    with default_scenario(n_jobs=8, clock=SimClock(speed=100.0)) as sim:
         sim.write_config(tmp_path / "sim.toml")
         sim.write_jobs_csv(tmp_path / "jobs.csv")
-        text = (tmp_path / "sim.toml").read_text()
-        secret = sim.org_config("us-org")["client_secret"]
-        (tmp_path / "sim.toml").write_text(text.replace(secret, "wrong-secret-value"))
-        code = main(
-            [
-                "poll",
-                str(tmp_path / "jobs.csv"),
-                "--config",
-                str(tmp_path / "sim.toml"),
-                "--out",
-                str(tmp_path / "s.csv"),
-                "--no-progress",
-                "--min-interval",
-                "0.2",
-            ]
-        )
+        yield sim
+
+
+def poll_sim(tmp_path) -> int:
+    """``zcrm-notebook poll`` of the simulator's jobs into tmp_path/s.csv; the exit code."""
+    jobs, config, out = (str(tmp_path / name) for name in ("jobs.csv", "sim.toml", "s.csv"))
+    args = ["--config", config, "--out", out, "--no-progress", "--min-interval", "0.2"]
+    return main(["poll", jobs, *args])
+
+
+def test_wrong_client_secret_exits_1_with_the_org_error(tmp_path, capsys, sim_files):
+    text = (tmp_path / "sim.toml").read_text()
+    secret = sim_files.org_config("us-org")["client_secret"]
+    (tmp_path / "sim.toml").write_text(text.replace(secret, "wrong-secret-value"))
+    code = poll_sim(tmp_path)
     err = capsys.readouterr().err
     assert code == 1 and "org us-org (us) failed: invalid_client_secret" in err
     df = read_snapshots(tmp_path / "s.csv")
     assert set(df.loc[df.org == "us-org", "status"].astype(str)) == {"error"}
     assert (df.loc[df.org != "us-org", "status"] != "error").any()
+
+
+def test_invalid_url_pattern_exits_1_with_one_line_naming_api_domain_and_version(
+    tmp_path, capsys, sim_files
+):
+    us_jobs = sim_files.job_ids("us-org")
+    sim_files.faults.script.update({job: ["404"] * 3 for job in us_jobs})
+    code = poll_sim(tmp_path)
+    us_calls, api_domain = sim_files.stats.status_requests["us-org"], sim_files.api_domain("us")
+    err = capsys.readouterr().err
+    line = [e for e in err.splitlines() if e.startswith("error: org us-org")]
+    assert code == 1 and len(line) == 1
+    assert (
+        "failed: INVALID_URL_PATTERN" in line[0] and "/crm/v5/Leads/actions/mass_convert" in line[0]
+    )
+    assert f"api_domain ({api_domain})" in line[0] and "api_version (v5)" in line[0]
+    assert us_calls <= len(us_jobs)
+    df = read_snapshots(tmp_path / "s.csv")
+    us = df[df.org == "us-org"]
+    assert set(us["error_code"]) == {"INVALID_URL_PATTERN"} and len(us) == len(us_jobs)
+    assert (df.loc[df.org != "us-org", "status"] == "completed").any()
 
 
 def test_report_of_a_csv_with_a_bad_time_is_one_line(tmp_path, demo_dir, capsys):

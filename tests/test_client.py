@@ -11,6 +11,8 @@ from zcrm_notebook.api.status import JobState
 from zcrm_notebook.auth import AccessToken, OrgCredentials, TokenCache
 from zcrm_notebook.client import ZohoClient
 from zcrm_notebook.errors import (
+    BadRequestError,
+    EndpointConfigError,
     InvalidTokenError,
     NoPermissionError,
     ScopeError,
@@ -97,6 +99,53 @@ def test_unsafe_api_domain_in_token_answer_refused_before_any_call():
     with pytest.raises(UnsafeEndpointError, match="attacker.example"):
         client.get_status(JOB)
     assert cap.sent == []
+
+
+def envelope(code: str, **details) -> dict:
+    return {"code": code, "details": details, "message": "m", "status": "error"}
+
+
+@pytest.mark.parametrize(
+    "status, body, error, said",
+    [
+        (
+            404,
+            envelope("INVALID_URL_PATTERN"),
+            EndpointConfigError,
+            "api_domain (https://www.zohoapis.eu) and api_version (v6)",
+        ),
+        (
+            404,
+            b"<html>Not Found</html>",
+            EndpointConfigError,
+            "api_domain (https://www.zohoapis.eu)",
+        ),
+        (
+            400,
+            envelope("API_NOT_SUPPORTED", supported_version=8),
+            EndpointConfigError,
+            "v6 does not have GET /crm/v6/",
+        ),
+        (
+            400,
+            envelope("REQUIRED_PARAM_MISSING", param_name="job_id"),
+            BadRequestError,
+            "?job_id=<19-digit id>",
+        ),
+        (404, envelope("REQUIRED_PARAM_MISSING"), BadRequestError, "a proxy may be rewriting"),
+    ],
+)
+def test_an_answer_that_ends_the_org_says_what_to_check_in_one_line(status, body, error, said):
+    c = creds(api_version="v6")
+    client = ZohoClient(c, token_cache=fixed_cache(c))
+    cap = Capture(status, body)
+    client.session.mount("https://", cap)
+    with pytest.raises(error) as err:
+        client.get_status(JOB)
+    assert said in str(err.value) and "\n" not in str(err.value) and len(cap.sent) == 1
+    assert err.value.http_status == status and "access.token" not in str(err.value)
+    if err.value.code == "API_NOT_SUPPORTED":
+        assert "8" in str(err.value) and err.value.details == {"supported_version": 8}
 
 
 # --- against the simulator --------------------------------------------------------------------

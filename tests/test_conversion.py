@@ -1,6 +1,7 @@
-"""api/conversion.py and the client's conversion calls: Zoho's canned answers of the POST, Get
-Records and the single convert (tests/data, tests/contracts/examples.toml) to values or to the
-action of docs/zoho-api.md's error table; the requests the client builds for them."""
+"""api/conversion.py and the client's conversion calls: answers of the POST, Get Records and the
+single convert beyond the documented examples (those run in
+tests/contracts/test_documented_examples.py), to values or to the action of docs/zoho-api.md's
+error table; the requests the client builds for them."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from zcrm_notebook.errors import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent / "contracts"))
-from contract_schemas import examples, load_example  # noqa: E402
+from contract_schemas import load_example  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("fresh_token_caches")
 
@@ -40,18 +41,9 @@ ENDPOINT = {
 }
 
 
-def canned(endpoint: str) -> list[dict]:
-    return [e for e in examples()["example"] if e["endpoint"] == endpoint]
-
-
-def _id(entry: dict) -> str:
-    return entry.get("file") or f"{entry['endpoint']}-{entry['http_status']}"
-
-
 def outcome(endpoint: str, status: int, body) -> tuple[str, object]:
     """("value", parsed) or ("action", (code, action)) of one answer, through the package."""
-    raw = b"" if body is None else body
-    r = response(status, raw)
+    r = response(status, b"" if body is None else body)
     try:
         if endpoint == "mass_convert_post":
             return "value", cv.interpret_schedule("chunk 1", r)
@@ -63,45 +55,6 @@ def outcome(endpoint: str, status: int, body) -> tuple[str, object]:
     if not found.converted:
         return "action", (found.code, "lead_reason")
     return "value", found
-
-
-@pytest.mark.parametrize("entry", canned("mass_convert_post"), ids=_id)
-def test_every_documented_post_answer_gets_its_action(entry):
-    body = load_example(entry)
-    for status in [entry["http_status"], *entry.get("http_status_alternatives", [])]:
-        kind, got = outcome("mass_convert_post", status, body)
-        expect = entry["expect"]
-        if expect.get("outcome") == "scheduled":
-            assert (kind, got) == ("value", expect["job_id"])
-        else:
-            assert (kind, got) == ("action", (expect["code"], expect["action"]))
-
-
-@pytest.mark.parametrize("entry", canned("records"), ids=_id)
-def test_every_documented_records_answer_is_read(entry):
-    body = None if entry.get("empty_body") else load_example(entry)
-    kind, got = outcome("records", entry["http_status"], body)
-    expect = entry["expect"]
-    if expect.get("outcome") == "no_match":
-        assert (kind, got) == ("value", [])
-    elif expect.get("outcome") == "records":
-        assert kind == "value"
-        assert [r.lead_id for r in got if r.converted] == expect["converted"]
-        assert [r.lead_id for r in got if not r.converted] == expect["not_converted"]
-    else:
-        assert (kind, got) == ("action", (expect["code"], expect["action"]))
-
-
-@pytest.mark.parametrize("entry", canned("convert"), ids=_id)
-def test_every_documented_single_convert_answer_is_a_result_or_a_reason(entry):
-    kind, got = outcome("convert", entry["http_status"], load_example(entry))
-    expect = entry["expect"]
-    if expect.get("outcome") == "converted":
-        assert kind == "value" and got.converted
-        ids = (got.contact_id, got.account_id, got.deal_id)
-        assert ids == (expect["contact_id"], expect["account_id"], expect["deal_id"])
-    else:
-        assert (kind, got) == ("action", (expect["code"], expect["action"]))
 
 
 def test_lead_errors_of_the_single_convert_are_reasons_at_any_status_and_place():

@@ -1,14 +1,19 @@
-"""Data-center table: codes, accounts servers, API domains, look-ups."""
+"""Data-center table: codes, accounts servers, API domains, sources, look-ups."""
+
+import warnings
 
 import pytest
 
 from zcrm_notebook.api.datacenters import (
     DATA_CENTERS,
+    dc_codes,
     dc_for_accounts_server,
     dc_for_api_domain,
+    describe_data_centers,
     get_dc,
 )
-from zcrm_notebook.errors import DataCenterError
+from zcrm_notebook.api.unverified import forget_warnings
+from zcrm_notebook.errors import DataCenterError, UnverifiedFactWarning
 
 
 def test_all_nine_data_centers():
@@ -58,3 +63,26 @@ def test_unknown_hosts_raise():
         dc_for_api_domain("https://www.zohoapis.de")
     with pytest.raises(DataCenterError):
         dc_for_accounts_server("https://accounts.example.com")
+
+
+def test_every_data_center_names_its_source_and_only_uk_is_unverified():
+    assert all(dc.source for dc in DATA_CENTERS.values())
+    assert {c for c, dc in DATA_CENTERS.items() if not dc.verified} == {"uk"}
+    assert all("SDK" in dc.source for dc in DATA_CENTERS.values() if dc.verified)
+    assert dc_codes().endswith("uk (UNVERIFIED)")
+    lines = describe_data_centers().splitlines()
+    assert len(lines) == 9 and "UNVERIFIED" in lines[-1] and "zohoapis.uk" in lines[-1]
+
+
+def test_using_an_unverified_data_center_warns_once():
+    forget_warnings()
+    with pytest.warns(UnverifiedFactWarning, match="data center uk is not confirmed"):
+        get_dc("uk")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        get_dc("uk")  # once per process
+        dc_for_api_domain("https://www.zohoapis.uk")
+        get_dc("eu")
+    forget_warnings()
+    with pytest.warns(UnverifiedFactWarning):
+        dc_for_accounts_server("https://accounts.zoho.uk")

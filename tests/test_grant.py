@@ -10,7 +10,7 @@ import pytest
 
 from zcrm_notebook import auth
 from zcrm_notebook.auth import grant, tokens
-from zcrm_notebook.auth.grant import OAuthClient, exchange_grant_token, revoke
+from zcrm_notebook.auth.grant import OAuthClient, exchange_grant_token, revoke, revoke_outcome
 from zcrm_notebook.auth.tokenstore import TokenStore
 from zcrm_notebook.auth.webflow import authorization_url, complete_authorization, parse_redirect
 from zcrm_notebook.cli import auth as auth_command
@@ -141,14 +141,17 @@ def test_authorization_url_has_zoho_parameters():
     parts = urlsplit(url)
     q = {k: v[0] for k, v in parse_qs(parts.query).items()}
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == (
-        "https://accounts.zohocloud.ca/oauth/v2/auth"
+        "https://accounts.zoho.com/oauth/v2/auth"  # Zoho's multi-DC guide: start there
     )
     assert q["scope"] == "ZohoCRM.mass_convert.leads.READ,ZohoCRM.mass_convert.leads.CREATE"
     assert (q["response_type"], q["access_type"], q["prompt"]) == ("code", "offline", "consent")
     assert (q["client_id"], q["redirect_uri"], q["state"]) == ("1000.CAID", CB, state)
     assert "ca-secret-x" not in url
     au = OAuthClient("acme-au", "au", "1000.AUID", "au-secret-x")
-    assert authorization_url(au, CB)[0].startswith("https://accounts.zoho.com.au/oauth/v2/auth?")
+    registered_in_au = authorization_url(au, CB, registered_dc="au")[0]
+    assert registered_in_au.startswith("https://accounts.zoho.com.au/oauth/v2/auth?")
+    cn = OAuthClient("acme-cn", "cn", "1000.CNID", "cn-secret-x")
+    assert authorization_url(cn, CB)[0].startswith("https://accounts.zoho.com.cn/oauth/v2/auth?")
 
 
 def redirect(server: str, location: str = "eu", code: str = "1000.code.x", state: str = "s1"):
@@ -213,6 +216,26 @@ def test_revoke_revokes_at_zoho_and_deletes(sim, store):
         auth.TokenCache(creds).get()  # Zoho no longer accepts it
     with pytest.raises(ConfigError, match="no stored token for org 'us-org'"):
         revoke("us-org", store=store)
+
+
+def test_revoking_a_token_zoho_already_invalidated_deletes_it_and_says_so(sim, store):
+    creds = exchange_grant_token(client_of(sim), sim.issue_grant_token("us-org"), store=store)
+    other = TokenStore(store.path.with_name("other.json"))
+    other.put(store.get("us-org"))
+    revoke("us-org", store=other)  # revoked elsewhere: Zoho now answers 400
+    with pytest.warns(UserWarning, match="HTTP 400.*invalid already.*deleted"):
+        gone = revoke("us-org", store=store)
+    assert gone.refresh_token == creds.refresh_token and store.read() == {}
+
+
+@pytest.mark.parametrize(
+    "status, body", [(500, None), (200, {"status": "failure"}), (200, {"error": "x"})]
+)
+def test_any_other_revoke_answer_keeps_the_token(status, body):
+    with pytest.raises(TokenEndpointError, match="kept"):
+        revoke_outcome("https://accounts.zoho.eu", status, body)
+    assert revoke_outcome("https://accounts.zoho.eu", 200, {"status": "success"}) == "revoked"
+    assert revoke_outcome("https://accounts.zoho.eu", 400, None) == "already_invalid"
 
 
 def test_revoke_without_answer_keeps_the_entry(sim, store):
@@ -302,6 +325,8 @@ def test_cli_auth_url_prints_url_and_next_step(capsys, monkeypatch):
             "--auth-url",
             "--redirect-uri",
             CB,
+            "--registered-dc",
+            "ca",
         )
         == 0
     )

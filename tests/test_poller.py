@@ -97,7 +97,8 @@ def one_job_sim(clock, script, total=10, rate=1.0, **fault_kw):
         (["unknown_status", "unknown_status"], "completed", None, 12),
         (["backwards"], "completed", None, 12),
         (["204"] * 3, "error", "NO_CONTENT", 4),
-        (["404"] * 3, "error", "INVALID_URL_PATTERN", 4),
+        (["404"] * 3, "error", "INVALID_URL_PATTERN", 1),  # ends the org at once
+        (["required_param_missing"], "error", "REQUIRED_PARAM_MISSING", 1),
         (["500"] * 4, "completed", "INTERNAL_ERROR", 16),
         (["429"] * 20, "error", "TOO_MANY_REQUESTS", 24),
     ],
@@ -178,6 +179,59 @@ def test_two_orgs_in_two_dcs_poll_in_one_run_and_an_auth_failure_stays_in_its_or
     assert final == {"11": "completed", "12": "completed", "21": "error", "22": "error"}
     assert set(df.loc[df.org == "eu-org", "error_code"]) == {"NO_PERMISSION"}
     assert p.org_stats().set_index("org").loc["eu-org", "failed_reason"] == "NO_PERMISSION"
+
+
+def test_invalid_url_pattern_ends_its_org_after_one_call_per_job_in_flight(clock):
+    """404 INVALID_URL_PATTERN: a wrong api_domain / api_version, never a lost job."""
+    orgs = [
+        SimOrg("us-org", "us", "c1", "csecret-1", "rtoken-1"),
+        SimOrg("eu-org", "eu", "c2", "csecret-2", "rtoken-2"),
+    ]
+    us_jobs = [SimJob(f"1{i:02d}", "us-org", 5) for i in range(12)]
+    jobs = [*us_jobs, SimJob("21", "eu-org", 5), SimJob("22", "eu-org", 5)]
+    faults = Faults(script={j.job_id: ["404"] * 5 for j in us_jobs})
+    policy = PollPolicy(seed=1, max_in_flight=4)
+    with Simulator(orgs, jobs, clock=clock, faults=faults) as sim:
+        p, df = run(sim, clock, policy=policy)
+        calls = sim.stats.requests_by_job
+        us_calls = sim.stats.status_requests["us-org"]
+        api_domain = sim.api_domain("us")
+    us = df[df.org == "us-org"]
+    assert us_calls <= 4 and all(calls[j.job_id] <= 1 for j in us_jobs)
+    assert us.groupby("job_id").size().eq(1).all() and len(us) == len(us_jobs)
+    assert set(us["error_code"]) == {"INVALID_URL_PATTERN"} and set(us["status"]) == {"error"}
+    stats = p.org_stats().set_index("org")
+    assert stats.loc["us-org", "failed_reason"] == "INVALID_URL_PATTERN"
+    message = stats.loc["us-org", "failed_message"]
+    assert "\n" not in message and f"api_domain ({api_domain})" in message
+    assert "api_version (v5)" in message and "/crm/v5/Leads/actions/mass_convert" in message
+    assert last_status(df[df.org == "eu-org"]) == {"21": "completed", "22": "completed"}
+    assert pd.isna(stats.loc["eu-org", "failed_reason"])
+
+
+def test_api_version_v4_is_accepted_with_a_warning_and_a_404_names_it(clock):
+    """Zoho documents the POST from v4 but the status call from v5: the simulator (like a
+    Zoho without a v4 status call) answers 404, which ends the org naming api_version."""
+    from zcrm_notebook.api.unverified import forget_warnings
+    from zcrm_notebook.auth import OrgCredentials
+    from zcrm_notebook.errors import UnverifiedFactWarning
+
+    org = SimOrg("us-org", "us", "cid", "csecret-1", "rtoken-1")
+    with Simulator(
+        [org], [SimJob("31", "us-org", 5), SimJob("32", "us-org", 5)], clock=clock
+    ) as sim:
+        forget_warnings()
+        with pytest.warns(UnverifiedFactWarning, match="v4"):
+            creds = OrgCredentials(
+                org="us-org", **{**sim.org_config("us-org"), "api_version": "v4"}
+            )
+        p = Poller(
+            ["31", "32"], {"us-org": creds}, org="us-org", clock=clock.time, sleep=clock.sleep
+        )
+        df = p.run()
+        assert sim.stats.status_requests["us-org"] <= 2
+    assert set(df["error_code"]) == {"INVALID_URL_PATTERN"} and len(df) == 2
+    assert "api_version (v4)" in p.org_stats().loc[0, "failed_message"]
 
 
 def test_deadline_is_stopped_watching_not_failed(clock):
@@ -303,7 +357,9 @@ def test_ctrl_c_stops_between_snapshots_and_keeps_them(scenario, clock, tmp_path
 def test_credits_header_and_retry_after_are_used(clock):
     org = SimOrg("us-org", "us", "cid", "csecret-1", "rtoken-1")
     job = SimJob("1111111111111111111", "us-org", 10, leads_per_s=1.0)
-    faults = Faults(script={job.job_id: ["429"]}, retry_after_s=7.0, credits_remaining=500)
+    faults = Faults(
+        script={job.job_id: ["429"]}, retry_after_s=7.0, credits_remaining=500, credits_header=True
+    )
     with Simulator([org], [job], clock=clock, faults=faults) as sim:
         p, _ = run(sim, clock)
     stats = p.org_stats().iloc[0]

@@ -167,7 +167,7 @@ def test_a_job_converts_its_leads_one_by_one_and_its_counts_follow_them(sim, clo
     assert sim.lead_state(GOOD)["by"] == job and not sim.lead_state(NOCO)["converted"]
     clock.advance(3.0)
     final = status_of(sim, job)
-    assert (final["Status"], final["Converted_Count"], final["Failed_Count"]) == ("completed", 3, 1)
+    assert (final["Status"], final["Converted_Count"], final["Failed_Count"]) == ("COMPLETED", 3, 1)
     converted = [i for i in (GOOD, DUP, DEALLESS, NOCO) if sim.lead_state(i)["by"] == job]
     assert converted == [GOOD, DEALLESS, NOCO]  # no deal asked: the deal field is no problem
 

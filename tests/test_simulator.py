@@ -17,7 +17,6 @@ from zcrm_notebook.simulator import (
     Faults,
     SimClock,
     SimJob,
-    SimLead,
     SimOrg,
     Simulator,
     default_scenario,
@@ -222,6 +221,63 @@ def test_revoked_refresh_token_and_its_access_tokens_stop_working(sim):
     assert [e[1:3] for e in sim.stats.log if e[1] == "revoke"] == [("revoke", "us-org")]
 
 
+def revoke_call(sim, tok):
+    status, _, body = call(
+        f"{sim.accounts_url('us')}/oauth/v2/token/revoke",
+        "POST",
+        body=urlencode({"token": tok}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    return status, body
+
+
+def test_revoking_an_unknown_or_revoked_token_answers_400(sim):
+    assert revoke_call(sim, "1000.made.up") == (400, b"")
+    rt = sim.org_config("us-org")["refresh_token"]
+    assert revoke_call(sim, rt) == (200, b'{"status": "success"}')
+    assert revoke_call(sim, rt) == (400, b"")  # already revoked
+    assert [e[2:] for e in sim.stats.log] == [
+        ("(unknown)", None, 400),
+        ("us-org", None, 200),
+        ("(unknown)", None, 400),
+    ]
+
+
+def test_the_16th_access_token_invalidates_the_oldest(clock):
+    with Simulator(ORGS, JOBS, clock=clock, max_active_access_tokens=3) as s:
+        first, second, third = (token(s, "us-org") for _ in range(3))
+        assert get_status(s, "us", first, JOB)[0] == 200
+        fourth = token(s, "us-org")
+        assert get_status(s, "us", first, JOB)[2]["code"] == "INVALID_TOKEN"  # the oldest
+        assert all(get_status(s, "us", t, JOB)[0] == 200 for t in (second, third, fourth))
+    with Simulator(ORGS, JOBS, clock=clock) as s:  # Zoho's numbers
+        tokens = [token(s, "eu-org") for _ in range(10)]
+        clock.advance(601)  # past the 10-per-10-minutes window
+        tokens += [token(s, "eu-org") for _ in range(6)]
+        alive = [get_status(s, "eu", t, JOB_EU)[0] for t in tokens]
+        assert alive == [401] + [200] * 15
+
+
+def test_the_21st_refresh_token_invalidates_the_first(clock):
+    with Simulator(ORGS, JOBS, clock=clock) as s:  # Zoho's 20 refresh tokens per user
+        cfg = s.org_config("us-org")
+        grant = {
+            "grant_type": "authorization_code",
+            "client_id": cfg["client_id"],
+            "client_secret": cfg["client_secret"],
+        }
+        made = [
+            token_call(s, "us", **grant, code=s.issue_grant_token("us-org"))["refresh_token"]
+            for _ in range(19)
+        ]
+        assert "access_token" in refresh(s, "us-org")  # the configured one is the first
+        made.append(
+            token_call(s, "us", **grant, code=s.issue_grant_token("us-org"))["refresh_token"]
+        )
+        assert refresh(s, "us-org") == {"error": "invalid_code"}
+        assert all("access_token" in refresh(s, "us-org", refresh_token=rt) for rt in made[:5])
+
+
 # -- CRM status -------------------------------------------------------------------------
 
 
@@ -240,14 +296,14 @@ def test_status_progresses_with_the_clock_and_finishes_at_true_finish_at(sim, cl
         previous = done
         if not seen or seen[-1] != item["Status"]:
             seen.append(item["Status"])
-        if item["Status"] == "completed":
+        if item["Status"] == "COMPLETED":
             first_completed = clock.time()
             assert (item["Converted_Count"], item["Failed_Count"]) == (8, 2)
         clock.advance(0.25)
-    assert seen == ["scheduled", "in progress", "completed"]
+    assert seen == ["SCHEDULED", "IN PROGRESS", "COMPLETED"]  # the case of Zoho's sample
     assert finish <= first_completed < finish + 0.25
-    assert sim.expected_status(JOB, finish)["Status"] == "completed"
-    assert sim.expected_status(JOB, finish - 1e-6)["Status"] == "in progress"
+    assert sim.expected_status(JOB, finish)["Status"] == "COMPLETED"
+    assert sim.expected_status(JOB, finish - 1e-6)["Status"] == "IN PROGRESS"
 
 
 def test_stall_pauses_progress_at_half_way(sim):
@@ -270,7 +326,7 @@ def test_whole_job_failure(sim, clock):
     tok = token(sim, "us-org")
     clock.advance(sim.true_finish_at(JOB_FAILS) - T0)
     item = get_status(sim, "us", tok, JOB_FAILS)[2]["data"][0]
-    assert item["Status"] == "failed"
+    assert item["Status"] == "FAILED"
     assert item["Not_Converted_Count"] == 0
     assert item["Converted_Count"] + item["Failed_Count"] == 8 and item["Failed_Count"] >= 4
 
@@ -290,17 +346,21 @@ def test_bad_job_ids(sim):
     for job_id in ("1234567890123456789", JOB_EU, "abc"):
         status, _, body = get_status(sim, "us", tok, job_id)
         assert status == 400
-        assert body == {
+        assert body == {  # details: OAS InvalidParamError; message: Zoho's for INVALID_DATA
             "code": "INVALID_DATA",
-            "details": {"api_name": "job_id"},
-            "message": "Invalid job id",
+            "details": {"param_name": "job_id"},
+            "message": "invalid data",
             "status": "error",
         }
     status, _, body = call(
         f"{sim.api_domain('us')}{PATH}", headers={"Authorization": f"Zoho-oauthtoken {tok}"}
     )
-    assert status == 400 and json.loads(body)["code"] == "REQUIRED_PARAM_MISSING"
-    assert json.loads(body)["details"] == {"api_name": "job_id"}
+    assert status == 400 and json.loads(body) == {
+        "code": "REQUIRED_PARAM_MISSING",
+        "details": {"param_name": "job_id", "param": "job_id"},  # OAS common.json
+        "message": "One of the expected parameter is missing",
+        "status": "error",
+    }
 
 
 def test_invalid_tokens_answer_401(sim, clock):
@@ -311,8 +371,15 @@ def test_invalid_tokens_answer_401(sim, clock):
         "message": "invalid oauth token",
         "status": "error",
     }
-    assert get_status(sim, "us", None, JOB)[::2] == (401, invalid)  # no header
-    assert get_status(sim, "us", tok, JOB, scheme="Bearer")[::2] == (401, invalid)
+    no_header = {
+        "code": "AUTHENTICATION_FAILURE",
+        "details": {},
+        "message": "Authentication failed",
+        "status": "error",
+    }
+    assert get_status(sim, "us", None, JOB)[::2] == (401, no_header)
+    assert get_status(sim, "us", tok, JOB, scheme="Bearer")[::2] == (401, no_header)  # garbled
+    assert get_status(sim, "us", "", JOB, scheme="Zoho-oauthtoken")[::2] == (401, no_header)
     assert get_status(sim, "eu", tok, JOB_EU)[::2] == (401, invalid)  # token of another DC
     assert get_status(sim, "us", "1000.made.up", JOB)[::2] == (401, invalid)
     assert get_status(sim, "us", tok, JOB)[0] == 200
@@ -328,7 +395,7 @@ def test_scope_mismatch_and_no_permission(sim):
     assert status == 403
     assert body == {
         "code": "NO_PERMISSION",
-        "details": {"permissions": ["Crm_Implied_Mass_Convert"]},
+        "details": {"permissions": ["Crm_Implied_Mass_Convert_Leads"]},  # name UNVERIFIED
         "message": "permission denied",
         "status": "error",
     }
@@ -354,8 +421,8 @@ def test_unknown_paths_answer_invalid_url_pattern(sim):
 ERRORS = {
     "429": (429, "TOO_MANY_REQUESTS"),
     "500": (500, "INTERNAL_ERROR"),
-    "503": (503, "INTERNAL_ERROR"),
     "404": (404, "INVALID_URL_PATTERN"),
+    "required_param_missing": (400, "REQUIRED_PARAM_MISSING"),
     "invalid_token": (401, "INVALID_TOKEN"),
     "auth_failure": (401, "AUTHENTICATION_FAILURE"),
     "scope_mismatch": (401, "OAUTH_SCOPE_MISMATCH"),
@@ -377,6 +444,16 @@ def test_scripted_error_faults(clock, fault):
         assert get_status(s, "us", tok, JOB)[0] == 200  # consumed: next answer is normal
 
 
+def test_scripted_503_is_an_outage_page_not_zoho_s_envelope(clock):
+    with scripted(clock, "503") as s:
+        url = f"{s.api_domain('us')}{PATH}?job_id={JOB}"
+        status, hdrs, body = call(
+            url, headers={"Authorization": f"Zoho-oauthtoken {token(s, 'us-org')}"}
+        )
+        assert status == 503 and hdrs["Content-Type"].startswith("text/html")
+        assert b"Service Unavailable" in body
+
+
 def test_scripted_format_faults(clock):
     names = ["html", "truncated", "204", "missing_data", "unknown_status"]
     with scripted(clock, *names) as s:
@@ -392,7 +469,7 @@ def test_scripted_format_faults(clock):
         assert call(url, headers=auth)[::2] == (204, b"")
         assert json.loads(call(url, headers=auth)[2]) == {"info": {}}
         assert json.loads(call(url, headers=auth)[2])["data"][0]["Status"] == "PAUSED"
-        assert json.loads(call(url, headers=auth)[2])["data"][0]["Status"] == "scheduled"
+        assert json.loads(call(url, headers=auth)[2])["data"][0]["Status"] == "SCHEDULED"
 
 
 def test_scripted_backwards_fault_goes_below_the_previous_answer(clock):
@@ -402,7 +479,7 @@ def test_scripted_backwards_fault_goes_below_the_previous_answer(clock):
         before = get_status(s, "us", tok, JOB)[2]["data"][0]
         s.faults.script[JOB].append("backwards")  # appended later: still used
         after = get_status(s, "us", tok, JOB)[2]["data"][0]
-        assert before["Status"] == "completed" and after["Status"] == "in progress"
+        assert before["Status"] == "COMPLETED" and after["Status"] == "IN PROGRESS"
         assert after["Not_Converted_Count"] > before["Not_Converted_Count"]
         assert get_status(s, "us", tok, JOB)[2]["data"][0] == before
 
@@ -424,7 +501,7 @@ def test_unknown_fault_name_is_refused(clock):
 
 
 def test_random_faults_retry_after_and_credits(clock):
-    faults = Faults(rate_429=1.0, retry_after_s=2.5, credits_remaining=2)
+    faults = Faults(rate_429=1.0, retry_after_s=2.5, credits_remaining=2, credits_header=True)
     with Simulator(ORGS, JOBS, clock=clock, faults=faults) as s:
         tok = token(s, "us-org")
         status, hdrs, body = get_status(s, "us", tok, JOB)
@@ -442,13 +519,33 @@ def test_random_faults_retry_after_and_credits(clock):
         assert (status, hdrs["X-API-CREDITS-REMAINING"]) == (429, "0")
 
 
-def test_status_casing_varies(clock):
-    with Simulator(ORGS, JOBS, clock=clock, faults=Faults(status_casing=True, seed=3)) as s:
+def test_credits_are_metered_without_the_undocumented_header_by_default(clock):
+    with Simulator(ORGS, JOBS, clock=clock, faults=Faults(credits_remaining=1)) as s:
+        tok = token(s, "us-org")
+        status, hdrs, _ = get_status(s, "us", tok, JOB)
+        assert status == 200 and "X-API-CREDITS-REMAINING" not in hdrs
+        status, hdrs, body = get_status(s, "us", tok, JOB)
+        assert (status, body["code"]) == (429, "TOO_MANY_REQUESTS")
+        assert "X-API-CREDITS-REMAINING" not in hdrs and "Retry-After" not in hdrs
+
+
+@pytest.mark.parametrize("casing", [True, "wild"])
+def test_wild_status_casing_varies(clock, casing):
+    with Simulator(ORGS, JOBS, clock=clock, faults=Faults(status_casing=casing, seed=3)) as s:
         tok = token(s, "us-org")
         clock.advance(s.true_finish_at(JOB) - T0)
         words = {get_status(s, "us", tok, JOB)[2]["data"][0]["Status"] for _ in range(20)}
         assert len(words) > 1 and words <= {"completed", "Completed", "COMPLETED"}
-        assert s.expected_status(JOB, T0 + 12)["Status"] == "in progress"  # canonical
+        assert s.expected_status(JOB, T0 + 12)["Status"] == "IN PROGRESS"  # documented
+
+
+def test_lower_status_casing_is_the_page_s_list(clock):
+    with Simulator(ORGS, JOBS, clock=clock, faults=Faults(status_casing="lower")) as s:
+        tok = token(s, "us-org")
+        assert get_status(s, "us", tok, JOB)[2]["data"][0]["Status"] == "scheduled"
+        assert s.expected_status(JOB, T0 + 12)["Status"] == "in progress"
+    with pytest.raises(ValueError, match="status_casing"):
+        Faults(status_casing="Title").validate()
 
 
 def test_concurrency_cap_answers_429_and_records_max_in_flight(clock):
@@ -494,34 +591,55 @@ def test_keep_alive_connection_serves_many_requests(sim):
 # -- scheduling -------------------------------------------------------------------------
 
 
-def test_schedule_post_creates_a_pollable_job(clock):
-    leads = [SimLead("111", "us-org"), SimLead("222", "us-org")]
-    with Simulator(ORGS, JOBS, leads=leads, clock=clock) as sim:
-        tok = token(sim, "us-org")
-        auth = {"Authorization": f"Zoho-oauthtoken {tok}", "Content-Type": "application/json"}
-        url = f"{sim.api_domain('us')}/crm/v8/Leads/actions/mass_convert"
-        status, _, body = call(url, "POST", body=json.dumps({"ids": ["111", "222"]}), headers=auth)
-        answer = json.loads(body)
-        assert (status, answer["code"], answer["status"]) == (200, "SCHEDULED", "success")
-        assert answer["message"] == "Mass Convert scheduled successfully"
-        job_id = answer["details"]["job_id"]
-        assert len(job_id) == 19 and job_id.isdigit() and job_id in sim.job_ids("us-org")
-        assert get_status(sim, "us", tok, job_id)[2]["data"][0]["Total_Count"] == 2
-        too_many = json.dumps({"ids": [str(i) for i in range(1, 52)]})
-        status, _, body = call(url, "POST", body=too_many, headers=auth)
-        assert (status, json.loads(body)["code"], json.loads(body)["details"]["limit"]) == (
-            400,
-            "LIMIT_EXCEEDED",
-            50,
-        )
-        status, _, body = call(url, "POST", body=json.dumps({"Deals": {}}), headers=auth)
-        assert (status, json.loads(body)["code"]) == (400, "MANDATORY_NOT_FOUND")
-        schedules = [entry[1:] for entry in sim.stats.log if entry[1] == "schedule"]
-        assert schedules == [
-            ("schedule", "us-org", job_id, 200),
-            ("schedule", "us-org", None, 400),
-            ("schedule", "us-org", None, 400),
-        ]
+def test_schedule_post_creates_a_pollable_job(sim):
+    tok = token(sim, "us-org")
+    auth = {"Authorization": f"Zoho-oauthtoken {tok}", "Content-Type": "application/json"}
+    url = f"{sim.api_domain('us')}/crm/v8/Leads/actions/mass_convert"
+    status, _, body = call(url, "POST", body=json.dumps({"ids": ["111", "222"]}), headers=auth)
+    answer = json.loads(body)
+    assert (status, answer["code"], answer["status"]) == (200, "SCHEDULED", "success")
+    assert answer["message"] == "Mass Convert scheduled successfully"
+    job_id = answer["details"]["job_id"]
+    assert len(job_id) == 19 and job_id.isdigit() and job_id in sim.job_ids("us-org")
+    assert get_status(sim, "us", tok, job_id)[2]["data"][0]["Total_Count"] == 2
+    too_many = json.dumps({"ids": [str(i) for i in range(1, 52)]})
+    status, _, body = call(url, "POST", body=too_many, headers=auth)
+    assert (status, json.loads(body)["code"], json.loads(body)["details"]) == (
+        400,
+        "LIMIT_EXCEEDED",
+        {"limit": 50, "limit_due_to": [{"api_name": "ids", "json_path": "$.ids"}]},
+    )
+    status, _, body = call(url, "POST", body=json.dumps({"Deals": {}}), headers=auth)
+    assert (status, json.loads(body)["code"], json.loads(body)["details"]) == (
+        400,
+        "MANDATORY_NOT_FOUND",
+        {"api_name": "ids", "json_path": "$.ids"},
+    )
+    status, _, body = call(url, "POST", body=json.dumps({"ids": ["111", "x"]}), headers=auth)
+    assert (status, json.loads(body)) == (
+        400,
+        {
+            "code": "INVALID_DATA",
+            "details": {"api_name": "ids", "json_path": "$.ids[1]"},
+            "message": "invalid data",
+            "status": "error",
+        },
+    )
+    schedules = [entry[1:] for entry in sim.stats.log if entry[1] == "schedule"]
+    assert schedules == [
+        ("schedule", "us-org", job_id, 200),
+        ("schedule", "us-org", None, 400),
+        ("schedule", "us-org", None, 400),
+        ("schedule", "us-org", None, 400),
+    ]
+
+
+def test_schedule_answers_202_behind_its_option(clock):
+    with Simulator(ORGS, JOBS, clock=clock, faults=Faults(schedule_status=202)) as s:
+        auth = {"Authorization": f"Zoho-oauthtoken {token(s, 'us-org')}"}
+        url = f"{s.api_domain('us')}/crm/v4/Leads/actions/mass_convert"  # documented from v4
+        status, _, body = call(url, "POST", body=json.dumps({"ids": ["1"]}), headers=auth)
+        assert (status, json.loads(body)["code"]) == (202, "SCHEDULED")
 
 
 def test_schedule_helper(sim, clock):

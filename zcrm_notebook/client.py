@@ -6,7 +6,7 @@ by :mod:`zcrm_notebook.api.endpoints`, each with ``Authorization: Zoho-oauthtoke
 <token>``: the mass-convert status call
 (``GET {api_domain}/crm/{v}/Leads/actions/mass_convert?job_id={job_id}``, Zoho CRM API "Get
 Status of Mass Convert Lead",
-https://www.zoho.com/crm/developer/docs/api/v8/get-mass-convert-status.html), the
+https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-status.html), the
 mass-convert POST, Get Records on Leads and the single-lead convert (their parsers are in
 :mod:`zcrm_notebook.api.conversion`). Every answer is mapped to a value or to one
 exception of :mod:`zcrm_notebook.errors`. One attempt per call, except the single
@@ -49,7 +49,14 @@ from .api.status import JobStatus
 from .api.transport import new_session
 from .auth.credentials import AccessToken, OrgCredentials
 from .auth.tokens import TokenCache, get_token_cache
-from .errors import AuthError, ConfigError, InvalidTokenError, TransportError
+from .errors import (
+    AuthError,
+    BadRequestError,
+    ConfigError,
+    EndpointConfigError,
+    InvalidTokenError,
+    TransportError,
+)
 
 __all__ = ["ZohoClient", "StatusAnswer", "CallAnswer"]
 
@@ -180,6 +187,12 @@ class ZohoClient:
             https://www.zoho.com/crm/developer/docs/api/v8/oauth-overview.html); a second
             401 raises :class:`InvalidTokenError` saying what is probably wrong.
             ``OAUTH_SCOPE_MISMATCH`` and ``NO_PERMISSION`` never trigger a refresh.
+        EndpointConfigError
+            404 ``INVALID_URL_PATTERN`` (any 404) or ``API_NOT_SUPPORTED``: one line naming
+            the org's ``api_domain`` and ``api_version`` to check.
+        BadRequestError
+            ``REQUIRED_PARAM_MISSING`` / ``INVALID_REQUEST_METHOD``: one line naming the
+            method, the URL path and the form of the job id sent.
         """
         return self._authorized(f"job {job_id}", lambda token: self._call(job_id, token))
 
@@ -331,8 +344,39 @@ class ZohoClient:
 
     def _call(self, job_id: str, token: AccessToken) -> StatusAnswer:
         r, latency = self._send(MASS_CONVERT_STATUS, token, {"job_id": job_id}, f"job {job_id}")
-        status = interpret_answer(job_id, r)
+        try:
+            status = interpret_answer(job_id, r)
+        except (EndpointConfigError, BadRequestError) as exc:
+            raise self._org_config_error(exc, token.api_domain, job_id) from None
         return StatusAnswer(status, r.status_code, latency, credits_remaining(r.headers))
+
+    def _org_config_error(
+        self, exc: EndpointConfigError | BadRequestError, api_domain: str, job_id: str
+    ) -> EndpointConfigError | BadRequestError:
+        """The one-line error of an answer that ends the org: what to check, with values."""
+        endpoint, version = MASS_CONVERT_STATUS, self.creds.api_version
+        head = f"HTTP {exc.http_status}"
+        call = f"{endpoint.method} {endpoint.path_for(version)}"
+        if isinstance(exc, BadRequestError):
+            why = (
+                f"Zoho says the request {call}?job_id=<{len(job_id)}-digit id> is malformed, "
+                "which this package never sends: a proxy may be rewriting requests, or it "
+                "is a bug (please report this line)"
+            )
+        elif exc.code == "API_NOT_SUPPORTED":
+            supported = exc.details.get("supported_version")
+            why = (
+                f"API version {version} does not have {call}; Zoho names version "
+                f"{supported!r}: set the org's api_version (v5..v8 have the status call)"
+            )
+        else:
+            why = (
+                f"Zoho does not serve {call} there: check the org's api_domain "
+                f"({api_domain}) and api_version ({version})"
+            )
+        return type(exc)(
+            f"{head}: {why}", code=exc.code, http_status=exc.http_status, details=exc.details
+        )
 
     def _send(
         self,

@@ -20,13 +20,16 @@ token, grant token or client secret: messages name hosts, orgs, job ids and Zoho
     │   ├── ScopeError                    401 OAUTH_SCOPE_MISMATCH (a refresh does not help)
     │   └── NoPermissionError             403 NO_PERMISSION (CRM profile lacks mass convert)
     ├── ApiError                          Zoho error envelope {"code","details","message","status"}
-    │   ├── JobNotFoundError              INVALID_DATA / 204 / 404: job id unknown or expired
-    │   └── RateLimitError                429 TOO_MANY_REQUESTS (after retries)
+    │   ├── JobNotFoundError              INVALID_DATA / 204: job id unknown or expired
+    │   ├── RateLimitError                429 TOO_MANY_REQUESTS (after retries)
+    │   ├── EndpointConfigError           404 INVALID_URL_PATTERN, API_NOT_SUPPORTED (ends org)
+    │   └── BadRequestError               REQUIRED_PARAM_MISSING, INVALID_REQUEST_METHOD (ends org)
     ├── TransportError                    connection error, timeout (no HTTP answer)
     └── ResponseFormatError               an answer that is not the documented format
 
     UserWarning
-    └── DataQualityWarning                counts backwards, status regressed, sums off, stalled
+    ├── DataQualityWarning                counts backwards, status regressed, sums off, stalled
+    └── UnverifiedFactWarning             a Zoho fact no Zoho source confirms is used (UK DC, ...)
 
 Each API-side error carries ``code`` (Zoho's code, or a transport error name) and
 ``http_status`` (or ``None``); the poller turns them into ``error`` snapshot rows with
@@ -52,9 +55,12 @@ __all__ = [
     "ApiError",
     "JobNotFoundError",
     "RateLimitError",
+    "EndpointConfigError",
+    "BadRequestError",
     "TransportError",
     "ResponseFormatError",
     "DataQualityWarning",
+    "UnverifiedFactWarning",
 ]
 
 
@@ -217,7 +223,7 @@ class ApiError(ZcrmError):
 
 
 class JobNotFoundError(ApiError):
-    """The job id is unknown to Zoho or expired (``INVALID_DATA``, 204 or 404)."""
+    """The job id is unknown to Zoho or expired (400 ``INVALID_DATA``, or an empty 204)."""
 
     default_code = "INVALID_DATA"
 
@@ -236,6 +242,30 @@ class RateLimitError(ApiError):
     def __init__(self, message: str, *, retry_after_s: float | None = None, **kw) -> None:
         super().__init__(message, **kw)
         self.retry_after_s = retry_after_s
+
+
+class EndpointConfigError(ApiError):
+    """Zoho does not serve the URL or the call for this org: its configuration is wrong.
+
+    404 ``INVALID_URL_PATTERN`` (wrong ``api_domain``, ``api_version`` or path; any 404)
+    and ``API_NOT_SUPPORTED`` (the call does not exist in this API version). It ends the
+    org at once: every job of the org would get the same answer (``docs/zoho-api.md``,
+    "Error table").
+    """
+
+    default_code = "INVALID_URL_PATTERN"
+
+
+class BadRequestError(ApiError):
+    """Zoho says the request itself is malformed: a bug of this package, or a proxy
+    rewriting the request.
+
+    ``REQUIRED_PARAM_MISSING`` (the package always sends ``job_id``) and
+    ``INVALID_REQUEST_METHOD``. It ends the org and asks for a bug report
+    (``docs/zoho-api.md``, "Error table", action ``end_run``).
+    """
+
+    default_code = "REQUIRED_PARAM_MISSING"
 
 
 class TransportError(ZcrmError):
@@ -267,4 +297,14 @@ class DataQualityWarning(UserWarning):
 
     The data is kept exactly as received; the warning and the summary's flag columns say
     what looked wrong.
+    """
+
+
+class UnverifiedFactWarning(UserWarning):
+    """A Zoho fact that no Zoho source confirms is being used (once per fact and process).
+
+    The UK data center's hosts, the mass-convert status call on API version v4
+    (``docs/zoho-api.md``, "Unverified facts"). The call is made anyway; if Zoho answers
+    ``INVALID_URL_PATTERN`` the org ends with a message naming its ``api_domain`` and
+    ``api_version``.
     """

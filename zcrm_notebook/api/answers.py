@@ -4,11 +4,11 @@ Zoho answers errors with an envelope ``{"code", "details", "message", "status":
 "error"}`` (``docs/zoho-api.md``); proxies and outages answer HTML or nothing.
 :func:`read_json` gives the decoded body of a successful answer of any CRM endpoint or
 raises one exception of :mod:`zcrm_notebook.errors`, by Zoho's code first and the HTTP
-status second (the endpoint descriptor names the scope and permission in the message);
+status second (the endpoint's table of :mod:`zcrm_notebook.api.error_codes`);
 :func:`interpret_answer` maps every answer of the mass-convert status call to a
-:class:`~zcrm_notebook.api.status.JobStatus`. The headers Zoho may send
-(``Retry-After``, ``X-API-CREDITS-REMAINING``) are read here too. No I/O: these functions
-take a ``requests.Response`` that has arrived.
+:class:`~zcrm_notebook.api.status.JobStatus`. The headers Zoho may send (``Retry-After``,
+``X-API-CREDITS-REMAINING``) are read here too. No I/O: these functions take a
+``requests.Response`` that has arrived.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import requests
 
 from ..errors import (
     ApiError,
+    EndpointConfigError,
     InvalidTokenError,
     JobNotFoundError,
     NoPermissionError,
@@ -28,6 +29,7 @@ from ..errors import (
     ZcrmError,
 )
 from .endpoints import MASS_CONVERT_STATUS, Endpoint
+from .error_codes import ErrorRule, rule_for
 from .status import JobStatus, parse_status
 
 __all__ = [
@@ -64,22 +66,31 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
 
 
 def interpret_answer(job_id: str, r: requests.Response) -> JobStatus:
-    """Map one HTTP answer of the status call to a :class:`JobStatus` or raise the matching
-    error.
+    """Map one HTTP answer to a :class:`JobStatus` or raise the matching error.
 
-    ========================================  ==========================================
-    answer                                    result
-    ========================================  ==========================================
-    2xx JSON ``{"data": [...]}``              ``JobStatus`` (any status word)
-    204 / empty 2xx body                      ``JobNotFoundError`` code ``NO_CONTENT``
-    400 ``INVALID_DATA``, 404                 ``JobNotFoundError`` (unknown / expired id)
-    401 ``OAUTH_SCOPE_MISMATCH``              ``ScopeError`` (no refresh: names the scope)
-    401 any other code, or not JSON           ``InvalidTokenError`` (client refreshes once)
-    403, or ``NO_PERMISSION``                 ``NoPermissionError``
-    429                                       ``RateLimitError`` (``retry_after_s``)
-    other Zoho envelope                       ``ApiError`` with Zoho's code
-    non-JSON / truncated / no ``data``        ``ResponseFormatError`` (5xx: ``ApiError``)
-    ========================================  ==========================================
+    Error answers are classified by Zoho's code first, the HTTP status second, with the
+    table :data:`~zcrm_notebook.api.error_codes.STATUS_GET_ERRORS`
+    (``docs/zoho-api.md``, "Error table"):
+
+    ======================================================  ===================================
+    answer                                                  result
+    ======================================================  ===================================
+    2xx JSON ``{"data": [...]}``                            ``JobStatus`` (any status word)
+    204 / empty 2xx body                                    ``JobNotFoundError`` ``NO_CONTENT``
+    ``INVALID_DATA``                                        ``JobNotFoundError`` (unknown id)
+    ``INVALID_URL_PATTERN``, ``API_NOT_SUPPORTED``          ``EndpointConfigError``
+    any other 404 (no code, HTML)                           ``EndpointConfigError``
+    ``REQUIRED_PARAM_MISSING``, ``INVALID_REQUEST_METHOD``  ``BadRequestError``
+    ``OAUTH_SCOPE_MISMATCH``                                ``ScopeError`` (names the scope)
+    ``INVALID_TOKEN``, ``AUTHENTICATION_FAILURE``, 401      ``InvalidTokenError``
+    ``NO_PERMISSION``, other 403                            ``NoPermissionError``
+    429 (any code), ``TOO_MANY_REQUESTS``                   ``RateLimitError``
+    other Zoho envelope                                     ``ApiError`` (Zoho's code)
+    non-JSON / truncated / no ``data``                      ``ResponseFormatError``
+    ======================================================  ===================================
+
+    ``EndpointConfigError`` and ``BadRequestError`` end the org; a non-JSON 5xx is an
+    ``ApiError`` ``HTTP_5xx``.
 
     Raises
     ------
@@ -104,12 +115,12 @@ def read_json(
     Parameters
     ----------
     subject : str
-        What was asked, for messages (``job 123``, ``3 leads``).
+        What was asked, for messages (``job 123``, ``reading 40 leads``).
     r : requests.Response
         The answer.
     endpoint : Endpoint, default MASS_CONVERT_STATUS
-        The endpoint called: its scope and permission are named in the messages, and only
-        the status call maps ``INVALID_DATA`` / 404 to ``JobNotFoundError``.
+        The endpoint called: its table of :mod:`~zcrm_notebook.api.error_codes` classifies
+        an error, its scope and permission are named in the messages.
 
     Returns
     -------
@@ -120,9 +131,9 @@ def read_json(
     Raises
     ------
     ZcrmError
-        As in :func:`interpret_answer`'s table (``ApiError`` with Zoho's code where the
-        table says ``JobNotFoundError``, for other endpoints); a 2xx body that is not JSON
-        is a ``ResponseFormatError`` with its HTTP status.
+        As in :func:`interpret_answer`'s table, by the endpoint's rules; a body that is not
+        JSON is a ``ResponseFormatError`` with its HTTP status (401, 404, 429 and 5xx: the
+        error of that status).
     """
     status, host = r.status_code, requests.utils.urlparse(r.url).hostname
     if 200 <= status < 300 and (status == 204 or not r.content.strip()):
@@ -132,12 +143,9 @@ def read_json(
     except ValueError:
         kind = r.headers.get("Content-Type", "unknown type").split(";")[0]
         msg = f"{subject}: HTTP {status} from {host} with a non-JSON body ({kind})"
-        if status >= 500 or status == 429:
-            raise http_error(status, msg, retry_after_s(r.headers)) from None
-        if status == 404:
-            raise _not_found(endpoint, msg, "NOT_FOUND", 404, {}) from None
-        if status == 401:
-            raise InvalidTokenError(msg, code="INVALID_TOKEN", http_status=401) from None
+        rule = rule_for(None, status, endpoint)
+        if rule.error in (InvalidTokenError, EndpointConfigError) or rule.action == "retry":
+            raise _error(rule, msg, None, status, {}, r.headers, endpoint) from None
         raise ResponseFormatError(msg, http_status=status) from None
     code, message, details = envelope(body)
     is_error = (isinstance(body, dict) and str(body.get("status", "")).lower() == "error") or (
@@ -146,12 +154,6 @@ def read_json(
     if 200 <= status < 300 and not is_error:
         return body
     raise envelope_error(subject, status, code, message, details, r.headers, endpoint=endpoint)
-
-
-def _not_found(endpoint: Endpoint, msg: str, code: str, status: int, details: dict) -> ApiError:
-    """An unknown job id (the status call), or Zoho's code for any other endpoint."""
-    kind = JobNotFoundError if endpoint is MASS_CONVERT_STATUS else ApiError
-    return kind(msg, code=code, http_status=status, details=details)
 
 
 def http_error(status: int, msg: str, retry_after: float | None) -> ZcrmError:
@@ -171,37 +173,47 @@ def envelope_error(
     *,
     endpoint: Endpoint = MASS_CONVERT_STATUS,
 ) -> ZcrmError:
-    """The error of a Zoho error envelope (or an error HTTP status) of ``endpoint``;
-    ``subject`` says what was asked (``job 123``)."""
+    """The error of a Zoho error envelope (or an error HTTP status) of ``endpoint``: the
+    exception of :func:`~zcrm_notebook.api.error_codes.rule_for` ``(code, status,
+    endpoint)``; ``subject`` says what was asked (``job 123``)."""
     text = f"{subject}: HTTP {status} {code or ''}: {message}".rstrip(": ")
-    if status == 429 or code == "TOO_MANY_REQUESTS":
+    return _error(rule_for(code, status, endpoint), text, code, status, details, headers, endpoint)
+
+
+def _error(
+    rule: ErrorRule,
+    text: str,
+    code: str | None,
+    status: int,
+    details: dict,
+    headers: Mapping[str, str],
+    endpoint: Endpoint = MASS_CONVERT_STATUS,
+) -> ZcrmError:
+    """The exception of ``rule``, saying what to do about it when that is known.
+
+    Without Zoho's code, the error's own code stands in for 401/403/429
+    (``INVALID_TOKEN``, ``NO_PERMISSION``, ``TOO_MANY_REQUESTS``), ``HTTP_{status}``
+    otherwise (``HTTP_404``, ``HTTP_502``).
+    """
+    cls = rule.error
+    if cls in (InvalidTokenError, NoPermissionError, RateLimitError):
+        code = code or cls.default_code
+    code = code or f"HTTP_{status}"
+    if cls is RateLimitError:
         return RateLimitError(
-            text,
-            code=code or "TOO_MANY_REQUESTS",
-            http_status=status,
-            retry_after_s=retry_after_s(headers),
+            text, code=code, http_status=status, retry_after_s=retry_after_s(headers)
         )
-    if code == "OAUTH_SCOPE_MISMATCH":
+    if cls is ScopeError:
         scope = endpoint.scopes[0]
-        return ScopeError(
-            f"{text}; the grant lacks scope {scope} (a refresh cannot add "
-            "it): create a new grant token that includes it",
-            code=code,
-            http_status=status,
+        text = (
+            f"{text}; the grant lacks scope {scope} (a refresh cannot add it): create a new "
+            "grant token that includes it"
         )
-    if code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE") or (
-        status == 401 and code != "NO_PERMISSION"
-    ):
-        return InvalidTokenError(text, code=code or "INVALID_TOKEN", http_status=status)
-    if code == "NO_PERMISSION" or status == 403:
-        return NoPermissionError(
-            f"{text}; the user's CRM profile lacks {endpoint.permission}",
-            code=code or "NO_PERMISSION",
-            http_status=status,
-        )
-    if code == "INVALID_DATA" or status == 404:
-        return _not_found(endpoint, text, code or "NOT_FOUND", status, details)
-    return ApiError(text, code=code or f"HTTP_{status}", http_status=status, details=details)
+    if cls is NoPermissionError:
+        text = f"{text}; the user's CRM profile lacks {endpoint.permission}"
+    if issubclass(cls, ApiError):
+        return cls(text, code=code, http_status=status, details=details)
+    return cls(text, code=code, http_status=status)
 
 
 def credits_remaining(headers: Mapping[str, str]) -> int | None:

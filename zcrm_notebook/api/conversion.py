@@ -28,7 +28,7 @@ import requests
 
 from ..errors import (
     ApiError,
-    AuthError,
+    InvalidTokenError,
     RateLimitError,
     ResponseFormatError,
     TokenThrottledError,
@@ -37,6 +37,7 @@ from ..errors import (
 )
 from .answers import envelope, read_json
 from .endpoints import CONVERT_RECORD, GET_RECORDS, MASS_CONVERT_SCHEDULE, Endpoint
+from .error_codes import ACTIONS, CONVERT_ERRORS, rule_for
 
 __all__ = [
     "LeadRecord",
@@ -70,26 +71,7 @@ RECORD_FIELDS = (
     "Converted_Deal",
 )
 #: Codes of the single convert that are the lead's own reason (``lead_reason``).
-LEAD_REASON_CODES = frozenset(
-    {
-        "ID_ALREADY_CONVERTED",
-        "MANDATORY_NOT_FOUND",
-        "MAPPING_MISMATCH",
-        "INVALID_DATA",
-        "DUPLICATE_DATA",
-        "RECORD_LOCKED",
-        "NOT_APPROVED",
-    }
-)
-#: The actions of the error table (``docs/zoho-api.md``) the conversion loop takes.
-ACTIONS = {
-    "retry": "transient: back off and send the same call again (a 429 created no job)",
-    "outcome_unknown": "the POST may have created a job: read the leads back before re-planning",
-    "not_scheduled": "the POST was refused: its leads are not_scheduled with this code",
-    "lead_reason": "the single convert refused this lead: its code and message are the reason",
-    "end_org": "a configuration or permission problem of this org: stop its calls",
-    "end_run": "Zoho refused what the project should never send: stop and report a bug",
-}
+LEAD_REASON_CODES = frozenset(c for c, r in CONVERT_ERRORS.items() if r.action == "lead_reason")
 
 
 def _text_id(value: object) -> str | None:
@@ -402,51 +384,28 @@ def interpret_convert(lead_id: str, r: requests.Response) -> ConvertResult:
 # --- what the loop does with an error ------------------------------------------------------
 
 
-def _post_action(exc: ApiError) -> str:
-    code, details = exc.code, exc.details
-    if code == "MANDATORY_NOT_FOUND":
-        return "end_run" if str(details.get("api_name")) == "ids" else "not_scheduled"
-    if code == "INVALID_DATA":
-        return "end_run" if "expected_data_type" in details else "not_scheduled"
-    if code in ("LIMIT_EXCEEDED", "INVALID_REQUEST_METHOD", "REQUIRED_PARAM_MISSING"):
-        return "end_run"
-    if code in ("API_NOT_SUPPORTED", "AUTHORIZATION_FAILED", "INVALID_URL_PATTERN"):
-        return "end_org"
-    return "not_scheduled"
-
-
 def action_of(endpoint: Endpoint, exc: ZcrmError) -> str:
     """What the conversion loop does with an error of ``endpoint`` (one of :data:`ACTIONS`).
 
-    ``retry``: 429, a throttled token endpoint, a request that never left (connection
-    refused); for the reads and the single convert also a 5xx and no answer.
-    ``outcome_unknown`` (POST only): no answer after sending, a 5xx, a 2xx that is not the
-    documented answer. ``end_org``: auth, scope, permission, 404, ``API_NOT_SUPPORTED``,
-    ``AUTHORIZATION_FAILED``. ``not_scheduled`` (POST): a definitive refusal of this chunk
-    (``INVALID_DATA`` naming a lead, a Deals field missing, ``AMBIGUITY_DURING_PROCESSING``,
-    ``EXPECTED_FIELD_MISSING``). ``lead_reason``: a single convert's lead error. ``end_run``:
-    what the project never sends (``ids`` missing or more than 50, a wrong type, a wrong
-    method; for reads every other 4xx).
+    Zoho's answers follow the endpoint's table of :mod:`~zcrm_notebook.api.error_codes`
+    (``docs/zoho-api.md``, "Error table"), the details included (a POST's
+    ``MANDATORY_NOT_FOUND`` about ``ids`` is ``end_run``, about a Deals key
+    ``not_scheduled``). Beyond Zoho's codes: a 429 or a throttled token endpoint, and a
+    request that never left (connection refused), are ``retry``; no answer after sending
+    and a 2xx that is not the documented answer are ``outcome_unknown`` for the POST
+    (``retry`` for reads); a 401 after the client's one refresh, and any other auth or
+    configuration failure, ``end_org``; a 4xx that is not JSON ``end_run``.
     """
     if isinstance(exc, (RateLimitError, TokenThrottledError)):
         return "retry"
+    post = endpoint is MASS_CONVERT_SCHEDULE
     status = exc.http_status
     if isinstance(exc, TransportError):
-        maybe_sent = exc.sent and endpoint is MASS_CONVERT_SCHEDULE
-        return "outcome_unknown" if maybe_sent else "retry"
-    if isinstance(exc, AuthError):
-        return "end_org"
-    transient = status is None or status >= 500 or (200 <= status < 300)
-    if isinstance(exc, ResponseFormatError) or (isinstance(exc, ApiError) and transient):
-        if transient:
-            return "outcome_unknown" if endpoint is MASS_CONVERT_SCHEDULE else "retry"
+        return "outcome_unknown" if exc.sent and post else "retry"
+    if isinstance(exc, InvalidTokenError) or not isinstance(exc, (ApiError, ResponseFormatError)):
+        return "end_org"  # the client refreshed once already; token, scope, permission, config
+    if isinstance(exc, ResponseFormatError) or (status is not None and 200 <= status < 300):
+        if status is None or status >= 500 or status < 300:
+            return "outcome_unknown" if post else "retry"
         return "end_run"
-    if isinstance(exc, ApiError) and (status == 404 or exc.code == "INVALID_URL_PATTERN"):
-        return "end_org"
-    if isinstance(exc, ApiError) and endpoint is MASS_CONVERT_SCHEDULE:
-        return _post_action(exc)
-    if isinstance(exc, ApiError) and endpoint is CONVERT_RECORD:
-        if exc.code in LEAD_REASON_CODES:
-            return "lead_reason"
-        return "end_org" if exc.code == "AUTHORIZATION_FAILED" else "end_run"
-    return "end_run"
+    return rule_for(exc.code, status or 0, endpoint).action_for(exc.details)

@@ -1,7 +1,12 @@
-"""Zoho data centers: codes, accounts servers and API domains.
+"""Zoho data centers: codes, accounts servers and API domains, and where each comes from.
 
-Source: Zoho CRM API "Multi DC" page (https://www.zoho.com/crm/developer/docs/api/v8/multi-dc.html)
-and Zoho Accounts OAuth docs (``docs/zoho-api.md``). Tokens are per data center and per
+Every row names its sources (``DataCenter.source``; ``docs/zoho-api.md``, "Data
+centers"): Zoho's Python SDK for CRM v8 (``zohocrmsdk/src/com/zoho/crm/api/dc/*.py``,
+eight data centers with their sandbox and developer hosts) and the CRM pages
+https://www.zoho.com/crm/developer/docs/api/v8/multi-dc.html (US, EU, IN, AU, JP, CN, CA)
+and https://www.zoho.com/crm/developer/docs/api/v4/access-refresh.html (adds SA). No Zoho
+CRM source gives the UK data center's hosts: its row is ``verified=False`` and using it
+warns once (:mod:`zcrm_notebook.api.unverified`). Tokens are per data center and per
 environment; ``api_domain`` from the token answer is the authority for API calls. Traps:
 Canada's accounts host is ``zohocloud.ca`` but its API host ``zohoapis.ca``; Australia is
 ``.com.au``.
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..errors import DataCenterError
+from .unverified import warn_unverified
 
 __all__ = [
     "DataCenter",
@@ -23,6 +29,8 @@ __all__ = [
     "dc_for_accounts_server",
     "hostname",
     "zoho_hosts",
+    "describe_data_centers",
+    "dc_codes",
 ]
 
 ENVIRONMENTS = ("production", "sandbox", "developer")
@@ -42,12 +50,18 @@ class DataCenter:
         Zoho Accounts base URL (``https://accounts.zoho.eu``); tokens come from here.
     api_domain : str
         Production CRM API base URL (``https://www.zohoapis.eu``).
+    verified : bool
+        False when no Zoho CRM source gives the hosts (they follow the naming pattern).
+    source : str
+        Where the hosts come from (Zoho's SDK, CRM or Accounts pages).
     """
 
     code: str
     name: str
     accounts_server: str
     api_domain: str
+    verified: bool = True
+    source: str = ""
 
     @property
     def tld(self) -> str:
@@ -76,28 +90,75 @@ class DataCenter:
         return tuple(self.api_domain_for(env) for env in ENVIRONMENTS)
 
 
-def _dc(code: str, name: str, accounts: str, api: str) -> DataCenter:
-    return DataCenter(code, name, f"https://{accounts}", f"https://{api}")
+def _dc(code: str, name: str, accounts: str, api: str, source: str) -> DataCenter:
+    return DataCenter(code, name, f"https://{accounts}", f"https://{api}", True, source)
 
 
+_V8 = "SDK; CRM v8 multi-dc.html"
 DATA_CENTERS: dict[str, DataCenter] = {
     d.code: d
     for d in (
-        _dc("us", "United States", "accounts.zoho.com", "www.zohoapis.com"),
-        _dc("eu", "Europe", "accounts.zoho.eu", "www.zohoapis.eu"),
-        _dc("in", "India", "accounts.zoho.in", "www.zohoapis.in"),
-        _dc("au", "Australia", "accounts.zoho.com.au", "www.zohoapis.com.au"),
-        _dc("jp", "Japan", "accounts.zoho.jp", "www.zohoapis.jp"),
-        _dc("cn", "China", "accounts.zoho.com.cn", "www.zohoapis.com.cn"),
-        _dc("ca", "Canada", "accounts.zohocloud.ca", "www.zohoapis.ca"),
-        _dc("sa", "Saudi Arabia", "accounts.zoho.sa", "www.zohoapis.sa"),
-        _dc("uk", "United Kingdom", "accounts.zoho.uk", "www.zohoapis.uk"),
+        _dc("us", "United States", "accounts.zoho.com", "www.zohoapis.com", _V8),
+        _dc("eu", "Europe", "accounts.zoho.eu", "www.zohoapis.eu", _V8),
+        _dc("in", "India", "accounts.zoho.in", "www.zohoapis.in", _V8),
+        _dc("au", "Australia", "accounts.zoho.com.au", "www.zohoapis.com.au", _V8),
+        _dc("jp", "Japan", "accounts.zoho.jp", "www.zohoapis.jp", _V8),
+        _dc("cn", "China", "accounts.zoho.com.cn", "www.zohoapis.com.cn", _V8),
+        _dc("ca", "Canada", "accounts.zohocloud.ca", "www.zohoapis.ca", _V8),
+        _dc(
+            "sa",
+            "Saudi Arabia",
+            "accounts.zoho.sa",
+            "www.zohoapis.sa",
+            "SDK; CRM v4 access-refresh.html",
+        ),
+        DataCenter(
+            "uk",
+            "United Kingdom",
+            "https://accounts.zoho.uk",
+            "https://www.zohoapis.uk",
+            verified=False,
+            source="accounts server: Zoho Accounts multi-dc.html; API hosts: naming pattern only",
+        ),
     )
 }
+"""The data centers. ``SDK`` in a source: Zoho's Python SDK for CRM v8, which also gives
+the sandbox and developer hosts of its eight data centers."""
+
+
+def _used(dc: DataCenter) -> DataCenter:
+    """``dc``, after warning once that its hosts are unverified (when they are)."""
+    if not dc.verified:
+        warn_unverified(
+            f"dc:{dc.code}",
+            f"data center {dc.code} is not confirmed by a Zoho CRM source: its API domain "
+            f"{dc.api_domain} follows the naming pattern only ({dc.source}); if Zoho "
+            "answers INVALID_URL_PATTERN, check the api_domain of your token answer",
+            stacklevel=4,
+        )
+    return dc
+
+
+def dc_codes() -> str:
+    """The data-center codes, unverified ones marked: ``us, eu, ..., uk (UNVERIFIED)``."""
+    return ", ".join(
+        dc.code + ("" if dc.verified else " (UNVERIFIED)") for dc in DATA_CENTERS.values()
+    )
+
+
+def describe_data_centers() -> str:
+    """One line per data center: code, accounts server, API domain, sources (for --help)."""
+    lines = []
+    for dc in DATA_CENTERS.values():
+        hosts = f"{dc.code}  {dc.accounts_server:<30} {dc.api_domain:<28}"
+        lines.append(f"  {hosts} {'' if dc.verified else 'UNVERIFIED: '}{dc.source}")
+    return "\n".join(lines)
 
 
 def get_dc(code: str) -> DataCenter:
     """Look a data center up by its code (case and surrounding spaces ignored).
+
+    An unverified data center (``uk``) warns once (``UnverifiedFactWarning``).
 
     Raises
     ------
@@ -106,7 +167,7 @@ def get_dc(code: str) -> DataCenter:
     """
     key = str(code).strip().lower()
     try:
-        return DATA_CENTERS[key]
+        return _used(DATA_CENTERS[key])
     except KeyError:
         raise DataCenterError(
             f"unknown data center {code!r}; valid codes: {', '.join(DATA_CENTERS)}"
@@ -131,7 +192,7 @@ def dc_for_api_domain(api_domain: str) -> DataCenter:
     host = hostname(api_domain)
     for dc in DATA_CENTERS.values():
         if host in {hostname(u) for u in dc.api_domains}:
-            return dc
+            return _used(dc)
     raise DataCenterError(f"{api_domain!r} is not the API domain of any Zoho data center")
 
 
@@ -146,7 +207,7 @@ def dc_for_accounts_server(accounts_server: str) -> DataCenter:
     host = hostname(accounts_server)
     for dc in DATA_CENTERS.values():
         if host == hostname(dc.accounts_server):
-            return dc
+            return _used(dc)
     raise DataCenterError(f"{accounts_server!r} is not the accounts server of any Zoho data center")
 
 

@@ -1,7 +1,7 @@
 """Parse and normalise a Mass Convert status answer into a :class:`JobStatus`.
 
 Source: Zoho CRM API v5-v8 "Get Status of Mass Convert Lead"
-(https://www.zoho.com/crm/developer/docs/api/v8/get-mass-convert-status.html) and the
+(https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-status.html) and the
 variants seen in the wild (``docs/zoho-api.md``): keys matched case-insensitively,
 status case folded, space and underscore treated alike, ``RUNNING`` means in progress, any
 other word is ``unknown``. Counts are kept as received (they need not add up).

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from ..api.datacenters import get_dc
 from ..api.destinations import check_token_destination, is_loopback_url
-from ..api.endpoints import API_VERSIONS, TOKEN
+from ..api.endpoints import API_VERSIONS, MASS_CONVERT_STATUS, TOKEN
+from ..api.unverified import warn_unverified
 from ..errors import ConfigError
 from ..redact import mask, register_secret
 
@@ -67,7 +68,9 @@ class OrgCredentials:
     refresh_token : str
         Long-lived refresh token. Never shown in reprs.
     api_version : str, default ``"v5"``
-        CRM API version of the status URL: ``v5`` .. ``v8``.
+        CRM API version of the calls: ``v5`` .. ``v8``, or ``v4`` (Zoho documents the mass
+        convert POST from v4 but its status call only from v5: ``v4`` warns once,
+        ``UnverifiedFactWarning``).
     accounts_url : str, optional
         Accounts server; defaults to the DC's. Must be the DC's accounts server, or
         loopback (then ``api_domain`` is required).
@@ -115,6 +118,13 @@ class OrgCredentials:
             raise ConfigError(
                 f"org {self.org!r}: api_version {self.api_version!r} is not one of "
                 f"{', '.join(API_VERSIONS)}"
+            )
+        if self.api_version not in MASS_CONVERT_STATUS.versions:
+            warn_unverified(
+                f"version:{self.api_version}",
+                f"api_version {self.api_version}: Zoho documents the mass convert status call "
+                f"from v5 only (no {self.api_version} page found); if Zoho answers "
+                "INVALID_URL_PATTERN, use v5..v8",
             )
 
     @property

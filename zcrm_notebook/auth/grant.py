@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import requests
@@ -43,7 +44,7 @@ from .hooks import (
 from .tokens import forget_token_cache
 from .tokenstore import StoredToken, TokenStore
 
-__all__ = ["DEFAULT_SCOPES", "OAuthClient", "exchange_grant_token", "revoke"]
+__all__ = ["DEFAULT_SCOPES", "OAuthClient", "exchange_grant_token", "revoke", "revoke_outcome"]
 
 log = logging.getLogger(__name__)
 
@@ -290,9 +291,13 @@ def revoke(
 ) -> StoredToken:
     """Revoke ``org``'s refresh token at Zoho and delete its entry from the store.
 
-    Zoho Accounts "Revoke refresh token": ``POST {accounts}/oauth/v2/token/revoke`` with
-    ``token`` as a form field (never in the URL). requests-oauthlib has no revoke call, so
-    this is a plain ``requests`` POST (a session of
+    Zoho Accounts "Revoke refresh token"
+    (https://www.zoho.com/accounts/protocol/oauth/revoke-refresh-token.html):
+    ``POST {accounts}/oauth/v2/token/revoke`` with ``token`` as a form field (never in the
+    URL); ``{"status": "success"}`` when revoked, HTTP 400 when the token is invalid
+    already (revoked before, or the 21st refresh token of the user invalidated it): then
+    the entry is deleted too, with a warning saying so. requests-oauthlib has no revoke
+    call, so this is a plain ``requests`` POST (a session of
     :func:`~zcrm_notebook.api.transport.new_session`) to the checked accounts server,
     without redirects.
 
@@ -308,7 +313,7 @@ def revoke(
     TransportError
         No answer: the entry is kept, so the command can be run again.
     TokenEndpointError
-        Zoho refused for a reason other than an already invalid token (entry kept).
+        Any other answer (5xx, an answer without ``"status": "success"``): entry kept.
     """
     ts = store if isinstance(store, TokenStore) else TokenStore(store)
     entries = ts.read()
@@ -318,14 +323,48 @@ def revoke(
             f"no stored token for org {org!r} in {str(ts.path)!r} "
             f"(stored: {', '.join(sorted(entries)) or 'none'})"
         )
-    _post_revoke(entry, timeout_s)
+    if revoke_outcome(*_post_revoke(entry, timeout_s)) == "already_invalid":
+        warnings.warn(
+            f"Zoho Accounts at {entry.accounts_url} answered HTTP 400: the refresh token of "
+            f"org {org!r} was invalid already (revoked before, or replaced by newer ones); "
+            "it is deleted from the token store",
+            stacklevel=2,
+        )
     ts.delete(org)
     with contextlib.suppress(ConfigError):
         forget_token_cache(entry.credentials())
     return entry
 
 
-def _post_revoke(entry: StoredToken, timeout_s: float) -> None:
+def revoke_outcome(accounts_url: str, status: int, body: object) -> str:
+    """What a revoke answer says: ``"revoked"`` or ``"already_invalid"`` (HTTP 400).
+
+    ``"revoked"`` only for a 2xx ``{"status": "success"}`` (Zoho's SDK counts nothing else
+    as done).
+
+    Raises
+    ------
+    TokenEndpointError
+        Any other answer: the token may still be valid, so the stored entry is kept.
+    """
+    if status == 400:
+        return "already_invalid"
+    fields = body if isinstance(body, dict) else {}
+    if 200 <= status < 300 and str(fields.get("status", "")).lower() == "success":
+        return "revoked"
+    error = str(fields.get("error") or fields.get("status") or "")
+    raise TokenEndpointError(
+        f"revoke request to {accounts_url} failed: HTTP {status} {error or 'error'}; "
+        "the stored token was kept.",
+        code=error or f"HTTP_{status}",
+        hint=HINTS.get(error, "").format(host=accounts_url),
+        accounts_server=accounts_url,
+        http_status=status,
+    )
+
+
+def _post_revoke(entry: StoredToken, timeout_s: float) -> tuple[str, int, object]:
+    """(accounts server, HTTP status, decoded body or None) of the revoke request."""
     url = REVOKE.url(check_token_destination(entry.accounts_url))
     try:
         with new_session(user_agent=None) as s:
@@ -341,15 +380,5 @@ def _post_revoke(entry: StoredToken, timeout_s: float) -> None:
     try:
         body = r.json()
     except ValueError:
-        body = {}
-    error = str(body.get("error") or "") if isinstance(body, dict) else ""
-    if error in ("", "invalid_code", "invalid_token") and r.status_code < 400:
-        return
-    raise TokenEndpointError(
-        f"revoke request to {entry.accounts_url} failed: HTTP {r.status_code} "
-        f"{error or 'error'}; the stored token was kept.",
-        code=error or f"HTTP_{r.status_code}",
-        hint=HINTS.get(error, "").format(host=entry.accounts_url),
-        accounts_server=entry.accounts_url,
-        http_status=r.status_code,
-    )
+        body = None
+    return entry.accounts_url, r.status_code, body

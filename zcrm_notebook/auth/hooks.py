@@ -40,6 +40,7 @@ __all__ = [
     "REVOKE_PATH",
     "AUTH_PATH",
     "HINTS",
+    "TOKEN_ERRORS",
     "token_lifetime_s",
     "zoho_json_object",
     "zoho_register_secrets",
@@ -68,8 +69,10 @@ HINTS = {
         "console (Client > Settings)."
     ),
     "invalid_code": (
-        "The grant token was already used or has expired (grant tokens work once and live "
-        "2-10 minutes), or the refresh token was revoked. Generate a new grant token in the "
+        "The grant token was already used or has expired (grant tokens work once; a Self "
+        "Client's lives 3 minutes unless a longer time was picked, a web flow's 2 minutes), "
+        "or the refresh token was revoked (or was the first of more than 20 refresh tokens "
+        "of the user). Generate a new grant token in the "
         f"Zoho API console (Self Client > Generate Code, scope {MASS_CONVERT_READ_SCOPE}) "
         "and run "
         "`zcrm-notebook auth --org NAME --grant-token CODE` within its lifetime."
@@ -79,7 +82,11 @@ HINTS = {
         "missing character or a secret of another client."
     ),
     "invalid_redirect_uri": "The redirect URI differs from the one registered for the client.",
-    "access_denied": "The user denied access, or the client is not allowed for this org.",
+    "access_denied": (
+        "The user denied access, or more than 10 grant tokens were made for this client id "
+        "within 10 minutes (Zoho refuses for the rest of those 10 minutes: wait, then "
+        "generate one grant token)."
+    ),
     "unsupported_grant_type": "Zoho did not accept the grant type (a bug: please report it).",
     "missing_access_token": "The answer had no access_token; nothing was stored.",
     THROTTLED: (
@@ -87,6 +94,22 @@ HINTS = {
         "minutes). Wait a few minutes before retrying; access tokens are cached for their "
         "hour, so this only happens when many processes refresh the same token."
     ),
+}
+
+
+#: Zoho Accounts' ``error`` -> what the package does (``docs/zoho-api.md``, "Token
+#: endpoint", which mirrors this table): ``report_user`` ends the org with the hint (a new
+#: grant token, the client id/secret, the data center); ``wait_and_retry`` backs the org off
+#: (:class:`TokenThrottledError`); ``end_run`` is a bug of this package. Any other word is
+#: ``report_user``.
+TOKEN_ERRORS = {
+    "invalid_code": "report_user",
+    "invalid_client": "report_user",
+    "invalid_client_secret": "report_user",
+    "invalid_redirect_uri": "report_user",
+    THROTTLED: "wait_and_retry",
+    "access_denied": "report_user",
+    "unsupported_grant_type": "end_run",
 }
 
 
@@ -143,7 +166,8 @@ def token_error(
     if code.lower() == THROTTLED.lower() or "too many requests" in description.lower():
         code = THROTTLED
     hint = HINTS.get(code, "").format(host=accounts_server)
-    cls = TokenThrottledError if code == THROTTLED else TokenEndpointError
+    throttled = TOKEN_ERRORS.get(code) == "wait_and_retry"
+    cls = TokenThrottledError if throttled else TokenEndpointError
     what = f"{code} ({description})" if description and code != THROTTLED else code
     return cls(
         f"token request to {accounts_server} failed: {what}.",

@@ -2,11 +2,15 @@
 
 Zoho Accounts "Authorization request" and "Multi DC support"
 (https://www.zoho.com/accounts/protocol/oauth/web-apps/authorization.html,
-https://www.zoho.com/crm/developer/docs/api/v8/multi-dc.html; ``docs/zoho-api.md``).
-Step 1, :func:`authorization_url`: open it, sign in, approve. Step 2,
+https://www.zoho.com/accounts/protocol/oauth/multi-dc/client-authorization.html,
+https://www.zoho.com/crm/developer/docs/api/v8/multi-dc.html; ``docs/zoho-api.md``,
+"OAuth"). Step 1, :func:`authorization_url`: open it, sign in, approve; it starts at the
+accounts server Zoho's multi-DC guides name (``accounts.zoho.com``; ``accounts.zoho.com.cn``
+for China), or at the one of the data center where the client was registered. Step 2,
 :func:`complete_authorization`: paste the address Zoho redirected to; its ``code`` is
 exchanged once (:func:`zcrm_notebook.auth.grant.exchange_grant_token`) at the
-``accounts-server`` it names -- accepted only when that server is in the DC table.
+``accounts-server`` it names -- accepted only when that server is in the DC table -- and
+the org's data center becomes that server's.
 
 Notebook use::
 
@@ -26,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, urlsplit
 
-from ..api.datacenters import DATA_CENTERS, dc_for_accounts_server
+from ..api.datacenters import DATA_CENTERS, dc_for_accounts_server, get_dc
 from ..api.destinations import is_loopback_url
 from ..api.endpoints import AUTHORIZE
 from ..errors import ConfigError, DataCenterError, TokenEndpointError
@@ -47,12 +51,21 @@ def authorization_url(
     *,
     scopes: Iterable[str] = DEFAULT_SCOPES,
     state: str | None = None,
+    registered_dc: str | None = None,
 ) -> tuple[str, str]:
     """The URL to open in a browser to grant access (web flow, step 1).
 
     Zoho Accounts "Authorization request" (``GET {accounts}/oauth/v2/auth`` with
     ``response_type=code``, comma-separated ``scope``, ``access_type=offline`` for a
     refresh token and ``prompt=consent`` so one is issued again on re-authorization).
+
+    Where it starts: Zoho's CRM multi-DC guide says to make the request at
+    ``https://accounts.zoho.com`` for every data center but China
+    (``https://accounts.zoho.com.cn``), and Zoho redirects the user to their own; the
+    Accounts authorization page says the server of the data center where the client was
+    registered. Both agree for a client registered in the US; ``registered_dc`` names
+    another registration data center (a client without multi-DC support, registered in
+    its users' data center).
 
     Parameters
     ----------
@@ -63,6 +76,9 @@ def authorization_url(
         The read scope is always included.
     state : str, optional
         CSRF token; a random one by default.
+    registered_dc : str, optional
+        Data center of the API console where the client was registered; default ``us``
+        (``cn`` for a client in China). Ignored for the simulator's loopback server.
 
     Returns
     -------
@@ -80,12 +96,20 @@ def authorization_url(
     scope = ",".join(dict.fromkeys(wanted))  # Zoho separates scopes with commas
     session = make_oauth_session(client.client_id, redirect_uri=redirect_uri, scope=scope)
     url, state = session.authorization_url(
-        AUTHORIZE.url(client.accounts_url),
+        AUTHORIZE.url(_start_server(client, registered_dc)),
         state=state or secrets.token_urlsafe(16),
         access_type="offline",
         prompt="consent",
     )
     return url, state
+
+
+def _start_server(client: OAuthClient, registered_dc: str | None) -> str:
+    """The accounts server the browser flow starts at (see :func:`authorization_url`)."""
+    if client.allows_loopback:
+        return client.accounts_url
+    default = "cn" if client.dc == "cn" else "us"
+    return get_dc(registered_dc or default).accounts_server
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from ..api.datacenters import DATA_CENTERS
+from ..api.datacenters import dc_codes
 from ..api.endpoints import SCOPE_SETS, missing_scopes, scopes_for
 from ..auth.grant import OAuthClient, exchange_grant_token, revoke
 from ..auth.tokenstore import ENV_VAR, StoredToken, TokenStore
@@ -85,7 +85,7 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
         help="print the scopes of --scopes (to type in the API console's Generate Code)",
     )
     p.add_argument("--org", help="org label the token is stored under")
-    p.add_argument("--dc", help=f"data center: {', '.join(DATA_CENTERS)}")
+    p.add_argument("--dc", help=f"data center: {dc_codes()}")
     p.add_argument("--client-id", help="client id from the Zoho API console")
     p.add_argument("--config", help="TOML of orgs: take client id/secret/dc from [orgs.ORG]")
     p.add_argument("--store", help=f"token store file (default: ${ENV_VAR} or user config dir)")
@@ -97,6 +97,12 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
         default="watch",
         help="what the grant is for: watch jobs (default), convert leads (schedule and read "
         "them back), diagnose (also the single-lead convert of `convert --diagnose`)",
+    )
+    p.add_argument(
+        "--registered-dc",
+        metavar="DC",
+        help="web flow: data center of the API console where the client was registered "
+        "(default us: Zoho's multi-DC guide starts every flow at accounts.zoho.com; cn for China)",
     )
     p.add_argument(
         "--scope",
@@ -125,8 +131,8 @@ def run(args: argparse.Namespace) -> int:
     if args.revoke:
         entry = revoke(_need_org(args), store=store, timeout_s=args.timeout)
         print(
-            f"revoked the refresh token of org {entry.org!r} at {entry.accounts_url} "
-            f"and deleted it from {store.path}"
+            f"the refresh token of org {entry.org!r} is revoked at {entry.accounts_url} "
+            f"and deleted from {store.path}"
         )
         return 0
     if not (args.grant_token or args.auth_url or args.redirect_url):
@@ -186,7 +192,7 @@ def _client(args: argparse.Namespace, store: TokenStore) -> OAuthClient:
     if not found.get("dc"):
         raise ConfigError(
             f"which data center is org {org!r} in? pass --dc (one of "
-            f"{', '.join(DATA_CENTERS)}); the API console's address shows it"
+            f"{dc_codes()}); the API console's address shows it"
         )
     if not found.get("client_id"):
         raise ConfigError("no client id: pass --client-id (from the Zoho API console)")
@@ -207,7 +213,11 @@ def _prompt_secret(org: str) -> str:
 def _print_auth_url(client: OAuthClient, args: argparse.Namespace) -> int:
     redirect_uri = _need(args.redirect_uri, "--redirect-uri")
     url, state = authorization_url(
-        client, redirect_uri, scopes=[*scopes_for(args.scopes), *args.scope], state=args.state
+        client,
+        redirect_uri,
+        scopes=[*scopes_for(args.scopes), *args.scope],
+        state=args.state,
+        registered_dc=args.registered_dc,
     )
     print("Open this URL in a browser, sign in and approve:\n")
     print(f"  {url}\n")

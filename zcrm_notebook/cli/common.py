@@ -183,9 +183,10 @@ def _outcome(poller, df, csv_path: Path, store: str | None) -> int:
     failed = poller.org_stats().dropna(subset=["failed_reason"])
     failed = failed[failed["failed_reason"] != "BUDGET_EXHAUSTED"]
     for row in failed.itertuples():
+        why = f": {row.failed_message}" if isinstance(row.failed_message, str) else ""
         print(
-            f"error: org {row.org} ({row.dc}) failed: {row.failed_reason}; see error_message "
-            f"in {csv_path}",
+            f"error: org {row.org} ({row.dc}) failed: {row.failed_reason}{why}; see "
+            f"error_message in {csv_path}",
             file=sys.stderr,
         )
     answered = (df["status"] != "error").any() if len(df) else False

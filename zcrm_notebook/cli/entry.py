@@ -15,6 +15,7 @@ import sys
 import warnings
 
 from .. import __version__
+from ..api.datacenters import describe_data_centers
 from ..errors import ZcrmError
 from . import auth, demo, poll, report, simulate
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, verbosity
@@ -30,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zcrm-notebook",
         description="Watch Zoho CRM mass-convert-lead jobs: poll, record, report.",
+        epilog="data centers (accounts server, API domain, sources: SDK = Zoho's Python SDK "
+        "for CRM v8; docs/zoho-api.md):\n" + describe_data_centers(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(

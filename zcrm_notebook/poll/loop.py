@@ -7,8 +7,9 @@ only make HTTP calls; every answer comes back to the loop, which turns it into a
 job's next poll (:class:`~zcrm_notebook.poll.policy.JobTrack`). Transient faults are
 retried with backoff by rescheduling (never by sleeping in a worker); a 429 backs the
 whole org off; a job id that stays unknown, or keeps failing, is given up; an auth failure
-ends its org. Time comes from an injected ``clock``/``sleep`` so tests never sleep for
-real.
+ends its org, and so does an answer saying the org's URL or request is wrong (404
+``INVALID_URL_PATTERN``): at most the calls already in flight are spent. Time comes from
+an injected ``clock``/``sleep`` so tests never sleep for real.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from ..client import StatusAnswer, ZohoClient
 from ..errors import (
     ApiError,
     AuthError,
+    BadRequestError,
     ConfigError,
     DataQualityWarning,
+    EndpointConfigError,
     RateLimitError,
     TokenThrottledError,
     TransportError,
@@ -45,6 +48,8 @@ __all__ = ["PollLoop"]
 log = logging.getLogger(__name__)
 
 _SLICE_S = 0.5  # longest single sleep/wait, so Stop and Ctrl-C act within about a second
+# Errors that end their org at once (docs/zoho-api.md, "Error table": end_org, end_run).
+_ENDS_ORG = (AuthError, ConfigError, EndpointConfigError, BadRequestError)
 
 
 def _is_transient(exc: ZcrmError) -> bool:
@@ -162,26 +167,31 @@ class PollLoop:
 
     def _handle(self, job: Job, outcome: tuple) -> None:
         result, at, latency_s = outcome
-        self.orgs[job.org].settle(result)
-        if isinstance(result, StatusAnswer):
+        o = self.orgs[job.org]
+        o.settle(result)
+        if o.dead:  # ended while this call was in flight: keep its row, nothing more
+            self._record_late(job, o, result, at, latency_s)
+        elif isinstance(result, StatusAnswer):
             self._on_status(job, result, at)
         else:
             self._on_error(job, result, at, latency_s)
+
+    def _record_late(
+        self, job: Job, o: OrgState, result: StatusAnswer | ZcrmError, at: float, latency_s: float
+    ) -> None:
+        """The answer of a call that was in flight when its org ended: one row, no follow-up."""
+        if isinstance(result, StatusAnswer):
+            self.record(_status_snapshot(job, o.creds.dc, result, at))
+        else:
+            o.stats.errors += 1
+            self.record(_error_snapshot(job, o.creds.dc, result, at, latency_s=latency_s))
+        self._finish(job)
 
     def _on_status(self, job: Job, ans: StatusAnswer, at: float) -> None:
         o, track = self.orgs[job.org], self._tracks[job]
         st = ans.status
         self._check_quality(job, track.last, st)
-        self.record(
-            Snapshot.from_status(
-                st,
-                polled_at=at,
-                org=job.org,
-                dc=o.creds.dc,
-                http_status=ans.http_status,
-                latency_s=ans.latency_s,
-            )
-        )
+        self.record(_status_snapshot(job, o.creds.dc, ans, at))
         track.attempt = 0
         self._converted[job] = st.converted_count or 0
         if self.bar is not None:
@@ -211,10 +221,11 @@ class PollLoop:
         track.attempt = 0
         o.stats.errors += 1
         self.record(_error_snapshot(job, o.creds.dc, exc, at, latency_s=latency_s))
+        if isinstance(exc, _ENDS_ORG):
+            self._fail_org(o, exc, at)  # logs the error once
+            return
         self._warn_error_once(o, exc)
-        if isinstance(exc, (AuthError, ConfigError)):
-            self._fail_org(o, exc, at)
-        elif isinstance(exc, ApiError) and not _is_transient(exc):  # unknown id, other 4xx
+        if isinstance(exc, ApiError) and not _is_transient(exc):  # unknown id, other 4xx
             track.not_found += 1
             limit = self.policy.not_found_confirmations
             self._retry_or_give_up(job, at, track.not_found, limit, self.policy.min_interval_s)
@@ -253,8 +264,9 @@ class PollLoop:
             )
 
     def _fail_org(self, o: OrgState, exc: ZcrmError, at: float) -> None:
-        """An auth failure ends the org: each of its pending jobs gets one error row."""
-        queued = o.end(exc.code)
+        """An auth or configuration failure ends the org: each of its queued jobs gets one
+        error row (no call); the calls in flight come back to :meth:`_record_late`."""
+        queued = o.end(exc.code, str(exc))
         log.error("org %s: %s; its other jobs are recorded as errors", o.name, exc)
         note = f"not polled: org {o.name} failed ({exc.code}): {exc}"
         for other in queued:
@@ -284,6 +296,18 @@ class PollLoop:
         if (job, kind) not in self._warned:
             self._warned.add((job, kind))
             warnings.warn(f"job {job.job_id} ({job.org}): {text}", DataQualityWarning, stacklevel=3)
+
+
+def _status_snapshot(job: Job, dc: str, ans: StatusAnswer, at: float) -> Snapshot:
+    """The row of a status answer."""
+    return Snapshot.from_status(
+        ans.status,
+        polled_at=at,
+        org=job.org,
+        dc=dc,
+        http_status=ans.http_status,
+        latency_s=ans.latency_s,
+    )
 
 
 def _error_snapshot(

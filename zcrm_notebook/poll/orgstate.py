@@ -40,6 +40,7 @@ class OrgStats:
     credits_remaining: int | None = None
     token_requests: int = 0
     failed_reason: str | None = None
+    failed_message: str | None = None
 
     @property
     def credits_used(self) -> int:
@@ -137,10 +138,11 @@ class OrgState:
         self.error_codes_seen.add(code)
         return True
 
-    def end(self, reason: str | None) -> list[Job]:
-        """End the org for the run (``failed_reason``); returns its queued jobs, due first."""
+    def end(self, reason: str | None, message: str | None = None) -> list[Job]:
+        """End the org for the run (``failed_reason``, ``failed_message``); returns its
+        queued jobs, due first."""
         self.dead = True
-        self.stats.failed_reason = reason
+        self.stats.failed_reason, self.stats.failed_message = reason, message
         return [heapq.heappop(self.queue)[2] for _ in range(len(self.queue))]
 
     def stats_row(self) -> dict:
@@ -157,6 +159,7 @@ def org_stats_frame(orgs: Iterable[OrgState]):
         {
             "credits_remaining": "Int64",
             "failed_reason": "string",
+            "failed_message": "string",
             "org": "string",
             "dc": "string",
         }

@@ -128,7 +128,8 @@ class Poller:
         -------
         pandas.DataFrame
             One row per org: ``org, dc, jobs, requests, retries, rate_limited, errors,
-            credits_used, credits_remaining, token_requests, failed_reason``.
+            credits_used, credits_remaining, token_requests, failed_reason,
+            failed_message`` (why the org ended, one line; NA when it did not).
         """
         return org_stats_frame(self._orgs.values())
 
@@ -242,7 +243,7 @@ def poll_jobs(jobs: object, orgs: Mapping[str, OrgCredentials] | None = None, **
 
     Shorthand for ``Poller(jobs, orgs, **kwargs).run()``; see :class:`Poller` for the
     parameters. Source of the status call: Zoho CRM API "Get Status of Mass Convert Lead"
-    (https://www.zoho.com/crm/developer/docs/api/v8/get-mass-convert-status.html).
+    (https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-status.html).
 
     Returns
     -------

@@ -9,8 +9,11 @@ product never imports it (the ``demo`` and ``simulate`` commands load it when th
 from .app import Simulator, default_scenario
 from .scenario import (
     FAULT_NAMES,
+    FAULTS,
     LEAD_PROBLEMS,
     POST_FAULT_NAMES,
+    POST_FAULTS,
+    STATUS_CASINGS,
     Faults,
     SimClock,
     SimJob,
@@ -24,12 +27,15 @@ __all__ = [
     "SimOrg",
     "SimLead",
     "LEAD_PROBLEMS",
-    "POST_FAULT_NAMES",
     "SimJob",
     "Faults",
     "SimStats",
     "Simulator",
     "default_scenario",
     "FAULT_NAMES",
+    "FAULTS",
+    "STATUS_CASINGS",
+    "POST_FAULTS",
+    "POST_FAULT_NAMES",
     "UNKNOWN_ORG",
 ]

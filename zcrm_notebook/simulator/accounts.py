@@ -2,11 +2,24 @@
 
 :class:`AccountsMixin`, inherited by :class:`~zcrm_notebook.simulator.Simulator`, answers
 ``POST .../oauth/v2/token`` (refresh and authorization-code grants; failures are HTTP 200
-with an ``error`` key; per-refresh-token throttling answers ``Access Denied``) and
-``POST .../oauth/v2/token/revoke``, and issues grant tokens (:meth:`issue_grant_token`).
-The token records :class:`RefreshRecord`, :class:`AccessRecord` and :class:`GrantRecord`
-live here; the CRM side (:mod:`zcrm_notebook.simulator.crm`) checks access tokens against
-them. Standard library only; tokens are never logged.
+with an ``error`` key) and ``POST .../oauth/v2/token/revoke`` (``{"status": "success"}``;
+HTTP 400 for a token it does not know, Zoho Accounts revoke-refresh-token.html), and
+issues grant tokens (:meth:`issue_grant_token`). Zoho's token limits (CRM v8
+token-validity.html; ``docs/zoho-api.md``, "OAuth") are modelled:
+
+- at most 10 new access tokens per refresh token in 10 minutes (``token_throttle``):
+  more answer ``Access Denied``;
+- at most 15 active access tokens per refresh token (``max_active_access_tokens``): the
+  16th invalidates the oldest, which then answers 401 ``INVALID_TOKEN``;
+- at most 20 refresh tokens per user (``max_refresh_tokens``; one user per simulated
+  org): the 21st invalidates the first, which then answers ``invalid_code``.
+
+UNDOCUMENTED and labelled so: a JSON body (instead of form fields) is read as no fields,
+so it answers ``invalid_client`` (what Zoho answers is not documented); an
+``unsupported_grant_type`` answer (OAuth 2.0's word, no Zoho page found). The token
+records :class:`RefreshRecord`, :class:`AccessRecord` and :class:`GrantRecord` live here;
+the CRM side (:mod:`zcrm_notebook.simulator.crm`) checks access tokens against them.
+Standard library only; tokens are never logged.
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ class RefreshRecord:
     scopes: tuple[str, ...]
     revoked: bool = False
     issued: list[float] = field(default_factory=list)  # sim times access tokens were issued
+    active: list[str] = field(default_factory=list)  # its access tokens, oldest first
 
 
 @dataclass
@@ -71,6 +85,8 @@ class AccountsMixin:
     token_lifetime_s: float
     expires_in_style: str
     token_throttle: tuple[int, float]
+    max_active_access_tokens: int
+    max_refresh_tokens: int
     _lock: threading.RLock
     _orgs: dict[str, SimOrg]
     _refresh: dict[str, RefreshRecord]
@@ -106,7 +122,8 @@ class AccountsMixin:
 
     @staticmethod
     def _form(query: dict, headers: Any, body: bytes) -> dict[str, str]:
-        """Query + form fields (first values); empty for a JSON body (Zoho: invalid_client)."""
+        """Query + form fields (first values); empty for a JSON body (UNDOCUMENTED: the
+        token endpoint then answers ``invalid_client``, as no client id was read)."""
         content_type = (headers.get("Content-Type") or "").lower()
         if "json" in content_type or body.lstrip()[:1] in (b"{", b"["):
             return {}
@@ -155,16 +172,39 @@ class AccountsMixin:
             grant.used = True
             refresh = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
             rec = self._refresh[refresh] = RefreshRecord(grant.org, grant.scopes)
+            self._cap_refresh_tokens(grant.org)
             access = self._issue_access(rec, refresh, dc, now)
         extra = {"refresh_token": refresh, "scope": " ".join(grant.scopes)}
         return grant.org, self._token_json(access, dc, extra)
 
     def _issue_access(self, rec: RefreshRecord, refresh: str, dc: str, now: float) -> str:
+        """A new access token of ``refresh``; the oldest active one beyond Zoho's 15 is
+        invalidated (call with the lock held)."""
         token = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
         expires_at = now + self.token_lifetime_s
         self._access[token] = AccessRecord(rec.org, dc, rec.scopes, expires_at, refresh)
         rec.issued.append(now)
+        live = [t for t in rec.active if self._live(t, now)] + [token]
+        for old in live[: -self.max_active_access_tokens]:
+            self._access[old].revoked = True
+        rec.active = live[-self.max_active_access_tokens :]
         return token
+
+    def _live(self, token: str, now: float) -> bool:
+        acc = self._access[token]
+        return not acc.revoked and now < acc.expires_at
+
+    def _cap_refresh_tokens(self, org: str) -> None:
+        """Beyond Zoho's 20 refresh tokens per user, invalidate the first (lock held)."""
+        live = [t for t, r in self._refresh.items() if r.org == org and not r.revoked]
+        for old in live[: -self.max_refresh_tokens]:
+            self._revoke_refresh(old)
+
+    def _revoke_refresh(self, token: str) -> None:
+        """Revoke a refresh token and the access tokens made from it (lock held)."""
+        self._refresh[token].revoked = True
+        for acc in self._access.values():
+            acc.revoked = acc.revoked or acc.refresh == token
 
     def _token_json(self, access: str, dc: str, extra: dict | None = None) -> dict:
         answer: dict[str, Any] = {"access_token": access, **(extra or {})}
@@ -177,17 +217,18 @@ class AccountsMixin:
         return answer
 
     def _revoke_endpoint(self, query: dict, headers: Any, body: bytes) -> Answer:
+        """``{"status": "success"}``, or 400 with no body for a token that is unknown or
+        revoked already (Zoho documents the 400, not its body)."""
         now = self.clock.time()
         token = self._form(query, headers, body).get("token", "")
-        org = UNKNOWN_ORG
+        org, known = UNKNOWN_ORG, False
         with self._lock:
-            if token in self._refresh:
-                self._refresh[token].revoked = True
-                org = self._refresh[token].org
-                for acc in self._access.values():
-                    acc.revoked = acc.revoked or acc.refresh == token
-            if token in self._access:
+            if token in self._refresh and not self._refresh[token].revoked:
+                org, known = self._refresh[token].org, True
+                self._revoke_refresh(token)
+            if token in self._access and not self._access[token].revoked:
+                org, known = self._access[token].org, True
                 self._access[token].revoked = True
-                org = self._access[token].org
-        self.stats.record(now, "revoke", org, None, 200)
-        return json_answer(200, {"status": "success"})
+        answer = json_answer(200, {"status": "success"}) if known else Answer(400)
+        self.stats.record(now, "revoke", org, None, answer.status)
+        return answer

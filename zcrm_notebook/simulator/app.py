@@ -3,15 +3,17 @@
 The demo, the notebooks, the tests and the benchmarks run against this server through the
 same client code path as real Zoho. It serves the endpoints of
 :mod:`zcrm_notebook.api.endpoints` it knows (:data:`SERVED`) under one base URL per data
-center, with the wire format of ``docs/zoho-api.md``:
+center, in Zoho's documented words and shapes by default (``docs/zoho-api.md``; what it
+offers beyond them is a labelled fault, ``docs/simulator.md``):
 
 - ``POST {base_url}/{dc}/accounts/oauth/v2/token``: refresh and grant (authorization code)
-  exchange; failures are HTTP 200 with an ``error`` key; throttling (``Access Denied``);
-- ``POST {base_url}/{dc}/accounts/oauth/v2/token/revoke``: revoke a token;
+  exchange; failures are HTTP 200 with an ``error`` key; Zoho's token limits;
+- ``POST {base_url}/{dc}/accounts/oauth/v2/token/revoke``: revoke a token (400 for an
+  unknown one);
 - ``GET {base_url}/{dc}/api/crm/{v5..v8}/Leads/actions/mass_convert?job_id=...``: the
   status of a job (Zoho CRM "Get Status of Mass Convert Lead");
-- ``POST`` on the same path: schedule a job converting the leads given ("Mass Convert
-  Lead");
+- ``POST`` on the same path (``v4..v8``): schedule a job converting the leads given
+  ("Mass Convert Lead");
 - ``GET {base_url}/{dc}/api/crm/{v}/Leads?ids=...&fields=...&converted=...``: read leads
   ("Get Records");
 - ``POST {base_url}/{dc}/api/crm/{v}/Leads/{id}/actions/convert``: convert one lead
@@ -48,7 +50,6 @@ from ..api.datacenters import DATA_CENTERS
 from ..api.endpoints import (
     ACCOUNTS,
     API,
-    API_VERSIONS,
     CONVERT_RECORD,
     GET_RECORDS,
     MASS_CONVERT_SCHEDULE,
@@ -58,7 +59,7 @@ from ..api.endpoints import (
     Endpoint,
 )
 from .accounts import AccessRecord, AccountsMixin, GrantRecord, RefreshRecord
-from .crm import CrmMixin
+from .crm import DOCUMENTED_WORDS, CrmMixin
 from .leads import LeadsMixin, Timeline
 from .scenario import (
     Faults,
@@ -110,7 +111,9 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
     jobs : iterable of SimJob
         Jobs known from the start (``created_at=None`` becomes :attr:`started_at`).
     leads : iterable of SimLead, optional
-        Lead records of the orgs (ids unique).
+        Lead records of the orgs (ids unique). The POST checks its ids against the leads of
+        an org that has some; an org without lead records takes any ids of digits and
+        simulates the job by its count only (as :meth:`schedule` does).
     clock : SimClock, optional
         Simulated time; default ``SimClock(speed=60.0)`` (one real second is one simulated
         minute). Tests pass a manual ``SimClock()``.
@@ -123,7 +126,13 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
         "expires_in_sec": 3600}`` (``docs/zoho-api.md``).
     token_throttle : tuple of (int, float), default (10, 600.0)
         At most this many new access tokens per refresh token per window of simulated
-        seconds; more answer ``"Access Denied"``.
+        seconds; more answer ``"Access Denied"`` (Zoho: 10 per 10 minutes).
+    max_active_access_tokens : int, default 15
+        Active access tokens per refresh token; a new one beyond invalidates the oldest
+        (401 ``INVALID_TOKEN`` on use).
+    max_refresh_tokens : int, default 20
+        Refresh tokens per user (org); a new one beyond (a grant exchange) invalidates the
+        first (``invalid_code`` on refresh).
     host : str, default "127.0.0.1"
         Loopback address to bind (``localhost`` means 127.0.0.1).
     port : int, default 0
@@ -163,6 +172,8 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
         token_lifetime_s: float = 3600.0,
         expires_in_style: str = "seconds",
         token_throttle: tuple[int, float] = (10, 600.0),
+        max_active_access_tokens: int = 15,
+        max_refresh_tokens: int = 20,
         host: str = "127.0.0.1",
         port: int = 0,
         post_timing: tuple[float, float] | None = None,
@@ -173,14 +184,17 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
         self.post_timing = post_timing
         if expires_in_style not in ("seconds", "ms"):
             raise ValueError(f"expires_in_style must be 'seconds' or 'ms': {expires_in_style!r}")
-        if not token_lifetime_s > 0 or token_throttle[0] < 1 or not token_throttle[1] > 0:
-            raise ValueError("token_lifetime_s, token_throttle count and window must be > 0")
+        limits = (token_throttle[0], max_active_access_tokens, max_refresh_tokens)
+        if not token_lifetime_s > 0 or min(limits) < 1 or not token_throttle[1] > 0:
+            raise ValueError("token_lifetime_s, token_throttle and the token caps must be > 0")
         self.clock = clock if clock is not None else SimClock(speed=60.0)
         self.faults = faults if faults is not None else Faults()
         self.faults.validate()
         self.token_lifetime_s = float(token_lifetime_s)
         self.expires_in_style = expires_in_style
         self.token_throttle = (int(token_throttle[0]), float(token_throttle[1]))
+        self.max_active_access_tokens = int(max_active_access_tokens)
+        self.max_refresh_tokens = int(max_refresh_tokens)
         self.started_at = self.clock.time()
         self.stats = SimStats()
         self.unknown_job_id: str | None = None
@@ -341,12 +355,16 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
     def expected_status(self, job_id: str, t: float | None = None) -> dict | None:
         """The ``data[0]`` object Zoho would answer at simulated time ``t`` (default now).
 
-        Canonical lower-case status word, no faults. ``None`` for an unknown id or a job
+        The status word in Zoho's documented case (``"COMPLETED"``; lower case with
+        ``Faults(status_casing="lower")``), no faults. ``None`` for an unknown id or a job
         not yet created.
         """
         job = self._jobs.get(str(job_id).strip())
         truth = None if job is None else self._truth(job, self.clock.time() if t is None else t)
-        return None if truth is None else self._data_item(truth, truth.status)
+        if truth is None:
+            return None
+        word = truth.status if self.faults.status_casing == "lower" else None
+        return self._data_item(truth, word or DOCUMENTED_WORDS[truth.status])
 
     def schedule(self, org: str, ids: Iterable[Any], **kw: Any) -> str:
         """Create a job like ``POST .../mass_convert`` would (no HTTP, not in :attr:`stats`).
@@ -426,11 +444,10 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
             return error_answer("INVALID_URL_PATTERN"), None
         answer, done = error_answer("INVALID_URL_PATTERN"), None
         fields = {} if endpoint is None else (endpoint.match("/" + "/".join(rest)) or {})
-        version = fields.get("version", "")
         if endpoint is MASS_CONVERT_STATUS:
             answer, done = self._status_endpoint(dc, query, headers)
         elif endpoint is MASS_CONVERT_SCHEDULE:
-            answer, done = self._schedule_endpoint(dc, version, headers, body)
+            answer, done = self._schedule_endpoint(dc, fields["version"], headers, body)
         elif endpoint is GET_RECORDS:
             answer, done = self._records_endpoint(dc, query, headers)
         elif endpoint is CONVERT_RECORD:
@@ -450,21 +467,21 @@ SERVED = (TOKEN, REVOKE, MASS_CONVERT_STATUS, MASS_CONVERT_SCHEDULE, GET_RECORDS
 def _route(area: str, method: str, path: str) -> tuple[Endpoint | None, bool]:
     """The served endpoint of a request, and whether its path is served (for any method).
 
-    A path matches an endpoint when it fits its template with a known API version and the
-    endpoint's CRM module (``Leads``).
+    A path matches an endpoint when it fits its template with the endpoint's CRM module
+    (``Leads``); the endpoint serves it in the API versions Zoho documents the call for
+    (``Endpoint.versions``). A call Zoho does not document in that version is an unknown
+    URL (404 ``INVALID_URL_PATTERN``: the status GET on v4), a served path asked with
+    another method a wrong method (``INVALID_REQUEST_METHOD``).
     """
     path_known = False
     for endpoint in SERVED:
         fields = endpoint.match(path) if endpoint.host == area else None
-        if fields is None:
+        if fields is None or fields.get("module", endpoint.module) != endpoint.module:
             continue
-        if fields.get("version", API_VERSIONS[0]) not in API_VERSIONS:
-            continue
-        if fields.get("module", endpoint.module) != endpoint.module:
-            continue
-        path_known = True
+        served = not endpoint.versions or fields.get("version") in endpoint.versions
         if endpoint.method == method:
-            return endpoint, True
+            return (endpoint, True) if served else (None, False)
+        path_known = path_known or served
     return None, path_known
 
 

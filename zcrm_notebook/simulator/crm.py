@@ -1,14 +1,19 @@
 """The simulator's Zoho CRM side: mass-convert status and schedule endpoints, with faults.
 
 :class:`CrmMixin`, inherited by :class:`~zcrm_notebook.simulator.Simulator`, answers
-``GET .../Leads/actions/mass_convert?job_id=...`` ("Get Status of Mass Convert Lead") and
-``POST`` on the same path ("Mass Convert Lead"). Every CRM request (these and the lead
-endpoints of :mod:`zcrm_notebook.simulator.leads`) goes through :meth:`CrmMixin._crm_call`:
-the access token (issued by :mod:`zcrm_notebook.simulator.accounts`), scope and permission,
-the org's concurrency cap and API credits. Then the
-:class:`~zcrm_notebook.simulator.scenario.Faults` apply: scripted faults per job, random
-5xx/429, status casing for the status call; the POST script (no job, or a job whose answer
-is lost) for the POST. Standard library only.
+``GET .../Leads/actions/mass_convert?job_id=...`` (Zoho CRM "Get Status of Mass Convert
+Lead", mass-convert-status.html) and ``POST`` on the same path ("Mass Convert Lead",
+mass-convert-lead.html) in Zoho's documented words and shapes (``docs/zoho-api.md``; errors
+from :mod:`zcrm_notebook.simulator.zoho_errors`): it checks the ``Authorization`` header
+(missing or garbled: 401 ``AUTHENTICATION_FAILURE``) and the access token issued by
+:mod:`zcrm_notebook.simulator.accounts` (unknown, expired, revoked, invalidated or of
+another data center: 401 ``INVALID_TOKEN``), scope and permission, the org's concurrency
+cap and API credits (:meth:`CrmMixin._crm_call`, which the lead endpoints of
+:mod:`zcrm_notebook.simulator.leads` go through too), then applies the
+:class:`~zcrm_notebook.simulator.scenario.Faults` (scripted faults per job, random 5xx/429,
+status casing; the POST's script: no job, or a job whose answer is lost) to the job's true
+state. Every answer a fault shaped carries the fault's name (``Answer.fault``). Standard
+library only.
 """
 
 from __future__ import annotations
@@ -28,21 +33,29 @@ from .server import Answer, error_answer, json_answer
 from .stats import UNKNOWN_ORG, SimStats
 
 _HTML = b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
-_SCRIPTED_ERRORS = {
-    "429": "TOO_MANY_REQUESTS",
-    "500": "INTERNAL_ERROR",
-    "404": "INVALID_URL_PATTERN",
-    "invalid_token": "INVALID_TOKEN",
-    "auth_failure": "AUTHENTICATION_FAILURE",
-    "scope_mismatch": "OAUTH_SCOPE_MISMATCH",
-    "no_permission": "NO_PERMISSION",
-    "invalid_data": "INVALID_DATA",
+_HTML_503 = b"<html><head><title>503 Service Unavailable</title></head><body></body></html>"
+_JOB_ID = {"param_name": "job_id"}
+_SCRIPTED_ERRORS: dict[str, tuple[str, dict | None]] = {
+    "429": ("TOO_MANY_REQUESTS", None),
+    "500": ("INTERNAL_ERROR", None),
+    "404": ("INVALID_URL_PATTERN", None),
+    "invalid_token": ("INVALID_TOKEN", None),
+    "auth_failure": ("AUTHENTICATION_FAILURE", None),
+    "scope_mismatch": ("OAUTH_SCOPE_MISMATCH", None),
+    "no_permission": ("NO_PERMISSION", None),
+    "invalid_data": ("INVALID_DATA", _JOB_ID),
+    "required_param_missing": ("REQUIRED_PARAM_MISSING", {**_JOB_ID, "param": "job_id"}),
 }
-_CASINGS = {
-    "scheduled": ("scheduled", "Scheduled", "SCHEDULED"),
-    "in progress": ("in progress", "IN PROGRESS", "IN_PROGRESS", "RUNNING"),
-    "completed": ("completed", "Completed", "COMPLETED"),
-    "failed": ("failed", "Failed", "FAILED"),
+SCHEDULED_MESSAGE = "Mass Convert scheduled successfully"
+"""The POST's success message (mass-convert-lead.html v7 sample)."""
+#: Status words in the documented case of Zoho's sample answer (``"COMPLETED"``), keyed by
+#: the simulator's canonical lower-case word (the case of the page's list).
+DOCUMENTED_WORDS = {w: w.upper() for w in ("scheduled", "in progress", "completed", "failed")}
+_WILD = {  # casings seen on sibling endpoints or in other clients, UNDOCUMENTED here
+    "scheduled": ("Scheduled",),
+    "in progress": ("In Progress", "IN_PROGRESS", "RUNNING"),
+    "completed": ("Completed",),
+    "failed": ("Failed",),
 }
 
 
@@ -79,19 +92,28 @@ class CrmMixin:
 
         def _truth(self, job: SimJob, t: float) -> JobTruth | None: ...
 
-    def _authenticate(self, dc: str, headers: Any, now: float) -> tuple[AccessRecord | None, str]:
-        """The live access token of the request (None if not), and its org label."""
+    def _authenticate(self, dc: str, headers: Any, now: float) -> tuple[AccessRecord | str, str]:
+        """The live access token of the request, or the code of the 401 to answer, and the
+        org label.
+
+        No header, another scheme than ``Zoho-oauthtoken`` or no token: Zoho's
+        ``AUTHENTICATION_FAILURE`` ("pass the access token in the request header"); a
+        token that is unknown, expired, revoked, invalidated or of another data center:
+        ``INVALID_TOKEN``.
+        """
         scheme, _, token = (headers.get("Authorization") or "").strip().partition(" ")
+        if scheme != "Zoho-oauthtoken" or not token.strip():
+            return "AUTHENTICATION_FAILURE", UNKNOWN_ORG
         with self._lock:
             acc = self._access.get(token.strip())
         if acc is None:
-            return None, UNKNOWN_ORG
-        live = scheme == "Zoho-oauthtoken" and not acc.revoked and acc.dc == dc
-        return (acc if live and now < acc.expires_at else None), acc.org
+            return "INVALID_TOKEN", UNKNOWN_ORG
+        live = not acc.revoked and acc.dc == dc and now < acc.expires_at
+        return (acc if live else "INVALID_TOKEN"), acc.org
 
-    def _guard(self, acc: AccessRecord | None, scope: str) -> Answer | None:
-        if acc is None:
-            return error_answer("INVALID_TOKEN")
+    def _guard(self, acc: AccessRecord | str, scope: str) -> Answer | None:
+        if isinstance(acc, str):
+            return error_answer(acc)
         if not scope_covers(acc.scopes, scope):
             return error_answer("OAUTH_SCOPE_MISMATCH")
         if self._orgs[acc.org].no_permission:
@@ -99,15 +121,19 @@ class CrmMixin:
         return None
 
     def _spend_credit(self, org: str, credits: int = 1) -> tuple[bool, dict[str, str]]:
-        """(enough credits left for this call, headers to add); always True when unmetered."""
+        """(enough credits left for this call, headers to add); always True when unmetered.
+
+        The ``X-API-CREDITS-REMAINING`` header only with ``Faults.credits_header``
+        (UNDOCUMENTED)."""
         if self.faults.credits_remaining is None:
             return True, {}
         with self._lock:
             left = self._credits.setdefault(org, self.faults.credits_remaining)
-            if left >= credits:
+            paid = left >= credits
+            if paid:
                 left = self._credits[org] = left - credits
-                return True, {"X-API-CREDITS-REMAINING": str(left)}
-        return False, {"X-API-CREDITS-REMAINING": str(left)}
+        header = {"X-API-CREDITS-REMAINING": str(left)} if self.faults.credits_header else {}
+        return paid, header
 
     def _crm_call(
         self,
@@ -121,7 +147,8 @@ class CrmMixin:
         subject: str | None = None,
     ) -> tuple[Answer, Any]:
         """One CRM request: token, scope and permission, the org's concurrency cap and
-        credits, then ``work(org, now)``; recorded in :attr:`stats` as ``kind``.
+        credits, then ``work(org, now)``; recorded in :attr:`stats` as ``kind`` (with
+        ``answer.subject``, else ``subject``).
 
         Returns ``(answer, done)``; ``done`` leaves the org's calls in flight after the
         answer was written.
@@ -148,11 +175,9 @@ class CrmMixin:
         """``work()`` within the org's concurrency cap and API credits (429 beyond)."""
         cap = self._orgs[org].concurrency_cap
         if cap is not None and in_flight > cap:
-            return error_answer("TOO_MANY_REQUESTS", message="concurrency limit exceeded")
+            return error_answer("TOO_MANY_REQUESTS")  # the concurrency limit
         paid, headers = self._spend_credit(org, credits)
-        answer = (
-            work() if paid else error_answer("TOO_MANY_REQUESTS", message="API credits exhausted")
-        )
+        answer = work() if paid else error_answer("TOO_MANY_REQUESTS")  # the 24-hour credits
         answer.headers.update(headers)
         return answer
 
@@ -165,7 +190,7 @@ class CrmMixin:
 
         def work(org: str, now: float) -> Answer:
             if not job_id:
-                return error_answer("REQUIRED_PARAM_MISSING")
+                return error_answer("REQUIRED_PARAM_MISSING", {**_JOB_ID, "param": "job_id"})
             return self._status_faulted(org, job_id, now)
 
         return self._crm_call("status", dc, headers, READ_SCOPE, work, subject=job_id or None)
@@ -181,10 +206,22 @@ class CrmMixin:
 
     def _status_faulted(self, org: str, job_id: str, now: float) -> Answer:
         fault = self._next_scripted(job_id)
+        answer = self._scripted_answer(fault) if fault else None
+        if answer is None and fault is None:
+            answer = self._random_fault()
+        if answer is None:
+            answer = self._job_answer(org, job_id, now, fault)
+        if fault and fault != "ok" and not answer.fault:  # a wild casing drawn stays named
+            answer.fault = fault
+        return answer
+
+    @staticmethod
+    def _scripted_answer(fault: str) -> Answer | None:
+        """The answer of a scripted fault that replaces the job's answer (None: it shapes it)."""
         if fault in _SCRIPTED_ERRORS:
-            return error_answer(_SCRIPTED_ERRORS[fault])
+            return error_answer(*_SCRIPTED_ERRORS[fault])
         if fault == "503":
-            return error_answer("INTERNAL_ERROR", status=503, message="Service Unavailable")
+            return Answer(503, _HTML_503, "text/html;charset=UTF-8")
         if fault == "reset":
             return Answer(0, reset=True)
         if fault == "html":
@@ -193,20 +230,29 @@ class CrmMixin:
             return Answer(204, content_type="")
         if fault == "missing_data":
             return json_answer(200, {"info": {}})
-        if fault is None and (self.faults.rate_5xx or self.faults.rate_429):
-            with self._lock:
-                r = self._rng.random()
-            if r < self.faults.rate_5xx:
-                return error_answer("INTERNAL_ERROR")
-            if r < self.faults.rate_5xx + self.faults.rate_429:
-                return error_answer("TOO_MANY_REQUESTS")
-        return self._job_answer(org, job_id, now, fault)
+        return None
+
+    def _random_fault(self) -> Answer | None:
+        """500 or 429 at the rates of :class:`Faults` (None when neither is drawn)."""
+        if not (self.faults.rate_5xx or self.faults.rate_429):
+            return None
+        with self._lock:
+            r = self._rng.random()
+        for name, code, upto in (
+            ("rate_5xx", "INTERNAL_ERROR", self.faults.rate_5xx),
+            ("rate_429", "TOO_MANY_REQUESTS", self.faults.rate_5xx + self.faults.rate_429),
+        ):
+            if r < upto:
+                answer = error_answer(code)
+                answer.fault = name
+                return answer
+        return None
 
     def _job_answer(self, org: str, job_id: str, now: float, fault: str | None) -> Answer:
         job = self._jobs.get(job_id)
         truth = self._truth(job, now) if job is not None and job.org == org else None
         if job is None or truth is None:  # unknown, another org's, or not created yet
-            return error_answer("INVALID_DATA")
+            return error_answer("INVALID_DATA", _JOB_ID)
         with self._lock:
             if fault == "backwards":
                 truth = job.counts("in progress", self._last_processed.get(job_id, 0) // 2)
@@ -214,6 +260,8 @@ class CrmMixin:
                 self._last_processed[job_id] = truth.processed
             word = self._word(truth.status) if fault != "unknown_status" else "PAUSED"
         answer = json_answer(200, {"data": [self._data_item(truth, word)]})
+        if word not in (truth.status, DOCUMENTED_WORDS[truth.status], "PAUSED"):
+            answer.fault = "status_casing"  # a wild casing was drawn
         if fault == "truncated":
             answer.body = answer.body[: len(answer.body) // 2]
         if fault == "slow":
@@ -221,10 +269,12 @@ class CrmMixin:
         return answer
 
     def _word(self, status: str) -> str:
-        if not self.faults.status_casing:
-            return status
-        with self._lock:
-            return self._rng.choice(_CASINGS[status])
+        """``status`` (canonical lower case) in the case of :attr:`Faults.status_casing`."""
+        casing = self.faults.status_casing
+        if casing is True or casing == "wild":
+            with self._lock:
+                return self._rng.choice((status, DOCUMENTED_WORDS[status], *_WILD[status]))
+        return status if casing == "lower" else DOCUMENTED_WORDS[status]
 
     @staticmethod
     def _data_item(truth: JobTruth, word: str) -> dict[str, Any]:
@@ -257,42 +307,53 @@ class CrmMixin:
     def _schedule_faulted(
         self, org: str, version: str, body: bytes, now: float
     ) -> tuple[Answer, str | None]:
+        """The POST's answer after :attr:`Faults.post_script`: no job, or a job whose
+        answer is lost (500, held past the client's timeout, held until released)."""
         fault = self._next_post_fault()
-        if fault in ("429", "500"):
-            return error_answer(_SCRIPTED_ERRORS[fault]), None
-        if fault == "reset":
-            return Answer(0, reset=True), None
+        if fault in ("429", "500", "reset"):
+            answer = (
+                Answer(0, reset=True)
+                if fault == "reset"
+                else error_answer(_SCRIPTED_ERRORS[fault][0])
+            )
+            answer.fault = fault
+            return answer, None
         answer, job_id = self._schedule_checked(org, version, body, now)
         if job_id is None or fault in (None, "ok"):
             return answer, job_id
         if fault == "post_500_after_create":
-            return error_answer("INTERNAL_ERROR"), job_id
-        if fault == "post_timeout_after_create":
+            answer = error_answer("INTERNAL_ERROR")
+        elif fault == "post_timeout_after_create":
             answer.delay_s += self.faults.post_hold_s
         else:  # post_hang_after_create
             answer.hold = self._release
             self.post_held.set()
+        answer.fault = fault
         return answer, job_id
 
     def _schedule_checked(
         self, org: str, version: str, body: bytes, now: float
     ) -> tuple[Answer, str | None]:
+        """Zoho's answer to a mass-convert POST body (mass-convert-lead.html v7, OAS
+        ``mass_convert.json``; the checks are :mod:`~zcrm_notebook.simulator.leads`'); the
+        ``json_path`` index form ``$.ids[0]`` is UNVERIFIED."""
         try:
             payload = json.loads(body.decode("utf-8"))
         except ValueError:  # includes UnicodeDecodeError
-            not_json = "the body is not valid JSON"
-            return error_answer("INVALID_DATA", message=not_json, details={}), None
+            missing = error_answer("MANDATORY_NOT_FOUND", {"api_name": "ids", "json_path": "$.ids"})
+            missing.fault = "body_not_json"  # UNDOCUMENTED: what Zoho answers is not known
+            return missing, None
         refused = self._check_mass_convert(org, payload, version)
         if refused is not None:
             return refused, None
         ids = [str(x) for x in payload["ids"]]
         job_id = self._add_lead_job(org, ids, bool(payload.get("Deals")), now)
         return json_answer(
-            200,
+            self.faults.schedule_status,
             {
                 "code": "SCHEDULED",
                 "details": {"job_id": job_id},
-                "message": "Mass Convert scheduled successfully",
+                "message": SCHEDULED_MESSAGE,
                 "status": "success",
             },
         ), job_id

@@ -151,18 +151,16 @@ def _zoho_time(t: float, dc: str) -> str:
 
 
 def _invalid(path: str, api_name: str, **extra: Any) -> Answer:
-    details = {"api_name": api_name, "json_path": path, **extra}
-    return error_answer("INVALID_DATA", message="invalid data", details=details)
+    return error_answer("INVALID_DATA", {"api_name": api_name, "json_path": path, **extra})
 
 
 def _missing(api_name: str, path: str) -> Answer:
-    details = {"api_name": api_name, "json_path": path}
-    return error_answer("MANDATORY_NOT_FOUND", details=details)
+    return error_answer("MANDATORY_NOT_FOUND", {"api_name": api_name, "json_path": path})
 
 
 def _expected(fields: list[tuple[str, str]]) -> Answer:
     details = {"expected_fields": [{"api_name": a, "json_path": p} for a, p in fields]}
-    return error_answer("EXPECTED_FIELD_MISSING", details=details)
+    return error_answer("EXPECTED_FIELD_MISSING", details)
 
 
 def _is_digits(value: object) -> bool:
@@ -321,9 +319,11 @@ class LeadsMixin:
         return self._timeline().job_truth(job, t)
 
     def _add_lead_job(self, org: str, ids: list[str], deal: bool, now: float) -> str:
-        """A job converting ``ids`` (of ``org``), created now, timed by ``post_timing``."""
+        """A job converting ``ids`` (of ``org``), created now, timed by ``post_timing``
+        (by count only when the org holds no lead records)."""
         with self._lock:
             queue_s, rate = self._post_timing()
+            held = any(lead.org == org for lead in self._leads.values())
             job = SimJob(
                 self._new_job_id(),
                 org,
@@ -331,7 +331,7 @@ class LeadsMixin:
                 queue_delay_s=queue_s,
                 leads_per_s=rate,
                 created_at=now,
-                lead_ids=tuple(ids),
+                lead_ids=tuple(ids) if held else (),  # an org without leads: by count
                 deal=deal,
             )
             self._add_job(job)
@@ -364,7 +364,7 @@ class LeadsMixin:
     def _check_mass_convert(self, org: str, payload: Any, version: str) -> Answer | None:
         """Zoho's refusal of a mass-convert body, or None when it may be scheduled."""
         if not isinstance(payload, dict):
-            return error_answer("INVALID_DATA", message="invalid data", details={})
+            return _invalid("$", "ids", expected_data_type="jsonobject")
         return (
             self._check_ids(org, payload.get("ids"))
             or self._check_deals(org, payload)
@@ -380,11 +380,15 @@ class LeadsMixin:
             return _invalid("$.ids", "ids", expected_data_type="jsonarray")
         if len(ids) > MAX_IDS:
             due = [{"api_name": "ids", "json_path": "$.ids"}]
-            return error_answer("LIMIT_EXCEEDED", details={"limit": MAX_IDS, "limit_due_to": due})
+            return error_answer("LIMIT_EXCEEDED", {"limit": MAX_IDS, "limit_due_to": due})
         for i, value in enumerate(ids):
-            if not _is_digits(value):
+            if not isinstance(value, (str, int)) or isinstance(value, bool):
                 return _invalid(f"$.ids[{i}]", "ids", expected_data_type="long")
+            if not _is_digits(value):
+                return _invalid(f"$.ids[{i}]", "ids")
         with self._lock:
+            if not any(lead.org == org for lead in self._leads.values()):
+                return None  # an org without lead records: jobs by count only
             for i, value in enumerate(ids):
                 lead = self._leads.get(str(value))
                 if lead is None or lead.org != org or str(value) in self._deleted:
@@ -429,8 +433,7 @@ class LeadsMixin:
                     {"api_name": "id", "json_path": f"{where}.id"},
                     {"api_name": "api_name", "json_path": f"{where}.api_name"},
                 ]
-                details = {"ambiguity_due_to": due}
-                return error_answer("AMBIGUITY_DURING_PROCESSING", details=details)
+                return error_answer("AMBIGUITY_DURING_PROCESSING", {"ambiguity_due_to": due})
         return None
 
     @staticmethod
@@ -455,19 +458,15 @@ class LeadsMixin:
     def _records(self, org: str, query: dict, now: float) -> Answer:
         fields = [f for f in query.get("fields", [""])[0].split(",") if f.strip()]
         if not fields:
-            details = {"param_name": "fields"}
-            message = "One of the expected parameter is missing"
-            return error_answer("REQUIRED_PARAM_MISSING", message=message, details=details)
+            return error_answer("REQUIRED_PARAM_MISSING", {"param_name": "fields"})
         if len(fields) > 50:
-            return error_answer("LIMIT_EXCEEDED", message="Max field limit exceeded", details={})
+            return error_answer("LIMIT_EXCEEDED", {}, message="Max field limit exceeded")
         converted = query.get("converted", ["false"])[0].strip().lower()
         if converted not in ("false", "true", "both"):
-            details = {"param_name": "converted"}
-            return error_answer("INVALID_DATA", message="invalid data", details=details)
+            return error_answer("INVALID_DATA", {"param_name": "converted"})
         ids = [i.strip() for i in query.get("ids", [""])[0].split(",") if i.strip()]
-        if len(ids) > MAX_READ_IDS:
-            limit: dict[str, Any] = {"limit": MAX_READ_IDS, "param_name": "ids"}
-            return error_answer("LIMIT_EXCEEDED", message="limit exceeded", details=limit)
+        if len(ids) > MAX_READ_IDS:  # Zoho documents no limit: the project's 100 (UNVERIFIED)
+            return error_answer("LIMIT_EXCEEDED", {})
         with self._lock:
             found = [self._leads[i] for i in ids or self._leads if i in self._leads]
             found = [
@@ -514,25 +513,28 @@ class LeadsMixin:
         try:
             payload = json.loads(body.decode("utf-8")) if body.strip() else {}
         except ValueError:
-            return error_answer("INVALID_DATA", message="invalid data", details={})
+            return _invalid("$", "data", expected_data_type="jsonobject")
         items = payload.get("data") if isinstance(payload, dict) else None
         first = items[0] if isinstance(items, list) and items else None
         deals = first.get("Deals") if isinstance(first, dict) else None
         with self._lock:
             lead = self._leads.get(lead_id)
             if lead is None or lead.org != org or lead_id in self._deleted:
-                in_url = {"resource_path_index": 1}  # the id in the URL
-                return error_answer("INVALID_DATA", message="invalid data", details=in_url)
+                return error_answer("INVALID_DATA", {"resource_path_index": 1})  # the URL's id
             if isinstance(deals, dict):
                 for key in DEAL_KEYS:
                     if deals.get(key) in (None, ""):
                         return _in_data(_missing(key, f"$.data[0].Deals.{key}"))
             if self._timeline().converted_at(lead_id, now) is not None:
-                return error_answer("ID_ALREADY_CONVERTED")
+                return error_answer("ID_ALREADY_CONVERTED", {"resource_path_index": 1})
             problem = lead.blocked(bool(deals))
             if problem == "MANDATORY_NOT_FOUND":
                 field = _LEAD_DEAL_FIELD
                 return _in_data(_missing(field, f"$.data[0].Deals.{field}"))
+            if problem == "DUPLICATE_DATA":
+                duplicate = {"id": derived_id("duplicate", lead_id)}
+                where = {"api_name": "Email", "json_path": "$.Email"}
+                return error_answer(problem, {**where, "duplicate_record": duplicate})
             if problem is not None:
                 return error_answer(problem)
             self._singles[lead_id] = (now, bool(deals))

@@ -26,11 +26,14 @@ __all__ = [
     "SimOrg",
     "SimLead",
     "LEAD_PROBLEMS",
+    "POST_FAULTS",
     "POST_FAULT_NAMES",
     "SimJob",
     "JobTruth",
     "Faults",
+    "FAULTS",
     "FAULT_NAMES",
+    "STATUS_CASINGS",
     "READ_SCOPE",
     "CREATE_SCOPE",
     "build_default_scenario",
@@ -41,47 +44,59 @@ READ_SCOPE = MASS_CONVERT_READ_SCOPE
 CREATE_SCOPE = MASS_CONVERT_CREATE_SCOPE
 JOB_OUTCOMES = ("completed", "failed")
 
-FAULT_NAMES = frozenset(
-    {
-        "429",
-        "500",
-        "503",
-        "reset",
-        "slow",
-        "html",
-        "truncated",
-        "204",
-        "404",
-        "missing_data",
-        "unknown_status",
-        "backwards",
-        "invalid_token",
-        "auth_failure",
-        "scope_mismatch",
-        "no_permission",
-        "invalid_data",
-        "ok",
-    }
-)
-"""Fault names usable in :attr:`Faults.script` (each one produces one answer; ``"ok"`` is
-a normal answer, to place a fault after a few good ones)."""
+DOCUMENTED, UNDOCUMENTED, TRANSPORT = "documented", "undocumented", "transport"
 
-POST_FAULT_NAMES = frozenset(
-    {
-        "429",
-        "500",
-        "reset",
-        "post_500_after_create",
-        "post_timeout_after_create",
-        "post_hang_after_create",
-        "ok",
-    }
-)
-"""Fault names usable in :attr:`Faults.post_script`, one per mass-convert POST in order:
-``429`` / ``500`` / ``reset`` create no job; the ``*_after_create`` ones create the job,
-then answer 500, hold the answer ``post_hold_s`` real seconds (longer than a client's
-timeout), or hold it until :meth:`~zcrm_notebook.simulator.Simulator.release_held_posts`
-(or the server stops)."""
+#: Scripted faults: name -> (label, what the status GET answers). ``documented``: an
+#: answer Zoho documents for this call or for every CRM call (``docs/zoho-api.md``);
+#: ``undocumented``: seen from proxies or other Zoho endpoints, or made up to test the
+#: client, never documented for this call; ``transport``: no HTTP answer, or a late one.
+FAULTS: dict[str, tuple[str, str]] = {
+    "ok": (DOCUMENTED, "the normal answer (to place a fault after a few good ones)"),
+    "429": (DOCUMENTED, "429 TOO_MANY_REQUESTS (body composed: Zoho prints none)"),
+    "500": (DOCUMENTED, "500 INTERNAL_ERROR"),
+    "404": (DOCUMENTED, "404 INVALID_URL_PATTERN (a wrong api_domain, version or path)"),
+    "invalid_token": (DOCUMENTED, "401 INVALID_TOKEN"),
+    "auth_failure": (DOCUMENTED, "401 AUTHENTICATION_FAILURE"),
+    "scope_mismatch": (DOCUMENTED, "401 OAUTH_SCOPE_MISMATCH"),
+    "no_permission": (DOCUMENTED, "403 NO_PERMISSION"),
+    "invalid_data": (DOCUMENTED, "400 INVALID_DATA {param_name: job_id} (unknown job id)"),
+    "required_param_missing": (DOCUMENTED, "400 REQUIRED_PARAM_MISSING {param_name, param}"),
+    "503": (UNDOCUMENTED, "503 with a load balancer's HTML page (Zoho documents no 503)"),
+    "html": (UNDOCUMENTED, "200 with an HTML page (a proxy or captive portal)"),
+    "truncated": (UNDOCUMENTED, "200 with the JSON cut in half"),
+    "204": (UNDOCUMENTED, "204 with no body (not documented for the status call)"),
+    "missing_data": (UNDOCUMENTED, '200 {"info": {}}: no "data"'),
+    "unknown_status": (UNDOCUMENTED, 'status word "PAUSED" (no source has it)'),
+    "backwards": (UNDOCUMENTED, "counts below the previous answer's (valid JSON)"),
+    "reset": (TRANSPORT, "the connection is reset, no answer"),
+    "slow": (TRANSPORT, "the normal answer after Faults.slow_s real seconds"),
+}
+FAULT_NAMES = frozenset(FAULTS)
+"""Fault names usable in :attr:`Faults.script` (each one produces one answer)."""
+
+#: Casings of the status word (:attr:`Faults.status_casing`): ``documented`` is the case
+#: of Zoho's only sample answer (``"COMPLETED"``, mass-convert-status.html v5-v8);
+#: ``lower`` the page's list of words (documented too); ``wild`` mixes in casings no source
+#: documents for this call (``Completed``, ``IN_PROGRESS``, ``RUNNING``: UNDOCUMENTED).
+STATUS_CASINGS = ("documented", "lower", "wild")
+
+#: Scripted faults of the mass-convert POST (:attr:`Faults.post_script`), labelled like
+#: :data:`FAULTS`. ``429`` / ``500`` / ``reset`` make no job; the ``*_after_create`` ones make
+#: the job, then lose its answer: a 500 (UNDOCUMENTED: Zoho does not say whether a 500 may
+#: follow a created job), an answer held ``post_hold_s`` real seconds (longer than a
+#: client's timeout), or held until :meth:`~zcrm_notebook.simulator.Simulator.release_held_posts`
+#: (or the server stops: a client killed meanwhile never learns the job id).
+POST_FAULTS: dict[str, tuple[str, str]] = {
+    "ok": (DOCUMENTED, "the normal answer"),
+    "429": (DOCUMENTED, "429 TOO_MANY_REQUESTS, no job"),
+    "500": (DOCUMENTED, "500 INTERNAL_ERROR, no job"),
+    "reset": (TRANSPORT, "the connection is reset before the job is made"),
+    "post_500_after_create": (UNDOCUMENTED, "the job is made, then 500 INTERNAL_ERROR"),
+    "post_timeout_after_create": (TRANSPORT, "the job is made, its answer comes too late"),
+    "post_hang_after_create": (TRANSPORT, "the job is made, its answer held until released"),
+}
+POST_FAULT_NAMES = frozenset(POST_FAULTS)
+"""Fault names usable in :attr:`Faults.post_script`."""
 
 #: Why a simulated lead cannot be converted: Zoho's code of the single convert for it
 #: (``docs/zoho-api.md``, "Single lead convert"). ``MANDATORY_NOT_FOUND`` only bites when a
@@ -420,33 +435,42 @@ class SimJob:
 class Faults:
     """Fault injection for CRM answers (token answers are never faulted).
 
+    By default the simulator answers as Zoho documents (``docs/simulator.md``); every
+    attribute below that departs from it is labelled ``UNDOCUMENTED``.
+
     Attributes
     ----------
     seed : int, default 0
         Seed of the random draws (rates, status casing, new job ids).
     latency_s : float, default 0.0
-        Real seconds every CRM answer is delayed (while counted in flight).
+        Real seconds every CRM answer is delayed (while counted in flight). Transport.
     rate_5xx, rate_429 : float, default 0.0
-        Probability that a status GET answers 500 ``INTERNAL_ERROR`` / 429.
+        Probability that a status GET answers 500 ``INTERNAL_ERROR`` / 429
+        ``TOO_MANY_REQUESTS`` (both documented).
     retry_after_s : float or None, default None
         When set, every 429 carries ``Retry-After`` with this value (``%g``: may be
-        fractional).
+        fractional). UNDOCUMENTED: no Zoho page mentions the header.
     credits_remaining : int or None, default None
-        When set, CRM answers carry ``X-API-CREDITS-REMAINING``, counted down per org and
-        call; an org at 0 credits gets 429 ``TOO_MANY_REQUESTS``.
-    status_casing : bool, default False
-        Vary the status word across answers (``COMPLETED``/``Completed``/``completed``,
-        ``in progress``/``IN PROGRESS``/``IN_PROGRESS``/``RUNNING``,
-        ``Scheduled``/``SCHEDULED``, ``FAILED``/``Failed``/``failed``).
+        When set, CRM calls are metered per org (one credit each); an org at 0 credits gets
+        429 ``TOO_MANY_REQUESTS`` (documented: the 24-hour credit limit).
+    credits_header : bool, default False
+        Metered answers carry ``X-API-CREDITS-REMAINING``. UNDOCUMENTED: no Zoho page
+        documents a credit header.
+    status_casing : {"documented", "lower", "wild"}, default "documented"
+        Case of the status word, see :data:`STATUS_CASINGS` (``"wild"`` is
+        UNDOCUMENTED); ``True``/``False`` mean ``"wild"``/``"documented"``.
+    schedule_status : {200, 202}, default 200
+        HTTP status of a scheduled mass convert: 200 per Zoho's OpenAPI file for Leads, 202
+        per the sibling inventory conversion's (both documented).
     script : dict of str to list of str
         ``job_id -> fault names``, consumed one per authenticated status GET of that job,
-        in order; names from :data:`FAULT_NAMES`. The simulator reads it, never modifies
-        it (items appended later are used too).
+        in order; names and labels in :data:`FAULTS`. The simulator reads it, never
+        modifies it (items appended later are used too).
     slow_s : float, default 1.0
         Real seconds the ``slow`` fault waits before answering normally.
     post_script : list of str
-        Fault names of :data:`POST_FAULT_NAMES`, consumed one per authenticated
-        mass-convert POST, in order (read, never modified).
+        Fault names of :data:`POST_FAULTS`, consumed one per authenticated mass-convert
+        POST, in order (read, never modified).
     post_hold_s : float, default 2.0
         Real seconds ``post_timeout_after_create`` holds the answer.
     """
@@ -457,23 +481,34 @@ class Faults:
     rate_429: float = 0.0
     retry_after_s: float | None = None
     credits_remaining: int | None = None
-    status_casing: bool = False
+    credits_header: bool = False
+    status_casing: str | bool = "documented"
+    schedule_status: int = 200
     script: dict[str, list[str]] = field(default_factory=dict)
     slow_s: float = 1.0
     post_script: list[str] = field(default_factory=list)
     post_hold_s: float = 2.0
 
     def validate(self) -> None:
-        """Check the rates and the scripted fault names.
+        """Check the rates, the status casing and the scripted fault names.
 
         Raises
         ------
         ValueError
-            For a rate outside 0..1, rates summing above 1 or an unknown fault name.
+            For a rate outside 0..1, rates summing above 1, an unknown casing, schedule
+            status or fault name.
         """
         rates = (self.rate_5xx, self.rate_429)
         if any(not 0 <= r <= 1 for r in rates) or sum(rates) > 1:
             raise ValueError("rate_5xx and rate_429 must be in 0..1 and sum to at most 1")
+        if isinstance(self.status_casing, bool):
+            self.status_casing = "wild" if self.status_casing else "documented"
+        if self.status_casing not in STATUS_CASINGS:
+            raise ValueError(
+                f"status_casing must be one of {STATUS_CASINGS}, not {self.status_casing!r}"
+            )
+        if self.schedule_status not in (200, 202):
+            raise ValueError(f"schedule_status must be 200 or 202, not {self.schedule_status!r}")
         bad = {f for names in self.script.values() for f in names} - FAULT_NAMES
         if bad:
             raise ValueError(f"unknown fault(s) {sorted(bad)}; valid: {sorted(FAULT_NAMES)}")

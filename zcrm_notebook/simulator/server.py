@@ -4,7 +4,8 @@
 call of the router's ``handle(method, target, headers, body)`` and write the
 :class:`Answer` it returns (delayed, reset or normal), with HTTP/1.1 keep-alive, exact
 ``Content-Length`` and no request logging. :func:`json_answer` and :func:`error_answer`
-build answers, the latter as Zoho CRM's error envelope (``docs/zoho-api.md``).
+build answers, the latter as Zoho CRM's error envelope in Zoho's words
+(:mod:`zcrm_notebook.simulator.zoho_errors`, the one table of Zoho errors).
 :class:`ServingMixin` gives :class:`~zcrm_notebook.simulator.Simulator` its
 ``start``/``stop``/``with`` lifecycle and ``base_url``. Standard library only; the
 endpoints live in :mod:`zcrm_notebook.simulator.accounts` and
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from .zoho_errors import error_body
+
 # The name the simulator has always logged under (filters and tests select it).
 logger = logging.getLogger("zcrm_notebook.simulator")
 
@@ -37,27 +40,6 @@ HOLD_MAX_S = 120.0
 """Real seconds a held answer waits at most for its release."""
 
 _JSON = "application/json;charset=UTF-8"
-_ERRORS: dict[str, tuple[int, str, dict]] = {
-    "INVALID_TOKEN": (401, "invalid oauth token", {}),
-    "AUTHENTICATION_FAILURE": (401, "Authentication failed", {}),
-    "OAUTH_SCOPE_MISMATCH": (401, "invalid oauth scope to access this URL", {}),
-    "NO_PERMISSION": (403, "permission denied", {"permissions": ["Crm_Implied_Mass_Convert"]}),
-    "TOO_MANY_REQUESTS": (429, "The API request rate limit has been exceeded", {}),
-    "INTERNAL_ERROR": (500, "Internal Server Error", {}),
-    "INVALID_DATA": (400, "Invalid job id", {"api_name": "job_id"}),
-    "REQUIRED_PARAM_MISSING": (400, "required param missing", {"api_name": "job_id"}),
-    "MANDATORY_NOT_FOUND": (400, "required field not found", {"api_name": "ids"}),
-    "LIMIT_EXCEEDED": (400, "the number of ids exceeds the limit", {"limit": MAX_IDS}),
-    "INVALID_URL_PATTERN": (404, "Please check if the URL trying to access is a correct one", {}),
-    "INVALID_REQUEST_METHOD": (400, "The http request method type is not a valid one", {}),
-    # the lead endpoints: codes, messages and details keys of docs/zoho-api.md
-    "EXPECTED_FIELD_MISSING": (400, "Specify atleast one field", {}),
-    "AMBIGUITY_DURING_PROCESSING": (400, "ambiguity during processing", {}),  # no message known
-    "ID_ALREADY_CONVERTED": (400, "id already converted", {"resource_path_index": 1}),
-    "DUPLICATE_DATA": (400, "duplicate data", {"api_name": "Email"}),
-    "RECORD_LOCKED": (400, "cannot convert record that is not approved yet", {}),
-    "NOT_APPROVED": (400, "cannot convert record that is not approved yet", {}),
-}
 
 
 @dataclass
@@ -68,6 +50,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # real seconds to wait before writing
     reset: bool = False  # close the socket without answering
+    fault: str = ""  # the fault that shaped this answer ("" for Zoho's documented answer)
     hold: threading.Event | None = None  # wait for it (at most HOLD_MAX_S) before writing
     subject: str | None = None  # the job id (or lead) the stats log names
 
@@ -76,12 +59,10 @@ def json_answer(status: int, obj: Any) -> Answer:
     return Answer(status, json.dumps(obj).encode())
 
 
-def error_answer(code: str, *, status: int | None = None, message: str | None = None, details=None):
-    """A Zoho error envelope ``{"code","details","message","status":"error"}``."""
-    http_status, default_message, default_details = _ERRORS[code]
-    details = dict(default_details if details is None else details)
-    envelope = {"code": code, "details": details, "message": message or default_message}
-    return json_answer(status or http_status, {**envelope, "status": "error"})
+def error_answer(code: str, details: dict | None = None, *, message: str | None = None) -> Answer:
+    """Zoho's error envelope of ``code`` with its documented HTTP status and words
+    (:func:`zcrm_notebook.simulator.zoho_errors.error_body`)."""
+    return json_answer(*error_body(code, details, message=message))
 
 
 def loopback_host(host: str) -> str:
