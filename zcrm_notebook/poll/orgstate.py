@@ -1,4 +1,4 @@
-"""Per-org state of a poll run: counters, the queue of due polls, and the org's limits.
+"""Per-org state of a run: counters, the queue of due calls, and the org's limits.
 
 Each org polls through its own :class:`~zcrm_notebook.client.ZohoClient` and thread pool,
 capped at its calls in flight (``PollPolicy.max_in_flight``, default 5,
@@ -6,7 +6,9 @@ capped at its calls in flight (``PollPolicy.max_in_flight``, default 5,
 (a 429, a throttled token endpoint), the call budget of the run, and the end of the org
 (an auth or config failure, or the budget used up). Only bookkeeping: the poller's
 poll loop's thread owns every :class:`OrgState` and decides when to call, log and record;
-nothing here makes an HTTP call, sleeps or imports pandas at module level.
+nothing here makes an HTTP call, sleeps or imports pandas at module level. The conversion
+loop (:mod:`zcrm_notebook.convert.calls`) queues its POSTs and reads in the same
+:class:`OrgState`: same cap, same backoff.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import random
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from ..auth.credentials import OrgCredentials
-from ..client import StatusAnswer, ZohoClient
+from ..client import ZohoClient
 from ..errors import ZcrmError
-from ..inputs.jobs import Job
 from .policy import PollPolicy
+
+T = TypeVar("T")
 
 __all__ = ["OrgStats", "OrgState", "org_stats_frame"]
 
@@ -49,8 +53,9 @@ class OrgStats:
 
 
 @dataclass
-class OrgState:
-    """One org of a run: its client, pool, queue of due polls, calls in flight and limits."""
+class OrgState(Generic[T]):
+    """One org of a run: its client, pool, queue of due calls (items ``T``: a poll's
+    :class:`~zcrm_notebook.inputs.jobs.Job`), calls in flight and limits."""
 
     creds: OrgCredentials
     client: ZohoClient
@@ -85,8 +90,8 @@ class OrgState:
 
     # -- the queue of due polls ---------------------------------------------------------
 
-    def push(self, due: float, seq: int, job: Job) -> None:
-        heapq.heappush(self.queue, (due, seq, job))
+    def push(self, due: float, seq: int, item: T) -> None:
+        heapq.heappush(self.queue, (due, seq, item))
 
     def paused(self, now: float) -> bool:
         """Backing off, or ended: no call may start now."""
@@ -96,20 +101,22 @@ class OrgState:
         """A poll is due and a call slot is free."""
         return bool(self.queue) and self.in_flight < self.cap and self.queue[0][0] <= now
 
-    def take(self) -> Job:
-        """The next due job, counted as one call in flight and one request."""
-        _, _, job = heapq.heappop(self.queue)
+    def take(self) -> T:
+        """The next due item, counted as one call in flight and one request."""
+        _, _, item = heapq.heappop(self.queue)
         self.in_flight += 1
         self.stats.requests += 1
-        return job
+        return item
 
-    def settle(self, result: StatusAnswer | ZcrmError) -> None:
-        """A call came back; an answer ends the org's backoff streak."""
+    def settle(self, result: Any) -> None:
+        """A call came back (an answer or a :class:`ZcrmError`); an answer ends the org's
+        backoff streak and brings its ``credits_remaining``."""
         self.in_flight -= 1
-        if isinstance(result, StatusAnswer):
+        if not isinstance(result, ZcrmError):
             self.backoff_level = 0
-            if result.credits_remaining is not None:
-                self.stats.credits_remaining = result.credits_remaining
+            credits = getattr(result, "credits_remaining", None)
+            if credits is not None:
+                self.stats.credits_remaining = credits
 
     def next_wake(self, budget: int | None) -> float | None:
         """When the org's next call may start; None if it has none left to make."""
@@ -138,7 +145,7 @@ class OrgState:
         self.error_codes_seen.add(code)
         return True
 
-    def end(self, reason: str | None, message: str | None = None) -> list[Job]:
+    def end(self, reason: str | None, message: str | None = None) -> list[T]:
         """End the org for the run (``failed_reason``, ``failed_message``); returns its
         queued jobs, due first."""
         self.dead = True
