@@ -241,6 +241,7 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
             if job.job_id in self._jobs or any(job.job_id == j for j, _ in self._unknown):
                 raise ValueError(f"duplicate job id {job.job_id}")
             self._jobs[job.job_id] = job
+            self._timeline_cache = None
         return job
 
     def _org(self, org: str) -> SimOrg:
@@ -377,7 +378,8 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
             Lead ids, 1 to 50 (only their number matters).
         **kw
             :class:`SimJob` fields (``queue_delay_s``, ``leads_per_s``, ``failed``,
-            ``stall_s``, ``outcome``, ``created_at`` -- default now).
+            ``stall_s``, ``outcome``, ``created_at`` -- default now; ``lead_ids``: the job
+            converts those leads, as a POST's would).
 
         Returns
         -------
