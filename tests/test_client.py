@@ -172,7 +172,8 @@ def run_one(faults=None, org=None, **client_kw):
 def test_slow_answer_beyond_timeout_is_a_transport_error():
     with pytest.raises(TransportError) as err:
         run_one(Faults(script={JOB: ["slow"]}, slow_s=1.0), timeout_s=0.2)
-    assert err.value.code == "ReadTimeout" and err.value.http_status is None
+    # the whole call is bounded (not each read): the call's own deadline ends it
+    assert err.value.code == "CallTimeout" and err.value.http_status is None
     assert "127.0.0.1" in str(err.value)
 
 

@@ -120,11 +120,8 @@ def test_a_post_that_times_out_after_its_job_was_made_is_never_sent_blindly(cloc
         res = run(sim, clock, leads, store=tmp_path / "s.sqlite", policy=policy, settle_s=600)
         assert res.stopped_reason == "finished" and converted_once(sim)
         lost, *retried = res.ledger.itertuples()
-        assert (lost.state, lost.error_code, pd.isna(lost.job_id)) == (
-            "unknown",
-            "ReadTimeout",
-            True,
-        )
+        assert lost.state == "unknown" and pd.isna(lost.job_id)
+        assert lost.error_code in ("ReadTimeout", "CallTimeout")  # socket or whole-call bound
         times = post_times(sim)
         assert len(times) == 2 and times[1] >= times[0] + 600  # only after it settled
         got = res.leads.set_index("lead_id")

@@ -1,8 +1,14 @@
 """snapshots/csvfile.py: the snapshot CSV round trip and formula neutralising."""
 
+import csv
+import tempfile
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from conftest import JOB
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zcrm_notebook.api.status import JobState
 from zcrm_notebook.errors import ConfigError
@@ -155,3 +161,31 @@ def test_missing_file_and_bad_csv(tmp_path):
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(ConfigError, match="lacks columns"):
         read_snapshots(bad)
+
+
+# --- any text survives the round trip, and no cell runs as a formula (issue 10) -------------
+
+TEXT_CELLS = st.one_of(
+    st.none(),
+    st.text(max_size=12),  # every character: control characters, quotes, CR, LF, NUL...
+    st.sampled_from(["", "'", "''", "=1+2", "'=1+2", "-2", "\r=1", "\t", "a\rb", "a\r\nb"]),
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(cells=st.lists(st.tuples(TEXT_CELLS, TEXT_CELLS, TEXT_CELLS), min_size=1, max_size=4))
+def test_any_text_round_trips_and_no_written_cell_is_a_live_formula(cells):
+    rows = [
+        Snapshot(
+            T0 + i, "org", "us", JOB, JobState.UNKNOWN, raw, error_code=code, error_message=msg
+        )  # fmt: skip
+        for i, (raw, code, msg) in enumerate(cells)
+    ]
+    df = to_frame(rows)
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_snapshots_csv(df, Path(folder) / "s.csv")
+        pd.testing.assert_frame_equal(read_snapshots(path), df)
+        with open(path, newline="", encoding="utf-8") as fh:
+            written = [cell for row in csv.reader(fh) for cell in row]
+    live = [c for c in written if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert live == []

@@ -71,7 +71,7 @@ def test_put_read_round_trip_mode_0600_atomic(tmp_path):
     )
     assert sorted(store.read()) == ["acme-eu", "acme-us"]
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
-    leftovers = [p.name for p in store.path.parent.iterdir() if p.name.endswith(".tmp")]
+    leftovers = [p.name for p in store.path.parent.iterdir() if ".tmp" in p.name]
     assert leftovers == []
     assert store.delete("acme-us") and not store.delete("acme-us")
     assert list(store.read()) == ["acme-eu"]
@@ -233,3 +233,32 @@ def test_config_table_without_refresh_token_is_completed_from_the_store(tmp_path
         complete_from_store("other", table, store.path)
     with pytest.raises(ConfigError, match="another client id"):
         complete_from_store("acme-eu", {**table, "client_id": "1000.X"}, store.path)
+
+
+def test_temp_files_are_0600_named_after_the_store_and_leftovers_are_removed(tmp_path, monkeypatch):
+    store = TokenStore(tmp_path / "cfg" / "tokens.json")
+    seen = []
+    real_replace = os.replace
+
+    def replace(src, dst):  # the temp file, just before it becomes the store
+        seen.append((os.path.basename(src), stat.S_IMODE(os.stat(src).st_mode)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(tokenstore.os, "replace", replace)
+    store.put(entry())
+    assert [(name.startswith(".tokens.json.tmp-"), mode) for name, mode in seen] == [(True, 0o600)]
+    for name in (".tokens.json.tmp-abc", ".tokens-abc.tmp"):  # kill -9 leftovers, secrets in
+        (store.path.parent / name).write_text('{"client_secret": "client-secret-x"')
+    other = store.path.parent / "notes.tmp"
+    other.write_text("mine")
+    store.put(entry("acme-2"))  # a write removes them
+    assert sorted(p.name for p in store.path.parent.iterdir()) == [
+        "notes.tmp", "tokens.json", "tokens.json.lock"]  # fmt: skip
+    (store.path.parent / ".tokens.json.tmp-def").write_text("{")
+    assert sorted(store.read()) == ["acme-2", "acme-eu"]  # and so does a read
+    assert not (store.path.parent / ".tokens.json.tmp-def").exists()
+
+
+def test_reading_a_store_without_leftovers_creates_nothing(tmp_path):
+    store = TokenStore(tmp_path / "nothing-here" / "tokens.json")
+    assert store.read() == {} and not (tmp_path / "nothing-here").exists()

@@ -91,3 +91,62 @@ def test_a_given_session_is_used_as_is_and_not_closed(creds):
     assert Answer.sent == [
         "https://www.zohoapis.com/crm/v5/Leads/actions/mass_convert?job_id=" + JOB
     ]
+
+
+# --- a session given by the user is guarded; calls are bounded (issue 10) --------------------
+
+
+def test_guard_session_wraps_every_adapter_and_keeps_the_session_settings():
+    from zcrm_notebook.api.destinations import DestinationPolicy
+    from zcrm_notebook.api.transport import GuardedAdapter, guard_session
+
+    class Own(requests.adapters.HTTPAdapter):
+        pass
+
+    s = requests.Session()
+    s.mount("https://www.zohoapis.eu", Own())
+    s.mount("https://accounts.zoho.eu", requests.adapters.HTTPAdapter(max_retries=3))
+    s.proxies, s.verify, s.cert, s.trust_env = {"https": "http://proxy:3128"}, "/ca.pem", "c", True
+    guard_session(s, DestinationPolicy.for_org("eu", False))
+    assert isinstance(s.get_adapter("https://www.zohoapis.eu/x"), GuardedAdapter)
+    assert isinstance(s.get_adapter("https://www.zohoapis.eu/x").inner, Own)
+    assert isinstance(s.get_adapter("http://127.0.0.1:1"), ZohoAdapter)  # requests' own
+    retrying = s.get_adapter("https://accounts.zoho.eu/x")  # configured by you: wrapped
+    assert isinstance(retrying, GuardedAdapter) and retrying.inner.max_retries.total == 3
+    assert (s.proxies, s.verify, s.cert, s.trust_env) == (
+        {"https": "http://proxy:3128"}, "/ca.pem", "c", True)  # fmt: skip
+    guard_session(s, DestinationPolicy.for_org("us", False))  # a second org shares it
+    assert s.get_adapter("https://x").policy.check("https://www.zohoapis.com")
+    assert s.get_adapter("https://x").policy.check("https://www.zohoapis.eu")
+
+
+def test_an_aborted_group_refuses_new_calls_without_connecting(monkeypatch):
+    from zcrm_notebook.api.destinations import DestinationPolicy
+    from zcrm_notebook.api.transport import CallAborted, CallGroup
+
+    group = CallGroup()
+    group.abort()
+    s = new_session(policy=DestinationPolicy.for_org("x", True))
+    connected = []
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", lambda *a, **k: connected.append(a))
+    with group.active(), pytest.raises(CallAborted):
+        s.get("http://127.0.0.1:9/x", timeout=5)
+    assert connected == []
+
+
+def test_a_body_larger_than_the_cap_is_refused(monkeypatch):
+    from zcrm_notebook.api.destinations import DestinationPolicy
+    from zcrm_notebook.api.transport import GuardedAdapter
+    from zcrm_notebook.errors import ResponseFormatError
+
+    class Big(requests.adapters.BaseAdapter):
+        def send(self, request, **kwargs):
+            r = requests.Response()
+            r.status_code, r.url, r._content = 200, request.url, b"x" * 11
+            return r
+
+    s = requests.Session()
+    s.mount("http://", GuardedAdapter(Big(), policy=DestinationPolicy.for_org("x", True),
+                                      max_body=10))  # fmt: skip
+    with pytest.raises(ResponseFormatError, match="larger than"):
+        s.get("http://127.0.0.1:9/x")

@@ -37,7 +37,6 @@ from .api.conversion import (
     interpret_records,
     interpret_schedule,
 )
-from .api.destinations import check_token_destination
 from .api.endpoints import (
     CONVERT_RECORD,
     GET_RECORDS,
@@ -46,7 +45,7 @@ from .api.endpoints import (
     Endpoint,
 )
 from .api.status import JobStatus
-from .api.transport import new_session
+from .api.transport import CallAborted, CallGroup, guard_session, new_session
 from .auth.credentials import AccessToken, OrgCredentials
 from .auth.tokens import TokenCache, get_token_cache
 from .errors import (
@@ -114,7 +113,8 @@ class ZohoClient:
     ----------
     creds : OrgCredentials
     timeout_s : float, default 10
-        Connect and read timeout of every call, seconds.
+        Bound of every call, token requests included: connect, headers and body
+        together (not each socket read), seconds.
     pool_size : int, default 5
         Connections kept alive (match the org's calls-in-flight cap).
     token_cache : TokenCache, optional
@@ -122,14 +122,17 @@ class ZohoClient:
     clock : callable, default ``time.time``
         Used for the token cache when no cache is given.
     session : requests.Session, optional
-        The session to send with, used as is (your proxies, CA bundle, adapters; a test
-        double) and not closed by :meth:`close`. Default: a new session of
+        The session to send with (your proxies, CA bundle, adapters; a test double), not
+        closed by :meth:`close`. Its adapters are guarded in place
+        (:func:`~zcrm_notebook.api.transport.guard_session`): every request still passes
+        the org's destination check and the body cap. Default: a new session of
         :func:`~zcrm_notebook.api.transport.new_session` with ``pool_size`` connections.
 
     Raises
     ------
     UnsafeEndpointError
-        (from :meth:`get_status`) if the token's ``api_domain`` is not a Zoho host.
+        (from :meth:`get_status`) if the token's ``api_domain`` is not an API host of the
+        org's data center (or loopback for the simulator).
     """
 
     def __init__(
@@ -145,8 +148,13 @@ class ZohoClient:
         self.creds = creds
         self.timeout_s = timeout_s
         self.tokens = token_cache or get_token_cache(creds, clock=clock)
+        self.destinations = creds.destinations
         self._owns_session = session is None
-        self.session = new_session(pool_size=pool_size) if session is None else session
+        if session is None:
+            self.session = new_session(pool_size=pool_size, policy=self.destinations)
+        else:
+            self.session = guard_session(session, self.destinations, pool_size=pool_size)
+        self._calls = CallGroup()
 
     def __repr__(self) -> str:
         return f"ZohoClient(org={self.creds.org!r}, dc={self.creds.dc!r})"
@@ -155,6 +163,11 @@ class ZohoClient:
         """Close pooled connections (of the session the client made, not of one given)."""
         if self._owns_session:
             self.session.close()
+
+    def abort(self) -> None:
+        """End this client's calls in flight at once (they fail as ``CallAborted``
+        transport errors) and refuse later ones: the run stopped. Thread-safe."""
+        self._calls.abort()
 
     def url(self, endpoint: Endpoint, api_domain: str) -> str:
         """URL of a CRM ``endpoint`` on ``api_domain`` for this org's API version."""
@@ -226,11 +239,12 @@ class ZohoClient:
         if not 1 <= len(ids) <= MAX_IDS_PER_POST:
             raise ConfigError(f"a mass convert takes 1-{MAX_IDS_PER_POST} lead ids, not {len(ids)}")
         subject = f"mass convert of {len(ids)} leads"
-        return self._authorized(subject, lambda t: self._post_schedule(subject, body, t))
 
-    def _post_schedule(self, subject: str, body: Mapping, token: AccessToken) -> CallAnswer[str]:
-        r, latency = self._send(MASS_CONVERT_SCHEDULE, token, {}, subject, json_body=body)
-        return CallAnswer(interpret_schedule(subject, r), *_meta(r, latency))
+        def call(token: AccessToken) -> CallAnswer[str]:
+            r, latency = self._send(MASS_CONVERT_SCHEDULE, token, {}, subject, json_body=body)
+            return CallAnswer(interpret_schedule(subject, r), *_meta(r, latency))
+
+        return self._authorized(subject, call)
 
     def get_leads(
         self, lead_ids: Sequence[str], fields: Sequence[str] = RECORD_FIELDS
@@ -309,21 +323,23 @@ class ZohoClient:
         return self._authorized(subject, call)
 
     def _authorized(self, subject: str, call: Callable[[AccessToken], T]) -> T:
-        """``call`` with the cached token; after a 401 ``INVALID_TOKEN`` or
-        ``AUTHENTICATION_FAILURE``, once more with a fresh token."""
-        token = self.tokens.get()
-        try:
-            return call(token)
-        except InvalidTokenError as exc:
-            log.info(
-                "org %s: %s on %s; refreshing the token once", self.creds.org, exc.code, subject
-            )
-            self.tokens.invalidate(token)
-        fresh = self.tokens.get()
-        try:
-            return call(fresh)
-        except InvalidTokenError as exc:
-            raise self._fresh_token_refused(exc, fresh) from None
+        """``call`` with the cached token, in this client's group of calls (aborted with
+        it); after a 401 ``INVALID_TOKEN`` or ``AUTHENTICATION_FAILURE``, once more with a
+        fresh token."""
+        with self._calls.active():
+            token = self.tokens.get(self.timeout_s)
+            try:
+                return call(token)
+            except InvalidTokenError as exc:
+                log.info(
+                    "org %s: %s on %s; refreshing the token once", self.creds.org, exc.code, subject
+                )
+                self.tokens.invalidate(token)
+            fresh = self.tokens.get(self.timeout_s)
+            try:
+                return call(fresh)
+            except InvalidTokenError as exc:
+                raise self._fresh_token_refused(exc, fresh) from None
 
     def _fresh_token_refused(self, exc: InvalidTokenError, fresh: AccessToken) -> AuthError:
         """The error for a 401 that a freshly refreshed token got too."""
@@ -393,15 +409,16 @@ class ZohoClient:
         Raises
         ------
         UnsafeEndpointError
-            The token's ``api_domain`` is not a Zoho API host (nor loopback for the
-            simulator): nothing is sent.
+            The token's ``api_domain`` is not an API host of the org's data center (nor
+            loopback for the simulator): nothing is sent. The session's adapter checks
+            the request's URL again right before sending it.
         TransportError
-            No answer (``subject`` names what was asked, e.g. ``job 123``); its ``sent``
-            is False when the connection was never made.
+            No answer within ``timeout_s`` (``subject`` names what was asked, e.g.
+            ``job 123``); code ``CallTimeout`` when the whole call took too long. Its
+            ``sent`` is False when the request provably never left (no connection made,
+            or refused by an aborted run).
         """
-        api_domain = check_token_destination(
-            token.api_domain, allow_loopback=self.creds.allows_loopback
-        )
+        api_domain = self.destinations.check_api_domain(token.api_domain)
         started = time.perf_counter()
         try:
             r = self.session.request(
@@ -430,8 +447,11 @@ def _meta(r: requests.Response, latency_s: float) -> tuple[int, float, int | Non
 
 
 def _may_have_reached(exc: requests.RequestException) -> bool:
-    """False only when the request provably never left: no connection was made."""
+    """False only when the request provably never left: no connection was made, or the
+    call was refused because its run had stopped."""
     if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, CallAborted) and exc.request is None:
         return False
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     refused = isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)

@@ -2,7 +2,9 @@
 
 Every error this package raises on purpose derives from :class:`ZcrmError`, so one
 ``except ZcrmError`` catches them all. No message ever contains an access token, refresh
-token, grant token or client secret: messages name hosts, orgs, job ids and Zoho codes.
+token, grant token or client secret: messages name hosts, orgs, job ids and Zoho codes,
+and :class:`ZcrmError` masks its message, code and details with
+:func:`zcrm_notebook.redact.redact` (whoever builds it, whatever a server echoed).
 
 ::
 
@@ -38,6 +40,10 @@ those values.
 
 from __future__ import annotations
 
+import json
+
+from .redact import redact
+
 __all__ = [
     "ZcrmError",
     "ConfigError",
@@ -70,7 +76,7 @@ class ZcrmError(Exception):
     Parameters
     ----------
     message : str
-        Human text. Never contains a secret.
+        Human text. Registered secrets and token-shaped values in it are masked.
     code : str, optional
         Zoho's error code (``INVALID_DATA``, ``invalid_client``...) or a transport error
         name (``ReadTimeout``...).
@@ -83,9 +89,10 @@ class ZcrmError(Exception):
     def __init__(
         self, message: str, *, code: str | None = None, http_status: int | None = None
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.code = code or self.default_code
+        self.code = redact(code) if code else self.default_code
         self.http_status = http_status
 
     def __str__(self) -> str:
@@ -219,7 +226,20 @@ class ApiError(ZcrmError):
         details: dict | None = None,
     ) -> None:
         super().__init__(message, code=code, http_status=http_status)
-        self.details = dict(details or {})
+        self.details = {redact(str(k)): _masked(v) for k, v in dict(details or {}).items()}
+
+
+def _masked(value: object) -> object:
+    """A ``details`` value with secrets masked: text masked, numbers kept, anything nested
+    as its masked JSON text."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    try:
+        return redact(json.dumps(value, default=str))
+    except (ValueError, TypeError, RecursionError):
+        return "<not shown>"
 
 
 class JobNotFoundError(ApiError):

@@ -6,13 +6,18 @@ Zoho answers errors with an envelope ``{"code", "details", "message", "status":
 raises one exception of :mod:`zcrm_notebook.errors`, by Zoho's code first and the HTTP
 status second (the endpoint's table of :mod:`zcrm_notebook.api.error_codes`);
 :func:`interpret_answer` maps every answer of the mass-convert status call to a
-:class:`~zcrm_notebook.api.status.JobStatus`. The headers Zoho may send (``Retry-After``,
-``X-API-CREDITS-REMAINING``) are read here too. No I/O: these functions take a
-``requests.Response`` that has arrived.
+:class:`~zcrm_notebook.api.status.JobStatus`. The
+headers Zoho may send (``Retry-After``, ``X-API-CREDITS-REMAINING``) are read here too.
+Every answer's JSON is decoded by :func:`decode_json` (the transport has capped the body
+at 1 MiB; too deep a document is a format error), and server text (``message``,
+``details``, ``code``) enters an exception only through
+:func:`zcrm_notebook.redact.clean_text`: secrets masked, one line, cut.
+No I/O: these functions take a ``requests.Response`` that has arrived.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import requests
@@ -28,6 +33,7 @@ from ..errors import (
     ScopeError,
     ZcrmError,
 )
+from ..redact import clean_text
 from .endpoints import MASS_CONVERT_STATUS, Endpoint
 from .error_codes import ErrorRule, rule_for
 from .status import JobStatus, parse_status
@@ -35,6 +41,7 @@ from .status import JobStatus, parse_status
 __all__ = [
     "interpret_answer",
     "read_json",
+    "decode_json",
     "envelope",
     "envelope_error",
     "http_error",
@@ -43,15 +50,50 @@ __all__ = [
 ]
 
 
+CODE_LIMIT = 80  # characters of a server's error code kept
+_MAX_DETAILS = 20  # entries of a server's ``details`` kept
+
+
+def decode_json(r: requests.Response) -> object:
+    """The decoded JSON body of an answer (any charset JSON allows; the header's ignored).
+
+    Raises
+    ------
+    ResponseFormatError
+        The body is not JSON (or nested too deep to decode); nothing of it is shown.
+    """
+    try:
+        return json.loads(r.content)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ResponseFormatError(
+            f"answer (HTTP {r.status_code}) is not JSON ({type(exc).__name__})",
+            http_status=r.status_code,
+        ) from None
+
+
+def _details(details: object) -> dict:
+    """A server's ``details`` object, its text masked and cut (numbers kept)."""
+    if not isinstance(details, dict):
+        return {}
+    out: dict = {}
+    for key, value in list(details.items())[:_MAX_DETAILS]:
+        keep = value is None or isinstance(value, (bool, int, float))
+        out[clean_text(key, CODE_LIMIT)] = value if keep else clean_text(value)
+    return out
+
+
 def envelope(body: object) -> tuple[str | None, str, dict]:
     """``(code, message, details)`` of Zoho's error envelope (keys in any case), or
-    ``(None, "", {})`` for a body that is not one."""
+    ``(None, "", {})`` for a body that is not one. The server's text is cleaned
+    (:func:`~zcrm_notebook.redact.clean_text`)."""
     if isinstance(body, dict):
         lower = {str(k).lower(): v for k, v in body.items()}
-        code = lower.get("code")
-        details = lower.get("details")
-        details = details if isinstance(details, dict) else {}
-        return (str(code) if code else None), str(lower.get("message") or ""), details
+        code, message = lower.get("code"), lower.get("message")
+        return (
+            clean_text(code, CODE_LIMIT) if code else None,
+            clean_text(message) if message else "",
+            _details(lower.get("details")),
+        )
     return None, "", {}
 
 
@@ -139,18 +181,17 @@ def read_json(
     if 200 <= status < 300 and (status == 204 or not r.content.strip()):
         return None
     try:
-        body = r.json()
-    except ValueError:
-        kind = r.headers.get("Content-Type", "unknown type").split(";")[0]
+        body = decode_json(r)
+    except ResponseFormatError:
+        kind = clean_text(r.headers.get("Content-Type", "unknown type").split(";")[0], 60)
         msg = f"{subject}: HTTP {status} from {host} with a non-JSON body ({kind})"
         rule = rule_for(None, status, endpoint)
         if rule.error in (InvalidTokenError, EndpointConfigError) or rule.action == "retry":
             raise _error(rule, msg, None, status, {}, r.headers, endpoint) from None
         raise ResponseFormatError(msg, http_status=status) from None
     code, message, details = envelope(body)
-    is_error = (isinstance(body, dict) and str(body.get("status", "")).lower() == "error") or (
-        status >= 400
-    )
+    word = body.get("status") if isinstance(body, dict) else None
+    is_error = (isinstance(word, str) and word.lower() == "error") or status >= 400
     if 200 <= status < 300 and not is_error:
         return body
     raise envelope_error(subject, status, code, message, details, r.headers, endpoint=endpoint)
@@ -217,9 +258,7 @@ def _error(
 
 
 def credits_remaining(headers: Mapping[str, str]) -> int | None:
-    """The ``X-API-CREDITS-REMAINING`` header as an int; None when absent or not a number."""
-    value = headers.get("X-API-CREDITS-REMAINING")
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
+    """The ``X-API-CREDITS-REMAINING`` header as an int; None when absent or not a whole
+    number of at most 12 ASCII digits."""
+    value = str(headers.get("X-API-CREDITS-REMAINING") or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 12 else None

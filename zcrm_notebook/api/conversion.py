@@ -111,6 +111,14 @@ def _lower_keys(obj: dict) -> dict[str, Any]:
     return {str(k).lower(): v for k, v in obj.items()}
 
 
+def _details(obj: object) -> dict[str, Any]:
+    """The ``details`` object of a success answer as sent (keys lower-cased): the ids in it
+    are read, never shown (:func:`~zcrm_notebook.api.answers.envelope` cleans an error's
+    details for messages)."""
+    found = _lower_keys(obj).get("details") if isinstance(obj, dict) else None
+    return _lower_keys(found) if isinstance(found, dict) else {}
+
+
 # --- the mass-convert POST -----------------------------------------------------------------
 
 
@@ -135,10 +143,10 @@ def parse_schedule(body: object) -> str:
         digits. The POST may still have created a job: the loop treats this as an unknown
         outcome.
     """
-    code, _, details = envelope(body)
+    code, _, _ = envelope(body)
     if str(code or "").upper() != "SCHEDULED":
         raise ResponseFormatError(f"mass-convert answer has code {code!r}, not SCHEDULED")
-    job_id = _text_id(_lower_keys(details).get("job_id"))
+    job_id = _text_id(_details(body).get("job_id"))
     if job_id is None:
         raise ResponseFormatError("mass-convert answer has no job id of digits in details")
     return job_id
@@ -345,7 +353,7 @@ def parse_convert(lead_id: str, body: object) -> ConvertResult | None:
     code, message, details = envelope(item)
     code = str(code or "").upper()
     if code == "SUCCESS":
-        got = _lower_keys(details)
+        got = _details(item)
         contact, account, deal = (_lookup_id(got.get(k)) for k in ("contacts", "accounts", "deals"))
         return ConvertResult(lead_id, True, contact, account, deal, code, message)
     if code in LEAD_REASON_CODES:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..errors import DataCenterError
+from ..redact import shown
 from .unverified import warn_unverified
 
 __all__ = [
@@ -170,7 +171,7 @@ def get_dc(code: str) -> DataCenter:
         return _used(DATA_CENTERS[key])
     except KeyError:
         raise DataCenterError(
-            f"unknown data center {code!r}; valid codes: {', '.join(DATA_CENTERS)}"
+            f"unknown data center {shown(code)}; valid codes: {', '.join(DATA_CENTERS)}"
         ) from None
 
 
@@ -178,7 +179,10 @@ def hostname(url: str) -> str:
     """The lower-case host of ``url`` (a bare host counts as ``https://host``)."""
     if "://" not in url:
         url = "https://" + url
-    return (urlsplit(url).hostname or "").lower()
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:  # a host urllib.parse refuses (NFKC forms): no host of ours
+        return ""
 
 
 def dc_for_api_domain(api_domain: str) -> DataCenter:
@@ -193,7 +197,7 @@ def dc_for_api_domain(api_domain: str) -> DataCenter:
     for dc in DATA_CENTERS.values():
         if host in {hostname(u) for u in dc.api_domains}:
             return _used(dc)
-    raise DataCenterError(f"{api_domain!r} is not the API domain of any Zoho data center")
+    raise DataCenterError(f"{shown(api_domain)} is not the API domain of any Zoho data center")
 
 
 def dc_for_accounts_server(accounts_server: str) -> DataCenter:
@@ -208,7 +212,9 @@ def dc_for_accounts_server(accounts_server: str) -> DataCenter:
     for dc in DATA_CENTERS.values():
         if host == hostname(dc.accounts_server):
             return _used(dc)
-    raise DataCenterError(f"{accounts_server!r} is not the accounts server of any Zoho data center")
+    raise DataCenterError(
+        f"{shown(accounts_server)} is not the accounts server of any Zoho data center"
+    )
 
 
 def zoho_hosts() -> set[str]:

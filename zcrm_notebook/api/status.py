@@ -4,7 +4,11 @@ Source: Zoho CRM API v5-v8 "Get Status of Mass Convert Lead"
 (https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-status.html) and the
 variants seen in the wild (``docs/zoho-api.md``): keys matched case-insensitively,
 status case folded, space and underscore treated alike, ``RUNNING`` means in progress, any
-other word is ``unknown``. Counts are kept as received (they need not add up).
+other word is ``unknown``. Counts are kept as received (they need not add up) when they
+are plausible: a whole number (JSON integer, or text of ASCII digits) from 0 to
+:data:`MAX_PLAUSIBLE_COUNT`; anything else is a
+:class:`~zcrm_notebook.errors.ResponseFormatError` naming the key. The status word is
+kept as server text (secrets masked, control characters replaced, cut).
 Pure functions: no I/O, no pandas.
 """
 
@@ -15,11 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ResponseFormatError
+from ..redact import clean_text, shown
 
 __all__ = [
     "JobState",
     "JobStatus",
     "FINAL_STATES",
+    "MAX_PLAUSIBLE_COUNT",
     "normalise_status",
     "parse_status",
 ]
@@ -57,6 +63,8 @@ _WORDS = {
     "failure": JobState.FAILED,
 }
 
+RAW_STATUS_LIMIT = 100  # characters of a status word kept
+
 COUNT_KEYS = {
     "total_count": "total_count",
     "converted_count": "converted_count",
@@ -78,18 +86,32 @@ def normalise_status(word: object) -> JobState:
     return _WORDS.get(key, JobState.UNKNOWN)
 
 
+#: Largest lead count believed: 200 times the 50 leads a mass-convert job can hold (Zoho
+#: CRM "Mass Convert Lead", https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-lead.html).
+MAX_PLAUSIBLE_COUNT = 10_000
+
+
 def _count(value: Any, key: str) -> int | None:
+    """A count of the answer: None, or an int in 0..MAX_PLAUSIBLE_COUNT.
+
+    A JSON integer (not a boolean) or text of ASCII digits; floats (even ``3.0``),
+    negative or larger numbers, other digits, lists and objects are refused.
+    """
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise ResponseFormatError(f"count {key!r} is a boolean ({value!r})")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise ResponseFormatError(f"count {key!r} is not a whole number: {value!r}")
+    number: int | None = None
+    if type(value) is int:
+        number = value
+    elif isinstance(value, str) and len(value) <= 16:
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            number = int(text)
+    if number is None or not 0 <= number <= MAX_PLAUSIBLE_COUNT:
+        raise ResponseFormatError(
+            f"count {key!r} = {shown(value, 40)} is not a whole number from 0 to "
+            f"{MAX_PLAUSIBLE_COUNT:,}"
+        )
+    return number
 
 
 @dataclass(frozen=True)
@@ -103,7 +125,8 @@ class JobStatus:
     status : JobState
         Normalised status.
     raw_status : str or None
-        The status word exactly as Zoho sent it.
+        The status word as Zoho sent it (secrets masked, control characters replaced by
+        spaces, at most 100 characters).
     total_count, converted_count, not_converted_count, failed_count : int or None
         Zoho's counts, ``None`` when absent. ``not_converted_count`` is pending leads.
     """
@@ -150,7 +173,7 @@ def parse_status(job_id: str, payload: Any) -> JobStatus:
     ------
     ResponseFormatError
         If the body is not an object with a non-empty ``data`` list of objects, or a count
-        is not a whole number.
+        is not a whole number from 0 to :data:`MAX_PLAUSIBLE_COUNT`.
     """
     if not isinstance(payload, dict):
         raise ResponseFormatError(f"status answer is a {type(payload).__name__}, not an object")
@@ -164,6 +187,6 @@ def parse_status(job_id: str, payload: Any) -> JobStatus:
     return JobStatus(
         job_id=job_id,
         status=normalise_status(raw),
-        raw_status=None if raw is None else str(raw),
+        raw_status=None if raw is None else clean_text(raw, RAW_STATUS_LIMIT),
         **counts,
     )

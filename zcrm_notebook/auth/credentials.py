@@ -11,14 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..api.datacenters import get_dc
-from ..api.destinations import check_token_destination, is_loopback_url
+from ..api.datacenters import get_dc, hostname
+from ..api.destinations import DestinationPolicy, is_loopback_url
 from ..api.endpoints import API_VERSIONS, MASS_CONVERT_STATUS, TOKEN
 from ..api.unverified import warn_unverified
 from ..errors import ConfigError
-from ..redact import mask, register_secret
+from ..redact import mask, register_secret, shown
 
-__all__ = ["OrgCredentials", "AccessToken", "check_org_endpoints", "API_VERSIONS"]
+__all__ = [
+    "OrgCredentials",
+    "AccessToken",
+    "check_org_endpoints",
+    "check_org_label",
+    "API_VERSIONS",
+]
 
 SAFETY_MARGIN_S = 60.0  # refresh a token this long before it expires
 
@@ -26,29 +32,58 @@ SAFETY_MARGIN_S = 60.0  # refresh a token this long before it expires
 def check_org_endpoints(org: str, dc: str, accounts_url: str, api_domain: str) -> tuple[str, str]:
     """Checked (accounts_url, api_domain) of an org; loopback only as a pair (simulator).
 
+    The same checks as every request's (:class:`DestinationPolicy`), made early so that a
+    bad config is an error at load time.
+
     Raises
     ------
     DataCenterError, UnsafeEndpointError, ConfigError
-        Unknown DC; a URL outside the DC table / not HTTPS; a Zoho URL of another DC.
+        Unknown DC; a malformed URL, one outside the DC table or not HTTPS on the default
+        port; a Zoho URL of another DC.
     """
     if accounts_url and is_loopback_url(accounts_url):
         if not api_domain:
-            raise ConfigError(f"org {org!r}: a loopback accounts_url needs an api_domain too")
-        return check_token_destination(accounts_url), check_token_destination(api_domain)
+            raise ConfigError(f"org {shown(org)}: a loopback accounts_url needs an api_domain too")
+        policy = DestinationPolicy.for_org(dc, loopback=True)
+        policy.check(accounts_url)
+        return str(accounts_url).rstrip("/"), policy.check_api_domain(api_domain)
     known = get_dc(dc)
-    accounts = check_token_destination(accounts_url or known.accounts_server, allow_loopback=False)
-    api = check_token_destination(api_domain or known.api_domain, allow_loopback=False)
-    if accounts.lower() != known.accounts_server:
+    accounts = str(accounts_url or known.accounts_server).rstrip("/")
+    if DestinationPolicy.any_zoho(loopback=False).check(accounts).host != hostname(
+        known.accounts_server
+    ):
         raise ConfigError(
-            f"org {org!r}: accounts_url {accounts!r} is not the accounts server of data center "
-            f"{known.code!r} ({known.accounts_server})"
+            f"org {shown(org)}: accounts_url {shown(accounts)} is not the accounts server of "
+            f"data center {known.code!r} ({known.accounts_server})"
         )
-    if api.lower() not in known.api_domains:
+    policy = DestinationPolicy.for_org(known.code, loopback=False)
+    policy.check(accounts)
+    return accounts, policy.check_api_domain(api_domain or known.api_domain)
+
+
+MAX_LABEL = 100
+
+
+def check_org_label(org: object) -> str:
+    """An org label as given, if it is printable text (1-100 characters).
+
+    A label is written into log lines, snapshot rows and file names: a newline, a
+    terminal escape or any other character outside printable text could forge them.
+
+    Raises
+    ------
+    ConfigError
+        Not text, empty, too long, or holding a control (or other non-printable)
+        character; the message shows the label with ``repr``.
+    """
+    if not isinstance(org, str) or not org.strip():
+        raise ConfigError(f"org label {shown(org)} must be non-empty text")
+    if len(org) > MAX_LABEL or not org.isprintable():
         raise ConfigError(
-            f"org {org!r}: api_domain {api!r} is not an API domain of data center "
-            f"{known.code!r} (expected one of {', '.join(known.api_domains)})"
+            f"org label {shown(org)} must be printable text of at most {MAX_LABEL} "
+            "characters (no newline, tab or other control character)"
         )
-    return accounts, api
+    return org
 
 
 @dataclass(frozen=True)
@@ -103,6 +138,7 @@ class OrgCredentials:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        check_org_label(self.org)
         set_(self, "dc", str(self.dc).strip().lower())
         for name in ("client_id", "client_secret", "refresh_token"):
             value = str(getattr(self, name) or "").strip()
@@ -116,7 +152,7 @@ class OrgCredentials:
         set_(self, "api_domain", api)
         if self.api_version not in API_VERSIONS:
             raise ConfigError(
-                f"org {self.org!r}: api_version {self.api_version!r} is not one of "
+                f"org {self.org!r}: api_version {shown(self.api_version)} is not one of "
                 f"{', '.join(API_VERSIONS)}"
             )
         if self.api_version not in MASS_CONVERT_STATUS.versions:
@@ -131,6 +167,11 @@ class OrgCredentials:
     def allows_loopback(self) -> bool:
         """True when the org is configured for a loopback endpoint (the simulator)."""
         return is_loopback_url(self.accounts_url)
+
+    @property
+    def destinations(self) -> DestinationPolicy:
+        """Where this org's requests may go: its data center's hosts, or loopback."""
+        return DestinationPolicy.for_org(self.dc, self.allows_loopback)
 
     @property
     def token_url(self) -> str:

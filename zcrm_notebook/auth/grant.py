@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 
 import requests
 
-from ..api.destinations import check_token_destination, is_loopback_url
+from ..api.answers import CODE_LIMIT, decode_json
+from ..api.destinations import DestinationPolicy, is_loopback_url
 from ..api.endpoints import REVOKE, SCOPE_SETS, TOKEN
 from ..api.transport import new_session
-from ..errors import ConfigError, TokenEndpointError, TransportError
-from ..redact import mask, register_secret
-from .credentials import OrgCredentials, check_org_endpoints
+from ..errors import ConfigError, ResponseFormatError, TokenEndpointError, TransportError
+from ..redact import clean_text, mask, register_secret
+from .credentials import OrgCredentials, check_org_endpoints, check_org_label
 from .hooks import (
     HINTS,
     call_token_endpoint,
@@ -92,6 +93,7 @@ class OAuthClient:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        check_org_label(self.org)
         set_(self, "dc", str(self.dc).strip().lower())
         for name in ("org", "client_id", "client_secret"):
             value = str(getattr(self, name) or "").strip()
@@ -113,6 +115,11 @@ class OAuthClient:
     def allows_loopback(self) -> bool:
         """True for a loopback accounts server (the simulator)."""
         return is_loopback_url(self.accounts_url)
+
+    @property
+    def destinations(self) -> DestinationPolicy:
+        """Where this client's requests may go: its data center's hosts, or loopback."""
+        return DestinationPolicy.for_org(self.dc, self.allows_loopback)
 
     @classmethod
     def from_credentials(cls, creds: OrgCredentials) -> OAuthClient:
@@ -172,7 +179,8 @@ def _already_used(client: OAuthClient) -> TokenEndpointError:
 
 
 def _fetch(client: OAuthClient, code: str, redirect_uri: str | None, timeout_s: float) -> dict:
-    session = make_oauth_session(client.client_id, redirect_uri=redirect_uri)
+    policy = client.destinations
+    session = make_oauth_session(client.client_id, policy=policy, redirect_uri=redirect_uri)
     token_url = TOKEN.url(client.accounts_url)
     return call_token_endpoint(
         lambda: session.fetch_token(
@@ -183,6 +191,7 @@ def _fetch(client: OAuthClient, code: str, redirect_uri: str | None, timeout_s: 
             timeout=timeout_s,
         ),
         token_url,
+        policy,
     )
 
 
@@ -195,9 +204,7 @@ def _entry(client: OAuthClient, answer: dict, sent_at: float) -> StoredToken:
             "the web flow's access_type=offline&prompt=consent) and exchange a new one.",
             accounts_server=client.accounts_url,
         )
-    api_domain = check_token_destination(
-        answer.get("api_domain") or client.api_domain, allow_loopback=client.allows_loopback
-    )
+    api_domain = client.destinations.check_api_domain(answer.get("api_domain") or client.api_domain)
     scopes = answer.get("scope") or ()
     scopes = scopes.replace(",", " ").split() if isinstance(scopes, str) else list(scopes)
     return StoredToken(
@@ -350,9 +357,10 @@ def revoke_outcome(accounts_url: str, status: int, body: object) -> str:
     if status == 400:
         return "already_invalid"
     fields = body if isinstance(body, dict) else {}
-    if 200 <= status < 300 and str(fields.get("status", "")).lower() == "success":
+    word = fields.get("status")
+    if 200 <= status < 300 and isinstance(word, str) and word.lower() == "success":
         return "revoked"
-    error = str(fields.get("error") or fields.get("status") or "")
+    error = clean_text(fields.get("error") or fields.get("status") or "", CODE_LIMIT)
     raise TokenEndpointError(
         f"revoke request to {accounts_url} failed: HTTP {status} {error or 'error'}; "
         "the stored token was kept.",
@@ -364,21 +372,24 @@ def revoke_outcome(accounts_url: str, status: int, body: object) -> str:
 
 
 def _post_revoke(entry: StoredToken, timeout_s: float) -> tuple[str, int, object]:
-    """(accounts server, HTTP status, decoded body or None) of the revoke request."""
-    url = REVOKE.url(check_token_destination(entry.accounts_url))
+    """(accounts server, HTTP status, decoded body or None) of the revoke request, sent
+    only to the entry's own accounts server (checked like every request)."""
+    accounts, _ = check_org_endpoints(entry.org, entry.dc, entry.accounts_url, entry.api_domain)
+    policy = DestinationPolicy.for_org(entry.dc, is_loopback_url(accounts))
+    url = REVOKE.url(accounts)
     try:
-        with new_session(user_agent=None) as s:
+        with new_session(user_agent=None, policy=policy) as s:
             r = s.post(
                 url, data={"token": entry.refresh_token}, timeout=timeout_s, allow_redirects=False
             )
     except requests.RequestException as exc:
         raise TransportError(
-            f"revoke request to {entry.accounts_url} got no answer ({type(exc).__name__}); "
+            f"revoke request to {accounts} got no answer ({type(exc).__name__}); "
             "the stored token was kept",
             code=type(exc).__name__,
         ) from None
     try:
-        body = r.json()
-    except ValueError:
+        body = decode_json(r)
+    except ResponseFormatError:
         body = None
-    return entry.accounts_url, r.status_code, body
+    return accounts, r.status_code, body

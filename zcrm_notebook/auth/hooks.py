@@ -29,11 +29,18 @@ import requests
 from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
 
-from ..api.destinations import check_token_destination, is_loopback_url
+from ..api.answers import CODE_LIMIT, decode_json
+from ..api.destinations import DestinationPolicy, is_loopback_url
 from ..api.endpoints import AUTHORIZE, MASS_CONVERT_READ_SCOPE, REVOKE, TOKEN
 from ..api.transport import new_session
-from ..errors import ResponseFormatError, TokenEndpointError, TokenThrottledError, TransportError
-from ..redact import register_secret
+from ..errors import (
+    ResponseFormatError,
+    TokenEndpointError,
+    TokenThrottledError,
+    TransportError,
+    ZcrmError,
+)
+from ..redact import clean_text, register_secret
 
 __all__ = [
     "TOKEN_PATH",
@@ -162,7 +169,8 @@ def token_error(
     ``"Access Denied"`` (or a "too many requests" description) gives
     :class:`TokenThrottledError`; everything else :class:`TokenEndpointError`.
     """
-    code = str(code or "unknown_error").strip()
+    code = clean_text(code or "unknown_error", CODE_LIMIT).strip()
+    description = clean_text(description)
     if code.lower() == THROTTLED.lower() or "too many requests" in description.lower():
         code = THROTTLED
     hint = HINTS.get(code, "").format(host=accounts_server)
@@ -190,8 +198,8 @@ def zoho_json_object(r: requests.Response) -> requests.Response:
         Naming the accounts server and the HTTP status.
     """
     try:
-        body = r.json()
-    except ValueError:
+        body = decode_json(r)
+    except ResponseFormatError:
         body = None
     if not isinstance(body, dict):
         raise ResponseFormatError(
@@ -204,7 +212,8 @@ def zoho_json_object(r: requests.Response) -> requests.Response:
 
 def zoho_register_secrets(r: requests.Response) -> requests.Response:
     """Register the answer's tokens for log redaction before anything else can log them."""
-    body = r.json()
+    body = decode_json(r)
+    assert isinstance(body, dict)  # zoho_json_object ran first
     register_secret(body.get("access_token"))
     register_secret(body.get("refresh_token"))
     return r
@@ -223,11 +232,12 @@ def zoho_error_in_200(r: requests.Response) -> requests.Response:
     TokenThrottledError
         ``"Access Denied"``: too many token requests.
     """
-    body = r.json()
+    body = decode_json(r)
+    assert isinstance(body, dict)  # zoho_json_object ran first
     host = accounts_server_of(r.url)
     if body.get("error"):
-        desc = str(body.get("error_description") or "")
-        raise token_error(str(body["error"]), host, description=desc, http_status=r.status_code)
+        desc = body.get("error_description") or ""
+        raise token_error(body["error"], host, description=desc, http_status=r.status_code)
     if not str(body.get("access_token") or "").strip():
         raise token_error("missing_access_token", host, http_status=r.status_code)
     return r
@@ -235,7 +245,8 @@ def zoho_error_in_200(r: requests.Response) -> requests.Response:
 
 def zoho_expires_in_seconds(r: requests.Response) -> requests.Response:
     """Rewrite ``expires_in`` to seconds (Zoho sends ms when ``expires_in_sec`` is present)."""
-    body = r.json()
+    body = decode_json(r)
+    assert isinstance(body, dict)  # zoho_json_object ran first
     body["expires_in"] = int(token_lifetime_s(body))
     body.pop("expires_in_sec", None)
     r._content = json.dumps(body).encode()
@@ -262,27 +273,34 @@ def allow_loopback_http(url: str) -> None:
 
     oauthlib refuses plain http unless ``OAUTHLIB_INSECURE_TRANSPORT`` is set; this
     package checks every destination itself
-    (:func:`zcrm_notebook.api.destinations.check_token_destination`)
+    (:class:`zcrm_notebook.api.destinations.DestinationPolicy`)
     and allows http only for loopback, so the flag is set only when such a URL is used.
     """
     if url.startswith("http://") and is_loopback_url(url):
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
-def make_oauth_session(client_id: str, **kwargs) -> OAuth2Session:
+def make_oauth_session(
+    client_id: str, *, policy: DestinationPolicy | None = None, **kwargs
+) -> OAuth2Session:
     """An ``OAuth2Session`` with Zoho's compliance hooks, no redirects, no proxy env.
 
     Set up by :func:`zcrm_notebook.api.transport.new_session` like every session:
-    redirects are refused (``max_redirects = 0``: a 307 would resend the client secret
-    to another host), ``trust_env`` is off. Its User-Agent stays requests-oauthlib's.
+    every request is checked against ``policy`` (the org's
+    :class:`~zcrm_notebook.api.destinations.DestinationPolicy`; default any Zoho host or
+    loopback), bounded in time and size; redirects are refused (``max_redirects = 0``: a
+    307 would resend the client secret to another host), ``trust_env`` is off. Its
+    User-Agent stays requests-oauthlib's.
     """
-    session = new_session(OAuth2Session(client_id, **kwargs), user_agent=None)
+    session = new_session(OAuth2Session(client_id, **kwargs), user_agent=None, policy=policy)
     session.register_compliance_hook("access_token_response", zoho_token_response)
     session.register_compliance_hook("refresh_token_response", zoho_token_response)
     return session
 
 
-def call_token_endpoint(send: Callable[[], dict], token_url: str) -> dict:
+def call_token_endpoint(
+    send: Callable[[], dict], token_url: str, policy: DestinationPolicy | None = None
+) -> dict:
     """Run one token request (``send``) and map every failure to this package's errors.
 
     Parameters
@@ -290,7 +308,10 @@ def call_token_endpoint(send: Callable[[], dict], token_url: str) -> dict:
     send : callable
         ``() -> dict``: an ``OAuth2Session.fetch_token`` / ``refresh_token`` call.
     token_url : str
-        The token URL called (for messages).
+        The token URL called (checked against ``policy`` first, named in messages).
+    policy : DestinationPolicy, optional
+        Where the org may send (default: any Zoho host, or loopback). The session's
+        adapter checks the request again right before sending it.
 
     Returns
     -------
@@ -303,17 +324,21 @@ def call_token_endpoint(send: Callable[[], dict], token_url: str) -> dict:
         From the hooks, or an oauthlib error mapped with its hint.
     TransportError
         No answer (connection error, timeout) or a redirect (refused).
+    UnsafeEndpointError
+        ``token_url`` is not allowed by ``policy``: nothing was sent.
     """
+    (policy or DestinationPolicy.any_zoho()).check(token_url)
     host = accounts_server_of(token_url)
-    check_token_destination(token_url)
     allow_loopback_http(token_url)
     try:
         return dict(send())
-    except (TokenEndpointError, ResponseFormatError):
+    except ZcrmError:  # the hooks' errors, and the adapter's (unsafe destination, too big)
         raise
     except OAuth2Error as exc:
         raise token_error(
-            getattr(exc, "error", "") or type(exc).__name__, host, description=exc.description or ""
+            getattr(exc, "error", "") or type(exc).__name__,
+            host,
+            description=str(exc.description or ""),
         ) from None
     except requests.TooManyRedirects:
         raise TransportError(
@@ -328,7 +353,15 @@ def call_token_endpoint(send: Callable[[], dict], token_url: str) -> dict:
         ) from None
     except Warning as exc:  # oauthlib's "scope has changed" carries the token: drop it
         raise TokenEndpointError(
-            f"token request to {host}: {exc}", code="scope_changed", accounts_server=host
+            f"token request to {host}: {clean_text(str(exc))}",
+            code="scope_changed",
+            accounts_server=host,
         ) from None
     except ValueError as exc:  # oauthlib: "expires_in must be an int" and the like
-        raise ResponseFormatError(f"token answer from {host} is malformed: {exc}") from None
+        raise ResponseFormatError(
+            f"token answer from {host} is malformed: {clean_text(str(exc))}"
+        ) from None
+    except (TypeError, AttributeError, KeyError) as exc:  # oauthlib on odd JSON types
+        raise ResponseFormatError(
+            f"token answer from {host} could not be read ({type(exc).__name__})"
+        ) from None

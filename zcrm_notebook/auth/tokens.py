@@ -23,9 +23,14 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..api.destinations import check_token_destination
 from ..api.endpoints import MASS_CONVERT_READ_SCOPE
-from ..errors import ConfigError, TokenEndpointError, TokenThrottledError, ZcrmError
+from ..errors import (
+    ConfigError,
+    ResponseFormatError,
+    TokenEndpointError,
+    TokenThrottledError,
+    ZcrmError,
+)
 from .credentials import SAFETY_MARGIN_S, AccessToken, OrgCredentials
 from .hooks import (
     HINTS,
@@ -48,9 +53,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 THROTTLE_BACKOFF_S = (60.0, 600.0)  # first wait, cap (Zoho's window is 10 minutes)
+#: Whole-call bound of a token request when the caller gives none, seconds.
+TOKEN_TIMEOUT_S = 30.0
 
 
-def refresh_access_token(creds: OrgCredentials, *, timeout_s: float = 30.0, session=None) -> dict:
+def refresh_access_token(
+    creds: OrgCredentials, *, timeout_s: float = TOKEN_TIMEOUT_S, session=None
+) -> dict:
     """POST a refresh grant to the org's accounts server through requests-oauthlib.
 
     Zoho CRM "Refresh Access Token" (https://www.zoho.com/crm/developer/docs/api/v8/refresh.html):
@@ -61,9 +70,10 @@ def refresh_access_token(creds: OrgCredentials, *, timeout_s: float = 30.0, sess
     ----------
     creds : OrgCredentials
     timeout_s : float, default 30
-        Connect and read timeout, seconds.
+        Bound of the whole call (connect, headers and body), seconds.
     session : requests_oauthlib.OAuth2Session, optional
-        Defaults to a new session with Zoho's compliance hooks.
+        Defaults to a new session with Zoho's compliance hooks and the org's destination
+        policy.
 
     Returns
     -------
@@ -79,7 +89,8 @@ def refresh_access_token(creds: OrgCredentials, *, timeout_s: float = 30.0, sess
     TransportError, ResponseFormatError
         No answer / a non-JSON answer.
     """
-    session = session or make_oauth_session(creds.client_id)
+    policy = creds.destinations
+    session = session or make_oauth_session(creds.client_id, policy=policy)
     return call_token_endpoint(
         lambda: session.refresh_token(
             creds.token_url,
@@ -89,6 +100,7 @@ def refresh_access_token(creds: OrgCredentials, *, timeout_s: float = 30.0, sess
             timeout=timeout_s,
         ),
         creds.token_url,
+        policy,
     )
 
 
@@ -107,7 +119,8 @@ class TokenCache:
     margin_s : float, default 60
         Refresh this long before expiry.
     refresh : callable, optional
-        ``refresh(creds) -> dict`` token answer; default :func:`refresh_access_token`.
+        ``refresh(creds) -> dict`` token answer; default :func:`refresh_access_token`
+        (with the ``timeout_s`` given to :meth:`get`).
     initial : AccessToken, optional
         A token to start from (e.g. from the token store).
     persist : callable, optional
@@ -133,7 +146,7 @@ class TokenCache:
         self.creds = creds
         self.clock = clock
         self.margin_s = margin_s
-        self._refresh = refresh or refresh_access_token
+        self._refresh = refresh
         self._persist = persist
         self._lock = threading.Lock()
         self._token = initial
@@ -147,8 +160,14 @@ class TokenCache:
         state = "failed" if self._failure else ("set" if self._token else "unset")
         return f"TokenCache(org={self.creds.org!r}, token={state}, requests={self.requests})"
 
-    def get(self) -> AccessToken:
+    def get(self, timeout_s: float | None = None) -> AccessToken:
         """A valid access token, refreshed if it expires within the margin.
+
+        Parameters
+        ----------
+        timeout_s : float, optional
+            Bound of the whole token request if one is made (default
+            :data:`TOKEN_TIMEOUT_S`); a :class:`~zcrm_notebook.ZohoClient` gives its own.
 
         Raises
         ------
@@ -160,8 +179,8 @@ class TokenCache:
             Zoho throttled token creation; until the backoff (60 s, doubling up to
             600 s) has passed, raised at once without a request.
         UnsafeEndpointError
-            The answer's ``api_domain`` is not a Zoho API host (or loopback for the
-            simulator): the token is dropped, never sent.
+            The answer's ``api_domain`` is not an API host of the org's data center (or
+            loopback for the simulator): the token is dropped, never sent.
         """
         token = self._token
         if token is not None and token.usable_at(self.clock(), self.margin_s):
@@ -170,7 +189,7 @@ class TokenCache:
             token = self._token
             if token is not None and token.usable_at(self.clock(), self.margin_s):
                 return token
-            return self._refresh_locked()
+            return self._refresh_locked(timeout_s or TOKEN_TIMEOUT_S)
 
     def invalidate(self, stale: AccessToken) -> None:
         """Forget ``stale`` (after a 401) unless another thread already replaced it."""
@@ -184,7 +203,7 @@ class TokenCache:
             self.creds = creds or self.creds
             self._token, self._failure, self._throttled_until = None, None, 0.0
 
-    def _refresh_locked(self) -> AccessToken:
+    def _refresh_locked(self, timeout_s: float) -> AccessToken:
         now = self.clock()
         if self._failure is not None:
             raise copy.copy(self._failure)  # a copy: threads must not share a traceback
@@ -198,7 +217,10 @@ class TokenCache:
             )
         self.requests += 1
         try:
-            answer = self._refresh(self.creds)
+            if self._refresh is None:
+                answer = refresh_access_token(self.creds, timeout_s=timeout_s)
+            else:
+                answer = self._refresh(self.creds)
             token = self._accept(answer, now)
         except TokenThrottledError:
             self._throttled_until = now + self._throttle_wait_s
@@ -213,9 +235,8 @@ class TokenCache:
 
     def _accept(self, answer: dict, sent_at: float) -> AccessToken:
         """Zoho's refresh answer -> AccessToken, keeping stored values it leaves out."""
-        api_domain = check_token_destination(
-            answer.get("api_domain") or self._api_domain,
-            allow_loopback=self.creds.allows_loopback,
+        api_domain = self.creds.destinations.check_api_domain(
+            answer.get("api_domain") or self._api_domain
         )
         new_refresh = str(answer.get("refresh_token") or "").strip()
         if new_refresh and new_refresh != self.creds.refresh_token:
@@ -223,8 +244,11 @@ class TokenCache:
             self.creds = replace(self.creds, refresh_token=new_refresh)
         self._api_domain = api_domain
         lifetime = token_lifetime_s(answer)
+        access = answer.get("access_token")
+        if not isinstance(access, str):
+            raise ResponseFormatError(f"token answer for org {self.creds.org!r}: no access token")
         log.info("org %s: new access token, valid %.0f s", self.creds.org, lifetime)
-        return AccessToken(answer["access_token"], api_domain, sent_at + lifetime, sent_at)
+        return AccessToken(access, api_domain, sent_at + lifetime, sent_at)
 
     def _save(self, token: AccessToken) -> None:
         if self._persist is None:

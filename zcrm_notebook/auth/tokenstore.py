@@ -3,9 +3,11 @@
 Where: ``$ZCRM_NOTEBOOK_TOKEN_STORE`` if set, else ``tokens.json`` in the platform's user
 config directory (platformdirs: ``~/.config/zcrm-notebook`` on Linux,
 ``~/Library/Application Support/zcrm-notebook`` on macOS, ``%LOCALAPPDATA%`` on Windows).
-The file is mode 0600, written atomically (temporary file + ``os.replace``) under a lock
-file; a corrupt or unreadable store is a :class:`~zcrm_notebook.errors.TokenStoreError`
-naming the file, never silently overwritten.
+The file is mode 0600, written atomically (a 0600 temporary file ``.tokens.json.tmp-*``
+in the same folder, then ``os.replace``) under a lock file; a temporary file left by a
+killed process (it holds secrets) is removed by the next read or write of the store. A
+corrupt or unreadable store is a :class:`~zcrm_notebook.errors.TokenStoreError` naming
+the file, never silently overwritten.
 
 Per org it keeps what ``zcrm-notebook auth`` obtained (Zoho Accounts, "Generate Access and
 Refresh Token", https://www.zoho.com/crm/developer/docs/api/v8/access-refresh.html):
@@ -231,7 +233,13 @@ class TokenStore:
             )
 
     def read(self) -> dict[str, StoredToken]:
-        """Every entry, keyed by org (``{}`` when the file does not exist)."""
+        """Every entry, keyed by org (``{}`` when the file does not exist).
+
+        Temporary files left by a writer that was killed are removed first.
+        """
+        if self._leftovers():
+            with self._locked():  # writers hold the lock while their temp file exists
+                self._remove(self._leftovers())
         data = self._load()
         return {str(org): _entry(self.path, str(org), raw) for org, raw in data["orgs"].items()}
 
@@ -268,11 +276,34 @@ class TokenStore:
         except OSError as exc:
             raise TokenStoreError(f"{self.where}: cannot create its folder: {exc}") from None
 
+    def _leftovers(self) -> list[Path]:
+        """Temporary files of this store in its folder (this naming, and the older one)."""
+        folder = self.path.parent
+        if not folder.is_dir():
+            return []
+        patterns = (f"{self._tmp_prefix}*", ".tokens-*.tmp")
+        return sorted({p for pattern in patterns for p in folder.glob(pattern) if p.is_file()})
+
+    @property
+    def _tmp_prefix(self) -> str:
+        return f".{self.path.name}.tmp-"
+
+    def _remove(self, paths: list[Path]) -> None:
+        """Delete temporary files left by a killed writer (call under the lock)."""
+        for path in paths:
+            try:
+                path.unlink()
+                log.info("%s: removed %s, left by an interrupted write", self.where, path.name)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("%s: cannot remove leftover %s: %s", self.where, path, exc.strerror)
+
     def _write(self, data: dict) -> None:
         """Atomic write: a 0600 temporary file in the same folder, then ``os.replace``."""
         text = json.dumps(data, indent=2, sort_keys=True) + "\n"
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".tokens-", suffix=".tmp", dir=self.path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=self._tmp_prefix, dir=self.path.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
                     os.chmod(tmp, 0o600)
@@ -290,6 +321,7 @@ class TokenStore:
     def _update(self, change: Callable[[dict], bool]) -> bool:
         """Read, ``change(data)`` in place, write back if it returned True (under the lock)."""
         with self._locked():
+            self._remove(self._leftovers())
             data = self._load()
             if not change(data):
                 return False

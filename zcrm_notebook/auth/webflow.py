@@ -34,7 +34,7 @@ from ..api.datacenters import DATA_CENTERS, dc_for_accounts_server, get_dc
 from ..api.destinations import is_loopback_url
 from ..api.endpoints import AUTHORIZE
 from ..errors import ConfigError, DataCenterError, TokenEndpointError
-from ..redact import mask, register_secret
+from ..redact import clean_text, mask, register_secret, shown
 from .credentials import OrgCredentials
 from .grant import DEFAULT_SCOPES, OAuthClient, exchange_grant_token
 from .hooks import HINTS, make_oauth_session
@@ -195,9 +195,13 @@ def parse_redirect(
     DataCenterError
         ``accounts-server`` not in the DC table, or disagreeing with ``location``.
     """
-    query = {k: v[0].strip() for k, v in parse_qs(urlsplit(str(url).strip()).query).items()}
+    try:
+        parts = urlsplit(str(url).strip())
+    except ValueError:  # e.g. a fullwidth character in the host part
+        raise ConfigError(f"the redirect URL {shown(str(url))} is not a URL") from None
+    query = {k: v[0].strip() for k, v in parse_qs(parts.query).items()}
     if query.get("error"):
-        code = query["error"]
+        code = clean_text(query["error"], 80)
         raise TokenEndpointError(
             f"authorization was not granted: {code}", code=code, hint=HINTS.get(code, "")
         )

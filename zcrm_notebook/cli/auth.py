@@ -42,7 +42,7 @@ from ..auth.tokenstore import ENV_VAR, StoredToken, TokenStore
 from ..auth.webflow import authorization_url, complete_authorization
 from ..errors import ConfigError
 from ..inputs.orgs import client_settings
-from ..redact import mask
+from ..redact import mask, register_secret
 
 __all__ = ["add_parser", "run", "status_rows"]
 
@@ -124,6 +124,7 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
 
 def run(args: argparse.Namespace) -> int:
     """Run ``zcrm-notebook auth``; returns the exit code (errors raise ``ZcrmError``)."""
+    register_secret(args.grant_token)  # masked from here on, whatever echoes it
     if args.print_scopes:
         print(",".join(scopes_for(args.scopes)))
         return 0

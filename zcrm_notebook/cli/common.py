@@ -169,6 +169,10 @@ def _print_stats(poller) -> None:
 
 def _outcome(poller, df, csv_path: Path, store: str | None) -> int:
     """Say how the run ended, on stderr; return the exit code."""
+    store_error = poller.store_error
+    if store_error:
+        why = f"{store_error}: it is incomplete; every snapshot is in {csv_path}"
+        print(f"error: {why}", file=sys.stderr)
     kept = f"{plural(len(df), 'snapshot')} in {csv_path}" + (f" and {store}" if store else "")
     if poller.stopped_reason == "interrupted":
         if store:
@@ -190,7 +194,7 @@ def _outcome(poller, df, csv_path: Path, store: str | None) -> int:
             file=sys.stderr,
         )
     answered = (df["status"] != "error").any() if len(df) else False
-    if len(failed) or (len(poller.jobs) and not answered):
+    if store_error or len(failed) or (len(poller.jobs) and not answered):
         if not answered:
             print("error: no job answered with a status; see the error column", file=sys.stderr)
         return EXIT_ERROR

@@ -178,5 +178,5 @@ def read_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
     """
     dtypes: dict[str, object] = {c: "string" for c in LEAD_OUTCOME_COLUMNS}
     dtypes["attempt"] = "Int64"
-    df = read_table_csv(path, dtypes, text=COLUMNS.of_kind(TEXT), what="lead outcome CSV")
+    df = read_table_csv(path, dtypes, text=COLUMNS.of_kind(TEXT), what="lead outcome")
     return coerce_outcomes(df)

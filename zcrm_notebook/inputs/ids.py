@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 
 from ..errors import JobInputError
+from ..redact import shown
 from .tables import is_na
 
 __all__ = ["id_problem", "clean_ids", "bad_rows_message", "MAX_LISTED"]
@@ -89,7 +90,7 @@ def clean_ids(
     for row, (label, value) in enumerate(pairs, start=1):
         clean, reason = id_problem(value)
         if label not in orgs:
-            why = label[1:-1] if label.startswith("<") else f"unknown org {label!r}"
+            why = label[1:-1] if label.startswith("<") else f"unknown org {shown(label)}"
             reason = reason or f"{why} (configured orgs: {', '.join(orgs) or 'none'})"
         if reason or clean is None:
             bad.append((row, value, reason))
@@ -103,9 +104,9 @@ def clean_ids(
     if not out:
         raise error(f"the {noun}s input has no {noun} ids")
     if dups:
-        shown = ", ".join(f"row {r}: {i}" for r, i in dups[:MAX_LISTED])
+        listed = ", ".join(f"row {r}: {i}" for r, i in dups[:MAX_LISTED])
         more = f" and {len(dups) - MAX_LISTED} more" if len(dups) > MAX_LISTED else ""
-        warnings.warn(f"dropped {len(dups)} duplicate {noun} ids ({shown}{more})", stacklevel=3)
+        warnings.warn(f"dropped {len(dups)} duplicate {noun} ids ({listed}{more})", stacklevel=3)
     return out
 
 
@@ -114,15 +115,10 @@ def bad_rows_message(
 ) -> str:
     """The error text for bad rows: a head line (with ``rule``, default the id rule), then
     one line per row (at most 20)."""
-    lines = [f"  row {r}: {_shown(v)}: {why}" for r, v, why in bad[:MAX_LISTED]]
+    lines = [f"  row {r}: {shown(v, 40)}: {why}" for r, v, why in bad[:MAX_LISTED]]
     if len(bad) > MAX_LISTED:
         lines.append(f"  ... and {len(bad) - MAX_LISTED} more")
     rows = "row" if len(bad) == 1 else "rows"
     rule = rule or f"{noun} ids must be text of 1-20 digits 0-9"
     head = f"{len(bad)} bad {rows} in the {noun}s input ({rule}):"
     return head + "\n" + "\n".join(lines)
-
-
-def _shown(value: object, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

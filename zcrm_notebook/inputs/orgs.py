@@ -14,9 +14,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..auth.credentials import OrgCredentials
+from ..auth.credentials import OrgCredentials, check_org_label
 from ..auth.tokenstore import TokenStore
 from ..errors import ConfigError, ZcrmError
+from ..redact import shown
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,7 +87,8 @@ def orgs_from_toml(path: str | os.PathLike) -> dict[str, OrgCredentials]:
     ------
     ConfigError
         File missing or not TOML (the message names the file and line), no ``[orgs.*]``
-        table, an unknown or missing key (named with its org).
+        table, an org label that is not printable text, an unknown or missing key, or a
+        value that is not text (a list, table or number; named with its key and org).
     """
     path = Path(path)
     orgs = org_tables(path)
@@ -117,14 +119,17 @@ def org_tables(path: str | os.PathLike) -> dict[str, object]:
 
 
 def _org_from_table(name: str, table: object, path: Path) -> OrgCredentials:
-    where = f"{path}: [orgs.{name}]"
+    where = f"{shown(str(path))}: [orgs.{shown(name)}]"
+    check_org_label(name)
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
     unknown = sorted(set(table) - ORG_KEYS)
     if unknown:
-        raise ConfigError(f"{where} has unknown keys {unknown}; allowed: {sorted(ORG_KEYS)}")
+        keys = shown(unknown, 120)
+        raise ConfigError(f"{where} has unknown keys {keys}; allowed: {sorted(ORG_KEYS)}")
+    _check_text(where, table)
     required = ("dc", "client_id", "client_secret")
-    missing = [k for k in required if not str(table.get(k, "")).strip()]
+    missing = [k for k in required if not table.get(k, "").strip()]
     if missing:
         raise ConfigError(f"{where} lacks {missing}")
     table = complete_from_store(name, table)  # refresh_token from `zcrm-notebook auth`
@@ -132,6 +137,15 @@ def _org_from_table(name: str, table: object, path: Path) -> OrgCredentials:
         return OrgCredentials(org=name, **{k: str(v).strip() for k, v in table.items()})
     except ConfigError as exc:
         raise type(exc)(f"{where}: {exc}") from None
+
+
+def _check_text(where: str, table: dict) -> None:
+    """Every value of an org table is text: a list, table, number or date is refused (never
+    turned into text with ``str``), naming the key."""
+    for key, value in table.items():
+        if not isinstance(value, str):
+            kind = type(value).__name__
+            raise ConfigError(f"{where}: {key} must be text (a quoted string), not a TOML {kind}")
 
 
 def load_orgs(config: str | os.PathLike | None = None) -> dict[str, OrgCredentials]:
@@ -259,5 +273,7 @@ def client_settings(
         table = org_tables(config).get(org)
         if not isinstance(table, dict):
             raise ConfigError(f"config file {str(config)!r} has no [orgs.{org}] table")
-        found.update({k: str(v).strip() for k, v in table.items() if k in CLIENT_KEYS})
+        known = {k: v for k, v in table.items() if k in CLIENT_KEYS}
+        _check_text(f"{shown(str(config))}: [orgs.{shown(org)}]", known)
+        found.update({k: v.strip() for k, v in known.items()})
     return found

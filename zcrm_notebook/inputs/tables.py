@@ -16,13 +16,13 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from ..auth.credentials import OrgCredentials
 from ..errors import ConfigError, JobInputError
+from ..redact import clean_text, shown
 
 __all__ = ["read_id_csv", "table_pairs", "id_pairs", "is_na", "only_org", "SEPARATORS"]
 
 #: Separators recognised in id files, in order of preference when the sample is ambiguous.
 SEPARATORS = ",;\t|"
 _SAMPLE_BYTES = 64 * 1024
-_SHOWN_CHARS = 80
 
 
 def is_na(value: object) -> bool:
@@ -92,15 +92,10 @@ def read_id_csv(path: str | os.PathLike, what: str = "jobs"):
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            f"{what} file {str(path)!r} is not a readable CSV: {_cut(str(exc))}"
+            f"{what} file {str(path)!r} is not a readable CSV: {clean_text(str(exc), 80)}"
         ) from None
     df.columns = [str(c).strip() for c in df.columns]
     return df
-
-
-def _cut(text: str, limit: int = _SHOWN_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def only_org(orgs: Mapping[str, OrgCredentials], noun: str = "job") -> str:
@@ -142,7 +137,9 @@ def table_pairs(
         raise JobInputError(_no_id_column(list(df.columns), id_column, what))
     ids = df[cols[id_column]].tolist()
     if "org" in cols and org is not None:
-        raise ConfigError(f"org={org!r} (--org) conflicts with the table's org column; drop one")
+        raise ConfigError(
+            f"org={shown(org)} (--org) conflicts with the table's org column; drop one"
+        )
     if "org" in cols:
         labels = ["" if is_na(v) else str(v).strip() for v in df[cols["org"]].tolist()]
         if "dc" in cols:
@@ -156,8 +153,7 @@ def table_pairs(
 
 
 def _no_id_column(columns: list, id_column: str, what: str) -> str:
-    shown = _cut(repr(columns), 120)
-    head = f"{what} table has no {id_column} column (columns: {shown})"
+    head = f"{what} table has no {id_column} column (columns: {shown(columns, 120)})"
     if len(columns) == 1 and id_column in str(columns[0]).lower():
         return head + (
             "; its header is one column: is the file separated by something else than"
@@ -170,7 +166,8 @@ def _check_dc(orgs: Mapping[str, OrgCredentials], label: str, dc: object) -> str
     """The org label, or a reason when the row's dc is not that org's data center."""
     code = "" if is_na(dc) else str(dc).strip().lower()
     if label in orgs and code and code != orgs[label].dc:
-        return f"<org {label!r} is in dc {orgs[label].dc!r} but the row says dc {code!r}>"
+        theirs = orgs[label].dc
+        return f"<org {shown(label)} is in dc {theirs!r} but the row says dc {shown(code)}>"
     return label
 
 
@@ -179,7 +176,7 @@ def _org_for_dc(by_dc: dict[str, str], dc: object) -> str:
     if code in by_dc:
         return by_dc[code]
     known = ", ".join(sorted(by_dc)) or "none"
-    return f"<no org configured for dc {code!r} (configured DCs: {known})>"
+    return f"<no org configured for dc {shown(code)} (configured DCs: {known})>"
 
 
 def _orgs_by_dc(orgs: Mapping[str, OrgCredentials]) -> dict[str, str]:

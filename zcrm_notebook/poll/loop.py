@@ -6,10 +6,11 @@ only make HTTP calls; every answer comes back to the loop, which turns it into a
 :class:`~zcrm_notebook.snapshots.schema.Snapshot` for the run to record and decides the
 job's next poll (:class:`~zcrm_notebook.poll.policy.JobTrack`). Transient faults are
 retried with backoff by rescheduling (never by sleeping in a worker); a 429 backs the
-whole org off; a job id that stays unknown, or keeps failing, is given up; an auth failure
-ends its org, and so does an answer saying the org's URL or request is wrong (404
-``INVALID_URL_PATTERN``): at most the calls already in flight are spent. Time comes from
-an injected ``clock``/``sleep`` so tests never sleep for real.
+whole org off; a job id that stays unknown, keeps failing, or stops changing for
+``PollPolicy.give_up_unchanged_s`` (an unknown status word: polled at the longest interval)
+is given up; an auth failure ends its org, and so does an answer saying the org's URL or
+request is wrong (404 ``INVALID_URL_PATTERN``): at most the calls already in flight are
+spent. Time comes from an injected ``clock``/``sleep`` so tests never sleep for real.
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ from .orgstate import OrgState
 from .policy import JobTrack, PollPolicy
 from .quality import quality_problems
 
-__all__ = ["PollLoop"]
+__all__ = ["PollLoop", "GIVEN_UP_UNCHANGED"]
 
 log = logging.getLogger(__name__)
 
 _SLICE_S = 0.5  # longest single sleep/wait, so Stop and Ctrl-C act within about a second
+#: ``error_code`` of the row of a job given up because it stopped changing.
+GIVEN_UP_UNCHANGED = "GIVEN_UP_UNCHANGED"
 # Errors that end their org at once (docs/zoho-api.md, "Error table": end_org, end_run).
 _ENDS_ORG = (AuthError, ConfigError, EndpointConfigError, BadRequestError)
 
@@ -190,8 +193,13 @@ class PollLoop:
     def _on_status(self, job: Job, ans: StatusAnswer, at: float) -> None:
         o, track = self.orgs[job.org], self._tracks[job]
         st = ans.status
+        try:
+            snap = _status_snapshot(job, o.creds.dc, ans, at)
+        except ZcrmError as exc:  # a status no row can hold (built outside parse_status)
+            self._on_error(job, exc, at, ans.latency_s)
+            return
         self._check_quality(job, track.last, st)
-        self.record(_status_snapshot(job, o.creds.dc, ans, at))
+        self.record(snap)
         track.attempt = 0
         self._converted[job] = st.converted_count or 0
         if self.bar is not None:
@@ -199,9 +207,38 @@ class PollLoop:
         if st.is_final:
             self._finish(job)
             return
-        self._push(job, at + track.observe(st, at, self.policy, self._rng))
+        delay = track.observe(st, at, self.policy, self._rng)
+        give_up_s = self.policy.give_up_unchanged_s
+        if give_up_s is not None and track.unchanged_s(at) >= give_up_s:
+            self._give_up_unchanged(job, st, at, track.unchanged_s(at))
+            return
+        self._push(job, at + delay)
+        if st.status == JobState.UNKNOWN:
+            after = "never given up" if give_up_s is None else f"given up after {give_up_s:g} s"
+            self._warn(
+                job,
+                "unknown",
+                f"status word {st.raw_status!r} is not one this package knows; polled every "
+                f"{self.policy.max_interval_s:g} s, {after}",
+            )
         if track.moved_at is not None and at - track.moved_at >= self.policy.stalled_after_s:
             self._warn(job, "stalled", f"counts have not moved for {at - track.moved_at:.0f} s")
+
+    def _give_up_unchanged(self, job: Job, st: JobStatus, at: float, unchanged_s: float) -> None:
+        """One ``error`` row GIVEN_UP_UNCHANGED for a job that stopped changing; no more polls."""
+        o = self.orgs[job.org]
+        total, converted, pending, failed = st.counts
+        exc = ZcrmError(
+            f"job {job.job_id}: given up after {unchanged_s:.0f} s without a change "
+            f"(PollPolicy.give_up_unchanged_s = {self.policy.give_up_unchanged_s:g}); it last "
+            f"said {st.raw_status!r} ({st.status}), total {total}, converted {converted}, "
+            f"not converted {pending}, failed {failed}",
+            code=GIVEN_UP_UNCHANGED,
+        )
+        o.stats.errors += 1
+        self.record(_error_snapshot(job, o.creds.dc, exc, at))
+        self._warn_error_once(o, exc)
+        self._finish(job)
 
     def _on_error(self, job: Job, exc: ZcrmError, at: float, latency_s: float = 0.0) -> None:
         o, track = self.orgs[job.org], self._tracks[job]

@@ -84,7 +84,9 @@ class OrgState(Generic[T]):
         return self.creds.org
 
     def close(self) -> None:
-        """Drop the calls not started yet and close the client (never waits)."""
+        """End the org's calls: those in flight are aborted (their workers return at
+        once), those not started are dropped; close the client. Never waits."""
+        self.client.abort()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
 

@@ -44,7 +44,8 @@ class PollPolicy:
     org_max_in_flight : mapping org -> int, optional
         Per-org overrides of ``max_in_flight``.
     timeout_s : float, default 10
-        Connect/read timeout of each call.
+        Bound of each whole call (connect, headers and body, not each read), token
+        requests included; a call past it is a ``CallTimeout`` transport error.
     max_retries : int, default 3
         Retries of a transient fault (429, 5xx, connection error, timeout) before an
         ``error`` row is recorded.
@@ -60,6 +61,12 @@ class PollPolicy:
         Maximum status calls per org for the run.
     stalled_after_s : float, default 600
         A job whose counts have not moved this long is reported as stalled.
+    give_up_unchanged_s : float or None, default 21600 (6 hours)
+        A job whose status and counts have not changed for this long is given up: one
+        ``error`` row with ``error_code`` ``GIVEN_UP_UNCHANGED`` saying how long and what
+        it last answered, and no more polls. A status word the package does not know
+        (``unknown``) is polled every ``max_interval_s`` at once, warned about once, and
+        given up after this long whatever its counts do. None: never give up.
     seed : int or None
         Seed of the jitter (tests, benchmarks).
 
@@ -67,7 +74,8 @@ class PollPolicy:
     ------
     ConfigError
         For a non-positive interval, ``min_interval_s > max_interval_s``, ``growth < 1``,
-        ``jitter`` outside [0, 0.5], or a cap below 1.
+        ``jitter`` outside [0, 0.5], a cap below 1, or a ``give_up_unchanged_s`` that is
+        not a positive number (or None); the message names the parameter.
     """
 
     min_interval_s: float = 5.0
@@ -87,6 +95,7 @@ class PollPolicy:
     deadline_s: float | None = None
     budget: int | None = None
     stalled_after_s: float = 600.0
+    give_up_unchanged_s: float | None = 6 * 3600.0
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -110,6 +119,11 @@ class PollPolicy:
             ("deadline_s", self.deadline_s is None or self.deadline_s > 0, "must be > 0"),
             ("budget", self.budget is None or self.budget >= 1, "must be >= 1"),
             ("not_found_confirmations", self.not_found_confirmations >= 1, "must be >= 1"),
+            (
+                "give_up_unchanged_s",
+                self.give_up_unchanged_s is None or self.give_up_unchanged_s > 0,
+                "must be > 0 seconds (or None: never give up)",
+            ),
         ]
         for name, ok, rule in checks:
             if not ok:  # also catches NaN: every comparison with NaN is False
@@ -159,18 +173,28 @@ class JobTrack:
     last: JobStatus | None = None
     last_at: float | None = None
     moved_at: float | None = None
+    changed_at: float | None = None  # last answer that changed (an unknown word never does)
     rate_origin: tuple[float, int] | None = None  # (time, processed) when progress began
     not_found: int = 0
     errors: int = 0
     attempt: int = 0
 
     def observe(self, st: JobStatus, now: float, policy: PollPolicy, rng: random.Random) -> float:
-        """Record a successful answer; return the delay until the next poll (seconds)."""
+        """Record a successful answer; return the delay until the next poll (seconds).
+
+        An ``unknown`` status is polled every ``max_interval_s``; its counts moving does
+        not count as a change (see :meth:`unchanged_s`).
+        """
         prev, prev_at = self.last, self.last_at
         moved = prev is None or st.counts != prev.counts or st.status != prev.status
         started = prev is not None and prev.status != st.status
+        unknown = st.status == JobState.UNKNOWN
+        if prev is None or started or (moved and not unknown):
+            self.changed_at = now
         self.last, self.last_at, self.not_found, self.errors = st, now, 0, 0
-        if started:
+        if unknown:
+            self.interval_s = policy.max_interval_s
+        elif started:
             self.interval_s = policy.min_interval_s
         elif moved:
             self.interval_s = max(policy.min_interval_s, self.interval_s / policy.growth)
@@ -183,6 +207,10 @@ class JobTrack:
         if eta is not None:
             delay = min(delay, eta + policy.eta_margin_s)
         return delay
+
+    def unchanged_s(self, now: float) -> float:
+        """Seconds since the job's last change of status or counts (0 before any answer)."""
+        return 0.0 if self.changed_at is None else now - self.changed_at
 
     def _eta_s(
         self, st: JobStatus, now: float, prev: JobStatus | None, prev_at: float | None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from collections.abc import Callable, Mapping
 from ..auth.credentials import OrgCredentials
 from ..inputs.jobs import clean_jobs
 from ..inputs.orgs import load_orgs
+from ..redact import clean_text
 from ..snapshots.schema import Snapshot
 from ..snapshots.store import Store, open_store
 from .loop import PollLoop
@@ -54,7 +56,10 @@ class Poller:
     policy : PollPolicy, optional
     store : SnapshotStore or path, optional
         SQLite journal: every snapshot is committed as it arrives; a store that already
-        holds snapshots resumes (history kept, finished jobs skipped).
+        holds snapshots resumes (history kept, finished jobs skipped). If the store fails
+        (a full disk: any ``OSError`` or ``sqlite3.Error``), journaling stops with one
+        warning, the run goes on keeping every snapshot in memory, and
+        :attr:`store_error` says why.
     clock, sleep : callables, default ``time.time`` and an interruptible wait
         Injected time (seconds since the epoch) for tests and the simulator.
     progress : bool, default False
@@ -96,6 +101,8 @@ class Poller:
         self.history: list[Snapshot] = self.store.read() if self.store is not None else []
         self.snapshots: list[Snapshot] = []
         self.stopped_reason: str | None = None
+        #: Why the store stopped journaling (one line), None while it works.
+        self.store_error: str | None = None
         self._orgs: dict[str, OrgState] = {}
 
     def __repr__(self) -> str:
@@ -217,7 +224,10 @@ class Poller:
         for o in self._orgs.values():
             o.close()
         if self.store is not None and self._owns_store:
-            self.store.close()  # checkpoints the WAL into the file
+            try:
+                self.store.close()  # checkpoints the WAL into the file
+            except (OSError, sqlite3.Error) as exc:
+                self._store_failed(exc)
         if bar is not None:
             bar.close()
 
@@ -231,11 +241,27 @@ class Poller:
     def _record(self, snap: Snapshot) -> None:
         """Keep a snapshot: this run's list, the store (committed), then ``on_snapshot``."""
         self.snapshots.append(snap)
-        if self.store is not None:
-            self.store.append(snap)
+        if self.store is not None and self.store_error is None:
+            try:
+                self.store.append(snap)
+            except (OSError, sqlite3.Error) as exc:  # a full disk: keep polling, in memory
+                self._store_failed(exc)
         log.debug("snapshot %s %s %s (kept)", snap.org, snap.job_id, snap.status)
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
+
+    def _store_failed(self, exc: BaseException) -> None:
+        """Stop journaling: say so once, in one line (the snapshots stay in memory)."""
+        if self.store_error is not None:
+            log.debug("store: %s", exc)
+            return
+        where = getattr(self.store, "path", None) or type(self.store).__name__
+        self.store_error = f"store {str(where)!r} failed ({clean_text(str(exc), 120)})"
+        log.warning(
+            "%s: journaling stopped; every snapshot is kept in memory (%d so far)",
+            self.store_error,
+            len(self.snapshots),
+        )
 
 
 def poll_jobs(jobs: object, orgs: Mapping[str, OrgCredentials] | None = None, **kwargs):

@@ -1,11 +1,14 @@
 """CSV write/read of the snapshot table with its exact dtypes.
 
-Timestamps are written as ISO-8601 UTC with a ``Z`` suffix, job ids as text, ``index=False``;
+Timestamps are written as ISO-8601 UTC with a ``Z`` suffix, job ids as text, ``index=False``,
+lines ending in CRLF so that any cell holding a CR or LF is quoted (RFC 4180);
 :func:`read_snapshots` gives every column its dtype explicitly (ids are never inferred as
 numbers: 19-digit ids exceed 2**53, ``docs/zoho-api.md``). A round trip returns an
-equal frame. ``spreadsheet_safe=True`` neutralises cells that a spreadsheet would run as a
-formula (OWASP "CSV Injection"): text starting with ``=``, ``+``, ``-``, ``@``, tab or CR
-gets a leading ``'``; numbers are untouched, and :func:`read_snapshots` undoes it.
+equal frame. By default (``spreadsheet_safe=True``) cells that a spreadsheet would run as a
+formula (OWASP "CSV Injection") are neutralised: text starting with ``=``, ``+``, ``-``,
+``@``, tab or CR gets a leading ``'`` (so does an empty text, written ``'``, and a text
+made of ``'`` before one of those); numbers are untouched, and :func:`read_snapshots`
+undoes it exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..redact import clean_text, shown
 from .frame import SNAPSHOT_DTYPES, coerce_snapshots
 from .schema import COUNT, INT, SNAPSHOT_COLUMNS, STATUS, TEXT, TIME, columns_of_kind
 
@@ -28,6 +32,7 @@ __all__ = [
     "read_table_csv",
     "TIME_FORMAT",
     "CSV_DTYPES",
+    "LINE_END",
 ]
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -39,14 +44,15 @@ CSV_DTYPES: dict[str, object] = {
     **{c: "string" for c in columns_of_kind(TIME, STATUS)},
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Line end of every CSV written: a cell holding a CR is then quoted too (RFC 4180).
+LINE_END = "\r\n"
 
 
 def _escaped(value: str) -> bool:
-    """True if ``value`` starts with a formula character, or ``'`` before one (or ``''``)."""
-    first, second = value[:1], value[1:2]
-    return first in _FORMULA_START or (
-        first == "'" and second in ("'",) + _FORMULA_START and second != ""
-    )
+    """True if ``value`` gets a leading ``'``: it starts with a formula character, is
+    empty (so that it is not read back as missing), or is ``'`` before such a value."""
+    stripped = value.lstrip("'")
+    return stripped == "" or stripped[0] in _FORMULA_START
 
 
 def _neutralize_text(value: object) -> object:
@@ -80,7 +86,7 @@ def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_snapshots_csv(
-    df: pd.DataFrame, path: str | os.PathLike, *, spreadsheet_safe: bool = False
+    df: pd.DataFrame, path: str | os.PathLike, *, spreadsheet_safe: bool = True
 ) -> Path:
     """Write the snapshot frame to CSV.
 
@@ -90,8 +96,10 @@ def write_snapshots_csv(
         A snapshot frame (columns of :data:`~zcrm_notebook.snapshots.schema.SNAPSHOT_COLUMNS`).
     path : str or PathLike
         Target file; its folder is created.
-    spreadsheet_safe : bool, default False
-        Neutralise formula-looking text cells (see module docstring).
+    spreadsheet_safe : bool, default True
+        Neutralise formula-looking text cells (see module docstring; reading the file
+        with :func:`read_snapshots` undoes it). False writes text as is (an empty text
+        then reads back as missing).
 
     Returns
     -------
@@ -135,7 +143,7 @@ def write_table_csv(
         out[name] = np.where(pd.isna(values), "", stamps)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(path, index=False, columns=columns)
+    out.to_csv(path, index=False, columns=columns, lineterminator=LINE_END)
     return path
 
 
@@ -148,14 +156,15 @@ def read_table_csv(
     Raises
     ------
     ConfigError
-        The file is missing or not a readable CSV (``what`` names it: "snapshot CSV").
+        The file is missing or not a readable CSV (``what`` names the table: "snapshot").
     """
     try:
         df = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])
     except FileNotFoundError:
-        raise ConfigError(f"{what} {str(path)!r} does not exist") from None
+        raise ConfigError(f"{what} file {shown(str(path))} does not exist") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"{str(path)!r} is not a {what}: {exc}") from None
+        why = clean_text(str(exc), 160)
+        raise ConfigError(f"{shown(str(path))} is not a {what} CSV: {why}") from None
     for col in text:
         if col in df.columns:
             df[col] = df[col].map(_restore_text, na_action="ignore").astype(dtypes[col])
@@ -176,5 +185,5 @@ def read_snapshots(path: str | os.PathLike) -> pd.DataFrame:
     ConfigError
         If the file is missing, not a CSV, or lacks snapshot columns.
     """
-    df = read_table_csv(path, CSV_DTYPES, text=columns_of_kind(TEXT), what="snapshot CSV")
+    df = read_table_csv(path, CSV_DTYPES, text=columns_of_kind(TEXT), what="snapshot")
     return coerce_snapshots(df)

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ..api.status import JobState
 from ..errors import ConfigError
+from ..redact import clean_text, shown
 from .schema import (
     CATEGORY,
     COLUMN_KINDS,
@@ -69,8 +70,11 @@ KIND_DTYPES: dict[str, object] = {
 SNAPSHOT_DTYPES: dict[str, object] = {c: KIND_DTYPES[k] for c, k in COLUMN_KINDS.items()}
 
 
-def _int_array(values: list) -> pd.arrays.IntegerArray:
-    arr = pa.array(values, type=pa.int64())
+def _int_array(values: list, name: str = "") -> pd.arrays.IntegerArray:
+    try:
+        arr = pa.array(values, type=pa.int64())
+    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
+        raise ConfigError(f"column {name} has a value that is not a 64-bit integer") from None
     mask = arr.is_null().to_numpy(zero_copy_only=False)
     return pd.arrays.IntegerArray(arr.fill_null(0).to_numpy(), mask)
 
@@ -109,15 +113,20 @@ def frame_from_columns(columns: Mapping[str, Sequence]) -> pd.DataFrame:
 
 
 def _column(name: str, values: Sequence):
-    return typed_array(COLUMN_KINDS[name], values)
+    return typed_array(COLUMN_KINDS[name], values, name=name)
 
 
-def typed_array(kind: str, values: Sequence, categories: Sequence[str] = ()):
-    """The pandas array of a column of ``kind`` from plain values (None: missing).
+def typed_array(kind: str, values: Sequence, categories: Sequence[str] = (), *, name: str = ""):
+    """The pandas array of column ``name`` of ``kind`` from plain values (None: missing).
 
     ``time``: float seconds since the epoch to datetime64[ns, UTC] (whole microseconds);
     ``category``: an ordered categorical of ``categories``; the other kinds as in
     :data:`KIND_DTYPES`.
+
+    Raises
+    ------
+    ConfigError
+        A ``count`` or ``int`` value that is not a 64-bit integer (names the column).
     """
     if kind == TIME:
         # float seconds carry ~0.2 us of noise: keep whole microseconds (CSV-exact)
@@ -132,7 +141,7 @@ def typed_array(kind: str, values: Sequence, categories: Sequence[str] = ()):
         codes = np.fromiter((_STATUS_CODE[v] for v in values), np.int8, len(values))
         return pd.Categorical.from_codes(codes, dtype=STATUS_DTYPE)
     if kind in (COUNT, INT):
-        return _int_array(list(values))
+        return _int_array(list(values), name)
     if kind == FLOAT:
         return np.asarray(values, dtype="float64")
     return _text_array(list(values))
@@ -158,7 +167,7 @@ def table_frame(columns: Columns, values: Mapping[str, Sequence]) -> pd.DataFram
     values per column: exactly its columns, in order, with :func:`table_dtypes`."""
     return pd.DataFrame(
         {
-            name: typed_array(kind, values[name], columns.categories.get(name, ()))
+            name: typed_array(kind, values[name], columns.categories.get(name, ()), name=name)
             for name, kind in columns.kinds.items()
         },
         index=pd.RangeIndex(len(values[columns.names[0]])),
@@ -174,9 +183,9 @@ def _check_job_ids(ids: pd.Series) -> None:
     text = ids.astype("string")
     bad = text[text.isna() | ~text.str.fullmatch(r"[0-9]{1,20}").fillna(False)]
     if len(bad):
-        shown = ", ".join(f"row {i + 1}: {v!r}" for i, v in bad.head(5).items())
+        listed = ", ".join(f"row {i + 1}: {shown(v)}" for i, v in bad.head(5).items())
         raise ConfigError(
-            f"{len(bad)} job_id values are not 1-20 digits ({shown}); a spreadsheet may have "
+            f"{len(bad)} job_id values are not 1-20 digits ({listed}); a spreadsheet may have "
             "turned ids into numbers like 1.88E+18 - the original ids cannot be recovered"
         )
 
@@ -187,7 +196,8 @@ def _timestamps(name: str, col: pd.Series) -> pd.Series:
     try:
         return pd.to_datetime(col, utc=True, format="ISO8601")
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{name} has a value that is not an ISO-8601 time: {exc}") from None
+        why = clean_text(str(exc), 160)
+        raise ConfigError(f"{name} has a value that is not an ISO-8601 time: {why}") from None
 
 
 def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
@@ -204,7 +214,9 @@ def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
     """
     missing = [c for c in SNAPSHOT_COLUMNS if c not in df.columns]
     if missing:
-        raise ConfigError(f"snapshot table lacks columns {missing}; expected {SNAPSHOT_COLUMNS}")
+        raise ConfigError(
+            f"snapshot table lacks columns {shown(missing, 200)}; expected {SNAPSHOT_COLUMNS}"
+        )
     if pd.api.types.is_numeric_dtype(df["job_id"]):
         raise ConfigError(
             "job_id column is numeric; 19-digit ids must be read as text "
@@ -220,7 +232,8 @@ def coerce_snapshots(df: pd.DataFrame) -> pd.DataFrame:
             bad = set(col.dropna().astype(str)) - set(STATUS_CATEGORIES)
             if bad:
                 raise ConfigError(
-                    f"unknown status values {sorted(bad)}; expected {STATUS_CATEGORIES}"
+                    f"unknown status values {shown(sorted(bad)[:5], 120)}; expected "
+                    f"{STATUS_CATEGORIES}"
                 )
             out[name] = col.astype(str).astype(dtype)
         else:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api.status import FINAL_STATES, JobState, JobStatus
+from ..errors import ResponseFormatError
+from ..redact import shown
 
 __all__ = [
     "Snapshot",
@@ -43,6 +45,8 @@ __all__ = [
 
 TIME, TEXT, STATUS, COUNT, INT, FLOAT = "time", "text", "status", "count", "int", "float"
 CATEGORY = "category"
+#: Largest value of a ``count`` or ``int`` column (int64: pandas Int64, SQLite INTEGER).
+INT64_MAX = 2**63 - 1
 KINDS = (TIME, TEXT, STATUS, COUNT, INT, FLOAT, CATEGORY)
 
 
@@ -145,8 +149,20 @@ class Snapshot:
         http_status: int | None,
         latency_s: float,
     ) -> Snapshot:
-        """A success row from a parsed :class:`~zcrm_notebook.api.status.JobStatus`."""
+        """A success row from a parsed :class:`~zcrm_notebook.api.status.JobStatus`.
+
+        Raises
+        ------
+        ResponseFormatError
+            A count that is not None or an int of 0 .. 2**63 - 1 (no row column can hold
+            it; :func:`~zcrm_notebook.api.status.parse_status` never gives one).
+        """
         counts = {name: getattr(st, name) for name in COUNT_COLUMNS}
+        for name, value in counts.items():
+            if value is not None and not (type(value) is int and 0 <= value <= INT64_MAX):
+                raise ResponseFormatError(
+                    f"job {st.job_id}: {name} = {shown(value, 40)} does not fit a snapshot row"
+                )
         return cls(
             polled_at=polled_at,
             org=org,

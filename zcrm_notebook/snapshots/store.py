@@ -23,12 +23,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..api.status import JobState
 from ..errors import ConfigError
+from ..redact import shown
 from .schema import (
     CATEGORY,
     COLUMN_KINDS,
     COUNT,
     FLOAT,
     INT,
+    INT64_MAX,
     SNAPSHOT_COLUMNS,
     STATUS,
     TEXT,
@@ -112,7 +114,12 @@ _SELECT = f"SELECT {_NAMES} FROM snapshots ORDER BY seq"
 
 
 def _int(value: Any) -> int | None:
-    return None if value is None else int(value)  # numpy ints would be stored as blobs
+    if value is None:
+        return None
+    number = int(value)  # numpy ints would be stored as blobs
+    if not -INT64_MAX - 1 <= number <= INT64_MAX:  # SQLite would raise OverflowError
+        raise ConfigError(f"{shown(value, 40)} does not fit an INTEGER column of the store")
+    return number
 
 
 def _float(value: Any) -> float | None:
@@ -201,8 +208,13 @@ class SnapshotStore:
         rows = [_row(s) for s in snaps]
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany(_INSERT, rows)
-            self._db.execute("COMMIT")
+            try:
+                self._db.executemany(_INSERT, rows)
+                self._db.execute("COMMIT")
+            except BaseException:  # a full disk: leave no transaction open
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
 
     def _rows(self) -> list[sqlite3.Row]:
         with self._lock:

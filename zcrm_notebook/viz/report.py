@@ -28,7 +28,7 @@ from ..analysis.summary import (
     summarize_orgs,
 )
 from ..errors import ConfigError
-from ..snapshots.csvfile import TIME_FORMAT, neutralize_formulas, write_snapshots_csv
+from ..snapshots.csvfile import LINE_END, TIME_FORMAT, neutralize_formulas, write_snapshots_csv
 from ..snapshots.frame import SNAPSHOT_DTYPES, coerce_snapshots
 from ..snapshots.schema import COLUMN_DOCS
 from .failure_rate import plot_failure_rate
@@ -141,7 +141,7 @@ def _summary_csv(table: pd.DataFrame, path: Path, spreadsheet_safe: bool) -> Pat
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.tz_convert("UTC").dt.strftime(TIME_FORMAT)
-    out.to_csv(path, index=False)
+    out.to_csv(path, index=False, lineterminator=LINE_END)
     return path
 
 

@@ -1,0 +1,63 @@
+"""redact.py: what a secret looks like wherever it may appear, and server text made safe."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from zcrm_notebook.errors import ApiError, ZcrmError
+from zcrm_notebook.redact import MASK, clean_text, redact, register_secret, shown
+
+SECRET = "p@ss w/rd+&=\"'x-secret-42"
+register_secret(SECRET)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [SECRET, quote(SECRET, safe=""), quote_plus(SECRET), json.dumps(SECRET)[1:-1]],
+    ids=["raw", "quote", "quote_plus", "json"],
+)
+def test_a_registered_secret_is_masked_in_its_encodings(form):
+    text = redact(f"the server said: {form} (end)")
+    assert form not in text and MASK in text and text.endswith("(end)")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "1000.0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210",
+        "1000.0123456789abcdef0123",  # a single hex run
+    ],
+)
+def test_anything_shaped_like_a_zoho_token_is_masked(token):
+    assert token not in redact(f"unknown token {token}, try again")
+    assert "1000.ABCDEF0123456789" in redact("client 1000.ABCDEF0123456789")  # ids stay
+
+
+def test_clean_text_is_one_masked_line_of_at_most_the_limit():
+    text = clean_text(f"a\nb\r\tc\x1b[31m\x00\x85\u2028{SECRET}" + "z" * 500, limit=60)
+    assert len(text) == 60 and text.endswith("...") and SECRET not in text
+    assert text.startswith("a b c [31m ") and text.isprintable()
+    assert clean_text({"deep": [[["x"]]]}) == '{"deep": [[["x"]]]}'
+    deep: list = []
+    for _ in range(10_000):
+        deep = [deep]
+    assert clean_text(deep) == "<list>"
+
+
+def test_shown_quotes_with_repr_cut_and_masked():
+    assert shown("ok\nforged") == "'ok\\nforged'"
+    long = shown("x" * 1000, 40)
+    assert len(long) == 40 and long.endswith("...'")
+    assert SECRET not in shown(SECRET)
+    assert shown(10**5000) == "<int>"  # repr would raise
+
+
+def test_every_zcrm_error_masks_its_message_code_and_details():
+    details = {"k": SECRET, "n": 3, "nested": {"s": SECRET}}
+    exc = ApiError(f"echo {SECRET}", code=f"C-{SECRET}", details=details)
+    texts = [str(exc), repr(exc), repr(vars(exc)), repr(exc.args)]
+    assert all(SECRET not in t for t in texts) and exc.details["n"] == 3
+    assert SECRET not in str(ZcrmError(f"a {quote_plus(SECRET)} b"))
