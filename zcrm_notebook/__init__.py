@@ -51,6 +51,7 @@ _EXPORTS = {
     "plot_outcomes": "viz.outcomes",
     "plot_failure_rate": "viz.failure_rate",
     "plot_status_timeline": "viz.timeline",
+    "plot_lead_outcomes": "viz.lead_outcomes",
     "make_report": "viz.report",
     "export_report": "viz.report",
     "ZcrmError": "errors",

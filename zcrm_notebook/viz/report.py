@@ -27,11 +27,18 @@ from ..analysis.summary import (
     summarize_jobs,
     summarize_orgs,
 )
+from ..convert.outcomes import (
+    LEAD_OUTCOME_DOCS,
+    LEAD_OUTCOME_DTYPES,
+    coerce_outcomes,
+    write_lead_outcomes_csv,
+)
 from ..errors import ConfigError
 from ..snapshots.csvfile import LINE_END, TIME_FORMAT, neutralize_formulas, write_snapshots_csv
 from ..snapshots.frame import SNAPSHOT_DTYPES, coerce_snapshots
 from ..snapshots.schema import COLUMN_DOCS
 from .failure_rate import plot_failure_rate
+from .lead_outcomes import plot_lead_outcomes
 from .outcomes import plot_outcomes
 from .progress import plot_progress
 from .style import zone
@@ -190,26 +197,49 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str) -> str
         *header,
         *_column_lines(GROUP_COLUMNS),
         "",
-        "## Figures (PNG)",
-        "",
     ]
-    lines += [
-        f"- `{paths[k].name}`: {text}"
-        for k, text in [
-            ("overview", "the four plots below on one page, with a one-line summary"),
-            ("progress", "percent of leads processed (converted + failed) over time per DC"),
-            ("failure_rate", "pooled lead failure rate per DC with 95 % Wilson interval"),
-            ("outcomes", "converted / failed / pending leads of the largest jobs, rest folded"),
-            ("status_timeline", "when the longest-running jobs were scheduled / in progress"),
+    if "leads" in paths:
+        outcomes = {c: (str(LEAD_OUTCOME_DTYPES[c]), m) for c, m in LEAD_OUTCOME_DOCS.items()}
+        lines += [
+            "## leads.csv",
+            "",
+            "One row per lead of the conversion: what became of it "
+            "(`zcrm_notebook.read_lead_outcomes` reads it back).",
+            "",
+            *header,
+            *_column_lines(outcomes),
+            "",
         ]
+    lines += ["## Figures (PNG)", ""]
+    figures = [
+        ("overview", "the four plots below on one page, with a one-line summary"),
+        ("progress", "percent of leads processed (converted + failed) over time per DC"),
+        ("failure_rate", "pooled lead failure rate per DC with 95 % Wilson interval"),
+        ("outcomes", "converted / failed / pending leads of the largest jobs, rest folded"),
+        ("status_timeline", "when the longest-running jobs were scheduled / in progress"),
+        ("lead_outcomes", "what became of the conversion's leads, per data center"),
     ]
+    lines += [f"- `{paths[k].name}`: {text}" for k, text in figures if k in paths]
     return "\n".join(lines) + "\n"
 
 
-def _bundle_names() -> dict[str, str]:
-    """Key -> file name of every file of a report bundle."""
+def _lead_files(
+    leads: pd.DataFrame, paths: dict[str, Path], spreadsheet_safe: bool, tz: str | tzinfo
+) -> None:
+    """``leads.csv`` and ``lead_outcomes.png`` of a bundle."""
+    write_lead_outcomes_csv(leads, paths["leads"], spreadsheet_safe=spreadsheet_safe)
+    fig = Figure(figsize=(10, 5), layout="constrained")
+    plot_lead_outcomes(leads, ax=fig.add_subplot(), tz=tz)
+    fig.savefig(paths["lead_outcomes"], dpi=100)
+
+
+def _bundle_names(leads: bool = True) -> dict[str, str]:
+    """Key -> file name of every file of a report bundle (without the lead outcome files
+    when not ``leads``)."""
     names = {key: f"{key}.csv" for key in ("snapshots", "jobs", "dcs", "orgs")}
     names |= {key: f"{key}.png" for key in ("overview", *FIGURES)}
+    if leads:
+        names |= {"leads": "leads.csv", "lead_outcomes": "lead_outcomes.png"}
     return names | {"readme": "README.md"}
 
 
@@ -295,8 +325,10 @@ def export_report(
     tz: str | tzinfo = "UTC",
     spreadsheet_safe: bool = True,
     overwrite: bool = False,
+    leads: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """Write the report bundle: snapshot and summary CSVs, PNG figures, a README.
+    """Write the report bundle: snapshot and summary CSVs, PNG figures, a README (and the
+    lead outcomes of a conversion, when given).
 
     Never replaces a file it did not write, unless ``overwrite`` is given: the folder
     must be new, empty, or hold only a previous report bundle (recognised by the first
@@ -318,6 +350,11 @@ def export_report(
     overwrite : bool, default False
         Write into a folder holding other files too, replacing files of the bundle's
         names (``jobs.csv``, ``README.md``...); other files are left alone.
+    leads : pandas.DataFrame, optional
+        The lead outcome table of a conversion (``ConversionResult.leads``): written as
+        ``leads.csv`` (spreadsheet-safe as the others; ``zcrm_notebook.read_lead_outcomes``
+        reads it back) with its figure ``lead_outcomes.png``
+        (:func:`~zcrm_notebook.viz.lead_outcomes.plot_lead_outcomes`).
 
     Returns
     -------
@@ -325,8 +362,9 @@ def export_report(
         ``snapshots``, ``jobs``, ``dcs``, ``orgs`` (``.csv``: the snapshot frame and
         :func:`~zcrm_notebook.analysis.summary.summarize_jobs`, ``summarize_dcs``,
         ``summarize_orgs``), ``overview``, ``progress``, ``failure_rate``, ``outcomes``,
-        ``status_timeline`` (``.png``, 100 dpi) and ``readme`` (``README.md``: columns,
-        dtypes and units of each file).
+        ``status_timeline`` (``.png``, 100 dpi), with ``leads``: ``leads`` (``.csv``) and
+        ``lead_outcomes`` (``.png``), and ``readme`` (``README.md``: columns, dtypes and
+        units of each file).
 
     Raises
     ------
@@ -338,12 +376,18 @@ def export_report(
     """
     _, tz_name = zone(tz)
     snapshots = coerce_snapshots(df)  # a bad frame fails before anything is written
+    outcomes = None if leads is None else coerce_outcomes(leads)
     tables = {"jobs": summarize_jobs(df), "dcs": summarize_dcs(df), "orgs": summarize_orgs(df)}
     out = check_export_dir(out_dir, overwrite=overwrite)
-    paths = {key: out / name for key, name in _bundle_names().items()}
+    paths = {key: out / name for key, name in _bundle_names(outcomes is not None).items()}
+    if _is_our_bundle(out):  # a previous bundle's lead files, now stale
+        for name in set(_bundle_names().values()) - {p.name for p in paths.values()}:
+            (out / name).unlink(missing_ok=True)
     try:
         # the README (with the marker) first: an interrupted export is still ours
         paths["readme"].write_text(_readme(paths, spreadsheet_safe, tz_name), encoding="utf-8")
+        if outcomes is not None:
+            _lead_files(outcomes, paths, spreadsheet_safe, tz)
         write_snapshots_csv(snapshots, paths["snapshots"], spreadsheet_safe=spreadsheet_safe)
         for key, table in tables.items():
             _summary_csv(table, paths[key], spreadsheet_safe)

@@ -41,6 +41,16 @@ OUTCOME_COLORS: dict[str, str] = {
     "failed": STATUS_COLORS["failed"],
     "pending": "#d9d9d9",
 }
+#: Colour of each lead outcome of a conversion: converted green, not converted red (the
+#: job statuses' colours), pending light, the outcomes that are no verdict neutral greys.
+LEAD_OUTCOME_COLORS: dict[str, str] = {
+    "converted": STATUS_COLORS["completed"],
+    "not_converted": STATUS_COLORS["failed"],
+    "pending": OUTCOME_COLORS["pending"],
+    "not_scheduled": "#8c8c8c",
+    "unknown": "#b5b5b5",
+    "deleted": "#5f5f5f",
+}
 #: Colour of each Zoho data-center code; other codes get :func:`dc_color`'s fallback.
 DC_COLORS: dict[str, str] = {
     "us": "#1f77b4",
