@@ -141,7 +141,8 @@ class CallRunner:
         Returns
         -------
         list of Task
-            The tasks not sent because the run was stopped (nothing was called for them).
+            The tasks not sent because the run was stopped (nothing was called for them);
+            the calls already in flight when it stopped are waited for and handled.
         """
         now = self.clock()
         pending = 0
@@ -153,9 +154,10 @@ class CallRunner:
             o.push(now, next(self._seq), task)
             pending += 1
         outstanding: dict[Future, Task] = {}
-        while pending and not self.stop.is_set():
+        while (pending and not self.stop.is_set()) or outstanding:
             now = self.clock()
-            pending -= self._dispatch(now, outstanding, on_error)
+            if not self.stop.is_set():  # once stopped, only the calls in flight come back
+                pending -= self._dispatch(now, outstanding, on_error)
             if outstanding:
                 done, _ = wait(list(outstanding), timeout=_SLICE_S, return_when=FIRST_COMPLETED)
                 for fut in done:

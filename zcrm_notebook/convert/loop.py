@@ -335,6 +335,8 @@ def convert_leads(
         Before any POST: no org configured, the store held by another run, options the
         org's API version lacks, an estimate above ``max_credits``.
     """
+    if dry_run and isinstance(store, (str, os.PathLike)) and not os.path.exists(store):
+        store = None  # a dry run creates no file
     with open_session(
         store,
         orgs,
