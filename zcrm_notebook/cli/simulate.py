@@ -61,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"Zoho simulator on {sim.base_url} (simulated time runs x{args.speed:g})")
         print(f"config: {config}\njobs:   {jobs_csv}\nleads:  {leads_csv}")
         print(f"try:    zcrm-notebook poll {jobs_csv} --config {config} --out snapshots.csv")
+        print(
+            f"   or:  zcrm-notebook convert {leads_csv} --config {config} --store run.sqlite "
+            "--out converted"
+        )
         print("Ctrl-C to stop", flush=True)
         try:
             threading.Event().wait()
