@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 
 import matplotlib
 import pytest
@@ -72,6 +73,26 @@ def creds():
 @pytest.fixture
 def two_orgs():
     return {"us-org": make_creds("us-org", "us"), "eu-org": make_creds("eu-org", "eu")}
+
+
+def overlapping(sim, n=2, timeout_s=10.0):
+    """Make the first ``n`` CRM calls ``sim`` answers wait for each other (at most
+    ``timeout_s`` real seconds) while they count as in flight: a client that really sends
+    ``n`` calls at once is then seen doing so, whatever the threads' timing."""
+    barrier, handle = threading.Barrier(n, timeout=timeout_s), sim.handle
+    arrived = iter(range(n))
+
+    def held(method, target, headers, body):
+        answer, done = handle(method, target, headers, body)
+        if "/crm/" in target and next(arrived, None) is not None:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass  # fewer than n calls at once: the test's own assertion says so
+        return answer, done
+
+    sim.handle = held
+    return sim
 
 
 def sim_orgs(sim, names=None):

@@ -7,7 +7,7 @@ import warnings
 
 import pandas as pd
 import pytest
-from conftest import sim_orgs
+from conftest import overlapping, sim_orgs
 
 from zcrm_notebook.errors import DataQualityWarning
 from zcrm_notebook.poll import Poller, poll_jobs
@@ -143,7 +143,7 @@ def test_backwards_counts_are_kept_and_warned(clock):
 def test_concurrency_cap_is_never_exceeded(clock):
     orgs = [SimOrg("us-org", "us", "cid", "csecret-1", "rtoken-1", concurrency_cap=3)]
     jobs = [SimJob(str(1000000000000000000 + i), "us-org", 5) for i in range(40)]
-    with Simulator(orgs, jobs, clock=clock, faults=Faults(latency_s=0.01)) as sim:
+    with overlapping(Simulator(orgs, jobs, clock=clock), n=3) as sim:
         p, df = run(sim, clock, policy=PollPolicy(seed=1, max_in_flight=3))
         assert sim.stats.max_in_flight["us-org"] == 3
         assert sim.stats.answers[("us-org", 429)] == 0

@@ -8,6 +8,7 @@ import zlib
 
 import pytest
 import requests
+from conftest import overlapping
 
 from zcrm_notebook import auth
 from zcrm_notebook.auth import AccessToken, OrgCredentials, TokenCache, get_token_cache, tokens
@@ -394,7 +395,7 @@ def test_eight_threads_fifty_jobs_two_lifetimes_two_token_requests():
 def test_poller_eight_in_flight_two_lifetimes_two_token_requests():
     clock = SimClock()
     jobs = jobs_of("us-org", 50, leads_per_s=50 / 5400)  # each runs 1.5 token lifetimes
-    with Simulator([sim_org()], jobs, clock=clock) as sim:
+    with overlapping(Simulator([sim_org()], jobs, clock=clock), n=2) as sim:
         orgs = {"us-org": creds_of(sim, "us-org")}
         policy = PollPolicy(max_in_flight=8, max_interval_s=300, seed=1)
         poller = Poller(sim.job_ids(), orgs, clock=clock.time, sleep=clock.sleep, policy=policy)

@@ -143,6 +143,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 answer.hold.wait(HOLD_MAX_S)
             if answer.delay_s > 0:
                 time.sleep(answer.delay_s)
+            done, finish = None, done
+            if finish is not None:
+                finish()  # before the answer leaves: the client's next call finds the slot free
             if answer.reset:
                 self._reset()
             else:
