@@ -28,6 +28,7 @@ refused (rejected). A lead's fate is that of the last chunk that holds it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
@@ -40,7 +41,7 @@ from .options import ConvertOptions
 from .outcomes import COLUMNS, LEAD_OUTCOME_COLUMNS, LeadOutcome, outcomes_frame
 from .plan import ConversionPlan, PlannedChunk, PlannedLead
 
-__all__ = ["Ledger", "Chunk", "LeadStatus", "STATES", "LEDGER_VERSION"]
+__all__ = ["Ledger", "Chunk", "LeadStatus", "STATES", "LEDGER_VERSION", "load_lead_outcomes"]
 
 LEDGER_VERSION = 1
 STATES = ("intent", "sending", "scheduled", "rejected", "unknown")
@@ -469,3 +470,19 @@ def outcome_of(chunk: Chunk, lead_id: str, stored: LeadOutcome | None) -> LeadOu
         error_code=code,
         reason=reason,
     )
+
+
+def load_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
+    """The lead outcome table of every lead a store file's ledger holds (empty when the
+    store has no ledger); the file is only read.
+
+    Raises
+    ------
+    ConfigError
+        The file does not exist or is not a store.
+    """
+    if not os.path.exists(path):
+        raise ConfigError(f"store {str(path)!r} does not exist")
+    with SnapshotStore(path) as store:
+        found = store.query("SELECT name FROM sqlite_master WHERE type='table' AND name='chunks'")
+        return Ledger(store).outcome_frame() if found else outcomes_frame([])
