@@ -109,11 +109,13 @@ df[df["job_id"] == busiest]"""),
 ## 5. Summaries
 
 `summarize_jobs` gives one row per job (latest status and counts, progress, failure rate,
-duration, throughput, flags such as `stalled`); `summarize_dcs` and `summarize_orgs` one row
-per data center or org, with a 95 % confidence interval of the lead failure rate."""),
+duration, throughput, flags such as `stalled`) as raw values to compute with; `style_jobs`
+shows the columns to read first, formatted (percentages, `h:mm:ss`, status colours), without
+changing the frame. `summarize_dcs` and `summarize_orgs` give one row per data center or
+org, with a 95 % confidence interval of the lead failure rate."""),
     ("code", """\
 per_job = zn.summarize_jobs(df)
-per_job.sort_values("failure_rate", ascending=False).head(8)"""),
+zn.style_jobs(per_job.sort_values("failure_rate", ascending=False).head(8))"""),
     ("code", """\
 zn.summarize_dcs(df)"""),
     ("md", """\
@@ -132,17 +134,18 @@ viz.plot_failure_rate(df, ax=ax2);"""),
     ("code", """\
 zn.make_report(df, tz="Europe/Paris")"""),
     ("md", """\
-## 7. Export to CSV
+## 7. Export (CSV, Parquet, Excel)
 
 `write_snapshots_csv` writes ISO-8601 UTC times and job ids as text; `read_snapshots` reads
 the file back with the exact dtypes. `export_report` writes the snapshots, the three summaries
-and the figures (PNG) with a README describing every column. It writes only into a new or
+(as CSV here, and Parquet; `"xlsx"` gives one Excel workbook with the `excel` extra) and the
+figures (PNG) with a README describing every column. It writes only into a new or
 empty folder, or one holding a previous report (which it replaces): it never overwrites
 files of yours."""),
     ("code", """\
 path = zn.write_snapshots_csv(df, out / "snapshots.csv")
 assert zn.read_snapshots(path).equals(df)  # a round trip gives the same frame
-files = zn.export_report(df, out / "report")
+files = zn.export_report(df, out / "report", formats=("csv", "parquet"))
 for name, p in files.items():
     print(f"{name:>16}  {p}")"""),
     ("md", """\

@@ -7,6 +7,7 @@ import socket
 import threading
 
 import matplotlib
+import pandas as pd
 import pytest
 
 matplotlib.use("Agg")
@@ -115,3 +116,24 @@ def scenario(clock):
 
     with default_scenario(clock=clock) as sim:
         yield sim
+
+
+@pytest.fixture(scope="session")
+def realistic_run():
+    """The snapshot frame of the simulator's realistic scenario polled to the end on a
+    manual clock (jobs queue up to 5 simulated minutes, some pause; one unknown id)."""
+    import zcrm_notebook as zn
+    from zcrm_notebook.simulator import SimClock, default_scenario
+
+    clock = SimClock()
+    with default_scenario(clock=clock, realistic=True) as sim:
+        jobs = {o.name: sim.job_ids(o.name) for o in sim.orgs}
+        policy = zn.PollPolicy(seed=1)
+        return zn.poll_jobs(jobs, sim_orgs(sim), policy=policy, clock=clock.time, sleep=clock.sleep)
+
+
+def prefixes(df, seconds=(0, 30, 120, 190, 215, 300)):
+    """The frame as it stood ``seconds`` after its first poll, then the whole frame."""
+    start = df["polled_at"].min()
+    cuts = [df[df["polled_at"] <= start + pd.Timedelta(seconds=s)] for s in seconds]
+    return [cut.reset_index(drop=True) for cut in cuts] + [df]

@@ -6,7 +6,6 @@ events with bounded timeouts.
 """
 
 import threading
-import time
 import warnings
 
 import pandas as pd
@@ -14,7 +13,8 @@ import pytest
 from conftest import sim_orgs
 
 from zcrm_notebook.errors import DataQualityWarning, JobInputError
-from zcrm_notebook.poll.background import Watch, watch
+from zcrm_notebook.poll import Poller
+from zcrm_notebook.poll.background import Watch, _interruptible, watch
 from zcrm_notebook.poll.policy import PollPolicy
 from zcrm_notebook.simulator import Faults, SimClock, default_scenario
 from zcrm_notebook.snapshots.frame import SNAPSHOT_COLUMNS, to_frame
@@ -77,41 +77,60 @@ def test_wait_times_out_while_the_poll_is_held(scenario, clock):
     assert 1 <= len(h.snapshots) < 37  # stopped early, every snapshot kept
 
 
-def test_stop_takes_effect_within_a_second_on_the_real_clock():
-    """Real time, slow jobs: the poller waits in slices, so stop() ends it quickly."""
-    sim_clock = SimClock(speed=1.0)
-    with default_scenario(n_jobs=4, clock=sim_clock, realistic=True) as sim:
-        first = threading.Event()
+def test_stop_ends_the_default_sleep_of_the_real_clock():
+    """Real time, slow jobs (minutes), no injected sleep: once the poll thread waits between
+    polls, stop() ends the run (the loop waits in slices of at most 0.5 s)."""
+    with default_scenario(n_jobs=4, clock=SimClock(speed=1.0), realistic=True) as sim:
         policy = PollPolicy(min_interval_s=30, max_interval_s=60, seed=1)
-        h = watch(all_jobs(sim), sim_orgs(sim), policy=policy, on_snapshot=lambda s: first.set())
-        assert first.wait(10)
-        t0 = time.monotonic()
+        poller = Poller(all_jobs(sim), sim_orgs(sim), policy=policy)
+        sleeping, own_sleep = threading.Event(), poller._sleep
+
+        def sleep(dt):  # the default sleep, reporting that the poll thread is in it
+            sleeping.set()
+            own_sleep(dt)
+
+        poller._sleep = sleep
+        h = Watch(poller)
+        assert sleeping.wait(30)
         h.stop()
-        assert h.wait(timeout=3)
-        assert time.monotonic() - t0 < 1.5
+        assert h.wait(timeout=20)  # the jobs alone would take minutes
         assert h.stopped_reason == "stopped" and h.error is None
 
 
-def test_stop_interrupts_a_long_sleep_of_an_injected_clock():
-    """An accelerated clock's sleep of 30 simulated s (10 real s here) ends at stop()."""
-    sim_clock = SimClock(speed=3.0)
-    with default_scenario(n_jobs=4, clock=sim_clock, realistic=True) as sim:
-        first = threading.Event()
-        policy = PollPolicy(min_interval_s=30, max_interval_s=60, use_eta=False, seed=1)
-        h = watch(
-            all_jobs(sim),
-            sim_orgs(sim),
-            policy=policy,
-            clock=sim_clock.time,
-            sleep=sim_clock.sleep,
-            on_snapshot=lambda s: first.set(),
-        )
-        assert first.wait(10)
-        assert not h.wait(timeout=0.3)  # now inside the long sleep
-        t0 = time.monotonic()
-        h.stop()
-        assert h.wait(timeout=3)
-        assert time.monotonic() - t0 < 1.0 and h.stopped_reason == "stopped"
+def test_a_long_injected_sleep_is_taken_in_slices_that_stop_ends():
+    stopping, slept = threading.Event(), []
+
+    def sleep(dt):
+        slept.append(dt)
+        if len(slept) == 3:
+            stopping.set()  # stop() while the third slice runs
+
+    _interruptible(sleep, stopping)(30.0)
+    assert slept == [0.5, 0.5, 0.5]  # not one 30 s sleep, and no slice after the stop
+    stopping.clear()
+    slept.clear()
+    _interruptible(sleep, stopping, slice_s=0.5)(1.2)
+    assert slept == pytest.approx([0.5, 0.5, 0.2])
+
+
+def test_stop_interrupts_a_long_sleep_of_an_injected_clock(scenario, clock):
+    """watch() hands the poller its sleep in slices: a stop during a long wait ends the run
+    after the current slice, whatever the clock."""
+    in_sleep, stopped, slices = threading.Event(), threading.Event(), []
+
+    def sleep(dt):  # the injected clock's sleep; the first one waits for stop()
+        slices.append(dt)
+        in_sleep.set()
+        assert stopped.wait(10)
+        clock.sleep(dt)
+
+    policy = PollPolicy(min_interval_s=30, max_interval_s=60, use_eta=False, seed=1)
+    h = watch(all_jobs(scenario), sim_orgs(scenario), policy=policy, clock=clock.time, sleep=sleep)
+    assert in_sleep.wait(10)
+    h.stop()
+    stopped.set()
+    assert h.wait(timeout=10) and h.stopped_reason == "stopped"
+    assert slices == [0.5]  # one slice of the 30 s wait, then the stop was seen
 
 
 def test_an_exception_in_the_thread_is_kept_and_raised_by_wait(scenario, clock):

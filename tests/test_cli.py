@@ -1,10 +1,13 @@
 """The command line: demo end to end, one-line errors, report from CSV and store."""
 
+import logging
+
 import pandas as pd
 import pytest
 
 from zcrm_notebook.api.status import JobState
 from zcrm_notebook.cli import main
+from zcrm_notebook.cli.entry import COMMANDS, build_parser, log_level
 from zcrm_notebook.snapshots.csvfile import read_snapshots
 from zcrm_notebook.snapshots.frame import SNAPSHOT_COLUMNS
 from zcrm_notebook.snapshots.schema import Snapshot
@@ -148,6 +151,34 @@ def test_verbose_flag_after_the_command(tmp_path, capsys):
         )
         == 0
     )
+
+
+COMMAND_ARGS = {
+    "demo": [],
+    "simulate": [],
+    "poll": ["jobs.csv", "--out", "s.csv"],
+    "report": ["s.csv", "--out", "report"],
+    "auth": ["--status"],
+    "convert": ["leads.csv", "--config", "c.toml", "--store", "r.sqlite", "--out", "o"],
+}
+
+
+@pytest.mark.parametrize("command", COMMAND_ARGS)
+@pytest.mark.parametrize(
+    ("before", "after", "level"),
+    [
+        ([], [], logging.WARNING),
+        (["-v"], [], logging.INFO),
+        ([], ["-v"], logging.INFO),
+        ([], ["-vv"], logging.DEBUG),
+        (["-v"], ["--verbose"], logging.DEBUG),
+    ],
+)
+def test_verbose_before_or_after_every_command(command, before, after, level):
+    assert set(COMMAND_ARGS) == {c.__name__.rsplit(".", 1)[1] for c in COMMANDS}
+    rest = COMMAND_ARGS[command]
+    for argv in ([*before, command, *after, *rest], [*before, command, *rest, *after]):
+        assert log_level(build_parser().parse_args(argv)) == level, argv
 
 
 @pytest.fixture

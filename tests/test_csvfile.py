@@ -1,6 +1,7 @@
 """snapshots/csvfile.py: the snapshot CSV round trip and formula neutralising."""
 
 import csv
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -101,6 +102,18 @@ def test_19_digit_id_survives_frame_and_csv_with_missing_counts(tmp_path):
     assert back.loc[0, "job_id"] == JOB
     pd.testing.assert_frame_equal(back, df)
     assert f"{JOB}" in path.read_text()
+
+
+def test_latency_is_kept_to_a_tenth_of_a_millisecond_in_the_frame_and_the_csv(tmp_path):
+    noisy = [dataclasses.replace(s, latency_s=0.0213456789 + i) for i, s in enumerate(sample())]
+    df = to_frame(noisy)
+    assert df["latency_s"].tolist() == [0.0213, 1.0213, 2.0213]
+    path = write_snapshots_csv(df, tmp_path / "s.csv")
+    assert pd.read_csv(path, dtype=str)["latency_s"].tolist() == ["0.0213", "1.0213", "2.0213"]
+    pd.testing.assert_frame_equal(read_snapshots(path), df)
+    finer = df.assign(latency_s=df["latency_s"] + 1e-7)  # a frame built elsewhere
+    written = read_snapshots(write_snapshots_csv(finer, tmp_path / "f.csv"))
+    assert written["latency_s"].tolist() == df["latency_s"].tolist()
 
 
 def test_csv_timestamps_are_iso_utc(tmp_path):

@@ -6,19 +6,22 @@ injected ``sleep``. Nothing sleeps on the real clock to wait for the poller.
 
 import asyncio
 import gc
+import re
 import subprocess
 import sys
 import threading
+import warnings
 
 import ipywidgets
 import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
-from conftest import sim_orgs
+from conftest import prefixes, sim_orgs
 from helpers_frames import JOB_A, JOB_B, JOB_C, S, snap
 from matplotlib.figure import Figure
 
 from zcrm_notebook.analysis.summary import summarize_jobs
-from zcrm_notebook.dashboard.view import leads_text
+from zcrm_notebook.dashboard.view import attention_html, leads_text
 from zcrm_notebook.dashboard.widget import Dashboard, attention_jobs
 from zcrm_notebook.errors import ConfigError, ZcrmError
 from zcrm_notebook.poll import Poller
@@ -303,24 +306,61 @@ def test_missing_ipywidgets_says_which_extra_to_install():
     assert "pip install 'zcrm-notebook[notebook]'" in out.stdout
 
 
-def test_attention_lists_the_most_urgent_jobs_first():
-    job_d, job_e, job_f = (JOB_A[:-2] + n for n in ("30", "31", "32"))
-    df = to_frame(
+JOB_D, JOB_E, JOB_F, JOB_G = (JOB_A[:-2] + n for n in ("30", "31", "32", "33"))
+
+
+def attention_frame():
+    """A failed, B no status, C stalled, D done with a failed lead, E and G running (E at
+    1/20 of its leads per minute, G at 5/10), F queued (scheduled, 0 %)."""
+    return to_frame(
         [
             snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0)),
             snap(0, JOB_B, S.ERROR, code="INVALID_DATA"),
             snap(0, JOB_C, S.IN_PROGRESS, (50, 10, 40, 0)),
-            snap(0, job_d, S.IN_PROGRESS, (4, 1, 3, 0)),
-            snap(0, job_e, S.IN_PROGRESS, (20, 2, 18, 0)),
-            snap(0, job_f, S.SCHEDULED, (5, 0, 5, 0)),
+            snap(0, JOB_D, S.IN_PROGRESS, (4, 1, 3, 0)),
+            snap(0, JOB_E, S.IN_PROGRESS, (20, 2, 18, 0)),
+            snap(0, JOB_F, S.SCHEDULED, (5, 0, 5, 0)),
+            snap(0, JOB_G, S.IN_PROGRESS, (10, 1, 9, 0)),
             snap(60, JOB_A, S.FAILED, (10, 2, 0, 8)),
             snap(60, JOB_C, S.IN_PROGRESS, (50, 10, 40, 0)),
-            snap(60, job_d, S.COMPLETED, (4, 3, 0, 1)),
-            snap(60, job_e, S.IN_PROGRESS, (20, 3, 17, 0)),
+            snap(60, JOB_D, S.COMPLETED, (4, 3, 0, 1)),
+            snap(60, JOB_E, S.IN_PROGRESS, (20, 3, 17, 0)),
+            snap(60, JOB_G, S.IN_PROGRESS, (10, 6, 4, 0)),
         ]
     )
+
+
+def slowest_of(df, **kw) -> list[str]:
+    table = attention_jobs(summarize_jobs(df), max_rows=20, **kw)
+    return table.loc[table["reason"] == "slowest", "job_id"].tolist()
+
+
+def test_queued_jobs_are_never_the_slowest():
+    df = attention_frame()  # C (stalled), E, G run; F is queued at 0 %
+    assert slowest_of(df, slowest=5) == [JOB_C]  # at most half of the 3 running jobs
+    more = [
+        snap(t, JOB_A[:-2] + f"4{i}", S.IN_PROGRESS, (10, i + t // 60, 10 - i - t // 60, 0))
+        for i in range(3)
+        for t in (0, 60)
+    ]
+    df = pd.concat([df, to_frame(more)], ignore_index=True)  # 6 running: 3 may be listed
+    assert slowest_of(df, slowest=5) == [JOB_C, JOB_E, JOB_A[:-2] + "40"]  # lowest rate first
+    assert JOB_F not in slowest_of(df, slowest=5)
+
+
+def test_attention_table_headers_are_words_in_padded_cells():
+    text = attention_html(attention_jobs(summarize_jobs(attention_frame())))
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", text)
+    assert heads == ["job id", "org", "data center", "status", "processed", "failed leads", "why"]
+    assert text.count("padding:") == text.count("<td ") + text.count("<th ")
+    assert "in progress" in text and "in_progress" not in text and "no status" in text
+
+
+def test_attention_lists_the_most_urgent_jobs_first():
+    df = attention_frame()
+    job_d, job_e = JOB_D, JOB_E
     table = attention_jobs(summarize_jobs(df, stalled_after_s=60), max_rows=5, slowest=1)
-    assert list(table["job_id"]) == [JOB_A, JOB_B, JOB_C, job_f, job_d]
+    assert list(table["job_id"]) == [JOB_A, JOB_B, JOB_C, job_e, job_d]
     assert list(table["reason"]) == [
         "job failed",
         "no status (INVALID_DATA)",
@@ -377,6 +417,7 @@ def test_stop_then_start_in_one_cell_restarts(scenario, clock):
         clock.sleep(dt)
 
     dash = make(scenario, clock, sleep=gated_sleep)
+    dash.stop_wait_s = 60.0  # the real bound is 2 s: a loaded machine may need more
     first = dash.start()
     dash.stop()
     opened.set()  # the poll thread can now end; start() waits for it
@@ -430,6 +471,16 @@ def test_interrupting_wait_async_prints_one_line(scenario, clock, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "stopped waiting" in out and "dash.stop()" in out
     assert dash.wait(timeout=10)
+
+
+def test_a_refresh_on_realistic_data_emits_no_warning(realistic_run):
+    for df in prefixes(realistic_run):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            dash = Dashboard.from_frame(df, tz="Europe/Paris")
+            dash.group_by.value = "org"
+            assert dash.refresh(force=True) and bytes(dash.image.value).startswith(b"\x89PNG")
+            dash.close()
 
 
 def test_leads_text_rounds_down_and_counts_are_pluralised(tmp_path):

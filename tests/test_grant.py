@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
+import socket
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -111,6 +113,45 @@ def test_invalid_client_releases_the_grant_for_a_corrected_retry(sim, store):
     assert store.read() == {}
     creds = exchange_grant_token(client_of(sim, "eu-org"), code, store=store)
     assert creds.api_domain == sim.api_domain("eu") and grants(sim) == 2
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_grant_that_got_no_answer_can_be_sent_again(sim, store, tmp_path, capsys):
+    code = sim.issue_grant_token("us-org")
+    config = tmp_path / "sim.toml"
+    sim.write_config(config)
+    good = config.read_text()
+    dead = f"http://127.0.0.1:{closed_port()}"
+    config.write_text(good.replace(f'"{sim.accounts_url("us")}"', f'"{dead}"'))
+    args = ["--org", "us-org", "--config", str(config), "--store", str(store.path)]
+    with pytest.raises(TransportError, match="got no answer"):
+        run_cli(*args, "--grant-token", code)
+    assert grants(sim) == 0 and store.path.exists()
+    config.write_text(good)
+    assert run_cli(*args, "--grant-token", code) == 0  # not "already exchanged"
+    assert "stored a refresh token" in capsys.readouterr().out and grants(sim) == 1
+
+
+@pytest.mark.parametrize(
+    "no_answer", [TransportError("timed out", code="ReadTimeout"), KeyboardInterrupt()]
+)
+def test_a_timeout_or_an_interrupt_does_not_spend_the_grant(sim, store, monkeypatch, no_answer):
+    def fail(*args):
+        raise no_answer
+
+    code = sim.issue_grant_token("us-org")
+    with monkeypatch.context() as patch:
+        patch.setattr(grant, "_fetch", fail)
+        with pytest.raises(type(no_answer)):
+            exchange_grant_token(client_of(sim), code, store=store)
+    creds = exchange_grant_token(client_of(sim), code, store=store)
+    assert creds.token_store == str(store.path) and grants(sim) == 1
 
 
 def test_answer_without_refresh_token_stores_nothing(sim, store, monkeypatch):
@@ -266,7 +307,7 @@ def test_cli_grant_status_revoke(sim, store, tmp_path, capsys):
         run_cli(*args, "--grant-token", code)
     assert run_cli("--status", "--store", str(store.path)) == 0
     out = capsys.readouterr().out
-    assert "us-org" in out and sim.api_domain("us") in out and "(in 60 min)" in out
+    assert "us-org" in out and sim.api_domain("us") in out and re.search(r"\(in (59|60) min\)", out)
     secrets = [
         store.get("us-org").refresh_token,
         store.get("us-org").access_token,

@@ -1,20 +1,25 @@
 """The notebooks in notebooks/ run top to bottom in a real kernel against the simulator.
 
-nbclient starts the venv's ``python3`` kernel (ipykernel); a cell error fails the test. As
-papermill does, a cell inserted after the cell tagged ``parameters`` speeds the simulator
-up and points the outputs at a temporary folder. Each run is bounded by nbclient timeouts.
+Each test runs a copy: the notebook as git would commit it (the index; the file outside a
+git checkout), outputs stripped, written into the test's temporary folder and executed
+there, so outputs JupyterLab saved into notebooks/ change nothing. nbclient starts the
+venv's ``python3`` kernel (ipykernel); a cell error fails the test. As papermill does, a
+cell inserted after the cell tagged ``parameters`` speeds the simulator up and points the
+outputs at the temporary folder. Each run is bounded by nbclient timeouts.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbstripout import strip_output
 
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
@@ -24,10 +29,27 @@ NOTEBOOKS = ROOT / "notebooks"
 CELL_TIMEOUT_S = 90
 
 
+def git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
+
+
+def committed(name: str) -> nbformat.NotebookNode:
+    """The notebook as git would commit it (its index version), else the file."""
+    shown = git("show", f":notebooks/{name}")
+    text = shown.stdout if shown.returncode == 0 else (NOTEBOOKS / name).read_text()
+    return nbformat.reads(text, as_version=4)
+
+
 def with_parameters(name: str, *, then: str = "", **params) -> nbformat.NotebookNode:
-    """The notebook with a cell setting ``params`` inserted after its parameters cell, and
-    a cell ``then`` appended at the end (if given)."""
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    """A clean copy of the notebook with a cell setting ``params`` inserted after its
+    parameters cell, and a cell ``then`` appended at the end (if given)."""
+    nb = strip_output(
+        committed(name),
+        keep_output=False,
+        keep_count=False,
+        keep_id=True,
+        extra_keys=["metadata.widgets"],  # widget state JupyterLab saved
+    )
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     source = "\n".join(f"{k} = {v!r}" for k, v in params.items())
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
@@ -39,7 +61,7 @@ def with_parameters(name: str, *, then: str = "", **params) -> nbformat.Notebook
 
 def parameters_of(name: str) -> dict:
     """The values the notebook's parameters cell sets (as a reader runs it)."""
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nb = committed(name)
     (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     values: dict = {}
     exec(cell.source, {}, values)
@@ -58,6 +80,9 @@ def kernel_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def execute(nb: nbformat.NotebookNode, cwd: Path, env: dict[str, str]) -> nbformat.NotebookNode:
+    """Write ``nb`` into ``cwd`` (a temporary folder), run it there, save what it showed."""
+    path = cwd / "executed.ipynb"
+    nbformat.write(nb, path)
     client = nbclient.NotebookClient(
         nb,
         kernel_name="python3",
@@ -65,7 +90,10 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, env: dict[str, str]) -> nbform
         startup_timeout=60,
         resources={"metadata": {"path": str(cwd)}},
     )
-    client.execute(env=env)
+    try:
+        client.execute(env=env)
+    finally:
+        nbformat.write(nb, path)
     return nb
 
 
@@ -207,17 +235,45 @@ print("retried:", len(retried), "converted:", int((retried["outcome"] == "conver
     assert {"leads.csv", "lead_outcomes.png"} <= {p.name for p in report.iterdir()}
 
 
-@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
-def test_committed_notebooks_have_no_outputs_and_match_the_generator(path):
+NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebooks_have_no_outputs_and_match_the_generator(name):
     sys.path.insert(0, str(NOTEBOOKS))
     try:
         import make_notebooks
     finally:
         sys.path.remove(str(NOTEBOOKS))
-    nb = nbformat.read(path, as_version=4)
+    nb = committed(name)
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code)
-    assert nb == make_notebooks.build(path.name, make_notebooks.NOTEBOOKS[path.name]), (
-        "run python notebooks/make_notebooks.py"
+    assert "widgets" not in nb.metadata
+    assert nb == make_notebooks.build(name, make_notebooks.NOTEBOOKS[name]), (
+        "run python notebooks/make_notebooks.py, then git add notebooks"
     )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_what_a_notebook_writes_where_it_runs_is_not_committed(name):
+    if git("rev-parse", "--is-inside-work-tree").returncode != 0:
+        pytest.skip("not a git checkout")
+    params = parameters_of(name)
+    written = [f"notebooks/{params['OUT_DIR']}/report/jobs.csv", "notebooks/.ipynb_checkpoints/x"]
+    written += [f"notebooks/{params['STORE']}"] if "STORE" in params else []
+    ignored = git("check-ignore", "--no-index", *written).stdout.split()
+    assert ignored == written
+    assert git("check-attr", "filter", f"notebooks/{name}").stdout.strip().endswith("nbstripout")
+
+
+def test_a_copy_never_carries_the_outputs_jupyterlab_saved(tmp_path, monkeypatch):
+    nb = committed("01-quickstart.ipynb")
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", text="saved by JupyterLab\n")]
+    code.execution_count = 7
+    nb.metadata["widgets"] = {"state": {}}
+    monkeypatch.setattr(sys.modules[__name__], "committed", lambda name: nb)
+    copy = with_parameters("01-quickstart.ipynb", SPEED=1.0)
+    assert not any(c.get("outputs") or c.get("execution_count") for c in copy.cells)
+    assert "widgets" not in copy.metadata

@@ -133,3 +133,70 @@ def test_bad_toml_is_a_clear_error(tmp_path, body, exc, text):
 def test_secret_is_not_in_repr():
     c = make_creds()
     assert "s3cr3t" not in repr(c) and "refresh.token" not in repr(c)
+
+
+# --- data-center codes outside the table -------------------------------------------------
+
+LOOP = 'accounts_url = "http://127.0.0.1:9"\napi_domain = "http://127.0.0.1:9"\n'
+ZOHO_EU = 'accounts_url = "https://accounts.zoho.eu"\napi_domain = "https://www.zohoapis.eu"\n'
+CREDS = 'client_id = "a"\nclient_secret = "b"\nrefresh_token = "c"\n'
+
+
+@pytest.mark.parametrize("urls", ["", LOOP, ZOHO_EU], ids=["no urls", "loopback", "zoho eu"])
+def test_an_unknown_dc_is_refused_naming_the_valid_codes(tmp_path, urls):
+    (tmp_path / "c.toml").write_text(f'[orgs.x]\ndc = "europe"\n{CREDS}{urls}')
+    with pytest.raises(DataCenterError) as err:
+        orgs_from_toml(tmp_path / "c.toml")
+    text = str(err.value)
+    assert "'europe'" in text and "us, eu, in, au, jp, cn, ca, sa, uk" in text
+    assert "custom_dc = true" in text and "\n" not in text
+
+
+def test_a_declared_custom_dc_on_loopback_is_the_dc_of_the_snapshots(tmp_path, scenario, clock):
+    import zcrm_notebook as zn
+
+    scenario.write_config(tmp_path / "sim.toml")
+    text = (tmp_path / "sim.toml").read_text()
+    (tmp_path / "sim.toml").write_text(
+        text.replace('[orgs.us-org]\ndc = "us"', '[orgs.us-org]\ndc = "Lab-1"\ncustom_dc = true')
+    )
+    orgs = orgs_from_toml(tmp_path / "sim.toml")
+    assert orgs["us-org"].dc == "lab-1" and orgs["us-org"].custom_dc
+    assert "custom_dc=True" in repr(orgs["us-org"]) and not orgs["eu-org"].custom_dc
+    df = zn.poll_jobs(
+        scenario.job_ids("us-org")[:2],
+        config=tmp_path / "sim.toml",
+        org="us-org",
+        clock=clock.time,
+        sleep=clock.sleep,
+    )
+    assert set(df["dc"]) == {"lab-1"}
+
+
+@pytest.mark.parametrize(
+    ("table", "text"),
+    [
+        (
+            f'dc = "lab"\ncustom_dc = true\n{ZOHO_EU}',
+            "needs accounts_url and api_domain on loopback",
+        ),
+        ('dc = "lab"\ncustom_dc = true\n', "needs accounts_url and api_domain on loopback"),
+        (f'dc = "eu"\ncustom_dc = true\n{LOOP}', "not 'eu'; remove custom_dc"),
+        (f'dc = "lab"\ncustom_dc = "yes"\n{LOOP}', "custom_dc must be true or false"),
+    ],
+)
+def test_a_custom_dc_must_be_declared_right(tmp_path, table, text):
+    (tmp_path / "c.toml").write_text(f"[orgs.x]\n{CREDS}{table}")
+    with pytest.raises(ConfigError, match=text):
+        orgs_from_toml(tmp_path / "c.toml")
+
+
+def test_a_custom_dc_survives_the_token_store(tmp_path):
+    store = TokenStore(tmp_path / "tokens.json")
+    loop = "http://127.0.0.1:9"
+    store.put(
+        StoredToken("x", "lab", "1000.ID", "secret-x", "1000.rt.x", loop, loop, custom_dc=True)
+    )
+    creds = store.get("x").credentials(store.path)
+    assert (creds.dc, creds.custom_dc) == ("lab", True)
+    assert client_settings("x", store=store, env={})["custom_dc"] is True

@@ -8,7 +8,9 @@ them (``BASELINE_MATPLOTLIB``); the artist tests run everywhere.
 
 from __future__ import annotations
 
+import colorsys
 import re
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from conftest import prefixes  # noqa: E402
 from helpers_frames import (  # noqa: E402
     DCS9,
     DST_T0,
@@ -37,15 +40,17 @@ from helpers_frames import (  # noqa: E402
     three_jobs,
     wilson_dcs,
 )
-from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.colors import to_hex, to_rgb  # noqa: E402
 from matplotlib.container import BarContainer, ErrorbarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.testing.compare import compare_images  # noqa: E402
 
+from zcrm_notebook.analysis.summary import summarize_jobs  # noqa: E402
 from zcrm_notebook.errors import ConfigError  # noqa: E402
 from zcrm_notebook.snapshots.frame import STATUS_DTYPE, empty_snapshots, to_frame  # noqa: E402
 from zcrm_notebook.viz import (  # noqa: E402
     DC_COLORS,
+    OUTCOME_COLORS,
     STATUS_COLORS,
     dc_color,
     plot_failure_rate,
@@ -53,6 +58,8 @@ from zcrm_notebook.viz import (  # noqa: E402
     plot_progress,
     plot_status_timeline,
 )
+from zcrm_notebook.viz.report import make_report  # noqa: E402
+from zcrm_notebook.viz.style import OTHER_COLOR, time_axis  # noqa: E402
 
 BASELINE_DIR = Path(__file__).parent / "baseline_images"
 BASELINE_MATPLOTLIB = "3.11"  # text layout differs between releases: compare within one
@@ -202,12 +209,12 @@ def test_short_run_ticks_read_as_clock_times(plot):
 
 
 @pytest.mark.parametrize("plot", [plot_progress, plot_status_timeline])
-def test_single_poll_gets_a_one_minute_axis(plot):
+def test_single_poll_gets_a_one_minute_axis_from_the_poll_on(plot):
     ax = plot(short_run(0), tz="Europe/Paris", ax=new_ax())
     lo, hi = ax.get_xlim()
-    assert hi - lo == pytest.approx(1 / 1440) and lo < num(17, NEW_YEAR_T0) < hi
-    labels = xtick_texts(ax)  # 00:59:47 to 01:00:47 in Paris
-    assert labels and all(re.fullmatch(r"(00:59|01:00):[0-5]0", t) for t in labels), labels
+    assert hi - lo == pytest.approx(1 / 1440) and lo == pytest.approx(num(17, NEW_YEAR_T0))
+    labels = xtick_texts(ax)  # 01:00:17 to 01:01:17 in Paris: nothing before the first poll
+    assert labels and all(re.fullmatch(r"01:0[01]:[0-5]0", t) for t in labels), labels
 
 
 def test_multi_day_run_marks_midnight_with_a_date():
@@ -244,18 +251,14 @@ def test_outcomes_fold_the_rest_into_other():
     df = many_jobs(n_jobs=30, n_polls=4)
     ax = plot_outcomes(df, top=5, ax=new_ax())
     conv, failed, pending = bars(ax)
-    assert len(conv.patches) == 6 and ytick_texts(ax)[-1] == "other (25 jobs)"
-    largest = max(
-        c.get_width() + f.get_width() + p.get_width()
-        for c, f, p in zip(conv.patches, failed.patches, pending.patches)
-    )
-    other = conv.patches[-1].get_width() + failed.patches[-1].get_width()
-    assert other + pending.patches[-1].get_width() == pytest.approx(largest)  # scaled to fit
-    assert conv.patches[-1].get_hatch() == "//"
+    assert len(conv.patches) == 6 and ytick_texts(ax)[-1] == "other (25 jobs, mean)"
     # job j has 10 + j leads here: the top 5 are j = 25..29, "other" holds j = 0..24
     assert ytick_texts(ax)[0].startswith("3652397000000000029")
+    other = [c.patches[-1] for c in (conv, failed, pending)]
+    assert sum(p.get_width() for p in other) == pytest.approx(550 / 25)  # the mean, to scale
+    assert all(p.get_hatch() is None and p.get_alpha() < 1 for p in other)
     (note,) = ax.texts
-    assert note.get_text() == "550 leads (bar scaled to fit)"  # sum(10..34) = 550, one line
+    assert note.get_text() == "mean of 25 jobs; 550 leads in all"  # sum(10..34), one line
     assert inside(ax, [note])
 
 
@@ -361,7 +364,7 @@ def test_failure_rate_by_org_and_fold():
 
 def test_status_timeline_by_hand():
     ax = plot_status_timeline(three_jobs(), ax=new_ax())
-    assert ytick_texts(ax) == [f"{JOB_A} (eu)", f"{JOB_C} (us)"]  # B never had a status
+    assert ytick_texts(ax) == [f"{JOB_A} (eu)", f"{JOB_C} (us)", f"{JOB_B} (us)"]
     spans = {}
     for coll in ax.collections:
         if coll.get_gid() and ":" in coll.get_gid():
@@ -374,21 +377,30 @@ def test_status_timeline_by_hand():
     assert spans["in_progress:1"] == pytest.approx((num(0), num(700)))  # one merged run
     (done,) = [c for c in ax.collections if c.get_gid() == "finished"]
     np.testing.assert_allclose(done.get_offsets(), [[num(120), 0]])
+    (crosses,) = [c for c in ax.collections if c.get_gid() == "no status"]  # B never had one
+    np.testing.assert_allclose(crosses.get_offsets(), [[num(0), 2], [num(30), 2]])
+    assert to_hex(crosses.get_facecolor()[0]) == STATUS_COLORS["error"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["scheduled", "in_progress", "completed"]
+    assert legend == ["scheduled", "in progress", "completed", "no status"]
     assert ax.get_xlabel() == "time (UTC)"
 
 
 def test_one_folded_job_is_one_job():
     df = many_jobs(n_jobs=21, n_polls=3)
-    assert ytick_texts(plot_outcomes(df, top=20, ax=new_ax()))[-1] == "other (1 job)"
+    assert ytick_texts(plot_outcomes(df, top=20, ax=new_ax()))[-1] == "other (1 job, mean)"
     assert ytick_texts(plot_status_timeline(df, top=20, ax=new_ax()))[-1] == "other (1 job)"
 
 
 def test_status_timeline_folds_beyond_top():
-    ax = plot_status_timeline(many_jobs(n_jobs=40, n_polls=4), top=5, ax=new_ax())
+    df = many_jobs(n_jobs=40, n_polls=4)
+    ax = plot_status_timeline(df, top=5, ax=new_ax())
     assert len(ytick_texts(ax)) == 6 and ytick_texts(ax)[-1] == "other (35 jobs)"
-    assert [c for c in ax.collections if c.get_gid() == "other"]
+    (span,) = [c for c in ax.collections if c.get_gid() == "other"]
+    assert to_hex(span.get_facecolor()[0]) == OTHER_COLOR and not span.get_hatch()
+    finishes = {c.get_gid(): c.get_offsets() for c in ax.collections if c.get_gid()}
+    n_done = summarize_jobs(df)["finished_at"].notna().sum()
+    assert len(finishes["finished"]) + len(finishes["other finished"]) == n_done
+    assert set(finishes["other finished"][:, 1]) == {5}  # on the "other" row
 
 
 # --- contract: colours, ax, rcParams, df, empty, many jobs --------------------------------
@@ -399,6 +411,26 @@ def test_colour_tables():
     assert set(DC_COLORS) == set(DCS9) and len(set(DC_COLORS.values())) == 9
     assert dc_color("eu") == DC_COLORS["eu"]
     assert dc_color("xx") == dc_color("xx") and dc_color("xx") not in DC_COLORS.values()
+
+
+def hue_degrees(colour: str) -> tuple[float, float]:
+    """(hue in degrees, saturation) of a colour."""
+    h, s, _ = colorsys.rgb_to_hsv(*to_rgb(colour))
+    return h * 360, s
+
+
+def test_statuses_have_their_meaning_and_data_centers_are_neither_red_nor_green():
+    assert hue_degrees(STATUS_COLORS["completed"])[0] == pytest.approx(115, abs=25)  # green
+    assert hue_degrees(STATUS_COLORS["failed"])[0] % 360 < 15  # red
+    assert hue_degrees(STATUS_COLORS["in_progress"])[0] == pytest.approx(215, abs=25)  # blue
+    assert hue_degrees(STATUS_COLORS["scheduled"])[1] < 0.2  # grey
+    assert len(set(STATUS_COLORS.values())) == len(STATUS_COLORS)  # error, unknown distinct
+    palette = [*DC_COLORS.values(), *(dc_color(f"x{i}") for i in range(100))]
+    for colour in palette:
+        hue, saturation = hue_degrees(colour)
+        reddish, greenish = hue < 20 or hue > 335, 75 < hue < 165
+        assert saturation < 0.2 or not (reddish or greenish), colour
+        assert colour not in STATUS_COLORS.values() and colour not in OUTCOME_COLORS.values()
 
 
 @pytest.mark.parametrize("plot", PLOTS)
@@ -414,14 +446,24 @@ def test_contract_no_mutation_no_rcparams_current_axes(plot):
     assert dict(matplotlib.rcParams) == rc
 
 
-@pytest.mark.parametrize("frame", [empty_snapshots, error_rows_only])
-@pytest.mark.parametrize("plot", PLOTS)
+@pytest.mark.parametrize(
+    ("plot", "frame"),
+    [(plot, empty_snapshots) for plot in PLOTS]
+    + [(plot, error_rows_only) for plot in PLOTS if plot is not plot_status_timeline],
+)
 def test_empty_frame_draws_a_note(plot, frame):
     ax = plot(frame(), ax=new_ax())
     assert any("yet" in t.get_text() for t in ax.texts) and ax.get_title()
     ax.figure.draw_without_rendering()  # no 1970-01-01 time axis, no 0..1 ticks
     assert len(ax.get_xticks()) == len(ax.get_yticks()) == 0
     assert ax.xaxis.get_offset_text().get_text() == ""
+
+
+def test_a_job_without_any_status_still_gets_its_row_in_the_timeline():
+    ax = plot_status_timeline(error_rows_only(), ax=new_ax())
+    assert ytick_texts(ax) == [f"{JOB_B} (us)"] and not ax.texts
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["no status"]
 
 
 @pytest.fixture(scope="module")
@@ -441,6 +483,47 @@ def test_3000_jobs_over_9_dcs_stay_readable(big, tmp_path):
     ax = plot_status_timeline(big, ax=next(axes))
     assert len(ax.get_yticks()) == 31 and ytick_texts(ax)[-1] == "other (2,970 jobs)"
     fig.savefig(tmp_path / "big.png", dpi=60)
+
+
+# --- no warnings on normal data ---------------------------------------------------------
+
+
+def one_row() -> pd.DataFrame:
+    return to_frame([snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0))])
+
+
+def same_instant() -> pd.DataFrame:
+    """Three jobs of two DCs, every row polled at the same instant."""
+    return to_frame(
+        [
+            snap(0, JOB_A, S.SCHEDULED, (10, 0, 10, 0)),
+            snap(0, JOB_B, S.IN_PROGRESS, (20, 5, 14, 1), dc="eu"),
+            snap(0, JOB_C, S.COMPLETED, (5, 5, 0, 0)),
+        ]
+    )
+
+
+def test_no_time_span_makes_the_clock_axis_warn():
+    """matplotlib's AutoDateLocator warned for spans of 3 to 4 minutes (a live run early on)."""
+    for tz in ("UTC", "Europe/Paris"):
+        ax = new_ax()
+        time_axis(ax, tz)
+        for span_s in np.geomspace(60, 40 * 86400, 300):
+            ax.set_xlim(num(0), num(span_s))
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                assert len(ax.xaxis.get_major_locator()()) >= 2
+
+
+def test_every_plot_and_the_report_draw_without_warnings(realistic_run):
+    frames = [*prefixes(realistic_run), one_row(), same_instant(), short_run(0), three_jobs()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for df in frames:
+            for plot in PLOTS:
+                plot(df, ax=new_ax(), tz="Europe/Paris").figure.draw_without_rendering()
+        for df in (one_row(), realistic_run):
+            make_report(df).draw_without_rendering()
 
 
 # --- baseline images ----------------------------------------------------------------------

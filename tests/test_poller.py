@@ -1,6 +1,9 @@
 """The polling engine against the simulator, on a manual clock (no real sleeps)."""
 
+import inspect
 import os
+import pydoc
+import re
 import signal
 import statistics
 import warnings
@@ -9,6 +12,7 @@ import pandas as pd
 import pytest
 from conftest import overlapping, sim_orgs
 
+import zcrm_notebook as zn
 from zcrm_notebook.errors import DataQualityWarning
 from zcrm_notebook.poll import Poller, poll_jobs
 from zcrm_notebook.poll.policy import PollPolicy
@@ -391,3 +395,21 @@ def test_progress_bar_counts_finished_jobs(scenario, clock, capsys):
     p, df = run(scenario, clock, progress=True)
     err = capsys.readouterr().err
     assert "jobs finished" in err and f"{len(p.jobs)}/{len(p.jobs)}" in err
+
+
+def documented_parameters(func) -> set[str]:
+    """Names listed in the numpydoc Parameters section of ``func``'s docstring."""
+    section = inspect.getdoc(func).split("Parameters\n", 1)[1].split("Returns\n", 1)[0]
+    heads = re.findall(r"^([a-z_][a-z_, ]*?)(?: :.*)?$", section, flags=re.M)
+    return {name.strip() for head in heads for name in head.split(",")}
+
+
+@pytest.mark.parametrize("func", [zn.poll_jobs, zn.watch], ids=["poll_jobs", "watch"])
+def test_poll_jobs_and_watch_take_the_pollers_parameters_by_name(func):
+    def described(f):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
+
+    assert described(func) == described(Poller)  # no **kwargs: names, kinds and defaults
+    assert documented_parameters(func) == set(inspect.signature(Poller).parameters)
+    shown = pydoc.render_doc(func, renderer=pydoc.plaintext)
+    assert "config: 'str | os.PathLike | None' = None" in shown and "**kwargs" not in shown

@@ -22,7 +22,12 @@ from helpers_frames import (  # noqa: E402
 )
 from matplotlib.figure import Figure  # noqa: E402
 
-from zcrm_notebook.analysis.summary import GROUP_COLUMNS, JOB_COLUMNS  # noqa: E402
+from zcrm_notebook.analysis.summary import (  # noqa: E402
+    GROUP_COLUMNS,
+    JOB_COLUMNS,
+    summarize_dcs,
+    summarize_jobs,
+)
 from zcrm_notebook.api.status import JobState as S  # noqa: E402
 from zcrm_notebook.errors import ConfigError  # noqa: E402
 from zcrm_notebook.snapshots.csvfile import read_snapshots  # noqa: E402
@@ -91,7 +96,8 @@ def test_make_report_on_empty_frame_and_bad_zone():
     fig = make_report(errors)
     assert "1 job in 1 data center, 0 leads" in fig.get_suptitle() and no_1970(fig)
     notes = [[t.get_text() for t in ax.texts] for ax in fig.axes]
-    assert notes == [["no lead counts yet"]] * 3 + [["no job statuses yet"]]
+    assert notes == [["no lead counts yet"]] * 3 + [[]]  # the timeline shows the job's row
+    assert [t.get_text() for t in fig.axes[3].get_yticklabels()] == [f"{JOB_B} (us)"]
     with pytest.raises(ConfigError, match="Nowhere/City"):
         make_report(three_jobs(), tz="Nowhere/City")
 
@@ -256,3 +262,70 @@ def test_cli_report_and_demo_can_rerun_into_the_same_folder(tmp_path, capsys):
         argv = ["demo", "--out", str(tmp_path / "demo"), "--no-progress", "--jobs", "3"]
         assert main([*argv, "--speed", "400"]) == 0
     assert (tmp_path / "demo" / "report" / "overview.png").is_file()
+
+
+# --- Excel and Parquet -------------------------------------------------------------------
+
+
+def test_the_bundle_tables_as_an_excel_workbook_and_parquet_files(tmp_path):
+    import openpyxl
+
+    evil = '=HYPERLINK("http://x","y")'
+    df = to_frame(
+        [
+            snap(0, JOB_C, S.IN_PROGRESS, (5, 1, 4, 0), dc="eu"),
+            snap(9, JOB_A, S.ERROR, org=evil, code="X"),
+        ]
+    )
+    paths = export_report(df, tmp_path, formats=("csv", "xlsx", "parquet"))
+    assert paths["workbook"].name == "report.xlsx" and paths["jobs"].name == "jobs.csv"
+    book = openpyxl.load_workbook(paths["workbook"])
+    assert book.sheetnames == ["snapshots", "jobs", "dcs", "orgs"]
+    jobs = pd.read_excel(paths["workbook"], sheet_name="jobs", dtype={"job_id": str})
+    assert jobs["job_id"].tolist() == summarize_jobs(df)["job_id"].tolist()  # ids as text
+    sheet = book["snapshots"]
+    assert sheet.max_row == len(df) + 1 and sheet["B2"].value == "eu"
+    assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)  # no formula
+    assert pd.read_excel(paths["workbook"], sheet_name="snapshots")["polled_at"].iloc[0] == (
+        df["polled_at"].iloc[0].tz_convert(None)
+    )
+    snapshots = pd.read_parquet(paths["snapshots_parquet"])
+    pd.testing.assert_frame_equal(snapshots, df)  # exact dtypes, no neutralising
+    pd.testing.assert_frame_equal(pd.read_parquet(paths["dcs_parquet"]), summarize_dcs(df))
+    readme = paths["readme"].read_text()
+    assert "`report.xlsx`" in readme and "`jobs.parquet`" in readme
+
+
+def test_re_exporting_with_fewer_formats_removes_the_old_files(tmp_path):
+    export_report(three_jobs(), tmp_path, formats=("xlsx", "parquet"))
+    assert (tmp_path / "report.xlsx").exists() and not (tmp_path / "jobs.csv").exists()
+    paths = export_report(three_jobs(), tmp_path, formats="csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
+
+
+def test_bad_formats_and_a_missing_openpyxl_are_refused_before_writing(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match=r"unknown table format \['pdf'\]: use one or more of"):
+        export_report(three_jobs(), tmp_path / "a", formats=("csv", "pdf"))
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "openpyxl" else real(name)
+    )
+    with pytest.raises(ConfigError, match=r"pip install 'zcrm-notebook\[excel\]'"):
+        export_report(three_jobs(), tmp_path / "b", formats="xlsx")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_cli_report_writes_the_formats_asked(tmp_path, capsys):
+    from zcrm_notebook.cli import main
+    from zcrm_notebook.cli.report import TABLE_FORMATS
+    from zcrm_notebook.snapshots.csvfile import write_snapshots_csv
+    from zcrm_notebook.viz.tablefiles import FORMATS
+
+    assert TABLE_FORMATS == FORMATS
+    write_snapshots_csv(three_jobs(), tmp_path / "s.csv")
+    argv = ["report", str(tmp_path / "s.csv"), "--out", str(tmp_path / "rep")]
+    assert main([*argv, "--format", "xlsx", "--format", "parquet"]) == 0
+    out = capsys.readouterr().out
+    assert "report.xlsx" in out and "snapshots.parquet" in out and "jobs.csv" not in out

@@ -548,25 +548,34 @@ def test_lower_status_casing_is_the_page_s_list(clock):
         Faults(status_casing="Title").validate()
 
 
-def test_concurrency_cap_answers_429_and_records_max_in_flight(clock):
+def test_concurrency_cap_answers_429_and_records_max_in_flight(clock, monkeypatch):
+    from types import SimpleNamespace
+
+    from zcrm_notebook.simulator import server
+
     faults = Faults(latency_s=0.3)
     with Simulator(ORGS, [SimJob(JOB, "us-capped", 5)], clock=clock, faults=faults) as s:
         tok = token(s, "us-capped")
-        barrier, results = threading.Barrier(6), []
+        all_in = threading.Event()
 
-        def worker():
-            barrier.wait()
-            results.append(get_status(s, "us", tok, JOB)[0])
+        def held(_latency_s):  # every answer waits until all six requests are in flight
+            if s.stats.status_requests["us-capped"] == 6:
+                all_in.set()
+            assert all_in.wait(10)
 
-        threads = [threading.Thread(target=worker) for _ in range(6)]
+        monkeypatch.setattr(server, "time", SimpleNamespace(sleep=held))
+        results = []
+        threads = [
+            threading.Thread(target=lambda: results.append(get_status(s, "us", tok, JOB)[0]))
+            for _ in range(6)
+        ]
         for t in threads:
             t.start()
         for t in threads:
             t.join(10)
-        assert sorted(results).count(200) >= 1 and 429 in results
-        assert results.count(200) <= 2
-        assert s.stats.max_in_flight["us-capped"] >= 3
-        assert s.stats.answers[("us-capped", 429)] == results.count(429)
+        assert sorted(results) == [200, 200, 429, 429, 429, 429]  # the cap is 2
+        assert s.stats.max_in_flight["us-capped"] == 6
+        assert s.stats.answers[("us-capped", 429)] == 4
         s.faults.latency_s = 0.0
         assert get_status(s, "us", tok, JOB)[0] == 200  # in-flight count went back down
 

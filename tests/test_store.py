@@ -1,17 +1,18 @@
 """The SQLite snapshot journal."""
 
 import dataclasses
+import fcntl
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import JOB
+from conftest import JOB, sim_orgs
 
 from zcrm_notebook.api.status import JobState
 from zcrm_notebook.errors import ConfigError
 from zcrm_notebook.snapshots.frame import to_frame
 from zcrm_notebook.snapshots.schema import Snapshot
-from zcrm_notebook.snapshots.store import SnapshotStore, read_store
+from zcrm_notebook.snapshots.store import SnapshotStore, _is_the_file, read_store
 
 T0 = 1_767_225_600.5
 
@@ -61,6 +62,33 @@ def test_an_exclusive_store_refuses_a_second_run(tmp_path):
         assert len(reader) == 0
     first.close()
     SnapshotStore(tmp_path / "s.sqlite", exclusive=True).close()
+
+
+def test_no_lock_file_is_left_behind_after_a_run(tmp_path, scenario, clock):
+    import zcrm_notebook as zn
+
+    store = tmp_path / "run.sqlite"
+    jobs = scenario.job_ids("us-org")[:2]
+    zn.poll_jobs(
+        jobs, sim_orgs(scenario), org="us-org", store=store, clock=clock.time, sleep=clock.sleep
+    )
+    assert len(read_store(store)) >= 2
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("run.")] == ["run.sqlite"]
+
+
+def test_a_lock_file_removed_under_a_waiting_run_is_not_trusted(tmp_path):
+    lock = tmp_path / "s.sqlite.lock"
+    first = SnapshotStore(tmp_path / "s.sqlite", exclusive=True)
+    with open(lock, "a+") as late:  # a second run opened the lock file before the first closed
+        first.close()
+        assert not lock.exists()
+        second = SnapshotStore(tmp_path / "s.sqlite", exclusive=True)  # a new lock file
+        fcntl.flock(late, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the old file's lock is free now...
+        assert not _is_the_file(late, lock)  # ...but it is not the lock: _acquire tries again
+        with pytest.raises(ConfigError, match="in use by another run"):
+            SnapshotStore(tmp_path / "s.sqlite", exclusive=True)
+    second.close()
+    assert not lock.exists()
 
 
 def test_close_checkpoints_the_wal(tmp_path):

@@ -53,6 +53,7 @@ _EXPORTS = {
     "plot_status_timeline": "viz.timeline",
     "plot_lead_outcomes": "viz.lead_outcomes",
     "make_report": "viz.report",
+    "style_jobs": "viz.jobtable",
     "export_report": "viz.report",
     "ZcrmError": "errors",
     "watch": "poll.background",

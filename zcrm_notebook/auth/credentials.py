@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..api.datacenters import get_dc, hostname
+from ..api.datacenters import DATA_CENTERS, get_dc, hostname
 from ..api.destinations import DestinationPolicy, is_loopback_url
 from ..api.endpoints import API_VERSIONS, MASS_CONVERT_STATUS, TOKEN
 from ..api.unverified import warn_unverified
-from ..errors import ConfigError
+from ..errors import ConfigError, DataCenterError
 from ..redact import mask, register_secret, shown
 
 __all__ = [
@@ -29,18 +29,26 @@ __all__ = [
 SAFETY_MARGIN_S = 60.0  # refresh a token this long before it expires
 
 
-def check_org_endpoints(org: str, dc: str, accounts_url: str, api_domain: str) -> tuple[str, str]:
+def check_org_endpoints(
+    org: str, dc: str, accounts_url: str, api_domain: str, *, custom_dc: bool = False
+) -> tuple[str, str]:
     """Checked (accounts_url, api_domain) of an org; loopback only as a pair (simulator).
 
     The same checks as every request's (:class:`DestinationPolicy`), made early so that a
-    bad config is an error at load time.
+    bad config is an error at load time. A data-center code outside the table is refused,
+    whatever the URLs, unless the org declares it with ``custom_dc``: then both URLs must
+    be loopback (a test server), since a token only ever goes to a host of the table or to
+    loopback.
 
     Raises
     ------
     DataCenterError, UnsafeEndpointError, ConfigError
-        Unknown DC; a malformed URL, one outside the DC table or not HTTPS on the default
-        port; a Zoho URL of another DC.
+        Unknown DC (the message lists the valid codes); a malformed URL, one outside the
+        DC table or not HTTPS on the default port; a Zoho URL of another DC;
+        ``custom_dc`` with a Zoho code or without two loopback URLs.
     """
+    if custom_dc or dc not in DATA_CENTERS:
+        _check_custom_dc(org, dc, accounts_url, api_domain, custom_dc)
     if accounts_url and is_loopback_url(accounts_url):
         if not api_domain:
             raise ConfigError(f"org {shown(org)}: a loopback accounts_url needs an api_domain too")
@@ -59,6 +67,29 @@ def check_org_endpoints(org: str, dc: str, accounts_url: str, api_domain: str) -
     policy = DestinationPolicy.for_org(known.code, loopback=False)
     policy.check(accounts)
     return accounts, policy.check_api_domain(api_domain or known.api_domain)
+
+
+def _check_custom_dc(
+    org: str, dc: str, accounts_url: str, api_domain: str, custom_dc: bool
+) -> None:
+    """A code outside the data-center table: only declared, and only on loopback."""
+    if not custom_dc:
+        raise DataCenterError(
+            f"org {shown(org)}: unknown data center {shown(dc)}; valid codes: "
+            f"{', '.join(DATA_CENTERS)} (a test server on loopback may use its own code "
+            "with custom_dc = true)"
+        )
+    if dc in DATA_CENTERS or not dc:
+        raise ConfigError(
+            f"org {shown(org)}: custom_dc = true is for a code outside Zoho's data centers, "
+            f"not {shown(dc)}; remove custom_dc"
+        )
+    if not all(url and is_loopback_url(url) for url in (accounts_url, api_domain)):
+        raise ConfigError(
+            f"org {shown(org)}: custom data center {shown(dc)} needs accounts_url and "
+            "api_domain on loopback (http://127.0.0.1:PORT); a real Zoho org uses one of "
+            f"{', '.join(DATA_CENTERS)}"
+        )
 
 
 MAX_LABEL = 100
@@ -95,8 +126,8 @@ class OrgCredentials:
     org : str
         Label of the org (used in snapshots and the token store).
     dc : str
-        Data-center code (see :data:`zcrm_notebook.api.datacenters.DATA_CENTERS`); any
-        label when both URLs are loopback (the simulator).
+        Data-center code (see :data:`zcrm_notebook.api.datacenters.DATA_CENTERS`); another
+        code only with ``custom_dc``.
     client_id, client_secret : str
         From the Zoho API console. Surrounding whitespace is removed; the secret is never
         shown in reprs.
@@ -117,6 +148,10 @@ class OrgCredentials:
         Token store file the credentials came from (:mod:`zcrm_notebook.auth.tokenstore`);
         when set, the token cache starts from the stored access token and writes new
         ones back, so separate processes do not each spend one of Zoho's token creations.
+    custom_dc : bool, default False
+        ``dc`` is a code of your own (a test server), not a Zoho data center: allowed
+        only with both ``accounts_url`` and ``api_domain`` on loopback. Snapshots carry
+        the code in their ``dc`` column.
 
     Raises
     ------
@@ -135,6 +170,7 @@ class OrgCredentials:
     accounts_url: str = ""
     api_domain: str = ""
     token_store: str = ""
+    custom_dc: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -147,7 +183,9 @@ class OrgCredentials:
             set_(self, name, value)
         register_secret(self.client_secret)
         register_secret(self.refresh_token)
-        accounts, api = check_org_endpoints(self.org, self.dc, self.accounts_url, self.api_domain)
+        accounts, api = check_org_endpoints(
+            self.org, self.dc, self.accounts_url, self.api_domain, custom_dc=self.custom_dc
+        )
         set_(self, "accounts_url", accounts)
         set_(self, "api_domain", api)
         if self.api_version not in API_VERSIONS:
@@ -180,6 +218,7 @@ class OrgCredentials:
 
     def __repr__(self) -> str:
         store = f", token_store={self.token_store!r}" if self.token_store else ""
+        store += ", custom_dc=True" if self.custom_dc else ""
         return (
             f"OrgCredentials(org={self.org!r}, dc={self.dc!r}, client_id={self.client_id!r}, "
             f"client_secret={mask(self.client_secret)!r}, "

@@ -4,10 +4,13 @@ Zoho CRM "OAuth 2.0 Overview", "Self Client" and "Generate Access and Refresh To
 (https://www.zoho.com/crm/developer/docs/api/v8/oauth-overview.html,
 https://www.zoho.com/accounts/protocol/oauth/self-client/overview.html,
 https://www.zoho.com/crm/developer/docs/api/v8/access-refresh.html), condensed in
-in ``docs/zoho-api.md``. A grant token (authorization code) works once and lives a
-few minutes, so it is exchanged exactly once and never automatically: the exchange is
+``docs/zoho-api.md``. A grant token (authorization code) works once and lives a few
+minutes, so it is exchanged exactly once and never automatically: the exchange is
 recorded in the token store *before* the request, and a second attempt is refused without
-a request. Nothing is stored unless Zoho's answer is a complete success. The web flow
+a request. Only an answer from Zoho spends a grant: when none came (connection refused,
+timeout, redirect refused, Ctrl-C during the call) or Zoho refused the client before
+reading the code (``invalid_client``), the record is taken back, so the same grant can be
+sent again. Nothing is stored unless Zoho's answer is a complete success. The web flow
 (authorization URL, pasted redirect) is :mod:`zcrm_notebook.auth.webflow`.
 
 Notebook use::
@@ -33,7 +36,13 @@ from ..api.answers import CODE_LIMIT, decode_json
 from ..api.destinations import DestinationPolicy, is_loopback_url
 from ..api.endpoints import REVOKE, SCOPE_SETS, TOKEN
 from ..api.transport import new_session
-from ..errors import ConfigError, ResponseFormatError, TokenEndpointError, TransportError
+from ..errors import (
+    ConfigError,
+    ResponseFormatError,
+    TokenEndpointError,
+    TokenStoreError,
+    TransportError,
+)
 from ..redact import clean_text, mask, register_secret
 from .credentials import OrgCredentials, check_org_endpoints, check_org_label
 from .hooks import (
@@ -75,6 +84,9 @@ class OAuthClient:
     api_domain : str, optional
         Default: the DC's; replaced by the token answer's ``api_domain``.
     api_version : str, default ``"v5"``
+    custom_dc : bool, default False
+        ``dc`` is a code of a loopback test server, not a Zoho data center (see
+        :class:`~zcrm_notebook.auth.OrgCredentials`).
 
     Raises
     ------
@@ -90,6 +102,7 @@ class OAuthClient:
     accounts_url: str = ""
     api_domain: str = ""
     api_version: str = "v5"
+    custom_dc: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -101,7 +114,9 @@ class OAuthClient:
                 raise ConfigError(f"OAuth client for org {self.org!r}: {name} is empty")
             set_(self, name, value)
         register_secret(self.client_secret)
-        accounts, api = check_org_endpoints(self.org, self.dc, self.accounts_url, self.api_domain)
+        accounts, api = check_org_endpoints(
+            self.org, self.dc, self.accounts_url, self.api_domain, custom_dc=self.custom_dc
+        )
         set_(self, "accounts_url", accounts)
         set_(self, "api_domain", api)
 
@@ -132,6 +147,7 @@ class OAuthClient:
             creds.accounts_url,
             creds.api_domain,
             creds.api_version,
+            creds.custom_dc,
         )
 
 
@@ -167,6 +183,30 @@ def _release(store: TokenStore | None, code: str) -> None:
         _used_here.discard(code)
     if store is not None:
         store.release_grant(code)
+
+
+def _zoho_read_the_code(exc: BaseException) -> bool:
+    """True when the failed exchange ended with an answer from Zoho that may have spent
+    the grant; False when nothing came back (or Zoho refused the client first)."""
+    if isinstance(exc, TokenEndpointError):
+        return exc.code not in _RELEASABLE
+    return isinstance(exc, ResponseFormatError)
+
+
+@contextlib.contextmanager
+def _claimed(store: TokenStore | None, code: str, client: OAuthClient):
+    """Hold the claim on ``code`` while it is sent; give it back unless Zoho answered."""
+    if not _claim(store, code):
+        raise _already_used(client)
+    try:
+        yield
+    except BaseException as exc:
+        if not _zoho_read_the_code(exc):
+            try:
+                _release(store, code)
+            except TokenStoreError as failed:
+                log.warning("grant token claim could not be taken back: %s", failed)
+        raise
 
 
 def _already_used(client: OAuthClient) -> TokenEndpointError:
@@ -216,6 +256,7 @@ def _entry(client: OAuthClient, answer: dict, sent_at: float) -> StoredToken:
         accounts_url=client.accounts_url,
         api_domain=api_domain,
         api_version=client.api_version,
+        custom_dc=client.custom_dc,
         scopes=tuple(scopes),
         access_token=answer["access_token"],
         access_obtained_at=sent_at,
@@ -261,8 +302,9 @@ def exchange_grant_token(
     ------
     TokenEndpointError
         ``invalid_code`` (grant used or expired; also when this store already exchanged
-        it -- then nothing is sent), ``invalid_client`` (names the accounts server),
-        ``invalid_client_secret``, no refresh token in the answer. Nothing is stored.
+        it -- then nothing is sent; an attempt that got no answer does not count),
+        ``invalid_client`` (names the accounts server), ``invalid_client_secret``, no
+        refresh token in the answer. Nothing is stored.
     TokenThrottledError, TransportError, ResponseFormatError, TokenStoreError
     UnsafeEndpointError
         The answer's ``api_domain`` is not a Zoho API host.
@@ -272,15 +314,9 @@ def exchange_grant_token(
         raise ConfigError("the grant token is empty: copy it from the Zoho API console")
     register_secret(code)
     ts = None if store is False else _store(store)
-    if not _claim(ts, code):
-        raise _already_used(client)
     sent_at = time.time()
-    try:
+    with _claimed(ts, code, client):
         answer = _fetch(client, code, redirect_uri, timeout_s)
-    except TokenEndpointError as exc:
-        if exc.code in _RELEASABLE:
-            _release(ts, code)
-        raise
     entry = _entry(client, answer, sent_at)
     if ts is not None:
         entry = ts.put(entry)
@@ -374,7 +410,9 @@ def revoke_outcome(accounts_url: str, status: int, body: object) -> str:
 def _post_revoke(entry: StoredToken, timeout_s: float) -> tuple[str, int, object]:
     """(accounts server, HTTP status, decoded body or None) of the revoke request, sent
     only to the entry's own accounts server (checked like every request)."""
-    accounts, _ = check_org_endpoints(entry.org, entry.dc, entry.accounts_url, entry.api_domain)
+    accounts, _ = check_org_endpoints(
+        entry.org, entry.dc, entry.accounts_url, entry.api_domain, custom_dc=entry.custom_dc
+    )
     policy = DestinationPolicy.for_org(entry.dc, is_loopback_url(accounts))
     url = REVOKE.url(accounts)
     try:

@@ -80,6 +80,7 @@ class StoredToken:
     accounts_url: str
     api_domain: str
     api_version: str = "v5"
+    custom_dc: bool = False
     scopes: tuple[str, ...] = ()
     access_token: str = field(default="", repr=False)
     access_expires_at: float | None = None
@@ -113,6 +114,7 @@ class StoredToken:
             accounts_url=self.accounts_url,
             api_domain=self.api_domain,
             token_store=str(store_path),
+            custom_dc=self.custom_dc,
         )
 
     def access(self) -> AccessToken | None:
@@ -155,6 +157,8 @@ def _entry(path: Path, org: str, raw: object) -> StoredToken:
         v = values[key]
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise TokenStoreError(f"{where}: {key!r} must be a number (seconds since epoch)")
+    if not isinstance(values.get("custom_dc", False), bool):
+        raise TokenStoreError(f"{where}: 'custom_dc' must be true or false")
     scopes = values.get("scopes", [])
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise TokenStoreError(f"{where}: 'scopes' must be a list of text")

@@ -50,10 +50,11 @@ __all__ = ["add_parser", "run", "status_rows"]
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``auth`` command to ``subparsers`` (from ``add_subparsers``); returns it.
 
-    ``parents`` is not used: ``auth`` takes ``-v`` before the command only.
+    ``parents`` holds the options every command takes (``-v`` after the command).
     """
     p = subparsers.add_parser(
         "auth",
+        parents=parents,
         help="get, show or revoke Zoho OAuth tokens (token store)",
         description="Get, show and revoke the OAuth tokens of the token store.",
     )

@@ -61,13 +61,18 @@ SPEED = _number(float, low=1e-3, high=1e6, name="a speed factor > 0 (e.g. 30)")
 
 
 def verbosity() -> argparse.ArgumentParser:
-    """A parent parser with ``-v`` / ``--verbose``, for options after the command."""
+    """A parent parser with ``-v`` / ``--verbose``, for options after the command.
+
+    They count in ``verbose_after`` (the sub-command's own namespace would otherwise
+    replace the count given before the command): the level is the sum of both.
+    """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-v",
         "--verbose",
         action="count",
-        default=argparse.SUPPRESS,
+        dest="verbose_after",
+        default=0,
         help="more logging (-v info, -vv debug; secrets are masked)",
     )
     return common

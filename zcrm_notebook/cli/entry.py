@@ -21,7 +21,7 @@ from ..errors import ZcrmError
 from . import auth, convert, demo, poll, report, simulate
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, verbosity
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "log_level", "main"]
 
 #: The command modules, in the order of the help text.
 COMMANDS = (demo, simulate, poll, convert, report, auth)
@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def log_level(args: argparse.Namespace) -> int:
+    """The logging level of parsed arguments: WARNING, INFO (``-v``) or DEBUG (``-vv``),
+    counting the ``-v`` given before the command and after it."""
+    verbose = args.verbose + getattr(args, "verbose_after", 0)
+    return [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -57,8 +64,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level(args), format="%(levelname)s %(name)s: %(message)s")
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:

@@ -1,5 +1,5 @@
-"""``zcrm-notebook report``: the report bundle (CSVs, PNGs, README) of a snapshot CSV or
-store."""
+"""``zcrm-notebook report``: the report bundle (tables as CSV, Excel or Parquet, PNGs,
+README) of a snapshot CSV or store."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import argparse
 
 from .common import check_out_dir
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "TABLE_FORMATS"]
+
+#: The table formats of ``--format`` (those of ``viz.tablefiles.FORMATS``, which is not
+#: imported here: it would load pandas with the command line).
+TABLE_FORMATS = ("csv", "xlsx", "parquet")
 
 
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -16,6 +20,14 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     p.add_argument("source", help="snapshot CSV or SQLite store")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--tz", default="UTC", help="time zone of the figures (UTC)")
+    p.add_argument(
+        "--format",
+        action="append",
+        choices=TABLE_FORMATS,
+        dest="formats",
+        help="table files: csv (default), xlsx (one workbook; the excel extra), parquet; "
+        "repeat for several",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -26,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     from ..viz.report import export_report
 
     df = load_snapshots(args.source)
-    files = export_report(df, check_out_dir(args.out), tz=args.tz)
+    formats = tuple(args.formats or ("csv",))
+    files = export_report(df, check_out_dir(args.out), tz=args.tz, formats=formats)
     for name, path in files.items():
         print(f"{name:>16}  {path}")
     return 0

@@ -1,14 +1,30 @@
 """``zcrm-notebook simulate``: serve the simulator in the foreground, with a config, a jobs
-CSV for ``poll`` and a leads CSV for ``convert``."""
+CSV for ``poll`` and a leads CSV for ``convert``.
+
+By default the simulated jobs start when they are first polled: the simulated clock
+stands still until the first status request, then runs ``--speed`` times faster than real
+time. A ``poll`` started a minute later still sees the jobs queue, convert and finish.
+``--jobs-start now`` starts them with the server instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .common import COUNT, PORT, SPEED, check_out_file
 
-__all__ = ["add_parser", "run"]
+if TYPE_CHECKING:
+    from ..simulator import SimClock, Simulator
+
+__all__ = ["add_parser", "run", "run_clock_from_first_poll"]
+
+TICK_S = 0.05  # real seconds between two steps of the simulated clock
 
 
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -39,6 +55,12 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     p.add_argument("--leads", type=COUNT, default=60, help="simulated leads per org (60)")
     p.add_argument("--speed", type=SPEED, default=10.0, help="simulated seconds per second")
     p.add_argument("--seed", type=int, default=7, help="scenario seed (7)")
+    p.add_argument(
+        "--jobs-start",
+        choices=("first-poll", "now"),
+        default="first-poll",
+        help="when the simulated jobs start: at the first status request (default), or now",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -52,22 +74,58 @@ def run(args: argparse.Namespace) -> int:
     jobs_csv = check_out_file(args.jobs_csv or str(config.with_name("jobs.csv")), "--jobs-csv")
     leads_csv = args.leads_csv or str(config.with_name("leads.csv"))
     leads_csv = check_out_file(leads_csv, "--leads-csv")
-    clock = SimClock(speed=args.speed)
+    held = args.jobs_start == "first-poll"
+    clock = SimClock() if held else SimClock(speed=args.speed)  # held: moved by the pacer
+    stopped = threading.Event()
     scenario = dict(n_jobs=args.jobs, n_leads=args.leads, seed=args.seed, clock=clock)
     with default_scenario(**scenario, port=args.port) as sim:
         sim.write_config(config)
         sim.write_jobs_csv(jobs_csv)
         sim.write_leads_csv(leads_csv)
+        when = "when first polled" if held else "now"
         print(f"Zoho simulator on {sim.base_url} (simulated time runs x{args.speed:g})")
-        print(f"config: {config}\njobs:   {jobs_csv}\nleads:  {leads_csv}")
-        print(f"try:    zcrm-notebook poll {jobs_csv} --config {config} --out snapshots.csv")
+        print(f"config: {config}\njobs:   {jobs_csv} (the jobs start {when})\nleads:  {leads_csv}")
+        print(f"try:    {_program()} poll {jobs_csv} --config {config} --out snapshots.csv")
         print(
-            f"   or:  zcrm-notebook convert {leads_csv} --config {config} --store run.sqlite "
+            f"   or:  {_program()} convert {leads_csv} --config {config} --store run.sqlite "
             "--out converted"
         )
         print("Ctrl-C to stop", flush=True)
+        if held:
+            pacer = (sim, clock, args.speed, stopped.wait)
+            threading.Thread(target=run_clock_from_first_poll, args=pacer, daemon=True).start()
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
             print("simulator stopped")
+        finally:
+            stopped.set()
     return 0
+
+
+def _program() -> str:
+    """How this command was started (``.venv/bin/zcrm-notebook``), for the hint printed."""
+    started = sys.argv[0] if sys.argv else ""
+    if Path(started).name == "zcrm-notebook":
+        return started
+    return "python -m zcrm_notebook"
+
+
+def run_clock_from_first_poll(
+    sim: Simulator,
+    clock: SimClock,
+    speed: float,
+    wait: Callable[[float], bool],
+    monotonic: Callable[[], float] = time.monotonic,
+) -> None:
+    """Hold the manual ``clock`` until ``sim`` has answered a status request, then move it
+    ``speed`` simulated seconds per real second, in steps of :data:`TICK_S`, until
+    ``wait(TICK_S)`` returns True (the simulator stops)."""
+    last = None
+    while not wait(TICK_S):
+        now = monotonic()
+        if last is None:
+            last = now if sim.stats.status_requests else None
+            continue
+        clock.advance((now - last) * speed)
+        last = now

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..analysis.summary import summarize_dcs, summarize_orgs
-from ..viz.style import STATUS_COLORS, group_colors
-from ..viz.text import UNIT, UNITS, plural
+from ..viz.style import ALERT_COLOR, STATUS_COLORS, group_colors
+from ..viz.text import UNIT, UNITS, plural, status_word
 
 if TYPE_CHECKING:
     from ..poll.background import Watch
 
 __all__ = [
     "ATTENTION_COLUMNS",
+    "ATTENTION_HEADERS",
     "attention_jobs",
     "attention_html",
     "warnings_html",
@@ -39,7 +40,17 @@ __all__ = [
 
 _FINAL = ("completed", "failed")
 ATTENTION_COLUMNS = ["job_id", "org", "dc", "status", "progress", "failed_count", "reason"]
-_RED = "#c0392b"
+#: The header words of the attention table.
+ATTENTION_HEADERS = {
+    "job_id": "job id",
+    "org": "org",
+    "dc": "data center",
+    "status": "status",
+    "progress": "processed",
+    "failed_count": f"failed {UNITS}",
+    "reason": "why",
+}
+_NUMERIC = {"progress", "failed_count"}
 
 
 def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) -> pd.DataFrame:
@@ -52,7 +63,11 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
     max_rows : int, default 10
         Rows kept.
     slowest : int, default 3
-        Unfinished jobs with the lowest progress (not already listed) shown as "slowest".
+        Running jobs (``in_progress``, not already listed) with the lowest progress rate
+        (share of the job processed per minute while watched; unknown rates last) shown
+        as "slowest": at most this many and at most half of the running jobs, so that
+        "slowest" always means slower than others. A queued job (``scheduled``) is
+        waiting, not slow: never listed.
 
     Returns
     -------
@@ -76,9 +91,12 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
     picked: list[tuple[int, str]] = []
     seen: set = set()
     for mask, why in rules:
-        if mask is None:  # the slowest unfinished jobs not listed yet
-            part = jobs[unfinished & ~jobs.index.isin(seen)]
-            part = part.sort_values(["progress", "job_id"]).iloc[:slowest]
+        if mask is None:  # the slowest running jobs not listed yet
+            running = st == "in_progress"
+            part = jobs[running & ~jobs.index.isin(seen)]
+            rate = part["leads_per_min"] / part["total_count"].astype("Float64").astype(float)
+            part = part.assign(_rate=rate).sort_values(["_rate", "progress", "job_id"])
+            part = part.iloc[: min(slowest, int(running.sum()) // 2)]
         else:
             part = jobs[mask & ~jobs.index.isin(seen)]
             part = part.sort_values(["failure_rate", "job_id"], ascending=[False, True])
@@ -90,31 +108,43 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
     return out
 
 
+def _chip(status: str) -> str:
+    """A square in the status's colour, then its words (escaped)."""
+    colour = STATUS_COLORS.get(status, "#999")
+    return f'<span style="color:{colour}">&#9632;</span> {html.escape(status_word(status))}'
+
+
 def attention_html(table: pd.DataFrame) -> str:
-    """HTML table of :func:`attention_jobs` (every value escaped)."""
+    """HTML table of :func:`attention_jobs` (every value escaped): header words
+    (:data:`ATTENTION_HEADERS`), padded cells, numbers right-aligned."""
     if table.empty:
         return "<p><i>No job needs attention.</i></p>"
     rows = []
     for r in table.itertuples(index=False):
-        status = str(r.status)
-        chip = f'<span style="color:{STATUS_COLORS.get(status, "#000")}">&#9632;</span>'
         cells = [
-            r.job_id,
-            r.org,
-            r.dc,
-            None,
+            html.escape(str(r.job_id)),
+            html.escape(str(r.org)),
+            html.escape(str(r.dc)),
+            _chip(str(r.status)),
             "" if pd.isna(r.progress) else f"{r.progress:.0%}",
             "" if pd.isna(r.failed_count) else f"{r.failed_count:,}",
-            r.reason,
+            html.escape(str(r.reason)),
         ]
-        tds = [f"<td>{html.escape(str(c))}</td>" if c is not None else "" for c in cells]
-        tds[3] = f"<td>{chip} {html.escape(status)}</td>"
+        tds = [f'<td style="{_cell_style(c)}">{v}</td>' for c, v in zip(ATTENTION_COLUMNS, cells)]
         rows.append("<tr>" + "".join(tds) + "</tr>")
-    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in ATTENTION_COLUMNS)
+    head = "".join(
+        f'<th style="{_cell_style(c)};border-bottom:1px solid #bbb">{ATTENTION_HEADERS[c]}</th>'
+        for c in ATTENTION_COLUMNS
+    )
     return (
         '<table class="zcrm-attention-table" style="border-collapse:collapse">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _cell_style(column: str) -> str:
+    align = "right" if column in _NUMERIC else "left"
+    return f"padding:2px 12px 2px 0;text-align:{align};white-space:nowrap"
 
 
 def warnings_html(caught: list, limit: int = 5) -> str:
@@ -135,15 +165,14 @@ def leads_text(processed: int, total: int, failed: int) -> str:
         return f"waiting for {UNIT} counts"
     text = f"{processed:,} / {total:,} {UNITS} processed ({100 * processed // total}%)"
     if failed:
-        text += f", <b style='color:{_RED}'>{failed:,} failed ({failed / total:.1%})</b>"
+        text += f", <b style='color:{ALERT_COLOR}'>{failed:,} failed ({failed / total:.1%})</b>"
     return text
 
 
 def status_chips(counts: Mapping[str, int]) -> str:
     """Jobs by status as coloured chips (statuses with 0 jobs left out)."""
     chips = [
-        f'<span style="margin-right:1em"><span style="color:{STATUS_COLORS.get(s, "#999")}">'
-        f"&#9632;</span> {html.escape(s)}: <b>{n:,}</b></span>"
+        f'<span style="margin-right:1em">{_chip(s)}: <b>{n:,}</b></span>'
         for s, n in counts.items()
         if n
     ]

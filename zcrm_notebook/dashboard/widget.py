@@ -39,7 +39,7 @@ from ..errors import ConfigError, ZcrmError
 from ..poll.background import Watch
 from ..snapshots.load import load_snapshots
 from ..viz.report import export_report
-from ..viz.style import org_dcs, zone
+from ..viz.style import ALERT_COLOR, org_dcs, zone
 from ..viz.text import UNITS, plural
 from .core import DashboardCore, FigureImage
 from .view import (
@@ -329,7 +329,9 @@ class Dashboard(DashboardCore):
             func()
         except Exception as exc:
             log.exception("dashboard action failed")
-            self.status.value = f"<span style='color:#c0392b'>error: {html.escape(str(exc))}</span>"
+            self.status.value = (
+                f"<span style='color:{ALERT_COLOR}'>error: {html.escape(str(exc))}</span>"
+            )
 
     def start(self) -> Watch | None:
         """Start polling in the background (no-op while running or when browsing).
@@ -445,7 +447,7 @@ class Dashboard(DashboardCore):
 
     def _export_error(self, text: str) -> None:
         line = html.escape(text.splitlines()[0] if text else "unknown error")
-        self.export_out.value = f"<span style='color:#c0392b'>not exported: {line}</span>"
+        self.export_out.value = f"<span style='color:{ALERT_COLOR}'>not exported: {line}</span>"
 
     def close(self) -> None:
         """Stop polling and refreshing, close the widgets (and a store file given by path)."""

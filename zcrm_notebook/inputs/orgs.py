@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..auth.credentials import OrgCredentials, check_org_label
 from ..auth.tokenstore import TokenStore
@@ -43,6 +44,7 @@ ORG_KEYS = {
     "api_version",
     "accounts_url",
     "api_domain",
+    "custom_dc",
 }
 
 
@@ -81,7 +83,8 @@ def orgs_from_toml(path: str | os.PathLike) -> dict[str, OrgCredentials]:
     Keys: ``dc``, ``client_id``, ``client_secret``, ``refresh_token`` (or a token stored by
     ``zcrm-notebook auth`` for that org), optional
     ``api_version`` (default ``v5``), ``accounts_url``, ``api_domain`` (overrides accepted
-    only for loopback or the DC table's hosts).
+    only for loopback or the DC table's hosts), ``custom_dc = true`` (``dc`` is the code
+    of a loopback test server, not a Zoho data center).
 
     Raises
     ------
@@ -127,16 +130,27 @@ def _org_from_table(name: str, table: object, path: Path) -> OrgCredentials:
     if unknown:
         keys = shown(unknown, 120)
         raise ConfigError(f"{where} has unknown keys {keys}; allowed: {sorted(ORG_KEYS)}")
+    custom_dc = _custom_dc(table, where)
+    table = {k: v for k, v in table.items() if k != "custom_dc"}
     _check_text(where, table)
     required = ("dc", "client_id", "client_secret")
     missing = [k for k in required if not table.get(k, "").strip()]
     if missing:
         raise ConfigError(f"{where} lacks {missing}")
     table = complete_from_store(name, table)  # refresh_token from `zcrm-notebook auth`
+    values = {k: str(v).strip() for k, v in table.items()}
     try:
-        return OrgCredentials(org=name, **{k: str(v).strip() for k, v in table.items()})
+        return OrgCredentials(org=name, custom_dc=custom_dc, **values)
     except ConfigError as exc:
         raise type(exc)(f"{where}: {exc}") from None
+
+
+def _custom_dc(table: dict, where: str) -> bool:
+    """The ``custom_dc`` of an org table: a TOML boolean, false when absent."""
+    value = table.get("custom_dc", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: custom_dc must be true or false, not {shown(value)}")
+    return value
 
 
 def _check_text(where: str, table: dict) -> None:
@@ -251,11 +265,12 @@ def client_settings(
     config: str | os.PathLike | None = None,
     store: TokenStore | None = None,
     env: Mapping[str, str] | None = None,
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """The OAuth client settings of ``org`` (:data:`CLIENT_KEYS`) known without asking.
 
     Later sources win: the ``ZOHO_*`` environment, then the org's token-store entry, then
-    its ``[orgs.<org>]`` table in ``config``. Missing keys are simply absent.
+    its ``[orgs.<org>]`` table in ``config``. Missing keys are simply absent. A declared
+    ``custom_dc`` (store entry or table) comes as ``custom_dc: True``.
 
     Raises
     ------
@@ -265,10 +280,11 @@ def client_settings(
         The store is corrupt or unreadable.
     """
     env = os.environ if env is None else env
-    found = {k: env[v].strip() for k, v in _CLIENT_ENV.items() if env.get(v)}
+    found: dict[str, Any] = {k: env[v].strip() for k, v in _CLIENT_ENV.items() if env.get(v)}
     entry = (store or TokenStore()).get(org)
     if entry is not None:
         found.update({k: getattr(entry, k) for k in CLIENT_KEYS})
+        found |= {"custom_dc": True} if entry.custom_dc else {}
     if config is not None:
         table = org_tables(config).get(org)
         if not isinstance(table, dict):
@@ -276,4 +292,6 @@ def client_settings(
         known = {k: v for k, v in table.items() if k in CLIENT_KEYS}
         _check_text(f"{shown(str(config))}: [orgs.{shown(org)}]", known)
         found.update({k: v.strip() for k, v in known.items()})
+        if "custom_dc" in table:
+            found["custom_dc"] = _custom_dc(table, f"{shown(str(config))}: [orgs.{shown(org)}]")
     return found

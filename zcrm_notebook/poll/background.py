@@ -19,6 +19,7 @@ SQLite store does on disk).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import warnings
@@ -26,6 +27,8 @@ from collections.abc import Callable, Mapping
 
 from ..auth.credentials import OrgCredentials
 from ..snapshots.frame import FrameCache
+from ..snapshots.schema import Snapshot
+from .policy import PollPolicy
 from .poller import Poller
 
 __all__ = ["watch", "Watch"]
@@ -192,22 +195,38 @@ class Watch:
         return ended
 
 
-def watch(jobs: object, orgs: Mapping[str, OrgCredentials] | None = None, **kwargs) -> Watch:
+def watch(
+    jobs: object,
+    orgs: Mapping[str, OrgCredentials] | None = None,
+    *,
+    config: str | os.PathLike | None = None,
+    org: str | None = None,
+    policy: PollPolicy | None = None,
+    store: object = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] | None = None,
+    progress: bool = False,
+    on_snapshot: Callable[[Snapshot], None] | None = None,
+) -> Watch:
     """Start polling a batch of jobs in a background thread and return at once.
 
     Parameters
     ----------
-    jobs : list, dict, DataFrame or CSV path
-        As for :class:`~zcrm_notebook.poll.Poller`.
-    orgs : mapping org -> OrgCredentials, optional
-        As for :class:`~zcrm_notebook.poll.Poller` (default: ``config`` or ``ZOHO_*``).
-    **kwargs
-        The other :class:`~zcrm_notebook.poll.Poller` arguments: ``config``, ``org``,
-        ``policy``, ``store`` (a path, a SnapshotStore or a
-        :class:`~zcrm_notebook.snapshots.memory.MemoryStore`),
-        ``clock``, ``sleep``, ``progress`` (a text progress bar; in a notebook use the
-        dashboard instead), ``on_snapshot`` (called on the poll thread: keep it short,
-        never touch widgets from it).
+    jobs, orgs, config, org, policy, clock
+        As for :func:`~zcrm_notebook.poll.poller.poll_jobs` (the jobs, their orgs, the
+        TOML config, the org of a plain list, the :class:`PollPolicy`, the clock).
+    store : path, SnapshotStore or MemoryStore, optional
+        Journal of the snapshots; a :class:`~zcrm_notebook.snapshots.memory.MemoryStore`
+        keeps the history in memory, so a stopped watch can start again without polling
+        finished jobs twice.
+    sleep : callable, optional
+        ``(seconds) -> None`` of the injected clock; it is called in slices of 0.5 s so
+        that :meth:`Watch.stop` acts within one slice.
+    progress : bool, default False
+        A text progress bar (in a notebook use the dashboard instead).
+    on_snapshot : callable, optional
+        Called with each new Snapshot on the poll thread: keep it short, never touch
+        widgets from it.
 
     Returns
     -------
@@ -227,9 +246,19 @@ def watch(jobs: object, orgs: Mapping[str, OrgCredentials] | None = None, **kwar
     >>> h.stop(); h.wait(timeout=5)  # doctest: +SKIP
     """
     stopping = threading.Event()
-    if kwargs.get("sleep") is not None:
-        kwargs["sleep"] = _interruptible(kwargs["sleep"], stopping)
-    return Watch(Poller(jobs, orgs, **kwargs), stopping=stopping)
+    poller = Poller(
+        jobs,
+        orgs,
+        config=config,
+        org=org,
+        policy=policy,
+        store=store,
+        clock=clock,
+        sleep=None if sleep is None else _interruptible(sleep, stopping),
+        progress=progress,
+        on_snapshot=on_snapshot,
+    )
+    return Watch(poller, stopping=stopping)
 
 
 def _interruptible(sleep: Callable[[float], None], stopping: threading.Event, slice_s=0.5):

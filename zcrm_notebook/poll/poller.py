@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from ..auth.credentials import OrgCredentials
 from ..inputs.jobs import clean_jobs
@@ -36,6 +38,9 @@ from .policy import PollPolicy
 from .resume import finished_jobs
 
 __all__ = ["Poller", "OrgStats", "poll_jobs", "PollPolicy"]
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +83,7 @@ class Poller:
         jobs: object,
         orgs: Mapping[str, OrgCredentials] | None = None,
         *,
-        config: str | None = None,
+        config: str | os.PathLike | None = None,
         org: str | None = None,
         policy: PollPolicy | None = None,
         store: object = None,
@@ -264,12 +269,51 @@ class Poller:
         )
 
 
-def poll_jobs(jobs: object, orgs: Mapping[str, OrgCredentials] | None = None, **kwargs):
+def poll_jobs(
+    jobs: object,
+    orgs: Mapping[str, OrgCredentials] | None = None,
+    *,
+    config: str | os.PathLike | None = None,
+    org: str | None = None,
+    policy: PollPolicy | None = None,
+    store: object = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] | None = None,
+    progress: bool = False,
+    on_snapshot: Callable[[Snapshot], None] | None = None,
+) -> pd.DataFrame:
     """Poll a batch of mass-convert jobs to the end and return the snapshot DataFrame.
 
-    Shorthand for ``Poller(jobs, orgs, **kwargs).run()``; see :class:`Poller` for the
-    parameters. Source of the status call: Zoho CRM API "Get Status of Mass Convert Lead"
+    Shorthand for ``Poller(jobs, orgs, ...).run()`` (:class:`Poller`). Source of the
+    status call: Zoho CRM API "Get Status of Mass Convert Lead"
     (https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-status.html).
+
+    Parameters
+    ----------
+    jobs : list, dict, DataFrame or CSV path
+        Job ids: a list (one org), ``{org: [ids]}``, or a table with ``job_id`` and
+        ``org`` or ``dc`` columns (:func:`zcrm_notebook.inputs.jobs.clean_jobs`).
+    orgs : mapping of str to OrgCredentials, optional
+        The orgs by label; default :func:`zcrm_notebook.inputs.orgs.load_orgs` of
+        ``config`` (else the token store and the ``ZOHO_*`` environment).
+    config : str or PathLike, optional
+        TOML file with one ``[orgs.<name>]`` table per org.
+    org : str, optional
+        The org of a plain list of ids.
+    policy : PollPolicy, optional
+        Intervals (seconds), calls in flight, retries, deadline; default ``PollPolicy()``.
+    store : path, SnapshotStore or MemoryStore, optional
+        Journal: every snapshot is committed as it arrives; a store with snapshots
+        resumes (history kept, finished jobs not polled again).
+    clock : callable, default time.time
+        ``() -> float`` seconds since the epoch (the simulator's clock in tests).
+    sleep : callable, optional
+        ``(seconds) -> None``; default a wait that :meth:`Poller.stop` interrupts.
+    progress : bool, default False
+        Show a tqdm.auto bar (jobs finished, leads converted).
+    on_snapshot : callable, optional
+        Called with each new :class:`~zcrm_notebook.snapshots.schema.Snapshot` on the
+        poll loop's thread.
 
     Returns
     -------
@@ -283,4 +327,15 @@ def poll_jobs(jobs: object, orgs: Mapping[str, OrgCredentials] | None = None, **
         Before any call, for bad orgs or job ids. Faults during the run never raise: they
         become ``error`` rows.
     """
-    return Poller(jobs, orgs, **kwargs).run()
+    return Poller(
+        jobs,
+        orgs,
+        config=config,
+        org=org,
+        policy=policy,
+        store=store,
+        clock=clock,
+        sleep=sleep,
+        progress=progress,
+        on_snapshot=on_snapshot,
+    ).run()

@@ -3,12 +3,14 @@
 Timestamps are written as ISO-8601 UTC with a ``Z`` suffix, job ids as text, ``index=False``,
 lines ending in CRLF so that any cell holding a CR or LF is quoted (RFC 4180);
 :func:`read_snapshots` gives every column its dtype explicitly (ids are never inferred as
-numbers: 19-digit ids exceed 2**53, ``docs/zoho-api.md``). A round trip returns an
-equal frame. By default (``spreadsheet_safe=True``) cells that a spreadsheet would run as a
-formula (OWASP "CSV Injection") are neutralised: text starting with ``=``, ``+``, ``-``,
-``@``, tab or CR gets a leading ``'`` (so does an empty text, written ``'``, and a text
-made of ``'`` before one of those); numbers are untouched, and :func:`read_snapshots`
-undoes it exactly.
+numbers: 19-digit ids exceed 2**53, ``docs/zoho-api.md``), ``latency_s`` to 0.1 ms
+(:data:`~zcrm_notebook.snapshots.frame.FLOAT_DECIMALS`, the precision the frame is built
+with). A round trip returns an equal frame (a frame built elsewhere with finer latencies
+comes back rounded). By default (``spreadsheet_safe=True``) cells that a spreadsheet would
+run as a formula (OWASP "CSV Injection") are neutralised: text starting with ``=``, ``+``,
+``-``, ``@``, tab or CR gets a leading ``'`` (so does an empty text, written ``'``, and a
+text made of ``'`` before one of those); numbers are untouched, and
+:func:`read_snapshots` undoes it exactly.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..redact import clean_text, shown
-from .frame import SNAPSHOT_DTYPES, coerce_snapshots
-from .schema import COUNT, INT, SNAPSHOT_COLUMNS, STATUS, TEXT, TIME, columns_of_kind
+from .frame import FLOAT_DECIMALS, SNAPSHOT_DTYPES, coerce_snapshots
+from .schema import COUNT, FLOAT, INT, SNAPSHOT_COLUMNS, STATUS, TEXT, TIME, columns_of_kind
 
 __all__ = [
     "write_snapshots_csv",
@@ -111,8 +113,11 @@ def write_snapshots_csv(
         If ``df`` lacks snapshot columns.
     """
     df = coerce_snapshots(df)
+    out = df.copy()
+    for name in columns_of_kind(FLOAT):  # the frame's precision (0.1 ms latencies)
+        out[name] = out[name].round(FLOAT_DECIMALS)
     return write_table_csv(
-        df,
+        out,
         path,
         columns=SNAPSHOT_COLUMNS,
         times=columns_of_kind(TIME),

@@ -4,7 +4,9 @@ One row per (job, poll), long/tidy form, the columns of
 :class:`~zcrm_notebook.snapshots.schema.Snapshot` in its order, each with the pandas dtype
 of its kind: ``time`` datetime64[ns, UTC], ``text`` string (Arrow-backed), ``status`` an
 ordered category (scheduled < in_progress < completed < failed, then unknown, error),
-``count`` and ``int`` Int64 (NA when absent), ``float`` float64. ``status == "error"``
+``count`` and ``int`` Int64 (NA when absent), ``float`` float64 rounded to
+:data:`FLOAT_DECIMALS` (0.1 ms for ``latency_s``: the CSV writes the same digits, so a
+round trip gives an equal frame). ``status == "error"``
 means we could not get a status; it is never the job's ``failed``. Derived tables (per
 job, per DC) live in :mod:`zcrm_notebook.analysis.summary`.
 """
@@ -43,6 +45,7 @@ __all__ = [
     "STATUS_DTYPE",
     "COUNT_COLUMNS",
     "KIND_DTYPES",
+    "FLOAT_DECIMALS",
     "to_frame",
     "frame_from_columns",
     "empty_snapshots",
@@ -66,6 +69,9 @@ KIND_DTYPES: dict[str, object] = {
     INT: pd.Int64Dtype(),
     FLOAT: np.dtype("float64"),
 }
+#: Decimals kept of a ``float`` column (``latency_s``, seconds: 0.1 ms), in the frame and
+#: in the CSV; finer digits are clock noise.
+FLOAT_DECIMALS = 4
 #: Column -> pandas dtype of the snapshot frame.
 SNAPSHOT_DTYPES: dict[str, object] = {c: KIND_DTYPES[k] for c, k in COLUMN_KINDS.items()}
 
@@ -143,7 +149,7 @@ def typed_array(kind: str, values: Sequence, categories: Sequence[str] = (), *, 
     if kind in (COUNT, INT):
         return _int_array(list(values), name)
     if kind == FLOAT:
-        return np.asarray(values, dtype="float64")
+        return np.round(np.asarray(values, dtype="float64"), FLOAT_DECIMALS)
     return _text_array(list(values))
 
 

@@ -136,7 +136,7 @@ class Snapshot:
         TEXT, "Zoho code or transport error name (empty on success)", None
     )
     error_message: str | None = column(TEXT, "human text of the error", None)
-    latency_s: float = column(FLOAT, "request round trip, seconds", 0.0)
+    latency_s: float = column(FLOAT, "request round trip, seconds (rounded to 0.1 ms)", 0.0)
 
     @classmethod
     def from_status(

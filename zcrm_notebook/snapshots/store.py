@@ -160,7 +160,8 @@ class SnapshotStore:
         The database file; created (with its folder) if missing.
     exclusive : bool, default False
         Hold an advisory lock (``PATH.lock``, POSIX ``flock``) for as long as the store is
-        open, so two runs cannot write the same journal at once (the poller sets it).
+        open, so two runs cannot write the same journal at once (the poller sets it). The
+        lock file is removed again on :meth:`close`.
 
     Raises
     ------
@@ -276,26 +277,55 @@ class SnapshotStore:
         with self._lock:
             self._db.close()
             if self._lockfile is not None:
-                self._lockfile.close()  # closing the descriptor releases the flock
+                _release(self._lockfile)
                 self._lockfile = None
 
 
-def _acquire(path: Path):
-    """Open ``PATH.lock`` and take an exclusive non-blocking flock on it."""
+def _acquire(path: Path, attempts: int = 5):
+    """Open ``PATH.lock`` and take an exclusive non-blocking flock on it.
+
+    The holder removes the file when it closes (:func:`_release`). A lock taken on a file
+    that was removed between our open and our flock is worthless (the next run creates
+    a new file): it is dropped and the path tried again.
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: no advisory lock
         return None
-    fh = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 (held until close)
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    lock_path = path.with_name(path.name + ".lock")
+    for _ in range(attempts):
+        fh = open(lock_path, "a+")  # noqa: SIM115 (held until close)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            break
+        if _is_the_file(fh, lock_path):
+            return fh
         fh.close()
-        raise ConfigError(
-            f"store {str(path)!r} is in use by another run; wait for it to end or use "
-            "another --store file"
-        ) from None
-    return fh
+    raise ConfigError(
+        f"store {str(path)!r} is in use by another run; wait for it to end or use "
+        "another --store file"
+    )
+
+
+def _is_the_file(fh, path: Path) -> bool:
+    """True while ``path`` names the file open as ``fh`` (not removed or replaced)."""
+    try:
+        named = os.stat(path)
+    except OSError:
+        return False
+    held = os.fstat(fh.fileno())
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _release(fh) -> None:
+    """Remove our lock file while still holding its lock, then release it."""
+    path = Path(fh.name)
+    if _is_the_file(fh, path):
+        with contextlib.suppress(OSError):
+            path.unlink()
+    fh.close()  # closing the descriptor releases the flock
 
 
 def read_store(path: str | os.PathLike):

@@ -21,6 +21,7 @@ _EXPORTS = {
     "plot_status_timeline": "timeline",
     "plot_lead_outcomes": "lead_outcomes",
     "LEAD_OUTCOME_COLORS": "style",
+    "style_jobs": "jobtable",
 }
 __all__ = list(_EXPORTS)
 

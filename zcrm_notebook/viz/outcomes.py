@@ -28,7 +28,7 @@ from .style import (
     note_no_leads,
     room_for_texts,
 )
-from .text import UNIT, UNITS
+from .text import UNIT, UNITS, plural
 
 __all__ = ["plot_outcomes"]
 
@@ -49,9 +49,9 @@ def plot_outcomes(
     df : pandas.DataFrame
         Snapshot frame. Not modified.
     top : int, default 20
-        Jobs drawn individually; the rest are summed into one "other (N jobs)" bar,
-        hatched and scaled to fit when it is longer than the largest job bar (its real
-        lead count is written next to it, on one line inside the Axes).
+        Jobs drawn individually; the rest are one lighter "other (N jobs, mean)" bar: the
+        mean per job of their converted / failed / pending leads, on the same scale as the
+        jobs above it (their lead count in all is written next to it, inside the Axes).
     sort : {"size", "failures"}, default "size"
         Pick and order jobs by latest ``total_count`` or by ``failed_count`` (then
         failure rate), largest first.
@@ -80,14 +80,14 @@ def plot_outcomes(
     jobs = summarize_jobs(df)
     if note_no_leads(ax, jobs, ["total_count", "converted_count", "failed_count"]):
         return ax
-    bars, n_rest, scale, other_total = outcome_bars(jobs, top, sort)
+    bars, n_rest, other_total = outcome_bars(jobs, top, sort)
     y = np.arange(len(bars))
     left = np.zeros(len(bars))
     for name in ("converted", "failed", "pending"):
         style: dict[str, Any] = {"height": 0.8, "color": OUTCOME_COLORS[name], "label": name}
         cont = ax.barh(y, bars[name], left=left, **(style | kwargs))
-        if n_rest and scale < 1.0:
-            cont.patches[-1].set_hatch("//")
+        if n_rest:
+            cont.patches[-1].set_alpha(0.55)  # a mean, not a job
         left = left + bars[name].to_numpy(float)
     ax.set_yticks(y, bars.index, fontsize="small" if len(bars) > 12 else None)
     ax.set_ylim(len(bars) - 0.5, -0.5)
@@ -95,7 +95,7 @@ def plot_outcomes(
     ax.legend(fontsize="small", loc="upper right")
     right = max(float(left.max()), 1.0) * 1.4  # room for the legend
     if n_rest:
-        note = f"{other_total:,} {UNITS}" + (" (bar scaled to fit)" if scale < 1 else "")
+        note = f"mean of {plural(n_rest, 'job')}; {plural(other_total, UNIT)} in all"
         text = end_note(ax, note, (left[-1], y[-1]), color="0.3")
         right = max(right, room_for_texts(ax, left[-1:], [text]))
     ax.set_xlim(0, right)

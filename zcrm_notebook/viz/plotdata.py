@@ -120,10 +120,10 @@ def fold_rows(table: pd.DataFrame, by: str, top: int) -> pd.DataFrame:
 def outcome_bars(jobs: pd.DataFrame, top: int, sort: str):
     """Bars of :func:`~zcrm_notebook.viz.outcomes.plot_outcomes` from a job summary.
 
-    Returns ``(bars, n_rest, scale, other_total)``: ``bars`` has columns converted, failed,
-    pending (float64 leads) indexed by "job_id (dc)" labels, plus an "other (N jobs)" row
-    scaled by ``scale`` (<= 1) so it is no longer than the largest job bar; ``other_total``
-    is the real lead count of that row.
+    Returns ``(bars, n_rest, other_total)``: ``bars`` has columns converted, failed,
+    pending (float64 leads) indexed by "job_id (dc)" labels; when jobs are left over, a
+    last row "other (N jobs, mean)" holds the mean per job of their leads, so it is drawn
+    on the same scale as the jobs above it; ``other_total`` is their lead count in all.
     """
     counts = pd.DataFrame(
         {c: jobs[f"{c}_count"] for c in ("converted", "failed")}
@@ -139,12 +139,35 @@ def outcome_bars(jobs: pd.DataFrame, top: int, sort: str):
     bars = counts.iloc[shown].copy()
     bars.index = (jobs["job_id"] + " (" + jobs["dc"] + ")").iloc[shown].to_numpy()
     if not len(rest):
-        return bars, 0, 1.0, 0
-    other = counts.iloc[rest].sum()
-    largest = max(float(bars.sum(axis=1).max()), 1.0)
-    scale = min(1.0, largest / max(float(other.sum()), 1.0))
-    bars.loc[f"other ({plural(len(rest), 'job')})"] = other * scale
-    return bars, len(rest), scale, int(other.sum())
+        return bars, 0, 0
+    other = counts.iloc[rest]
+    bars.loc[f"other ({plural(len(rest), 'job')}, mean)"] = other.mean()
+    return bars, len(rest), int(other.to_numpy().sum())
+
+
+def timeline_jobs(df: pd.DataFrame, jobs: pd.DataFrame, top: int):
+    """The rows of a status timeline: ``(shown, rest)``, slices of the job summary.
+
+    Every job gets ``start`` (its first non-error poll, else its first poll) and ``end``
+    (its finish, else its last poll), UTC. Jobs that never got a status (every poll an
+    error row) are shown first, then the ``top`` longest-running others; ``shown`` is
+    ordered by start, no-status jobs last, with a RangeIndex (row ``i`` is drawn at
+    ``y = i``); ``rest`` holds the jobs folded into "other".
+    """
+    first = df.groupby(list(JOB_KEYS), observed=True)["polled_at"].min().rename("first_poll")
+    jobs = jobs.merge(first, left_on=list(JOB_KEYS), right_index=True, how="left")
+    blind = jobs["first_seen_at"].isna()
+    jobs = jobs.assign(
+        start=jobs["first_seen_at"].fillna(jobs["first_poll"]),
+        end=jobs["finished_at"].fillna(jobs["last_polled_at"]),
+        blind=blind,
+    )
+    elapsed = (jobs["end"] - jobs["start"]).dt.total_seconds()
+    pick = jobs.assign(elapsed=elapsed).sort_values(
+        ["blind", "elapsed", "job_id"], ascending=[False, False, True]
+    )
+    shown = pick.iloc[:top].sort_values(["blind", "start", "job_id"]).reset_index(drop=True)
+    return shown, pick.iloc[top:]
 
 
 def _timeline_rows(df: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFrame:
@@ -164,6 +187,8 @@ def status_runs(df: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
     :func:`~zcrm_notebook.analysis.summary.summarize_jobs`; row ``i`` of it is drawn at ``y = i``.
     """
     rows = _timeline_rows(df, shown)
+    if rows.empty:  # no job of ``shown`` ever had a status
+        return pd.DataFrame(columns=["y", "status", "start", "end"])
     last_polled = shown["last_polled_at"]
     status = rows["status"].astype(str)
     nxt = rows.groupby("y")["polled_at"].shift(-1)

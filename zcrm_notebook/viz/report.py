@@ -9,6 +9,7 @@ Injection"): see :func:`neutralize_formulas`, which lives in :mod:`zcrm_notebook
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from ..convert.outcomes import (
     write_lead_outcomes_csv,
 )
 from ..errors import ConfigError
-from ..snapshots.csvfile import LINE_END, TIME_FORMAT, neutralize_formulas, write_snapshots_csv
+from ..snapshots.csvfile import neutralize_formulas
 from ..snapshots.frame import SNAPSHOT_DTYPES, coerce_snapshots
 from ..snapshots.schema import COLUMN_DOCS
 from .failure_rate import plot_failure_rate
@@ -42,6 +43,7 @@ from .lead_outcomes import plot_lead_outcomes
 from .outcomes import plot_outcomes
 from .progress import plot_progress
 from .style import zone
+from .tablefiles import FORMATS, check_formats, table_names, write_tables
 from .text import UNIT, plural
 from .timeline import plot_status_timeline
 
@@ -142,21 +144,26 @@ def make_report(df: pd.DataFrame, *, tz: str | tzinfo = "UTC") -> Figure:
     return fig
 
 
-def _summary_csv(table: pd.DataFrame, path: Path, spreadsheet_safe: bool) -> Path:
-    """Write a summary table: ISO-8601 UTC times, no index, optionally neutralised text."""
-    out = neutralize_formulas(table) if spreadsheet_safe else table.copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].dt.tz_convert("UTC").dt.strftime(TIME_FORMAT)
-    out.to_csv(path, index=False, lineterminator=LINE_END)
-    return path
-
-
 def _column_lines(columns: dict[str, tuple[str, str]]) -> list[str]:
     return [f"| `{name}` | {dtype} | {meaning} |" for name, (dtype, meaning) in columns.items()]
 
 
-def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str) -> str:
+def _formats_lines(formats: tuple) -> list[str]:
+    """What the README says about the table files of each format written."""
+    what = {
+        "csv": "times ISO-8601 UTC (`Z`), empty cells are missing values",
+        "xlsx": "one sheet per table; times in UTC (Excel stores no time zone), empty "
+        "cells are missing values",
+        "parquet": "the exact dtypes (`pandas.read_parquet` gives the tables back)",
+    }
+    lines = ["", "## Table files", ""]
+    for fmt in formats:
+        files = ", ".join(f"`{n}`" for n in table_names(TABLES, (fmt,)).values())
+        lines.append(f"- {files}: {what[fmt]}.")
+    return lines
+
+
+def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str, formats: tuple) -> str:
     """Markdown description of every file of the bundle (its first line is the marker
     :func:`export_report` recognises a previous bundle by)."""
     header = ["| column | dtype | meaning (units) |", "|---|---|---|"]
@@ -166,31 +173,33 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str) -> str
         "",
         "# Mass convert report",
         "",
-        "Written by `zcrm_notebook.export_report`. Times in CSVs are ISO-8601 UTC",
-        f"(`Z`); figures label their time axes in {tz_name}. Empty cells are missing values.",
+        "Written by `zcrm_notebook.export_report`. The tables below come as "
+        + ", ".join(formats)
+        + f"; figures label their time axes in {tz_name}.",
     ]
     if spreadsheet_safe:
         lines += [
-            "Text cells that began with `=`, `+`, `-`, `@`, tab or CR start with `'` so a",
-            "spreadsheet shows them as text (numbers are unchanged).",
+            "Text cells of CSVs and workbooks that began with `=`, `+`, `-`, `@`, tab or CR",
+            "start with `'` so a spreadsheet shows them as text (numbers are unchanged).",
         ]
+    lines += _formats_lines(formats)
     lines += [
         "",
-        "## snapshots.csv",
+        "## snapshots",
         "",
         "One row per poll of one job.",
         "",
         *header,
         *_column_lines(snap),
         "",
-        "## jobs.csv",
+        "## jobs",
         "",
         "One row per (org, dc, job_id) (`zcrm_notebook.summarize_jobs`).",
         "",
         *header,
         *_column_lines(JOB_COLUMNS),
         "",
-        "## dcs.csv and orgs.csv",
+        "## dcs and orgs",
         "",
         "One row per data center (`dc`) / org label (`org`), then:",
         "",
@@ -204,7 +213,7 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str) -> str
             "## leads.csv",
             "",
             "One row per lead of the conversion: what became of it "
-            "(`zcrm_notebook.read_lead_outcomes` reads it back).",
+            "(`zcrm_notebook.read_lead_outcomes` reads it back; always CSV).",
             "",
             *header,
             *_column_lines(outcomes),
@@ -233,14 +242,27 @@ def _lead_files(
     fig.savefig(paths["lead_outcomes"], dpi=100)
 
 
-def _bundle_names(leads: bool = True) -> dict[str, str]:
-    """Key -> file name of every file of a report bundle (without the lead outcome files
-    when not ``leads``)."""
-    names = {key: f"{key}.csv" for key in ("snapshots", "jobs", "dcs", "orgs")}
+TABLES = ("snapshots", "jobs", "dcs", "orgs")
+
+
+def _bundle_names(formats: tuple = FORMATS, leads: bool = True) -> dict[str, str]:
+    """Key -> file name of every file of a report bundle with tables in ``formats`` (and
+    the lead outcome files when ``leads``)."""
+    names = table_names(TABLES, formats)
     names |= {key: f"{key}.png" for key in ("overview", *FIGURES)}
     if leads:
         names |= {"leads": "leads.csv", "lead_outcomes": "lead_outcomes.png"}
     return names | {"readme": "README.md"}
+
+
+def _remove_stale(out: Path, keep: dict[str, str]) -> None:
+    """Remove the files of a previous bundle in ``out`` that this export does not write
+    (a previous Excel workbook when exporting CSV only, lead files when no leads)."""
+    if not _is_our_bundle(out):
+        return
+    for name in set(_bundle_names().values()) - set(keep.values()):
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
 
 
 def _is_our_bundle(folder: Path) -> bool:
@@ -325,9 +347,10 @@ def export_report(
     tz: str | tzinfo = "UTC",
     spreadsheet_safe: bool = True,
     overwrite: bool = False,
+    formats: str | tuple[str, ...] = ("csv",),
     leads: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """Write the report bundle: snapshot and summary CSVs, PNG figures, a README (and the
+    """Write the report bundle: snapshot and summary tables, PNG figures, a README (and the
     lead outcomes of a conversion, when given).
 
     Never replaces a file it did not write, unless ``overwrite`` is given: the folder
@@ -345,11 +368,15 @@ def export_report(
         Zone of the figures' time axes (CSV times are always UTC).
     spreadsheet_safe : bool, default True
         Prefix text cells starting with ``=``, ``+``, ``-``, ``@``, tab or CR with ``'``
-        in every CSV (formula injection); numeric columns are never changed.
+        in every CSV and workbook (formula injection); numeric columns are never changed.
         ``zcrm_notebook.read_snapshots`` undoes it for ``snapshots.csv``.
     overwrite : bool, default False
         Write into a folder holding other files too, replacing files of the bundle's
         names (``jobs.csv``, ``README.md``...); other files are left alone.
+    formats : str or tuple of str, default ("csv",)
+        Table files to write, any of ``"csv"`` (one file per table), ``"xlsx"`` (one
+        workbook ``report.xlsx``, one sheet per table; needs the ``excel`` extra,
+        openpyxl) and ``"parquet"`` (one file per table, exact dtypes).
     leads : pandas.DataFrame, optional
         The lead outcome table of a conversion (``ConversionResult.leads``): written as
         ``leads.csv`` (spreadsheet-safe as the others; ``zcrm_notebook.read_lead_outcomes``
@@ -359,38 +386,43 @@ def export_report(
     Returns
     -------
     dict of str to pathlib.Path
-        ``snapshots``, ``jobs``, ``dcs``, ``orgs`` (``.csv``: the snapshot frame and
-        :func:`~zcrm_notebook.analysis.summary.summarize_jobs`, ``summarize_dcs``,
-        ``summarize_orgs``), ``overview``, ``progress``, ``failure_rate``, ``outcomes``,
-        ``status_timeline`` (``.png``, 100 dpi), with ``leads``: ``leads`` (``.csv``) and
-        ``lead_outcomes`` (``.png``), and ``readme`` (``README.md``: columns, dtypes and
-        units of each file).
+        Tables: ``snapshots``, ``jobs``, ``dcs``, ``orgs`` (``.csv``: the snapshot frame
+        and :func:`~zcrm_notebook.analysis.summary.summarize_jobs`, ``summarize_dcs``,
+        ``summarize_orgs``), ``workbook`` (``report.xlsx``), ``snapshots_parquet``,
+        ``jobs_parquet``... (``.parquet``), for the formats written; figures:
+        ``overview``, ``progress``, ``failure_rate``, ``outcomes``, ``status_timeline``
+        (``.png``, 100 dpi); with ``leads``: ``leads`` (``.csv``) and ``lead_outcomes``
+        (``.png``); ``readme`` (``README.md``: columns, dtypes and units).
 
     Raises
     ------
     zcrm_notebook.errors.ConfigError
-        For an unknown ``tz``, a frame lacking snapshot columns, an empty folder name, a
-        folder that is a file or cannot be created or written (one line, no errno), or a
-        folder holding other files (names the folder and the files; see
+        For an unknown ``tz`` or format, ``xlsx`` without openpyxl or with a table longer
+        than a sheet, a frame lacking snapshot columns, an empty folder name, a folder
+        that is a file or cannot be created or written (one line, no errno), or a folder
+        holding other files (names the folder and the files; see
         :func:`check_export_dir`).
     """
     _, tz_name = zone(tz)
-    snapshots = coerce_snapshots(df)  # a bad frame fails before anything is written
+    tables = {  # a bad frame fails before anything is written
+        "snapshots": coerce_snapshots(df),
+        "jobs": summarize_jobs(df),
+        "dcs": summarize_dcs(df),
+        "orgs": summarize_orgs(df),
+    }
     outcomes = None if leads is None else coerce_outcomes(leads)
-    tables = {"jobs": summarize_jobs(df), "dcs": summarize_dcs(df), "orgs": summarize_orgs(df)}
+    formats = check_formats(formats, tables)
     out = check_export_dir(out_dir, overwrite=overwrite)
-    paths = {key: out / name for key, name in _bundle_names(outcomes is not None).items()}
-    if _is_our_bundle(out):  # a previous bundle's lead files, now stale
-        for name in set(_bundle_names().values()) - {p.name for p in paths.values()}:
-            (out / name).unlink(missing_ok=True)
+    names = _bundle_names(formats, leads=outcomes is not None)
+    paths = {key: out / name for key, name in names.items()}
     try:
+        _remove_stale(out, names)
         # the README (with the marker) first: an interrupted export is still ours
-        paths["readme"].write_text(_readme(paths, spreadsheet_safe, tz_name), encoding="utf-8")
+        readme = _readme(paths, spreadsheet_safe, tz_name, formats)
+        paths["readme"].write_text(readme, encoding="utf-8")
         if outcomes is not None:
             _lead_files(outcomes, paths, spreadsheet_safe, tz)
-        write_snapshots_csv(snapshots, paths["snapshots"], spreadsheet_safe=spreadsheet_safe)
-        for key, table in tables.items():
-            _summary_csv(table, paths[key], spreadsheet_safe)
+        write_tables(tables, out, formats, spreadsheet_safe=spreadsheet_safe)
         make_report(df, tz=tz).savefig(paths["overview"], dpi=100)
         for stem, (func, kwargs, size) in FIGURES.items():
             fig = Figure(figsize=size, layout="constrained")

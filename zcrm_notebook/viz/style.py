@@ -26,7 +26,9 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 from ..errors import ConfigError
 from .text import UNIT
 
-#: Colour of each job status (snapshot categories).
+#: Colour of each job status (snapshot categories), by meaning: grey waiting, blue
+#: running, green done, red failed; a status we do not know and no status at all (an
+#: ``error`` row) get purple and orange, distinct from every other.
 STATUS_COLORS: dict[str, str] = {
     "scheduled": "#b8c2cc",
     "in_progress": "#4c78a8",
@@ -41,6 +43,8 @@ OUTCOME_COLORS: dict[str, str] = {
     "failed": STATUS_COLORS["failed"],
     "pending": "#d9d9d9",
 }
+#: Colour of text that reports a failure (failed leads, an error message).
+ALERT_COLOR = "#c0392b"
 #: Colour of each lead outcome of a conversion: converted green, not converted red (the
 #: job statuses' colours), pending light, the outcomes that are no verdict neutral greys.
 LEAD_OUTCOME_COLORS: dict[str, str] = {
@@ -52,30 +56,32 @@ LEAD_OUTCOME_COLORS: dict[str, str] = {
     "deleted": "#5f5f5f",
 }
 #: Colour of each Zoho data-center code; other codes get :func:`dc_color`'s fallback.
+#: A qualitative palette (Okabe-Ito based) with no red and no green: those mean failed
+#: and converted, and a data center drawn in them would read as good or bad.
 DC_COLORS: dict[str, str] = {
-    "us": "#1f77b4",
-    "eu": "#ff7f0e",
-    "in": "#2ca02c",
-    "au": "#d62728",
-    "jp": "#9467bd",
-    "cn": "#8c564b",
-    "ca": "#e377c2",
-    "sa": "#7f7f7f",
-    "uk": "#bcbd22",
+    "us": "#0072b2",
+    "eu": "#e69f00",
+    "in": "#cc79a7",
+    "au": "#6a3d9a",
+    "jp": "#f0e442",
+    "cn": "#56b4e9",
+    "ca": "#8c6d31",
+    "sa": "#393b79",
+    "uk": "#17becf",
 }
 _FALLBACK = [
-    "#17becf",
-    "#aec7e8",
-    "#ffbb78",
-    "#98df8a",
-    "#ff9896",
-    "#c5b0d5",
-    "#c49c94",
-    "#f7b6d2",
-    "#dbdb8d",
-    "#9edae5",
-    "#393b79",
-    "#637939",
+    "#88ccee",
+    "#aa4499",
+    "#ddcc77",
+    "#332288",
+    "#999933",
+    "#9c9ede",
+    "#bd9e39",
+    "#7b4173",
+    "#de9ed6",
+    "#3182bd",
+    "#6baed6",
+    "#e7ba52",
 ]
 OTHER_COLOR = "#9e9e9e"
 BY_LABEL = {"dc": "data center", "org": "org", "job": "job"}
@@ -115,7 +121,7 @@ def group_colors(by: str, names: list, dc_of: dict[str, str] | None = None) -> l
     Data centers get :func:`dc_color`. An org gets the colour of its data center when
     ``dc_of`` (org -> data center, see :func:`org_dcs`) maps it and no other org shown
     has that data center, so ``au-org`` is drawn like ``au``; the other orgs, and jobs,
-    get the tab10 colours in the given order, skipping the colours of the data centers
+    get the data-center palette in the given order, skipping the colours of the data centers
     of the orgs shown (two orgs in ``eu`` are neither orange).
     """
     names = [str(n) for n in names]
@@ -126,7 +132,7 @@ def group_colors(by: str, names: list, dc_of: dict[str, str] | None = None) -> l
         shown: list[str | None] = [dc_of.get(n) if by == "org" else None for n in names]
         out = [dc_color(d) if d is not None and shown.count(d) == 1 else "" for d in shown]
         taken = {dc_color(d) for d in shown if d is not None}  # no org looks like another DC
-        palette = [*DC_COLORS.values(), "#17becf", *_FALLBACK]
+        palette = [*DC_COLORS.values(), *_FALLBACK]
         free = [c for c in palette if c not in taken] or palette
         i = 0
         for k, c in enumerate(out):
@@ -177,13 +183,22 @@ _OFFSET_FORMATS = ["", "%Y", "%Y", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"]
 _MAX_TICKS = dict.fromkeys(
     [mdates.YEARLY, mdates.MONTHLY, mdates.DAILY, mdates.HOURLY, mdates.MINUTELY], 9
 ) | {mdates.SECONDLY: 7, mdates.MICROSECONDLY: 5}
-MIN_TIME_SPAN = pd.Timedelta("1min")  # narrowest time axis (a single poll is centred in it)
+MIN_TIME_SPAN = pd.Timedelta("1min")  # narrowest time axis (from the first poll on)
 
 
 class _ClockLocator(mdates.AutoDateLocator):
     """AutoDateLocator without duplicate ticks: on a spring-forward day the local times
     that do not exist (02:00, 02:30 in Paris) fall on the same instants as 03:00, 03:30,
-    which would draw those labels twice."""
+    which would draw those labels twice.
+
+    Spans of 3 to 4 minutes have too few whole minutes for ``minticks`` and too many
+    seconds for 7 second ticks 30 s apart: matplotlib then warns ("unable to pick an
+    appropriate interval") and falls back. A 60-second step among the second intervals
+    covers them (ticks on whole minutes)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.intervald[mdates.SECONDLY] = [1, 5, 10, 15, 30, 60]
 
     def __call__(self):
         return np.unique(super().__call__())
@@ -214,17 +229,18 @@ def time_axis(ax: Axes, tz: str | tzinfo) -> None:
 
 
 def widen_time_axis(ax: Axes, x: np.ndarray) -> None:
-    """Make the x view at least :data:`MIN_TIME_SPAN` wide around the date numbers ``x``
-    (else a single poll would be drawn on an axis of several years)."""
+    """Make the x view at least :data:`MIN_TIME_SPAN` wide from the first date number of
+    ``x`` on (else a single poll would be drawn on an axis of several years). The view
+    starts at the first poll: a run that has just begun reads forward, never with times
+    before it started."""
     x = np.asarray(x, float)
     x = x[np.isfinite(x)]
     if not len(x):
         return
     lo, hi = float(x.min()), float(x.max())
-    half = MIN_TIME_SPAN / pd.Timedelta("1D") / 2
-    if hi - lo < 2 * half:
-        mid = (lo + hi) / 2
-        ax.set_xlim(mid - half, mid + half)
+    span = MIN_TIME_SPAN / pd.Timedelta("1D")
+    if hi - lo < span:
+        ax.set_xlim(lo, lo + span)
 
 
 def _laid_out_width(ax: Axes) -> float:
