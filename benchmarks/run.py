@@ -23,6 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_convert  # noqa: E402
 import bench_frame  # noqa: E402
 import bench_import  # noqa: E402
 import bench_poll  # noqa: E402
@@ -34,6 +35,7 @@ FULL = {
     "frame": dict(n_jobs=10_000, n_polls=100),
     "render": dict(n_jobs=3000, refreshes=500),
     "import": dict(repeat=7),
+    "convert": dict(n_leads=5000, n_orgs=3, naive_leads=1000),
 }
 QUICK = {
     "round": dict(n_jobs=40, n_orgs=2),
@@ -41,6 +43,7 @@ QUICK = {
     "frame": dict(n_jobs=50, n_polls=10),
     "render": dict(n_jobs=30, refreshes=5),
     "import": dict(repeat=1),
+    "convert": dict(n_leads=150, n_orgs=3, naive_leads=30),
 }
 
 
@@ -93,6 +96,7 @@ def _rows(results: dict) -> list[dict]:
             "== True",
         ),
     ]
+    rows += _convert_rows(results["convert"])
     rows += [("render", k, v, "") for k, v in d.items() if k.endswith("_s")]
     if "figures_after_refreshes" in d:
         rows.append(
@@ -104,6 +108,35 @@ def _rows(results: dict) -> list[dict]:
             )
         )
     return [_judge(*row) for row in rows]
+
+
+def _convert_rows(c: dict) -> list[tuple]:
+    """Calls, credits and seconds per 1,000 leads of convert_leads and the naive loops."""
+    ours, single, reads = (c["per_1000"][k] for k in ("ours", "single", "per_lead_read"))
+    return [
+        ("convert", "calls per 1,000 leads (schedule+watch+reconcile)", ours["calls"], ""),
+        ("convert", "credits per 1,000 leads", ours["credits"], ""),
+        ("convert", "seconds per 1,000 leads (simulated clock)", ours["seconds"], ""),
+        ("convert", "calls per 1,000 leads, single convert each", single["calls"], ""),
+        ("convert", "credits per 1,000 leads, single convert each", single["credits"], ""),
+        ("convert", "seconds per 1,000 leads, single convert each", single["seconds"], ""),
+        ("convert", "calls / single convert each", c["calls_vs_single"], "<= 0.5"),
+        ("convert", "credits / single convert each", c["credits_vs_single"], "<= 0.1"),
+        ("convert", "seconds / single convert each", c["seconds_vs_single"], ""),
+        ("convert", "Get Records calls per 1,000, one per lead", reads["calls"], ""),
+        (
+            "convert",
+            "Get Records calls / one per lead",
+            c["records_calls_vs_per_lead_read"],
+            "<= 0.02",
+        ),
+        (
+            "convert",
+            "every lead exactly once in the outcome table",
+            c["ours"]["every_lead_once"],
+            "== True",
+        ),
+    ]
 
 
 def _judge(bench: str, metric: str, value, goal: str) -> dict:
@@ -145,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "frame": bench_frame.frame_scale(**sizes["frame"]),
         "render": bench_render.rendering(**sizes["render"]),
         "import": bench_import.import_time(**sizes["import"]),
+        "convert": bench_convert.convert_economy(**sizes["convert"]),
     }
     rows = _rows(results)
     _print(rows)
