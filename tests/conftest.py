@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 import threading
 
@@ -11,6 +12,13 @@ import pandas as pd
 import pytest
 
 matplotlib.use("Agg")
+
+# A test run started in the background by a non-interactive shell (`.ci/run &`, cron) inherits
+# SIGINT ignored, and so would every CLI it starts: the tests that press Ctrl-C on a child
+# would then wait for a process that never hears it. Children of a process that handles
+# SIGINT start with the default disposition again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from zcrm_notebook.auth import (
     OrgCredentials,  # noqa: E402
