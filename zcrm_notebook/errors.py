@@ -27,6 +27,7 @@ and :class:`ZcrmError` masks its message, code and details with
     │   ├── EndpointConfigError           404 INVALID_URL_PATTERN, API_NOT_SUPPORTED (ends org)
     │   └── BadRequestError               REQUIRED_PARAM_MISSING, INVALID_REQUEST_METHOD (ends org)
     ├── TransportError                    connection error, timeout (no HTTP answer)
+    │   └── AccountsUnreachableError      no answer from the accounts server (token request)
     └── ResponseFormatError               an answer that is not the documented format
 
     UserWarning
@@ -64,6 +65,7 @@ __all__ = [
     "EndpointConfigError",
     "BadRequestError",
     "TransportError",
+    "AccountsUnreachableError",
     "ResponseFormatError",
     "DataQualityWarning",
     "UnverifiedFactWarning",
@@ -304,6 +306,14 @@ class TransportError(ZcrmError):
     def __init__(self, message: str, *, sent: bool = True, **kw) -> None:
         super().__init__(message, **kw)
         self.sent = sent
+
+
+class AccountsUnreachableError(TransportError):
+    """A token request got no answer from the org's accounts server (refused, reset, timed
+    out): no CRM call was made, so no API credit was spent. The poller holds the whole org
+    (one token attempt per backoff) rather than let every job ask again."""
+
+    default_code = "TRANSPORT_ERROR"
 
 
 class ResponseFormatError(ZcrmError):

@@ -34,6 +34,7 @@ from ..api.destinations import DestinationPolicy, is_loopback_url
 from ..api.endpoints import AUTHORIZE, MASS_CONVERT_READ_SCOPE, REVOKE, TOKEN
 from ..api.transport import new_session
 from ..errors import (
+    AccountsUnreachableError,
     ResponseFormatError,
     TokenEndpointError,
     TokenThrottledError,
@@ -347,7 +348,7 @@ def call_token_endpoint(
             code="REDIRECT",
         ) from None
     except requests.RequestException as exc:
-        raise TransportError(
+        raise AccountsUnreachableError(
             f"token request to {host} got no answer ({type(exc).__name__})",
             code=type(exc).__name__,
         ) from None

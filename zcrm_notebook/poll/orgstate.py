@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from ..auth.credentials import OrgCredentials
 from ..client import ZohoClient
-from ..errors import ZcrmError
+from ..errors import AccountsUnreachableError, ApiError, ZcrmError
 from .policy import PollPolicy
 
 T = TypeVar("T")
@@ -45,11 +45,14 @@ class OrgStats:
     token_requests: int = 0
     failed_reason: str | None = None
     failed_message: str | None = None
+    answered: int = 0
 
     @property
     def credits_used(self) -> int:
-        """Estimated API credits used: one per status GET (Zoho does not document the cost)."""
-        return self.requests
+        """Estimated API credits used: one per call the CRM API answered (Zoho does not
+        document the cost of the status GET); a call that never reached it (no token, no
+        connection) costs none."""
+        return self.answered
 
 
 @dataclass
@@ -67,6 +70,7 @@ class OrgState(Generic[T]):
     backoff_until: float = 0.0
     backoff_level: int = 0
     dead: bool = False
+    unreachable: int = 0  # token requests in a row that got no answer (one call at a time)
     error_codes_seen: set[str] = field(default_factory=set)
 
     @classmethod
@@ -101,7 +105,8 @@ class OrgState(Generic[T]):
 
     def has_due(self, now: float) -> bool:
         """A poll is due and a call slot is free."""
-        return bool(self.queue) and self.in_flight < self.cap and self.queue[0][0] <= now
+        cap = 1 if self.unreachable else self.cap
+        return bool(self.queue) and self.in_flight < cap and self.queue[0][0] <= now
 
     def take(self) -> T:
         """The next due item, counted as one call in flight and one request."""
@@ -114,6 +119,10 @@ class OrgState(Generic[T]):
         """A call came back (an answer or a :class:`ZcrmError`); an answer ends the org's
         backoff streak and brings its ``credits_remaining``."""
         self.in_flight -= 1
+        if not isinstance(result, ZcrmError) or isinstance(result, ApiError):
+            self.stats.answered += 1
+        if not isinstance(result, AccountsUnreachableError):
+            self.unreachable = 0  # a token came, or the accounts server answered
         if not isinstance(result, ZcrmError):
             self.backoff_level = 0
             credits = getattr(result, "credits_remaining", None)
