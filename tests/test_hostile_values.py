@@ -173,3 +173,39 @@ def test_cli_poll_with_a_store_survives_every_absurd_answer(tmp_path):
     for job_id in answers:
         rows = df[df["job_id"] == job_id]
         assert len(rows) and codes(rows) == ["RESPONSE_FORMAT"] * len(rows), (job_id, codes(rows))
+
+
+# JSON "\ud800" decodes to a lone surrogate: no UTF-8 encoder (pyarrow, sqlite3, a CSV, a
+# terminal) takes it
+LONE_SURROGATES = {
+    "status word": (200, '{"data": [{"Status": "\\ud800COMPLETED", "Total_Count": 10}]}'),
+    "error message": (
+        400,
+        '{"code": "INVALID_DATA", "message": "bad \\udfff id", "status": "error"}',
+    ),
+    "error code": (400, '{"code": "X\\udc00", "message": "m", "status": "error"}'),
+    "error details": (
+        400,
+        '{"code": "INVALID_DATA", "details": {"id": "\\ud800"}, "status": "error"}',
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LONE_SURROGATES))
+def test_a_lone_surrogate_in_server_text_is_replaced_and_the_run_goes_on(fake, tmp_path, name):
+    status, body = LONE_SURROGATES[name]
+    once = lambda req, n: Answer(status, body.encode()) if n == 1 else Answer(200, status_body())  # noqa: E731
+    fake.status = by_job({BAD: once})
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    store = tmp_path / "s.sqlite"
+    poller = manual_poller({ORG: [GOOD, BAD]}, {ORG: creds}, policy=POLICY, store=store)
+    df = poller.run()
+    assert poller.stopped_reason == "finished"
+    assert_good_job_finished(df)
+    bad = df[df["job_id"] == BAD]
+    texts = [str(v) for v in bad[["raw_status", "error_code", "error_message"]].to_numpy().ravel()]
+    assert any("\ufffd" in t for t in texts) or name == "error details", texts
+    assert fake.status_requests(BAD) == 2
+    csv = zn.write_snapshots_csv(df, tmp_path / "s.csv")
+    pd.testing.assert_frame_equal(zn.read_snapshots(csv), df)
+    pd.testing.assert_frame_equal(zn.read_store(store), df)

@@ -59,6 +59,8 @@ _PATTERNS = [
 MASK = "***"
 # C0 and C1 control characters, DEL, and the Unicode line/paragraph separators
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# lone surrogates (JSON "\ud800" decodes to one): no UTF-8 file, frame or terminal takes them
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def mask(value: object) -> str:
@@ -106,7 +108,8 @@ def clean_text(text: object, limit: int = SERVER_TEXT_LIMIT) -> str:
     """Server text made fit to store or print: masked, on one line, at most ``limit`` long.
 
     Every secret and token shape is masked (:func:`redact`), each run of control
-    characters (newline, CR, tab, escape, NUL, DEL, C1) becomes one space, and text longer
+    characters (newline, CR, tab, escape, NUL, DEL, C1) becomes one space, a lone surrogate
+    (no UTF-8 encoder takes it) becomes U+FFFD, and text longer
     than ``limit`` characters is cut and ends with ``...``. A value that is not text (a
     JSON number, list or object) is taken as its JSON text.
     """
@@ -115,7 +118,7 @@ def clean_text(text: object, limit: int = SERVER_TEXT_LIMIT) -> str:
             text = json.dumps(text, default=str)[: 4 * limit]
         except (ValueError, TypeError, RecursionError):  # too deep, or not JSON at all
             text = f"<{type(text).__name__}>"
-    text = _CONTROL.sub(" ", redact(text))
+    text = _CONTROL.sub(" ", redact(_SURROGATE.sub("\ufffd", text)))
     return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
 
 
