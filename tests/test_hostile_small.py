@@ -36,6 +36,7 @@ from hostile_server import (
 )
 
 import zcrm_notebook as zn
+from zcrm_notebook.auth.tokenstore import TokenStore
 
 ORG = "small-org"
 JOBS = [f"36523970000098350{i:02d}" for i in range(6)]
@@ -181,6 +182,32 @@ def test_cli_auth_status_removes_a_leftover_token_store_temp_file(fake, tmp_path
     assert code == 0, err
     assert ORG in out and leaks([out, err], fake.secrets()) == []
     assert not leftover.exists(), "a temp file holding secrets survived `auth --status`"
+
+
+def odd_token_store(tmp_path, kind: str):
+    if kind == "deep JSON":
+        path = tmp_path / "tokens.json"
+        path.write_text('{"format": ' + "[" * 100_000)
+        return path
+    return not_a_file(tmp_path, kind, "tokens.json")
+
+
+STORE_KINDS = ["deep JSON", "pipe", "device", "huge sparse"]
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_a_token_store_that_is_deep_a_pipe_a_device_or_huge_is_refused(tmp_path, kind):
+    with pytest.raises(zn.ZcrmError, match="token store .*(too deep|regular file|larger than)"):
+        TokenStore(odd_token_store(tmp_path, kind)).read()
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS[:3])
+def test_cli_auth_status_refuses_an_odd_token_store_in_one_line(tmp_path, kind):
+    env, _ = child_env(tmp_path)
+    store = odd_token_store(tmp_path, kind)
+    code, _, err = run_cli(["auth", "--status", "--store", str(store)], env, timeout_s=30)
+    assert code is not None, "the CLI hung"
+    assert_one_line_error(code, err)
 
 
 # --- control characters in an org label -----------------------------------------------------
