@@ -209,3 +209,26 @@ def test_a_lone_surrogate_in_server_text_is_replaced_and_the_run_goes_on(fake, t
     csv = zn.write_snapshots_csv(df, tmp_path / "s.csv")
     pd.testing.assert_frame_equal(zn.read_snapshots(csv), df)
     pd.testing.assert_frame_equal(zn.read_store(store), df)
+
+
+@pytest.mark.parametrize("expires_in", ["true", "1" + "0" * 400])
+def test_an_absurd_token_lifetime_is_zohos_hour(fake, expires_in):
+    """``expires_in`` true (float: 1 s, a refresh before every call) or of 400 digits
+    (float() overflows): the documented hour instead, one token request for the run."""
+
+    def token(req, n):
+        answer = json.loads(fake.issue_token(req, n).payload())
+        text = json.dumps({**answer, "expires_in": "__E__"}).replace('"__E__"', expires_in)
+        return Answer(200, text.encode())
+
+    fake.token = token
+    progress = lambda req, n: Answer(  # noqa: E731
+        200, status_body("IN_PROGRESS" if n < 10 else "COMPLETED", converted=min(n, 10),
+                         not_converted=max(0, 10 - n))
+    )  # fmt: skip
+    fake.status = progress
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    df = manual_poller({ORG: [GOOD]}, {ORG: creds}, policy=POLICY).run()
+    assert df["error_code"].isna().all(), df["error_code"].tolist()
+    assert df["status"].astype(str).tolist()[-1] == "completed"
+    assert fake.counts["token"] == 1
