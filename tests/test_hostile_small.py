@@ -184,6 +184,16 @@ def test_cli_auth_status_removes_a_leftover_token_store_temp_file(fake, tmp_path
     assert not leftover.exists(), "a temp file holding secrets survived `auth --status`"
 
 
+@pytest.mark.parametrize("kind", ["pipe", "device"])
+def test_cli_report_of_a_pipe_or_a_device_is_refused_in_one_line(tmp_path, kind):
+    env, _ = child_env(tmp_path)
+    source = str(not_a_file(tmp_path, kind, "s.csv"))
+    code, _, err = run_cli(["report", source, "--out", str(tmp_path / "rep")], env, timeout_s=30)
+    assert code is not None, "the CLI hung"
+    assert_one_line_error(code, err)
+    assert "not a regular file" in err
+
+
 def odd_token_store(tmp_path, kind: str):
     if kind == "deep JSON":
         path = tmp_path / "tokens.json"
