@@ -23,6 +23,7 @@ from hostile_server import (
     child_env,
     deep_json,
     manual_poller,
+    raw_response,
     run_cli,
     status_body,
     write_toml,
@@ -232,3 +233,20 @@ def test_an_absurd_token_lifetime_is_zohos_hour(fake, expires_in):
     assert df["error_code"].isna().all(), df["error_code"].tolist()
     assert df["status"].astype(str).tolist()[-1] == "completed"
     assert fake.counts["token"] == 1
+
+
+# chunk sizes http.client and urllib3 do not refuse themselves (-2 reached read(-2): ValueError)
+CHUNK_SIZES = ["-2", "-0", "+5", "ffffffffffffffffffff", '5;x="y"']
+
+
+@pytest.mark.parametrize("size", CHUNK_SIZES)
+def test_a_malformed_chunk_size_is_a_zcrm_error_and_a_row(fake, size):
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    chunked = head + size.encode() + b"\r\n{}\r\n0\r\n\r\n"
+    fake.status = by_job({BAD: lambda req, n: raw_response(chunked)})
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    with pytest.raises(zn.ZcrmError):  # the public client: nothing but the package's errors
+        zn.ZohoClient(creds, timeout_s=5).get_status(BAD)
+    df = manual_poller({ORG: [GOOD, BAD]}, {ORG: creds}, policy=POLICY).run()
+    assert_good_job_finished(df)
+    assert (df[df["job_id"] == BAD]["status"] == "error").all()

@@ -326,6 +326,10 @@ def _bounded_send(
             r = send(request, **kwargs)
             try:
                 _read_body(r, cap)
+            except ValueError as exc:  # http.client on a negative chunk size ("-2")
+                _close(r)
+                why = f"malformed body ({type(exc).__name__})"
+                raise requests.exceptions.ChunkedEncodingError(why, request=request) from None
             except BaseException:
                 _close(r)
                 raise
