@@ -137,13 +137,16 @@ def token_lifetime_s(answer: dict) -> float:
     -------
     float
         Seconds, in (0, 86400]. A value above a day without ``expires_in_sec`` is taken as
-        milliseconds; a missing, non-numeric or non-positive value means Zoho's documented
-        hour; anything still above a day is capped at a day.
+        milliseconds; a missing, non-numeric (a boolean too), too large to be a float, or
+        non-positive value means Zoho's documented hour; anything still above a day is
+        capped at a day.
     """
     raw = answer.get("expires_in_sec", answer.get("expires_in"))
+    if isinstance(raw, bool):  # JSON true is no lifetime (float(True) would be 1 s)
+        return DEFAULT_LIFETIME_S
     try:
         value = float(raw)  # type: ignore[arg-type]  # None and junk: TypeError/ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of 400 digits
         return DEFAULT_LIFETIME_S
     if value != value or value <= 0:  # NaN or nonsense
         return DEFAULT_LIFETIME_S

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from ..auth.credentials import OrgCredentials
 from ..errors import ConfigError, JobInputError
 from ..redact import clean_text, shown
+from .files import MAX_TABLE_BYTES, check_input_file
 
 __all__ = ["read_id_csv", "table_pairs", "id_pairs", "is_na", "only_org", "SEPARATORS"]
 
@@ -75,11 +76,13 @@ def read_id_csv(path: str | os.PathLike, what: str = "jobs"):
     Raises
     ------
     ConfigError
-        If the file is missing, a folder, not UTF-8, or not a readable CSV (the message
-        quotes at most 80 characters of it).
+        If the file is missing, a folder, a pipe or a device, larger than
+        :data:`~zcrm_notebook.inputs.files.MAX_TABLE_BYTES`, not UTF-8, or not a readable
+        CSV (the message quotes at most 80 characters of it).
     """
     import pandas as pd
 
+    check_input_file(path, what, MAX_TABLE_BYTES)
     sep = _sniff_separator(path, what)
     try:
         df = pd.read_csv(

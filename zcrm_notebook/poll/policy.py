@@ -157,6 +157,10 @@ class PollPolicy:
         return base * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter)
 
 
+# how far a job got, for telling progress from answers that flap (final states end polling)
+_RANK = {JobState.SCHEDULED: 0, JobState.IN_PROGRESS: 1}
+
+
 def _processed(st: JobStatus) -> int | None:
     if st.converted_count is None and st.failed_count is None:
         if st.total_count is not None and st.not_converted_count is not None:
@@ -173,7 +177,8 @@ class JobTrack:
     last: JobStatus | None = None
     last_at: float | None = None
     moved_at: float | None = None
-    changed_at: float | None = None  # last answer that changed (an unknown word never does)
+    changed_at: float | None = None  # last answer that progressed (an unknown word never does)
+    best: tuple[int, int] = (-1, -1)  # furthest (state rank, processed count) answered so far
     rate_origin: tuple[float, int] | None = None  # (time, processed) when progress began
     not_found: int = 0
     errors: int = 0
@@ -182,15 +187,24 @@ class JobTrack:
     def observe(self, st: JobStatus, now: float, policy: PollPolicy, rng: random.Random) -> float:
         """Record a successful answer; return the delay until the next poll (seconds).
 
-        An ``unknown`` status is polled every ``max_interval_s``; its counts moving does
-        not count as a change (see :meth:`unchanged_s`).
+        Only progress counts as a change (see :meth:`unchanged_s`): a state further than
+        any answered before (scheduled, then in progress) or more leads processed than ever
+        before; an ``unknown`` status never does, and is polled every ``max_interval_s``.
         """
         prev, prev_at = self.last, self.last_at
         moved = prev is None or st.counts != prev.counts or st.status != prev.status
         started = prev is not None and prev.status != st.status
+        # progress: a state or a processed count further than any answered before (answers
+        # that flap between earlier values are not: a job of those is given up)
         unknown = st.status == JobState.UNKNOWN
-        if prev is None or started or (moved and not unknown):
+        rank, processed = _RANK.get(st.status, -1), _processed(st) or 0
+        progressed = not unknown and (rank > self.best[0] or processed > self.best[1])
+        if prev is None or progressed:
             self.changed_at = now
+        else:  # flapping answers back off like unchanged ones
+            moved = started = False
+        if not unknown:
+            self.best = (max(rank, self.best[0]), max(processed, self.best[1]))
         self.last, self.last_at, self.not_found, self.errors = st, now, 0, 0
         if unknown:
             self.interval_s = policy.max_interval_s
@@ -209,7 +223,7 @@ class JobTrack:
         return delay
 
     def unchanged_s(self, now: float) -> float:
-        """Seconds since the job's last change of status or counts (0 before any answer)."""
+        """Seconds since the job last progressed (0 before any answer; see :meth:`observe`)."""
         return 0.0 if self.changed_at is None else now - self.changed_at
 
     def _eta_s(
