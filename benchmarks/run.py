@@ -24,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_convert  # noqa: E402
 import bench_cpu  # noqa: E402
 import bench_frame  # noqa: E402
 import bench_frontier  # noqa: E402
@@ -41,6 +42,7 @@ FULL = {
     "frontier": dict(quick=False),
     "cpu": dict(quick=False),
     "scale": dict(quick=False),
+    "convert": dict(n_leads=5000, n_orgs=3, naive_leads=1000),
 }
 QUICK = {
     "round": dict(n_jobs=40, n_orgs=2),
@@ -51,6 +53,7 @@ QUICK = {
     "frontier": dict(quick=True),
     "cpu": dict(quick=True),
     "scale": dict(quick=True),
+    "convert": dict(n_leads=150, n_orgs=3, naive_leads=30),
 }
 
 
@@ -103,6 +106,7 @@ def _rows(results: dict) -> list[dict]:
             "== True",
         ),
     ]
+    rows += _convert_rows(results["convert"])
     rows += [("render", k, v, "") for k, v in d.items() if k.endswith("_s")]
     rows += [("frontier", *row) for row in bench_frontier.summary_rows(results["frontier"])]
     rows += _cpu_rows(results["cpu"]) + _scale_rows(results["scale"])
@@ -170,6 +174,35 @@ def _scale_rows(s: dict) -> list[tuple]:
     ]]  # fmt: skip
 
 
+def _convert_rows(c: dict) -> list[tuple]:
+    """Calls, credits and seconds per 1,000 leads of convert_leads and the naive loops."""
+    ours, single, reads = (c["per_1000"][k] for k in ("ours", "single", "per_lead_read"))
+    return [
+        ("convert", "calls per 1,000 leads (schedule+watch+reconcile)", ours["calls"], ""),
+        ("convert", "credits per 1,000 leads", ours["credits"], ""),
+        ("convert", "seconds per 1,000 leads (simulated clock)", ours["seconds"], ""),
+        ("convert", "calls per 1,000 leads, single convert each", single["calls"], ""),
+        ("convert", "credits per 1,000 leads, single convert each", single["credits"], ""),
+        ("convert", "seconds per 1,000 leads, single convert each", single["seconds"], ""),
+        ("convert", "calls / single convert each", c["calls_vs_single"], "<= 0.5"),
+        ("convert", "credits / single convert each", c["credits_vs_single"], "<= 0.1"),
+        ("convert", "seconds / single convert each", c["seconds_vs_single"], ""),
+        ("convert", "Get Records calls per 1,000, one per lead", reads["calls"], ""),
+        (
+            "convert",
+            "Get Records calls / one per lead",
+            c["records_calls_vs_per_lead_read"],
+            "<= 0.02",
+        ),
+        (
+            "convert",
+            "every lead exactly once in the outcome table",
+            c["ours"]["every_lead_once"],
+            "== True",
+        ),
+    ]
+
+
 def _judge(bench: str, metric: str, value, goal: str) -> dict:
     verdict = ""
     if goal:
@@ -212,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "frontier": bench_frontier.frontier(**sizes["frontier"], log=lambda _line: None),
         "cpu": bench_cpu.cpu_per_call(**sizes["cpu"], log=lambda _line: None),
         "scale": bench_scale.scale(**sizes["scale"], log=lambda _line: None),
+        "convert": bench_convert.convert_economy(**sizes["convert"]),
     }
     rows = _rows(results)
     _print(rows)

@@ -159,6 +159,7 @@ COMMAND_ARGS = {
     "poll": ["jobs.csv", "--out", "s.csv"],
     "report": ["s.csv", "--out", "report"],
     "auth": ["--status"],
+    "convert": ["leads.csv", "--config", "c.toml", "--store", "r.sqlite", "--out", "o"],
 }
 
 

@@ -165,6 +165,8 @@ def test_simulate_then_poll_in_two_processes(tmp_path):
         assert done.returncode == 0, done.stderr
         df = read_snapshots(tmp_path / "s.csv")
         assert df["job_id"].nunique() == 9
+        leads = (tmp_path / "leads.csv").read_text().splitlines()
+        assert leads[0] == "lead_id,org" and len(leads) == 1 + 4 * 60
         assert "completed" in done.stdout
     finally:
         sim.send_signal(signal.SIGINT)

@@ -519,3 +519,45 @@ def test_orgs_have_their_data_centers_colours_and_the_axis_reads_percent(scenari
     dash.figure.draw_without_rendering()
     ticks = [t.get_text() for t in dash._fig.ax_failure.get_xticklabels() if t.get_text()]
     assert ticks and all(t.endswith("%") for t in ticks)
+
+
+# -- a conversion's leads not converted ---------------------------------------------------------
+
+
+def test_a_conversion_store_shows_its_leads_not_converted_with_their_job(clock, tmp_path):
+    import warnings
+
+    from zcrm_notebook.convert import convert_leads
+    from zcrm_notebook.errors import DataQualityWarning
+    from zcrm_notebook.simulator import default_scenario
+
+    store = tmp_path / "run.sqlite"
+    with default_scenario(n_jobs=1, n_leads=30, dcs=("us",), clock=clock) as sim:
+        leads = sim.lead_ids("us-org")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            result = convert_leads(
+                leads, sim_orgs(sim), org="us-org", store=store, clock=clock.time,
+                sleep=clock.sleep, diagnose_credits=5,
+            )  # fmt: skip
+    dash = Dashboard.from_store(store)
+    try:
+        html_text = dash.leads_html.value
+        failed = result.leads.query("outcome == 'not_converted'")
+        assert dash.leads_box.layout.display is None and len(failed) == 3
+        assert all(lead in html_text for lead in failed["lead_id"])
+        assert all(job in html_text for job in failed["job_id"])
+        assert html_text.index(failed.dropna(subset=["reason"])["lead_id"].iloc[0]) < min(
+            html_text.index(x) for x in failed[failed["reason"].isna()]["lead_id"]
+        )  # a lead with Zoho's reason first
+        paths = dash.export(tmp_path / "report")
+        assert paths["leads"].exists() and "lead_outcomes" in paths
+        dash.show_leads(result.leads, max_rows=1)
+        assert "and 2 more leads not converted" in dash.leads_html.value
+    finally:
+        dash.close()
+    plain = Dashboard.from_frame(result.snapshots)
+    try:
+        assert plain.leads_box.layout.display == "none" and plain.leads is None
+    finally:
+        plain.close()

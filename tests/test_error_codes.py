@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from helpers_doc import error_tables, first_action, first_code
 
-from zcrm_notebook.api.error_codes import ACTIONS, BY_HTTP_STATUS, STATUS_GET_ERRORS, rule_for
+from zcrm_notebook.api import endpoints as ep
+from zcrm_notebook.api.error_codes import (
+    ACTIONS,
+    BY_HTTP_STATUS,
+    CONVERT_ERRORS,
+    GET_RECORDS_ERRORS,
+    MASS_CONVERT_POST_ERRORS,
+    STATUS_GET_ERRORS,
+    rule_for,
+)
 from zcrm_notebook.auth.hooks import TOKEN_ERRORS
 from zcrm_notebook.errors import (
     ApiError,
@@ -78,3 +89,43 @@ def test_the_http_status_decides_only_without_a_known_code():
     assert (
         rule_for(None, 502).action == "retry" and rule_for("NEW_CODE", 400).action == "give_up_job"
     )
+
+
+def doc_codes_and_actions(title: str) -> dict[str, set[str]]:
+    """code -> every action word of its rows in the doc's table ``title`` (a row may name
+    several codes, and an action per case: ``ids``: ``end_run``; ``Deals``: ...)."""
+    found: dict[str, set[str]] = {}
+    rows = next(rows for name, rows in TABLES.items() if name.startswith(title))
+    for row in rows:
+        actions = set(re.findall(r"`([a-z_]+)`", row["action"])) & set(ACTIONS)
+        for code in re.findall(r"`([A-Z_]+)`", row["code"]):
+            found.setdefault(code, set()).update(actions)
+    return found
+
+
+@pytest.mark.parametrize(
+    "title, table",
+    [
+        ("Mass convert POST", MASS_CONVERT_POST_ERRORS),
+        ("Get Records", GET_RECORDS_ERRORS),
+        ("Single lead convert", CONVERT_ERRORS),
+    ],
+)
+def test_each_conversion_table_is_the_doc_s(title, table):
+    own, common = doc_codes_and_actions(title), doc_codes_and_actions("Every CRM call")
+    assert set(own) - {"SCHEDULED", "SUCCESS"} <= set(table)  # every documented code has a rule
+    for code, rule in table.items():
+        actions = {rule.action} | ({rule.when[2]} if rule.when else set())
+        assert actions <= own.get(code, set()) | common.get(code, set()), code
+
+
+def test_a_post_rule_may_depend_on_the_details():
+    rule = MASS_CONVERT_POST_ERRORS["MANDATORY_NOT_FOUND"]
+    assert rule.action_for({"api_name": "ids", "json_path": "$.ids"}) == "end_run"
+    assert rule.action_for({"api_name": "Stage", "json_path": "$.Deals.Stage"}) == "not_scheduled"
+    rule = MASS_CONVERT_POST_ERRORS["INVALID_DATA"]
+    assert rule.action_for({"api_name": "ids", "expected_data_type": "long"}) == "end_run"
+    post = ep.MASS_CONVERT_SCHEDULE
+    assert rule_for(None, 502, post).action == "outcome_unknown"  # the job may exist
+    assert rule_for("NEW_CODE", 400, post).action == "not_scheduled"
+    assert rule_for("NEW_CODE", 400, ep.GET_RECORDS).action == "end_run"

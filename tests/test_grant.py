@@ -374,3 +374,28 @@ def test_cli_auth_url_prints_url_and_next_step(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "https://accounts.zohocloud.ca/oauth/v2/auth?" in out and "--redirect-url" in out
     assert "ca-secret-x" not in out
+
+
+def test_cli_scopes_convert_asks_the_web_flow_for_the_conversion_scopes(capsys, monkeypatch):
+    monkeypatch.setenv("ZOHO_CLIENT_SECRET", "ca-secret-x")
+    args = ["--org", "acme", "--dc", "ca", "--client-id", "1000.CAID", "--redirect-uri", CB]
+    assert run_cli(*args, "--auth-url", "--scopes", "convert") == 0
+    url = next(w for w in capsys.readouterr().out.split() if w.startswith("https://"))
+    scopes = parse_qs(urlsplit(url).query)["scope"][0].split(",")
+    assert scopes == [
+        "ZohoCRM.mass_convert.leads.READ",
+        "ZohoCRM.mass_convert.leads.CREATE",
+        "ZohoCRM.modules.leads.READ",
+    ]
+    assert run_cli("--print-scopes", "--scopes", "diagnose") == 0
+    assert capsys.readouterr().out.strip().endswith(",ZohoCRM.modules.leads.CREATE")
+
+
+def test_cli_grant_warns_when_zoho_granted_fewer_scopes_than_asked(sim, store, tmp_path, capsys):
+    config = tmp_path / "sim.toml"
+    sim.write_config(config)
+    code = sim.issue_grant_token("us-org", scopes=["ZohoCRM.mass_convert.leads.READ"])
+    args = ["--org", "us-org", "--config", str(config), "--store", str(store.path)]
+    assert run_cli(*args, "--grant-token", code, "--scopes", "convert") == 0
+    err = capsys.readouterr().err
+    assert "lacks ZohoCRM.mass_convert.leads.CREATE, ZohoCRM.modules.leads.READ" in err

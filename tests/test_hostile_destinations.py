@@ -374,3 +374,25 @@ def test_an_injected_session_keeps_its_ca_bundle_for_a_dc_org(zoho, evil):
             session.get(url, timeout=2)
     assert tz.fake.hosts() <= EU_HOSTS and session.verify == str(tz.ca_bundle)
     assert_nothing_reached(evil, net, tz.fake.secrets(), allowed_ports={tz.fake.port})
+
+
+# --- proxies of a session given by the user ---------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["environment", "session.proxies"])
+def test_a_loopback_call_never_goes_through_a_proxy(fake, evil, net, monkeypatch, where):
+    """A proxy of a given session (``trust_env`` on, or its own ``proxies``) would receive a
+    loopback org's plain-HTTP request, access token included, on another host."""
+    proxy = f"http://proxy.evil.example:{evil.port}"
+    session = requests.Session()
+    if where == "environment":
+        for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, proxy)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+    else:
+        session.proxies = {"http": proxy, "https": proxy}
+    client = zn.ZohoClient(zn.OrgCredentials(org=ORG, **fake.org_config()), session=session)
+    assert client.get_status(JOBS[0]).status.status == "completed"
+    assert fake.status_requests() == 1
+    assert_nothing_reached(evil, net, fake.secrets(), allowed_ports={fake.port})

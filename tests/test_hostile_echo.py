@@ -10,6 +10,7 @@ messages and reprs of the exceptions the public client raises.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from urllib.parse import quote, quote_plus
@@ -131,11 +132,66 @@ def token_echo_of_an_encoded_secret(fake):
             json.dumps(ODD_SECRET)[1:-1]}  # fmt: skip
 
 
+def b64(text: str, alphabet=base64.b64encode) -> str:
+    return alphabet(text.encode()).decode()
+
+
+def halves(text: str) -> list[str]:
+    return [text[: len(text) // 2], text[len(text) // 2 :]]
+
+
+# name -> the forms in which an endpoint echoes the access token (none holds it as sent)
+TOKEN_FORMS = {
+    "token_parts_without_prefix": lambda t: t.split(".")[1:],
+    "token_base64": lambda t: [b64(t)],
+    "header_base64url": lambda t: [b64(f"Zoho-oauthtoken {t}", base64.urlsafe_b64encode)],
+    "token_base64_halves": lambda t: halves(b64(t)),
+    "token_hex_halves": lambda t: halves(t.encode().hex()),
+    "token_percent_every_char": lambda t: ["".join(f"%{ord(c):02x}" for c in t)],
+    "token_zero_width_joined": lambda t: ["\u200b".join(t)],
+    "token_upper_case": lambda t: [t.upper()],
+    "token_reversed": lambda t: [t[::-1]],
+}
+
+
+def crm_message_encoded(name: str):
+    """The access token echoed in the message in the forms of ``TOKEN_FORMS[name]``."""
+    seen: set[str] = set()
+
+    def answer(req, n):
+        forms = TOKEN_FORMS[name](req.access_token)
+        seen.update(forms)
+        return Answer(400, envelope("INVALID_DATA", "bad: " + " ".join(forms)))
+
+    def install(fake):
+        fake.status = first(2, answer)
+        return seen  # filled as the endpoint answers
+
+    install.__name__ = f"crm_message_{name}"
+    return install
+
+
+def token_secret_escaped(fake):
+    """The client secret as HTML character references and JSON ``\\u`` escapes."""
+    seen: set[str] = set()
+
+    def answer(req, n):
+        secret = req.form.get("client_secret", "")
+        forms = ["".join(f"&#{ord(c)};" for c in secret[:21]),
+                 "".join(f"\\u{ord(c):04x}" for c in secret[21:])]  # fmt: skip
+        seen.update(forms + [secret[:21], secret[21:]])  # and the halves, decoded
+        return Answer(400, {"error": "invalid_client", "error_description": " ".join(forms)})
+
+    fake.token = answer
+    return seen
+
+
 MODES = {f.__name__: f for f in (
     token_error_description, token_error_code, token_400_description, token_html, crm_message,
     crm_message_bare_token, crm_details, crm_code, crm_401_code, crm_429_message,
     crm_status_word, crm_html, crm_unknown_token_shapes,
-    token_echo_of_an_encoded_secret)}  # fmt: skip
+    token_echo_of_an_encoded_secret, token_secret_escaped,
+    *(crm_message_encoded(name) for name in TOKEN_FORMS))}  # fmt: skip
 
 
 TRANSIENT = {"crm_429_message", "crm_html"}
@@ -179,7 +235,7 @@ def test_echoed_secrets_reach_no_frame_csv_store_log_or_exception(
     mode, tmp_path, debug_logs, capsys
 ):
     with FakeZoho() as fake:
-        extra = MODES[mode](fake) or set()
+        extra = MODES[mode](fake)  # a set that an echo may fill as it answers
         creds = zn.OrgCredentials(org=ORG, **fake.org_config())
         texts: list = exception_texts(creds)
         store = zn.SnapshotStore(tmp_path / "s.sqlite")
@@ -188,7 +244,7 @@ def test_echoed_secrets_reach_no_frame_csv_store_log_or_exception(
             texts += store_bytes(tmp_path / "s.sqlite")  # with its -wal, while open
         finally:
             store.close()
-        secrets = fake.secrets() | extra
+        secrets = fake.secrets() | (extra or set())
         sent = fake.counts["token"] + fake.status_requests()
     assert sent <= 40, f"{sent} requests for two jobs"
     assert len(df) >= len(JOBS)
@@ -206,9 +262,7 @@ def test_cli_poll_of_echoing_orgs_leaks_nothing(tmp_path):
     modes = [m for name, m in MODES.items() if name not in TRANSIENT]
     fakes = {f"org-{i}": FakeZoho() for i in range(len(modes))}
     try:
-        extra = set()
-        for fake, install in zip(fakes.values(), modes):
-            extra |= install(fake) or set()
+        extras = [install(fake) or set() for fake, install in zip(fakes.values(), modes)]
         config = write_toml(tmp_path / "orgs.toml",
                             {org: f.org_config() for org, f in fakes.items()})  # fmt: skip
         jobs = tmp_path / "jobs.csv"
@@ -218,7 +272,7 @@ def test_cli_poll_of_echoing_orgs_leaks_nothing(tmp_path):
             ["-vv", "poll", str(jobs), "--config", str(config), "--out", str(tmp_path / "s.csv"),
              "--store", str(tmp_path / "s.sqlite"), "--no-progress", "--min-interval", "0.05",
              "--max-interval", "0.1"], env, timeout_s=90)  # fmt: skip
-        secrets = set().union(*(f.secrets() for f in fakes.values())) | extra
+        secrets = set().union(*(f.secrets() for f in fakes.values()), *extras)
     finally:
         for f in fakes.values():
             f.close()

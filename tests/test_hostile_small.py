@@ -36,6 +36,7 @@ from hostile_server import (
 )
 
 import zcrm_notebook as zn
+from zcrm_notebook.auth.tokenstore import TokenStore
 
 ORG = "small-org"
 JOBS = [f"36523970000098350{i:02d}" for i in range(6)]
@@ -181,6 +182,42 @@ def test_cli_auth_status_removes_a_leftover_token_store_temp_file(fake, tmp_path
     assert code == 0, err
     assert ORG in out and leaks([out, err], fake.secrets()) == []
     assert not leftover.exists(), "a temp file holding secrets survived `auth --status`"
+
+
+@pytest.mark.parametrize("kind", ["pipe", "device"])
+def test_cli_report_of_a_pipe_or_a_device_is_refused_in_one_line(tmp_path, kind):
+    env, _ = child_env(tmp_path)
+    source = str(not_a_file(tmp_path, kind, "s.csv"))
+    code, _, err = run_cli(["report", source, "--out", str(tmp_path / "rep")], env, timeout_s=30)
+    assert code is not None, "the CLI hung"
+    assert_one_line_error(code, err)
+    assert "not a regular file" in err
+
+
+def odd_token_store(tmp_path, kind: str):
+    if kind == "deep JSON":
+        path = tmp_path / "tokens.json"
+        path.write_text('{"format": ' + "[" * 100_000)
+        return path
+    return not_a_file(tmp_path, kind, "tokens.json")
+
+
+STORE_KINDS = ["deep JSON", "pipe", "device", "huge sparse"]
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_a_token_store_that_is_deep_a_pipe_a_device_or_huge_is_refused(tmp_path, kind):
+    with pytest.raises(zn.ZcrmError, match="token store .*(too deep|regular file|larger than)"):
+        TokenStore(odd_token_store(tmp_path, kind)).read()
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS[:3])
+def test_cli_auth_status_refuses_an_odd_token_store_in_one_line(tmp_path, kind):
+    env, _ = child_env(tmp_path)
+    store = odd_token_store(tmp_path, kind)
+    code, _, err = run_cli(["auth", "--status", "--store", str(store)], env, timeout_s=30)
+    assert code is not None, "the CLI hung"
+    assert_one_line_error(code, err)
 
 
 # --- control characters in an org label -----------------------------------------------------
@@ -363,6 +400,48 @@ def test_cli_errors_about_garbage_files_are_short(fake, tmp_path):
         code, _, err = run_cli(argv, env)
         assert code == 1 and "Traceback" not in err, (kind, err[-500:])
         assert len(err) < 500, f"{kind}: {len(err)} characters on stderr"
+    assert fake.requests == []
+
+
+# --- input files that are not files: pipes, devices, huge sparse files ----------------------
+
+
+def not_a_file(tmp_path, kind: str, name: str):
+    """A path that would hang (a pipe with no writer) or never end (``/dev/zero``)."""
+    path = tmp_path / name
+    if kind == "pipe":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:  # 4 GiB of holes: nothing on disk, a lot in memory
+        with open(path, "wb") as fh:
+            fh.truncate(4 << 30)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["pipe", "device", "huge sparse"])
+def test_a_config_or_jobs_file_that_is_a_pipe_a_device_or_huge_is_refused(fake, tmp_path, kind):
+    orgs = {ORG: zn.OrgCredentials(org=ORG, **fake.org_config())}
+    with pytest.raises(zn.ZcrmError, match="config file .*(regular file|larger than)"):
+        zn.load_orgs(not_a_file(tmp_path, kind, "orgs.toml"))
+    with pytest.raises(zn.ZcrmError, match="jobs file .*(regular file|larger than)"):
+        zn.clean_jobs(str(not_a_file(tmp_path, kind, "jobs.csv")), orgs)
+
+
+@pytest.mark.parametrize("kind", ["pipe", "device"])
+def test_cli_poll_refuses_a_pipe_or_a_device_as_config_or_jobs_in_one_line(fake, tmp_path, kind):
+    config = write_toml(tmp_path / "orgs.toml", {ORG: fake.org_config()})
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(f"job_id,org\n{JOBS[0]},{ORG}\n")
+    odd = not_a_file(tmp_path, kind, "odd")
+    env, _ = child_env(tmp_path)
+    out = str(tmp_path / "s.csv")
+    for argv in (["poll", str(odd), "--config", str(config), "--out", out],
+                 ["poll", str(jobs), "--config", str(odd), "--out", out]):  # fmt: skip
+        code, _, err = run_cli(argv, env, timeout_s=30)
+        assert code is not None, f"{argv}: the CLI hung"
+        assert_one_line_error(code, err)
+        assert "not a regular file" in err
     assert fake.requests == []
 
 

@@ -44,6 +44,22 @@ STILL_ANSWERS = {
     "unknown word, counts moving": lambda req, n: Answer(
         200, status_body("ON_HOLD", total=50, converted=n % 50, not_converted=50 - n % 50)
     ),
+    # answers that change every time but flap between earlier values: no progress
+    "counts flapping": lambda req, n: Answer(
+        200, status_body("IN_PROGRESS", total=10, converted=3 + n % 2, not_converted=7 - n % 2)
+    ),
+    "counts cycling": lambda req, n: Answer(
+        200, status_body("IN_PROGRESS", total=10, converted=n % 3, not_converted=10 - n % 3)
+    ),
+    "state flapping": lambda req, n: Answer(
+        200, status_body("IN_PROGRESS" if n % 2 else "SCHEDULED", 10, 0, 10)
+    ),
+    "known and unknown word flapping": lambda req, n: Answer(
+        200, status_body("IN_PROGRESS" if n % 2 else "PAUSED", 10, 3, 7)
+    ),
+    "total flapping": lambda req, n: Answer(
+        200, status_body("IN_PROGRESS", total=10 + n % 2, converted=3, not_converted=7)
+    ),
 }
 
 

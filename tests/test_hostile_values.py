@@ -23,6 +23,7 @@ from hostile_server import (
     child_env,
     deep_json,
     manual_poller,
+    raw_response,
     run_cli,
     status_body,
     write_toml,
@@ -173,3 +174,79 @@ def test_cli_poll_with_a_store_survives_every_absurd_answer(tmp_path):
     for job_id in answers:
         rows = df[df["job_id"] == job_id]
         assert len(rows) and codes(rows) == ["RESPONSE_FORMAT"] * len(rows), (job_id, codes(rows))
+
+
+# JSON "\ud800" decodes to a lone surrogate: no UTF-8 encoder (pyarrow, sqlite3, a CSV, a
+# terminal) takes it
+LONE_SURROGATES = {
+    "status word": (200, '{"data": [{"Status": "\\ud800COMPLETED", "Total_Count": 10}]}'),
+    "error message": (
+        400,
+        '{"code": "INVALID_DATA", "message": "bad \\udfff id", "status": "error"}',
+    ),
+    "error code": (400, '{"code": "X\\udc00", "message": "m", "status": "error"}'),
+    "error details": (
+        400,
+        '{"code": "INVALID_DATA", "details": {"id": "\\ud800"}, "status": "error"}',
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LONE_SURROGATES))
+def test_a_lone_surrogate_in_server_text_is_replaced_and_the_run_goes_on(fake, tmp_path, name):
+    status, body = LONE_SURROGATES[name]
+    once = lambda req, n: Answer(status, body.encode()) if n == 1 else Answer(200, status_body())  # noqa: E731
+    fake.status = by_job({BAD: once})
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    store = tmp_path / "s.sqlite"
+    poller = manual_poller({ORG: [GOOD, BAD]}, {ORG: creds}, policy=POLICY, store=store)
+    df = poller.run()
+    assert poller.stopped_reason == "finished"
+    assert_good_job_finished(df)
+    bad = df[df["job_id"] == BAD]
+    texts = [str(v) for v in bad[["raw_status", "error_code", "error_message"]].to_numpy().ravel()]
+    assert any("\ufffd" in t for t in texts) or name == "error details", texts
+    assert fake.status_requests(BAD) == 2
+    csv = zn.write_snapshots_csv(df, tmp_path / "s.csv")
+    pd.testing.assert_frame_equal(zn.read_snapshots(csv), df)
+    pd.testing.assert_frame_equal(zn.read_store(store), df)
+
+
+@pytest.mark.parametrize("expires_in", ["true", "1" + "0" * 400])
+def test_an_absurd_token_lifetime_is_zohos_hour(fake, expires_in):
+    """``expires_in`` true (float: 1 s, a refresh before every call) or of 400 digits
+    (float() overflows): the documented hour instead, one token request for the run."""
+
+    def token(req, n):
+        answer = json.loads(fake.issue_token(req, n).payload())
+        text = json.dumps({**answer, "expires_in": "__E__"}).replace('"__E__"', expires_in)
+        return Answer(200, text.encode())
+
+    fake.token = token
+    progress = lambda req, n: Answer(  # noqa: E731
+        200, status_body("IN_PROGRESS" if n < 10 else "COMPLETED", converted=min(n, 10),
+                         not_converted=max(0, 10 - n))
+    )  # fmt: skip
+    fake.status = progress
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    df = manual_poller({ORG: [GOOD]}, {ORG: creds}, policy=POLICY).run()
+    assert df["error_code"].isna().all(), df["error_code"].tolist()
+    assert df["status"].astype(str).tolist()[-1] == "completed"
+    assert fake.counts["token"] == 1
+
+
+# chunk sizes http.client and urllib3 do not refuse themselves (-2 reached read(-2): ValueError)
+CHUNK_SIZES = ["-2", "-0", "+5", "ffffffffffffffffffff", '5;x="y"']
+
+
+@pytest.mark.parametrize("size", CHUNK_SIZES)
+def test_a_malformed_chunk_size_is_a_zcrm_error_and_a_row(fake, size):
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    chunked = head + size.encode() + b"\r\n{}\r\n0\r\n\r\n"
+    fake.status = by_job({BAD: lambda req, n: raw_response(chunked)})
+    creds = zn.OrgCredentials(org=ORG, **fake.org_config())
+    with pytest.raises(zn.ZcrmError):  # the public client: nothing but the package's errors
+        zn.ZohoClient(creds, timeout_s=5).get_status(BAD)
+    df = manual_poller({ORG: [GOOD, BAD]}, {ORG: creds}, policy=POLICY).run()
+    assert_good_job_finished(df)
+    assert (df[df["job_id"] == BAD]["status"] == "error").all()

@@ -215,6 +215,26 @@ def test_your_org_with_a_config_file_runs_to_the_end(tmp_path):
     assert not any(s in saved for s in secrets)
 
 
+def test_convert_leads_accounts_for_every_lead_and_retries_the_rest(tmp_path):
+    check = """\
+inp = pd.read_csv(out / "leads.csv", dtype=str)
+first = sorted(zip(result.leads["org"], result.leads["lead_id"]))
+assert first == sorted(zip(inp["org"], inp["lead_id"])), "every input lead exactly once"
+assert (check["leads read back converted"] == check["last Converted_Count"]).all()
+assert plan.frame()["leads"].max() <= 50 and result.leads.groupby("job_id").size().max() <= 50
+retried = again.leads[again.leads["attempt"] == 2]
+assert len(retried) and (retried["outcome"] == "converted").any()
+print("outcomes:", result.leads["outcome"].astype(str).value_counts().to_dict())
+print("retried:", len(retried), "converted:", int((retried["outcome"] == "converted").sum()))"""
+    nb = with_parameters(
+        "04-convert-leads.ipynb", then=check, SPEED=2000.0, OUT_DIR=str(tmp_path / "out")
+    )
+    out = text_of(execute(nb, tmp_path, kernel_env(tmp_path)))
+    assert "outcomes:" in out and "retried:" in out and no_errors(nb, out)
+    report = tmp_path / "out" / "report"
+    assert {"leads.csv", "lead_outcomes.png"} <= {p.name for p in report.iterdir()}
+
+
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
 

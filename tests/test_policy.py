@@ -208,3 +208,18 @@ def test_growth_is_deprecated_with_one_warning(monkeypatch):
         PollPolicy(growth=2.0)
     assert [w.category for w in caught] == [DeprecationWarning]
     assert "growth" in str(caught[0].message)
+
+
+def test_answers_that_flap_or_go_back_never_break_the_schedule():
+    """Counts 3, 4, 3, 4, ... (a hostile or buggy server): every answer gets a next poll
+    within the bound, none from a zero or negative rate."""
+    policy = PollPolicy(seed=1, max_delay_s=10.0)
+    sched = Schedule(policy, random.Random(1))
+    sched.add("j", "org")
+    t = 0.0
+    for n in range(40):
+        done = 3 + n % 2
+        st = JobStatus("j", JobState.IN_PROGRESS, "In Progress", 10, done, 10 - done, 0)
+        next_at, _ = sched.answer("j", st, t)
+        assert next_at is not None and t < next_at <= t + policy.longest_gap_s
+        t = next_at

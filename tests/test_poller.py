@@ -417,3 +417,23 @@ def test_poll_jobs_and_watch_take_the_pollers_parameters_by_name(func):
     assert documented_parameters(func) == set(inspect.signature(Poller).parameters)
     shown = pydoc.render_doc(func, renderer=pydoc.plaintext)
     assert "config: 'str | os.PathLike | None' = None" in shown and "**kwargs" not in shown
+
+
+def test_an_unreachable_accounts_server_holds_the_org_and_spends_no_credit(clock):
+    org = SimOrg("us-org", "us", "cid", "csecret-1", "rtoken-1")
+    jobs = [SimJob(str(2000000000000000000 + i), "us-org", 5) for i in range(20)]
+    sim = Simulator([org], jobs, clock=clock).start()
+    orgs, ids = sim_orgs(sim), {"us-org": sim.job_ids("us-org")}
+    sim.stop()  # nothing listens on its port any more: every token request is refused
+    policy = PollPolicy(seed=1, max_in_flight=5)
+    p = Poller(ids, orgs, clock=clock.time, sleep=clock.sleep, policy=policy)
+    df = p.run()
+    stats = p.org_stats().iloc[0]
+    assert set(df["status"].astype(str)) == {"error"} and df["job_id"].nunique() == 20
+    assert stats["credits_used"] == 0 and stats["answered"] == 0  # no CRM call was made
+    # held as one: one try at a time after each backoff (plus the first calls in flight),
+    # not every job with its retries (20 x (1 + max_retries) x give_up_after_errors = 400)
+    tries = (1 + policy.max_retries) * policy.give_up_after_errors
+    assert stats["token_requests"] == stats["requests"] <= tries + policy.max_in_flight
+    assert stats["failed_reason"] == "ConnectionError"  # the code of the error rows
+    assert len(df) == stats["requests"] + 19  # a row per try, and one for each job not tried

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -61,3 +63,28 @@ def test_every_zcrm_error_masks_its_message_code_and_details():
     texts = [str(exc), repr(exc), repr(vars(exc)), repr(exc.args)]
     assert all(SECRET not in t for t in texts) and exc.details["n"] == 3
     assert SECRET not in str(ZcrmError(f"a {quote_plus(SECRET)} b"))
+
+
+def test_server_text_hides_no_secret_in_an_encoding_a_case_or_a_cut():
+    token = "1000.0a1b2c3d4e5f60718293a4b5c6d7e8f9.f9e8d7c6b5a4938271605f4e3d2c1b0a"
+    register_secret(token)
+    b64 = base64.b64encode(f"Zoho-oauthtoken {token}".encode()).decode()
+    forms = [token[5:], token.upper(), b64, b64[: len(b64) // 2], token.encode().hex()[:40],
+             "".join(f"%{ord(c):02x}" for c in token), "\u200b".join(token),
+             "".join(f"&#{ord(c)};" for c in token[5:40]), token[::-1]]  # fmt: skip
+    for form in forms:
+        text = clean_text(f"bad: {form} (end)")
+        hex_parts = [p for p in token.split(".")[1:]]
+        assert not any(p[:16] in text or p[-16:] in text for p in hex_parts), (form, text)
+        assert form not in text and text.startswith("bad: ") and text.endswith("(end)")
+
+
+def test_the_log_filter_keeps_hashes_of_yours_but_masks_an_escaped_secret(caplog):
+    register_secret(SECRET)
+    digest = "9b74c9897bac770ffc029102a200c5de"
+    logging.getLogger("yours").warning("file digest %s", digest)
+    logging.getLogger("yours").warning("echo %s", "".join(f"&#{ord(c)};" for c in SECRET))
+    logging.getLogger("yours").warning("echo %s", SECRET.upper())
+    first, *echoes = [r.getMessage() for r in caplog.records]
+    assert first == f"file digest {digest}"
+    assert echoes == [f"echo {MASK}", f"echo {MASK}"]

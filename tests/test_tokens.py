@@ -63,6 +63,8 @@ def jobs_of(org: str, n: int, **kw) -> list[SimJob]:
         ({"expires_in": -5}, 3600),
         ({"expires_in_sec": 10 * 86400}, 86400),
         ({"expires_in": 120}, 120),
+        ({"expires_in": True}, 3600),  # not 1 s (a refresh before every call)
+        ({"expires_in": 10**400}, 3600),  # float() overflows
     ],
 )
 def test_token_lifetime_both_units_sanity_checked(answer, seconds):

@@ -1,7 +1,9 @@
-"""zcrm_notebook: watch Zoho CRM mass-convert-lead jobs from Jupyter.
+"""zcrm_notebook: watch Zoho CRM mass-convert-lead jobs from Jupyter, and convert leads.
 
 Poll a batch of job ids (several orgs and data centers) within Zoho's API limits, keep
-every poll as a row of a pandas DataFrame, draw progress and failure rates, export CSVs.
+every poll as a row of a pandas DataFrame, draw progress and failure rates, export CSVs;
+convert leads end to end (``convert_leads``: plan, schedule, watch, read back, retry) with
+a ledger that tells the fate of every lead.
 Heavy modules (matplotlib, ipywidgets, the simulator) load only when used.
 """
 
@@ -24,6 +26,7 @@ _EXPORTS = {
     "OrgCredentials": "auth.credentials",
     "load_orgs": "inputs.orgs",
     "clean_jobs": "inputs.jobs",
+    "clean_leads": "inputs.leads",
     "Job": "inputs.jobs",
     "ZohoClient": "client",
     "JobState": "api.status",
@@ -48,6 +51,7 @@ _EXPORTS = {
     "plot_outcomes": "viz.outcomes",
     "plot_failure_rate": "viz.failure_rate",
     "plot_status_timeline": "viz.timeline",
+    "plot_lead_outcomes": "viz.lead_outcomes",
     "make_report": "viz.report",
     "style_jobs": "viz.jobtable",
     "export_report": "viz.report",
@@ -56,6 +60,19 @@ _EXPORTS = {
     "Watch": "poll.background",
     "MemoryStore": "snapshots.memory",
     "Dashboard": "dashboard.widget",
+    "convert_leads": "convert.loop",
+    "plan_conversions": "convert.plan",
+    "schedule_conversions": "convert.send",
+    "reconcile_conversions": "convert.reconcile",
+    "diagnose_not_converted": "convert.diagnose",
+    "retry_not_converted": "convert.retry",
+    "ConvertOptions": "convert.options",
+    "ConversionPlan": "convert.plan",
+    "ConversionResult": "convert.loop",
+    "LeadOutcome": "convert.outcomes",
+    "LEAD_OUTCOME_COLUMNS": "convert.outcomes",
+    "read_lead_outcomes": "convert.outcomes",
+    "write_lead_outcomes_csv": "convert.outcomes",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

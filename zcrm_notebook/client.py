@@ -1,45 +1,75 @@
 """Authorized calls of the Zoho CRM endpoints for one org.
 
 :class:`ZohoClient` holds the org's token cache and its ``requests`` session (made by
-:func:`zcrm_notebook.api.transport.new_session`, or given); its status calls go through the
-lean sender of the transport (:class:`~zcrm_notebook.api.transport.LeanSender`, the same
-checks at half the CPU) unless the session was given or changed. It makes the calls described
-by :mod:`zcrm_notebook.api.endpoints`: today the mass-convert status call,
-``GET {api_domain}/crm/{v}/Leads/actions/mass_convert?job_id={job_id}`` with
-``Authorization: Zoho-oauthtoken <token>`` (Zoho CRM API "Get Status of Mass Convert Lead",
-https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-status.html). Every
-answer is mapped by :func:`zcrm_notebook.api.answers.interpret_answer` to a
-:class:`~zcrm_notebook.api.status.JobStatus` or to one exception of
-:mod:`zcrm_notebook.errors`. One attempt per call, except the single refresh-and-retry
-after a 401 ``INVALID_TOKEN`` (``docs/zoho-api.md``); retrying transient faults is the
-poller's job.
+:func:`zcrm_notebook.api.transport.new_session`, or given; its status calls go through
+the transport's lean sender, :class:`~zcrm_notebook.api.transport.LeanSender`, the same
+checks at half the CPU, unless the session was given or changed) and makes the calls described
+by :mod:`zcrm_notebook.api.endpoints`, each with ``Authorization: Zoho-oauthtoken
+<token>``: the mass-convert status call
+(``GET {api_domain}/crm/{v}/Leads/actions/mass_convert?job_id={job_id}``, Zoho CRM API "Get
+Status of Mass Convert Lead",
+https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-status.html), the
+mass-convert POST, Get Records on Leads and the single-lead convert (their parsers are in
+:mod:`zcrm_notebook.api.conversion`). Every answer is mapped to a value or to one
+exception of :mod:`zcrm_notebook.errors`. One attempt per call, except the single
+refresh-and-retry after a 401 ``INVALID_TOKEN`` (``docs/zoho-api.md``; a 401 means Zoho did
+nothing, so even a POST is safe to send again); retrying transient faults is the caller's
+job (the poller, the conversion loop).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import urlencode
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from .api.answers import credits_remaining, interpret_answer
-from .api.endpoints import MASS_CONVERT_STATUS, Endpoint
+from .api.conversion import (
+    MAX_IDS_PER_POST,
+    MAX_IDS_PER_READ,
+    RECORD_FIELDS,
+    ConvertResult,
+    LeadRecord,
+    interpret_convert,
+    interpret_records,
+    interpret_schedule,
+)
+from .api.endpoints import (
+    CONVERT_RECORD,
+    GET_RECORDS,
+    MASS_CONVERT_SCHEDULE,
+    MASS_CONVERT_STATUS,
+    Endpoint,
+)
 from .api.status import JobStatus
-from .api.transport import Answer, CallGroup, LeanSender, guard_session, new_session
+from .api.transport import (
+    Answer,
+    CallAborted,
+    CallGroup,
+    LeanSender,
+    guard_session,
+    new_session,
+)
 from .auth.credentials import AccessToken, OrgCredentials
 from .auth.tokens import TokenCache, get_token_cache
 from .errors import (
     AuthError,
     BadRequestError,
+    ConfigError,
     EndpointConfigError,
     InvalidTokenError,
     TransportError,
 )
 
-__all__ = ["ZohoClient", "StatusAnswer"]
+__all__ = ["ZohoClient", "StatusAnswer", "CallAnswer"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +89,28 @@ class StatusAnswer:
     """
 
     status: JobStatus
+    http_status: int
+    latency_s: float
+    credits_remaining: int | None = None
+
+
+@dataclass(frozen=True)
+class CallAnswer(Generic[T]):
+    """A successful call of the conversion endpoints.
+
+    Attributes
+    ----------
+    value : T
+        What the answer holds: the job id (str) of a POST, the ``LeadRecord`` list of Get
+        Records, the ``ConvertResult`` of a single convert.
+    http_status : int
+    latency_s : float
+        Round trip of the successful attempt, seconds.
+    credits_remaining : int or None
+        ``X-API-CREDITS-REMAINING`` when Zoho sent it.
+    """
+
+    value: T
     http_status: int
     latency_s: float
     credits_remaining: int | None = None
@@ -173,21 +225,137 @@ class ZohoClient:
             ``REQUIRED_PARAM_MISSING`` / ``INVALID_REQUEST_METHOD``: one line naming the
             method, the URL path and the form of the job id sent.
         """
+        return self._authorized(f"job {job_id}", lambda token: self._call(job_id, token))
+
+    def schedule_mass_convert(self, body: Mapping[str, Any]) -> CallAnswer[str]:
+        """Schedule a mass conversion: ``POST .../Leads/actions/mass_convert``.
+
+        Zoho CRM API "Mass Convert Lead"
+        (https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-lead.html).
+
+        Parameters
+        ----------
+        body : mapping
+            The flat JSON body: ``ids`` (1-50 lead ids as text) and the options
+            (``Deals``, ``assign_to``...; see ``ConvertOptions.body``).
+
+        Returns
+        -------
+        CallAnswer of str
+            The new job's id.
+
+        Raises
+        ------
+        ConfigError
+            ``ids`` empty or above 50 (nothing is sent).
+        ZcrmError
+            See :func:`~zcrm_notebook.api.conversion.interpret_schedule` and
+            :func:`~zcrm_notebook.api.conversion.action_of` (a timeout after sending is a
+            :class:`TransportError` with ``sent`` True: the job may exist).
+        """
+        ids = list(body.get("ids") or ())
+        if not 1 <= len(ids) <= MAX_IDS_PER_POST:
+            raise ConfigError(f"a mass convert takes 1-{MAX_IDS_PER_POST} lead ids, not {len(ids)}")
+        subject = f"mass convert of {len(ids)} leads"
+
+        def call(token: AccessToken) -> CallAnswer[str]:
+            r, latency = self._send(MASS_CONVERT_SCHEDULE, token, {}, subject, json_body=body)
+            return CallAnswer(interpret_schedule(subject, _requests_answer(r)), *_meta(r, latency))
+
+        return self._authorized(subject, call)
+
+    def get_leads(
+        self, lead_ids: Sequence[str], fields: Sequence[str] = RECORD_FIELDS
+    ) -> CallAnswer[list[LeadRecord]]:
+        """Read leads by id, converted or not: ``GET .../Leads?ids=..&converted=both&fields=..``.
+
+        Zoho CRM API "Get Records"
+        (https://www.zoho.com/crm/developer/docs/api/v8/get-records.html): without
+        ``converted=both`` a converted lead is left out; 204 when none matches.
+
+        Parameters
+        ----------
+        lead_ids : sequence of str
+            1-100 lead ids.
+        fields : sequence of str, default ``RECORD_FIELDS``
+            Field API names to read (the conversion fields).
+
+        Returns
+        -------
+        CallAnswer of list of LeadRecord
+            The leads Zoho has (an id it does not know is absent).
+
+        Raises
+        ------
+        ConfigError
+            No id, or more than 100.
+        ZcrmError
+            See :func:`~zcrm_notebook.api.conversion.interpret_records`.
+        """
+        ids = list(lead_ids)
+        if not 1 <= len(ids) <= MAX_IDS_PER_READ:
+            raise ConfigError(f"Get Records takes 1-{MAX_IDS_PER_READ} lead ids, not {len(ids)}")
+        params = {"ids": ",".join(ids), "fields": ",".join(fields), "converted": "both"}
+        subject = f"reading {len(ids)} leads"
+
+        def call(token: AccessToken) -> CallAnswer[list[LeadRecord]]:
+            r, latency = self._send(GET_RECORDS, token, params, subject)
+            return CallAnswer(interpret_records(subject, _requests_answer(r)), *_meta(r, latency))
+
+        return self._authorized(subject, call)
+
+    def convert_lead(
+        self, lead_id: str, body: Mapping[str, Any] | None = None
+    ) -> CallAnswer[ConvertResult]:
+        """Convert one lead now: ``POST .../Leads/{lead_id}/actions/convert`` (5 credits).
+
+        Zoho CRM API "Convert Lead"
+        (https://www.zoho.com/crm/developer/docs/api/v8/convert-lead.html). It converts the
+        lead when it can; otherwise the answer is the lead's reason.
+
+        Parameters
+        ----------
+        lead_id : str
+        body : mapping, optional
+            ``{"data": [{...}]}`` (``Deals``, ``assign_to``...); default ``{"data": [{}]}``.
+
+        Returns
+        -------
+        CallAnswer of ConvertResult
+            Converted (with the new ids) or the lead's code and message.
+
+        Raises
+        ------
+        ZcrmError
+            A call-level error (see :func:`~zcrm_notebook.api.conversion.interpret_convert`).
+        """
+        payload = dict(body) if body is not None else {"data": [{}]}
+        subject = f"lead {lead_id}"
+
+        def call(token: AccessToken) -> CallAnswer[ConvertResult]:
+            r, latency = self._send(
+                CONVERT_RECORD, token, {}, subject, json_body=payload, record_id=lead_id
+            )
+            return CallAnswer(interpret_convert(lead_id, _requests_answer(r)), *_meta(r, latency))
+
+        return self._authorized(subject, call)
+
+    def _authorized(self, subject: str, call: Callable[[AccessToken], T]) -> T:
+        """``call`` with the cached token, in this client's group of calls (aborted with
+        it); after a 401 ``INVALID_TOKEN`` or ``AUTHENTICATION_FAILURE``, once more with a
+        fresh token."""
         with self._calls.active():
             token = self.tokens.get(self.timeout_s)
             try:
-                return self._call(job_id, token)
+                return call(token)
             except InvalidTokenError as exc:
                 log.info(
-                    "org %s: %s on job %s; refreshing the token once",
-                    self.creds.org,
-                    exc.code,
-                    job_id,
+                    "org %s: %s on %s; refreshing the token once", self.creds.org, exc.code, subject
                 )
                 self.tokens.invalidate(token)
             fresh = self.tokens.get(self.timeout_s)
             try:
-                return self._call(job_id, fresh)
+                return call(fresh)
             except InvalidTokenError as exc:
                 raise self._fresh_token_refused(exc, fresh) from None
 
@@ -245,7 +413,14 @@ class ZohoClient:
         )
 
     def _send(
-        self, endpoint: Endpoint, token: AccessToken, params: Mapping[str, str], subject: str
+        self,
+        endpoint: Endpoint,
+        token: AccessToken,
+        params: Mapping[str, str],
+        subject: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        record_id: str = "",
     ) -> tuple[requests.Response | Answer, float]:
         """One authorized request of ``endpoint``: (answer, round trip in seconds).
 
@@ -257,7 +432,9 @@ class ZohoClient:
             the request's URL again right before sending it.
         TransportError
             No answer within ``timeout_s`` (``subject`` names what was asked, e.g.
-            ``job 123``); code ``CallTimeout`` when the whole call took too long.
+            ``job 123``); code ``CallTimeout`` when the whole call took too long. Its
+            ``sent`` is False when the request provably never left (no connection made,
+            or refused by an aborted run).
         """
         api_domain = self.destinations.check_api_domain(token.api_domain)
         started = time.perf_counter()
@@ -271,8 +448,9 @@ class ZohoClient:
             else:
                 r = self.session.request(
                     endpoint.method,
-                    self.url(endpoint, api_domain),
+                    endpoint.url(api_domain, self.creds.api_version, record_id=record_id),
                     params=params,
+                    json=json_body,
                     headers=header,
                     timeout=self.timeout_s,
                     allow_redirects=False,
@@ -283,13 +461,36 @@ class ZohoClient:
                 f"{subject}: no answer from {requests.utils.urlparse(api_domain).hostname} "
                 f"({name})",
                 code=name,
+                sent=_may_have_reached(exc),
             ) from None
         return r, time.perf_counter() - started
 
     def _lean_path(self, endpoint: Endpoint) -> bool:
-        """The lean sender serves GETs while the client's own session is as it made it."""
+        """The lean sender serves the status calls while the client's session is its own."""
         return (
             self.lean is not None
-            and endpoint.method == "GET"
+            and endpoint is MASS_CONVERT_STATUS
             and self.session.adapters == self._adapters
         )
+
+
+def _requests_answer(r: requests.Response | Answer) -> requests.Response:
+    """An answer of a call the lean sender never serves (only the status GET goes there)."""
+    return cast(requests.Response, r)
+
+
+def _meta(r: requests.Response | Answer, latency_s: float) -> tuple[int, float, int | None]:
+    """``(http_status, latency_s, credits_remaining)`` of an answer."""
+    return r.status_code, latency_s, credits_remaining(r.headers)
+
+
+def _may_have_reached(exc: requests.RequestException) -> bool:
+    """False only when the request provably never left: no connection was made, or the
+    call was refused because its run had stopped."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, CallAborted) and exc.request is None:
+        return False
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    refused = isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+    return not refused

@@ -12,6 +12,7 @@ and :class:`ZcrmError` masks its message, code and details with
     ├── ConfigError (ValueError)          bad configuration or input, caught before any call
     │   ├── DataCenterError               unknown data-center code / host
     │   ├── JobInputError                 bad job ids (lists the offending rows)
+    │   │   └── LeadInputError            bad leads to convert (lists the offending rows)
     │   ├── UnsafeEndpointError           a token would go to a host outside the DC table
     │   └── TokenStoreError               token store unreadable, corrupt or not writable
     ├── AuthError                         the org could not be authenticated
@@ -26,6 +27,7 @@ and :class:`ZcrmError` masks its message, code and details with
     │   ├── EndpointConfigError           404 INVALID_URL_PATTERN, API_NOT_SUPPORTED (ends org)
     │   └── BadRequestError               REQUIRED_PARAM_MISSING, INVALID_REQUEST_METHOD (ends org)
     ├── TransportError                    connection error, timeout (no HTTP answer)
+    │   └── AccountsUnreachableError      no answer from the accounts server (token request)
     └── ResponseFormatError               an answer that is not the documented format
 
     UserWarning
@@ -48,6 +50,7 @@ __all__ = [
     "ConfigError",
     "DataCenterError",
     "JobInputError",
+    "LeadInputError",
     "UnsafeEndpointError",
     "TokenStoreError",
     "AuthError",
@@ -62,6 +65,7 @@ __all__ = [
     "EndpointConfigError",
     "BadRequestError",
     "TransportError",
+    "AccountsUnreachableError",
     "ResponseFormatError",
     "DataQualityWarning",
     "UnverifiedFactWarning",
@@ -123,6 +127,13 @@ class JobInputError(ConfigError):
     def __init__(self, message: str, rows: list[tuple[int, object, str]] | None = None):
         super().__init__(message)
         self.rows = list(rows or [])
+
+
+class LeadInputError(JobInputError):
+    """Leads that cannot be converted as given: bad lead ids, unknown orgs, bad per-lead
+    options, leads in an open job of the ledger (``rows`` as for :class:`JobInputError`)."""
+
+    default_code = "BAD_LEAD_INPUT"
 
 
 class UnsafeEndpointError(ConfigError):
@@ -280,7 +291,27 @@ class BadRequestError(ApiError):
 
 
 class TransportError(ZcrmError):
-    """No HTTP answer: connection refused/reset, DNS failure or timeout."""
+    """No HTTP answer: connection refused/reset, DNS failure or timeout.
+
+    Attributes
+    ----------
+    sent : bool
+        False only when the request provably never reached the server (the connection
+        was refused or never made); True when it may have (a read timeout, a reset after
+        sending): a POST may then have done its work.
+    """
+
+    default_code = "TRANSPORT_ERROR"
+
+    def __init__(self, message: str, *, sent: bool = True, **kw) -> None:
+        super().__init__(message, **kw)
+        self.sent = sent
+
+
+class AccountsUnreachableError(TransportError):
+    """A token request got no answer from the org's accounts server (refused, reset, timed
+    out): no CRM call was made, so no API credit was spent. The poller holds the whole org
+    (one token attempt per backoff) rather than let every job ask again."""
 
     default_code = "TRANSPORT_ERROR"
 

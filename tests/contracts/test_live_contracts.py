@@ -112,7 +112,9 @@ def test_get_records_of_a_lead_with_converted_both_fits_the_schema(org):
     creds, where = org
     lead = os.environ.get("ZOHO_TEST_LEAD_ID", "")
     if where == "simulator" or not lead:
-        pytest.skip("needs ZOHO_TEST_LEAD_ID and a real org (the simulator has no Get Records)")
+        pytest.skip(
+            "needs ZOHO_TEST_LEAD_ID and a real org (test_sim_leads.py checks the simulator's)"
+        )
     fields = "Converted__s,Converted_Date_Time,Converted_Contact,Converted_Account,Converted_Deal"
     params = {"ids": lead, "fields": fields, "converted": "both"}
     r = send(creds, f"/crm/{creds.api_version}/Leads", params)

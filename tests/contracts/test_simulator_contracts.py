@@ -2,7 +2,8 @@
 
 The simulator is driven through its scenarios (the default one polled to the end by the
 Poller, in each status casing), every scripted fault and every endpoint with every error
-it knows (token, revoke, status GET, mass-convert POST); each answer is recorded where the
+it knows (token, revoke, status GET, mass-convert POST, Get Records, single convert, the
+POST's faults); each answer is recorded where the
 server writes it and validated against ``schemas/`` (Zoho's documented answers). The
 deliberately broken faults are excepted, explicitly: :data:`BROKEN`. An error envelope
 must also carry the HTTP status Zoho documents for its code. Loopback only, manual clock.
@@ -30,6 +31,7 @@ from zcrm_notebook.simulator import (
     Faults,
     SimClock,
     SimJob,
+    SimLead,
     SimOrg,
     Simulator,
     default_scenario,
@@ -69,6 +71,10 @@ def _endpoint(method: str, path: str) -> str:
         return "revoke"
     if path.endswith("/Leads/actions/mass_convert"):
         return {"GET": "status", "POST": "mass_convert_post"}.get(method, "other")
+    if path.endswith("/Leads") and method == "GET":
+        return "records"
+    if path.endswith("/actions/convert") and method == "POST":
+        return "convert"
     return "other"
 
 
@@ -209,6 +215,54 @@ def every_crm_error(seen):
         crm(s, "us", refresh(s, "us-org")["access_token"], "POST", body=ids)
 
 
+LEADS = [
+    SimLead("11", "us-org", "Ann"),
+    SimLead("12", "us-org", "Bob", "DUPLICATE_DATA"),
+    SimLead("13", "us-org", "Cid", "RECORD_LOCKED"),
+    SimLead("14", "us-org", "Dee", "NOT_APPROVED"),
+    SimLead("15", "us-org", "Eve", "MANDATORY_NOT_FOUND"),
+    SimLead("16", "us-org", "Fay"),
+    SimLead("17", "us-org", "Gus"),
+]
+DEAL = {"Deal_Name": "d", "Stage": "Qualification", "Closing_Date": "2026-03-01"}
+
+
+def lead_call(sim, tok, method, path, body=None):
+    head = {"Authorization": f"Zoho-oauthtoken {tok}", "Content-Type": "application/json"}
+    return call(f"{sim.api_domain('us')}/crm/v8{path}", method, body, head)
+
+
+def every_lead_answer(seen):
+    """The POST's checks on lead records, its faults, Get Records, the single convert."""
+    clock = SimClock()
+    faults = Faults(post_script=["ok", "429", "500", "reset", "post_500_after_create"])
+    uncapped = SimOrg("us-org", "us", "1000.US", "secret-us", "1000.rt.us")  # calls in order
+    sim = Simulator([uncapped], leads=LEADS, clock=clock, faults=faults, post_timing=(0, 5))
+    with record(sim, seen):
+        tok = refresh(sim, "us-org")["access_token"]
+        post = "/Leads/actions/mass_convert"
+        for _ in range(5):  # SCHEDULED, then the script: 429, 500, reset, 500 after create
+            lead_call(sim, tok, "POST", post, json.dumps({"ids": ["11", "12", "16"]}))
+        for body in (
+            {"ids": ["11", "99"]},  # INVALID_DATA: not a lead of this org
+            {"ids": ["11"], "Deals": {"Deal_Name": "d"}},  # MANDATORY_NOT_FOUND Stage
+            {"ids": ["11"], "assign_to": {}},  # EXPECTED_FIELD_MISSING
+            {"ids": ["11"], "related_modules": [{"api_name": "Deals", "id": "1"}]},
+            {"ids": ["11"], "apply_assignment_threshold": True, "Deals": DEAL},
+        ):
+            lead_call(sim, tok, "POST", post, json.dumps(body))
+        clock.advance(60)
+        fields = "fields=Converted__s,Converted_Date_Time,Converted_Contact,Converted_Deal"
+        for query in ("ids=11,12,16&converted=both", "ids=11", "ids=99&converted=both", "ids=11"):
+            lead_call(sim, tok, "GET", f"/Leads?{query}&{fields}")  # 200, 200, 204, 204
+        lead_call(sim, tok, "GET", "/Leads?ids=11")  # REQUIRED_PARAM_MISSING fields
+        lead_call(sim, tok, "GET", f"/Leads?ids=11&converted=maybe&{fields}")  # INVALID_DATA
+        deal = json.dumps({"data": [{"Deals": DEAL}]})
+        for lead in ("11", "12", "13", "14", "15", "99"):  # converted already, the problems
+            lead_call(sim, tok, "POST", f"/Leads/{lead}/actions/convert", deal)
+        lead_call(sim, tok, "POST", "/Leads/17/actions/convert", "{}")  # SUCCESS, no deal
+
+
 def every_accounts_answer(seen):
     clock = SimClock()
     sims = (
@@ -244,7 +298,14 @@ def every_accounts_answer(seen):
 @pytest.fixture(scope="module")
 def seen() -> list[Seen]:
     answers: list[Seen] = []
-    for drive in (poll_scenarios, every_fault, every_crm_error, every_accounts_answer):
+    drivers = (
+        poll_scenarios,
+        every_fault,
+        every_crm_error,
+        every_lead_answer,
+        every_accounts_answer,
+    )
+    for drive in drivers:
         drive(answers)
     return answers
 
@@ -263,6 +324,12 @@ def schema_of(item: Seen) -> str | None:
         return "status_success.json" if ok else "status_error.json"
     if item.endpoint == "mass_convert_post":
         return "mass_convert_post_success.json" if ok else "mass_convert_post_error.json"
+    if item.endpoint == "records" and item.status == 204:
+        return None  # no lead matched: 204, no body (v8 status-codes.html)
+    if item.endpoint == "records":
+        return "records_success.json" if ok else "records_error.json"
+    if item.endpoint == "convert":
+        return "convert_success.json" if ok else "convert_error.json"
     return "zoho_error.json"
 
 
@@ -281,7 +348,11 @@ def problems(item: Seen) -> list[str]:
     """Why ``item`` is not one of Zoho's documented answers ([] when it is)."""
     schema = schema_of(item)
     if schema is None:
-        return [] if item.status == 400 and item.body == b"" else ["revoke: not 200/400"]
+        documented = item.body == b"" and (item.status, item.endpoint) in (
+            (400, "revoke"),
+            (204, "records"),
+        )
+        return [] if documented else [f"{item.endpoint}: HTTP {item.status} with a body"]
     try:
         body = as_zoho(json.loads(item.body))
     except ValueError:
@@ -319,10 +390,22 @@ def test_every_endpoint_answer_and_fault_was_exercised(seen):
     pairs = {(s.endpoint, s.status) for s in seen}
     assert {("token", 200), ("revoke", 200), ("revoke", 400), ("status", 200)} <= pairs
     assert {("mass_convert_post", 200), ("mass_convert_post", 202)} <= pairs
+    assert {("records", 200), ("records", 204), ("convert", 200), ("convert", 400)} <= pairs
     codes = {json.loads(s.body).get("code") for s in seen if s.body.startswith(b'{"code"')}
+    codes |= {  # a single convert's lead error inside data[0]
+        json.loads(s.body)["data"][0].get("code")
+        for s in seen
+        if s.endpoint == "convert" and s.body.startswith(b'{"data"')
+    }
     words = {json.loads(s.body).get("error") for s in seen if s.body.startswith(b'{"error"')}
-    served = set(ERRORS) - {"EXPECTED_FIELD_MISSING", "AMBIGUITY_DURING_PROCESSING"}
+    served = set(ERRORS)
     assert codes >= (served - {"API_NOT_SUPPORTED"}) | {"SCHEDULED"}
     assert words >= {"invalid_client", "invalid_client_secret", "invalid_code", "Access Denied"}
+    assert {s.fault for s in seen if s.endpoint == "mass_convert_post"} >= {
+        "429",
+        "500",
+        "reset",
+        "post_500_after_create",
+    }
     faults = {s.fault for s in seen}
     assert faults >= (FAULT_NAMES - {"ok"}) | {"rate_5xx", "rate_429", "status_casing"}

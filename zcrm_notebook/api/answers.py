@@ -2,10 +2,11 @@
 
 Zoho answers errors with an envelope ``{"code", "details", "message", "status":
 "error"}`` (``docs/zoho-api.md``); proxies and outages answer HTML or nothing.
+:func:`read_json` gives the decoded body of a successful answer of any CRM endpoint or
+raises one exception of :mod:`zcrm_notebook.errors`, by Zoho's code first and the HTTP
+status second (the endpoint's table of :mod:`zcrm_notebook.api.error_codes`);
 :func:`interpret_answer` maps every answer of the mass-convert status call to a
-:class:`~zcrm_notebook.api.status.JobStatus` or to one exception of
-:mod:`zcrm_notebook.errors`, by Zoho's code first and the HTTP status second (the table of
-:mod:`zcrm_notebook.api.error_codes`); the
+:class:`~zcrm_notebook.api.status.JobStatus`. The
 headers Zoho may send (``Retry-After``, ``X-API-CREDITS-REMAINING``) are read here too.
 Every answer's JSON is decoded by :func:`decode_json` (the transport has capped the body
 at 1 MiB; too deep a document is a format error), and server text (``message``,
@@ -34,12 +35,13 @@ from ..errors import (
     ZcrmError,
 )
 from ..redact import clean_text
-from .endpoints import MASS_CONVERT_STATUS
+from .endpoints import MASS_CONVERT_STATUS, Endpoint
 from .error_codes import ErrorRule, rule_for
 from .status import JobStatus, parse_status
 
 __all__ = [
     "interpret_answer",
+    "read_json",
     "decode_json",
     "envelope",
     "envelope_error",
@@ -138,28 +140,62 @@ def interpret_answer(job_id: str, r: Any) -> JobStatus:
     ZcrmError
         One of the subclasses above; never a token in the message.
     """
+    body = read_json(f"job {job_id}", r)
+    if body is None:
+        raise JobNotFoundError(
+            f"job {job_id}: HTTP {r.status_code} with no content (unknown or expired job id)",
+            code="NO_CONTENT",
+            http_status=r.status_code,
+        )
+    return parse_status(job_id, body)
+
+
+def read_json(
+    subject: str, r: requests.Response, endpoint: Endpoint = MASS_CONVERT_STATUS
+) -> object | None:
+    """The decoded body of a successful answer of ``endpoint``, or raise its error.
+
+    Parameters
+    ----------
+    subject : str
+        What was asked, for messages (``job 123``, ``reading 40 leads``).
+    r : requests.Response
+        The answer.
+    endpoint : Endpoint, default MASS_CONVERT_STATUS
+        The endpoint called: its table of :mod:`~zcrm_notebook.api.error_codes` classifies
+        an error, its scope and permission are named in the messages.
+
+    Returns
+    -------
+    object or None
+        The decoded JSON of a 2xx answer that is not an error envelope; ``None`` for a 204
+        or an empty 2xx body.
+
+    Raises
+    ------
+    ZcrmError
+        As in :func:`interpret_answer`'s table, by the endpoint's rules; a body that is not
+        JSON is a ``ResponseFormatError`` with its HTTP status (401, 404, 429 and 5xx: the
+        error of that status).
+    """
     status, host = r.status_code, requests.utils.urlparse(r.url).hostname
     if 200 <= status < 300 and (status == 204 or not r.content.strip()):
-        raise JobNotFoundError(
-            f"job {job_id}: HTTP {status} with no content (unknown or expired job id)",
-            code="NO_CONTENT",
-            http_status=status,
-        )
+        return None
     try:
         body = decode_json(r)
     except ResponseFormatError:
         kind = clean_text(r.headers.get("Content-Type", "unknown type").split(";")[0], 60)
-        msg = f"job {job_id}: HTTP {status} from {host} with a non-JSON body ({kind})"
-        rule = rule_for(None, status)
+        msg = f"{subject}: HTTP {status} from {host} with a non-JSON body ({kind})"
+        rule = rule_for(None, status, endpoint)
         if rule.error in (InvalidTokenError, EndpointConfigError) or rule.action == "retry":
-            raise _error(rule, msg, None, status, {}, r.headers) from None  # 401 404 429 5xx
+            raise _error(rule, msg, None, status, {}, r.headers, endpoint) from None
         raise ResponseFormatError(msg, http_status=status) from None
     code, message, details = envelope(body)
     word = body.get("status") if isinstance(body, dict) else None
     is_error = (isinstance(word, str) and word.lower() == "error") or status >= 400
     if 200 <= status < 300 and not is_error:
-        return parse_status(job_id, body)
-    raise envelope_error(job_id, status, code, message, details, r.headers)
+        return body
+    raise envelope_error(subject, status, code, message, details, r.headers, endpoint=endpoint)
 
 
 def http_error(status: int, msg: str, retry_after: float | None) -> ZcrmError:
@@ -170,17 +206,20 @@ def http_error(status: int, msg: str, retry_after: float | None) -> ZcrmError:
 
 
 def envelope_error(
-    job_id: str,
+    subject: str,
     status: int,
     code: str | None,
     message: str,
     details: dict,
     headers: Mapping[str, str],
+    *,
+    endpoint: Endpoint = MASS_CONVERT_STATUS,
 ) -> ZcrmError:
-    """The error of a Zoho error envelope (or an error HTTP status), for one job: the
-    exception of :func:`~zcrm_notebook.api.error_codes.rule_for` ``(code, status)``."""
-    text = f"job {job_id}: HTTP {status} {code or ''}: {message}".rstrip(": ")
-    return _error(rule_for(code, status), text, code, status, details, headers)
+    """The error of a Zoho error envelope (or an error HTTP status) of ``endpoint``: the
+    exception of :func:`~zcrm_notebook.api.error_codes.rule_for` ``(code, status,
+    endpoint)``; ``subject`` says what was asked (``job 123``)."""
+    text = f"{subject}: HTTP {status} {code or ''}: {message}".rstrip(": ")
+    return _error(rule_for(code, status, endpoint), text, code, status, details, headers, endpoint)
 
 
 def _error(
@@ -190,6 +229,7 @@ def _error(
     status: int,
     details: dict,
     headers: Mapping[str, str],
+    endpoint: Endpoint = MASS_CONVERT_STATUS,
 ) -> ZcrmError:
     """The exception of ``rule``, saying what to do about it when that is known.
 
@@ -206,13 +246,13 @@ def _error(
             text, code=code, http_status=status, retry_after_s=retry_after_s(headers)
         )
     if cls is ScopeError:
-        scope = MASS_CONVERT_STATUS.scopes[0]
+        scope = endpoint.scopes[0]
         text = (
             f"{text}; the grant lacks scope {scope} (a refresh cannot add it): create a new "
             "grant token that includes it"
         )
     if cls is NoPermissionError:
-        text = f"{text}; the user's CRM profile lacks {MASS_CONVERT_STATUS.permission}"
+        text = f"{text}; the user's CRM profile lacks {endpoint.permission}"
     if issubclass(cls, ApiError):
         return cls(text, code=code, http_status=status, details=details)
     return cls(text, code=code, http_status=status)

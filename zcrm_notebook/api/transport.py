@@ -19,7 +19,8 @@ through, and there, for every request:
   refused before reading).
 
 A session given by the user (``ZohoClient(session=...)``) is set up by :func:`guard_session`:
-its proxies, ``verify`` and ``cert`` settings are kept, every adapter mounted on it is
+its proxies (never used for loopback: a plain-HTTP token must not pass a proxy's host),
+``verify`` and ``cert`` settings are kept, every adapter mounted on it is
 guarded (requests' plain adapters become :class:`ZohoAdapter`; any other adapter is
 wrapped, so its requests pass the same destination check and body cap). Calls made in a
 :meth:`CallGroup.active` block can be ended at once by :meth:`CallGroup.abort` (Stop, the
@@ -50,7 +51,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util import parse_url
 
 from ..errors import ResponseFormatError
-from .destinations import Destination, DestinationPolicy
+from .destinations import Destination, DestinationPolicy, is_loopback_url
 
 __all__ = [
     "ZohoAdapter",
@@ -346,6 +347,10 @@ def _bounded_send(
             r = send(request, **kwargs)
             try:
                 _read_body(r, cap)
+            except ValueError as exc:  # http.client on a negative chunk size ("-2")
+                _close(r)
+                why = f"malformed body ({type(exc).__name__})"
+                raise requests.exceptions.ChunkedEncodingError(why, request=request) from None
             except BaseException:
                 _close(r)
                 raise
@@ -377,6 +382,12 @@ def _call_timeout(request: requests.PreparedRequest, kwargs: dict) -> CallTimeou
 
 
 # --- adapters and sessions --------------------------------------------------------------
+
+
+def _direct(request: requests.PreparedRequest, kwargs: dict) -> dict:
+    """No proxy for a loopback destination: the request (plain HTTP, a token in its
+    headers) would be sent to the proxy's host, and loopback is this machine anyway."""
+    return {**kwargs, "proxies": {}} if is_loopback_url(request.url or "") else kwargs
 
 
 class ZohoAdapter(HTTPAdapter):
@@ -428,7 +439,7 @@ class ZohoAdapter(HTTPAdapter):
             No (complete) answer.
         """
         self.check(request)
-        return _bounded_send(super().send, request, self.max_body, kwargs)
+        return _bounded_send(super().send, request, self.max_body, _direct(request, kwargs))
 
     def check(self, request: requests.PreparedRequest) -> None:
         """Called with every request before it is sent: refuse a destination that the
@@ -449,7 +460,7 @@ class GuardedAdapter(BaseAdapter):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """Check, send through the wrapped adapter, read the body (capped)."""
         self.policy.check(request.url)
-        return _bounded_send(self.inner.send, request, self.max_body, kwargs)
+        return _bounded_send(self.inner.send, request, self.max_body, _direct(request, kwargs))
 
     def close(self) -> None:
         self.inner.close()
@@ -626,6 +637,9 @@ class LeanSender:
         with _running(timeout) as call:
             try:
                 answer = self._exchange(dest, target, url, headers, timeout)
+            except ValueError as exc:  # http.client on a negative chunk size ("-2")
+                why = f"malformed body ({type(exc).__name__})"
+                raise requests.exceptions.ChunkedEncodingError(why) from None
             except (http.client.HTTPException, OSError) as exc:
                 if call.aborted:
                     raise CallAborted("the call was ended: its run stopped") from None

@@ -34,7 +34,7 @@ import requests
 
 from ..api.answers import CODE_LIMIT, decode_json
 from ..api.destinations import DestinationPolicy, is_loopback_url
-from ..api.endpoints import MASS_CONVERT_STATUS, REVOKE, TOKEN
+from ..api.endpoints import REVOKE, SCOPE_SETS, TOKEN
 from ..api.transport import new_session
 from ..errors import (
     ConfigError,
@@ -58,8 +58,9 @@ __all__ = ["DEFAULT_SCOPES", "OAuthClient", "exchange_grant_token", "revoke", "r
 
 log = logging.getLogger(__name__)
 
-#: Scopes a grant asks for by default: those of the calls this package makes.
-DEFAULT_SCOPES = MASS_CONVERT_STATUS.scopes
+#: Scopes a grant asks for by default: those of watching jobs (the status call). Converting
+#: leads needs ``SCOPE_SETS["convert"]`` (``zcrm-notebook auth --scopes convert``).
+DEFAULT_SCOPES = SCOPE_SETS["watch"]
 _RELEASABLE = ("invalid_client", "invalid_client_secret")  # refused before the code is read
 _used_here: set[str] = set()
 _used_lock = threading.Lock()

@@ -34,6 +34,7 @@ from ..api.destinations import DestinationPolicy, is_loopback_url
 from ..api.endpoints import AUTHORIZE, MASS_CONVERT_READ_SCOPE, REVOKE, TOKEN
 from ..api.transport import new_session
 from ..errors import (
+    AccountsUnreachableError,
     ResponseFormatError,
     TokenEndpointError,
     TokenThrottledError,
@@ -136,13 +137,16 @@ def token_lifetime_s(answer: dict) -> float:
     -------
     float
         Seconds, in (0, 86400]. A value above a day without ``expires_in_sec`` is taken as
-        milliseconds; a missing, non-numeric or non-positive value means Zoho's documented
-        hour; anything still above a day is capped at a day.
+        milliseconds; a missing, non-numeric (a boolean too), too large to be a float, or
+        non-positive value means Zoho's documented hour; anything still above a day is
+        capped at a day.
     """
     raw = answer.get("expires_in_sec", answer.get("expires_in"))
+    if isinstance(raw, bool):  # JSON true is no lifetime (float(True) would be 1 s)
+        return DEFAULT_LIFETIME_S
     try:
         value = float(raw)  # type: ignore[arg-type]  # None and junk: TypeError/ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of 400 digits
         return DEFAULT_LIFETIME_S
     if value != value or value <= 0:  # NaN or nonsense
         return DEFAULT_LIFETIME_S
@@ -347,7 +351,7 @@ def call_token_endpoint(
             code="REDIRECT",
         ) from None
     except requests.RequestException as exc:
-        raise TransportError(
+        raise AccountsUnreachableError(
             f"token request to {host} got no answer ({type(exc).__name__})",
             code=type(exc).__name__,
         ) from None

@@ -50,6 +50,8 @@ APP_NAME = "zcrm-notebook"
 FORMAT = "zcrm-notebook token store"
 VERSION = 1
 MAX_GRANT_HASHES = 200
+#: Largest token store read, bytes (an entry per org is well under 2 KiB).
+MAX_STORE_BYTES = 16 << 20
 _thread_lock = threading.RLock()
 
 
@@ -194,15 +196,33 @@ class TokenStore:
 
     # -- reading --------------------------------------------------------------------------
 
+    def _read_bytes(self) -> bytes:
+        """The file's bytes: a regular file (opened without blocking: a pipe is refused,
+        not waited on) of at most :data:`MAX_STORE_BYTES`."""
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise TokenStoreError(f"{self.where} is not a regular file (a pipe or a device)")
+            text = fh.read(MAX_STORE_BYTES + 1)
+        if len(text) > MAX_STORE_BYTES:
+            raise TokenStoreError(
+                f"{self.where} is larger than {MAX_STORE_BYTES:,} bytes; it was left untouched"
+            )
+        return text
+
     def _load(self) -> dict:
         try:
-            text = self.path.read_bytes()
+            text = self._read_bytes()
         except FileNotFoundError:
             return {"format": FORMAT, "version": VERSION, "orgs": {}, "used_grants": []}
         except OSError as exc:
             raise TokenStoreError(f"{self.where} is unreadable: {exc.strerror}") from None
         try:
             data = json.loads(text.decode("utf-8"))
+        except RecursionError:
+            raise TokenStoreError(
+                f"{self.where} is not a token store (JSON nested too deep); it was left untouched"
+            ) from None
         except ValueError as exc:  # UnicodeDecodeError is a ValueError too
             raise TokenStoreError(
                 f"{self.where} is not valid JSON ({exc}); it may be truncated "

@@ -1,7 +1,15 @@
 """``zcrm-notebook auth``: get, show and revoke the OAuth tokens of the token store.
 
-Self client (Zoho API console > Self Client > Generate Code, scope
-``ZohoCRM.mass_convert.leads.READ``)::
+What the grant allows is chosen with ``--scopes``: ``watch`` (the default: poll job
+statuses, ``ZohoCRM.mass_convert.leads.READ``), ``convert`` (also schedule mass
+conversions and read leads back: ``ZohoCRM.mass_convert.leads.CREATE`` and
+``ZohoCRM.modules.leads.READ``) or ``diagnose`` (also the single-lead convert of
+``convert --diagnose``: ``ZohoCRM.modules.leads.CREATE``). The web flow asks Zoho for those
+scopes; a Self Client's scopes are typed in the API console when the code is generated
+(the command prints them, and checks the scopes Zoho says it granted).
+
+Self client (Zoho API console > Self Client > Generate Code, with the scopes of
+``zcrm-notebook auth --scopes convert --print-scopes``)::
 
     export ZOHO_CLIENT_SECRET=...        # or be prompted for it
     zcrm-notebook auth --org acme-eu --dc eu --client-id 1000.XXXX --grant-token 1000.abc...
@@ -28,7 +36,8 @@ import time
 from datetime import datetime, timezone
 
 from ..api.datacenters import dc_codes
-from ..auth.grant import DEFAULT_SCOPES, OAuthClient, exchange_grant_token, revoke
+from ..api.endpoints import SCOPE_SETS, missing_scopes, scopes_for
+from ..auth.grant import OAuthClient, exchange_grant_token, revoke
 from ..auth.tokenstore import ENV_VAR, StoredToken, TokenStore
 from ..auth.webflow import authorization_url, complete_authorization
 from ..errors import ConfigError
@@ -71,6 +80,11 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     act.add_argument(
         "--status", action="store_true", help="list stored tokens, secrets masked (the default)"
     )
+    act.add_argument(
+        "--print-scopes",
+        action="store_true",
+        help="print the scopes of --scopes (to type in the API console's Generate Code)",
+    )
     p.add_argument("--org", help="org label the token is stored under")
     p.add_argument("--dc", help=f"data center: {dc_codes()}")
     p.add_argument("--client-id", help="client id from the Zoho API console")
@@ -78,6 +92,13 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     p.add_argument("--store", help=f"token store file (default: ${ENV_VAR} or user config dir)")
     p.add_argument("--redirect-uri", help="web flow: the redirect URI registered for the client")
     p.add_argument("--state", help="web flow: the state printed by --auth-url (checked)")
+    p.add_argument(
+        "--scopes",
+        choices=list(SCOPE_SETS),
+        default="watch",
+        help="what the grant is for: watch jobs (default), convert leads (schedule and read "
+        "them back), diagnose (also the single-lead convert of `convert --diagnose`)",
+    )
     p.add_argument(
         "--registered-dc",
         metavar="DC",
@@ -105,6 +126,9 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
 def run(args: argparse.Namespace) -> int:
     """Run ``zcrm-notebook auth``; returns the exit code (errors raise ``ZcrmError``)."""
     register_secret(args.grant_token)  # masked from here on, whatever echoes it
+    if args.print_scopes:
+        print(",".join(scopes_for(args.scopes)))
+        return 0
     store = TokenStore(args.store)
     if args.revoke:
         entry = revoke(_need_org(args), store=store, timeout_s=args.timeout)
@@ -133,7 +157,22 @@ def run(args: argparse.Namespace) -> int:
         f"stored a refresh token for org {creds.org!r} (data center {creds.dc}, "
         f"api_domain {creds.api_domain}) in {store.path}"
     )
+    _warn_missing_scopes(store, creds.org, args.scopes)
     return 0
+
+
+def _warn_missing_scopes(store: TokenStore, org: str, use: str) -> None:
+    """Warn when Zoho said which scopes it granted and some of ``use`` are not among them."""
+    entry = store.get(org)
+    granted = entry.scopes if entry is not None else ()
+    missing = missing_scopes(granted, use) if granted else []
+    if missing:
+        print(
+            f"warning: the grant lacks {', '.join(missing)}: `{use}` calls will be refused "
+            f"(OAUTH_SCOPE_MISMATCH); generate a new grant with "
+            f"{','.join(scopes_for(use))}",
+            file=sys.stderr,
+        )
 
 
 def _need(value: str | None, flag: str) -> str:
@@ -178,7 +217,7 @@ def _print_auth_url(client: OAuthClient, args: argparse.Namespace) -> int:
     url, state = authorization_url(
         client,
         redirect_uri,
-        scopes=[*DEFAULT_SCOPES, *args.scope],
+        scopes=[*scopes_for(args.scopes), *args.scope],
         state=args.state,
         registered_dc=args.registered_dc,
     )

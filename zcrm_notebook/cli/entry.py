@@ -1,8 +1,9 @@
 """``zcrm-notebook`` command line (argparse): the parser and the entry point.
 
 Commands, one module each (its sub-parser and its body together): ``demo`` (simulator end
-to end), ``simulate`` (serve the simulator), ``poll`` (real use), ``report`` (tables and
-figures from a CSV or store), ``auth`` (grant exchange, web flow, status, revoke). Errors
+to end), ``simulate`` (serve the simulator), ``poll`` (real use), ``convert`` (convert the
+leads of a CSV and tell each one's fate), ``report`` (tables and figures from a CSV or
+store), ``auth`` (grant exchange, web flow, status, revoke). Errors
 print one line on stderr and exit 1 (usage errors: 2); Ctrl-C exits 130 and SIGTERM 143,
 keeping every snapshot.
 """
@@ -17,13 +18,13 @@ import warnings
 from .. import __version__
 from ..api.datacenters import describe_data_centers
 from ..errors import ZcrmError
-from . import auth, demo, poll, report, simulate
+from . import auth, convert, demo, poll, report, simulate
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, verbosity
 
 __all__ = ["build_parser", "log_level", "main"]
 
 #: The command modules, in the order of the help text.
-COMMANDS = (demo, simulate, poll, report, auth)
+COMMANDS = (demo, simulate, poll, convert, report, auth)
 
 
 def build_parser() -> argparse.ArgumentParser:

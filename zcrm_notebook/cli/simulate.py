@@ -1,5 +1,5 @@
-"""``zcrm-notebook simulate``: serve the simulator in the foreground, with a config and a
-jobs CSV for ``poll``.
+"""``zcrm-notebook simulate``: serve the simulator in the foreground, with a config, a jobs
+CSV for ``poll`` and a leads CSV for ``convert``.
 
 By default the simulated jobs start when they are first polled: the simulated clock
 stands still until the first status request, then runs ``--speed`` times faster than real
@@ -45,7 +45,14 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
         default=None,
         help="jobs CSV for `poll` (default: jobs.csv beside the config)",
     )
+    p.add_argument(
+        "--leads-csv",
+        metavar="FILE",
+        default=None,
+        help="leads CSV (lead_id,org) for `convert` (default: leads.csv beside the config)",
+    )
     p.add_argument("--jobs", type=COUNT, default=36, help="simulated jobs (36, + 1 unknown)")
+    p.add_argument("--leads", type=COUNT, default=60, help="simulated leads per org (60)")
     p.add_argument("--speed", type=SPEED, default=10.0, help="simulated seconds per second")
     p.add_argument("--seed", type=int, default=7, help="scenario seed (7)")
     p.add_argument(
@@ -59,22 +66,30 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve the simulator in the foreground; write a config and jobs CSV for ``poll``."""
+    """Serve the simulator in the foreground; write a config, a jobs CSV for ``poll`` and a
+    leads CSV for ``convert``."""
     from ..simulator import SimClock, default_scenario
 
     config = check_out_file(args.write_config, "--write-config")
-    jobs_csv = args.jobs_csv or str(config.with_name("jobs.csv"))
-    jobs_csv = check_out_file(jobs_csv, "--jobs-csv")
+    jobs_csv = check_out_file(args.jobs_csv or str(config.with_name("jobs.csv")), "--jobs-csv")
+    leads_csv = args.leads_csv or str(config.with_name("leads.csv"))
+    leads_csv = check_out_file(leads_csv, "--leads-csv")
     held = args.jobs_start == "first-poll"
     clock = SimClock() if held else SimClock(speed=args.speed)  # held: moved by the pacer
     stopped = threading.Event()
-    with default_scenario(n_jobs=args.jobs, seed=args.seed, clock=clock, port=args.port) as sim:
+    scenario = dict(n_jobs=args.jobs, n_leads=args.leads, seed=args.seed, clock=clock)
+    with default_scenario(**scenario, port=args.port) as sim:
         sim.write_config(config)
         sim.write_jobs_csv(jobs_csv)
+        sim.write_leads_csv(leads_csv)
         when = "when first polled" if held else "now"
         print(f"Zoho simulator on {sim.base_url} (simulated time runs x{args.speed:g})")
-        print(f"config: {config}\njobs:   {jobs_csv} (the jobs start {when})")
+        print(f"config: {config}\njobs:   {jobs_csv} (the jobs start {when})\nleads:  {leads_csv}")
         print(f"try:    {_program()} poll {jobs_csv} --config {config} --out snapshots.csv")
+        print(
+            f"   or:  {_program()} convert {leads_csv} --config {config} --store run.sqlite "
+            "--out converted"
+        )
         print("Ctrl-C to stop", flush=True)
         if held:
             pacer = (sim, clock, args.speed, stopped.wait)

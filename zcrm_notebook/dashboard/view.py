@@ -2,7 +2,8 @@
 :mod:`zcrm_notebook.dashboard.widget`).
 
 Pure functions of the snapshot frame and its summaries: the jobs that need attention, the
-per-group progress, the status counts and the small HTML snippets. No widgets, no pyplot.
+per-group progress, the status counts and the small HTML snippets; and of a conversion's
+lead outcome table: the leads not converted, with their job. No widgets, no pyplot.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ __all__ = [
     "bar_colors",
     "ended_text",
     "status_counts",
+    "NOT_CONVERTED_COLUMNS",
+    "not_converted_leads",
+    "not_converted_html",
 ]
 
 _FINAL = ("completed", "failed")
@@ -229,3 +233,61 @@ def status_counts(jobs: pd.DataFrame, expected: pd.DataFrame) -> dict[str, int]:
     seen = set(zip(jobs["org"], jobs["job_id"]))
     out["not polled"] = sum((o, j) not in seen for o, j in zip(expected["org"], expected["job_id"]))
     return out
+
+
+#: Columns of the not-converted leads view.
+NOT_CONVERTED_COLUMNS = [
+    "org",
+    "dc",
+    "lead_id",
+    "job_id",
+    "attempt",
+    "outcome",
+    "error_code",
+    "reason",
+]
+
+
+def not_converted_leads(leads: pd.DataFrame, *, max_rows: int = 10) -> tuple[pd.DataFrame, int]:
+    """The leads of a conversion that are not converted, the most telling first.
+
+    Parameters
+    ----------
+    leads : pandas.DataFrame
+        A lead outcome table (:mod:`zcrm_notebook.convert.outcomes`). Not modified.
+    max_rows : int, default 10
+        Rows kept.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        At most ``max_rows`` rows, RangeIndex, :data:`NOT_CONVERTED_COLUMNS`: leads whose
+        outcome is not ``converted``, by outcome (not converted, pending, not scheduled,
+        unknown, deleted), then those with a reason first, then org and lead id.
+    rest : int
+        Leads not converted beyond ``max_rows``.
+    """
+    picked = leads[leads["outcome"].astype(str) != "converted"]
+    order = picked.assign(_why=picked["reason"].isna()).sort_values(
+        ["outcome", "_why", "org", "lead_id"]
+    )
+    table = order[NOT_CONVERTED_COLUMNS].iloc[:max_rows].reset_index(drop=True)
+    return table, max(0, len(order) - max_rows)
+
+
+def not_converted_html(table: pd.DataFrame, rest: int) -> str:
+    """HTML table of :func:`not_converted_leads` (every value escaped), and the count of
+    the rest."""
+    if table.empty:
+        return "<p><i>Every lead is converted.</i></p>"
+    rows = []
+    for r in table.itertuples(index=False):
+        cells = ["" if pd.isna(v) else str(v).replace("_", " ") if k == "outcome" else str(v)
+                 for k, v in zip(NOT_CONVERTED_COLUMNS, r)]  # fmt: skip
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in NOT_CONVERTED_COLUMNS)
+    more = f"<p>... and {plural(rest, 'more lead')} not converted</p>" if rest else ""
+    return (
+        '<table class="zcrm-leads-table" style="border-collapse:collapse">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+    )

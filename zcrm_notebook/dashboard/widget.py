@@ -1,4 +1,5 @@
-"""The live ipywidgets dashboard: progress bars, status counts, jobs to look at, one figure.
+"""The live ipywidgets dashboard: progress bars, status counts, jobs to look at, one figure,
+and the leads a conversion did not convert.
 
 Threading model (the pitfalls it avoids: output written from threads lands in the wrong
 cell or nowhere, a blocking poll loop makes buttons dead, redrawn pyplot figures leak):
@@ -32,6 +33,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 import pandas as pd
 
 from ..analysis.summary import summarize_jobs
+from ..convert.ledger import load_lead_outcomes
+from ..convert.outcomes import coerce_outcomes
 from ..errors import ConfigError, ZcrmError
 from ..poll.background import Watch
 from ..snapshots.load import load_snapshots
@@ -46,6 +49,8 @@ from .view import (
     ended_text,
     group_rows,
     leads_text,
+    not_converted_html,
+    not_converted_leads,
     status_chips,
     status_counts,
     warnings_html,
@@ -95,6 +100,10 @@ class Dashboard(DashboardCore):
     group_by : {"dc", "org"}, default "dc"
         Bars and figure per data center or per org.
     title : str, default "Zoho CRM mass convert"
+    leads : pandas.DataFrame, optional
+        The lead outcome table of a conversion (``ConversionResult.leads``): the dashboard
+        then lists the leads not converted, with their job (:meth:`show_leads`), and
+        exports them with the report.
 
     Raises
     ------
@@ -106,9 +115,10 @@ class Dashboard(DashboardCore):
     widget : ipywidgets.VBox
         The whole dashboard. Parts: ``status``, ``start_button``, ``stop_button``,
         ``interval``, ``group_by``, ``filter``, ``overall``, ``overall_text``,
-        ``counts_html``, ``group_box``, ``image``, ``attention_html``, ``export_dir``,
-        ``export_button``, ``export_out`` (the last export's files or error, next to the
-        button). Browsing a past run hides Start, Stop and the interval slider.
+        ``counts_html``, ``group_box``, ``image``, ``attention_html``, ``leads_html``
+        (shown with ``leads``), ``export_dir``, ``export_button``, ``export_out`` (the last
+        export's files or error, next to the button). Browsing a past run hides Start,
+        Stop and the interval slider.
     figure : matplotlib.figure.Figure
         The only figure; redrawn in place.
     handle : Watch or None
@@ -136,6 +146,7 @@ class Dashboard(DashboardCore):
         export_dir="zcrm-report",
         group_by="dc",
         title="Zoho CRM mass convert",
+        leads=None,
         _frame=None,
     ) -> None:
         self.tz, self.tz_name = tz, zone(tz)[1]
@@ -161,7 +172,10 @@ class Dashboard(DashboardCore):
         self.status_counts: dict[str, int] = {}
         self._fig = FigureImage()
         self.figure = self._fig.figure
+        self.leads: pd.DataFrame | None = None
         self._build(title, export_dir, group_by)
+        if leads is not None:
+            self.show_leads(leads)
         self.refresh(force=True)
 
     @classmethod
@@ -173,7 +187,8 @@ class Dashboard(DashboardCore):
         df : pandas.DataFrame
             Snapshot frame. Not modified.
         **kwargs
-            ``tz``, ``export_dir``, ``group_by``, ``title``, ``figure_every_s``.
+            ``tz``, ``export_dir``, ``group_by``, ``title``, ``figure_every_s``,
+            ``leads`` (a conversion's lead outcome table).
         """
         return cls(_frame=df.copy(), **kwargs)
 
@@ -183,12 +198,18 @@ class Dashboard(DashboardCore):
 
         To resume polling from a store instead, use ``Dashboard(jobs, ..., store=path)``.
 
+        A store of ``zcrm-notebook convert`` (or ``convert_leads``) also brings its lead
+        outcomes: the leads not converted are listed.
+
         Raises
         ------
         ConfigError
             If the path does not exist, is a folder, or is not a snapshot store.
         """
-        return cls.from_frame(load_snapshots(path, "store"), **kwargs)
+        df = load_snapshots(path, "store")  # checks the path first
+        leads = load_lead_outcomes(path)
+        kwargs.setdefault("leads", leads if len(leads) else None)
+        return cls.from_frame(df, **kwargs)
 
     @classmethod
     def from_csv(cls, path, **kwargs) -> Dashboard:
@@ -235,6 +256,9 @@ class Dashboard(DashboardCore):
         self.group_box = W.VBox([]).add_class("zcrm-groups")
         self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="1100px"))
         self.attention_html = W.HTML("").add_class("zcrm-attention")
+        self.leads_html = W.HTML("").add_class("zcrm-leads")
+        self.leads_box = W.VBox([W.HTML("<b>Leads not converted</b>"), self.leads_html])
+        self.leads_box.layout.display = "none"  # until show_leads
         self.export_dir = W.Text(value=str(export_dir), description="folder")
         self.export_button = W.Button(
             description="Export",
@@ -260,6 +284,7 @@ class Dashboard(DashboardCore):
                 self.image,
                 W.HTML("<b>Jobs that need attention</b>"),
                 self.attention_html,
+                self.leads_box,
                 W.HBox([self.export_dir, self.export_button]),
                 self.export_out,
             ]
@@ -337,6 +362,26 @@ class Dashboard(DashboardCore):
             self._ensure_ticker()
         return handle
 
+    def show_leads(self, leads: pd.DataFrame, *, max_rows: int = 10) -> None:
+        """List the leads a conversion did not convert, with their job (the most telling
+        first, at most ``max_rows``, with the count of the rest); exported with the report.
+
+        Parameters
+        ----------
+        leads : pandas.DataFrame
+            A lead outcome table (``ConversionResult.leads``). Not modified.
+        max_rows : int, default 10
+
+        Raises
+        ------
+        ConfigError
+            ``leads`` is not a lead outcome table.
+        """
+        self.leads = coerce_outcomes(leads)
+        table, rest = not_converted_leads(self.leads, max_rows=max_rows)
+        self.leads_html.value = not_converted_html(table, rest)
+        self.leads_box.layout.display = None
+
     def stop(self) -> None:
         """Ask the background poll to stop; it ends within about a second (snapshots kept)."""
         self._stop_watch()
@@ -376,7 +421,7 @@ class Dashboard(DashboardCore):
         if df.empty:
             shown = f" for {self.group_by.value} = {self.filter.value}" if self.filter.value else ""
             raise ConfigError(f"nothing to export: no snapshots yet{shown}")
-        paths = export_report(df, raw, tz=self.tz, overwrite=overwrite)
+        paths = export_report(df, raw, tz=self.tz, overwrite=overwrite, leads=self.leads)
         out = paths["readme"].parent
         what = f" ({self.group_by.value} = {self.filter.value})" if self.filter.value else ""
         items = "".join(f"<li><code>{html.escape(p.name)}</code></li>" for p in paths.values())

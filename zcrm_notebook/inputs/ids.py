@@ -110,12 +110,15 @@ def clean_ids(
     return out
 
 
-def bad_rows_message(bad: list[tuple[int, object, str]], noun: str = "job") -> str:
-    """The error text for bad rows: a head line, then one line per row (at most 20)."""
+def bad_rows_message(
+    bad: list[tuple[int, object, str]], noun: str = "job", rule: str | None = None
+) -> str:
+    """The error text for bad rows: a head line (with ``rule``, default the id rule), then
+    one line per row (at most 20)."""
     lines = [f"  row {r}: {shown(v, 40)}: {why}" for r, v, why in bad[:MAX_LISTED]]
     if len(bad) > MAX_LISTED:
         lines.append(f"  ... and {len(bad) - MAX_LISTED} more")
     rows = "row" if len(bad) == 1 else "rows"
-    rule = f"{noun} ids must be text of 1-20 digits 0-9"
+    rule = rule or f"{noun} ids must be text of 1-20 digits 0-9"
     head = f"{len(bad)} bad {rows} in the {noun}s input ({rule}):"
     return head + "\n" + "\n".join(lines)

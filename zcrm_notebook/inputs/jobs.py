@@ -10,12 +10,12 @@ orgs (:mod:`zcrm_notebook.inputs.orgs`) with the id rules of
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..auth.credentials import OrgCredentials
 from .ids import clean_ids
-from .tables import only_org, read_id_csv, table_pairs
+from .tables import id_pairs, read_id_csv
 
 __all__ = ["Job", "clean_jobs", "read_jobs_csv", "id_pairs"]
 
@@ -37,39 +37,6 @@ def read_jobs_csv(path: str | os.PathLike):
         If the file is missing or not a readable CSV.
     """
     return read_id_csv(path, "jobs")
-
-
-def id_pairs(
-    items: object,
-    orgs: Mapping[str, OrgCredentials],
-    org: str | None,
-    *,
-    id_column: str = "job_id",
-    what: str = "jobs",
-) -> Iterator[tuple[str, object]]:
-    """Yield ``(org label, raw id)`` from any accepted form of a batch of ids.
-
-    A DataFrame or a CSV path (a table with ``id_column`` and ``org`` or ``dc``), a dict
-    ``{org: [ids]}``, a list of ids (of ``org``, or of the one configured org), one id.
-    """
-    noun = what.rstrip("s")
-    if hasattr(items, "columns"):  # a DataFrame (no pandas import needed here)
-        yield from table_pairs(items, orgs, org, id_column=id_column, what=what)
-    elif isinstance(items, (str, os.PathLike)) and not str(items).strip().isdigit():
-        table = read_id_csv(items, what)
-        yield from table_pairs(table, orgs, org, id_column=id_column, what=what)
-    elif isinstance(items, Mapping):
-        for key, ids in items.items():
-            if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-                ids = [ids]
-            for value in ids:
-                yield str(key), value
-    elif isinstance(items, Iterable) and not isinstance(items, (str, bytes)):
-        label = org or only_org(orgs, noun)
-        for value in items:
-            yield label, value
-    else:
-        yield org or only_org(orgs, noun), items
 
 
 def clean_jobs(

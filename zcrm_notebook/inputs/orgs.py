@@ -19,6 +19,7 @@ from ..auth.credentials import OrgCredentials, check_org_label
 from ..auth.tokenstore import TokenStore
 from ..errors import ConfigError, ZcrmError
 from ..redact import shown
+from .files import MAX_CONFIG_BYTES, read_input_bytes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -109,10 +110,12 @@ def org_tables(path: str | os.PathLike) -> dict[str, object]:
     Raises
     ------
     ConfigError
-        The file is missing or not TOML (the message names the file and line).
+        The file is missing, not TOML (the message names the file and line), not a
+        regular file, or larger than :data:`~zcrm_notebook.inputs.files.MAX_CONFIG_BYTES`.
     """
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        text = read_input_bytes(path, "config", MAX_CONFIG_BYTES).decode("utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

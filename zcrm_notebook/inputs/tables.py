@@ -4,20 +4,22 @@ Job files and lead files are read the same way (:func:`read_id_csv`): every cell
 (19-digit ids never become numbers), a UTF-8 byte-order mark and CRLF line ends accepted,
 and the separator detected (``,``, ``;`` as Excel writes in many locales, tab, ``|``).
 :func:`table_pairs` then gives, row by row, the org label and the raw id of a table with an
-id column and an ``org`` and/or ``dc`` column.
+id column and an ``org`` and/or ``dc`` column; :func:`id_pairs` does the same for every form
+a batch of ids may take (list, ``{org: [ids]}``, DataFrame, CSV path).
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from ..auth.credentials import OrgCredentials
 from ..errors import ConfigError, JobInputError
 from ..redact import clean_text, shown
+from .files import MAX_TABLE_BYTES, check_input_file
 
-__all__ = ["read_id_csv", "table_pairs", "is_na", "only_org", "SEPARATORS"]
+__all__ = ["read_id_csv", "table_pairs", "id_pairs", "is_na", "only_org", "SEPARATORS"]
 
 #: Separators recognised in id files, in order of preference when the sample is ambiguous.
 SEPARATORS = ",;\t|"
@@ -74,11 +76,13 @@ def read_id_csv(path: str | os.PathLike, what: str = "jobs"):
     Raises
     ------
     ConfigError
-        If the file is missing, a folder, not UTF-8, or not a readable CSV (the message
-        quotes at most 80 characters of it).
+        If the file is missing, a folder, a pipe or a device, larger than
+        :data:`~zcrm_notebook.inputs.files.MAX_TABLE_BYTES`, not UTF-8, or not a readable
+        CSV (the message quotes at most 80 characters of it).
     """
     import pandas as pd
 
+    check_input_file(path, what, MAX_TABLE_BYTES)
     sep = _sniff_separator(path, what)
     try:
         df = pd.read_csv(
@@ -183,3 +187,36 @@ def _orgs_by_dc(orgs: Mapping[str, OrgCredentials]) -> dict[str, str]:
     for name, creds in orgs.items():
         by_dc[creds.dc] = name if creds.dc not in by_dc else f"<several orgs in dc {creds.dc}>"
     return by_dc
+
+
+def id_pairs(
+    items: object,
+    orgs: Mapping[str, OrgCredentials],
+    org: str | None,
+    *,
+    id_column: str = "job_id",
+    what: str = "jobs",
+) -> Iterator[tuple[str, object]]:
+    """Yield ``(org label, raw id)`` from any accepted form of a batch of ids.
+
+    A DataFrame or a CSV path (a table with ``id_column`` and ``org`` or ``dc``), a dict
+    ``{org: [ids]}``, a list of ids (of ``org``, or of the one configured org), one id.
+    """
+    noun = what.rstrip("s")
+    if hasattr(items, "columns"):  # a DataFrame (no pandas import needed here)
+        yield from table_pairs(items, orgs, org, id_column=id_column, what=what)
+    elif isinstance(items, (str, os.PathLike)) and not str(items).strip().isdigit():
+        table = read_id_csv(items, what)
+        yield from table_pairs(table, orgs, org, id_column=id_column, what=what)
+    elif isinstance(items, Mapping):
+        for key, ids in items.items():
+            if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+                ids = [ids]
+            for value in ids:
+                yield str(key), value
+    elif isinstance(items, Iterable) and not isinstance(items, (str, bytes)):
+        label = org or only_org(orgs, noun)
+        for value in items:
+            yield label, value
+    else:
+        yield org or only_org(orgs, noun), items

@@ -29,6 +29,7 @@ from concurrent.futures import Future
 from ..api.status import JobState, JobStatus
 from ..client import StatusAnswer, ZohoClient
 from ..errors import (
+    AccountsUnreachableError,
     ApiError,
     AuthError,
     BadRequestError,
@@ -286,6 +287,9 @@ class PollLoop:
             self._back_off_org(o, at, 60.0, why="token creation throttled by Zoho (Access Denied)")
             self._push(job, o.backoff_until)
             return
+        if isinstance(exc, AccountsUnreachableError):
+            self._on_accounts_unreachable(o, job, exc, at)
+            return
         if isinstance(exc, RateLimitError):
             o.stats.rate_limited += 1
             self._back_off_org(o, at, exc.retry_after_s)
@@ -310,6 +314,26 @@ class PollLoop:
             track.errors += 1
             limit = self.policy.give_up_after_errors
             self._retry_or_give_up(job, at, track.errors, limit, self.policy.delay_s)
+
+    def _on_accounts_unreachable(
+        self, o: OrgState, job: Job, exc: AccountsUnreachableError, at: float
+    ) -> None:
+        """No token because the accounts server gave no answer: every job would ask again,
+        so the org is held and tries one call at a time after each backoff; after as many
+        failed tries as one job may make, ``(max_retries + 1) * give_up_after_errors``, the
+        org ends with an error row for each of its jobs. Each failed try is an error row."""
+        o.unreachable += 1
+        o.stats.errors += 1
+        self.record(_error_snapshot(job, o.creds.dc, exc, at))  # each try is seen
+        if o.unreachable >= (self.policy.max_retries + 1) * self.policy.give_up_after_errors:
+            self._finish(job)
+            self._fail_org(o, exc, at)
+            return
+        delay = o.back_off(at, self.policy, self._rng, None)
+        if o.unreachable == 1:
+            log.warning("org %s: %s; holding the org, one try at a time (next in %.0f s)",
+                        o.name, exc, delay)  # fmt: skip
+        self._push(job, o.backoff_until)
 
     def _retry_or_give_up(
         self, job: Job, at: float, count: int, limit: int, delay_s: float

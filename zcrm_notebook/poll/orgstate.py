@@ -1,4 +1,4 @@
-"""Per-org state of a poll run: counters, the queue of due polls, and the org's limits.
+"""Per-org state of a run: counters, the queue of due calls, and the org's limits.
 
 Each org polls through its own :class:`~zcrm_notebook.client.ZohoClient` and thread pool,
 capped at its calls in flight (``PollPolicy.max_in_flight``, default 5,
@@ -6,7 +6,9 @@ capped at its calls in flight (``PollPolicy.max_in_flight``, default 5,
 (a 429, a throttled token endpoint), the call budget of the run, and the end of the org
 (an auth or config failure, or the budget used up). Only bookkeeping: the poller's
 poll loop's thread owns every :class:`OrgState` and decides when to call, log and record;
-nothing here makes an HTTP call, sleeps or imports pandas at module level.
+nothing here makes an HTTP call, sleeps or imports pandas at module level. The conversion
+loop (:mod:`zcrm_notebook.convert.calls`) queues its POSTs and reads in the same
+:class:`OrgState`: same cap, same backoff.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import random
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from ..auth.credentials import OrgCredentials
-from ..client import StatusAnswer, ZohoClient
-from ..errors import ZcrmError
-from ..inputs.jobs import Job
+from ..client import ZohoClient
+from ..errors import AccountsUnreachableError, ApiError, ZcrmError
 from .policy import PollPolicy
+
+T = TypeVar("T")
 
 __all__ = ["OrgStats", "OrgState", "org_stats_frame"]
 
@@ -41,28 +45,33 @@ class OrgStats:
     token_requests: int = 0
     failed_reason: str | None = None
     failed_message: str | None = None
+    answered: int = 0
 
     @property
     def credits_used(self) -> int:
-        """Estimated API credits used: one per status GET (Zoho does not document the cost)."""
-        return self.requests
+        """Estimated API credits used: one per call the CRM API answered (Zoho does not
+        document the cost of the status GET); a call that never reached it (no token, no
+        connection) costs none."""
+        return self.answered
 
 
 @dataclass
-class OrgState:
-    """One org of a run: its client, pool, queue of due polls, calls in flight and limits."""
+class OrgState(Generic[T]):
+    """One org of a run: its client, pool, queue of due calls (items ``T``: a poll's
+    :class:`~zcrm_notebook.inputs.jobs.Job`), calls in flight and limits."""
 
     creds: OrgCredentials
     client: ZohoClient
     pool: ThreadPoolExecutor
     cap: int
     stats: OrgStats
-    queue: list = field(default_factory=list)  # heap of (due, seq, job); stale seqs skipped
-    queued: dict = field(default_factory=dict)  # job -> (due, seq) of its one live entry
+    queue: list = field(default_factory=list)  # heap of (due, seq, item); stale seqs skipped
+    queued: dict = field(default_factory=dict)  # item -> (due, seq) of its one live entry
     in_flight: int = 0
     backoff_until: float = 0.0
     backoff_level: int = 0
     dead: bool = False
+    unreachable: int = 0  # token requests in a row that got no answer (one call at a time)
     error_codes_seen: set[str] = field(default_factory=set)
 
     @classmethod
@@ -88,21 +97,21 @@ class OrgState:
 
     # -- the queue of due polls ---------------------------------------------------------
 
-    def push(self, due: float, seq: int, job: Job) -> None:
-        """Queue ``job``'s poll at ``due``; an earlier entry of the job becomes stale."""
-        self.queued[job] = (due, seq)
-        heapq.heappush(self.queue, (due, seq, job))
+    def push(self, due: float, seq: int, item: T) -> None:
+        """Queue ``item``'s call at ``due``; an earlier entry of the item becomes stale."""
+        self.queued[item] = (due, seq)
+        heapq.heappush(self.queue, (due, seq, item))
 
-    def due_of(self, job: Job) -> float | None:
-        """When ``job``'s queued poll is due; None when it is not queued (in flight, done)."""
-        entry = self.queued.get(job)
+    def due_of(self, item: T) -> float | None:
+        """When ``item``'s queued call is due; None when it is not queued (in flight, done)."""
+        entry = self.queued.get(item)
         return None if entry is None else entry[0]
 
     def _top(self) -> tuple | None:
-        """The live entry due first (stale entries, left by a moved poll, are dropped)."""
+        """The live entry due first (stale entries, left by a moved call, are dropped)."""
         while self.queue:
-            due, seq, job = self.queue[0]
-            if self.queued.get(job, (None, None))[1] == seq:
+            due, seq, item = self.queue[0]
+            if self.queued.get(item, (None, None))[1] == seq:
                 return self.queue[0]
             heapq.heappop(self.queue)
         return None
@@ -113,27 +122,34 @@ class OrgState:
 
     def has_due(self, now: float) -> bool:
         """A poll is due and a call slot is free."""
-        if self.in_flight >= self.cap:
+        cap = 1 if self.unreachable else self.cap
+        if self.in_flight >= cap:
             return False
         top = self._top()
         return top is not None and top[0] <= now
 
-    def take(self) -> Job:
-        """The next due job, counted as one call in flight and one request."""
+    def take(self) -> T:
+        """The next due item, counted as one call in flight and one request."""
         self._top()
-        _, _, job = heapq.heappop(self.queue)
-        del self.queued[job]
+        _, _, item = heapq.heappop(self.queue)
+        del self.queued[item]
         self.in_flight += 1
         self.stats.requests += 1
-        return job
+        return item
 
-    def settle(self, result: StatusAnswer | ZcrmError) -> None:
-        """A call came back; an answer ends the org's backoff streak."""
+    def settle(self, result: Any) -> None:
+        """A call came back (an answer or a :class:`ZcrmError`); an answer ends the org's
+        backoff streak and brings its ``credits_remaining``."""
         self.in_flight -= 1
-        if isinstance(result, StatusAnswer):
+        if not isinstance(result, ZcrmError) or isinstance(result, ApiError):
+            self.stats.answered += 1
+        if not isinstance(result, AccountsUnreachableError):
+            self.unreachable = 0  # a token came, or the accounts server answered
+        if not isinstance(result, ZcrmError):
             self.backoff_level = 0
-            if result.credits_remaining is not None:
-                self.stats.credits_remaining = result.credits_remaining
+            credits = getattr(result, "credits_remaining", None)
+            if credits is not None:
+                self.stats.credits_remaining = credits
 
     def next_wake(self, budget: int | None) -> float | None:
         """When the org's next call may start; None if it has none left to make."""
@@ -163,15 +179,15 @@ class OrgState:
         self.error_codes_seen.add(code)
         return True
 
-    def end(self, reason: str | None, message: str | None = None) -> list[Job]:
+    def end(self, reason: str | None, message: str | None = None) -> list[T]:
         """End the org for the run (``failed_reason``, ``failed_message``); returns its
         queued jobs, due first."""
         self.dead = True
         self.stats.failed_reason, self.stats.failed_message = reason, message
-        live = sorted((due, seq, job) for job, (due, seq) in self.queued.items())
+        live = sorted((due, seq, item) for item, (due, seq) in self.queued.items())
         self.queue.clear()
         self.queued.clear()
-        return [job for _, _, job in live]
+        return [item for _, _, item in live]
 
     def stats_row(self) -> dict:
         self.stats.token_requests = self.client.tokens.requests

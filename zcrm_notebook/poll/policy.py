@@ -249,6 +249,10 @@ def _warn_growth() -> None:
         )
 
 
+# how far a job got, for telling progress from answers that flap (final states end polling)
+_RANK = {JobState.SCHEDULED: 0, JobState.IN_PROGRESS: 1}
+
+
 def _processed(st: JobStatus) -> int | None:
     if st.converted_count is None and st.failed_count is None:
         if st.total_count is not None and st.not_converted_count is not None:
@@ -278,7 +282,7 @@ class JobTrack:
     __slots__ = (
         "job", "org", "position", "last", "last_at", "moved_at", "changed_at", "not_found",
         "errors", "attempt", "sched_at", "open_at", "started", "final", "deferred", "_phase",
-        "_lo", "_hi",
+        "_lo", "_hi", "best",
     )  # fmt: skip
 
     def __init__(self, job: Hashable = None, org: OrgOrder | None = None, position: int = 0):
@@ -286,7 +290,8 @@ class JobTrack:
         self.last: JobStatus | None = None
         self.last_at: float | None = None
         self.moved_at: float | None = None
-        self.changed_at: float | None = None
+        self.changed_at: float | None = None  # last answer that progressed
+        self.best = (-1, -1)  # furthest (state rank, processed count) answered so far
         self.not_found = self.errors = self.attempt = 0
         self.sched_at: float | None = None  # last answer that said scheduled
         self.open_at: float | None = None  # last answer that was not final
@@ -297,8 +302,9 @@ class JobTrack:
     def observe(self, st: JobStatus, now: float, policy: PollPolicy, rng: random.Random) -> float:
         """Record a non-final answer; return the delay until the job's next poll (seconds).
 
-        An ``unknown`` status is polled at the delay bound; its counts moving does not
-        count as a change (see :meth:`unchanged_s`).
+        Only progress counts as a change (see :meth:`unchanged_s`): a state further than
+        any answered before (scheduled, then in progress) or more leads processed than ever
+        before; an ``unknown`` status never does, and is polled at the delay bound.
         """
         self._remember(st, now)
         if st.status == JobState.SCHEDULED:
@@ -316,9 +322,17 @@ class JobTrack:
     def _remember(self, st: JobStatus, now: float) -> None:
         prev = self.last
         moved = prev is None or st.counts != prev.counts or st.status != prev.status
-        started = prev is not None and prev.status != st.status
-        if prev is None or started or (moved and st.status != JobState.UNKNOWN):
+        # progress: a state or a processed count further than any answered before (answers
+        # that flap between earlier values are not: a job of those is given up)
+        unknown = st.status == JobState.UNKNOWN
+        rank, processed = _RANK.get(st.status, -1), _processed(st) or 0
+        progressed = not unknown and (rank > self.best[0] or processed > self.best[1])
+        if prev is None or progressed:
             self.changed_at = now
+        else:  # flapping answers are not movement
+            moved = False
+        if not unknown:
+            self.best = (max(rank, self.best[0]), max(processed, self.best[1]))
         if moved:
             self.moved_at = now
         self.last, self.last_at, self.not_found, self.errors = st, now, 0, 0
@@ -326,7 +340,7 @@ class JobTrack:
             self.open_at = now
 
     def unchanged_s(self, now: float) -> float:
-        """Seconds since the job's last change of status or counts (0 before any answer)."""
+        """Seconds since the job last progressed (0 before any answer; see :meth:`observe`)."""
         return 0.0 if self.changed_at is None else now - self.changed_at
 
     def finish_window(self, st: JobStatus, policy: PollPolicy) -> tuple[float, float]:
@@ -352,6 +366,8 @@ class JobTrack:
             rate = 2 * self._lo  # started half-way between the last two answers
         else:
             return earliest, math.inf
+        if rate <= 0:  # no rate the counts allow (answers that flap): nothing to aim at
+            return earliest, math.inf
         return earliest, remaining / rate
 
     def _running(self, now: float, processed: int | None) -> None:
@@ -367,7 +383,8 @@ class JobTrack:
             if now > t:
                 lo = max(lo, (processed - p - 1) / (now - t))
                 hi = min(hi, (processed - p + 1) / (now - t))
-        if lo > hi:  # stalled or changed pace: a new phase from this answer
+        went_back = bool(self._phase) and processed < self._phase[-1][1]
+        if lo > hi or hi <= 0 or went_back:  # stalled, changed pace, flapping: a new phase
             self._phase, lo, hi = [], 0.0, math.inf
         self._phase.append((now, processed))
         if len(self._phase) > _PHASE_POINTS:

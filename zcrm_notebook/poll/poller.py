@@ -145,7 +145,8 @@ class Poller:
         pandas.DataFrame
             One row per org: ``org, dc, jobs, requests, retries, rate_limited, errors,
             credits_used, credits_remaining, token_requests, failed_reason,
-            failed_message`` (why the org ended, one line; NA when it did not).
+            failed_message, answered`` (why the org ended, one line; NA when it did not;
+            ``answered``: calls the CRM API answered, the basis of ``credits_used``).
         """
         return org_stats_frame(self._orgs.values())
 

@@ -7,12 +7,26 @@ product never imports it (the ``demo`` and ``simulate`` commands load it when th
 """
 
 from .app import Simulator, default_scenario
-from .scenario import FAULT_NAMES, FAULTS, STATUS_CASINGS, Faults, SimClock, SimJob, SimOrg
+from .scenario import (
+    FAULT_NAMES,
+    FAULTS,
+    LEAD_PROBLEMS,
+    POST_FAULT_NAMES,
+    POST_FAULTS,
+    STATUS_CASINGS,
+    Faults,
+    SimClock,
+    SimJob,
+    SimLead,
+    SimOrg,
+)
 from .stats import UNKNOWN_ORG, SimStats
 
 __all__ = [
     "SimClock",
     "SimOrg",
+    "SimLead",
+    "LEAD_PROBLEMS",
     "SimJob",
     "Faults",
     "SimStats",
@@ -21,5 +35,7 @@ __all__ = [
     "FAULT_NAMES",
     "FAULTS",
     "STATUS_CASINGS",
+    "POST_FAULTS",
+    "POST_FAULT_NAMES",
     "UNKNOWN_ORG",
 ]

@@ -12,12 +12,19 @@ offers beyond them is a labelled fault, ``docs/simulator.md``):
   unknown one);
 - ``GET {base_url}/{dc}/api/crm/{v5..v8}/Leads/actions/mass_convert?job_id=...``: the
   status of a job (Zoho CRM "Get Status of Mass Convert Lead");
-- ``POST`` on the same path (``v4..v8``): schedule a job ("Mass Convert Lead").
+- ``POST`` on the same path (``v4..v8``): schedule a job converting the leads given
+  ("Mass Convert Lead");
+- ``GET {base_url}/{dc}/api/crm/{v}/Leads?ids=...&fields=...&converted=...``: read leads
+  ("Get Records");
+- ``POST {base_url}/{dc}/api/crm/{v}/Leads/{id}/actions/convert``: convert one lead
+  ("Convert Lead").
 
 This module assembles :class:`Simulator` and :func:`default_scenario`; the parts live in
-sibling modules: :mod:`~zcrm_notebook.simulator.scenario` (clock, orgs, jobs, faults),
-:mod:`~zcrm_notebook.simulator.accounts` (token, grant and revoke endpoints),
+sibling modules: :mod:`~zcrm_notebook.simulator.scenario` (clock, orgs, leads, jobs,
+faults), :mod:`~zcrm_notebook.simulator.accounts` (token, grant and revoke endpoints),
 :mod:`~zcrm_notebook.simulator.crm` (status and schedule endpoints, fault injection),
+:mod:`~zcrm_notebook.simulator.leads` (lead records, their conversions, Get Records and the
+single convert),
 :mod:`~zcrm_notebook.simulator.server` (loopback HTTP server, error envelopes) and
 :mod:`~zcrm_notebook.simulator.stats` (request counters). A job's answer at simulated
 time ``t`` is a pure function of ``t`` (only the scripted ``backwards`` fault looks at
@@ -43,6 +50,8 @@ from ..api.datacenters import DATA_CENTERS
 from ..api.endpoints import (
     ACCOUNTS,
     API,
+    CONVERT_RECORD,
+    GET_RECORDS,
     MASS_CONVERT_SCHEDULE,
     MASS_CONVERT_STATUS,
     REVOKE,
@@ -51,7 +60,16 @@ from ..api.endpoints import (
 )
 from .accounts import AccessRecord, AccountsMixin, GrantRecord, RefreshRecord
 from .crm import DOCUMENTED_WORDS, CrmMixin
-from .scenario import Faults, SimClock, SimJob, SimOrg, build_default_scenario
+from .leads import LeadsMixin, Timeline
+from .scenario import (
+    Faults,
+    SimClock,
+    SimJob,
+    SimLead,
+    SimOrg,
+    build_default_leads,
+    build_default_scenario,
+)
 from .server import MAX_IDS, Answer, Server, ServingMixin, error_answer, loopback_host
 from .stats import SimStats
 
@@ -76,12 +94,14 @@ def _toml_key(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml_str(name)
 
 
-class Simulator(ServingMixin, AccountsMixin, CrmMixin):
+class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
     """Zoho Accounts + CRM mass convert on loopback, for demos, tests and benchmarks.
 
-    Holds the orgs, jobs and token tables and routes requests; the endpoints come from
-    :class:`~zcrm_notebook.simulator.accounts.AccountsMixin` (with :meth:`issue_grant_token`) and
-    :class:`~zcrm_notebook.simulator.crm.CrmMixin`, serving (:meth:`start`, :meth:`stop`,
+    Holds the orgs, leads, jobs and token tables and routes requests; the endpoints come
+    from :class:`~zcrm_notebook.simulator.accounts.AccountsMixin` (with
+    :meth:`issue_grant_token`), :class:`~zcrm_notebook.simulator.crm.CrmMixin` and
+    :class:`~zcrm_notebook.simulator.leads.LeadsMixin` (with :meth:`add_leads`,
+    :meth:`lead_state`, :meth:`write_leads_csv`), serving (:meth:`start`, :meth:`stop`,
     :attr:`base_url`) from :class:`~zcrm_notebook.simulator.server.ServingMixin`.
 
     Parameters
@@ -90,6 +110,10 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         At least one; names and refresh tokens unique.
     jobs : iterable of SimJob
         Jobs known from the start (``created_at=None`` becomes :attr:`started_at`).
+    leads : iterable of SimLead, optional
+        Lead records of the orgs (ids unique). The POST checks its ids against the leads of
+        an org that has some; an org without lead records takes any ids of digits and
+        simulates the job by its count only (as :meth:`schedule` does).
     clock : SimClock, optional
         Simulated time; default ``SimClock(speed=60.0)`` (one real second is one simulated
         minute). Tests pass a manual ``SimClock()``.
@@ -113,6 +137,9 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         Loopback address to bind (``localhost`` means 127.0.0.1).
     port : int, default 0
         TCP port; 0 picks a free one.
+    post_timing : tuple of (float, float), optional
+        ``(queue_delay_s, leads_per_s)`` of every job the POST creates; default drawn per
+        job from the faults' seed: queue 0-10 s, 1-5 leads/s.
 
     Attributes
     ----------
@@ -124,6 +151,8 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
     unknown_job_id : str or None
         The last id registered with :meth:`add_unknown_job` (listed, but answers
         ``INVALID_DATA``).
+    post_held : threading.Event
+        Set when a POST's answer is being held (fault ``post_hang_after_create``).
 
     Raises
     ------
@@ -137,6 +166,7 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         orgs: Iterable[SimOrg],
         jobs: Iterable[SimJob] = (),
         *,
+        leads: Iterable[SimLead] = (),
         clock: SimClock | None = None,
         faults: Faults | None = None,
         token_lifetime_s: float = 3600.0,
@@ -146,8 +176,12 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         max_refresh_tokens: int = 20,
         host: str = "127.0.0.1",
         port: int = 0,
+        post_timing: tuple[float, float] | None = None,
     ) -> None:
         self._host, self._port = loopback_host(host), int(port)
+        if post_timing is not None and not (post_timing[0] >= 0 and post_timing[1] > 0):
+            raise ValueError("post_timing must be (queue_delay_s >= 0, leads_per_s > 0)")
+        self.post_timing = post_timing
         if expires_in_style not in ("seconds", "ms"):
             raise ValueError(f"expires_in_style must be 'seconds' or 'ms': {expires_in_style!r}")
         limits = (token_throttle[0], max_active_access_tokens, max_refresh_tokens)
@@ -178,6 +212,15 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         self._last_processed: dict[str, int] = {}
         self._rng = random.Random(self.faults.seed)
         self._id_rng = random.Random(f"{self.faults.seed}:job-ids")
+        self._post_rng = random.Random(f"{self.faults.seed}:post-jobs")
+        self._post_pos = 0
+        self._release = threading.Event()
+        self.post_held = threading.Event()
+        self._leads: dict[str, SimLead] = {}
+        self._singles: dict[str, tuple[float, bool]] = {}
+        self._deleted: dict[str, float] = {}
+        self._timeline_cache: Timeline | None = None
+        self.add_leads(leads)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -198,6 +241,7 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
             if job.job_id in self._jobs or any(job.job_id == j for j, _ in self._unknown):
                 raise ValueError(f"duplicate job id {job.job_id}")
             self._jobs[job.job_id] = job
+            self._timeline_cache = None
         return job
 
     def _org(self, org: str) -> SimOrg:
@@ -317,7 +361,7 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         not yet created.
         """
         job = self._jobs.get(str(job_id).strip())
-        truth = None if job is None else job.truth(self.clock.time() if t is None else t)
+        truth = None if job is None else self._truth(job, self.clock.time() if t is None else t)
         if truth is None:
             return None
         word = truth.status if self.faults.status_casing == "lower" else None
@@ -334,7 +378,8 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
             Lead ids, 1 to 50 (only their number matters).
         **kw
             :class:`SimJob` fields (``queue_delay_s``, ``leads_per_s``, ``failed``,
-            ``stall_s``, ``outcome``, ``created_at`` -- default now).
+            ``stall_s``, ``outcome``, ``created_at`` -- default now; ``lead_ids``: the job
+            converts those leads, as a POST's would).
 
         Returns
         -------
@@ -353,6 +398,21 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         kw.setdefault("created_at", self.clock.time())
         with self._lock:
             return self._add_job(SimJob(self._new_job_id(), org, n, **kw)).job_id
+
+    def release_held_posts(self) -> None:
+        """Let every POST answer held by ``post_hang_after_create`` go (and later ones)."""
+        self._release.set()
+
+    def stop(self) -> None:
+        """Stop serving (held answers are released first); no-op when stopped."""
+        self._release.set()
+        super().stop()
+
+    def _post_timing(self) -> tuple[float, float]:
+        if self.post_timing is not None:
+            return self.post_timing
+        with self._lock:
+            return self._post_rng.uniform(0, 10), self._post_rng.uniform(1, 5)
 
     def _new_job_id(self) -> str:
         with self._lock:
@@ -385,10 +445,15 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
         if area == ACCOUNTS:
             return error_answer("INVALID_URL_PATTERN"), None
         answer, done = error_answer("INVALID_URL_PATTERN"), None
+        fields = {} if endpoint is None else (endpoint.match("/" + "/".join(rest)) or {})
         if endpoint is MASS_CONVERT_STATUS:
             answer, done = self._status_endpoint(dc, query, headers)
         elif endpoint is MASS_CONVERT_SCHEDULE:
-            answer = self._schedule_endpoint(dc, headers, body)
+            answer, done = self._schedule_endpoint(dc, fields["version"], headers, body)
+        elif endpoint is GET_RECORDS:
+            answer, done = self._records_endpoint(dc, query, headers)
+        elif endpoint is CONVERT_RECORD:
+            answer, done = self._convert_endpoint(dc, fields["record_id"], headers, body)
         elif path_known:
             answer = error_answer("INVALID_REQUEST_METHOD")
         answer.delay_s += self.faults.latency_s
@@ -398,7 +463,7 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin):
 
 
 #: The endpoints the simulator serves (descriptors of :mod:`zcrm_notebook.api.endpoints`).
-SERVED = (TOKEN, REVOKE, MASS_CONVERT_STATUS, MASS_CONVERT_SCHEDULE)
+SERVED = (TOKEN, REVOKE, MASS_CONVERT_STATUS, MASS_CONVERT_SCHEDULE, GET_RECORDS, CONVERT_RECORD)
 
 
 def _route(area: str, method: str, path: str) -> tuple[Endpoint | None, bool]:
@@ -425,6 +490,7 @@ def _route(area: str, method: str, path: str) -> tuple[Endpoint | None, bool]:
 def default_scenario(
     *,
     n_jobs: int = 36,
+    n_leads: int = 60,
     dcs: Iterable[str] = ("us", "eu", "in", "au"),
     seed: int = 7,
     clock: SimClock | None = None,
@@ -437,6 +503,9 @@ def default_scenario(
     ----------
     n_jobs : int, default 36
         Jobs the server knows, spread round-robin over the orgs (1 to 50 leads each).
+    n_leads : int, default 60
+        Lead records per org, for ``convert`` (:func:`~.scenario.build_default_leads`:
+        about one in ten cannot be converted).
     dcs : iterable of str, default ("us", "eu", "in", "au")
         One org ``f"{dc}-org"`` per data-center code, with generated credentials.
     seed : int, default 7
@@ -464,6 +533,7 @@ def default_scenario(
     orgs, jobs, (unknown_id, unknown_org) = build_default_scenario(
         n_jobs=n_jobs, dcs=tuple(dcs), seed=seed, realistic=realistic
     )
-    sim = Simulator(orgs, jobs, clock=clock, **sim_kwargs)
+    leads = build_default_leads(orgs, n_leads=n_leads, seed=seed)
+    sim = Simulator(orgs, jobs, leads=leads, clock=clock, **sim_kwargs)
     sim.add_unknown_job(unknown_org, unknown_id)
     return sim

@@ -8,9 +8,12 @@ from :mod:`zcrm_notebook.simulator.zoho_errors`): it checks the ``Authorization`
 (missing or garbled: 401 ``AUTHENTICATION_FAILURE``) and the access token issued by
 :mod:`zcrm_notebook.simulator.accounts` (unknown, expired, revoked, invalidated or of
 another data center: 401 ``INVALID_TOKEN``), scope and permission, the org's concurrency
-cap and API credits, then applies the :class:`~zcrm_notebook.simulator.scenario.Faults`
-(scripted faults per job, random 5xx/429, status casing) to the job's true state. Every
-answer a fault shaped carries the fault's name (``Answer.fault``). Standard library only.
+cap and API credits (:meth:`CrmMixin._crm_call`, which the lead endpoints of
+:mod:`zcrm_notebook.simulator.leads` go through too), then applies the
+:class:`~zcrm_notebook.simulator.scenario.Faults` (scripted faults per job, random 5xx/429,
+status casing; the POST's script: no job, or a job whose answer is lost) to the job's true
+state. Every answer a fault shaped carries the fault's name (``Answer.fault``). Standard
+library only.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import json
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..api.endpoints import scope_covers
 from .accounts import AccessRecord
 from .scenario import CREATE_SCOPE, READ_SCOPE, Faults, JobTruth, SimClock, SimJob, SimOrg
-from .server import MAX_IDS, Answer, error_answer, json_answer
+from .server import Answer, error_answer, json_answer
 from .stats import UNKNOWN_ORG, SimStats
 
 _HTML = b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
@@ -55,22 +59,6 @@ _WILD = {  # casings seen on sibling endpoints or in other clients, UNDOCUMENTED
 }
 
 
-def _has_scope(granted: Iterable[str], needed: str) -> bool:
-    base = needed.rsplit(".", 1)[0]  # ZohoCRM.mass_convert.leads
-    ok = {needed, f"{base}.ALL", f"{base.rsplit('.', 1)[0]}.ALL"}
-    return any(g.strip().lower() in {s.lower() for s in ok} for g in granted)
-
-
-def _is_lead_id(x: object) -> bool:
-    if isinstance(x, str):
-        return x.isdigit()
-    return isinstance(x, int) and not isinstance(x, bool) and x > 0
-
-
-def _first_bad(ids: list) -> int:
-    return next(i for i, x in enumerate(ids) if not _is_lead_id(x))
-
-
 class CrmMixin:
     """Zoho CRM mass-convert endpoints of :class:`~zcrm_notebook.simulator.Simulator`.
 
@@ -92,9 +80,17 @@ class CrmMixin:
     _last_processed: dict[str, int]
     _rng: random.Random
 
+    _post_pos: int
+    _release: threading.Event
+    post_held: threading.Event
+
     if TYPE_CHECKING:
 
-        def schedule(self, org: str, ids: Iterable[Any], **kw: Any) -> str: ...
+        def _check_mass_convert(self, org: str, payload: Any, version: str) -> Answer | None: ...
+
+        def _add_lead_job(self, org: str, ids: list[str], deal: bool, now: float) -> str: ...
+
+        def _truth(self, job: SimJob, t: float) -> JobTruth | None: ...
 
     def _authenticate(self, dc: str, headers: Any, now: float) -> tuple[AccessRecord | str, str]:
         """The live access token of the request, or the code of the 401 to answer, and the
@@ -118,14 +114,14 @@ class CrmMixin:
     def _guard(self, acc: AccessRecord | str, scope: str) -> Answer | None:
         if isinstance(acc, str):
             return error_answer(acc)
-        if not _has_scope(acc.scopes, scope):
+        if not scope_covers(acc.scopes, scope):
             return error_answer("OAUTH_SCOPE_MISMATCH")
         if self._orgs[acc.org].no_permission:
             return error_answer("NO_PERMISSION")
         return None
 
-    def _spend_credit(self, org: str) -> tuple[bool, dict[str, str]]:
-        """(credits left before this call, headers to add); always True when unmetered.
+    def _spend_credit(self, org: str, credits: int = 1) -> tuple[bool, dict[str, str]]:
+        """(enough credits left for this call, headers to add); always True when unmetered.
 
         The ``X-API-CREDITS-REMAINING`` header only with ``Faults.credits_header``
         (UNDOCUMENTED)."""
@@ -133,17 +129,33 @@ class CrmMixin:
             return True, {}
         with self._lock:
             left = self._credits.setdefault(org, self.faults.credits_remaining)
-            paid = left > 0
+            paid = left >= credits
             if paid:
-                left = self._credits[org] = left - 1
+                left = self._credits[org] = left - credits
         header = {"X-API-CREDITS-REMAINING": str(left)} if self.faults.credits_header else {}
         return paid, header
 
-    def _status_endpoint(self, dc: str, query: dict, headers: Any) -> tuple[Answer, Any]:
+    def _crm_call(
+        self,
+        kind: str,
+        dc: str,
+        headers: Any,
+        scope: str,
+        work: Callable[[str, float], Answer],
+        *,
+        credits: int = 1,
+        subject: str | None = None,
+    ) -> tuple[Answer, Any]:
+        """One CRM request: token, scope and permission, the org's concurrency cap and
+        credits, then ``work(org, now)``; recorded in :attr:`stats` as ``kind`` (with
+        ``answer.subject``, else ``subject``).
+
+        Returns ``(answer, done)``; ``done`` leaves the org's calls in flight after the
+        answer was written.
+        """
         now = self.clock.time()
-        job_id = query.get("job_id", [""])[0].strip()
         acc, org = self._authenticate(dc, headers, now)
-        answer, done = self._guard(acc, READ_SCOPE), None
+        answer, done = self._guard(acc, scope), None
         if answer is None:
             with self._lock:
                 self._in_flight[org] += 1
@@ -151,31 +163,37 @@ class CrmMixin:
             self.stats.saw_in_flight(org, n)
             done = functools.partial(self._leave, org)
             try:
-                answer = self._status_checked(org, job_id, n, now)
+                answer = self._paid(org, n, credits, lambda: work(org, now))
             except BaseException:
                 done()
                 raise
         code = None if answer.reset else answer.status
-        self.stats.record(now, "status", org, job_id or None, code)
+        self.stats.record(now, kind, org, answer.subject or subject, code)
         return answer, done
+
+    def _paid(self, org: str, in_flight: int, credits: int, work: Callable[[], Answer]) -> Answer:
+        """``work()`` within the org's concurrency cap and API credits (429 beyond)."""
+        cap = self._orgs[org].concurrency_cap
+        if cap is not None and in_flight > cap:
+            return error_answer("TOO_MANY_REQUESTS")  # the concurrency limit
+        paid, headers = self._spend_credit(org, credits)
+        answer = work() if paid else error_answer("TOO_MANY_REQUESTS")  # the 24-hour credits
+        answer.headers.update(headers)
+        return answer
 
     def _leave(self, org: str) -> None:
         with self._lock:
             self._in_flight[org] -= 1
 
-    def _status_checked(self, org: str, job_id: str, in_flight: int, now: float) -> Answer:
-        cap = self._orgs[org].concurrency_cap
-        if cap is not None and in_flight > cap:
-            return error_answer("TOO_MANY_REQUESTS")  # the concurrency limit
-        paid, headers = self._spend_credit(org)
-        if not paid:
-            answer = error_answer("TOO_MANY_REQUESTS")  # the 24-hour credits
-        elif not job_id:
-            answer = error_answer("REQUIRED_PARAM_MISSING", {**_JOB_ID, "param": "job_id"})
-        else:
-            answer = self._status_faulted(org, job_id, now)
-        answer.headers.update(headers)
-        return answer
+    def _status_endpoint(self, dc: str, query: dict, headers: Any) -> tuple[Answer, Any]:
+        job_id = query.get("job_id", [""])[0].strip()
+
+        def work(org: str, now: float) -> Answer:
+            if not job_id:
+                return error_answer("REQUIRED_PARAM_MISSING", {**_JOB_ID, "param": "job_id"})
+            return self._status_faulted(org, job_id, now)
+
+        return self._crm_call("status", dc, headers, READ_SCOPE, work, subject=job_id or None)
 
     def _next_scripted(self, job_id: str) -> str | None:
         with self._lock:
@@ -232,7 +250,7 @@ class CrmMixin:
 
     def _job_answer(self, org: str, job_id: str, now: float, fault: str | None) -> Answer:
         job = self._jobs.get(job_id)
-        truth = job.truth(now) if job is not None and job.org == org else None
+        truth = self._truth(job, now) if job is not None and job.org == org else None
         if job is None or truth is None:  # unknown, another org's, or not created yet
             return error_answer("INVALID_DATA", _JOB_ID)
         with self._lock:
@@ -268,39 +286,68 @@ class CrmMixin:
             "Failed_Count": truth.failed,
         }
 
-    def _schedule_endpoint(self, dc: str, headers: Any, body: bytes) -> Answer:
-        now = self.clock.time()
-        acc, org = self._authenticate(dc, headers, now)
-        answer, job_id = self._guard(acc, CREATE_SCOPE), None
-        if answer is None:
-            paid, credit_headers = self._spend_credit(org)
-            if paid:
-                answer, job_id = self._schedule_checked(org, body, now)
-            else:
-                answer = error_answer("TOO_MANY_REQUESTS")
-            answer.headers.update(credit_headers)
-        self.stats.record(now, "schedule", org, job_id, answer.status)
-        return answer
+    def _schedule_endpoint(
+        self, dc: str, version: str, headers: Any, body: bytes
+    ) -> tuple[Answer, Any]:
+        def work(org: str, now: float) -> Answer:
+            answer, job_id = self._schedule_faulted(org, version, body, now)
+            answer.subject = job_id  # logged even when the answer is a fault
+            return answer
 
-    def _schedule_checked(self, org: str, body: bytes, now: float) -> tuple[Answer, str | None]:
+        return self._crm_call("schedule", dc, headers, CREATE_SCOPE, work)
+
+    def _next_post_fault(self) -> str | None:
+        with self._lock:
+            i = self._post_pos
+            if i >= len(self.faults.post_script):
+                return None
+            self._post_pos = i + 1
+            return self.faults.post_script[i]
+
+    def _schedule_faulted(
+        self, org: str, version: str, body: bytes, now: float
+    ) -> tuple[Answer, str | None]:
+        """The POST's answer after :attr:`Faults.post_script`: no job, or a job whose
+        answer is lost (500, held past the client's timeout, held until released)."""
+        fault = self._next_post_fault()
+        if fault in ("429", "500", "reset"):
+            answer = (
+                Answer(0, reset=True)
+                if fault == "reset"
+                else error_answer(_SCRIPTED_ERRORS[fault][0])
+            )
+            answer.fault = fault
+            return answer, None
+        answer, job_id = self._schedule_checked(org, version, body, now)
+        if job_id is None or fault in (None, "ok"):
+            return answer, job_id
+        if fault == "post_500_after_create":
+            answer = error_answer("INTERNAL_ERROR")
+        elif fault == "post_timeout_after_create":
+            answer.delay_s += self.faults.post_hold_s
+        else:  # post_hang_after_create
+            answer.hold = self._release
+            self.post_held.set()
+        answer.fault = fault
+        return answer, job_id
+
+    def _schedule_checked(
+        self, org: str, version: str, body: bytes, now: float
+    ) -> tuple[Answer, str | None]:
         """Zoho's answer to a mass-convert POST body (mass-convert-lead.html v7, OAS
-        ``mass_convert.json``); the ``json_path`` index form ``$.ids[0]`` is UNVERIFIED."""
-        missing = error_answer("MANDATORY_NOT_FOUND", {"api_name": "ids", "json_path": "$.ids"})
+        ``mass_convert.json``; the checks are :mod:`~zcrm_notebook.simulator.leads`'); the
+        ``json_path`` index form ``$.ids[0]`` is UNVERIFIED."""
         try:
             payload = json.loads(body.decode("utf-8"))
         except ValueError:  # includes UnicodeDecodeError
+            missing = error_answer("MANDATORY_NOT_FOUND", {"api_name": "ids", "json_path": "$.ids"})
             missing.fault = "body_not_json"  # UNDOCUMENTED: what Zoho answers is not known
             return missing, None
-        ids = payload.get("ids") if isinstance(payload, dict) else None
-        if not ids:
-            return missing, None
-        if not isinstance(ids, list) or not all(_is_lead_id(x) for x in ids):
-            at = "$.ids" if not isinstance(ids, list) else f"$.ids[{_first_bad(ids)}]"
-            return error_answer("INVALID_DATA", {"api_name": "ids", "json_path": at}), None
-        if len(ids) > MAX_IDS:
-            limit = {"limit": MAX_IDS, "limit_due_to": [{"api_name": "ids", "json_path": "$.ids"}]}
-            return error_answer("LIMIT_EXCEEDED", limit), None
-        job_id = self.schedule(org, ids, created_at=now)
+        refused = self._check_mass_convert(org, payload, version)
+        if refused is not None:
+            return refused, None
+        ids = [str(x) for x in payload["ids"]]
+        job_id = self._add_lead_job(org, ids, bool(payload.get("Deals")), now)
         return json_answer(
             self.faults.schedule_status,
             {

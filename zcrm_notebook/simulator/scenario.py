@@ -1,9 +1,11 @@
-"""What the simulator simulates: clock, orgs, jobs, faults, and the default scenario.
+"""What the simulator simulates: clock, orgs, leads, jobs, faults, and the default scenario.
 
 Value objects and pure functions only (stdlib, no I/O, no threads but the clock's lock);
 :mod:`zcrm_notebook.simulator.app` serves them over HTTP. Job timelines follow Zoho's
 status answers (``docs/zoho-api.md``): counts that need not add up are *not* produced
-here: the simulator's counts always add up unless a fault says so.
+here: the simulator's counts always add up unless a fault says so. A job scheduled by the
+mass-convert POST holds its lead ids and converts them one by one (:meth:`SimJob.processed_at`);
+which of them fail is decided by :mod:`zcrm_notebook.simulator.leads`.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..api.datacenters import DATA_CENTERS
-from ..api.endpoints import MASS_CONVERT_CREATE_SCOPE, MASS_CONVERT_READ_SCOPE
+from ..api.endpoints import MASS_CONVERT_CREATE_SCOPE, MASS_CONVERT_READ_SCOPE, SCOPE_SETS
 
 __all__ = [
     "SimClock",
     "SimOrg",
+    "SimLead",
+    "LEAD_PROBLEMS",
+    "POST_FAULTS",
+    "POST_FAULT_NAMES",
     "SimJob",
     "JobTruth",
     "Faults",
@@ -31,6 +37,7 @@ __all__ = [
     "READ_SCOPE",
     "CREATE_SCOPE",
     "build_default_scenario",
+    "build_default_leads",
 ]
 
 READ_SCOPE = MASS_CONVERT_READ_SCOPE
@@ -72,6 +79,29 @@ FAULT_NAMES = frozenset(FAULTS)
 #: ``lower`` the page's list of words (documented too); ``wild`` mixes in casings no source
 #: documents for this call (``Completed``, ``IN_PROGRESS``, ``RUNNING``: UNDOCUMENTED).
 STATUS_CASINGS = ("documented", "lower", "wild")
+
+#: Scripted faults of the mass-convert POST (:attr:`Faults.post_script`), labelled like
+#: :data:`FAULTS`. ``429`` / ``500`` / ``reset`` make no job; the ``*_after_create`` ones make
+#: the job, then lose its answer: a 500 (UNDOCUMENTED: Zoho does not say whether a 500 may
+#: follow a created job), an answer held ``post_hold_s`` real seconds (longer than a
+#: client's timeout), or held until :meth:`~zcrm_notebook.simulator.Simulator.release_held_posts`
+#: (or the server stops: a client killed meanwhile never learns the job id).
+POST_FAULTS: dict[str, tuple[str, str]] = {
+    "ok": (DOCUMENTED, "the normal answer"),
+    "429": (DOCUMENTED, "429 TOO_MANY_REQUESTS, no job"),
+    "500": (DOCUMENTED, "500 INTERNAL_ERROR, no job"),
+    "reset": (TRANSPORT, "the connection is reset before the job is made"),
+    "post_500_after_create": (UNDOCUMENTED, "the job is made, then 500 INTERNAL_ERROR"),
+    "post_timeout_after_create": (TRANSPORT, "the job is made, its answer comes too late"),
+    "post_hang_after_create": (TRANSPORT, "the job is made, its answer held until released"),
+}
+POST_FAULT_NAMES = frozenset(POST_FAULTS)
+"""Fault names usable in :attr:`Faults.post_script`."""
+
+#: Why a simulated lead cannot be converted: Zoho's code of the single convert for it
+#: (``docs/zoho-api.md``, "Single lead convert"). ``MANDATORY_NOT_FOUND`` only bites when a
+#: deal is created (a mandatory Deals field the lead cannot fill); the others always.
+LEAD_PROBLEMS = ("MANDATORY_NOT_FOUND", "DUPLICATE_DATA", "RECORD_LOCKED", "NOT_APPROVED")
 
 
 class SimClock:
@@ -186,7 +216,11 @@ class SimOrg:
     no_permission : bool, default False
         The user's CRM profile lacks mass convert: CRM calls answer 403 ``NO_PERMISSION``.
     concurrency_cap : int or None, default None
-        More status GETs in flight than this for the org answer 429 ``TOO_MANY_REQUESTS``.
+        More CRM calls in flight than this for the org answer 429 ``TOO_MANY_REQUESTS``.
+    pipelines : bool, default False
+        Deals have pipelines: a ``Deals`` object must name its ``Pipeline`` too.
+    users : tuple of str, default ()
+        User ids an ``assign_to`` may name (empty: any id of digits).
 
     Raises
     ------
@@ -199,9 +233,11 @@ class SimOrg:
     client_id: str
     client_secret: str = field(repr=False)
     refresh_token: str = field(repr=False)
-    scopes: tuple[str, ...] = (READ_SCOPE, CREATE_SCOPE)
+    scopes: tuple[str, ...] = SCOPE_SETS["diagnose"]
     no_permission: bool = False
     concurrency_cap: int | None = None
+    pipelines: bool = False
+    users: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not str(self.name).strip():
@@ -211,6 +247,50 @@ class SimOrg:
         if self.concurrency_cap is not None and self.concurrency_cap < 1:
             raise ValueError("concurrency_cap must be >= 1 or None")
         object.__setattr__(self, "scopes", tuple(self.scopes))
+        object.__setattr__(self, "users", tuple(self.users))
+
+
+@dataclass(frozen=True)
+class SimLead:
+    """One lead record of a simulated org.
+
+    Attributes
+    ----------
+    lead_id : str
+        Digits (Zoho's are 19 digits).
+    org : str
+        Name of the :class:`SimOrg` holding it.
+    name : str, default ""
+        ``Last_Name`` of the lead.
+    problem : str or None, default None
+        Why it cannot be converted (one of :data:`LEAD_PROBLEMS`): a job fails it and the
+        single convert answers this code; ``MANDATORY_NOT_FOUND`` only when a deal is made.
+    company : bool, default True
+        The lead names a company: converting it makes an account too.
+
+    Raises
+    ------
+    ValueError
+        For a non-digit id or an unknown problem.
+    """
+
+    lead_id: str
+    org: str
+    name: str = ""
+    problem: str | None = None
+    company: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lead_id, str) or not self.lead_id.isdigit():
+            raise ValueError(f"lead_id must be a string of digits, not {self.lead_id!r}")
+        if self.problem is not None and self.problem not in LEAD_PROBLEMS:
+            raise ValueError(f"problem must be one of {LEAD_PROBLEMS} or None: {self.problem!r}")
+
+    def blocked(self, deal: bool) -> str | None:
+        """The problem that stops a conversion (with a deal or not), or None."""
+        if self.problem == "MANDATORY_NOT_FOUND" and not deal:
+            return None
+        return self.problem
 
 
 class JobTruth(NamedTuple):
@@ -259,6 +339,11 @@ class SimJob:
         Final status word.
     created_at : float or None, default None
         Simulated creation time; ``None`` means the simulator's start time.
+    lead_ids : tuple of str, default ()
+        The leads of a job scheduled by the POST, in processing order (``total`` is their
+        number); their fate, not ``failed``, gives the counts.
+    deal : bool, default False
+        The POST asked for a deal per lead (a ``Deals`` object).
 
     Raises
     ------
@@ -275,8 +360,13 @@ class SimJob:
     stall_s: float = 0.0
     outcome: str = "completed"
     created_at: float | None = None
+    lead_ids: tuple[str, ...] = ()
+    deal: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "lead_ids", tuple(self.lead_ids))
+        if self.lead_ids and len(self.lead_ids) != self.total:
+            raise ValueError(f"total ({self.total}) must be the number of lead_ids")
         if not isinstance(self.job_id, str) or not self.job_id.isdigit():
             raise ValueError(f"job_id must be a string of digits, not {self.job_id!r}")
         if not 1 <= self.total <= 50:
@@ -300,6 +390,20 @@ class SimJob:
         if self.outcome == "failed":
             return start + half_s
         return start + 2 * half_s + self.stall_s
+
+    def processed_at(self, index: int) -> float | None:
+        """Simulated time the job is done with its lead number ``index`` (0-based); None
+        when it never gets there (a whole job that fails half-way)."""
+        start = self._born() + self.queue_delay_s
+        if self.outcome == "failed":
+            if index >= self.total // 2:
+                return None
+            return min(start + (index + 1) / self.leads_per_s, self.finish_at())
+        if index >= self.total - 1:
+            return self.finish_at()
+        busy = (index + 1) / self.leads_per_s
+        half_s = self.total / 2 / self.leads_per_s
+        return start + (busy if busy <= half_s else busy + self.stall_s)
 
     def counts(self, status: str, processed: int) -> JobTruth:
         """A :class:`JobTruth` with ``processed`` leads done (failures spread evenly)."""
@@ -364,6 +468,11 @@ class Faults:
         modifies it (items appended later are used too).
     slow_s : float, default 1.0
         Real seconds the ``slow`` fault waits before answering normally.
+    post_script : list of str
+        Fault names of :data:`POST_FAULTS`, consumed one per authenticated mass-convert
+        POST, in order (read, never modified).
+    post_hold_s : float, default 2.0
+        Real seconds ``post_timeout_after_create`` holds the answer.
     """
 
     seed: int = 0
@@ -377,6 +486,8 @@ class Faults:
     schedule_status: int = 200
     script: dict[str, list[str]] = field(default_factory=dict)
     slow_s: float = 1.0
+    post_script: list[str] = field(default_factory=list)
+    post_hold_s: float = 2.0
 
     def validate(self) -> None:
         """Check the rates, the status casing and the scripted fault names.
@@ -401,6 +512,10 @@ class Faults:
         bad = {f for names in self.script.values() for f in names} - FAULT_NAMES
         if bad:
             raise ValueError(f"unknown fault(s) {sorted(bad)}; valid: {sorted(FAULT_NAMES)}")
+        bad = set(self.post_script) - POST_FAULT_NAMES
+        if bad:
+            valid = sorted(POST_FAULT_NAMES)
+            raise ValueError(f"unknown POST fault(s) {sorted(bad)}; valid: {valid}")
 
 
 def _credentials(rng: random.Random) -> tuple[str, str, str]:
@@ -493,3 +608,38 @@ def build_default_scenario(
             kw["stall_s"] = rng.uniform(30, 120) if realistic else rng.uniform(5, 20)
         jobs.append(SimJob(new_id(org), org, total, failed=failed, **kw))
     return orgs, jobs, (new_id(orgs[0].name), orgs[0].name)
+
+
+def build_default_leads(orgs: list[SimOrg], *, n_leads: int = 60, seed: int = 7) -> list[SimLead]:
+    """Leads of the default scenario: ``n_leads`` per org, about one in ten unconvertible.
+
+    Per org, lead number ``i`` has problem ``DUPLICATE_DATA`` when ``i % 20 == 7``,
+    ``NOT_APPROVED`` when ``i % 20 == 13`` and ``MANDATORY_NOT_FOUND`` (only when a deal
+    is asked) when ``i % 30 == 21``; the others convert; no company (so no account) when
+    ``i % 11 == 4``. Ids are 19 digits, from ``seed`` (a stream apart from the jobs', so
+    adding leads changes no job).
+
+    Raises
+    ------
+    ValueError
+        For ``n_leads < 0``.
+    """
+    if n_leads < 0:
+        raise ValueError(f"n_leads must be >= 0, not {n_leads!r}")
+    rng = random.Random(f"{seed}:leads")
+    problems = {
+        (20, 7): "DUPLICATE_DATA",
+        (20, 13): "NOT_APPROVED",
+        (30, 21): "MANDATORY_NOT_FOUND",
+    }
+    leads = []
+    for o in orgs:
+        prefix = str(rng.randrange(1_000_000, 10_000_000))
+        ids = sorted({prefix + f"{rng.randrange(10**11, 10**12)}" for _ in range(n_leads)})
+        while len(ids) < n_leads:  # a collision (rare): draw more
+            ids = sorted({*ids, prefix + f"{rng.randrange(10**11, 10**12)}"})
+        for i, lead_id in enumerate(ids):
+            problem = next((p for (m, r), p in problems.items() if i % m == r), None)
+            name = f"Lead {o.dc.upper()}-{i + 1:03d}"
+            leads.append(SimLead(lead_id, o.name, name, problem, company=i % 11 != 4))
+    return leads

@@ -36,6 +36,8 @@ logger = logging.getLogger("zcrm_notebook.simulator")
 
 MAX_IDS = 50
 """Most lead ids one mass convert takes (``LIMIT_EXCEEDED`` beyond)."""
+HOLD_MAX_S = 120.0
+"""Real seconds a held answer waits at most for its release."""
 
 _JSON = "application/json;charset=UTF-8"
 
@@ -49,6 +51,8 @@ class Answer:
     delay_s: float = 0.0  # real seconds to wait before writing
     reset: bool = False  # close the socket without answering
     fault: str = ""  # the fault that shaped this answer ("" for Zoho's documented answer)
+    hold: threading.Event | None = None  # wait for it (at most HOLD_MAX_S) before writing
+    subject: str | None = None  # the job id (or lead) the stats log names
 
 
 def json_answer(status: int, obj: Any) -> Answer:
@@ -135,6 +139,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 path = urlsplit(self.path).path  # never the query: it may hold a token
                 logger.exception("simulator failed on %s %s", method, path)
                 answer = error_answer("INTERNAL_ERROR")
+            if answer.hold is not None:
+                answer.hold.wait(HOLD_MAX_S)
             if answer.delay_s > 0:
                 time.sleep(answer.delay_s)
             done, finish = None, done

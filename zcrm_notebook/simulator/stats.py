@@ -30,15 +30,18 @@ class SimStats:
         ``org -> status GETs`` (any answer, 401 included when the token is known).
     requests_by_job : Counter
         ``job_id -> status GETs`` (id with whitespace stripped).
+    schedule_requests, records_requests, convert_requests : Counter
+        ``org -> mass-convert POSTs / Get Records calls / single converts`` (any answer).
     max_in_flight : Counter
-        ``org -> most authenticated status GETs in flight at once`` (those answered 429
+        ``org -> most authenticated CRM calls in flight at once`` (those answered 429
         because of the cap included).
     answers : Counter
-        ``(org, http_status) -> CRM answers`` (status GETs and schedule POSTs; status
-        ``None`` for a reset connection). Token answers are not counted here.
+        ``(org, http_status) -> CRM answers`` (every CRM call; status ``None`` for a reset
+        connection). Token answers are not counted here.
     log : list of tuple
-        ``(sim_time, kind, org, job_id, http_status)`` per request, kind in ``token``,
-        ``status``, ``schedule``, ``revoke``.
+        ``(sim_time, kind, org, subject, http_status)`` per request, kind in ``token``,
+        ``status``, ``schedule``, ``records``, ``convert``, ``revoke``; the subject is the
+        job id (status, schedule) or the lead id (convert), else None.
     """
 
     _NAMES = (
@@ -46,9 +49,13 @@ class SimStats:
         "token_requests_by_grant",
         "status_requests",
         "requests_by_job",
+        "schedule_requests",
+        "records_requests",
+        "convert_requests",
         "max_in_flight",
         "answers",
     )
+    _CRM_KINDS = ("status", "schedule", "records", "convert")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -68,6 +75,9 @@ class SimStats:
     token_requests_by_grant = property(lambda self: self._get("token_requests_by_grant"))
     status_requests = property(lambda self: self._get("status_requests"))
     requests_by_job = property(lambda self: self._get("requests_by_job"))
+    schedule_requests = property(lambda self: self._get("schedule_requests"))
+    records_requests = property(lambda self: self._get("records_requests"))
+    convert_requests = property(lambda self: self._get("convert_requests"))
     max_in_flight = property(lambda self: self._get("max_in_flight"))
     answers = property(lambda self: self._get("answers"))
 
@@ -89,7 +99,9 @@ class SimStats:
                 self._c["status_requests"][org] += 1
                 if job_id:
                     self._c["requests_by_job"][job_id] += 1
-            if kind in ("status", "schedule"):
+            elif kind in self._CRM_KINDS:
+                self._c[f"{kind}_requests"][org] += 1
+            if kind in self._CRM_KINDS:
                 self._c["answers"][(org, status)] += 1
 
     def saw_in_flight(self, org: str, n: int) -> None:

@@ -30,6 +30,8 @@ __all__ = [
     "write_snapshots_csv",
     "read_snapshots",
     "neutralize_formulas",
+    "write_table_csv",
+    "read_table_csv",
     "TIME_FORMAT",
     "CSV_DTYPES",
     "LINE_END",
@@ -111,18 +113,67 @@ def write_snapshots_csv(
         If ``df`` lacks snapshot columns.
     """
     df = coerce_snapshots(df)
-    if spreadsheet_safe:
-        df = neutralize_formulas(df)
     out = df.copy()
     for name in columns_of_kind(FLOAT):  # the frame's precision (0.1 ms latencies)
         out[name] = out[name].round(FLOAT_DECIMALS)
-    for name in columns_of_kind(TIME):
-        stamps = np.datetime_as_string(out[name].dt.tz_convert(None).to_numpy(), unit="us")
-        out[name] = np.char.add(stamps, "Z")
+    return write_table_csv(
+        out,
+        path,
+        columns=SNAPSHOT_COLUMNS,
+        times=columns_of_kind(TIME),
+        spreadsheet_safe=spreadsheet_safe,
+    )
+
+
+def write_table_csv(
+    df: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    columns: list[str],
+    times: list[str],
+    spreadsheet_safe: bool,
+) -> Path:
+    """Write a table that has its exact dtypes: ``times`` as ISO-8601 UTC with ``Z``
+    (microseconds; empty when missing), text neutralised when ``spreadsheet_safe``.
+
+    Returns
+    -------
+    pathlib.Path
+        The file (its folder is created).
+    """
+    out = neutralize_formulas(df) if spreadsheet_safe else df.copy()
+    for name in times:
+        values = out[name].dt.tz_convert(None).to_numpy()
+        stamps = np.char.add(np.datetime_as_string(values, unit="us"), "Z")
+        out[name] = np.where(pd.isna(values), "", stamps)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(path, index=False, columns=SNAPSHOT_COLUMNS, lineterminator=LINE_END)
+    out.to_csv(path, index=False, columns=columns, lineterminator=LINE_END)
     return path
+
+
+def read_table_csv(
+    path: str | os.PathLike, dtypes: dict[str, object], *, text: list[str], what: str
+) -> pd.DataFrame:
+    """Read a CSV written by :func:`write_table_csv` with the ``dtypes`` given per column
+    (empty cells missing) and the spreadsheet-safe prefix of the ``text`` columns undone.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not a readable CSV (``what`` names the table: "snapshot").
+    """
+    try:
+        df = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        raise ConfigError(f"{what} file {shown(str(path))} does not exist") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        why = clean_text(str(exc), 160)
+        raise ConfigError(f"{shown(str(path))} is not a {what} CSV: {why}") from None
+    for col in text:
+        if col in df.columns:
+            df[col] = df[col].map(_restore_text, na_action="ignore").astype(dtypes[col])
+    return df
 
 
 def read_snapshots(path: str | os.PathLike) -> pd.DataFrame:
@@ -139,20 +190,5 @@ def read_snapshots(path: str | os.PathLike) -> pd.DataFrame:
     ConfigError
         If the file is missing, not a CSV, or lacks snapshot columns.
     """
-    text_dtypes = {c: SNAPSHOT_DTYPES[c] for c in columns_of_kind(TEXT)}
-    try:
-        df = pd.read_csv(
-            path,
-            dtype=CSV_DTYPES,
-            keep_default_na=False,
-            na_values=[""],
-        )
-    except FileNotFoundError:
-        raise ConfigError(f"snapshot file {shown(str(path))} does not exist") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        why = clean_text(str(exc), 160)
-        raise ConfigError(f"{shown(str(path))} is not a snapshot CSV: {why}") from None
-    for col in text_dtypes:
-        if col in df.columns:
-            df[col] = df[col].map(_restore_text, na_action="ignore").astype(text_dtypes[col])
+    df = read_table_csv(path, CSV_DTYPES, text=columns_of_kind(TEXT), what="snapshot")
     return coerce_snapshots(df)

@@ -24,6 +24,7 @@ from ..api.status import JobState
 from ..errors import ConfigError
 from ..redact import clean_text, shown
 from .schema import (
+    CATEGORY,
     COLUMN_KINDS,
     COUNT,
     COUNT_COLUMNS,
@@ -34,6 +35,7 @@ from .schema import (
     STATUS_CATEGORIES,
     TEXT,
     TIME,
+    Columns,
     Snapshot,
 )
 
@@ -49,6 +51,9 @@ __all__ = [
     "empty_snapshots",
     "coerce_snapshots",
     "FrameCache",
+    "typed_array",
+    "table_dtypes",
+    "table_frame",
 ]
 
 STATUS_DTYPE = pd.CategoricalDtype(STATUS_CATEGORIES, ordered=True)
@@ -114,11 +119,30 @@ def frame_from_columns(columns: Mapping[str, Sequence]) -> pd.DataFrame:
 
 
 def _column(name: str, values: Sequence):
-    kind = COLUMN_KINDS[name]
+    return typed_array(COLUMN_KINDS[name], values, name=name)
+
+
+def typed_array(kind: str, values: Sequence, categories: Sequence[str] = (), *, name: str = ""):
+    """The pandas array of column ``name`` of ``kind`` from plain values (None: missing).
+
+    ``time``: float seconds since the epoch to datetime64[ns, UTC] (whole microseconds);
+    ``category``: an ordered categorical of ``categories``; the other kinds as in
+    :data:`KIND_DTYPES`.
+
+    Raises
+    ------
+    ConfigError
+        A ``count`` or ``int`` value that is not a 64-bit integer (names the column).
+    """
     if kind == TIME:
         # float seconds carry ~0.2 us of noise: keep whole microseconds (CSV-exact)
-        us = np.round(np.asarray(values, dtype="float64") * 1e6).astype("int64")
-        return pd.to_datetime(us, unit="us", utc=True).astype(KIND_DTYPES[TIME])
+        us = np.round(np.asarray(values, dtype="float64") * 1e6)
+        missing = np.isnan(us)
+        stamps = pd.to_datetime(np.where(missing, 0, us).astype("int64"), unit="us", utc=True)
+        stamps = stamps.astype(KIND_DTYPES[TIME])
+        return stamps.where(~missing) if missing.any() else stamps
+    if kind == CATEGORY:
+        return pd.Categorical(list(values), dtype=pd.CategoricalDtype(categories, ordered=True))
     if kind == STATUS:
         codes = np.fromiter((_STATUS_CODE[v] for v in values), np.int8, len(values))
         return pd.Categorical.from_codes(codes, dtype=STATUS_DTYPE)
@@ -130,6 +154,30 @@ def _column(name: str, values: Sequence):
 
 
 _STATUS_CODE = {s: i for i, s in enumerate(JobState)} | {s.value: i for i, s in enumerate(JobState)}
+
+
+def table_dtypes(columns: Columns) -> dict[str, object]:
+    """Column -> pandas dtype of a table declared like the snapshot row (its kinds)."""
+    return {
+        name: (
+            pd.CategoricalDtype(columns.categories[name], ordered=True)
+            if kind == CATEGORY
+            else KIND_DTYPES[kind]
+        )
+        for name, kind in columns.kinds.items()
+    }
+
+
+def table_frame(columns: Columns, values: Mapping[str, Sequence]) -> pd.DataFrame:
+    """The DataFrame of a table declared like the snapshot row, from one sequence of plain
+    values per column: exactly its columns, in order, with :func:`table_dtypes`."""
+    return pd.DataFrame(
+        {
+            name: typed_array(kind, values[name], columns.categories.get(name, ()), name=name)
+            for name, kind in columns.kinds.items()
+        },
+        index=pd.RangeIndex(len(values[columns.names[0]])),
+    )
 
 
 def empty_snapshots() -> pd.DataFrame:

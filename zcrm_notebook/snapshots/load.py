@@ -47,7 +47,8 @@ def load_snapshots(source: str | os.PathLike, kind: str | None = None) -> pd.Dat
     Raises
     ------
     ConfigError
-        If ``source`` is missing, a folder, or not a snapshot file of the expected kind.
+        If ``source`` is missing, a folder, a pipe or a device, or not a snapshot file of
+        the expected kind.
     """
     if kind not in _WHAT:
         raise ConfigError(f"kind={kind!r} is not allowed; use None, 'csv' or 'store'")
@@ -56,6 +57,8 @@ def load_snapshots(source: str | os.PathLike, kind: str | None = None) -> pd.Dat
         raise ConfigError(f"{str(source)!r} is a folder; give a {_WHAT[kind]} file")
     if not path.exists():
         raise ConfigError(f"{_WHAT[kind]} {str(source)!r} does not exist")
+    if not path.is_file():  # a pipe would hang the reader, a device never end
+        raise ConfigError(f"{_WHAT[kind]} {str(source)!r} is not a regular file; give a file")
     if kind == "store" or (kind is None and is_store_file(path)):
         return read_store(path)
     return read_snapshots(path)

@@ -10,9 +10,11 @@ field is one line in :class:`Snapshot` (plus its tests); rows are read back by n
 
 Kinds: ``time`` (float seconds since the epoch; a UTC timestamp in frames and CSVs),
 ``text``, ``status`` (a :class:`~zcrm_notebook.api.status.JobState`), ``count`` (one of
-Zoho's lead counts, int or None), ``int`` (int or None), ``float``. A field whose default
-is ``None`` may be missing; the others are always set. Pure Python, no pandas: the poll
-engine builds rows without importing it.
+Zoho's lead counts, int or None), ``int`` (int or None), ``float``, ``category`` (text from
+the field's fixed ``categories``, an ordered category in frames). A field whose default
+is ``None`` may be missing; the others are always set. Other tables of the package declare
+their rows the same way (the lead outcome row of :mod:`zcrm_notebook.convert.outcomes`).
+Pure Python, no pandas: the poll engine builds rows without importing it.
 """
 
 from __future__ import annotations
@@ -38,19 +40,68 @@ __all__ = [
     "column",
     "columns_of_kind",
     "is_required",
+    "Columns",
 ]
 
 TIME, TEXT, STATUS, COUNT, INT, FLOAT = "time", "text", "status", "count", "int", "float"
+CATEGORY = "category"
 #: Largest value of a ``count`` or ``int`` column (int64: pandas Int64, SQLite INTEGER).
 INT64_MAX = 2**63 - 1
-KINDS = (TIME, TEXT, STATUS, COUNT, INT, FLOAT)
+KINDS = (TIME, TEXT, STATUS, COUNT, INT, FLOAT, CATEGORY)
 
 
-def column(kind: str, doc: str, default: Any = dataclasses.MISSING) -> Any:
-    """A :class:`Snapshot` field of column ``kind`` (one of :data:`KINDS`) meaning ``doc``."""
+def column(
+    kind: str, doc: str, default: Any = dataclasses.MISSING, *, categories: tuple[str, ...] = ()
+) -> Any:
+    """A row field of column ``kind`` (one of :data:`KINDS`) meaning ``doc``; a
+    ``category`` column names its ``categories`` in order."""
     if kind not in KINDS:
         raise ValueError(f"unknown column kind {kind!r}; expected one of {KINDS}")
-    return dataclasses.field(default=default, metadata={"kind": kind, "doc": doc})
+    if (kind == CATEGORY) != bool(categories):
+        raise ValueError("a category column, and only it, needs its categories")
+    meta = {"kind": kind, "doc": doc, "categories": tuple(categories)}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What a row class declared with :func:`column` says of its table (derived once).
+
+    Attributes
+    ----------
+    names : list of str
+        Column names, in order.
+    kinds, docs : dict of str to str
+        Column name -> kind / meaning.
+    categories : dict of str to tuple of str
+        Column name -> categories, for ``category`` columns.
+    required : dict of str to bool
+        Column name -> True when always set (its default is not ``None``).
+    """
+
+    names: list[str]
+    kinds: dict[str, str]
+    docs: dict[str, str]
+    categories: dict[str, tuple[str, ...]]
+    required: dict[str, bool]
+
+    @classmethod
+    def of(cls, row_class: type) -> Columns:
+        """The columns of a dataclass whose fields come from :func:`column`."""
+        fields = dataclasses.fields(row_class)
+        return cls(
+            names=[f.name for f in fields],
+            kinds={f.name: f.metadata["kind"] for f in fields},
+            docs={f.name: f.metadata["doc"] for f in fields},
+            categories={
+                f.name: f.metadata["categories"] for f in fields if f.metadata["categories"]
+            },
+            required={f.name: f.default is not None for f in fields},
+        )
+
+    def of_kind(self, *kinds: str) -> list[str]:
+        """The columns whose kind is one of ``kinds``, in column order."""
+        return [name for name, kind in self.kinds.items() if kind in kinds]
 
 
 @dataclass(frozen=True)
@@ -130,14 +181,14 @@ class Snapshot:
         return self.status in FINAL_STATES
 
 
-_FIELDS = dataclasses.fields(Snapshot)
+_COLUMNS = Columns.of(Snapshot)
 
 #: Column names, in order.
-SNAPSHOT_COLUMNS: list[str] = [f.name for f in _FIELDS]
+SNAPSHOT_COLUMNS: list[str] = _COLUMNS.names
 #: Column name -> kind (one of :data:`KINDS`).
-COLUMN_KINDS: dict[str, str] = {f.name: f.metadata["kind"] for f in _FIELDS}
+COLUMN_KINDS: dict[str, str] = _COLUMNS.kinds
 #: Column name -> meaning (with units).
-COLUMN_DOCS: dict[str, str] = {f.name: f.metadata["doc"] for f in _FIELDS}
+COLUMN_DOCS: dict[str, str] = _COLUMNS.docs
 #: The columns of job identity: a job is one (org, dc, job_id).
 JOB_KEYS: list[str] = ["org", "dc", "job_id"]
 #: Status values in the order of the ordered status category.
@@ -145,13 +196,13 @@ STATUS_CATEGORIES: list[str] = [s.value for s in JobState]
 
 
 def columns_of_kind(*kinds: str) -> list[str]:
-    """The columns whose kind is one of ``kinds``, in column order."""
-    return [name for name, kind in COLUMN_KINDS.items() if kind in kinds]
+    """The snapshot columns whose kind is one of ``kinds``, in column order."""
+    return _COLUMNS.of_kind(*kinds)
 
 
 def is_required(name: str) -> bool:
-    """True for a column that is always set (its field's default is not ``None``)."""
-    return next(f for f in _FIELDS if f.name == name).default is not None
+    """True for a snapshot column that is always set (its field's default is not ``None``)."""
+    return _COLUMNS.required[name]
 
 
 #: Zoho's lead counts (same names in :class:`~zcrm_notebook.api.status.JobStatus`).

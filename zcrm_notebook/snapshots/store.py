@@ -17,7 +17,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -25,6 +25,7 @@ from ..api.status import JobState
 from ..errors import ConfigError
 from ..redact import shown
 from .schema import (
+    CATEGORY,
     COLUMN_KINDS,
     COUNT,
     FLOAT,
@@ -34,11 +35,11 @@ from .schema import (
     STATUS,
     TEXT,
     TIME,
+    Columns,
     Snapshot,
-    is_required,
 )
 
-__all__ = ["Store", "SnapshotStore", "read_store", "open_store"]
+__all__ = ["Store", "SnapshotStore", "read_store", "open_store", "columns_sql"]
 
 
 @runtime_checkable
@@ -86,14 +87,23 @@ SQL_TYPES = {
     COUNT: "INTEGER",
     INT: "INTEGER",
     FLOAT: "REAL",
+    CATEGORY: "TEXT",
 }
-_COLUMNS_SQL = ",\n    ".join(
-    f"{c} {SQL_TYPES[k]}{' NOT NULL' if is_required(c) else ''}" for c, k in COLUMN_KINDS.items()
-)
+
+
+def columns_sql(columns: Columns) -> str:
+    """The SQL column definitions of a table declared like the snapshot row (one line per
+    column, typed by its kind, ``NOT NULL`` when always set)."""
+    return ",\n    ".join(
+        f"{c} {SQL_TYPES[k]}{' NOT NULL' if columns.required[c] else ''}"
+        for c, k in columns.kinds.items()
+    )
+
+
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    {_COLUMNS_SQL}
+    {columns_sql(Columns.of(Snapshot))}
 );
 CREATE INDEX IF NOT EXISTS snapshots_job ON snapshots (org, job_id);
 PRAGMA user_version = {SCHEMA_VERSION};
@@ -210,6 +220,40 @@ class SnapshotStore:
     def _rows(self) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(_SELECT).fetchall()
+
+    @contextlib.contextmanager
+    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """The store's connection inside one transaction, under its lock.
+
+        For the other tables kept in the same file (the conversion ledger of
+        :mod:`zcrm_notebook.convert.ledger`): they share the file, its run lock and this
+        connection. Committed when the block ends, rolled back if it raises.
+
+        Parameters
+        ----------
+        durable : bool, default False
+            Commit with ``PRAGMA synchronous=FULL`` (the commit survives a power loss, not
+            only a killed process), for records that must exist before an action.
+        """
+        with self._lock:
+            if durable:
+                self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                if durable:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of one read-only SQL statement (read by column name), under the lock."""
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
 
     def read(self) -> list[Snapshot]:
         """Every stored snapshot, in arrival order."""

@@ -19,6 +19,8 @@ _EXPORTS = {
     "plot_outcomes": "outcomes",
     "plot_failure_rate": "failure_rate",
     "plot_status_timeline": "timeline",
+    "plot_lead_outcomes": "lead_outcomes",
+    "LEAD_OUTCOME_COLORS": "style",
     "style_jobs": "jobtable",
 }
 __all__ = list(_EXPORTS)

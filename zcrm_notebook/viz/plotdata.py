@@ -207,3 +207,19 @@ def check_top(top: int, least: int) -> None:
     """ConfigError unless ``top`` (groups or jobs drawn) is at least ``least``."""
     if top < least:
         raise ConfigError(f"top={top!r} must be at least {least}")
+
+
+def lead_outcome_counts(leads: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Leads per group (``dc`` or ``org``, sorted) and outcome, from a lead outcome table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the groups; columns: every outcome of
+        :data:`~zcrm_notebook.convert.outcomes.OUTCOMES` in order (int64 counts).
+    """
+    from ..convert.outcomes import OUTCOMES
+
+    counts = leads.groupby([by, "outcome"], observed=False).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=list(OUTCOMES), fill_value=0).astype("int64")
+    return counts[counts.sum(axis=1) > 0].sort_index()

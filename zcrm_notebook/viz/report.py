@@ -28,11 +28,18 @@ from ..analysis.summary import (
     summarize_jobs,
     summarize_orgs,
 )
+from ..convert.outcomes import (
+    LEAD_OUTCOME_DOCS,
+    LEAD_OUTCOME_DTYPES,
+    coerce_outcomes,
+    write_lead_outcomes_csv,
+)
 from ..errors import ConfigError
 from ..snapshots.csvfile import neutralize_formulas
 from ..snapshots.frame import SNAPSHOT_DTYPES, coerce_snapshots
 from ..snapshots.schema import COLUMN_DOCS
 from .failure_rate import plot_failure_rate
+from .lead_outcomes import plot_lead_outcomes
 from .outcomes import plot_outcomes
 from .progress import plot_progress
 from .style import zone
@@ -199,35 +206,58 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str, format
         *header,
         *_column_lines(GROUP_COLUMNS),
         "",
-        "## Figures (PNG)",
-        "",
     ]
-    lines += [
-        f"- `{paths[k].name}`: {text}"
-        for k, text in [
-            ("overview", "the four plots below on one page, with a one-line summary"),
-            ("progress", "percent of leads processed (converted + failed) over time per DC"),
-            ("failure_rate", "pooled lead failure rate per DC with 95 % Wilson interval"),
-            ("outcomes", "converted / failed / pending leads of the largest jobs, rest folded"),
-            ("status_timeline", "when the longest-running jobs were scheduled / in progress"),
+    if "leads" in paths:
+        outcomes = {c: (str(LEAD_OUTCOME_DTYPES[c]), m) for c, m in LEAD_OUTCOME_DOCS.items()}
+        lines += [
+            "## leads.csv",
+            "",
+            "One row per lead of the conversion: what became of it "
+            "(`zcrm_notebook.read_lead_outcomes` reads it back; always CSV).",
+            "",
+            *header,
+            *_column_lines(outcomes),
+            "",
         ]
+    lines += ["## Figures (PNG)", ""]
+    figures = [
+        ("overview", "the four plots below on one page, with a one-line summary"),
+        ("progress", "percent of leads processed (converted + failed) over time per DC"),
+        ("failure_rate", "pooled lead failure rate per DC with 95 % Wilson interval"),
+        ("outcomes", "converted / failed / pending leads of the largest jobs, rest folded"),
+        ("status_timeline", "when the longest-running jobs were scheduled / in progress"),
+        ("lead_outcomes", "what became of the conversion's leads, per data center"),
     ]
+    lines += [f"- `{paths[k].name}`: {text}" for k, text in figures if k in paths]
     return "\n".join(lines) + "\n"
+
+
+def _lead_files(
+    leads: pd.DataFrame, paths: dict[str, Path], spreadsheet_safe: bool, tz: str | tzinfo
+) -> None:
+    """``leads.csv`` and ``lead_outcomes.png`` of a bundle."""
+    write_lead_outcomes_csv(leads, paths["leads"], spreadsheet_safe=spreadsheet_safe)
+    fig = Figure(figsize=(10, 5), layout="constrained")
+    plot_lead_outcomes(leads, ax=fig.add_subplot(), tz=tz)
+    fig.savefig(paths["lead_outcomes"], dpi=100)
 
 
 TABLES = ("snapshots", "jobs", "dcs", "orgs")
 
 
-def _bundle_names(formats: tuple = FORMATS) -> dict[str, str]:
-    """Key -> file name of every file of a report bundle with tables in ``formats``."""
+def _bundle_names(formats: tuple = FORMATS, leads: bool = True) -> dict[str, str]:
+    """Key -> file name of every file of a report bundle with tables in ``formats`` (and
+    the lead outcome files when ``leads``)."""
     names = table_names(TABLES, formats)
     names |= {key: f"{key}.png" for key in ("overview", *FIGURES)}
+    if leads:
+        names |= {"leads": "leads.csv", "lead_outcomes": "lead_outcomes.png"}
     return names | {"readme": "README.md"}
 
 
 def _remove_stale(out: Path, keep: dict[str, str]) -> None:
     """Remove the files of a previous bundle in ``out`` that this export does not write
-    (a previous Excel workbook when exporting CSV only)."""
+    (a previous Excel workbook when exporting CSV only, lead files when no leads)."""
     if not _is_our_bundle(out):
         return
     for name in set(_bundle_names().values()) - set(keep.values()):
@@ -318,8 +348,10 @@ def export_report(
     spreadsheet_safe: bool = True,
     overwrite: bool = False,
     formats: str | tuple[str, ...] = ("csv",),
+    leads: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """Write the report bundle: snapshot and summary tables, PNG figures, a README.
+    """Write the report bundle: snapshot and summary tables, PNG figures, a README (and the
+    lead outcomes of a conversion, when given).
 
     Never replaces a file it did not write, unless ``overwrite`` is given: the folder
     must be new, empty, or hold only a previous report bundle (recognised by the first
@@ -345,6 +377,11 @@ def export_report(
         Table files to write, any of ``"csv"`` (one file per table), ``"xlsx"`` (one
         workbook ``report.xlsx``, one sheet per table; needs the ``excel`` extra,
         openpyxl) and ``"parquet"`` (one file per table, exact dtypes).
+    leads : pandas.DataFrame, optional
+        The lead outcome table of a conversion (``ConversionResult.leads``): written as
+        ``leads.csv`` (spreadsheet-safe as the others; ``zcrm_notebook.read_lead_outcomes``
+        reads it back) with its figure ``lead_outcomes.png``
+        (:func:`~zcrm_notebook.viz.lead_outcomes.plot_lead_outcomes`).
 
     Returns
     -------
@@ -354,7 +391,8 @@ def export_report(
         ``summarize_orgs``), ``workbook`` (``report.xlsx``), ``snapshots_parquet``,
         ``jobs_parquet``... (``.parquet``), for the formats written; figures:
         ``overview``, ``progress``, ``failure_rate``, ``outcomes``, ``status_timeline``
-        (``.png``, 100 dpi); ``readme`` (``README.md``: columns, dtypes and units).
+        (``.png``, 100 dpi); with ``leads``: ``leads`` (``.csv``) and ``lead_outcomes``
+        (``.png``); ``readme`` (``README.md``: columns, dtypes and units).
 
     Raises
     ------
@@ -372,15 +410,18 @@ def export_report(
         "dcs": summarize_dcs(df),
         "orgs": summarize_orgs(df),
     }
+    outcomes = None if leads is None else coerce_outcomes(leads)
     formats = check_formats(formats, tables)
     out = check_export_dir(out_dir, overwrite=overwrite)
-    names = _bundle_names(formats)
+    names = _bundle_names(formats, leads=outcomes is not None)
     paths = {key: out / name for key, name in names.items()}
     try:
         _remove_stale(out, names)
         # the README (with the marker) first: an interrupted export is still ours
         readme = _readme(paths, spreadsheet_safe, tz_name, formats)
         paths["readme"].write_text(readme, encoding="utf-8")
+        if outcomes is not None:
+            _lead_files(outcomes, paths, spreadsheet_safe, tz)
         write_tables(tables, out, formats, spreadsheet_safe=spreadsheet_safe)
         make_report(df, tz=tz).savefig(paths["overview"], dpi=100)
         for stem, (func, kwargs, size) in FIGURES.items():

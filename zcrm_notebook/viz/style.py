@@ -45,6 +45,16 @@ OUTCOME_COLORS: dict[str, str] = {
 }
 #: Colour of text that reports a failure (failed leads, an error message).
 ALERT_COLOR = "#c0392b"
+#: Colour of each lead outcome of a conversion: converted green, not converted red (the
+#: job statuses' colours), pending light, the outcomes that are no verdict neutral greys.
+LEAD_OUTCOME_COLORS: dict[str, str] = {
+    "converted": STATUS_COLORS["completed"],
+    "not_converted": STATUS_COLORS["failed"],
+    "pending": OUTCOME_COLORS["pending"],
+    "not_scheduled": "#8c8c8c",
+    "unknown": "#b5b5b5",
+    "deleted": "#5f5f5f",
+}
 #: Colour of each Zoho data-center code; other codes get :func:`dc_color`'s fallback.
 #: A qualitative palette (Okabe-Ito based) with no red and no green: those mean failed
 #: and converted, and a data center drawn in them would read as good or bad.

@@ -1,0 +1,196 @@
+"""`zcrm-notebook convert` as a real process against the simulator: the acceptance run of
+issue 12 (simulate --write-config, convert, convert again), a kill -9 between a POST and its
+answer, bad input refused before any POST.
+
+The simulator runs on an accelerated clock (in a child process, or in this process when
+the test reads its truth); the CLI in a child process with real short poll intervals. The
+tests wait on the child or on the simulator's events (bounded), never on a sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import warnings
+
+import pandas as pd
+import pytest
+
+from zcrm_notebook.convert import Ledger, read_lead_outcomes
+from zcrm_notebook.convert.reconcile import LOST_JOB
+from zcrm_notebook.simulator import Faults, SimClock, default_scenario
+from zcrm_notebook.snapshots.csvfile import read_snapshots
+from zcrm_notebook.snapshots.store import SnapshotStore
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals, kill -9")
+FAST = ["--no-progress", "--min-interval", "0.3", "--max-interval", "1", "--timeout", "5"]
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def cli(*args, timeout=120, **kw):
+    cmd = [sys.executable, "-m", "zcrm_notebook", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV, **kw)
+
+
+def chunks_of(store):
+    with SnapshotStore(store) as s:
+        return Ledger(s).frame()
+
+
+def test_acceptance_simulate_then_convert_then_convert_again(tmp_path):
+    """Issue 12's acceptance, as written: two processes and the files they leave."""
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "zcrm_notebook", "simulate", "--write-config", "sim.toml",
+         "--speed", "60", "--jobs", "4"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    try:
+        for line in sim.stdout:  # the simulator says it serves, then waits for Ctrl-C
+            if line.startswith("Ctrl-C"):
+                break
+        args = ["convert", "leads.csv", "--config", "sim.toml", "--store", "run.sqlite"]
+        first = cli(*args, "--out", "out", *FAST, cwd=tmp_path)
+        assert first.returncode == 0, first.stderr[-3000:]
+        ledger = chunks_of(tmp_path / "run.sqlite")
+        again = cli(*args, "--out", "out", *FAST, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr[-3000:]
+    finally:
+        sim.send_signal(signal.SIGINT)
+        sim.wait(timeout=10)
+
+    given = pd.read_csv(tmp_path / "leads.csv", dtype=str)
+    leads = read_lead_outcomes(tmp_path / "out" / "leads.csv")
+    assert sorted(leads["lead_id"]) == sorted(given["lead_id"])  # every lead exactly once
+    assert leads["lead_id"].is_unique and len(leads) == 240
+    assert ledger["leads"].max() <= 50 and ledger["job_id"].notna().all()
+    converted = leads[leads["outcome"] == "converted"]
+    assert len(converted) == 216 and converted["contact_id"].notna().all()
+    assert converted["account_id"].notna().sum() == 216 - 4 * 6  # no company, no account
+    assert converted["deal_id"].isna().all()  # no deal asked, none made
+    snaps = read_snapshots(tmp_path / "out" / "snapshots.csv")
+    last = snaps.groupby("job_id")["converted_count"].last()
+    per_job = converted.groupby("job_id").size()
+    assert per_job.to_dict() == last.loc[per_job.index].to_dict()
+    assert set(leads.loc[leads["outcome"] != "converted", "outcome"]) == {"not_converted"}
+
+    assert chunks_of(tmp_path / "run.sqlite").equals(ledger)  # the rerun scheduled no job
+    assert "calls: 0 (none)" in again.stdout
+    pd.testing.assert_frame_equal(read_lead_outcomes(tmp_path / "out" / "leads.csv"), leads)
+    assert (tmp_path / "out" / "report" / "lead_outcomes.png").stat().st_size > 1000
+
+
+@pytest.fixture
+def live_sim(tmp_path):
+    faults = Faults(post_script=["post_hang_after_create"])
+    sim = default_scenario(  # one org, two chunks of 40: the first goes alone (and hangs)
+        n_jobs=1,
+        n_leads=80,
+        dcs=("us",),
+        clock=SimClock(speed=50.0),
+        faults=faults,
+        post_timing=(1.0, 10.0),
+    )
+    with sim:
+        sim.write_config(tmp_path / "sim.toml")
+        sim.write_leads_csv(tmp_path / "leads.csv")
+        yield sim
+
+
+def test_kill_9_between_the_post_and_its_commit_then_rerun(tmp_path, live_sim):
+    sim = live_sim
+    args = ["convert", "leads.csv", "--config", "sim.toml", "--store", "run.sqlite"]
+    args += ["--out", "out", "--settle", "2", *FAST]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "zcrm_notebook", *args],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    try:
+        assert sim.post_held.wait(60), "the CLI never sent its first POST"
+        first.kill()  # kill -9: no handler runs, no answer recorded
+    finally:
+        first.wait(timeout=30)
+        sim.release_held_posts()
+    assert first.returncode == -signal.SIGKILL
+    (lost,) = [c for c in chunks_of(tmp_path / "run.sqlite").itertuples() if c.state == "sending"]
+    held = next(j for j in sim.jobs.values() if j.lead_ids)  # Zoho made that job
+
+    again = cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    leads = read_lead_outcomes(tmp_path / "out" / "leads.csv")
+    assert sorted(leads["lead_id"]) == sorted(sim.lead_ids()) and leads["lead_id"].is_unique
+    assert not sim.reprocessed_leads()  # no lead reached by a job after its conversion
+    for lead in sim.lead_ids():  # every lead accounted for, as the simulator knows it
+        truth, row = sim.lead_state(lead), leads.set_index("lead_id").loc[lead]
+        assert (row["outcome"] == "converted") == truth["converted"]
+    mine = leads[leads["lead_id"].isin(held.lead_ids)]
+    assert (mine.query("outcome == 'converted'")["reason"] == LOST_JOB).all()
+    ledger = chunks_of(tmp_path / "run.sqlite").set_index("chunk_id")
+    assert ledger.loc[lost.chunk_id, ["state", "error_code"]].tolist() == ["unknown", "INTERRUPTED"]
+    resent = [c for c in ledger.itertuples() if c.attempt == 2]
+    assert all(c.leads <= sum(1 for i in held.lead_ids if sim.leads[i].problem) for c in resent)
+
+
+@pytest.fixture
+def quiet_sim(tmp_path):
+    with default_scenario(n_jobs=1, n_leads=20, dcs=("us",), clock=SimClock(speed=50.0)) as sim:
+        sim.write_config(tmp_path / "sim.toml")
+        sim.write_leads_csv(tmp_path / "leads.csv")
+        yield sim
+
+
+@pytest.mark.parametrize(
+    "rows, extra, said",
+    [
+        ("lead_id,org\n3652397000009851001,us-org\n3.6e18,us-org\n", [], "row 2: '3.6e18'"),
+        (
+            "lead_id,org\n3652397000009851001,mars\n",
+            [],
+            "row 1: '3652397000009851001': unknown org",
+        ),
+        (None, ["--max-credits", "5"], "exceed --max-credits 5"),
+        (None, ["--closing-date", "31/03"], "a deal needs Deal_Name, Stage, Closing_Date"),
+    ],
+)
+def test_bad_input_is_refused_before_any_post(tmp_path, quiet_sim, rows, extra, said):
+    if rows is not None:
+        (tmp_path / "leads.csv").write_text(rows)
+    done = cli("convert", "leads.csv", "--config", "sim.toml", "--out", "out", *extra, *FAST,
+               cwd=tmp_path, timeout=60)  # fmt: skip
+    assert done.returncode == 1 and said in done.stderr, done.stderr
+    assert done.stderr.count("\n") <= 4  # one message (naming the rows)
+    assert quiet_sim.stats.schedule_requests.total() == 0
+
+
+def test_a_lead_in_an_open_job_is_refused_and_the_dry_run_sends_nothing(tmp_path, quiet_sim):
+    base = ["convert", "leads.csv", "--config", "sim.toml", "--store", "run.sqlite"]
+    done = cli(*base, "--out", "out", "--deadline", "0.2", *FAST, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0 and "deadline" in done.stderr, done.stderr
+    posts = quiet_sim.stats.schedule_requests.total()
+    some = pd.read_csv(tmp_path / "leads.csv", dtype=str).iloc[[4, 2]]
+    some.to_csv(tmp_path / "some.csv", index=False)
+    other = ["convert", "some.csv", "--config", "sim.toml", "--store", "run.sqlite"]
+    done = cli(*other, "--out", "o2", *FAST, cwd=tmp_path, timeout=60)
+    assert done.returncode == 1 and "2 bad rows" in done.stderr and "in an open job" in done.stderr
+    dry = cli(*other, "--out", "o2", "--dry-run", "--force", cwd=tmp_path, timeout=60)
+    assert dry.returncode == 0 and "2 leads -> 1 mass-convert jobs" in dry.stdout
+    assert "nothing was sent" in dry.stdout
+    assert quiet_sim.stats.schedule_requests.total() == posts
+
+
+def test_diagnose_and_retry_options(tmp_path, quiet_sim):
+    deal = ["--deal-name", "Renewal", "--deal-stage", "Qualification", "--closing-date",
+            "2026-03-31"]  # fmt: skip
+    done = cli("convert", "leads.csv", "--config", "sim.toml", "--store", "run.sqlite",
+               "--out", "out", *deal, "--diagnose", "5", "--retry-not-converted", *FAST,
+               cwd=tmp_path, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    leads = read_lead_outcomes(tmp_path / "out" / "leads.csv")
+    assert (leads.query("outcome == 'converted'")["deal_id"].notna()).all()
+    assert set(leads.query("outcome == 'not_converted'")["attempt"]) == {2}  # retried once
+    assert leads["error_code"].notna().sum() == 1  # 5 credits: one single convert
+    assert quiet_sim.stats.convert_requests.total() == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert "convert" in cli("convert", "--help").stdout

@@ -1,0 +1,159 @@
+"""convert/ledger.py: the ledger in the snapshot store's file, under its run lock; chunk states;
+a lead's fate from its last chunk; the plan against the ledger (resume, refuse, skip, retry);
+convert/outcomes.py: the outcome frame and its CSV."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import make_creds
+
+from zcrm_notebook.convert import ConvertOptions, LeadOutcome, Ledger, plan_conversions
+from zcrm_notebook.convert.outcomes import (
+    LEAD_OUTCOME_COLUMNS,
+    LEAD_OUTCOME_DTYPES,
+    outcomes_frame,
+    read_lead_outcomes,
+    write_lead_outcomes_csv,
+)
+from zcrm_notebook.errors import ConfigError, LeadInputError
+from zcrm_notebook.snapshots.store import SnapshotStore, read_store
+
+T = 1_767_225_600.0
+A, B, C = "3652397000009851001", "3652397000009851002", "3652397000009851003"
+
+
+@pytest.fixture
+def orgs():
+    return {"us-org": make_creds("us-org", "us")}
+
+
+@pytest.fixture
+def store(tmp_path):
+    with SnapshotStore(tmp_path / "run.sqlite", exclusive=True) as s:
+        yield s
+
+
+def committed(store, orgs, leads=(A, B, C), **kw):
+    ledger = Ledger(store)
+    plan = plan_conversions(list(leads), orgs, org="us-org", ledger=ledger, **kw)
+    return ledger, plan, ledger.add_batch(plan, at=T)
+
+
+def test_a_plan_is_committed_as_intents_in_the_snapshot_file_under_its_lock(store, orgs, tmp_path):
+    ledger, plan, batch = committed(store, orgs)
+    (chunk,) = ledger.chunks()
+    assert (chunk.batch_id, chunk.state, chunk.lead_ids, chunk.open) == (
+        batch,
+        "intent",
+        (A, B, C),
+        True,
+    )
+    assert ledger.batch_for(plan.fingerprint) == batch
+    with pytest.raises(ConfigError, match="in use by another run"):
+        SnapshotStore(tmp_path / "run.sqlite", exclusive=True)
+    assert read_store(tmp_path / "run.sqlite").empty  # the snapshot table is untouched
+
+
+def test_states_are_kept_across_processes_and_a_post_in_flight_becomes_unknown(
+    store, orgs, tmp_path
+):
+    ledger, _, _ = committed(store, orgs)
+    ledger.mark(1, "sending", durable=True, posted_at=T + 1)
+    store.close()
+    with SnapshotStore(tmp_path / "run.sqlite") as again:
+        ledger = Ledger(again)
+        assert ledger.chunk(1).state == "sending"
+        assert ledger.resume_interrupted() == [1]
+        chunk = ledger.chunk(1)
+        assert (chunk.state, chunk.error_code, chunk.posted_at) == ("unknown", "INTERRUPTED", T + 1)
+        (row,) = ledger.outcomes([("us-org", A)])
+        assert (row.outcome, row.error_code) == ("unknown", "INTERRUPTED")
+
+
+@pytest.mark.parametrize(
+    "state, values, outcome, code",
+    [
+        ("intent", {}, "not_scheduled", "NOT_SENT"),
+        ("intent", {"error_code": "NO_PERMISSION"}, "not_scheduled", "NO_PERMISSION"),
+        ("scheduled", {"job_id": "3652397000009835020"}, "pending", None),
+        (
+            "rejected",
+            {"error_code": "INVALID_DATA", "error_message": "x"},
+            "not_scheduled",
+            "INVALID_DATA",
+        ),
+        ("unknown", {"error_code": "ReadTimeout"}, "unknown", "ReadTimeout"),
+    ],
+)
+def test_a_leads_outcome_follows_its_chunks_state_until_one_is_recorded(
+    store, orgs, state, values, outcome, code
+):
+    ledger, _, _ = committed(store, orgs)
+    ledger.mark(1, state, **values)
+    rows = ledger.outcomes([("us-org", B), ("us-org", A), ("us-org", "42")])
+    assert [r.lead_id for r in rows] == [B, A]  # in the order asked; unknown leads left out
+    assert {(r.outcome, r.error_code, r.job_id) for r in rows} == {
+        (outcome, code, values.get("job_id"))
+    }
+    got = LeadOutcome("us-org", "us", A, "1", 1, "converted", contact_id="9", converted_at=T)
+    ledger.record_outcomes(1, [got])
+    assert ledger.outcomes([("us-org", A)]) == [got]
+
+
+def test_the_plan_resumes_refuses_skips_and_retries_from_the_ledger(store, orgs):
+    ledger, plan, batch = committed(store, orgs)
+    again = plan_conversions([C, B, A], orgs, org="us-org", ledger=ledger)
+    assert (again.resumed_batch, again.chunks) == (batch, [])  # same input: resume
+    assert "resumes it and schedules nothing new" in again.describe()
+    with pytest.raises(LeadInputError, match="in an open job: chunk 1 \\(not sent yet\\)") as err:
+        plan_conversions([A, "3652397000009851009"], orgs, org="us-org", ledger=ledger)
+    assert [r for r, _, _ in err.value.rows] == [1]
+    forced = plan_conversions(
+        [A, "3652397000009851009"], orgs, org="us-org", ledger=ledger, force=True
+    )
+    assert [c.lead_ids for c in forced.chunks] == [(A, "3652397000009851009")]
+    ledger.mark(1, "scheduled", job_id="7")
+    ledger.record_outcomes(
+        1,
+        [
+            LeadOutcome("us-org", "us", A, "7", 1, "converted"),
+            LeadOutcome("us-org", "us", B, "7", 1, "not_converted"),
+            LeadOutcome("us-org", "us", C, "7", 1, "deleted"),
+        ],
+    )
+    ledger.close(1, at=T + 60, converted_count=1)
+    other = plan_conversions(
+        [A, B, C], orgs, org="us-org", ledger=ledger, options=ConvertOptions(assign_to="5")
+    )
+    (chunk,) = other.chunks
+    assert chunk.leads == ((B, 2, 1),)  # attempt 2, from chunk 1
+    assert other.skipped["why"].tolist() == ["converted already", "deleted already"]
+
+
+def test_the_chunk_table(store, orgs):
+    ledger, _, _ = committed(store, orgs, leads=[A, B], options=ConvertOptions(assign_to="5"))
+    ledger.mark(1, "scheduled", job_id="7", http_status=200, answered_at=T + 2)
+    df = ledger.frame()
+    assert df.loc[0, ["state", "job_id", "leads", "attempt"]].tolist() == ["scheduled", "7", 2, 1]
+    assert df.loc[0, "answered_at"] == pd.Timestamp(T + 2, unit="s", tz="UTC")
+    assert ledger.chunk(1).options == ConvertOptions(assign_to="5")
+    with pytest.raises(ValueError):
+        ledger.mark(1, "lost")
+
+
+def test_the_outcome_frame_and_its_csv_round_trip_spreadsheet_safe(tmp_path):
+    rows = [
+        LeadOutcome("us-org", "us", A, "7", 1, "converted", "11", None, None, T + 0.25),
+        LeadOutcome("us-org", "us", B, None, 2, "not_converted", reason="=HYPERLINK(1)"),
+    ]
+    df = outcomes_frame(rows)
+    assert list(df.columns) == LEAD_OUTCOME_COLUMNS
+    assert {c: df[c].dtype for c in df} == LEAD_OUTCOME_DTYPES
+    assert df["outcome"].cat.ordered and pd.isna(df.loc[1, "converted_at"])
+    path = write_lead_outcomes_csv(df, tmp_path / "leads.csv")
+    text = path.read_text()
+    assert "'=HYPERLINK(1)" in text and "2026-01-01T00:00:00.250000Z" in text
+    pd.testing.assert_frame_equal(read_lead_outcomes(path), df)
+    with pytest.raises(ValueError):
+        LeadOutcome("us-org", "us", A, outcome="lost")

@@ -1,0 +1,488 @@
+"""The conversion ledger: every chunk of leads sent (or to be sent) and what became of them.
+
+It lives in the same SQLite file as the snapshots (:class:`~zcrm_notebook.snapshots.store.
+SnapshotStore`), through the store's connection, lock and run lock, in its own tables
+(version in ``ledger_meta``): ``batches`` (one per input converted), ``chunks`` (one per
+mass-convert POST), ``chunk_leads`` (the leads of a chunk with their attempt and the chunk
+they came from), ``lead_outcomes`` (what reading them back said; the columns of
+:class:`~zcrm_notebook.convert.outcomes.LeadOutcome`). Rows are read by name.
+
+A chunk's states (the rule for a POST whose outcome is unknown, ``docs/zoho-api.md``):
+
+=========  =========================================================================
+state      meaning
+=========  =========================================================================
+intent     its leads are committed; never sent (safe to send)
+sending    committed right before the POST (durably); a run that finds it did not
+           live to record the answer: it becomes ``unknown``
+scheduled  Zoho answered with a job id (committed durably)
+rejected   Zoho refused it for good (its leads are ``not_scheduled`` with the code)
+unknown    the POST may have made a job (timeout, reset, 5xx, the run killed): its
+           leads are read back, never sent again blindly
+=========  =========================================================================
+
+A chunk is *open* until it is closed: reconciled (scheduled), accounted for (unknown) or
+refused (rejected). A lead's fate is that of the last chunk that holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from ..errors import ConfigError
+from ..snapshots.store import SnapshotStore, columns_sql
+from .options import ConvertOptions
+from .outcomes import COLUMNS, LEAD_OUTCOME_COLUMNS, LeadOutcome, outcomes_frame
+from .plan import ConversionPlan, PlannedChunk, PlannedLead
+
+__all__ = ["Ledger", "Chunk", "LeadStatus", "STATES", "LEDGER_VERSION", "load_lead_outcomes"]
+
+LEDGER_VERSION = 1
+STATES = ("intent", "sending", "scheduled", "rejected", "unknown")
+
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    fingerprint TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT,
+    created_at REAL NOT NULL,
+    n_leads INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_fingerprint ON batches (fingerprint);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch_id INTEGER NOT NULL REFERENCES batches (batch_id),
+    org TEXT NOT NULL,
+    dc TEXT NOT NULL,
+    options TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    posted_at REAL,
+    answered_at REAL,
+    job_id TEXT,
+    http_status INTEGER,
+    error_code TEXT,
+    error_message TEXT,
+    converted_count INTEGER,
+    count_mismatch INTEGER,
+    closed_at REAL
+);
+CREATE TABLE IF NOT EXISTS chunk_leads (
+    chunk_id INTEGER NOT NULL REFERENCES chunks (chunk_id),
+    position INTEGER NOT NULL,
+    org TEXT NOT NULL,
+    lead_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    parent_chunk INTEGER,
+    PRIMARY KEY (chunk_id, lead_id)
+);
+CREATE INDEX IF NOT EXISTS chunk_leads_lead ON chunk_leads (org, lead_id);
+CREATE TABLE IF NOT EXISTS lead_outcomes (
+    chunk_id INTEGER NOT NULL REFERENCES chunks (chunk_id),
+    {columns_sql(COLUMNS)},
+    PRIMARY KEY (chunk_id, lead_id)
+);
+"""
+_OUTCOME_NAMES = ", ".join(LEAD_OUTCOME_COLUMNS)
+_UPSERT = (
+    f"INSERT OR REPLACE INTO lead_outcomes (chunk_id, {_OUTCOME_NAMES}) "
+    f"VALUES (?, {', '.join('?' for _ in LEAD_OUTCOME_COLUMNS)})"
+)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk of the ledger (a mass-convert POST, sent or to be sent).
+
+    Attributes
+    ----------
+    chunk_id, batch_id : int
+    org, dc : str
+    options : ConvertOptions
+    state : str
+        One of :data:`STATES`.
+    created_at, posted_at, answered_at, closed_at : float or None
+        Seconds since the epoch: committed, last POST started, its answer, closed.
+    job_id : str or None
+    http_status : int or None
+    error_code, error_message : str or None
+        Zoho's code and message of a refusal, or why it is unknown or not sent.
+    converted_count : int or None
+        The job's last ``Converted_Count`` when it was reconciled.
+    count_mismatch : bool
+        Its leads read back converted do not number ``converted_count``.
+    leads : tuple of PlannedLead
+    """
+
+    chunk_id: int
+    batch_id: int
+    org: str
+    dc: str
+    options: ConvertOptions
+    state: str
+    created_at: float
+    posted_at: float | None
+    answered_at: float | None
+    job_id: str | None
+    http_status: int | None
+    error_code: str | None
+    error_message: str | None
+    converted_count: int | None
+    count_mismatch: bool
+    closed_at: float | None
+    leads: tuple[PlannedLead, ...]
+
+    @property
+    def open(self) -> bool:
+        return self.closed_at is None
+
+    @property
+    def lead_ids(self) -> tuple[str, ...]:
+        return tuple(lead.lead_id for lead in self.leads)
+
+    def where(self) -> str:
+        """Where a lead of this chunk is, in words (``job 123 (chunk 4)``)."""
+        if self.job_id:
+            return f"job {self.job_id} (chunk {self.chunk_id})"
+        what = {
+            "intent": "not sent yet",
+            "sending": "POST in flight",
+            "unknown": "POST answer lost",
+        }.get(self.state, self.state)
+        return f"chunk {self.chunk_id} ({what})"
+
+
+class LeadStatus(NamedTuple):
+    """A lead's last chunk and what it says of the lead."""
+
+    chunk: Chunk
+    outcome: str
+    attempt: int
+
+    @property
+    def chunk_id(self) -> int:
+        return self.chunk.chunk_id
+
+    @property
+    def open(self) -> bool:
+        return self.chunk.open
+
+    def where(self) -> str:
+        return self.chunk.where()
+
+
+_CHUNK_COLUMNS = [f.name for f in fields(Chunk) if f.name != "leads"]
+
+
+class Ledger:
+    """The conversion ledger kept in a snapshot store's SQLite file (see the module doc).
+
+    Parameters
+    ----------
+    store : SnapshotStore
+        The store of the run: the ledger uses its connection and lock, so it is written
+        under the same run lock as the snapshots.
+
+    Raises
+    ------
+    ConfigError
+        The file holds a ledger of a newer version.
+    """
+
+    def __init__(self, store: SnapshotStore) -> None:
+        self.store = store
+        with store.transaction() as db:
+            for statement in _DDL.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            row = db.execute("SELECT value FROM ledger_meta WHERE key = 'version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO ledger_meta VALUES ('version', ?)", (str(LEDGER_VERSION),))
+            elif int(row[0]) > LEDGER_VERSION:
+                raise ConfigError(
+                    f"{str(store.path)!r} holds a conversion ledger of version {row[0]}; "
+                    f"this zcrm_notebook reads version {LEDGER_VERSION}: upgrade it"
+                )
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.store.path)!r})"
+
+    # -- batches and chunks -------------------------------------------------------------
+
+    def batch_for(self, fingerprint: str) -> int | None:
+        """The batch of an input with this fingerprint, if one was converted."""
+        rows = self.store.query(
+            "SELECT batch_id FROM batches WHERE fingerprint = ? AND kind = 'input' "
+            "ORDER BY batch_id DESC LIMIT 1",
+            (fingerprint,),
+        )
+        return int(rows[0]["batch_id"]) if rows else None
+
+    def add_batch(
+        self, plan: ConversionPlan, *, at: float, kind: str = "input", source: str = ""
+    ) -> int:
+        """Commit a plan: its batch and every chunk as an ``intent``, in one durable
+        transaction (before any POST). Returns the batch id."""
+        with self.store.transaction(durable=True) as db:
+            cur = db.execute(
+                "INSERT INTO batches (fingerprint, kind, source, created_at, n_leads) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (plan.fingerprint, kind, source, at, len(plan.leads)),
+            )
+            batch_id = int(cur.lastrowid or 0)
+            for chunk in plan.chunks:
+                self._insert_chunk(db, batch_id, chunk, at)
+        return batch_id
+
+    def add_chunks(self, batch_id: int, chunks: Sequence[PlannedChunk], *, at: float) -> list[int]:
+        """Commit more chunks of a batch as intents (re-planned leads); returns their ids."""
+        with self.store.transaction(durable=True) as db:
+            return [self._insert_chunk(db, batch_id, c, at) for c in chunks]
+
+    @staticmethod
+    def _insert_chunk(db: Any, batch_id: int, chunk: PlannedChunk, at: float) -> int:
+        cur = db.execute(
+            "INSERT INTO chunks (batch_id, org, dc, options, state, created_at) "
+            "VALUES (?, ?, ?, ?, 'intent', ?)",
+            (batch_id, chunk.org, chunk.dc, chunk.options.key(), at),
+        )
+        chunk_id = int(cur.lastrowid or 0)
+        db.executemany(
+            "INSERT INTO chunk_leads (chunk_id, position, org, lead_id, attempt, parent_chunk) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (chunk_id, i, chunk.org, lead.lead_id, lead.attempt, lead.parent_chunk)
+                for i, lead in enumerate(chunk.leads)
+            ],
+        )
+        return chunk_id
+
+    def mark(self, chunk_id: int, state: str, *, durable: bool = False, **values: Any) -> None:
+        """Set a chunk's state and other columns (``job_id``, ``posted_at``...).
+
+        ``durable`` commits with ``synchronous=FULL``: for ``sending`` (before the POST)
+        and ``scheduled`` (the job id).
+
+        Raises
+        ------
+        ValueError
+            An unknown state or column.
+        """
+        if state not in STATES or not set(values) <= set(_CHUNK_COLUMNS):
+            raise ValueError(f"bad chunk update: {state!r}, {sorted(values)}")
+        sets = ", ".join(f"{k} = ?" for k in ["state", *values])
+        with self.store.transaction(durable=durable) as db:
+            db.execute(
+                f"UPDATE chunks SET {sets} WHERE chunk_id = ?",
+                (state, *values.values(), chunk_id),
+            )
+
+    def close(self, chunk_id: int, *, at: float, **values: Any) -> None:
+        """Close a chunk (its leads are accounted for), with more columns to set."""
+        if not set(values) <= set(_CHUNK_COLUMNS):
+            raise ValueError(f"bad chunk columns: {sorted(values)}")
+        values = {"closed_at": at, **values}
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self.store.transaction() as db:
+            db.execute(f"UPDATE chunks SET {sets} WHERE chunk_id = ?", (*values.values(), chunk_id))
+
+    def resume_interrupted(self) -> list[int]:
+        """Chunks left ``sending`` by a run that ended mid-POST become ``unknown``.
+
+        Returns
+        -------
+        list of int
+            Their ids.
+        """
+        rows = self.store.query("SELECT chunk_id FROM chunks WHERE state = 'sending'")
+        ids = [int(r["chunk_id"]) for r in rows]
+        for chunk_id in ids:
+            self.mark(
+                chunk_id,
+                "unknown",
+                error_code="INTERRUPTED",
+                error_message="the run ended while this POST was in flight",
+            )
+        return ids
+
+    def record_outcomes(self, chunk_id: int, rows: Iterable[LeadOutcome]) -> None:
+        """Keep what was learnt about leads of a chunk (replacing earlier rows of a lead)."""
+        values = [(chunk_id, *r.values().values()) for r in rows]
+        with self.store.transaction() as db:
+            db.executemany(_UPSERT, values)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def chunks(self, *, open_only: bool = False, ids: Iterable[int] | None = None) -> list[Chunk]:
+        """Chunks in id order: all, only the open ones, or those of ``ids``."""
+        select = f"SELECT {', '.join(_CHUNK_COLUMNS)} FROM chunks"
+        if ids is None:
+            where = " WHERE closed_at IS NULL" if open_only else ""
+            rows = self.store.query(select + where + " ORDER BY chunk_id")
+        else:
+            rows = []
+            wanted = sorted(set(ids))
+            for part in (wanted[i : i + 500] for i in range(0, len(wanted), 500)):
+                marks = ", ".join("?" for _ in part)
+                rows += self.store.query(f"{select} WHERE chunk_id IN ({marks})", part)
+            rows = [r for r in rows if not open_only or r["closed_at"] is None]
+        leads = self._leads_of([int(r["chunk_id"]) for r in rows])
+        return [_chunk(r, tuple(leads.get(r["chunk_id"], ()))) for r in rows]
+
+    def _leads_of(self, chunk_ids: list[int]) -> dict[int, list[PlannedLead]]:
+        leads: dict[int, list[PlannedLead]] = {}
+        for part in (chunk_ids[i : i + 500] for i in range(0, len(chunk_ids), 500)):
+            marks = ", ".join("?" for _ in part)
+            for r in self.store.query(
+                "SELECT chunk_id, lead_id, attempt, parent_chunk FROM chunk_leads "
+                f"WHERE chunk_id IN ({marks}) ORDER BY chunk_id, position",
+                part,
+            ):
+                leads.setdefault(r["chunk_id"], []).append(
+                    PlannedLead(r["lead_id"], r["attempt"], r["parent_chunk"])
+                )
+        return leads
+
+    def chunk(self, chunk_id: int) -> Chunk:
+        """One chunk.
+
+        Raises
+        ------
+        KeyError
+            For an unknown id.
+        """
+        found = self.chunks(ids=[chunk_id])
+        if not found:
+            raise KeyError(f"no chunk {chunk_id} in the ledger")
+        return found[0]
+
+    def stored_outcomes(self, chunk_id: int) -> dict[str, LeadOutcome]:
+        """Lead id -> what was recorded for it in this chunk."""
+        rows = self.store.query(
+            f"SELECT {_OUTCOME_NAMES} FROM lead_outcomes WHERE chunk_id = ?", (chunk_id,)
+        )
+        return {r["lead_id"]: LeadOutcome(**{c: r[c] for c in LEAD_OUTCOME_COLUMNS}) for r in rows}
+
+    def latest_by_lead(self, keys: Iterable[tuple[str, str]] | None = None) -> dict:
+        """``(org, lead_id) -> LeadStatus`` of each lead's last chunk (leads never in a chunk
+        are absent); all leads of the ledger when ``keys`` is None."""
+        wanted = None if keys is None else set(keys)
+        last: dict[tuple[str, str], int] = {}
+        for r in self.store.query(
+            "SELECT org, lead_id, MAX(chunk_id) AS chunk_id FROM chunk_leads GROUP BY org, lead_id"
+        ):
+            key = (r["org"], r["lead_id"])
+            if wanted is None or key in wanted:
+                last[key] = int(r["chunk_id"])
+        chunks = {c.chunk_id: c for c in self.chunks(ids=set(last.values()))}
+        stored: dict[int, dict[str, LeadOutcome]] = {}
+        out = {}
+        for key, chunk_id in last.items():
+            chunk = chunks[chunk_id]
+            if chunk_id not in stored:
+                stored[chunk_id] = self.stored_outcomes(chunk_id)
+            row = outcome_of(chunk, key[1], stored[chunk_id].get(key[1]))
+            out[key] = LeadStatus(chunk, row.outcome, row.attempt)
+        return out
+
+    def outcomes(self, keys: Sequence[tuple[str, str]] | None = None) -> list[LeadOutcome]:
+        """The lead outcome rows of ``keys`` (in their order; a lead never in a chunk is
+        left out), or of every lead of the ledger (by chunk)."""
+        status = self.latest_by_lead(keys)
+        order = list(keys) if keys is not None else sorted(status, key=lambda k: status[k].chunk_id)
+        stored: dict[int, dict[str, LeadOutcome]] = {}
+        rows = []
+        for key in order:
+            if key not in status:
+                continue
+            chunk = status[key].chunk
+            if chunk.chunk_id not in stored:
+                stored[chunk.chunk_id] = self.stored_outcomes(chunk.chunk_id)
+            rows.append(outcome_of(chunk, key[1], stored[chunk.chunk_id].get(key[1])))
+        return rows
+
+    def outcome_frame(self, keys: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
+        """:meth:`outcomes` as the lead outcome DataFrame
+        (:func:`~zcrm_notebook.convert.outcomes.outcomes_frame`)."""
+        return outcomes_frame(self.outcomes(keys))
+
+    def frame(self) -> pd.DataFrame:
+        """One row per chunk: ``chunk_id, batch_id, org, dc, state, leads, attempt, job_id,
+        http_status, error_code, error_message, converted_count, count_mismatch`` and the
+        times ``created_at, posted_at, answered_at, closed_at`` (UTC)."""
+        rows = []
+        for c in self.chunks():
+            values = {k: getattr(c, k) for k in _CHUNK_COLUMNS if k != "options"}
+            values["leads"] = len(c.leads)
+            values["attempt"] = max((lead.attempt for lead in c.leads), default=1)
+            rows.append(values)
+        cols = [k for k in _CHUNK_COLUMNS if k != "options"] + ["leads", "attempt"]
+        df = pd.DataFrame(rows, columns=cols)
+        for name in ("created_at", "posted_at", "answered_at", "closed_at"):
+            df[name] = pd.to_datetime(df[name].astype("float64"), unit="s", utc=True)
+        text = ["org", "dc", "state", "job_id", "error_code", "error_message"]
+        ints = ["chunk_id", "batch_id", "http_status", "converted_count", "leads", "attempt"]
+        return df.astype({**dict.fromkeys(text, "string"), **dict.fromkeys(ints, "Int64")}).astype(
+            {"count_mismatch": "bool"}
+        )
+
+
+def _chunk(row: Any, leads: tuple[PlannedLead, ...]) -> Chunk:
+    values = {k: row[k] for k in _CHUNK_COLUMNS}
+    values["options"] = ConvertOptions.from_dict(json.loads(values["options"]))
+    values["count_mismatch"] = bool(values["count_mismatch"])
+    return Chunk(**values, leads=leads)
+
+
+_DERIVED = {
+    "intent": ("not_scheduled", "NOT_SENT", "not sent: the run ended before its POST"),
+    "sending": ("unknown", "IN_FLIGHT", "its POST is in flight"),
+    "scheduled": ("pending", None, "its job had not finished when the run stopped watching"),
+    "unknown": ("unknown", None, "the POST's answer was lost: the leads are read back first"),
+    "rejected": ("not_scheduled", None, "Zoho refused the POST"),
+}
+
+
+def outcome_of(chunk: Chunk, lead_id: str, stored: LeadOutcome | None) -> LeadOutcome:
+    """A lead's row from its last chunk: what was recorded, else what the state says."""
+    if stored is not None:
+        return stored
+    attempt = next((lead.attempt for lead in chunk.leads if lead.lead_id == lead_id), 1)
+    outcome, code, reason = _DERIVED[chunk.state]
+    if chunk.state in ("intent", "unknown", "rejected") and chunk.error_code:
+        code = chunk.error_code
+        reason = chunk.error_message or reason
+    return LeadOutcome(
+        org=chunk.org,
+        dc=chunk.dc,
+        lead_id=lead_id,
+        job_id=chunk.job_id,
+        attempt=attempt,
+        outcome=outcome,
+        error_code=code,
+        reason=reason,
+    )
+
+
+def load_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
+    """The lead outcome table of every lead a store file's ledger holds (empty when the
+    store has no ledger); the file is only read.
+
+    Raises
+    ------
+    ConfigError
+        The file does not exist or is not a store.
+    """
+    if not os.path.exists(path):
+        raise ConfigError(f"store {str(path)!r} does not exist")
+    with SnapshotStore(path) as store:
+        found = store.query("SELECT name FROM sqlite_master WHERE type='table' AND name='chunks'")
+        return Ledger(store).outcome_frame() if found else outcomes_frame([])

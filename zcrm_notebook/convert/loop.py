@@ -1,0 +1,374 @@
+"""The whole loop: plan -> schedule -> watch -> reconcile (-> retry) (-> diagnose).
+
+:func:`convert_leads` takes leads and returns what became of each (a
+:class:`ConversionResult`); it resumes: run it again with the same leads and the same store
+and it schedules nothing twice, watches what is open, reconciles what finished, recovers
+what was lost. :func:`drive` is the loop itself: it drives every open chunk holding one of
+the leads until each is closed, the deadline passes or the run stops: send the intents
+(:mod:`~zcrm_notebook.convert.send`), account for lost POSTs and wait out their settle time
+(:func:`~zcrm_notebook.convert.reconcile.recover_unknown`), watch the jobs
+(:mod:`~zcrm_notebook.convert.watch`), read the finished ones back
+(:func:`~zcrm_notebook.convert.reconcile.reconcile_finished`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..auth.credentials import OrgCredentials
+from ..poll.policy import PollPolicy
+from ..snapshots.frame import empty_snapshots, to_frame
+from .diagnose import diagnose_leads
+from .ledger import Chunk
+from .options import ConvertOptions
+from .outcomes import LeadOutcome, outcomes_frame
+from .plan import ConversionPlan, plan_conversions
+from .reconcile import reconcile_finished, recover_unknown
+from .retry import plan_retry
+from .send import send_intents
+from .session import SETTLE_S, Key, Session, open_session
+from .watch import watch_chunks
+
+__all__ = ["ConversionResult", "convert_leads", "drive", "run_plan"]
+
+log = logging.getLogger(__name__)
+
+_MAX_IDLE_ROUNDS = 2  # rounds without progress before the loop gives up (it says why)
+
+
+@dataclass
+class ConversionResult:
+    """What a conversion run did, and what became of each lead.
+
+    Attributes
+    ----------
+    leads : pandas.DataFrame
+        The lead outcome table: one row per input lead
+        (:mod:`~zcrm_notebook.convert.outcomes`).
+    snapshots : pandas.DataFrame
+        The status snapshots of the run's jobs (store history included).
+    plan : ConversionPlan
+    ledger : pandas.DataFrame
+        The chunks holding the leads (:meth:`~zcrm_notebook.convert.ledger.Ledger.frame`).
+    stats : pandas.DataFrame
+        Calls and API credits of this run: ``org, kind, calls, credits`` (kinds ``post``,
+        ``status``, ``records``, ``convert``).
+    batch_id : int or None
+        The ledger batch of the input.
+    stopped_reason : str
+        ``finished`` (every chunk closed), ``deadline``, ``stopped`` (Ctrl-C, SIGTERM,
+        ``stop``), ``end_run`` (Zoho refused a request the package should never send),
+        ``incomplete`` (jobs left open: an org ended, reads failed; run again).
+    notes : list of str
+        What the run reported (count mismatches, orgs ended, interruptions).
+    """
+
+    leads: pd.DataFrame
+    snapshots: pd.DataFrame
+    plan: ConversionPlan
+    ledger: pd.DataFrame
+    stats: pd.DataFrame
+    batch_id: int | None
+    stopped_reason: str
+    notes: list[str] = field(default_factory=list)
+    signal: int | None = None
+
+    @property
+    def counts(self) -> pd.Series:
+        """Leads per outcome (every outcome, 0 included)."""
+        return self.leads["outcome"].value_counts(sort=False)
+
+    def summary(self) -> str:
+        """One line per outcome with leads, then the calls and credits of the run."""
+        lines = [
+            f"{len(self.leads):,} leads: "
+            + ", ".join(f"{n:,} {name}" for name, n in self.counts.items() if n)
+        ]
+        by_kind = self.stats.groupby("kind")[["calls", "credits"]].sum()
+        spent = ", ".join(f"{k} {int(r.calls)}" for k, r in by_kind.iterrows())
+        lines.append(
+            f"calls: {int(by_kind['calls'].sum()) if len(by_kind) else 0} ({spent or 'none'}); "
+            f"credits: {int(by_kind['credits'].sum()) if len(by_kind) else 0}"
+        )
+        if self.stopped_reason != "finished":
+            lines.append(f"stopped: {self.stopped_reason} (run the same command to resume)")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<ConversionResult {self.stopped_reason}: {self.summary().splitlines()[0]}>"
+
+
+def _signature(session: Session, keys: Sequence[Key]) -> tuple:
+    chunks = session.scope(keys)
+    return tuple((c.chunk_id, c.state) for c in chunks), len(session.ledger.outcomes(keys))
+
+
+def drive(
+    session: Session, keys: Sequence[Key], *, progress: bool = False, on_snapshot=None
+) -> str:
+    """Drive the open chunks holding ``keys`` until each is closed (see the module).
+
+    Returns
+    -------
+    str
+        ``finished``, ``deadline``, ``stopped``, ``end_run`` or ``incomplete``.
+    """
+    idle, before = 0, None
+    while True:
+        if session.runner.end_run is not None:
+            return "end_run"
+        if session.stop.is_set():
+            return "stopped"
+        if session.over():
+            return "deadline"
+        chunks = [c for c in session.scope(keys) if c.chunk_id not in session.held]
+        if not chunks:
+            return "finished" if not session.scope(keys) else "incomplete"
+        wake = _round(session, chunks, progress=progress, on_snapshot=on_snapshot)
+        now = _signature(session, keys)
+        idle = idle + 1 if now == before and wake is None else 0
+        before = now
+        if idle >= _MAX_IDLE_ROUNDS:
+            return "incomplete"
+        if wake is not None and now == before:
+            _wait_until(session, wake)
+
+
+def _round(session: Session, chunks: list[Chunk], **watch_kw) -> float | None:
+    """One round: send, recover, watch, reconcile. Returns a settle time to wait for."""
+    intents = [c for c in chunks if c.state == "intent"]
+    if intents:
+        send_intents(session, intents)
+        return None
+    unknown = [c for c in chunks if c.state == "unknown"]
+    wake = recover_unknown(session, unknown) if unknown else None
+    scheduled = [c for c in chunks if c.state == "scheduled"]
+    if scheduled and not session.over():
+        done, last = watch_chunks(session, scheduled, **watch_kw)
+        finished = [c for c in scheduled if c.job_id in done]
+        if finished:
+            reconcile_finished(session, finished, last)
+    return wake
+
+
+def _wait_until(session: Session, wake: float) -> None:
+    """Wait (in slices, stopping early) until clock time ``wake`` or the deadline."""
+    left = wake - session.clock()
+    if left > 0:
+        log.info("waiting %.0f s for a lost POST's job to settle", left)
+    while not session.over() and session.clock() < wake:
+        session.sleep(min(wake - session.clock(), 60.0))
+
+
+def run_plan(
+    session: Session,
+    plan: ConversionPlan,
+    keys: Sequence[Key],
+    batch: int | None,
+    *,
+    retry_rounds: int = 0,
+    diagnose_credits: int = 0,
+    progress: bool = False,
+    on_snapshot=None,
+) -> ConversionResult:
+    """Drive ``keys``' chunks, retry and diagnose as asked, and gather the result."""
+    reason = drive(session, keys, progress=progress, on_snapshot=on_snapshot)
+    for _ in range(retry_rounds):
+        again = plan_retry(session.ledger, keys)
+        if reason != "finished" or not again.chunks:
+            break
+        session.ledger.add_batch(again, at=session.clock(), kind="retry")
+        reason = drive(session, keys, progress=progress, on_snapshot=on_snapshot)
+    if diagnose_credits and reason == "finished":
+        spent = diagnose_leads(session, keys, diagnose_credits)
+        log.info("diagnosis spent %d credits", spent)
+    for org, exc in session.runner.ended.items():
+        session.note(f"org {org} ended: {exc}")
+    if session.runner.end_run is not None:
+        session.note(
+            f"Zoho refused a request this package should never send ({session.runner.end_run}); "
+            "please report this line"
+        )
+    return _result(session, plan, keys, batch, reason)
+
+
+def _result(
+    session: Session, plan: ConversionPlan, keys: Sequence[Key], batch: int | None, reason: str
+) -> ConversionResult:
+    rows = {(r.org, r.lead_id): r for r in session.ledger.outcomes(keys)}
+    dcs = {name: c.dc for name, c in session.orgs.items()}
+    table = outcomes_frame(rows.get(k) or _never_planned(k, dcs) for k in keys)
+    held = set(keys)
+    mine = [c for c in session.ledger.chunks() if any((c.org, x) in held for x in c.lead_ids)]
+    jobs = {c.job_id for c in mine if c.job_id}
+    snaps = [s for s in session.store.read() if s.job_id in jobs]
+    ledger = session.ledger.frame()
+    ledger = ledger[ledger["chunk_id"].isin([c.chunk_id for c in mine])].reset_index(drop=True)
+    return ConversionResult(
+        leads=table,
+        snapshots=to_frame(snaps) if snaps else empty_snapshots(),
+        plan=plan,
+        ledger=ledger,
+        stats=_stats(session),
+        batch_id=batch,
+        stopped_reason=reason,
+        notes=list(session.notes),
+        signal=session.signal,
+    )
+
+
+def _never_planned(key: Key, dcs: Mapping[str, str]) -> LeadOutcome:
+    return LeadOutcome(
+        org=key[0],
+        dc=dcs.get(key[0], ""),
+        lead_id=key[1],
+        outcome="not_scheduled",
+        error_code="NOT_PLANNED",
+        reason="in no chunk of the ledger",
+    )
+
+
+def _stats(session: Session) -> pd.DataFrame:
+    credits = session.runner.credits()
+    rows = [
+        {"org": org, "kind": kind, "calls": n, "credits": credits[(org, kind)]}
+        for (org, kind), n in sorted(session.runner.calls.items())
+    ]
+    frame = pd.DataFrame(rows, columns=["org", "kind", "calls", "credits"])
+    return frame.astype({"org": "string", "kind": "string", "calls": "int64", "credits": "int64"})
+
+
+def convert_leads(
+    leads: object,
+    orgs: Mapping[str, OrgCredentials] | None = None,
+    *,
+    config: str | os.PathLike | None = None,
+    org: str | None = None,
+    options: ConvertOptions | None = None,
+    store: str | os.PathLike | object = None,
+    dry_run: bool = False,
+    force: bool = False,
+    max_credits: int | None = None,
+    retry_not_converted: bool = False,
+    diagnose_credits: int = 0,
+    settle_s: float = SETTLE_S,
+    policy: PollPolicy | None = None,
+    deadline_s: float | None = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], object] | None = None,
+    progress: bool = False,
+    on_snapshot=None,
+    source: str = "",
+) -> ConversionResult | ConversionPlan:
+    """Convert leads with Zoho's mass convert and tell what became of each one.
+
+    Plan (:func:`~zcrm_notebook.convert.plan.plan_conversions`: chunks of at most 50 per
+    org and options), commit the chunks to the ledger, schedule them
+    (``POST .../Leads/actions/mass_convert``), watch the jobs with the poller, read every
+    lead back (``GET .../Leads?converted=both``) and build the lead outcome table; then,
+    if asked, retry the ``not_converted`` leads once and ask the single convert why leads
+    were not converted. Zoho CRM API "Mass Convert Lead"
+    (https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-lead.html), "Get Records",
+    "Convert Lead"; the rules in ``docs/zoho-api.md``.
+
+    Run it again with the same leads and store and it resumes: no chunk is sent twice, open
+    jobs are watched, finished ones reconciled. A POST whose answer was lost (timeout, reset,
+    5xx, the process killed) is never sent again blindly: its leads are read back, and the
+    ones still not converted ``settle_s`` after it are planned again.
+
+    Parameters
+    ----------
+    leads : list, dict {org: [ids]}, DataFrame or CSV path
+        See :func:`~zcrm_notebook.inputs.leads.clean_leads` (per-lead ``assign_to``,
+        ``deal_name``, ``deal_stage``, ``closing_date``, ``pipeline`` columns allowed).
+    orgs, config, org : optional
+        The orgs (default :func:`~zcrm_notebook.inputs.orgs.load_orgs` of ``config``); the
+        org of a plain list of ids.
+    options : ConvertOptions, optional
+        Deal, owner and other options of the POST.
+    store : path or SnapshotStore, optional
+        The SQLite store of the snapshots and the ledger (its run lock is held for the
+        run); default in memory (nothing to resume from later).
+    dry_run : bool, default False
+        Return the plan, send nothing.
+    force : bool, default False
+        Schedule leads that are in an open job of the ledger anyway.
+    max_credits : int, optional
+        Refuse (before any POST) a plan whose estimated credits exceed it.
+    retry_not_converted : bool, default False
+        After the run, plan the ``not_converted`` leads again once (attempt + 1).
+    diagnose_credits : int, default 0
+        Credits (5 a lead) the single convert may spend on ``not_converted`` leads to get
+        Zoho's reason. It converts a lead when it can.
+    settle_s : float, default 1800
+        Seconds after a lost POST before its unconverted leads are planned again.
+    policy : PollPolicy, optional
+        Calls in flight per org, timeouts, retries and the watch's poll intervals.
+    deadline_s : float, optional
+        Stop after this many seconds (what is open is resumed by a rerun).
+    clock, sleep : callables, optional
+        Injected time, as for :class:`~zcrm_notebook.poll.Poller`.
+    progress, on_snapshot : optional
+        The watch's progress bar and snapshot callback.
+    source : str, default ""
+        Where the leads came from, kept in the ledger's batch (a file name).
+
+    Returns
+    -------
+    ConversionResult
+        ``leads``: one row per input lead (``org, dc, lead_id, job_id, attempt, outcome,
+        contact_id, account_id, deal_id, converted_at, error_code, reason``). With
+        ``dry_run``: the :class:`~zcrm_notebook.convert.plan.ConversionPlan`.
+
+    Raises
+    ------
+    LeadInputError
+        Before any POST, one message naming the rows: bad lead ids or per-lead options,
+        unknown orgs, leads in an open job of the ledger (unless ``force``).
+    ConfigError
+        Before any POST: no org configured, the store held by another run, options the
+        org's API version lacks, an estimate above ``max_credits``.
+    """
+    if dry_run and isinstance(store, (str, os.PathLike)) and not os.path.exists(store):
+        store = None  # a dry run creates no file
+    with open_session(
+        store,
+        orgs,
+        config=config,
+        policy=policy,
+        clock=clock,
+        sleep=sleep,
+        settle_s=settle_s,
+        deadline_s=deadline_s,
+    ) as s:
+        plan = plan_conversions(
+            leads,
+            s.orgs,
+            org=org,
+            options=options,
+            ledger=s.ledger,
+            force=force,
+            max_credits=max_credits,
+            diagnose_credits=diagnose_credits,
+        )
+        if dry_run:
+            return plan
+        s.ledger.resume_interrupted()
+        batch = plan.resumed_batch or s.ledger.add_batch(plan, at=s.clock(), source=source)
+        keys = list(zip(plan.leads["org"], plan.leads["lead_id"]))
+        return run_plan(
+            s,
+            plan,
+            keys,
+            batch,
+            retry_rounds=int(retry_not_converted),
+            diagnose_credits=diagnose_credits,
+            progress=progress,
+            on_snapshot=on_snapshot,
+        )

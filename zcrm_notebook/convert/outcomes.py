@@ -1,0 +1,182 @@
+"""The lead outcome row, declared once: what became of one lead of a conversion.
+
+:class:`LeadOutcome` is the single declaration of the lead outcome table, like
+:class:`~zcrm_notebook.snapshots.schema.Snapshot` for snapshots: each field carries its
+column kind and meaning, and the DataFrame dtypes, the ledger's SQLite table and the CSV
+are derived from it. The outcomes, best first:
+
+==============  ====================================================================
+outcome         meaning
+==============  ====================================================================
+converted       Zoho says the lead is converted (``Converted__s``); the ids of what it
+                became and when
+not_converted   still a lead after its job ended: the job failed it or did not get to
+                it (Zoho tells the two apart only by the job's counts); ``reason`` from
+                the opt-in diagnosis
+pending         in a job that had not finished when the run stopped watching
+not_scheduled   never in a job: the POST was refused (``error_code``: Zoho's code) or
+                not sent (the org ended, rate limits, the run stopped)
+unknown         could not be told: the POST's answer was lost and the lead is not
+                converted yet, or reading it back failed
+deleted         Zoho no longer has the lead (absent from Get Records with
+                ``converted=both``: deleted, or not visible to this user)
+==============  ====================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import ConfigError
+from ..snapshots.csvfile import read_table_csv, write_table_csv
+from ..snapshots.frame import table_dtypes, table_frame
+from ..snapshots.schema import CATEGORY, INT, TEXT, TIME, Columns, column
+
+__all__ = [
+    "LeadOutcome",
+    "OUTCOMES",
+    "LEAD_OUTCOME_COLUMNS",
+    "LEAD_OUTCOME_DOCS",
+    "LEAD_OUTCOME_DTYPES",
+    "outcomes_frame",
+    "empty_outcomes",
+    "coerce_outcomes",
+    "write_lead_outcomes_csv",
+    "read_lead_outcomes",
+]
+
+#: The outcomes of a lead, in the order of the ordered category (best first).
+OUTCOMES = ("converted", "not_converted", "pending", "not_scheduled", "unknown", "deleted")
+
+
+@dataclass(frozen=True)
+class LeadOutcome:
+    """One row of the lead outcome table (plain Python values; see the module docstring).
+
+    ``converted_at`` is float seconds since the Unix epoch (UTC); ids are text; ``attempt``
+    is 1 for a lead's first POST, 2 for its first retry...
+    """
+
+    org: str = column(TEXT, "org label of the credentials")
+    dc: str = column(TEXT, "data-center code")
+    lead_id: str = column(TEXT, "19-digit lead id (text)")
+    job_id: str | None = column(TEXT, "job that had the lead (empty: none known)", None)
+    attempt: int = column(INT, "1 for the lead's first POST, 2 for its first retry...", 1)
+    outcome: str = column(
+        CATEGORY, "what became of the lead (see the table)", "unknown", categories=OUTCOMES
+    )
+    contact_id: str | None = column(TEXT, "contact the conversion made", None)
+    account_id: str | None = column(TEXT, "account the conversion made (if any)", None)
+    deal_id: str | None = column(TEXT, "deal the conversion made (if any)", None)
+    converted_at: float | None = column(TIME, "when Zoho converted it (ISO-8601 UTC)", None)
+    error_code: str | None = column(TEXT, "Zoho's code (POST refusal, read failure, reason)", None)
+    reason: str | None = column(TEXT, "why, in words (diagnosis: Zoho's message)", None)
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome {self.outcome!r} is not one of {OUTCOMES}")
+
+    def values(self) -> dict:
+        """The row as a dict of plain values, by column."""
+        return asdict(self)
+
+
+COLUMNS = Columns.of(LeadOutcome)
+#: Column names, in order.
+LEAD_OUTCOME_COLUMNS: list[str] = COLUMNS.names
+#: Column name -> meaning (with units).
+LEAD_OUTCOME_DOCS: dict[str, str] = COLUMNS.docs
+#: Column name -> pandas dtype of the lead outcome frame.
+LEAD_OUTCOME_DTYPES: dict[str, object] = table_dtypes(COLUMNS)
+
+
+def outcomes_frame(rows: Iterable[LeadOutcome]) -> pd.DataFrame:
+    """The lead outcome DataFrame of ``rows`` (in their order).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per lead: exactly ``LEAD_OUTCOME_COLUMNS``; ids and codes ``string``,
+        ``attempt`` Int64, ``outcome`` an ordered category of :data:`OUTCOMES`,
+        ``converted_at`` datetime64[ns, UTC]; a RangeIndex.
+    """
+    items = [r.values() for r in rows]
+    return table_frame(COLUMNS, {c: [r[c] for r in items] for c in LEAD_OUTCOME_COLUMNS})
+
+
+def empty_outcomes() -> pd.DataFrame:
+    """An empty lead outcome frame with the exact columns and dtypes."""
+    return outcomes_frame([])
+
+
+def coerce_outcomes(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` with exactly the lead outcome columns, order and dtypes.
+
+    Raises
+    ------
+    ConfigError
+        A column is missing, a lead or job id is numeric (19-digit ids must be text), or an
+        outcome is not one of :data:`OUTCOMES`.
+    """
+    missing = [c for c in LEAD_OUTCOME_COLUMNS if c not in df.columns]
+    if missing:
+        raise ConfigError(f"lead outcome table lacks columns {missing}")
+    for name in ("lead_id", "job_id", "contact_id", "account_id", "deal_id"):
+        if pd.api.types.is_numeric_dtype(df[name]) and df[name].notna().any():
+            raise ConfigError(f"{name} column is numeric; 19-digit ids must be read as text")
+    bad = set(df["outcome"].dropna().astype(str)) - set(OUTCOMES)
+    if bad:
+        raise ConfigError(f"unknown outcomes {sorted(bad)}; expected {list(OUTCOMES)}")
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    for name, dtype in LEAD_OUTCOME_DTYPES.items():
+        col = df[name].reset_index(drop=True)
+        if COLUMNS.kinds[name] == TIME and not isinstance(col.dtype, pd.DatetimeTZDtype):
+            col = pd.to_datetime(col, utc=True, format="ISO8601")
+        out[name] = col.astype(dtype)
+    return out
+
+
+def write_lead_outcomes_csv(
+    df: pd.DataFrame, path: str | os.PathLike, *, spreadsheet_safe: bool = True
+) -> Path:
+    """Write the lead outcome table as CSV (``leads.csv`` of a conversion's output).
+
+    Times ISO-8601 UTC with ``Z``, ids as text, no index; ``spreadsheet_safe`` (default)
+    neutralises text a spreadsheet would run as a formula, reversibly
+    (:func:`read_lead_outcomes` undoes it).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ConfigError
+        ``df`` is not a lead outcome table.
+    """
+    return write_table_csv(
+        coerce_outcomes(df),
+        path,
+        columns=LEAD_OUTCOME_COLUMNS,
+        times=COLUMNS.of_kind(TIME),
+        spreadsheet_safe=spreadsheet_safe,
+    )
+
+
+def read_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a lead outcome CSV back with its exact dtypes (equal to the frame written).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not a CSV, or not a lead outcome table.
+    """
+    dtypes: dict[str, object] = {c: "string" for c in LEAD_OUTCOME_COLUMNS}
+    dtypes["attempt"] = "Int64"
+    df = read_table_csv(path, dtypes, text=COLUMNS.of_kind(TEXT), what="lead outcome")
+    return coerce_outcomes(df)

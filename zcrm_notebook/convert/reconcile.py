@@ -1,0 +1,262 @@
+"""Reading leads back: the outcome of each lead of a finished job, and of a lost POST.
+
+Zoho's status call gives counts only; the leads themselves say what became of them (Get
+Records with ``converted=both``, 100 ids a call, per org: ``docs/zoho-api.md``, "Get
+Records on Leads"). :func:`reconcile_finished` turns a finished job's leads into lead
+outcomes (``converted`` with the new ids, ``not_converted``, ``deleted``, or ``unknown``
+when reading failed) and checks them against the job's last ``Converted_Count``.
+:func:`recover_unknown` handles chunks whose POST answer was lost (the rule of
+``docs/zoho-api.md`` for ``outcome_unknown``): their converted leads are ``converted``; the
+others are planned again only once ``settle_s`` has passed since the POST, never before.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+
+import pandas as pd
+
+from ..api.conversion import MAX_IDS_PER_READ, LeadRecord
+from ..auth.credentials import OrgCredentials
+from ..client import CallAnswer, ZohoClient
+from ..errors import ZcrmError
+from ..poll.policy import PollPolicy
+from ..poll.resume import finished_jobs
+from ..snapshots.schema import Snapshot
+from .calls import Task
+from .ledger import Chunk
+from .outcomes import LeadOutcome
+from .plan import PlannedChunk, PlannedLead, chunk_leads
+from .session import SETTLE_S, Key, Session, open_session
+from .watch import last_snapshots
+
+__all__ = [
+    "reconcile_conversions",
+    "read_back",
+    "outcome_of_record",
+    "reconcile_finished",
+    "recover_unknown",
+    "LOST_JOB",
+    "DELETED",
+]
+
+#: ``reason`` of a lead converted by a job whose POST answer was lost.
+LOST_JOB = "converted by a job whose POST answer was lost"
+#: ``reason`` of a lead Get Records no longer has.
+DELETED = "absent from Get Records with converted=both (deleted, or not visible to this user)"
+Read = LeadRecord | ZcrmError | None  # None: Zoho does not have the lead
+
+
+def read_back(session: Session, keys: Iterable[Key]) -> dict[Key, Read]:
+    """Read leads back, converted or not: 100 ids a call, per org, within its limits.
+
+    Returns
+    -------
+    dict of (org, lead id) -> LeadRecord, None or ZcrmError
+        The lead's record; None when Zoho does not have it (absent even with
+        ``converted=both``); the error when reading it failed after the retries (or the run
+        stopped first).
+    """
+    by_org: dict[str, list[str]] = {}
+    for org, lead in dict.fromkeys(keys):
+        by_org.setdefault(org, []).append(lead)
+    tasks = [
+        Task(org, "records", _reader(part), key=part)
+        for org, ids in by_org.items()
+        for part in (ids[i : i + MAX_IDS_PER_READ] for i in range(0, len(ids), MAX_IDS_PER_READ))
+    ]
+    out: dict[Key, Read] = {}
+
+    def on_answer(task: Task, answer: CallAnswer) -> None:
+        found = {r.lead_id: r for r in answer.value}
+        out.update({(task.org, lead): found.get(lead) for lead in task.key})
+
+    def on_error(task: Task, exc: ZcrmError, action: str, sent: bool) -> None:
+        out.update({(task.org, lead): exc for lead in task.key})
+
+    for task in session.runner.run(tasks, on_answer, on_error):
+        stopped = ZcrmError("the run stopped before reading it back", code="NOT_READ")
+        on_error(task, stopped, "retry", False)
+    return out
+
+
+def _reader(lead_ids: list[str]) -> Callable[[ZohoClient], CallAnswer]:
+    return lambda client: client.get_leads(lead_ids)
+
+
+def outcome_of_record(
+    chunk: Chunk, lead: PlannedLead, read: Read, *, job_id: str | None, reason: str | None = None
+) -> LeadOutcome:
+    """A lead's outcome from what reading it back said (``reason`` of a converted lead)."""
+    base = LeadOutcome(chunk.org, chunk.dc, lead.lead_id, job_id, lead.attempt)
+    if isinstance(read, ZcrmError):
+        why = f"reading it back failed: {read}"
+        return replace(base, outcome="unknown", error_code=read.code, reason=why)
+    if read is None:
+        return replace(base, outcome="deleted", reason=DELETED)
+    if not read.converted:
+        return replace(base, outcome="not_converted")
+    return replace(
+        base,
+        outcome="converted",
+        contact_id=read.contact_id,
+        account_id=read.account_id,
+        deal_id=read.deal_id,
+        converted_at=read.converted_at,
+        reason=reason,
+    )
+
+
+def reconcile_finished(session: Session, chunks: list[Chunk], last: Mapping[str, Snapshot]) -> None:
+    """Read back the leads of chunks whose job finished, keep their outcomes, close them.
+
+    A chunk stays open when a lead could not be read (a later run reads it again). A job
+    whose leads read back converted differ from its last ``Converted_Count`` is flagged
+    (``count_mismatch`` in the ledger, a :class:`~zcrm_notebook.errors.DataQualityWarning`).
+    """
+    reads = read_back(session, [(c.org, lead) for c in chunks for lead in c.lead_ids])
+    for chunk in chunks:
+        rows = [
+            outcome_of_record(chunk, lead, reads[(chunk.org, lead.lead_id)], job_id=chunk.job_id)
+            for lead in chunk.leads
+        ]
+        session.ledger.record_outcomes(chunk.chunk_id, rows)
+        snap = last.get(chunk.job_id or "")
+        expected = None if snap is None else snap.converted_count
+        converted = sum(r.outcome == "converted" for r in rows)
+        mismatch = expected is not None and converted != expected
+        if mismatch:
+            session.note(
+                f"job {chunk.job_id} ({chunk.org}): {converted} of its {len(rows)} leads read "
+                f"back converted, but its last Converted_Count is {expected}",
+                warn=True,
+            )
+        values = {"converted_count": expected, "count_mismatch": int(mismatch)}
+        if all(r.outcome != "unknown" for r in rows):
+            session.ledger.close(chunk.chunk_id, at=session.clock(), **values)
+
+
+def recover_unknown(session: Session, chunks: list[Chunk]) -> float | None:
+    """Account for the leads of chunks whose POST answer was lost.
+
+    Converted leads are ``converted`` (no job id: the job is not known); leads Zoho no
+    longer has are ``deleted``; once ``settle_s`` has passed since the POST, the others are
+    ``not_converted`` by that chunk and planned again as their next attempt (new chunks of
+    the same batch and options), and the chunk is closed. Before that, nothing is sent.
+
+    Returns
+    -------
+    float or None
+        The clock time the earliest chunk still waiting settles (None: none waits).
+    """
+    reads = read_back(session, [(c.org, lead) for c in chunks for lead in c.lead_ids])
+    now, wake = session.clock(), None
+    for chunk in chunks:
+        got = {lead.lead_id: reads[(chunk.org, lead.lead_id)] for lead in chunk.leads}
+        rows = [
+            outcome_of_record(chunk, lead, got[lead.lead_id], job_id=None, reason=LOST_JOB)
+            for lead in chunk.leads
+            if not _waiting(got[lead.lead_id])
+        ]
+        waiting = [lead for lead in chunk.leads if _waiting(got[lead.lead_id])]
+        settles = (chunk.posted_at or chunk.created_at) + session.settle_s
+        if waiting and now >= settles and not any(r.outcome == "unknown" for r in rows):
+            rows += _replan(session, chunk, waiting)
+            waiting = []
+        session.ledger.record_outcomes(chunk.chunk_id, rows)
+        if not waiting and all(r.outcome != "unknown" for r in rows):
+            session.ledger.close(chunk.chunk_id, at=now)
+        elif waiting:
+            wake = settles if wake is None else min(wake, settles)
+    return wake
+
+
+def _waiting(read: Read) -> bool:
+    """A lead of a lost POST that is still a lead: it may yet be converted by that job."""
+    return isinstance(read, LeadRecord) and not read.converted
+
+
+def _replan(session: Session, chunk: Chunk, leads: list[PlannedLead]) -> list[LeadOutcome]:
+    """Plan ``leads`` of a settled lost chunk again; their rows in the lost chunk."""
+    items = [
+        (chunk.org, chunk.dc, PlannedLead(x.lead_id, x.attempt + 1, chunk.chunk_id), chunk.options)
+        for x in leads
+    ]
+    new: list[PlannedChunk] = chunk_leads(items)
+    ids = session.ledger.add_chunks(chunk.batch_id, new, at=session.clock())
+    minutes = math.ceil(session.settle_s / 60)
+    return [
+        LeadOutcome(
+            org=chunk.org,
+            dc=chunk.dc,
+            lead_id=x.lead_id,
+            attempt=x.attempt,
+            outcome="not_converted",
+            error_code=chunk.error_code,
+            reason=(
+                f"not converted {minutes} min after the lost POST: planned again "
+                f"(attempt {x.attempt + 1}, chunk {', '.join(map(str, ids))})"
+            ),
+        )
+        for x in leads
+    ]
+
+
+def reconcile_conversions(
+    store: str | os.PathLike | object,
+    orgs: Mapping[str, OrgCredentials] | None = None,
+    *,
+    config: str | os.PathLike | None = None,
+    leads: Iterable[Key] | None = None,
+    settle_s: float = SETTLE_S,
+    policy: PollPolicy | None = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], object] | None = None,
+) -> pd.DataFrame:
+    """Read back the leads of a store's finished jobs and lost POSTs; send nothing.
+
+    The jobs the store's snapshots show finished (final, or given up as unknown) are
+    reconciled (:func:`reconcile_finished`); chunks whose POST answer was lost are accounted
+    for (:func:`recover_unknown`: leads still not converted after ``settle_s`` become new
+    intents, sent by the next :func:`~zcrm_notebook.convert.loop.convert_leads` of them).
+
+    Parameters
+    ----------
+    store : path or SnapshotStore
+        The store of the conversions (its run lock is held).
+    orgs, config : optional
+        The orgs (default :func:`~zcrm_notebook.inputs.orgs.load_orgs` of ``config``).
+    leads : iterable of (org, lead id), optional
+        Only the chunks holding these leads (default: every open chunk).
+    settle_s, policy, clock, sleep : optional
+        As for :func:`~zcrm_notebook.convert.loop.convert_leads`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The lead outcome table of ``leads`` (default: every lead of the ledger).
+
+    Raises
+    ------
+    ConfigError
+        No org configured, or another run holds the store.
+    """
+    with open_session(
+        store, orgs, config=config, policy=policy, clock=clock, sleep=sleep, settle_s=settle_s
+    ) as s:
+        s.ledger.resume_interrupted()
+        keys = list(leads) if leads is not None else list(s.ledger.latest_by_lead())
+        chunks = s.scope(keys)
+        snaps = s.store.read()
+        done = {j.job_id for j in finished_jobs(snaps, s.policy.not_found_confirmations)}
+        finished = [c for c in chunks if c.state == "scheduled" and c.job_id in done]
+        if finished:
+            reconcile_finished(s, finished, last_snapshots(snaps))
+        unknown = [c for c in chunks if c.state == "unknown"]
+        if unknown:
+            recover_unknown(s, unknown)
+        return s.ledger.outcome_frame(keys)
