@@ -277,3 +277,18 @@ def test_a_copy_never_carries_the_outputs_jupyterlab_saved(tmp_path, monkeypatch
     copy = with_parameters("01-quickstart.ipynb", SPEED=1.0)
     assert not any(c.get("outputs") or c.get("execution_count") for c in copy.cells)
     assert "widgets" not in copy.metadata
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_nbstripout_filter_leaves_a_committed_notebook_unchanged(name, tmp_path):
+    # What git runs as the clean filter after `nbstripout --install` (its default options):
+    # a fresh clone with the filter on shows no notebook as modified.
+    shown = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f":notebooks/{name}"], capture_output=True
+    )
+    data = shown.stdout if shown.returncode == 0 else (NOTEBOOKS / name).read_bytes()
+    filtered = subprocess.run(
+        [sys.executable, "-m", "nbstripout"], input=data, capture_output=True, cwd=tmp_path
+    )
+    assert filtered.returncode == 0, filtered.stderr
+    assert filtered.stdout == data, "cell ids must be what nbstripout gives: run make_notebooks.py"
