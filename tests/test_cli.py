@@ -4,6 +4,7 @@ import logging
 
 import pandas as pd
 import pytest
+from conftest import sim_orgs
 
 from zcrm_notebook.api.status import JobState
 from zcrm_notebook.cli import main
@@ -272,3 +273,27 @@ def test_frame_is_equal_after_report_round_trip(demo_dir, tmp_path):
     df = read_snapshots(demo_dir / "snapshots.csv")
     main(["report", str(demo_dir / "snapshots.csv"), "--out", str(tmp_path)])
     pd.testing.assert_frame_equal(read_snapshots(tmp_path / "snapshots.csv"), df)
+
+
+def test_a_deadline_before_any_answer_says_so_with_the_last_error_per_org(tmp_path, capsys):
+    # the 500 is retried (no row yet); the deadline comes before the retry (manual clock)
+    from zcrm_notebook.cli.common import finish_run
+    from zcrm_notebook.poll import Poller
+    from zcrm_notebook.poll.policy import PollPolicy
+    from zcrm_notebook.simulator import Faults, SimClock, SimJob, SimOrg, Simulator
+
+    clock, job = SimClock(), SimJob("1111111111111111111", "us-org", 10)
+    org = SimOrg("us-org", "us", "cid", "csecret-1", "rtoken-1")
+    faults = Faults(script={job.job_id: ["500"] * 5})
+    with Simulator([org], [job], clock=clock, faults=faults) as sim:
+        policy = PollPolicy(seed=1, deadline_s=1.0)
+        jobs, orgs = {"us-org": [job.job_id]}, sim_orgs(sim)
+        p = Poller(jobs, orgs, clock=clock.time, sleep=clock.sleep, policy=policy)
+        df = p.run()
+    assert len(df) == 0 and p.stopped_reason == "deadline"
+    code = finish_run(p, df, tmp_path / "s.csv")
+    out, err = capsys.readouterr()
+    assert code == 1 and "Empty DataFrame" not in out and "see the error column" not in err
+    line = [e for e in err.splitlines() if e.startswith("error:")]
+    assert len(line) == 1 and line[0].startswith("error: no answer arrived; last error per org:")
+    assert "us-org (us): INTERNAL_ERROR" in line[0]
