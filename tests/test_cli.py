@@ -297,3 +297,31 @@ def test_a_deadline_before_any_answer_says_so_with_the_last_error_per_org(tmp_pa
     line = [e for e in err.splitlines() if e.startswith("error:")]
     assert len(line) == 1 and line[0].startswith("error: no answer arrived; last error per org:")
     assert "us-org (us): INTERNAL_ERROR" in line[0]
+
+
+def test_simulate_refuses_to_replace_the_users_jobs_leads_or_config(tmp_path, capsys):
+    config, jobs, leads = (tmp_path / n for n in ("sim.toml", "jobs.csv", "leads.csv"))
+    jobs.write_text("job_id,org\n1234567890123456789,mine\n")
+    argv = ["simulate", "--write-config", str(config)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"error: --jobs-csv {str(jobs)!r} exists with other content; choose another path "
+        "with --jobs-csv, or pass --overwrite"
+    )
+    assert jobs.read_text() == "job_id,org\n1234567890123456789,mine\n"
+    assert not config.exists() and not leads.exists()  # nothing written
+    jobs.unlink()
+    config.write_text("[orgs.acme]\nclient_secret = 'real'\n")
+    assert main(argv) == 1
+    assert "--write-config" in capsys.readouterr().err and "real" in config.read_text()
+
+
+def test_simulate_rewrites_the_same_jobs_csv_of_a_previous_run(tmp_path):
+    from zcrm_notebook.cli.simulate import _check_same
+    from zcrm_notebook.simulator import SimClock, default_scenario
+
+    with default_scenario(clock=SimClock()) as sim:
+        sim.write_jobs_csv(tmp_path / "jobs.csv")
+    with default_scenario(clock=SimClock()) as sim:  # same seed: same ids
+        _check_same(sim.write_jobs_csv, tmp_path / "jobs.csv", "--jobs-csv")  # no error
