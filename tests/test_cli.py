@@ -92,7 +92,8 @@ def test_bad_job_ids_are_listed_before_any_call(tmp_path, capsys):
     (tmp_path / "c.toml").write_text(
         '[orgs.a]\ndc = "us"\nclient_id = "x"\nclient_secret = "yyyyyy"\nrefresh_token = "zzzzzz"\n'
     )
-    (tmp_path / "jobs.csv").write_text("job_id,org\n12.5,a\n1e18,a\n,a\n99,b\n")
+    # numbered as a spreadsheet shows the file: header = line 1, the blank line counts
+    (tmp_path / "jobs.csv").write_text("job_id,org\n12.5,a\n\n1e18,a\n,a\n99,b\n7,\n")
     code = main(
         [
             "poll",
@@ -104,9 +105,10 @@ def test_bad_job_ids_are_listed_before_any_call(tmp_path, capsys):
         ]
     )
     err = capsys.readouterr().err
-    assert code == 1 and "4 bad rows" in err
-    for row in ("row 1", "row 2", "row 3", "row 4"):
-        assert row in err
+    assert code == 1 and "5 bad rows" in err
+    for line in ("line 2: '12.5'", "line 4: '1e18'", "line 5: '': empty", "line 6: '99'"):
+        assert line in err
+    assert "line 7: '7': empty org (configured orgs: a)" in err and "row" not in err[20:]
     assert not (tmp_path / "s.csv").exists()
 
 

@@ -192,7 +192,7 @@ def test_your_org_with_bad_job_ids_stops_at_the_check(tmp_path):
     nb = with_parameters("03-your-zoho-org.ipynb")
     env = kernel_env(tmp_path, ZCRM_NOTEBOOK_CONFIG=str(tmp_path / "orgs.toml"))
     out = text_of(execute(nb, tmp_path, env))
-    assert "has bad rows" in out and "row 1: '12.5'" in out and "unknown org 'other'" in out
+    assert "has bad rows" in out and "line 2: '12.5'" in out and "unknown org 'other'" in out
     assert "Not ready" in out and out.count("skipped") >= 3
     assert "credentials" not in out.split("Not ready")[1]  # the orgs were fine
     assert no_errors(nb, out) and not (tmp_path / "zcrm-run.sqlite").exists()
