@@ -327,3 +327,11 @@ def test_simulate_rewrites_the_same_jobs_csv_of_a_previous_run(tmp_path):
         sim.write_jobs_csv(tmp_path / "jobs.csv")
     with default_scenario(clock=SimClock()) as sim:  # same seed: same ids
         _check_same(sim.write_jobs_csv, tmp_path / "jobs.csv", "--jobs-csv")  # no error
+
+
+def test_report_of_a_csv_that_is_not_a_snapshot_csv_names_the_file(tmp_path, capsys):
+    (tmp_path / "jobs.csv").write_text("job_id,org\n1234567890123456789,a\n")
+    assert main(["report", str(tmp_path / "jobs.csv"), "--out", str(tmp_path / "rep")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {str(tmp_path / 'jobs.csv')!r} is not a snapshot CSV (missing")
+    assert len(err.splitlines()) == 1 and len(err) < 200

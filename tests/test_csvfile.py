@@ -187,8 +187,12 @@ def test_missing_file_and_bad_csv(tmp_path):
         read_snapshots(tmp_path / "nope.csv")
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    with pytest.raises(ConfigError, match="lacks columns"):
+    with pytest.raises(ConfigError) as err:
         read_snapshots(bad)
+    assert str(err.value) == (
+        f"{str(bad)!r} is not a snapshot CSV (missing columns polled_at, org, dc, job_id "
+        "and 10 more)"
+    )
 
 
 # --- any text survives the round trip, and no cell runs as a formula (issue 10) -------------

@@ -222,7 +222,8 @@ def read_snapshots(path: str | os.PathLike) -> pd.DataFrame:
     Raises
     ------
     ConfigError
-        If the file is missing, not a CSV, or lacks snapshot columns.
+        If the file is missing, not a CSV, or lacks snapshot columns (the message names the
+        file and the first missing columns).
     """
     df = read_table_csv(
         path,
@@ -231,4 +232,9 @@ def read_snapshots(path: str | os.PathLike) -> pd.DataFrame:
         what="snapshot",
         may_be_missing=_MAY_BE_MISSING,
     )
+    missing = [c for c in SNAPSHOT_COLUMNS if c not in df.columns]
+    if missing:  # another CSV (a jobs file, a summary): say which file, briefly
+        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        listed = ", ".join(missing[:4]) + more
+        raise ConfigError(f"{shown(str(path))} is not a snapshot CSV (missing columns {listed})")
     return coerce_snapshots(df)
