@@ -42,5 +42,6 @@ def run(args: argparse.Namespace) -> int:
             sleep=clock.sleep,
             progress=not args.no_progress,
         )
+        poller.log_interrupt = False  # finish_run prints the one line saying so
         df = poller.run()
     return finish_run(poller, df, out / "snapshots.csv", report_dir=out / "report")

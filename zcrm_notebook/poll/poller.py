@@ -78,6 +78,10 @@ class Poller:
         At construction, for bad orgs or job ids; nothing has been called yet.
     """
 
+    #: Log a WARNING when Ctrl-C (or SIGTERM) ends the run; the command line, which
+    #: prints its own final line saying so, sets it False on its poller.
+    log_interrupt: bool = True
+
     def __init__(
         self,
         jobs: object,
@@ -175,7 +179,7 @@ class Poller:
             self.stopped_reason, self.stop_signal = "interrupted", signal.SIGINT
         finally:
             self._shutdown(bar)
-        if self.stopped_reason == "interrupted":
+        if self.stopped_reason == "interrupted" and self.log_interrupt:
             log.warning("interrupted: %d snapshots kept", len(self.all_snapshots))
         return self.all_snapshots
 
