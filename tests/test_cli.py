@@ -1,6 +1,8 @@
 """The command line: demo end to end, one-line errors, report from CSV and store."""
 
 import logging
+import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -335,3 +337,43 @@ def test_report_of_a_csv_that_is_not_a_snapshot_csv_names_the_file(tmp_path, cap
     err = capsys.readouterr().err
     assert err.startswith(f"error: {str(tmp_path / 'jobs.csv')!r} is not a snapshot CSV (missing")
     assert len(err.splitlines()) == 1 and len(err) < 200
+
+
+def test_every_option_with_a_default_says_it_in_its_help():
+    parser = build_parser()
+    silent = []
+    for sub in parser._subparsers._group_actions[0].choices.values():  # noqa: SLF001
+        for action in sub._actions:  # noqa: SLF001
+            default = action.default
+            if (
+                action.help
+                and default not in (None, False, [], "==SUPPRESS==")
+                and action.nargs != 0
+            ):
+                shown = f"{default:g}" if isinstance(default, float) else str(default)
+                if shown not in action.help and "default" not in action.help:
+                    silent.append((sub.prog, action.dest))
+    assert silent == []
+
+
+def test_simulates_hint_is_the_readmes_second_terminal(tmp_path, monkeypatch, capsys):
+    import threading
+    from types import SimpleNamespace
+
+    from zcrm_notebook.cli import simulate
+
+    class Interrupted:  # the foreground wait ends at once, as on Ctrl-C
+        def wait(self, timeout=None):
+            raise KeyboardInterrupt
+
+        def set(self):
+            pass
+
+    fake = SimpleNamespace(Event=Interrupted, Thread=threading.Thread)
+    monkeypatch.setattr(simulate, "threading", fake)
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "--write-config", "sim.toml", "--jobs-start", "now"]) == 0
+    (hint,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("try:")]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (terminal_2,) = re.findall(r"zcrm-notebook (poll .*?)\s+# terminal 2", readme)
+    assert hint.endswith(terminal_2)

@@ -61,7 +61,9 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     )
     p.add_argument("--jobs", type=COUNT, default=36, help="simulated jobs (36, + 1 unknown)")
     p.add_argument("--leads", type=COUNT, default=60, help="simulated leads per org (60)")
-    p.add_argument("--speed", type=SPEED, default=10.0, help="simulated seconds per second")
+    p.add_argument(
+        "--speed", type=SPEED, default=10.0, help="simulated seconds per real second (10)"
+    )
     p.add_argument("--seed", type=int, default=7, help="scenario seed (7)")
     p.add_argument(
         "--jobs-start",
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         when = "when first polled" if held else "now"
         print(f"Zoho simulator on {sim.base_url} (simulated time runs x{args.speed:g})")
         print(f"config: {config}\njobs:   {jobs_csv} (the jobs start {when})\nleads:  {leads_csv}")
-        print(f"try:    {_program()} poll {jobs_csv} --config {config} --out snapshots.csv")
+        print(f"try:    {_program()} poll {jobs_csv} --config {config} --out s.csv")
         print(
             f"   or:  {_program()} convert {leads_csv} --config {config} --store run.sqlite "
             "--out converted"
