@@ -70,7 +70,7 @@ def clean_jobs(
     """
     lines = None
     if isinstance(jobs, (str, os.PathLike)) and not str(jobs).strip().isdigit():
-        jobs = read_jobs_csv(jobs)
-        lines = jobs.attrs.get("lines")
+        table = read_jobs_csv(jobs)
+        jobs, lines = table, table.attrs.get("lines")
     rows = clean_ids(id_pairs(jobs, orgs, org), orgs, noun="job", lines=lines)
     return [Job(label, job_id) for _, label, job_id in rows]
