@@ -558,7 +558,6 @@ def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
     }
-    stem = name.split("-")[0]
     for i, (kind, source) in enumerate(cells):
         if kind == "md":
             cell = nbformat.v4.new_markdown_cell(source)
@@ -566,7 +565,9 @@ def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
             cell = nbformat.v4.new_code_cell(source)
             if kind == "params":
                 cell.metadata["tags"] = ["parameters"]
-        cell.id = f"nb{stem}-{i:02d}"
+        # The ids nbstripout's git filter gives (the cell's index): the filter, installed
+        # as the README says, then leaves a committed notebook byte for byte unchanged.
+        cell.id = str(i)
         nb.cells.append(cell)
     nbformat.validate(nb)
     return nb

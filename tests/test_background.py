@@ -209,3 +209,16 @@ def test_warnings_of_the_poll_thread_are_kept_not_printed(clock, capfd):
     assert "went backwards" not in capfd.readouterr().err
     with pytest.warns(UserWarning, match="main thread"):  # other threads: as before
         warnings.warn("main thread", UserWarning, stacklevel=1)
+
+
+def test_the_watch_docstring_names_every_attribute_the_readme_lists():
+    import re
+    from pathlib import Path
+
+    import zcrm_notebook as zn
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    handle = re.search(r"returns a handle: (.+?)\n\n", readme, re.S)[1]
+    listed = re.findall(r"`(\.\w+)(?:\([^)]*\))?`", handle)
+    assert ".warnings" in listed
+    assert [a for a in listed if a not in zn.watch.__doc__] == []

@@ -203,6 +203,21 @@ def test_docs_screenshot(serve, page, tmp_path):
     page.locator(".zcrm-dashboard").screenshot(path=DOCS_SCREENSHOT)
 
 
+def what_the_dashboard_shows(page, tmp_path: Path, log_lines: int = 60) -> str:
+    """For a failure message: the dashboard's visible text (status, counts, bars, the
+    attention table) and the tail of voila.log (the kernel's warnings and tracebacks)."""
+    try:
+        shown = page.locator(".zcrm-dashboard").inner_text(timeout=5_000)
+    except Exception as exc:  # the page itself may be gone
+        shown = f"(dashboard text unavailable: {exc})"
+    log = tmp_path / "voila.log"
+    tail = log.read_text(errors="replace").splitlines()[-log_lines:] if log.exists() else []
+    return (
+        f"--- dashboard text ---\n{shown}\n"
+        f"--- voila.log, last {len(tail)} lines ---\n" + "\n".join(tail)
+    )
+
+
 def drive_the_dashboard(page, tmp_path: Path, expect) -> None:
     dash, status = page.locator(".zcrm-dashboard"), page.locator(".zcrm-status")
     expect(status).to_contain_text("not started", timeout=90_000)
@@ -215,7 +230,10 @@ def drive_the_dashboard(page, tmp_path: Path, expect) -> None:
     page.wait_for_timeout(1500)  # polling really stopped: nothing new arrives
     assert snapshots_shown(status) == stopped_at > 0
     page.get_by_role("button", name="Start").click()  # resumes from the kept snapshots
-    expect(status).to_contain_text("finished: every job is final", timeout=90_000)
+    try:
+        expect(status).to_contain_text("finished: every job is final", timeout=90_000)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{what_the_dashboard_shows(page, tmp_path)}") from None
     assert snapshots_shown(status) > stopped_at
     # the bars follow the status line in the same refresh: their updates may arrive just after
     for selector, n in ((".zcrm-overall", 1), (".zcrm-bar-dc", 4)):
@@ -233,3 +251,18 @@ def drive_the_dashboard(page, tmp_path: Path, expect) -> None:
     expect(page.locator(".zcrm-export")).to_contain_text("overview.png")
     assert {"snapshots.csv", "jobs.csv", "overview.png"} <= {p.name for p in export_dir.iterdir()}
     page.screenshot(path=tmp_path / "page.png", full_page=True)
+
+
+def test_a_failure_message_carries_the_dashboards_text_and_the_voila_log_tail(tmp_path):
+    class Page:  # what the helper reads of a Playwright page
+        def locator(self, selector):
+            assert selector == ".zcrm-dashboard"
+            return self
+
+        def inner_text(self, timeout):
+            return "polling: 1,909 snapshots\nus-org 3652397000009835020 in progress"
+
+    (tmp_path / "voila.log").write_text("".join(f"log line {i}\n" for i in range(100)))
+    text = what_the_dashboard_shows(Page(), tmp_path, log_lines=60)
+    assert "1,909 snapshots" in text and "3652397000009835020 in progress" in text
+    assert "log line 99" in text and "log line 40" in text and "log line 39\n" not in text

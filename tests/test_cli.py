@@ -1,9 +1,12 @@
 """The command line: demo end to end, one-line errors, report from CSV and store."""
 
 import logging
+import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import sim_orgs
 
 from zcrm_notebook.api.status import JobState
 from zcrm_notebook.cli import main
@@ -91,7 +94,8 @@ def test_bad_job_ids_are_listed_before_any_call(tmp_path, capsys):
     (tmp_path / "c.toml").write_text(
         '[orgs.a]\ndc = "us"\nclient_id = "x"\nclient_secret = "yyyyyy"\nrefresh_token = "zzzzzz"\n'
     )
-    (tmp_path / "jobs.csv").write_text("job_id,org\n12.5,a\n1e18,a\n,a\n99,b\n")
+    # numbered as a spreadsheet shows the file: header = line 1, the blank line counts
+    (tmp_path / "jobs.csv").write_text("job_id,org\n12.5,a\n\n1e18,a\n,a\n99,b\n7,\n")
     code = main(
         [
             "poll",
@@ -103,9 +107,10 @@ def test_bad_job_ids_are_listed_before_any_call(tmp_path, capsys):
         ]
     )
     err = capsys.readouterr().err
-    assert code == 1 and "4 bad rows" in err
-    for row in ("row 1", "row 2", "row 3", "row 4"):
-        assert row in err
+    assert code == 1 and "5 bad rows" in err
+    for line in ("line 2: '12.5'", "line 4: '1e18'", "line 5: '': empty", "line 6: '99'"):
+        assert line in err
+    assert "line 7: '7': empty org (configured orgs: a)" in err and "row" not in err[20:]
     assert not (tmp_path / "s.csv").exists()
 
 
@@ -272,3 +277,103 @@ def test_frame_is_equal_after_report_round_trip(demo_dir, tmp_path):
     df = read_snapshots(demo_dir / "snapshots.csv")
     main(["report", str(demo_dir / "snapshots.csv"), "--out", str(tmp_path)])
     pd.testing.assert_frame_equal(read_snapshots(tmp_path / "snapshots.csv"), df)
+
+
+def test_a_deadline_before_any_answer_says_so_with_the_last_error_per_org(tmp_path, capsys):
+    # the 500 is retried (no row yet); the deadline comes before the retry (manual clock)
+    from zcrm_notebook.cli.common import finish_run
+    from zcrm_notebook.poll import Poller
+    from zcrm_notebook.poll.policy import PollPolicy
+    from zcrm_notebook.simulator import Faults, SimClock, SimJob, SimOrg, Simulator
+
+    clock, job = SimClock(), SimJob("1111111111111111111", "us-org", 10)
+    org = SimOrg("us-org", "us", "cid", "csecret-1", "rtoken-1")
+    faults = Faults(script={job.job_id: ["500"] * 5})
+    with Simulator([org], [job], clock=clock, faults=faults) as sim:
+        policy = PollPolicy(seed=1, deadline_s=1.0)
+        jobs, orgs = {"us-org": [job.job_id]}, sim_orgs(sim)
+        p = Poller(jobs, orgs, clock=clock.time, sleep=clock.sleep, policy=policy)
+        df = p.run()
+    assert len(df) == 0 and p.stopped_reason == "deadline"
+    code = finish_run(p, df, tmp_path / "s.csv")
+    out, err = capsys.readouterr()
+    assert code == 1 and "Empty DataFrame" not in out and "see the error column" not in err
+    line = [e for e in err.splitlines() if e.startswith("error:")]
+    assert len(line) == 1 and line[0].startswith("error: no answer arrived; last error per org:")
+    assert "us-org (us): INTERNAL_ERROR" in line[0]
+
+
+def test_simulate_refuses_to_replace_the_users_jobs_leads_or_config(tmp_path, capsys):
+    config, jobs, leads = (tmp_path / n for n in ("sim.toml", "jobs.csv", "leads.csv"))
+    jobs.write_text("job_id,org\n1234567890123456789,mine\n")
+    argv = ["simulate", "--write-config", str(config)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"error: --jobs-csv {str(jobs)!r} exists with other content; choose another path "
+        "with --jobs-csv, or pass --overwrite"
+    )
+    assert jobs.read_text() == "job_id,org\n1234567890123456789,mine\n"
+    assert not config.exists() and not leads.exists()  # nothing written
+    jobs.unlink()
+    config.write_text("[orgs.acme]\nclient_secret = 'real'\n")
+    assert main(argv) == 1
+    assert "--write-config" in capsys.readouterr().err and "real" in config.read_text()
+
+
+def test_simulate_rewrites_the_same_jobs_csv_of_a_previous_run(tmp_path):
+    from zcrm_notebook.cli.simulate import _check_same
+    from zcrm_notebook.simulator import SimClock, default_scenario
+
+    with default_scenario(clock=SimClock()) as sim:
+        sim.write_jobs_csv(tmp_path / "jobs.csv")
+    with default_scenario(clock=SimClock()) as sim:  # same seed: same ids
+        _check_same(sim.write_jobs_csv, tmp_path / "jobs.csv", "--jobs-csv")  # no error
+
+
+def test_report_of_a_csv_that_is_not_a_snapshot_csv_names_the_file(tmp_path, capsys):
+    (tmp_path / "jobs.csv").write_text("job_id,org\n1234567890123456789,a\n")
+    assert main(["report", str(tmp_path / "jobs.csv"), "--out", str(tmp_path / "rep")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {str(tmp_path / 'jobs.csv')!r} is not a snapshot CSV (missing")
+    assert len(err.splitlines()) == 1 and len(err) < 200
+
+
+def test_every_option_with_a_default_says_it_in_its_help():
+    parser = build_parser()
+    silent = []
+    for sub in parser._subparsers._group_actions[0].choices.values():  # noqa: SLF001
+        for action in sub._actions:  # noqa: SLF001
+            default = action.default
+            if (
+                action.help
+                and default not in (None, False, [], "==SUPPRESS==")
+                and action.nargs != 0
+            ):
+                shown = f"{default:g}" if isinstance(default, float) else str(default)
+                if shown not in action.help and "default" not in action.help:
+                    silent.append((sub.prog, action.dest))
+    assert silent == []
+
+
+def test_simulates_hint_is_the_readmes_second_terminal(tmp_path, monkeypatch, capsys):
+    import threading
+    from types import SimpleNamespace
+
+    from zcrm_notebook.cli import simulate
+
+    class Interrupted:  # the foreground wait ends at once, as on Ctrl-C
+        def wait(self, timeout=None):
+            raise KeyboardInterrupt
+
+        def set(self):
+            pass
+
+    fake = SimpleNamespace(Event=Interrupted, Thread=threading.Thread)
+    monkeypatch.setattr(simulate, "threading", fake)
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "--write-config", "sim.toml", "--jobs-start", "now"]) == 0
+    (hint,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("try:")]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (terminal_2,) = re.findall(r"zcrm-notebook (poll .*?)\s+# terminal 2", readme)
+    assert hint.endswith(terminal_2)

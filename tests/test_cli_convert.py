@@ -143,11 +143,11 @@ def quiet_sim(tmp_path):
 @pytest.mark.parametrize(
     "rows, extra, said",
     [
-        ("lead_id,org\n3652397000009851001,us-org\n3.6e18,us-org\n", [], "row 2: '3.6e18'"),
+        ("lead_id,org\n3652397000009851001,us-org\n3.6e18,us-org\n", [], "line 3: '3.6e18'"),
         (
             "lead_id,org\n3652397000009851001,mars\n",
             [],
-            "row 1: '3652397000009851001': unknown org",
+            "line 2: '3652397000009851001': unknown org",
         ),
         (None, ["--max-credits", "5"], "exceed --max-credits 5"),
         (None, ["--closing-date", "31/03"], "a deal needs Deal_Name, Stage, Closing_Date"),

@@ -108,6 +108,7 @@ def test_sigint_ends_the_wait_between_polls_and_exits_130_with_the_store_intact(
     code, out, err = finish(proc, timeout=60)
     assert code == 130, err[-2000:]
     assert "run the same command again to resume" in err and "s.sqlite" in err
+    assert err.count("interrupted") == 1, err[-2000:]  # one line says so, not a log line too
     store = read_store(tmp_path / "s.sqlite")
     assert len(store) >= 5
     pd.testing.assert_frame_equal(read_snapshots(tmp_path / "s.csv"), store)

@@ -156,6 +156,21 @@ def test_spreadsheet_safe_is_reversible_and_keeps_numbers(tmp_path):
     pd.testing.assert_frame_equal(read_snapshots(path), df)
 
 
+def test_an_empty_text_is_an_empty_cell_unless_its_column_may_be_missing(tmp_path):
+    rows = [
+        Snapshot(T0, "", "us", JOB, JobState.UNKNOWN, "", error_code=None),
+        Snapshot(T0 + 1, "'", "us", JOB, JobState.UNKNOWN, None, error_code="'"),
+    ]
+    df = to_frame(rows)
+    path = write_snapshots_csv(df, tmp_path / "e.csv")
+    with open(path, newline="", encoding="utf-8") as fh:
+        header, *cells = list(csv.reader(fh))
+    org, raw, code = (header.index(c) for c in ("org", "raw_status", "error_code"))
+    assert [cells[0][org], cells[0][raw], cells[0][code]] == ["", "'", ""]
+    assert [cells[1][org], cells[1][raw], cells[1][code]] == ["'", "", "''"]
+    pd.testing.assert_frame_equal(read_snapshots(path), df)
+
+
 def test_numeric_job_id_column_refused(tmp_path):
     path = tmp_path / "num.csv"
     df = to_frame(sample())
@@ -172,8 +187,12 @@ def test_missing_file_and_bad_csv(tmp_path):
         read_snapshots(tmp_path / "nope.csv")
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    with pytest.raises(ConfigError, match="lacks columns"):
+    with pytest.raises(ConfigError) as err:
         read_snapshots(bad)
+    assert str(err.value) == (
+        f"{str(bad)!r} is not a snapshot CSV (missing columns polled_at, org, dc, job_id "
+        "and 10 more)"
+    )
 
 
 # --- any text survives the round trip, and no cell runs as a formula (issue 10) -------------
@@ -186,13 +205,19 @@ TEXT_CELLS = st.one_of(
 
 
 @settings(max_examples=150, deadline=None, database=None)
-@given(cells=st.lists(st.tuples(TEXT_CELLS, TEXT_CELLS, TEXT_CELLS), min_size=1, max_size=4))
+@given(
+    cells=st.lists(
+        st.tuples(TEXT_CELLS.filter(lambda v: v is not None), TEXT_CELLS, TEXT_CELLS, TEXT_CELLS),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_any_text_round_trips_and_no_written_cell_is_a_live_formula(cells):
     rows = [
         Snapshot(
-            T0 + i, "org", "us", JOB, JobState.UNKNOWN, raw, error_code=code, error_message=msg
+            T0 + i, org, "us", JOB, JobState.UNKNOWN, raw, error_code=code, error_message=msg
         )  # fmt: skip
-        for i, (raw, code, msg) in enumerate(cells)
+        for i, (org, raw, code, msg) in enumerate(cells)
     ]
     df = to_frame(rows)
     with tempfile.TemporaryDirectory() as folder:

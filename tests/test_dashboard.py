@@ -504,6 +504,20 @@ def test_interval_slider_starts_at_2_s_and_warns_about_credits(scenario, clock):
     assert fast.interval.min == 0.5 and fast.interval.value == (0.5, 1.0)  # set in code
 
 
+def test_no_button_or_progress_bar_is_red_or_green(scenario, clock):
+    # red and green mean failed and converted; "processed" includes the failed leads
+    from zcrm_notebook.viz.style import ALERT_COLOR, STATUS_COLORS
+
+    dash = make(scenario, clock)
+    run_to_end(dash)
+    semantic = {"success", "danger"}
+    assert {dash.start_button.button_style, dash.stop_button.button_style}.isdisjoint(semantic)
+    bars = [dash.overall, *dash.group_bars.values()]
+    assert len(bars) == 5 and all(b.bar_style not in semantic for b in bars)
+    red_green = {STATUS_COLORS["completed"], STATUS_COLORS["failed"], ALERT_COLOR}
+    assert all(b.style.bar_color and b.style.bar_color not in red_green for b in bars)
+
+
 def test_orgs_have_their_data_centers_colours_and_the_axis_reads_percent(scenario, clock):
     from zcrm_notebook.viz.style import DC_COLORS
 

@@ -102,3 +102,18 @@ def test_empty_jobs_input_is_an_error(creds, tmp_path):
     path.write_text("job_id,org\n")
     with pytest.raises(JobInputError, match="no job ids"):
         clean_jobs(path, {"us-org": creds})
+
+
+def test_a_csv_error_names_the_file_line_a_quoted_line_break_and_a_blank_line_count(tmp_path):
+    orgs = {"us-org": make_creds()}
+    path = tmp_path / "jobs.csv"
+    path.write_text(f'job_id,org,note\n{JOB},us-org,"two\nlines"\n\nx1,us-org,\n', "utf-8")
+    with pytest.raises(JobInputError) as err:
+        clean_jobs(path, orgs)
+    assert "\n  line 5: 'x1': not all digits" in str(err.value)
+    assert [r for r, _, _ in err.value.rows] == [5]
+
+
+def test_an_empty_org_is_called_empty_not_unknown():
+    with pytest.raises(JobInputError, match=r"row 1: '1': empty org \(configured orgs: us-org\)"):
+        clean_jobs(pd.DataFrame({"job_id": ["1"], "org": [""]}), {"us-org": make_creds()})

@@ -192,7 +192,7 @@ def test_your_org_with_bad_job_ids_stops_at_the_check(tmp_path):
     nb = with_parameters("03-your-zoho-org.ipynb")
     env = kernel_env(tmp_path, ZCRM_NOTEBOOK_CONFIG=str(tmp_path / "orgs.toml"))
     out = text_of(execute(nb, tmp_path, env))
-    assert "has bad rows" in out and "row 1: '12.5'" in out and "unknown org 'other'" in out
+    assert "has bad rows" in out and "line 2: '12.5'" in out and "unknown org 'other'" in out
     assert "Not ready" in out and out.count("skipped") >= 3
     assert "credentials" not in out.split("Not ready")[1]  # the orgs were fine
     assert no_errors(nb, out) and not (tmp_path / "zcrm-run.sqlite").exists()
@@ -277,3 +277,18 @@ def test_a_copy_never_carries_the_outputs_jupyterlab_saved(tmp_path, monkeypatch
     copy = with_parameters("01-quickstart.ipynb", SPEED=1.0)
     assert not any(c.get("outputs") or c.get("execution_count") for c in copy.cells)
     assert "widgets" not in copy.metadata
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_nbstripout_filter_leaves_a_committed_notebook_unchanged(name, tmp_path):
+    # What git runs as the clean filter after `nbstripout --install` (its default options):
+    # a fresh clone with the filter on shows no notebook as modified.
+    shown = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f":notebooks/{name}"], capture_output=True
+    )
+    data = shown.stdout if shown.returncode == 0 else (NOTEBOOKS / name).read_bytes()
+    filtered = subprocess.run(
+        [sys.executable, "-m", "nbstripout"], input=data, capture_output=True, cwd=tmp_path
+    )
+    assert filtered.returncode == 0, filtered.stderr
+    assert filtered.stdout == data, "cell ids must be what nbstripout gives: run make_notebooks.py"

@@ -200,3 +200,21 @@ def test_a_custom_dc_survives_the_token_store(tmp_path):
     creds = store.get("x").credentials(store.path)
     assert (creds.dc, creds.custom_dc) == ("lab", True)
     assert client_settings("x", store=store, env={})["custom_dc"] is True
+
+
+CREDS_ENV = {"ZOHO_CLIENT_ID": "1000.X", "ZOHO_CLIENT_SECRET": "sss", "ZOHO_REFRESH_TOKEN": "1.r"}
+
+
+@pytest.mark.parametrize(
+    "extra, start",
+    [
+        ({"ZOHO_DC": "europe"}, "ZOHO_DC='europe': unknown data center 'europe'; valid codes: us"),
+        ({"ZOHO_API_VERSION": "v99"}, "ZOHO_API_VERSION='v99': not one of v4, v5"),
+        ({"ZOHO_ORG": "a\nb"}, "ZOHO_ORG='a\\nb': org label"),
+        ({"ZOHO_CLIENT_ID": "  "}, "environment sets ['ZOHO_CLIENT_SECRET', 'ZOHO_REFRESH_TOKEN']"),
+    ],
+)
+def test_a_bad_environment_variable_is_named_in_the_error(extra, start):
+    with pytest.raises(ConfigError) as err:
+        orgs_from_env({**CREDS_ENV, **extra})
+    assert str(err.value).startswith(start) and "\n" not in str(err.value)

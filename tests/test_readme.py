@@ -175,3 +175,23 @@ def test_the_two_terminal_example_runs_as_written_and_has_something_to_watch(rea
 def test_toml_examples_are_valid_configs(tmp_path, code):
     (tmp_path / "orgs.toml").write_text(code + "\n")
     assert list(orgs_from_toml(tmp_path / "orgs.toml"))
+
+
+# what the README's examples write, where a reader runs them (the clone's folder)
+WRITTEN = re.compile(
+    r"""--(?:write-config|out|store|jobs-csv|leads-csv) ([\w.-]+)"""
+    r"""|write_\w+\((?:[^()"]*, )?"([\w.-]+)"\)|store="([\w.-]+)\""""
+)
+
+
+def test_what_the_readme_examples_write_is_ignored_by_git():
+    if subprocess.run(["git", "-C", str(ROOT), "rev-parse"], capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    names = {n for m in WRITTEN.finditer(README) for n in m.groups() if n and not n.isupper()}
+    names |= {"jobs.csv", "leads.csv"}  # `simulate` writes them beside its config
+    assert {"sim.toml", "s.csv", "snapshots.csv", "run.sqlite", "out"} <= names
+    for name in sorted(names):  # a file, or a folder holding one
+        paths = [name, f"{name}/leads.csv"]
+        check = ["git", "-C", str(ROOT), "check-ignore", "--no-index", "-q"]
+        ignored = [subprocess.run([*check, p]).returncode == 0 for p in paths]
+        assert any(ignored), f"README example writes {name!r}, which .gitignore does not cover"

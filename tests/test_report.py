@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -168,6 +170,23 @@ def test_spreadsheet_csvs_neutralise_formulas_but_not_numbers(tmp_path):
     assert read_snapshots(paths["snapshots"])["org"].iloc[0] == evil  # undone on read
     raw = export_report(df, tmp_path / "raw", spreadsheet_safe=False)
     assert evil in set(pd.read_csv(raw["jobs"], dtype=str)["org"])
+
+
+def test_an_empty_text_stays_an_empty_cell_in_the_csv_and_the_workbook(tmp_path):
+    import openpyxl
+
+    df = to_frame([snap(0, JOB_A, S.COMPLETED, (10, 10, 0, 0))])  # no flags: ""
+    assert summarize_jobs(df)["flags"].tolist() == [""]
+    paths = export_report(df, tmp_path, formats=("csv", "xlsx"))
+    with open(paths["jobs"], newline="", encoding="utf-8") as fh:
+        header, row = list(csv.reader(fh))
+    assert row[header.index("flags")] == ""
+    assert "'" not in paths["jobs"].read_text()
+    sheet = openpyxl.load_workbook(paths["workbook"])["jobs"]
+    flags = [c.value for c in sheet[1]].index("flags") + 1
+    assert sheet.cell(row=2, column=flags).value in (None, "")
+    assert "'" not in {c.value for row in sheet.iter_rows() for c in row}
+    pd.testing.assert_frame_equal(read_snapshots(paths["snapshots"]), df)
 
 
 def test_neutralize_formulas_text_only():

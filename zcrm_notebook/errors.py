@@ -119,7 +119,8 @@ class JobInputError(ConfigError):
     Attributes
     ----------
     rows : list of tuple
-        ``(row_number, value, reason)`` for each offending row (row numbers start at 1).
+        ``(number, value, reason)`` for each offending row: its line in a CSV file
+        (header = line 1), else its position from 1.
     """
 
     default_code = "BAD_JOB_INPUT"

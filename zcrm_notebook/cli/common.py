@@ -207,10 +207,25 @@ def _outcome(poller, df, csv_path: Path, store: str | None) -> int:
         )
     answered = (df["status"] != "error").any() if len(df) else False
     if store_error or len(failed) or (len(poller.jobs) and not answered):
-        if not answered:
+        if len(df) == 0 and len(poller.jobs):
+            print(f"error: no answer arrived; {_last_errors(poller)}", file=sys.stderr)
+        elif not answered:
             print("error: no job answered with a status; see the error column", file=sys.stderr)
         return EXIT_ERROR
     return 0
+
+
+def _last_errors(poller) -> str:
+    """The last error of each org, on one line ("still waiting" for an org none failed)."""
+    stats = poller.org_stats()
+    stats = stats[stats["jobs"] > 0]
+    parts = [
+        f"{row.org} ({row.dc}): {row.last_error}"
+        if isinstance(row.last_error, str)
+        else f"{row.org} ({row.dc}): none (its call was still in flight)"
+        for row in stats.itertuples()
+    ]
+    return "last error per org: " + "; ".join(parts)
 
 
 def finish_run(poller, df, csv_path: Path, report_dir: Path | None = None, store=None) -> int:
@@ -219,8 +234,9 @@ def finish_run(poller, df, csv_path: Path, report_dir: Path | None = None, store
     from ..snapshots.csvfile import write_snapshots_csv
 
     write_snapshots_csv(df, csv_path)
-    _print_jobs_table(df)
-    print()
+    if len(df):
+        _print_jobs_table(df)
+        print()
     _print_stats(poller)
     n_jobs = df["job_id"].nunique()
     print(f"\n{plural(len(df), 'snapshot')} of {plural(n_jobs, 'job')} -> {csv_path}")

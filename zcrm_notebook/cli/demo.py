@@ -15,7 +15,9 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     p = subparsers.add_parser("demo", parents=parents, help="poll the simulator's jobs end to end")
     p.add_argument("--out", default="zcrm-demo", help="output folder (default zcrm-demo)")
     p.add_argument("--jobs", type=COUNT, default=36, help="simulated jobs (36, + 1 unknown)")
-    p.add_argument("--speed", type=SPEED, default=30.0, help="simulated seconds per second")
+    p.add_argument(
+        "--speed", type=SPEED, default=30.0, help="simulated seconds per real second (30)"
+    )
     p.add_argument("--seed", type=int, default=7, help="scenario seed (7)")
     add_policy_args(p)
     p.set_defaults(run=run)
@@ -42,5 +44,6 @@ def run(args: argparse.Namespace) -> int:
             sleep=clock.sleep,
             progress=not args.no_progress,
         )
+        poller.log_interrupt = False  # finish_run prints the one line saying so
         df = poller.run()
     return finish_run(poller, df, out / "snapshots.csv", report_dir=out / "report")

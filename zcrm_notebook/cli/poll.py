@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         store=args.store,
         progress=not args.no_progress,
     )
+    poller.log_interrupt = False  # finish_run prints the one line saying so
     df = poller.run()
     code = finish_run(poller, df, out, store=args.store)
     if poller.stopped_reason == "interrupted":

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import ConfigError
 from .common import COUNT, PORT, SPEED, check_out_file
 
 if TYPE_CHECKING:
@@ -51,9 +53,17 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
         default=None,
         help="leads CSV (lead_id,org) for `convert` (default: leads.csv beside the config)",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing files at these paths (default: refuse a jobs or leads CSV "
+        "that differs from the one this command writes, and a config it did not write)",
+    )
     p.add_argument("--jobs", type=COUNT, default=36, help="simulated jobs (36, + 1 unknown)")
     p.add_argument("--leads", type=COUNT, default=60, help="simulated leads per org (60)")
-    p.add_argument("--speed", type=SPEED, default=10.0, help="simulated seconds per second")
+    p.add_argument(
+        "--speed", type=SPEED, default=10.0, help="simulated seconds per real second (10)"
+    )
     p.add_argument("--seed", type=int, default=7, help="scenario seed (7)")
     p.add_argument(
         "--jobs-start",
@@ -79,13 +89,17 @@ def run(args: argparse.Namespace) -> int:
     stopped = threading.Event()
     scenario = dict(n_jobs=args.jobs, n_leads=args.leads, seed=args.seed, clock=clock)
     with default_scenario(**scenario, port=args.port) as sim:
+        if not args.overwrite:
+            _check_config(config)
+            _check_same(sim.write_jobs_csv, jobs_csv, "--jobs-csv")
+            _check_same(sim.write_leads_csv, leads_csv, "--leads-csv")
         sim.write_config(config)
         sim.write_jobs_csv(jobs_csv)
         sim.write_leads_csv(leads_csv)
         when = "when first polled" if held else "now"
         print(f"Zoho simulator on {sim.base_url} (simulated time runs x{args.speed:g})")
         print(f"config: {config}\njobs:   {jobs_csv} (the jobs start {when})\nleads:  {leads_csv}")
-        print(f"try:    {_program()} poll {jobs_csv} --config {config} --out snapshots.csv")
+        print(f"try:    {_program()} poll {jobs_csv} --config {config} --out s.csv")
         print(
             f"   or:  {_program()} convert {leads_csv} --config {config} --store run.sqlite "
             "--out converted"
@@ -101,6 +115,49 @@ def run(args: argparse.Namespace) -> int:
         finally:
             stopped.set()
     return 0
+
+
+def _check_config(path: Path) -> None:
+    """Refuse to replace a file that is not a config this command wrote (real credentials).
+
+    Raises
+    ------
+    ConfigError
+        ``path`` exists and does not start with the simulator's config header.
+    """
+    from ..simulator.app import CONFIG_HEADER
+
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        if fh.readline().rstrip("\n") == CONFIG_HEADER:
+            return
+    raise ConfigError(
+        f"--write-config {str(path)!r} exists and is not a simulator config; choose another "
+        "path, or pass --overwrite"
+    )
+
+
+def _check_same(write: Callable[[Path], None], path: Path, option: str) -> None:
+    """Refuse to replace an existing ``path`` unless ``write`` would write the same bytes
+    (the file a previous run with the same options wrote).
+
+    Raises
+    ------
+    ConfigError
+        ``path`` exists and holds something else.
+    """
+    if not path.exists():
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        fresh = Path(folder) / path.name
+        write(fresh)
+        if fresh.read_bytes() == path.read_bytes():
+            return
+    raise ConfigError(
+        f"{option} {str(path)!r} exists with other content; choose another path with "
+        f"{option}, or pass --overwrite"
+    )
 
 
 def _program() -> str:

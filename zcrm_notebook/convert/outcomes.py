@@ -89,6 +89,8 @@ class LeadOutcome:
 COLUMNS = Columns.of(LeadOutcome)
 #: Column names, in order.
 LEAD_OUTCOME_COLUMNS: list[str] = COLUMNS.names
+#: The text columns that may be missing (an empty cell there reads back as missing).
+_MAY_BE_MISSING = [c for c in COLUMNS.of_kind(TEXT) if not COLUMNS.required[c]]
 #: Column name -> meaning (with units).
 LEAD_OUTCOME_DOCS: dict[str, str] = COLUMNS.docs
 #: Column name -> pandas dtype of the lead outcome frame.
@@ -165,6 +167,7 @@ def write_lead_outcomes_csv(
         columns=LEAD_OUTCOME_COLUMNS,
         times=COLUMNS.of_kind(TIME),
         spreadsheet_safe=spreadsheet_safe,
+        may_be_missing=_MAY_BE_MISSING,
     )
 
 
@@ -178,5 +181,8 @@ def read_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
     """
     dtypes: dict[str, object] = {c: "string" for c in LEAD_OUTCOME_COLUMNS}
     dtypes["attempt"] = "Int64"
-    df = read_table_csv(path, dtypes, text=COLUMNS.of_kind(TEXT), what="lead outcome")
+    text = COLUMNS.of_kind(TEXT)
+    df = read_table_csv(
+        path, dtypes, text=text, what="lead outcome", may_be_missing=_MAY_BE_MISSING
+    )
     return coerce_outcomes(df)

@@ -39,7 +39,7 @@ from ..errors import ConfigError, ZcrmError
 from ..poll.background import Watch
 from ..snapshots.load import load_snapshots
 from ..viz.report import export_report
-from ..viz.style import ALERT_COLOR, org_dcs, zone
+from ..viz.style import ALERT_COLOR, ALL_COLOR, org_dcs, zone
 from ..viz.text import UNITS, plural
 from .core import DashboardCore, FigureImage
 from .view import (
@@ -227,8 +227,9 @@ class Dashboard(DashboardCore):
         floor = min(MIN_SLIDER_INTERVAL_S, lo)  # a policy set in code may go lower
         self.title = W.HTML(f"<h3 style='margin:0 1em 0 0'>{html.escape(title)}</h3>")
         self.status = W.HTML("").add_class("zcrm-status")
-        self.start_button = W.Button(description="Start", icon="play", button_style="success")
-        self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger")
+        # red and green mean failed and converted: the buttons and bars use neither
+        self.start_button = W.Button(description="Start", icon="play", button_style="primary")
+        self.stop_button = W.Button(description="Stop", icon="stop", button_style="")
         self.interval = W.FloatRangeSlider(
             value=(lo, hi),
             min=floor,
@@ -248,7 +249,8 @@ class Dashboard(DashboardCore):
             min=0.0,
             max=1.0,
             description=f"all {UNITS}",
-            bar_style="success",
+            bar_style="",
+            style={"bar_color": ALL_COLOR},
             layout=_BAR,
         )
         self.overall_text = W.HTML("").add_class("zcrm-overall-text")

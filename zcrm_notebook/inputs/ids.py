@@ -57,6 +57,7 @@ def clean_ids(
     *,
     noun: str = "job",
     error: type[JobInputError] = JobInputError,
+    lines: list[int] | None = None,
 ) -> list[tuple[int, str, str]]:
     """Check ``(org label, raw id)`` pairs; return ``(row, org, id)`` for the good ones.
 
@@ -71,6 +72,9 @@ def clean_ids(
         ``"job"`` or ``"lead"``, for messages.
     error : JobInputError subclass
         The exception raised for bad rows.
+    lines : list of int, optional
+        The file line of each pair (a CSV: header = line 1): messages and the error's
+        ``rows`` then name ``line N``, the number a spreadsheet shows, not ``row N``.
 
     Returns
     -------
@@ -81,8 +85,10 @@ def clean_ids(
     Raises
     ------
     JobInputError (or ``error``)
-        Listing every offending row (number, value, reason), or when there is no id at all.
+        Listing every offending row (line or row number, value, reason), or when there is
+        no id at all.
     """
+    where = _where(lines)
     out: list[tuple[int, str, str]] = []
     seen: set[tuple[str, str]] = set()
     bad: list[tuple[int, object, str]] = []
@@ -90,32 +96,49 @@ def clean_ids(
     for row, (label, value) in enumerate(pairs, start=1):
         clean, reason = id_problem(value)
         if label not in orgs:
-            why = label[1:-1] if label.startswith("<") else f"unknown org {shown(label)}"
+            why = _org_problem(label)
             reason = reason or f"{why} (configured orgs: {', '.join(orgs) or 'none'})"
         if reason or clean is None:
-            bad.append((row, value, reason))
+            bad.append((where(row), value, reason))
         elif (label, clean) in seen:
-            dups.append((row, clean))
+            dups.append((where(row), clean))
         else:
             seen.add((label, clean))
             out.append((row, label, clean))
+    unit = "line" if lines else "row"
     if bad:
-        raise error(bad_rows_message(bad, noun), bad)
+        raise error(bad_rows_message(bad, noun, unit=unit), bad)
     if not out:
         raise error(f"the {noun}s input has no {noun} ids")
     if dups:
-        listed = ", ".join(f"row {r}: {i}" for r, i in dups[:MAX_LISTED])
+        listed = ", ".join(f"{unit} {r}: {i}" for r, i in dups[:MAX_LISTED])
         more = f" and {len(dups) - MAX_LISTED} more" if len(dups) > MAX_LISTED else ""
         warnings.warn(f"dropped {len(dups)} duplicate {noun} ids ({listed}{more})", stacklevel=3)
     return out
 
 
+def _where(lines: list[int] | None):
+    """Row position (1-based) -> the number shown: its file line, else the position."""
+    return (lambda row: lines[row - 1]) if lines else (lambda row: row)
+
+
+def _org_problem(label: str) -> str:
+    """Why ``label`` (not a configured org) is no org: a reason given as ``"<reason>"``."""
+    if label.startswith("<") and label.endswith(">"):
+        return label[1:-1]
+    return "empty org" if not label else f"unknown org {shown(label)}"
+
+
 def bad_rows_message(
-    bad: list[tuple[int, object, str]], noun: str = "job", rule: str | None = None
+    bad: list[tuple[int, object, str]],
+    noun: str = "job",
+    rule: str | None = None,
+    *,
+    unit: str = "row",
 ) -> str:
     """The error text for bad rows: a head line (with ``rule``, default the id rule), then
-    one line per row (at most 20)."""
-    lines = [f"  row {r}: {shown(v, 40)}: {why}" for r, v, why in bad[:MAX_LISTED]]
+    one line per row (at most 20), each ``{unit} N`` (``"line"`` for a file's lines)."""
+    lines = [f"  {unit} {r}: {shown(v, 40)}: {why}" for r, v, why in bad[:MAX_LISTED]]
     if len(bad) > MAX_LISTED:
         lines.append(f"  ... and {len(bad) - MAX_LISTED} more")
     rows = "row" if len(bad) == 1 else "rows"

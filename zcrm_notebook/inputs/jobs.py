@@ -62,10 +62,15 @@ def clean_jobs(
     Raises
     ------
     JobInputError
-        Listing every offending row (1-based, value, reason): non-digit ids, signs,
-        decimals, exponents, floats, empty cells, more than 20 digits, unknown orgs.
+        Listing every offending row (value, reason; ``line N`` of a CSV file, header =
+        line 1, else ``row N`` from 1): non-digit ids, signs, decimals, exponents, floats,
+        empty cells, more than 20 digits, empty or unknown orgs.
     ConfigError
         For an unreadable CSV, or a plain list of ids with several orgs and no ``org``.
     """
-    rows = clean_ids(id_pairs(jobs, orgs, org), orgs, noun="job")
+    lines = None
+    if isinstance(jobs, (str, os.PathLike)) and not str(jobs).strip().isdigit():
+        table = read_jobs_csv(jobs)
+        jobs, lines = table, table.attrs.get("lines")
+    rows = clean_ids(id_pairs(jobs, orgs, org), orgs, noun="job", lines=lines)
     return [Job(label, job_id) for _, label, job_id in rows]

@@ -59,8 +59,10 @@ def _override_problem(column: str, value: object) -> tuple[str | None, str]:
     return text, ""
 
 
-def _overrides(table, columns: list[str]) -> tuple[list[dict[str, str]], list[tuple]]:
-    """Per row, its override values; and the rows with a bad one."""
+def _overrides(
+    table, columns: list[str], lines: list[int] | None
+) -> tuple[list[dict[str, str]], list[tuple]]:
+    """Per row, its override values; and the rows (file ``lines`` if given) with a bad one."""
     values: list[dict[str, str]] = []
     bad: list[tuple[int, object, str]] = []
     for i in range(len(table)):
@@ -68,7 +70,7 @@ def _overrides(table, columns: list[str]) -> tuple[list[dict[str, str]], list[tu
         for col in columns:
             clean, why = _override_problem(col, table[col].iloc[i])
             if why:
-                bad.append((i + 1, table[col].iloc[i], why))
+                bad.append((lines[i] if lines else i + 1, table[col].iloc[i], why))
             elif clean is not None:
                 row[col] = clean
         values.append(row)
@@ -101,17 +103,19 @@ def clean_leads(leads: object, orgs: Mapping[str, OrgCredentials], *, org: str |
     Raises
     ------
     LeadInputError
-        Listing every offending row (1-based, value, reason): non-digit ids, signs,
-        decimals, exponents, floats, empty cells, more than 20 digits, unknown orgs or
-        data centers, bad ``assign_to`` or ``closing_date`` values.
+        Listing every offending row (value, reason; ``line N`` of a CSV file, header =
+        line 1, else ``row N`` from 1): non-digit ids, signs, decimals, exponents, floats,
+        empty cells, more than 20 digits, empty or unknown orgs or data centers, bad
+        ``assign_to`` or ``closing_date`` values.
     ConfigError
         For an unreadable CSV, or a plain list of ids with several orgs and no ``org``.
     """
     import pandas as pd
 
-    table = None
+    table, lines = None, None
     if isinstance(leads, (str, os.PathLike)) and not str(leads).strip().isdigit():
         table = read_leads_csv(leads)
+        lines = table.attrs.get("lines")
     elif hasattr(leads, "columns"):
         table = leads
     columns: list[str] = []
@@ -121,18 +125,19 @@ def clean_leads(leads: object, orgs: Mapping[str, OrgCredentials], *, org: str |
         lower = {str(c).strip().lower(): c for c in table.columns}
         columns = [c for c in OVERRIDE_COLUMNS if c in lower]
         table = table.rename(columns={lower[c]: c for c in columns})
-        values, bad = _overrides(table, columns)
+        values, bad = _overrides(table, columns, lines)
         pairs = list(table_pairs(table, orgs, org, id_column="lead_id", what="leads"))
     else:
         pairs = list(id_pairs(leads, orgs, org, id_column="lead_id", what="leads"))
     try:
-        rows = clean_ids(pairs, orgs, noun="lead", error=LeadInputError)
+        rows = clean_ids(pairs, orgs, noun="lead", error=LeadInputError, lines=lines)
     except LeadInputError as exc:
         if not exc.rows:
             raise
         bad = sorted(bad + exc.rows, key=lambda r: r[0])
     if bad:
-        raise LeadInputError(bad_rows_message(bad, "lead", _RULE), bad)
+        unit = "line" if lines else "row"
+        raise LeadInputError(bad_rows_message(bad, "lead", _RULE, unit=unit), bad)
     out = {
         "org": [label for _, label, _ in rows],
         "dc": [orgs[label].dc for _, label, _ in rows],

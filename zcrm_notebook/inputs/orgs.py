@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..api.datacenters import get_dc
+from ..api.endpoints import API_VERSIONS
 from ..auth.credentials import OrgCredentials, check_org_label
 from ..auth.tokenstore import TokenStore
 from ..errors import ConfigError, ZcrmError
@@ -55,11 +57,13 @@ def orgs_from_env(env: Mapping[str, str] | None = None) -> dict[str, OrgCredenti
     Raises
     ------
     ConfigError
-        If some but not all of the credentials are set, or ``ZOHO_DC`` is unknown.
+        If some but not all of the credentials are set (blank counts as unset), or
+        ``ZOHO_DC``, ``ZOHO_ORG`` or ``ZOHO_API_VERSION`` is bad (the message starts with
+        the variable and its value).
     """
     env = os.environ if env is None else env
     names = ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN")
-    present = [n for n in names if env.get(n)]
+    present = [n for n in names if env.get(n, "").strip()]
     if not present:
         return {}
     if len(present) < len(names):
@@ -67,6 +71,9 @@ def orgs_from_env(env: Mapping[str, str] | None = None) -> dict[str, OrgCredenti
         raise ConfigError(f"environment sets {present} but not {missing}")
     dc = env.get("ZOHO_DC", "us")
     org = env.get("ZOHO_ORG") or dc.strip().lower()
+    _check_env("ZOHO_DC", dc, get_dc)
+    _check_env("ZOHO_ORG", org, check_org_label)
+    _check_env("ZOHO_API_VERSION", env.get("ZOHO_API_VERSION", "v5"), _check_api_version)
     creds = OrgCredentials(
         org=org,
         dc=dc,
@@ -76,6 +83,19 @@ def orgs_from_env(env: Mapping[str, str] | None = None) -> dict[str, OrgCredenti
         api_version=env.get("ZOHO_API_VERSION", "v5"),
     )
     return {org: creds}
+
+
+def _check_env(name: str, value: str, check: Callable[[str], object]) -> None:
+    """``check(value)``; its ConfigError again, led by the variable: ``ZOHO_DC='x': ...``."""
+    try:
+        check(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}={shown(value)}: {exc}") from None
+
+
+def _check_api_version(version: str) -> None:
+    if version not in API_VERSIONS:
+        raise ConfigError(f"not one of {', '.join(API_VERSIONS)}")
 
 
 def orgs_from_toml(path: str | os.PathLike) -> dict[str, OrgCredentials]:

@@ -71,7 +71,8 @@ def read_id_csv(path: str | os.PathLike, what: str = "jobs"):
     -------
     pandas.DataFrame
         One row per line, every column ``object`` of ``str`` (empty cells are ``""``),
-        column names stripped of surrounding spaces.
+        column names stripped of surrounding spaces; ``df.attrs["lines"]``: the file line
+        of each row (header = line 1), for messages.
 
     Raises
     ------
@@ -98,7 +99,27 @@ def read_id_csv(path: str | os.PathLike, what: str = "jobs"):
             f"{what} file {str(path)!r} is not a readable CSV: {clean_text(str(exc), 80)}"
         ) from None
     df.columns = [str(c).strip() for c in df.columns]
+    lines = _record_lines(path, sep)
+    if len(lines) == len(df):
+        df.attrs["lines"] = lines
     return df
+
+
+def _record_lines(path: str | os.PathLike, sep: str) -> list[int]:
+    """The file line on which each record after the header starts (header = line 1), blank
+    lines skipped as pandas skips them: the numbers a spreadsheet or editor shows."""
+    lines: list[int] = []
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=sep, skipinitialspace=True)
+            end = 0
+            for record in reader:
+                start, end = end + 1, reader.line_num
+                if record:  # an empty line gives no record (pandas skips it too)
+                    lines.append(start)
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return []
+    return lines[1:]  # after the header
 
 
 def only_org(orgs: Mapping[str, OrgCredentials], noun: str = "job") -> str:

@@ -232,7 +232,8 @@ def watch(
     -------
     Watch
         Running handle: ``.snapshots``, ``.stop()``, ``.wait(timeout)``, ``.done``,
-        ``.stopped_reason``, ``.poller``.
+        ``.stopped_reason``, ``.warnings`` (the warnings raised on the poll thread, e.g.
+        ``DataQualityWarning``), ``.poller``.
 
     Raises
     ------

@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from ..auth.credentials import OrgCredentials
 from ..client import ZohoClient
 from ..errors import AccountsUnreachableError, ApiError, ZcrmError
+from ..redact import clean_text
 from .policy import PollPolicy
 
 T = TypeVar("T")
@@ -46,6 +47,7 @@ class OrgStats:
     failed_reason: str | None = None
     failed_message: str | None = None
     answered: int = 0
+    last_error: str | None = None
 
     @property
     def credits_used(self) -> int:
@@ -141,6 +143,8 @@ class OrgState(Generic[T]):
         """A call came back (an answer or a :class:`ZcrmError`); an answer ends the org's
         backoff streak and brings its ``credits_remaining``."""
         self.in_flight -= 1
+        if isinstance(result, ZcrmError):  # also those retried before any row is recorded
+            self.stats.last_error = clean_text(f"{result.code}: {result}", 200)
         if not isinstance(result, ZcrmError) or isinstance(result, ApiError):
             self.stats.answered += 1
         if not isinstance(result, AccountsUnreachableError):
@@ -204,6 +208,7 @@ def org_stats_frame(orgs: Iterable[OrgState]):
             "credits_remaining": "Int64",
             "failed_reason": "string",
             "failed_message": "string",
+            "last_error": "string",
             "org": "string",
             "dc": "string",
         }

@@ -81,6 +81,10 @@ class Poller:
         At construction, for bad orgs or job ids; nothing has been called yet.
     """
 
+    #: Log a WARNING when Ctrl-C (or SIGTERM) ends the run; the command line, which
+    #: prints its own final line saying so, sets it False on its poller.
+    log_interrupt: bool = True
+
     def __init__(
         self,
         jobs: object,
@@ -145,8 +149,10 @@ class Poller:
         pandas.DataFrame
             One row per org: ``org, dc, jobs, requests, retries, rate_limited, errors,
             credits_used, credits_remaining, token_requests, failed_reason,
-            failed_message, answered`` (why the org ended, one line; NA when it did not;
-            ``answered``: calls the CRM API answered, the basis of ``credits_used``).
+            failed_message, answered, last_error`` (why the org ended, one line; NA when
+            it did not; ``answered``: calls the CRM API answered, the basis of
+            ``credits_used``; ``last_error``: code and text of the org's last failed call,
+            retried ones too, NA when none failed).
         """
         return org_stats_frame(self._orgs.values())
 
@@ -177,7 +183,7 @@ class Poller:
             self.stopped_reason, self.stop_signal = "interrupted", signal.SIGINT
         finally:
             self._shutdown(bar)
-        if self.stopped_reason == "interrupted":
+        if self.stopped_reason == "interrupted" and self.log_interrupt:
             log.warning("interrupted: %d snapshots kept", len(self.all_snapshots))
         return self.all_snapshots
 

@@ -73,7 +73,10 @@ from .scenario import (
 from .server import MAX_IDS, Answer, Server, ServingMixin, error_answer, loopback_host
 from .stats import SimStats
 
-__all__ = ["Simulator", "default_scenario", "SERVED"]
+__all__ = ["Simulator", "default_scenario", "SERVED", "CONFIG_HEADER"]
+
+#: First line of every config :meth:`Simulator.write_config` writes.
+CONFIG_HEADER = "# Zoho simulator orgs (fake credentials; loopback only)"
 
 
 def _toml_str(s: str) -> str:
@@ -301,7 +304,7 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
 
         The file is made readable by its owner only (it holds secrets, albeit fake ones).
         """
-        lines = ["# Zoho simulator orgs (fake credentials; loopback only)", ""]
+        lines = [CONFIG_HEADER, ""]
         for name in self._orgs:
             lines.append(f"[orgs.{_toml_key(name)}]")
             lines += [f"{k} = {_toml_str(v)}" for k, v in self.org_config(name).items()]

@@ -8,14 +8,18 @@ numbers: 19-digit ids exceed 2**53, ``docs/zoho-api.md``), ``latency_s`` to 0.1 
 with). A round trip returns an equal frame (a frame built elsewhere with finer latencies
 comes back rounded). By default (``spreadsheet_safe=True``) cells that a spreadsheet would
 run as a formula (OWASP "CSV Injection") are neutralised: text starting with ``=``, ``+``,
-``-``, ``@``, tab or CR gets a leading ``'`` (so does an empty text, written ``'``, and a
-text made of ``'`` before one of those); numbers are untouched, and
-:func:`read_snapshots` undoes it exactly.
+``-``, ``@``, tab or CR gets a leading ``'`` (so does a text made of ``'`` before one of
+those); numbers are untouched, and :func:`read_snapshots` undoes it exactly. An empty text
+stays an empty cell, except in a column that may be missing (``raw_status``,
+``error_code``, ``error_message``), where an empty cell reads back as missing: there it is
+written ``'`` (and a text made only of ``'`` gets one more).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +28,17 @@ import pandas as pd
 from ..errors import ConfigError
 from ..redact import clean_text, shown
 from .frame import FLOAT_DECIMALS, SNAPSHOT_DTYPES, coerce_snapshots
-from .schema import COUNT, FLOAT, INT, SNAPSHOT_COLUMNS, STATUS, TEXT, TIME, columns_of_kind
+from .schema import (
+    COUNT,
+    FLOAT,
+    INT,
+    SNAPSHOT_COLUMNS,
+    STATUS,
+    TEXT,
+    TIME,
+    columns_of_kind,
+    is_required,
+)
 
 __all__ = [
     "write_snapshots_csv",
@@ -46,33 +60,38 @@ CSV_DTYPES: dict[str, object] = {
     **{c: "string" for c in columns_of_kind(TIME, STATUS)},
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: The text columns that may be missing (an empty cell there reads back as missing).
+_MAY_BE_MISSING = [c for c in columns_of_kind(TEXT) if not is_required(c)]
 #: Line end of every CSV written: a cell holding a CR is then quoted too (RFC 4180).
 LINE_END = "\r\n"
 
 
-def _escaped(value: str) -> bool:
-    """True if ``value`` gets a leading ``'``: it starts with a formula character, is
-    empty (so that it is not read back as missing), or is ``'`` before such a value."""
+def _escaped(value: str, mark_empty: bool) -> bool:
+    """True if ``value`` gets a leading ``'``: it starts with a formula character, or is
+    ``'`` before such a value; with ``mark_empty`` also an empty text (so that it is not
+    read back as missing) and a text made only of ``'``."""
     stripped = value.lstrip("'")
-    return stripped == "" or stripped[0] in _FORMULA_START
+    return stripped[0] in _FORMULA_START if stripped else mark_empty
 
 
-def _neutralize_text(value: object) -> object:
-    return "'" + value if isinstance(value, str) and _escaped(value) else value
+def _neutralize_text(value: object, mark_empty: bool) -> object:
+    return "'" + value if isinstance(value, str) and _escaped(value, mark_empty) else value
 
 
-def _restore_text(value: object) -> object:
-    if isinstance(value, str) and value.startswith("'") and _escaped(value[1:]):
+def _restore_text(value: object, mark_empty: bool) -> object:
+    if isinstance(value, str) and value.startswith("'") and _escaped(value[1:], mark_empty):
         return value[1:]
     return value
 
 
-def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
+def neutralize_formulas(df: pd.DataFrame, *, may_be_missing: Iterable[str] = ()) -> pd.DataFrame:
     """Copy of ``df`` whose text cells cannot run as spreadsheet formulas.
 
     Only text columns (object/string dtype) change; numeric columns, including negative
     numbers, stay numbers. The transformation is reversible (a literal leading ``'`` before
-    a formula character is doubled).
+    a formula character is doubled). An empty text stays empty, except in the columns
+    ``may_be_missing`` (where an empty cell will be read back as missing): there it
+    becomes ``'`` (and a text made only of ``'`` gets one more).
 
     Returns
     -------
@@ -80,10 +99,12 @@ def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
         Same shape, index and columns as ``df``.
     """
     out = df.copy()
+    marked = set(may_be_missing)
     for col in out.columns:
         dtype = out[col].dtype
         if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
-            out[col] = out[col].map(_neutralize_text, na_action="ignore").astype(dtype)
+            escape = partial(_neutralize_text, mark_empty=col in marked)
+            out[col] = out[col].map(escape, na_action="ignore").astype(dtype)
     return out
 
 
@@ -122,6 +143,7 @@ def write_snapshots_csv(
         columns=SNAPSHOT_COLUMNS,
         times=columns_of_kind(TIME),
         spreadsheet_safe=spreadsheet_safe,
+        may_be_missing=_MAY_BE_MISSING,
     )
 
 
@@ -132,16 +154,19 @@ def write_table_csv(
     columns: list[str],
     times: list[str],
     spreadsheet_safe: bool,
+    may_be_missing: Iterable[str] = (),
 ) -> Path:
     """Write a table that has its exact dtypes: ``times`` as ISO-8601 UTC with ``Z``
-    (microseconds; empty when missing), text neutralised when ``spreadsheet_safe``.
+    (microseconds; empty when missing), text neutralised when ``spreadsheet_safe`` (an
+    empty text is marked only in the text columns ``may_be_missing``; see
+    :func:`neutralize_formulas`).
 
     Returns
     -------
     pathlib.Path
         The file (its folder is created).
     """
-    out = neutralize_formulas(df) if spreadsheet_safe else df.copy()
+    out = neutralize_formulas(df, may_be_missing=may_be_missing) if spreadsheet_safe else df.copy()
     for name in times:
         values = out[name].dt.tz_convert(None).to_numpy()
         stamps = np.char.add(np.datetime_as_string(values, unit="us"), "Z")
@@ -153,10 +178,16 @@ def write_table_csv(
 
 
 def read_table_csv(
-    path: str | os.PathLike, dtypes: dict[str, object], *, text: list[str], what: str
+    path: str | os.PathLike,
+    dtypes: dict[str, object],
+    *,
+    text: list[str],
+    what: str,
+    may_be_missing: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Read a CSV written by :func:`write_table_csv` with the ``dtypes`` given per column
-    (empty cells missing) and the spreadsheet-safe prefix of the ``text`` columns undone.
+    and the spreadsheet-safe prefix of the ``text`` columns undone. An empty cell is
+    missing, except in a ``text`` column not in ``may_be_missing``: an empty text there.
 
     Raises
     ------
@@ -170,9 +201,12 @@ def read_table_csv(
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         why = clean_text(str(exc), 160)
         raise ConfigError(f"{shown(str(path))} is not a {what} CSV: {why}") from None
-    for col in text:
-        if col in df.columns:
-            df[col] = df[col].map(_restore_text, na_action="ignore").astype(dtypes[col])
+    marked = set(may_be_missing)
+    for col in (c for c in text if c in df.columns):
+        restore = partial(_restore_text, mark_empty=col in marked)
+        df[col] = df[col].map(restore, na_action="ignore").astype(dtypes[col])
+        if col not in marked:
+            df[col] = df[col].fillna("")
     return df
 
 
@@ -188,7 +222,19 @@ def read_snapshots(path: str | os.PathLike) -> pd.DataFrame:
     Raises
     ------
     ConfigError
-        If the file is missing, not a CSV, or lacks snapshot columns.
+        If the file is missing, not a CSV, or lacks snapshot columns (the message names the
+        file and the first missing columns).
     """
-    df = read_table_csv(path, CSV_DTYPES, text=columns_of_kind(TEXT), what="snapshot")
+    df = read_table_csv(
+        path,
+        CSV_DTYPES,
+        text=columns_of_kind(TEXT),
+        what="snapshot",
+        may_be_missing=_MAY_BE_MISSING,
+    )
+    missing = [c for c in SNAPSHOT_COLUMNS if c not in df.columns]
+    if missing:  # another CSV (a jobs file, a summary): say which file, briefly
+        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        listed = ", ".join(missing[:4]) + more
+        raise ConfigError(f"{shown(str(path))} is not a snapshot CSV (missing columns {listed})")
     return coerce_snapshots(df)

@@ -151,9 +151,10 @@ def _column_lines(columns: dict[str, tuple[str, str]]) -> list[str]:
 def _formats_lines(formats: tuple) -> list[str]:
     """What the README says about the table files of each format written."""
     what = {
-        "csv": "times ISO-8601 UTC (`Z`), empty cells are missing values",
-        "xlsx": "one sheet per table; times in UTC (Excel stores no time zone), empty "
-        "cells are missing values",
+        "csv": "times ISO-8601 UTC (`Z`), an empty cell is a missing value or an empty text "
+        "(`flags` of a job without flags)",
+        "xlsx": "one sheet per table; times in UTC (Excel stores no time zone), an empty "
+        "cell is a missing value or an empty text",
         "parquet": "the exact dtypes (`pandas.read_parquet` gives the tables back)",
     }
     lines = ["", "## Table files", ""]

@@ -84,6 +84,9 @@ _FALLBACK = [
     "#e7ba52",
 ]
 OTHER_COLOR = "#9e9e9e"
+#: Colour of the dashboard's "all" progress bar (processed = converted + failed): a neutral
+#: dark grey, like the plot's dashed "all" line; never green, which means converted.
+ALL_COLOR = "#444444"
 BY_LABEL = {"dc": "data center", "org": "org", "job": "job"}
 
 
