@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import http.server
 import threading
+import warnings
 
 import pytest
 import requests
@@ -219,6 +221,19 @@ def test_the_lean_sender_keeps_its_connection_alive(server):
     assert answers[0].headers.get("content-type") == "application/json"  # case-insensitive
     assert lean.connections_made == 1 and srv.paths == ["/crm/v8/x?job_id=1"] * 3
     lean.close()
+
+
+def test_a_lean_sender_dropped_without_close_still_closes_its_sockets(server):
+    srv = server()
+    lean = _lean()
+    lean.get(f"http://127.0.0.1:{srv.server_port}/s?job_id=1", {}, 5.0)
+    (conn,) = lean._open
+    sock = conn.sock
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del lean, conn
+        gc.collect()
+    assert sock.fileno() == -1  # closed by the sender's finalizer, not left to the GC
 
 
 def test_the_lean_sender_reconnects_once_when_the_server_closed_the_connection(server):

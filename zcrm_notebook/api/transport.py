@@ -38,6 +38,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
@@ -612,13 +613,12 @@ class LeanSender:
         self._open: set[http.client.HTTPConnection] = set()
         self._lock = threading.Lock()
         self.connections_made = 0  # new connections (tests: keep-alive reuse)
+        # a sender dropped without close() (a client nobody closed) still closes its sockets
+        weakref.finalize(self, _close_all, self._open, self._lock)
 
     def close(self) -> None:
         """Close every kept connection (of all threads)."""
-        with self._lock:
-            conns, self._open = list(self._open), set()
-        for conn in conns:
-            conn.close()
+        _close_all(self._open, self._lock)
 
     def get(self, url: str, headers: dict[str, str], timeout: float) -> Answer:
         """``GET url`` with ``headers``; the whole call within ``timeout`` seconds.
@@ -733,6 +733,14 @@ class LeanSender:
             with self._lock:
                 self._open.discard(conn)
             conn.close()
+
+
+def _close_all(conns: set[http.client.HTTPConnection], lock: threading.Lock) -> None:
+    with lock:
+        kept = list(conns)
+        conns.clear()
+    for conn in kept:
+        conn.close()
 
 
 def _ca_bundle() -> str:
