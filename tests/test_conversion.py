@@ -89,11 +89,25 @@ def test_errors_of_every_crm_call_on_the_post(name, status, action):
 
 @pytest.mark.parametrize(
     "status, body",
-    [(200, b""), (204, b""), (202, b"<html>ok</html>"), (200, {"code": "SUCCESS"}), (200, b"{")],
+    [
+        (200, b""),
+        (204, b""),
+        (202, b"<html>ok</html>"),
+        (200, {"code": "SUCCESS"}),
+        (200, b"{"),
+        (200, {"code": "SCHEDULED", "details": {"job_id": "9" * 10240}}),  # jammed the ledger
+        (200, {"code": "SCHEDULED", "details": {"job_id": "1" * 21}}),
+        (200, {"code": "SCHEDULED", "details": {"job_id": "JOB-1"}}),
+    ],
 )
 def test_a_2xx_post_answer_that_is_not_the_documented_one_is_an_unknown_outcome(status, body):
     kind, (code, action) = outcome("mass_convert_post", status, body)
     assert action == "outcome_unknown"
+
+
+def test_a_scheduled_answer_with_a_zoho_shaped_job_id_is_taken():
+    answer = {"code": "SCHEDULED", "details": {"job_id": " " + "1" * 20}}
+    assert outcome("mass_convert_post", 200, answer) == ("value", "1" * 20)
 
 
 def test_transport_errors_never_sent_are_retried_and_after_sending_unknown_for_the_post():

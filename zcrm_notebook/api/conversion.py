@@ -74,14 +74,17 @@ RECORD_FIELDS = (
 LEAD_REASON_CODES = frozenset(c for c, r in CONVERT_ERRORS.items() if r.action == "lead_reason")
 
 
+_MAX_ID_DIGITS = 20  # the rule of job and lead input: Zoho's ids are 19 digits (a Long)
+
+
 def _text_id(value: object) -> str | None:
-    """An id as text of digits (Zoho sends strings; the SDK types them Long), else None."""
+    """An id as text of 1-20 ASCII digits (Zoho sends strings; the SDK types them Long),
+    else None: an id the input rules would refuse never reaches the ledger."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return str(value) if value >= 0 else None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return value.strip()
+    text = str(value) if isinstance(value, int) else value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= _MAX_ID_DIGITS:
+        return text
     return None
 
 
