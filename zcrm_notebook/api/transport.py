@@ -695,6 +695,7 @@ class LeanSender:
             if body is None:
                 raise _too_big(answer, self.max_body)
         except BaseException:
+            resp.close()  # its file holds the socket open after the connection's close()
             self._drop(dest)
             raise
         if resp.will_close:
