@@ -171,6 +171,25 @@ def test_a_kill_between_the_post_and_its_answer_is_recovered_on_the_next_run(sim
     assert converted_once(sim)
 
 
+def test_a_store_holding_a_job_id_over_20_digits_is_read_back_not_jammed(sim, clock, tmp_path):
+    """A store an older version wrote: a SCHEDULED answer's 10,240-digit job id in the ledger."""
+    store, orgs = tmp_path / "s.sqlite", sim_orgs(sim)
+    leads = sim.lead_ids("us-org")[:20]
+    with SnapshotStore(store) as s:
+        ledger = Ledger(s)
+        plan = plan_conversions(leads, orgs, org="us-org", ledger=ledger)
+        ledger.add_batch(plan, at=clock.time())
+        ledger.mark(1, "scheduled", durable=True, posted_at=clock.time(), job_id="9" * 10240)
+    sim.schedule("us-org", leads, lead_ids=tuple(leads), queue_delay_s=5, leads_per_s=2)
+    res = run(sim, clock, {"us-org": leads}, store=store, settle_s=120)
+    assert res.stopped_reason == "finished" and len(res.leads) == 20
+    assert res.ledger.loc[0, ["state", "error_code"]].tolist() == ["unknown", "RESPONSE_FORMAT"]
+    assert pd.isna(res.ledger.loc[0, "job_id"]) and res.leads["job_id"].str.len().max() <= 20
+    (note,) = [n for n in res.notes if "chunk 1:" in n]
+    assert "10240 digits (at most 20)" in note and len(note) < 300
+    assert res.counts["converted"] == 18 and converted_once(sim)
+
+
 def test_a_429_sends_the_same_chunk_again_later(clock):
     faults = Faults(post_script=["429", "429"], retry_after_s=3)
     with make_sim(clock, faults=faults) as sim:

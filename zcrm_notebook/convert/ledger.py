@@ -36,6 +36,8 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from ..errors import ConfigError
+from ..inputs.ids import id_problem
+from ..redact import shown
 from ..snapshots.store import SnapshotStore, columns_sql
 from .options import ConvertOptions
 from .outcomes import COLUMNS, LEAD_OUTCOME_COLUMNS, LeadOutcome, outcomes_frame
@@ -312,6 +314,33 @@ class Ledger:
                 error_message="the run ended while this POST was in flight",
             )
         return ids
+
+    def drop_bad_job_ids(self) -> list[tuple[int, str]]:
+        """Chunks whose job id breaks the job-id rule (1-20 ASCII digits; a store written
+        before the POST answer was checked) become ``unknown``: a lost answer, their leads
+        read back, the bad id dropped (kept, cut, in ``error_message``).
+
+        Returns
+        -------
+        list of (int, str)
+            The chunk ids, and why each job id was refused.
+        """
+        rows = self.store.query("SELECT chunk_id, job_id FROM chunks WHERE job_id IS NOT NULL")
+        bad = [(int(r["chunk_id"]), r["job_id"], id_problem(r["job_id"])) for r in rows]
+        out = []
+        for chunk_id, job_id, (ok, why) in bad:
+            if ok is not None and ok == job_id:
+                continue
+            why = f"job id {shown(job_id, 40)} of the POST answer: {why or 'not clean'}"
+            self.mark(
+                chunk_id,
+                "unknown",
+                job_id=None,
+                error_code="RESPONSE_FORMAT",
+                error_message=f"{why}; its leads are read back",
+            )
+            out.append((chunk_id, why))
+        return out
 
     def record_outcomes(self, chunk_id: int, rows: Iterable[LeadOutcome]) -> None:
         """Keep what was learnt about leads of a chunk (replacing earlier rows of a lead)."""

@@ -359,7 +359,7 @@ def convert_leads(
         )
         if dry_run:
             return plan
-        s.ledger.resume_interrupted()
+        s.resume()
         batch = plan.resumed_batch or s.ledger.add_batch(plan, at=s.clock(), source=source)
         keys = list(zip(plan.leads["org"], plan.leads["lead_id"]))
         return run_plan(

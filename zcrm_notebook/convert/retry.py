@@ -126,7 +126,7 @@ def retry_not_converted(
         settle_s=settle_s,
         deadline_s=deadline_s,
     ) as s:
-        s.ledger.resume_interrupted()
+        s.resume()
         wanted = list(leads) if leads is not None else list(s.ledger.latest_by_lead())
         resumed = [(c.org, lead) for c in s.scope(wanted) for lead in c.lead_ids]
         plan = plan_retry(s.ledger, wanted, options)

@@ -97,6 +97,13 @@ class Session:
         if warn:
             warnings.warn(text, DataQualityWarning, stacklevel=3)
 
+    def resume(self) -> None:
+        """Make the ledger fit to resume: chunks a run left mid-POST, and chunks holding a
+        job id that breaks the job-id rule, become ``unknown`` (each bad one noted)."""
+        self.ledger.resume_interrupted()
+        for chunk_id, why in self.ledger.drop_bad_job_ids():
+            self.note(f"chunk {chunk_id}: {why}; taken as a lost answer, its leads read back")
+
     def request_stop(self) -> None:
         """End the run between two answers (thread-safe)."""
         self.stop.set()
