@@ -174,7 +174,7 @@ def test_a_lead_in_an_open_job_is_refused_and_the_dry_run_sends_nothing(tmp_path
     done = cli(*other, "--out", "o2", *FAST, cwd=tmp_path, timeout=60)
     assert done.returncode == 1 and "2 bad rows" in done.stderr and "in an open job" in done.stderr
     dry = cli(*other, "--out", "o2", "--dry-run", "--force", cwd=tmp_path, timeout=60)
-    assert dry.returncode == 0 and "2 leads -> 1 mass-convert jobs" in dry.stdout
+    assert dry.returncode == 0 and "2 leads -> 1 mass-convert job of 2 leads" in dry.stdout
     assert "nothing was sent" in dry.stdout
     assert quiet_sim.stats.schedule_requests.total() == posts
 

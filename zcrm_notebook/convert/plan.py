@@ -225,13 +225,11 @@ class ConversionPlan:
                 "running it again resumes it and schedules nothing new"
             )
             return head
-        sizes = [len(c.leads) for c in self.chunks]
-        lines = [
-            f"{n:,} leads -> {len(self.chunks):,} mass-convert jobs"
-            + (f" of {min(sizes)}-{max(sizes)} leads" if sizes else ""),
-        ]
+        lines = [f"{_n(n, 'lead')} -> {jobs_text(self.chunks)}"]
         for org, group in self.frame().groupby("org", sort=True):
-            lines.append(f"  {org}: {len(group)} jobs, {int(group['leads'].sum()):,} leads")
+            lines.append(
+                f"  {org}: {_n(len(group), 'job')}, {_n(int(group['leads'].sum()), 'lead')}"
+            )
         if len(self.skipped):
             why = self.skipped["why"].value_counts()
             lines.append("  left out: " + ", ".join(f"{v:,} {k}" for k, v in why.items()))
@@ -243,6 +241,19 @@ class ConversionPlan:
             f"<ConversionPlan {len(self.leads)} leads, {len(self.chunks)} jobs, "
             f"{self.estimate.total_credits} credits estimated>"
         )
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def jobs_text(chunks: Sequence[PlannedChunk]) -> str:
+    """``"8 mass-convert jobs of 30 leads each"`` (or ``"of 20-50 leads"``)."""
+    sizes = [len(c.leads) for c in chunks]
+    text = _n(len(chunks), "mass-convert job")
+    if sizes and min(sizes) == max(sizes):
+        return f"{text} of {_n(sizes[0], 'lead')}" + (" each" if len(sizes) > 1 else "")
+    return f"{text} of {min(sizes)}-{max(sizes)} leads" if sizes else text
 
 
 def _lead_options(
