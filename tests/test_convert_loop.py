@@ -296,6 +296,21 @@ def test_retry_plans_not_converted_leads_again_with_their_lineage(sim, clock, tm
     assert chunk["attempt"] == 2 and chunk["batch_id"] == 2
 
 
+def test_the_same_retry_command_again_resumes_its_round_and_sends_nothing(sim, clock, tmp_path):
+    store, leads = tmp_path / "s.sqlite", {"us-org": sim.lead_ids("us-org")}
+    first = run(sim, clock, leads, store=store, retry_not_converted=True)
+    assert first.ledger["attempt"].max() == 2 and first.counts["not_converted"] > 0
+    posts = sim.stats.schedule_requests.total()
+    again = run(sim, clock, leads, store=store, retry_not_converted=True)
+    assert sim.stats.schedule_requests.total() == posts  # no attempt 3
+    assert again.ledger["attempt"].max() == 2 and again.leads.equals(first.leads)
+    more = run(sim, clock, leads, store=store, retry_not_converted=2)  # asked for: round 2
+    assert sim.stats.schedule_requests.total() > posts and more.ledger["attempt"].max() == 3
+    posts = sim.stats.schedule_requests.total()
+    run(sim, clock, leads, store=store, retry_not_converted=2)
+    assert sim.stats.schedule_requests.total() == posts
+
+
 def test_a_deleted_lead_is_reported_deleted(sim, clock, tmp_path):
     store, leads = tmp_path / "s.sqlite", sim.lead_ids("eu-org")[:5]
     plan = plan_conversions(leads, sim_orgs(sim), org="eu-org")

@@ -59,8 +59,14 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     p.add_argument("--assign-to", metavar="ID", help="user id the converted records go to")
     p.add_argument(
         "--retry-not-converted",
-        action="store_true",
-        help="after the run, schedule the leads not converted once more (attempt + 1)",
+        type=COUNT,
+        nargs="?",
+        const=1,
+        default=0,
+        metavar="ROUNDS",
+        help="after the run, schedule the leads not converted again (attempt + 1), ROUNDS "
+        "rounds in all (1). The same command run again resumes those rounds and sends "
+        "nothing twice; to retry once more, give a higher ROUNDS (e.g. 2)",
     )
     p.add_argument(
         "--diagnose",

@@ -219,12 +219,12 @@ class Ledger:
 
     # -- batches and chunks -------------------------------------------------------------
 
-    def batch_for(self, fingerprint: str) -> int | None:
-        """The batch of an input with this fingerprint, if one was converted."""
+    def batch_for(self, fingerprint: str, kind: str = "input") -> int | None:
+        """The batch of this ``kind`` (``input``, ``retry``) with this fingerprint, if any."""
         rows = self.store.query(
-            "SELECT batch_id FROM batches WHERE fingerprint = ? AND kind = 'input' "
+            "SELECT batch_id FROM batches WHERE fingerprint = ? AND kind = ? "
             "ORDER BY batch_id DESC LIMIT 1",
-            (fingerprint,),
+            (fingerprint, kind),
         )
         return int(rows[0]["batch_id"]) if rows else None
 

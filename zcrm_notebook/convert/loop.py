@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -30,7 +30,7 @@ from .options import ConvertOptions
 from .outcomes import LeadOutcome, outcomes_frame
 from .plan import ConversionPlan, plan_conversions
 from .reconcile import reconcile_finished, recover_unknown
-from .retry import plan_retry
+from .retry import plan_retry, retry_round_key
 from .send import send_intents
 from .session import SETTLE_S, Key, Session, open_session
 from .watch import watch_chunks
@@ -179,9 +179,13 @@ def run_plan(
 ) -> ConversionResult:
     """Drive ``keys``' chunks, retry and diagnose as asked, and gather the result."""
     reason = drive(session, keys, progress=progress, on_snapshot=on_snapshot)
-    for _ in range(retry_rounds):
-        again = plan_retry(session.ledger, keys)
-        if reason != "finished" or not again.chunks:
+    for round_no in range(1, retry_rounds + 1):
+        if reason != "finished":
+            break
+        again = next_retry(session, keys, batch, round_no)
+        if again is None:
+            continue  # made by an earlier run of the same command: resumed by drive above
+        if not again.chunks:
             break
         session.ledger.add_batch(again, at=session.clock(), kind="retry")
         reason = drive(session, keys, progress=progress, on_snapshot=on_snapshot)
@@ -196,6 +200,18 @@ def run_plan(
             "please report this line"
         )
     return _result(session, plan, keys, batch, reason)
+
+
+def next_retry(
+    session: Session, keys: Sequence[Key], batch: int | None, round_no: int
+) -> ConversionPlan | None:
+    """Retry round ``round_no`` of input ``batch``: None when the ledger has it already
+    (a rerun of the same command), else its plan (no chunks: no lead to retry)."""
+    key = retry_round_key(batch, round_no) if batch is not None else None
+    if key is not None and session.ledger.batch_for(key, kind="retry") is not None:
+        return None
+    again = plan_retry(session.ledger, keys)
+    return again if key is None else replace(again, fingerprint=key)
 
 
 def _result(
@@ -301,8 +317,11 @@ def convert_leads(
         Schedule leads that are in an open job of the ledger anyway.
     max_credits : int, optional
         Refuse (before any POST) a plan whose estimated credits exceed it.
-    retry_not_converted : bool, default False
-        After the run, plan the ``not_converted`` leads again once (attempt + 1).
+    retry_not_converted : bool or int, default False
+        Retry rounds of this input (True: 1): after the run, the ``not_converted`` leads
+        are planned again (attempt + 1), as many rounds as given in all. A round is made
+        once: running the same input again with the same value resumes it and sends
+        nothing new; a higher value (2, 3...) makes the further rounds.
     diagnose_credits : int, default 0
         Credits (5 a lead) the single convert may spend on ``not_converted`` leads to get
         Zoho's reason. It converts a lead when it can.

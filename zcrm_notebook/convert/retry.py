@@ -21,7 +21,13 @@ from .options import ConvertOptions
 from .plan import ConversionPlan, PlannedLead, chunk_leads, estimate
 from .session import SETTLE_S, Key
 
-__all__ = ["plan_retry", "retry_not_converted"]
+__all__ = ["plan_retry", "retry_not_converted", "retry_round_key"]
+
+
+def retry_round_key(batch_id: int, round_no: int) -> str:
+    """The fingerprint of retry round ``round_no`` (1, 2...) of input batch ``batch_id``:
+    the same command run again finds the round it made and does not make it twice."""
+    return f"retry of batch {batch_id}, round {round_no}"
 
 
 def plan_retry(
