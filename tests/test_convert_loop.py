@@ -311,6 +311,27 @@ def test_the_same_retry_command_again_resumes_its_round_and_sends_nothing(sim, c
     assert sim.stats.schedule_requests.total() == posts
 
 
+def test_the_dry_run_of_a_done_input_shows_the_retry_and_diagnosis_the_run_would_do(
+    sim, clock, tmp_path
+):
+    store, leads = tmp_path / "s.sqlite", {"us-org": sim.lead_ids("us-org")}
+    first = run(sim, clock, leads, store=store)
+    failed = int(first.counts["not_converted"])
+    posts = sim.stats.schedule_requests.total()
+    dry = run(sim, clock, leads, store=store, dry_run=True, retry_not_converted=True)
+    text = dry.describe()
+    assert "schedules nothing new" not in text and dry.retry is not None
+    assert f"retry round 1: {failed} leads not converted -> 1 mass-convert job of {failed}" in text
+    assert dry.estimate.calls["post"] == 1 and sim.stats.schedule_requests.total() == posts
+    real = run(sim, clock, leads, store=store, retry_not_converted=True)
+    assert sim.stats.schedule_requests.total() == posts + dry.estimate.calls["post"]
+    left = int(real.counts["not_converted"])
+    diag = run(sim, clock, leads, store=store, dry_run=True, diagnose_credits=20).describe()
+    assert f"convert {min(left, 4) * 5}" in diag and "the diagnosis: up to 20 credits" in diag
+    nothing = run(sim, clock, leads, store=store, dry_run=True, retry_not_converted=True)
+    assert nothing.describe().endswith("schedules nothing new")  # the round is made already
+
+
 def test_a_deleted_lead_is_reported_deleted(sim, clock, tmp_path):
     store, leads = tmp_path / "s.sqlite", sim.lead_ids("eu-org")[:5]
     plan = plan_conversions(leads, sim_orgs(sim), org="eu-org")

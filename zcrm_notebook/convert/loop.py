@@ -24,11 +24,11 @@ import pandas as pd
 from ..auth.credentials import OrgCredentials
 from ..poll.policy import PollPolicy
 from ..snapshots.frame import empty_snapshots, to_frame
-from .diagnose import diagnose_leads
+from .diagnose import diagnosable, diagnose_leads
 from .ledger import Chunk
 from .options import ConvertOptions
 from .outcomes import LeadOutcome, outcomes_frame
-from .plan import ConversionPlan, plan_conversions
+from .plan import CREDITS, ConversionPlan, Estimate, plan_conversions
 from .reconcile import reconcile_finished, recover_unknown
 from .retry import plan_retry, retry_round_key
 from .send import send_intents
@@ -214,6 +214,48 @@ def next_retry(
     return again if key is None else replace(again, fingerprint=key)
 
 
+def preview(
+    session: Session, plan: ConversionPlan, retry_rounds: int, diagnose_credits: int
+) -> ConversionPlan:
+    """The dry run: ``plan`` with what the run would also do on this ledger (resume open
+    chunks, a retry round, the diagnosis) in its ``then``, ``retry`` and ``estimate``."""
+    keys = list(zip(plan.leads["org"], plan.leads["lead_id"]))
+    open_chunks = session.scope(keys) if plan.resumed_batch is not None else []
+    then, retry, round_no = [], None, 0
+    if open_chunks:
+        then.append(f"resumes {len(open_chunks):,} open chunk(s) of this input")
+    if retry_rounds and (plan.resumed_batch is None or open_chunks):
+        then.append(
+            f"then up to {retry_rounds} retry round(s) of the leads not converted when the "
+            "jobs end (how many is known then: not in the estimate)"
+        )
+    elif retry_rounds:
+        for round_no in range(1, retry_rounds + 1):
+            again = next_retry(session, keys, plan.resumed_batch, round_no)
+            if again is not None:
+                retry = again if again.chunks else None
+                break
+    estimate = plan.estimate + (retry.estimate if retry is not None else _none())
+    if diagnose_credits and plan.resumed_batch is not None:
+        # the fresh plan's estimate has the diagnosis already; a resumed one: these leads
+        candidates = {k for k, _ in diagnosable(session, keys)}
+        candidates |= {(c.org, x) for c in open_chunks for x in c.lead_ids}
+        calls = min(len(candidates), max(0, diagnose_credits) // CREDITS["convert"])
+        estimate = estimate + Estimate(
+            0, 0, {"convert": calls}, {"convert": calls * CREDITS["convert"]}
+        )
+    if diagnose_credits:
+        then.append(
+            f"then the diagnosis: up to {diagnose_credits:,} credits of single-lead converts "
+            "(it converts a lead when it can)"
+        )
+    return replace(plan, retry=retry, retry_round=round_no, then=then, estimate=estimate)
+
+
+def _none() -> Estimate:
+    return Estimate(0, 0, {}, {})
+
+
 def _result(
     session: Session, plan: ConversionPlan, keys: Sequence[Key], batch: int | None, reason: str
 ) -> ConversionResult:
@@ -377,7 +419,7 @@ def convert_leads(
             diagnose_credits=diagnose_credits,
         )
         if dry_run:
-            return plan
+            return preview(s, plan, int(retry_not_converted), diagnose_credits)
         s.resume()
         batch = plan.resumed_batch or s.ledger.add_batch(plan, at=s.clock(), source=source)
         keys = list(zip(plan.leads["org"], plan.leads["lead_id"]))
