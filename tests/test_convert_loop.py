@@ -146,6 +146,14 @@ def test_a_500_is_an_unknown_outcome_read_back_before_anything_is_sent_again(clo
         assert res.counts["converted"] == 9 and len(res.leads) == 10
 
 
+def test_waiting_for_a_lost_post_to_settle_stops_at_the_deadline(clock):
+    with make_sim(clock, faults=Faults(post_script=["500"])) as sim:
+        start = clock.time()
+        res = run(sim, clock, {"eu-org": sim.lead_ids("eu-org")[:3]}, deadline_s=10)
+        assert res.stopped_reason == "deadline" and set(res.leads["outcome"]) == {"unknown"}
+        assert clock.time() - start <= 10 + 1  # not the next 60 s slice of the 1800 s wait
+
+
 def test_a_kill_between_the_post_and_its_answer_is_recovered_on_the_next_run(sim, clock, tmp_path):
     """What a kill -9 leaves: the chunk committed `sending`, the job made by Zoho."""
     store, orgs = tmp_path / "s.sqlite", sim_orgs(sim)

@@ -163,7 +163,8 @@ def _wait_until(session: Session, wake: float) -> None:
     if left > 0:
         log.info("waiting %.0f s for a lost POST's job to settle", left)
     while not session.over() and session.clock() < wake:
-        session.sleep(min(wake - session.clock(), 60.0))
+        left = session.time_left()  # the deadline cuts the wait short
+        session.sleep(min(wake - session.clock(), 60.0, *([left] if left is not None else [])))
 
 
 def run_plan(
