@@ -179,6 +179,22 @@ def test_a_lead_in_an_open_job_is_refused_and_the_dry_run_sends_nothing(tmp_path
     assert quiet_sim.stats.schedule_requests.total() == posts
 
 
+@pytest.mark.parametrize("case", ["unknown", "not_scheduled"])
+def test_a_run_where_no_job_answered_exits_1(tmp_path, case):
+    faults = Faults(post_script=["500"] * 5) if case == "unknown" else None
+    clock = SimClock(speed=50.0)
+    with default_scenario(n_jobs=1, n_leads=5, dcs=("us",), clock=clock, faults=faults) as sim:
+        sim.write_config(tmp_path / "sim.toml")
+        sim.write_leads_csv(tmp_path / "leads.csv")
+        if case == "not_scheduled":  # ids Zoho does not have: the POST is refused
+            (tmp_path / "leads.csv").write_text("lead_id,org\n1,us-org\n2,us-org\n")
+        done = cli("convert", "leads.csv", "--config", "sim.toml", "--store", "run.sqlite",
+                   "--out", "out", "--deadline", "3", *FAST, cwd=tmp_path, timeout=60)  # fmt: skip
+    leads = read_lead_outcomes(tmp_path / "out" / "leads.csv")  # written all the same
+    assert set(leads["outcome"]) == {case}
+    assert done.returncode == 1 and "no job answered" in done.stderr, done.stderr[-2000:]
+
+
 def test_diagnose_and_retry_options(tmp_path, quiet_sim):
     deal = ["--deal-name", "Renewal", "--deal-stage", "Qualification", "--closing-date",
             "2026-03-31"]  # fmt: skip

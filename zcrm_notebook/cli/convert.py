@@ -5,7 +5,8 @@ ledger before sending, schedules, watches the jobs, reads the leads back and wri
 ``DIR/leads.csv`` (one row per lead: its outcome, the contact / account / deal it became),
 ``DIR/snapshots.csv`` and the report (``DIR/report/``). Run the same command again and it
 resumes: nothing is scheduled twice. Exit codes: 0 every lead accounted for (or the
-deadline stopped watching), 1 an error or chunks left open, 130/143 interrupted.
+deadline stopped watching), 1 an error, chunks left open, or no job answered (every lead
+``unknown`` or ``not_scheduled``: no lead got into a job), 130/143 interrupted.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
         parents=parents,
         help="convert the leads of a CSV (mass convert) and report each lead's outcome",
         description="Convert leads with Zoho's mass convert: plan, schedule, watch, read "
-        "back, report. Running it again with the same leads and store resumes.",
+        "back, report. Running it again with the same leads and store resumes. Exit 1 on an "
+        "error, chunks left open, or when no job answered (every lead unknown or not "
+        "scheduled).",
     )
     p.add_argument(
         "leads",
@@ -146,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 _FILES = ("leads.csv", "snapshots.csv")
+_NO_JOB = {"unknown", "not_scheduled"}  # outcomes of leads that got into no job
 
 
 def _finish(result, out: Path, store: str | None) -> int:
@@ -169,6 +173,13 @@ def _finish(result, out: Path, store: str | None) -> int:
         return 128 + int(result.signal)
     if reason in ("end_run", "incomplete"):
         print(f"error: the run ended {reason}; see the notes above", file=sys.stderr)
+        return EXIT_ERROR
+    if set(result.leads["outcome"].astype(str)) <= _NO_JOB:
+        print(
+            "error: no job answered: every lead is unknown or not scheduled (leads.csv's "
+            "error_code and reason say why); run the same command again to resume",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     if reason == "deadline":
         print("stopped at the deadline: run the same command again to resume", file=sys.stderr)
