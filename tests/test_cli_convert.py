@@ -195,6 +195,23 @@ def test_a_run_where_no_job_answered_exits_1(tmp_path, case):
     assert done.returncode == 1 and "no job answered" in done.stderr, done.stderr[-2000:]
 
 
+def test_a_count_mismatch_is_said_once(tmp_path, quiet_sim, monkeypatch, capsys, caplog):
+    from dataclasses import replace
+
+    from zcrm_notebook.cli.entry import main
+    from zcrm_notebook.convert import watch
+
+    real = watch.last_snapshots
+    lying = lambda snaps: {j: replace(s, converted_count=0) for j, s in real(snaps).items()}  # noqa: E731
+    monkeypatch.setattr(watch, "last_snapshots", lying)  # every job says Converted_Count 0
+    monkeypatch.chdir(tmp_path)
+    code = main(["convert", "leads.csv", "--config", "sim.toml", "--out", "out", *FAST])
+    err = capsys.readouterr().err
+    assert code == 0 and err.count("last Converted_Count is 0") == 1, err
+    assert "warning: job " in err and "note: job " not in err
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and "Converted" in r.msg]
+
+
 def test_diagnose_and_retry_options(tmp_path, quiet_sim):
     deal = ["--deal-name", "Renewal", "--deal-stage", "Qualification", "--closing-date",
             "2026-03-31"]  # fmt: skip

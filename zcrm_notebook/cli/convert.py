@@ -165,7 +165,8 @@ def _finish(result, out: Path, store: str | None) -> int:
     print(f"\n{result.summary()}")
     print(f"lead outcomes -> {out / 'leads.csv'}; snapshots, report -> {out}")
     for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+        if note not in result.warned:  # a warning was printed when it happened
+            print(f"note: {note}", file=sys.stderr)
     reason = result.stopped_reason
     if result.signal is not None:
         how = "run the same command again to resume" if store else "add --store to resume"

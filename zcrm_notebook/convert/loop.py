@@ -67,6 +67,10 @@ class ConversionResult:
         ``incomplete`` (jobs left open: an org ended, reads failed; run again).
     notes : list of str
         What the run reported (count mismatches, orgs ended, interruptions).
+    signal : int or None
+        The signal that stopped the run, if one did.
+    warned : list of str
+        The notes also issued as a DataQualityWarning (count mismatches).
     """
 
     leads: pd.DataFrame
@@ -78,6 +82,7 @@ class ConversionResult:
     stopped_reason: str
     notes: list[str] = field(default_factory=list)
     signal: int | None = None
+    warned: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> pd.Series:
@@ -279,6 +284,7 @@ def _result(
         stopped_reason=reason,
         notes=list(session.notes),
         signal=session.signal,
+        warned=list(session.warned),
     )
 
 
