@@ -340,6 +340,23 @@ def test_the_dry_run_of_a_done_input_shows_the_retry_and_diagnosis_the_run_would
     assert nothing.describe().endswith("schedules nothing new")  # the round is made already
 
 
+def test_a_diagnosed_reason_is_carried_to_the_leads_later_attempts(sim, clock, tmp_path):
+    store, leads = tmp_path / "s.sqlite", {"us-org": sim.lead_ids("us-org")}
+    first = run(sim, clock, leads, store=store, diagnose_credits=100)
+    why = first.leads.dropna(subset=["error_code"]).set_index("lead_id")
+    kept = why[why["error_code"].isin(["DUPLICATE_DATA", "NOT_APPROVED"])]
+    assert len(kept) and set(kept["outcome"]) == {"not_converted"}
+    again = run(sim, clock, leads, store=store, retry_not_converted=True)
+    rows = again.leads.set_index("lead_id").loc[kept.index]
+    assert (rows["attempt"] == 2).all() and set(rows["outcome"]) == {"not_converted"}
+    assert rows["error_code"].tolist() == kept["error_code"].tolist()
+    assert all(r.endswith("(attempt 1)") for r in rows["reason"])
+    from zcrm_notebook.convert.ledger import load_lead_outcomes
+
+    stored = load_lead_outcomes(store).set_index("lead_id").loc[kept.index]
+    assert stored["error_code"].tolist() == kept["error_code"].tolist()  # the store's view too
+
+
 def test_a_deleted_lead_is_reported_deleted(sim, clock, tmp_path):
     store, leads = tmp_path / "s.sqlite", sim.lead_ids("eu-org")[:5]
     plan = plan_conversions(leads, sim_orgs(sim), org="eu-org")

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -435,8 +435,34 @@ class Ledger:
             chunk = status[key].chunk
             if chunk.chunk_id not in stored:
                 stored[chunk.chunk_id] = self.stored_outcomes(chunk.chunk_id)
-            rows.append(outcome_of(chunk, key[1], stored[chunk.chunk_id].get(key[1])))
+            row = outcome_of(chunk, key[1], stored[chunk.chunk_id].get(key[1]))
+            rows.append(self._carry_reason(row, chunk, stored))
         return rows
+
+    def _carry_reason(
+        self, row: LeadOutcome, chunk: Chunk, stored: dict[int, dict[str, LeadOutcome]]
+    ) -> LeadOutcome:
+        """A ``not_converted`` lead without a reason gets the last one an earlier attempt
+        learnt (the diagnosis' code and message), marked with that attempt."""
+        if row.outcome != "not_converted" or row.error_code or row.reason:
+            return row
+        lead = next((x for x in chunk.leads if x.lead_id == row.lead_id), None)
+        parent = lead.parent_chunk if lead is not None else None
+        seen: set[int] = set()
+        while parent is not None and parent not in seen:
+            seen.add(parent)
+            if parent not in stored:
+                stored[parent] = self.stored_outcomes(parent)
+            earlier = stored[parent].get(row.lead_id)
+            if earlier is not None and (earlier.error_code or earlier.reason):
+                why = f"{earlier.reason or earlier.error_code} (attempt {earlier.attempt})"
+                return replace(row, error_code=earlier.error_code, reason=why)
+            rows = self.store.query(
+                "SELECT parent_chunk FROM chunk_leads WHERE chunk_id = ? AND lead_id = ?",
+                (parent, row.lead_id),
+            )
+            parent = rows[0]["parent_chunk"] if rows else None
+        return row
 
     def outcome_frame(self, keys: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
         """:meth:`outcomes` as the lead outcome DataFrame
