@@ -222,6 +222,7 @@ def test_diagnose_and_retry_options(tmp_path, quiet_sim):
     leads = read_lead_outcomes(tmp_path / "out" / "leads.csv")
     assert (leads.query("outcome == 'converted'")["deal_id"].notna()).all()
     assert set(leads.query("outcome == 'not_converted'")["attempt"]) == {2}  # retried once
+    assert "not converted" in done.stdout and "not_converted" not in done.stdout  # words
     assert leads["error_code"].notna().sum() == 1  # 5 credits: one single convert
     assert quiet_sim.stats.convert_requests.total() == 1
     with warnings.catch_warnings():

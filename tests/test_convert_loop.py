@@ -5,6 +5,7 @@ blindly, refusals before any POST, diagnosis and retries."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -271,8 +272,12 @@ def test_the_same_input_resumes_what_a_deadline_left_open(sim, clock, tmp_path):
     first = run(sim, clock, leads, store=store, deadline_s=1.0)
     assert first.stopped_reason == "deadline" and set(first.leads["outcome"]) == {"pending"}
     posts = sim.stats.schedule_requests.total()
+    assert "stopped at the deadline (run the same command" in first.summary()
+    stopped = replace(first, stopped_reason="stopped").summary()
+    assert "stopped on request (Ctrl-C, SIGTERM or stop)" in stopped and "stopped: " not in stopped
     second = run(sim, clock, leads, store=store)
     assert second.stopped_reason == "finished" and sim.stats.schedule_requests.total() == posts
+    assert "not converted" in second.summary() and "not_converted" not in second.summary()
     assert second.counts["pending"] == 0 and converted_once(sim)
 
 

@@ -190,4 +190,5 @@ def _finish(result, out: Path, store: str | None) -> int:
 def _print_table(result) -> None:
     """Leads per org and outcome (the outcomes with leads only)."""
     table = result.leads.groupby(["org", "outcome"], observed=True).size().unstack(fill_value=0)
+    table.columns = [str(c).replace("_", " ") for c in table.columns]
     print(table.to_string())

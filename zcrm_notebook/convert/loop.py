@@ -93,7 +93,7 @@ class ConversionResult:
         """One line per outcome with leads, then the calls and credits of the run."""
         lines = [
             f"{len(self.leads):,} leads: "
-            + ", ".join(f"{n:,} {name}" for name, n in self.counts.items() if n)
+            + ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in self.counts.items() if n)
         ]
         by_kind = self.stats.groupby("kind")[["calls", "credits"]].sum()
         spent = ", ".join(f"{k} {int(r.calls)}" for k, r in by_kind.iterrows())
@@ -102,11 +102,20 @@ class ConversionResult:
             f"credits: {int(by_kind['credits'].sum()) if len(by_kind) else 0}"
         )
         if self.stopped_reason != "finished":
-            lines.append(f"stopped: {self.stopped_reason} (run the same command to resume)")
+            why = _STOPPED.get(self.stopped_reason, self.stopped_reason)
+            lines.append(f"stopped {why} (run the same command to resume)")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"<ConversionResult {self.stopped_reason}: {self.summary().splitlines()[0]}>"
+
+
+_STOPPED = {  # the words of ConversionResult.stopped_reason in the summary
+    "deadline": "at the deadline",
+    "stopped": "on request (Ctrl-C, SIGTERM or stop)",
+    "end_run": "by a refusal Zoho should never give (see the notes)",
+    "incomplete": "with chunks left open (see the notes)",
+}
 
 
 def _signature(session: Session, keys: Sequence[Key]) -> tuple:
