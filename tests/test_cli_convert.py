@@ -149,7 +149,12 @@ def quiet_sim(tmp_path):
             [],
             "line 2: '3652397000009851001': unknown org",
         ),
-        (None, ["--max-credits", "5"], "exceed --max-credits 5"),
+        (
+            None,
+            ["--max-credits", "5"],
+            "exceed max_credits 5; convert fewer leads at a time or raise the limit "
+            "(command line: --max-credits)",
+        ),
         (None, ["--closing-date", "31/03"], "a deal needs Deal_Name, Stage, Closing_Date"),
     ],
 )

@@ -243,7 +243,7 @@ def test_options_zoho_refuses_reject_the_orgs_other_chunks_unsent(clock):
     [
         (["3652397000009851001", "12.5"], {}, "row 2: '12.5'"),
         ({"mars-org": ["3652397000009851001"]}, {}, "unknown org 'mars-org'"),
-        (None, {"max_credits": 3}, "exceed --max-credits 3"),
+        (None, {"max_credits": 3}, "exceed max_credits 3"),
     ],
 )
 def test_bad_input_is_refused_before_any_post(sim, clock, leads, kwargs, match):

@@ -157,7 +157,9 @@ def test_a_plan_splits_per_org_and_options_and_estimates_calls_and_credits(orgs)
 
 
 def test_a_plan_above_max_credits_is_refused_before_anything(orgs):
-    with pytest.raises(ConfigError, match="exceed --max-credits 5"):
+    with pytest.raises(
+        ConfigError, match=r"exceed max_credits 5; .*\(command line: --max-credits\)$"
+    ):
         plan_conversions(ids(200), orgs, org="us-org", max_credits=5)
 
 

@@ -75,6 +75,15 @@ def test_a_lead_id_with_a_leading_zero_is_refused_naming_its_line(orgs, tmp_path
     assert clean_leads(["0", "7"], orgs, org="us-org")["lead_id"].tolist() == ["0", "7"]
 
 
+def test_python_api_errors_name_the_argument_and_the_flag_only_as_command_line(orgs):
+    table = pd.DataFrame({"lead_id": [LEAD], "org": ["us-org"]})
+    with pytest.raises(ConfigError) as err:
+        clean_leads(table, orgs, org="us-org")
+    text = str(err.value)
+    assert text.startswith("org='us-org' conflicts with the table's org column; drop one")
+    assert text.endswith("(command line: --org)") and text.count("--org") == 1
+
+
 def test_duplicates_are_dropped_with_a_warning_and_overrides_kept(orgs):
     table = pd.DataFrame(
         {

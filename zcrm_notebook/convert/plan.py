@@ -380,8 +380,9 @@ def plan_conversions(
     )
     if max_credits is not None and plan.estimate.total_credits > max_credits:
         raise ConfigError(
-            f"the plan's estimated {plan.estimate.text()} exceed --max-credits "
-            f"{max_credits:,}; convert fewer leads at a time or raise the limit"
+            f"the plan's estimated {plan.estimate.text()} exceed max_credits "
+            f"{max_credits:,}; convert fewer leads at a time or raise the limit "
+            "(command line: --max-credits)"
         )
     return plan
 
@@ -416,7 +417,8 @@ def _decide(
     if refused:
         rule = (
             "a lead in an open job of the ledger is not scheduled again; run the original "
-            "input again to resume it, or --force to schedule these anyway"
+            "input again to resume it, or force=True to schedule these anyway (command "
+            "line: --force)"
         )
         raise LeadInputError(bad_rows_message(refused, "lead", rule), refused)
     return planned, skipped
