@@ -217,6 +217,15 @@ def test_a_count_mismatch_is_said_once(tmp_path, quiet_sim, monkeypatch, capsys,
     assert not [r for r in caplog.records if r.levelname == "WARNING" and "Converted" in r.msg]
 
 
+def test_a_dry_run_or_a_refused_plan_makes_no_file(tmp_path, quiet_sim):
+    base = ["convert", "leads.csv", "--config", "sim.toml", "--store", "new.sqlite"]
+    dry = cli(*base, "--out", "out/dry", "--dry-run", cwd=tmp_path, timeout=60)
+    assert dry.returncode == 0 and "nothing was sent" in dry.stdout, dry.stderr
+    refused = cli(*base, "--out", "out/big", "--max-credits", "1", cwd=tmp_path, timeout=60)
+    assert refused.returncode == 1 and "max_credits 1" in refused.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv", "sim.toml"]
+
+
 def test_diagnose_and_retry_options(tmp_path, quiet_sim):
     deal = ["--deal-name", "Renewal", "--deal-stage", "Qualification", "--closing-date",
             "2026-03-31"]  # fmt: skip

@@ -136,8 +136,9 @@ def check_out_file(value: str, option: str = "--out", *, not_same_as: str | None
     return path
 
 
-def check_out_dir(value: str, option: str = "--out") -> Path:
-    """A folder for ``option`` (created if missing).
+def check_out_dir(value: str, option: str = "--out", *, create: bool = True) -> Path:
+    """A folder for ``option`` (created if missing, unless ``create`` is False: then only
+    checked, for a caller that makes it later or never, like a dry run).
 
     Raises
     ------
@@ -147,6 +148,11 @@ def check_out_dir(value: str, option: str = "--out") -> Path:
     path = Path(value)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{option} {value!r} is a file; give a folder")
+    if not create:
+        parent = next((p for p in path.absolute().parents if p.exists()), Path("/"))
+        if not path.exists() and not (parent.is_dir() and os.access(parent, os.W_OK)):
+            raise ConfigError(f"{option} {value!r} cannot be created: Permission denied")
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

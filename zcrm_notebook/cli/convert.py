@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from ..convert.loop import SETTLE_S, convert_leads
     from ..convert.plan import ConversionPlan
 
-    out = check_out_dir(args.out)
+    out = check_out_dir(args.out, create=False)  # made when there is something to write
     if args.store:
         check_out_file(args.store, "--store", not_same_as=args.leads)
     if Path(args.leads).resolve().parent == out.resolve() and Path(args.leads).name in _FILES:
@@ -158,6 +158,7 @@ def _finish(result, out: Path, store: str | None) -> int:
     from ..snapshots.csvfile import write_snapshots_csv
     from ..viz.report import export_report
 
+    out = check_out_dir(str(out))
     write_lead_outcomes_csv(result.leads, out / "leads.csv")
     write_snapshots_csv(result.snapshots, out / "snapshots.csv")
     export_report(result.snapshots, out / "report", leads=result.leads)

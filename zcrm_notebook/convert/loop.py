@@ -18,10 +18,12 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pandas as pd
 
 from ..auth.credentials import OrgCredentials
+from ..inputs.orgs import load_orgs
 from ..poll.policy import PollPolicy
 from ..snapshots.frame import empty_snapshots, to_frame
 from .diagnose import diagnosable, diagnose_leads
@@ -177,8 +179,9 @@ def _wait_until(session: Session, wake: float) -> None:
     if left > 0:
         log.info("waiting %.0f s for a lost POST's job to settle", left)
     while not session.over() and session.clock() < wake:
-        left = session.time_left()  # the deadline cuts the wait short
-        session.sleep(min(wake - session.clock(), 60.0, *([left] if left is not None else [])))
+        to_deadline = session.time_left()  # the deadline cuts the wait short
+        cap = 60.0 if to_deadline is None else min(60.0, to_deadline)
+        session.sleep(min(wake - session.clock(), cap))
 
 
 def run_plan(
@@ -412,28 +415,26 @@ def convert_leads(
         Before any POST: no org configured, the store held by another run, options the
         org's API version lacks, an estimate above ``max_credits``.
     """
-    if dry_run and isinstance(store, (str, os.PathLike)) and not os.path.exists(store):
+    new_file = isinstance(store, (str, os.PathLike)) and not os.path.exists(store)
+    if dry_run and new_file:
         store = None  # a dry run creates no file
+    orgs = dict(orgs) if orgs is not None else load_orgs(config)
+    kw: dict[str, Any] = dict(org=org, options=options, force=force, max_credits=max_credits)
+    kw["diagnose_credits"] = diagnose_credits
+    # a new store: its empty ledger changes nothing, so the input is checked before the
+    # file is made (a refused plan leaves no file behind)
+    plan = plan_conversions(leads, orgs, **kw) if new_file or store is None else None
     with open_session(
         store,
         orgs,
-        config=config,
         policy=policy,
         clock=clock,
         sleep=sleep,
         settle_s=settle_s,
         deadline_s=deadline_s,
     ) as s:
-        plan = plan_conversions(
-            leads,
-            s.orgs,
-            org=org,
-            options=options,
-            ledger=s.ledger,
-            force=force,
-            max_credits=max_credits,
-            diagnose_credits=diagnose_credits,
-        )
+        if plan is None:
+            plan = plan_conversions(leads, s.orgs, ledger=s.ledger, **kw)
         if dry_run:
             return preview(s, plan, int(retry_not_converted), diagnose_credits)
         s.resume()
