@@ -217,6 +217,13 @@ def test_a_count_mismatch_is_said_once(tmp_path, quiet_sim, monkeypatch, capsys,
     assert not [r for r in caplog.records if r.levelname == "WARNING" and "Converted" in r.msg]
 
 
+def test_a_folder_given_as_store_gets_a_sqlite_name_suggested(tmp_path, quiet_sim):
+    (tmp_path / "somefolder").mkdir()
+    done = cli("convert", "leads.csv", "--config", "sim.toml", "--store", "somefolder",
+               "--out", "out", "--dry-run", cwd=tmp_path, timeout=60)  # fmt: skip
+    assert done.returncode == 1 and "e.g. somefolder/run.sqlite" in done.stderr, done.stderr
+
+
 def test_a_dry_run_or_a_refused_plan_makes_no_file(tmp_path, quiet_sim):
     base = ["convert", "leads.csv", "--config", "sim.toml", "--store", "new.sqlite"]
     dry = cli(*base, "--out", "out/dry", "--dry-run", cwd=tmp_path, timeout=60)

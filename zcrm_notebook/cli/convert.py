@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = check_out_dir(args.out, create=False)  # made when there is something to write
     if args.store:
-        check_out_file(args.store, "--store", not_same_as=args.leads)
+        check_out_file(args.store, "--store", not_same_as=args.leads, example="run.sqlite")
     if Path(args.leads).resolve().parent == out.resolve() and Path(args.leads).name in _FILES:
         raise ConfigError(f"--out {args.out!r} would overwrite the leads file; choose another")
     result = convert_leads(
