@@ -149,7 +149,12 @@ def quiet_sim(tmp_path):
             [],
             "line 2: '3652397000009851001': unknown org",
         ),
-        (None, ["--max-credits", "5"], "exceed --max-credits 5"),
+        (
+            None,
+            ["--max-credits", "5"],
+            "exceed max_credits 5; convert fewer leads at a time or raise the limit "
+            "(command line: --max-credits)",
+        ),
         (None, ["--closing-date", "31/03"], "a deal needs Deal_Name, Stage, Closing_Date"),
     ],
 )
@@ -174,9 +179,58 @@ def test_a_lead_in_an_open_job_is_refused_and_the_dry_run_sends_nothing(tmp_path
     done = cli(*other, "--out", "o2", *FAST, cwd=tmp_path, timeout=60)
     assert done.returncode == 1 and "2 bad rows" in done.stderr and "in an open job" in done.stderr
     dry = cli(*other, "--out", "o2", "--dry-run", "--force", cwd=tmp_path, timeout=60)
-    assert dry.returncode == 0 and "2 leads -> 1 mass-convert jobs" in dry.stdout
+    assert dry.returncode == 0 and "2 leads -> 1 mass-convert job of 2 leads" in dry.stdout
     assert "nothing was sent" in dry.stdout
     assert quiet_sim.stats.schedule_requests.total() == posts
+
+
+@pytest.mark.parametrize("case", ["unknown", "not_scheduled"])
+def test_a_run_where_no_job_answered_exits_1(tmp_path, case):
+    faults = Faults(post_script=["500"] * 5) if case == "unknown" else None
+    clock = SimClock(speed=50.0)
+    with default_scenario(n_jobs=1, n_leads=5, dcs=("us",), clock=clock, faults=faults) as sim:
+        sim.write_config(tmp_path / "sim.toml")
+        sim.write_leads_csv(tmp_path / "leads.csv")
+        if case == "not_scheduled":  # ids Zoho does not have: the POST is refused
+            (tmp_path / "leads.csv").write_text("lead_id,org\n1,us-org\n2,us-org\n")
+        done = cli("convert", "leads.csv", "--config", "sim.toml", "--store", "run.sqlite",
+                   "--out", "out", "--deadline", "3", *FAST, cwd=tmp_path, timeout=60)  # fmt: skip
+    leads = read_lead_outcomes(tmp_path / "out" / "leads.csv")  # written all the same
+    assert set(leads["outcome"]) == {case}
+    assert done.returncode == 1 and "no job answered" in done.stderr, done.stderr[-2000:]
+
+
+def test_a_count_mismatch_is_said_once(tmp_path, quiet_sim, monkeypatch, capsys, caplog):
+    from dataclasses import replace
+
+    from zcrm_notebook.cli.entry import main
+    from zcrm_notebook.convert import watch
+
+    real = watch.last_snapshots
+    lying = lambda snaps: {j: replace(s, converted_count=0) for j, s in real(snaps).items()}  # noqa: E731
+    monkeypatch.setattr(watch, "last_snapshots", lying)  # every job says Converted_Count 0
+    monkeypatch.chdir(tmp_path)
+    code = main(["convert", "leads.csv", "--config", "sim.toml", "--out", "out", *FAST])
+    err = capsys.readouterr().err
+    assert code == 0 and err.count("last Converted_Count is 0") == 1, err
+    assert "warning: job " in err and "note: job " not in err
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and "Converted" in r.msg]
+
+
+def test_a_folder_given_as_store_gets_a_sqlite_name_suggested(tmp_path, quiet_sim):
+    (tmp_path / "somefolder").mkdir()
+    done = cli("convert", "leads.csv", "--config", "sim.toml", "--store", "somefolder",
+               "--out", "out", "--dry-run", cwd=tmp_path, timeout=60)  # fmt: skip
+    assert done.returncode == 1 and "e.g. somefolder/run.sqlite" in done.stderr, done.stderr
+
+
+def test_a_dry_run_or_a_refused_plan_makes_no_file(tmp_path, quiet_sim):
+    base = ["convert", "leads.csv", "--config", "sim.toml", "--store", "new.sqlite"]
+    dry = cli(*base, "--out", "out/dry", "--dry-run", cwd=tmp_path, timeout=60)
+    assert dry.returncode == 0 and "nothing was sent" in dry.stdout, dry.stderr
+    refused = cli(*base, "--out", "out/big", "--max-credits", "1", cwd=tmp_path, timeout=60)
+    assert refused.returncode == 1 and "max_credits 1" in refused.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv", "sim.toml"]
 
 
 def test_diagnose_and_retry_options(tmp_path, quiet_sim):
@@ -189,6 +243,7 @@ def test_diagnose_and_retry_options(tmp_path, quiet_sim):
     leads = read_lead_outcomes(tmp_path / "out" / "leads.csv")
     assert (leads.query("outcome == 'converted'")["deal_id"].notna()).all()
     assert set(leads.query("outcome == 'not_converted'")["attempt"]) == {2}  # retried once
+    assert "not converted" in done.stdout and "not_converted" not in done.stdout  # words
     assert leads["error_code"].notna().sum() == 1  # 5 credits: one single convert
     assert quiet_sim.stats.convert_requests.total() == 1
     with warnings.catch_warnings():

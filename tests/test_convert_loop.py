@@ -5,6 +5,7 @@ blindly, refusals before any POST, diagnosis and retries."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -146,6 +147,14 @@ def test_a_500_is_an_unknown_outcome_read_back_before_anything_is_sent_again(clo
         assert res.counts["converted"] == 9 and len(res.leads) == 10
 
 
+def test_waiting_for_a_lost_post_to_settle_stops_at_the_deadline(clock):
+    with make_sim(clock, faults=Faults(post_script=["500"])) as sim:
+        start = clock.time()
+        res = run(sim, clock, {"eu-org": sim.lead_ids("eu-org")[:3]}, deadline_s=10)
+        assert res.stopped_reason == "deadline" and set(res.leads["outcome"]) == {"unknown"}
+        assert clock.time() - start <= 10 + 1  # not the next 60 s slice of the 1800 s wait
+
+
 def test_a_kill_between_the_post_and_its_answer_is_recovered_on_the_next_run(sim, clock, tmp_path):
     """What a kill -9 leaves: the chunk committed `sending`, the job made by Zoho."""
     store, orgs = tmp_path / "s.sqlite", sim_orgs(sim)
@@ -169,6 +178,25 @@ def test_a_kill_between_the_post_and_its_answer_is_recovered_on_the_next_run(sim
     (sent,) = post_times(sim)  # only the two leads the lost job did not convert
     assert sent >= killed_at + 120 and res.ledger.loc[1, "leads"] == 2
     assert converted_once(sim)
+
+
+def test_a_store_holding_a_job_id_over_20_digits_is_read_back_not_jammed(sim, clock, tmp_path):
+    """A store an older version wrote: a SCHEDULED answer's 10,240-digit job id in the ledger."""
+    store, orgs = tmp_path / "s.sqlite", sim_orgs(sim)
+    leads = sim.lead_ids("us-org")[:20]
+    with SnapshotStore(store) as s:
+        ledger = Ledger(s)
+        plan = plan_conversions(leads, orgs, org="us-org", ledger=ledger)
+        ledger.add_batch(plan, at=clock.time())
+        ledger.mark(1, "scheduled", durable=True, posted_at=clock.time(), job_id="9" * 10240)
+    sim.schedule("us-org", leads, lead_ids=tuple(leads), queue_delay_s=5, leads_per_s=2)
+    res = run(sim, clock, {"us-org": leads}, store=store, settle_s=120)
+    assert res.stopped_reason == "finished" and len(res.leads) == 20
+    assert res.ledger.loc[0, ["state", "error_code"]].tolist() == ["unknown", "RESPONSE_FORMAT"]
+    assert pd.isna(res.ledger.loc[0, "job_id"]) and res.leads["job_id"].str.len().max() <= 20
+    (note,) = [n for n in res.notes if "chunk 1:" in n]
+    assert "10240 digits (at most 20)" in note and len(note) < 300
+    assert res.counts["converted"] == 18 and converted_once(sim)
 
 
 def test_a_429_sends_the_same_chunk_again_later(clock):
@@ -215,7 +243,7 @@ def test_options_zoho_refuses_reject_the_orgs_other_chunks_unsent(clock):
     [
         (["3652397000009851001", "12.5"], {}, "row 2: '12.5'"),
         ({"mars-org": ["3652397000009851001"]}, {}, "unknown org 'mars-org'"),
-        (None, {"max_credits": 3}, "exceed --max-credits 3"),
+        (None, {"max_credits": 3}, "exceed max_credits 3"),
     ],
 )
 def test_bad_input_is_refused_before_any_post(sim, clock, leads, kwargs, match):
@@ -244,8 +272,12 @@ def test_the_same_input_resumes_what_a_deadline_left_open(sim, clock, tmp_path):
     first = run(sim, clock, leads, store=store, deadline_s=1.0)
     assert first.stopped_reason == "deadline" and set(first.leads["outcome"]) == {"pending"}
     posts = sim.stats.schedule_requests.total()
+    assert "stopped at the deadline (run the same command" in first.summary()
+    stopped = replace(first, stopped_reason="stopped").summary()
+    assert "stopped on request (Ctrl-C, SIGTERM or stop)" in stopped and "stopped: " not in stopped
     second = run(sim, clock, leads, store=store)
     assert second.stopped_reason == "finished" and sim.stats.schedule_requests.total() == posts
+    assert "not converted" in second.summary() and "not_converted" not in second.summary()
     assert second.counts["pending"] == 0 and converted_once(sim)
 
 
@@ -275,6 +307,59 @@ def test_retry_plans_not_converted_leads_again_with_their_lineage(sim, clock, tm
     assert set(res.leads.query("outcome == 'converted'")["lead_id"]) == deal_only
     chunk = res.ledger.iloc[-1]
     assert chunk["attempt"] == 2 and chunk["batch_id"] == 2
+
+
+def test_the_same_retry_command_again_resumes_its_round_and_sends_nothing(sim, clock, tmp_path):
+    store, leads = tmp_path / "s.sqlite", {"us-org": sim.lead_ids("us-org")}
+    first = run(sim, clock, leads, store=store, retry_not_converted=True)
+    assert first.ledger["attempt"].max() == 2 and first.counts["not_converted"] > 0
+    posts = sim.stats.schedule_requests.total()
+    again = run(sim, clock, leads, store=store, retry_not_converted=True)
+    assert sim.stats.schedule_requests.total() == posts  # no attempt 3
+    assert again.ledger["attempt"].max() == 2 and again.leads.equals(first.leads)
+    more = run(sim, clock, leads, store=store, retry_not_converted=2)  # asked for: round 2
+    assert sim.stats.schedule_requests.total() > posts and more.ledger["attempt"].max() == 3
+    posts = sim.stats.schedule_requests.total()
+    run(sim, clock, leads, store=store, retry_not_converted=2)
+    assert sim.stats.schedule_requests.total() == posts
+
+
+def test_the_dry_run_of_a_done_input_shows_the_retry_and_diagnosis_the_run_would_do(
+    sim, clock, tmp_path
+):
+    store, leads = tmp_path / "s.sqlite", {"us-org": sim.lead_ids("us-org")}
+    first = run(sim, clock, leads, store=store)
+    failed = int(first.counts["not_converted"])
+    posts = sim.stats.schedule_requests.total()
+    dry = run(sim, clock, leads, store=store, dry_run=True, retry_not_converted=True)
+    text = dry.describe()
+    assert "schedules nothing new" not in text and dry.retry is not None
+    assert f"retry round 1: {failed} leads not converted -> 1 mass-convert job of {failed}" in text
+    assert dry.estimate.calls["post"] == 1 and sim.stats.schedule_requests.total() == posts
+    real = run(sim, clock, leads, store=store, retry_not_converted=True)
+    assert sim.stats.schedule_requests.total() == posts + dry.estimate.calls["post"]
+    left = int(real.counts["not_converted"])
+    diag = run(sim, clock, leads, store=store, dry_run=True, diagnose_credits=20).describe()
+    assert f"convert {min(left, 4) * 5}" in diag and "the diagnosis: up to 20 credits" in diag
+    nothing = run(sim, clock, leads, store=store, dry_run=True, retry_not_converted=True)
+    assert nothing.describe().endswith("schedules nothing new")  # the round is made already
+
+
+def test_a_diagnosed_reason_is_carried_to_the_leads_later_attempts(sim, clock, tmp_path):
+    store, leads = tmp_path / "s.sqlite", {"us-org": sim.lead_ids("us-org")}
+    first = run(sim, clock, leads, store=store, diagnose_credits=100)
+    why = first.leads.dropna(subset=["error_code"]).set_index("lead_id")
+    kept = why[why["error_code"].isin(["DUPLICATE_DATA", "NOT_APPROVED"])]
+    assert len(kept) and set(kept["outcome"]) == {"not_converted"}
+    again = run(sim, clock, leads, store=store, retry_not_converted=True)
+    rows = again.leads.set_index("lead_id").loc[kept.index]
+    assert (rows["attempt"] == 2).all() and set(rows["outcome"]) == {"not_converted"}
+    assert rows["error_code"].tolist() == kept["error_code"].tolist()
+    assert all(r.endswith("(attempt 1)") for r in rows["reason"])
+    from zcrm_notebook.convert.ledger import load_lead_outcomes
+
+    stored = load_lead_outcomes(store).set_index("lead_id").loc[kept.index]
+    assert stored["error_code"].tolist() == kept["error_code"].tolist()  # the store's view too
 
 
 def test_a_deleted_lead_is_reported_deleted(sim, clock, tmp_path):

@@ -148,10 +148,18 @@ def test_a_plan_splits_per_org_and_options_and_estimates_calls_and_credits(orgs)
     assert "150 leads -> 4 mass-convert jobs of 20-50 leads" in text
     assert "us-org: 3 jobs, 120 leads" in text and "estimated:" in text
     assert plan.frame()["leads"].sum() == 150
+    even = plan_conversions(ids(240), orgs, org="us-org").describe()
+    assert "240 leads -> 5 mass-convert jobs of 48 leads each" in even  # not "of 48-48 leads"
+    assert (
+        "1 lead -> 1 mass-convert job of 1 lead\n"
+        in plan_conversions(ids(1), orgs, org="us-org").describe()
+    )
 
 
 def test_a_plan_above_max_credits_is_refused_before_anything(orgs):
-    with pytest.raises(ConfigError, match="exceed --max-credits 5"):
+    with pytest.raises(
+        ConfigError, match=r"exceed max_credits 5; .*\(command line: --max-credits\)$"
+    ):
         plan_conversions(ids(200), orgs, org="us-org", max_credits=5)
 
 

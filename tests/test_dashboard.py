@@ -538,6 +538,41 @@ def test_orgs_have_their_data_centers_colours_and_the_axis_reads_percent(scenari
 # -- a conversion's leads not converted ---------------------------------------------------------
 
 
+def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(clock, tmp_path):
+    import warnings
+
+    from zcrm_notebook.convert import convert_leads
+    from zcrm_notebook.errors import DataQualityWarning
+    from zcrm_notebook.simulator import default_scenario
+
+    store = tmp_path / "run.sqlite"
+    with (
+        default_scenario(n_jobs=1, n_leads=30, dcs=("us",), clock=clock) as sim,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", DataQualityWarning)
+        result = convert_leads(
+            sim.lead_ids("us-org"), sim_orgs(sim), org="us-org", store=store,
+            clock=clock.time, sleep=clock.sleep, retry_not_converted=True,
+        )  # fmt: skip
+    assert result.ledger["attempt"].max() == 2  # the not-converted leads were retried
+    failed = int((result.leads["outcome"] == "not_converted").sum())
+    dash = Dashboard.from_store(store)
+    try:
+        assert f"30 leads, each once at its latest attempt: {30 - failed} converted, " in (
+            dash.leads_html.value
+        )
+        assert dash.overall.description == "all jobs"
+        assert dash.overall_text.value.startswith("job totals (a retried lead counts once per")
+        assert f"{30 + failed:,} / {30 + failed:,} leads processed" in dash.overall_text.value
+        assert all(t.startswith("job totals") for t in (r[2].value for r in dash._rows.values()))
+        twice = pd.concat([result.leads.assign(attempt=1), result.leads])
+        dash.show_leads(twice)
+        assert len(dash.leads) == 30 and (dash.leads["attempt"] == 2).any()
+    finally:
+        dash.close()
+
+
 def test_a_conversion_store_shows_its_leads_not_converted_with_their_job(clock, tmp_path):
     import warnings
 

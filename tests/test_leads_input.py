@@ -63,6 +63,27 @@ def test_bad_ids_orgs_and_options_are_refused_in_one_message_naming_the_rows(org
     assert "assign_to not all digits" in text
 
 
+def test_a_lead_id_with_a_leading_zero_is_refused_naming_its_line(orgs, tmp_path):
+    """'0' + a 19-digit id would be planned as another lead than the id itself."""
+    path = tmp_path / "leads.csv"
+    path.write_text(f"lead_id,org\n{LEAD},us-org\n0{LEAD},us-org\n")
+    with pytest.raises(LeadInputError) as err:
+        clean_leads(path, orgs)
+    text = str(err.value)
+    assert text.startswith("1 bad row in the leads input") and "without a leading zero" in text
+    assert f"line 3: '0{LEAD}': a leading zero" in text and len(text.splitlines()) == 2
+    assert clean_leads(["0", "7"], orgs, org="us-org")["lead_id"].tolist() == ["0", "7"]
+
+
+def test_python_api_errors_name_the_argument_and_the_flag_only_as_command_line(orgs):
+    table = pd.DataFrame({"lead_id": [LEAD], "org": ["us-org"]})
+    with pytest.raises(ConfigError) as err:
+        clean_leads(table, orgs, org="us-org")
+    text = str(err.value)
+    assert text.startswith("org='us-org' conflicts with the table's org column; drop one")
+    assert text.endswith("(command line: --org)") and text.count("--org") == 1
+
+
 def test_duplicates_are_dropped_with_a_warning_and_overrides_kept(orgs):
     table = pd.DataFrame(
         {

@@ -55,6 +55,24 @@ def test_a_plan_is_committed_as_intents_in_the_snapshot_file_under_its_lock(stor
     assert read_store(tmp_path / "run.sqlite").empty  # the snapshot table is untouched
 
 
+def test_an_sqlite_file_of_something_else_is_refused_naming_it_and_left_as_it_was(tmp_path):
+    import sqlite3
+
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE foo (x)")
+    with pytest.raises(ConfigError) as err:
+        SnapshotStore(other)
+    text = str(err.value)
+    assert text.startswith(f"{str(other)!r} is not a snapshot store: it is an SQLite file of")
+    assert "tables 'foo'" in text and "\n" not in text
+    with sqlite3.connect(other) as db:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master")]
+    assert names == ["foo"]  # no store table added
+    with SnapshotStore(tmp_path / "empty.sqlite") as fresh:  # a new or empty file is fine
+        assert fresh.read() == []
+
+
 def test_states_are_kept_across_processes_and_a_post_in_flight_becomes_unknown(
     store, orgs, tmp_path
 ):

@@ -111,8 +111,11 @@ def policy_from_args(args: argparse.Namespace, **defaults: Any):
     return PollPolicy(**{**defaults, **{k: v for k, v in given.items() if v is not None}})
 
 
-def check_out_file(value: str, option: str = "--out", *, not_same_as: str | None = None) -> Path:
-    """A writable file path for ``option`` (its folder is created), checked before polling.
+def check_out_file(
+    value: str, option: str = "--out", *, not_same_as: str | None = None, example: str = "x.csv"
+) -> Path:
+    """A writable file path for ``option`` (its folder is created), checked before polling;
+    ``example``: the file name suggested when a folder is given.
 
     Raises
     ------
@@ -121,7 +124,7 @@ def check_out_file(value: str, option: str = "--out", *, not_same_as: str | None
     """
     path = Path(value)
     if value.endswith(("/", os.sep)) or path.is_dir():
-        raise ConfigError(f"{option} {value!r} is a folder; give a file, e.g. {path / 'x.csv'}")
+        raise ConfigError(f"{option} {value!r} is a folder; give a file, e.g. {path / example}")
     if not_same_as is not None and Path(not_same_as).resolve() == path.resolve():
         raise ConfigError(f"{option} {value!r} is the input file; choose another name")
     try:
@@ -136,8 +139,9 @@ def check_out_file(value: str, option: str = "--out", *, not_same_as: str | None
     return path
 
 
-def check_out_dir(value: str, option: str = "--out") -> Path:
-    """A folder for ``option`` (created if missing).
+def check_out_dir(value: str, option: str = "--out", *, create: bool = True) -> Path:
+    """A folder for ``option`` (created if missing, unless ``create`` is False: then only
+    checked, for a caller that makes it later or never, like a dry run).
 
     Raises
     ------
@@ -147,6 +151,11 @@ def check_out_dir(value: str, option: str = "--out") -> Path:
     path = Path(value)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{option} {value!r} is a file; give a folder")
+    if not create:
+        parent = next((p for p in path.absolute().parents if p.exists()), Path("/"))
+        if not path.exists() and not (parent.is_dir() and os.access(parent, os.W_OK)):
+            raise ConfigError(f"{option} {value!r} cannot be created: Permission denied")
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

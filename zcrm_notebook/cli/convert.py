@@ -5,7 +5,8 @@ ledger before sending, schedules, watches the jobs, reads the leads back and wri
 ``DIR/leads.csv`` (one row per lead: its outcome, the contact / account / deal it became),
 ``DIR/snapshots.csv`` and the report (``DIR/report/``). Run the same command again and it
 resumes: nothing is scheduled twice. Exit codes: 0 every lead accounted for (or the
-deadline stopped watching), 1 an error or chunks left open, 130/143 interrupted.
+deadline stopped watching), 1 an error, chunks left open, or no job answered (every lead
+``unknown`` or ``not_scheduled``: no lead got into a job), 130/143 interrupted.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
         parents=parents,
         help="convert the leads of a CSV (mass convert) and report each lead's outcome",
         description="Convert leads with Zoho's mass convert: plan, schedule, watch, read "
-        "back, report. Running it again with the same leads and store resumes.",
+        "back, report. Running it again with the same leads and store resumes. Exit 1 on an "
+        "error, chunks left open, or when no job answered (every lead unknown or not "
+        "scheduled).",
     )
     p.add_argument(
         "leads",
@@ -59,8 +62,14 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     p.add_argument("--assign-to", metavar="ID", help="user id the converted records go to")
     p.add_argument(
         "--retry-not-converted",
-        action="store_true",
-        help="after the run, schedule the leads not converted once more (attempt + 1)",
+        type=COUNT,
+        nargs="?",
+        const=1,
+        default=0,
+        metavar="ROUNDS",
+        help="after the run, schedule the leads not converted again (attempt + 1), ROUNDS "
+        "rounds in all (1). The same command run again resumes those rounds and sends "
+        "nothing twice; to retry once more, give a higher ROUNDS (e.g. 2)",
     )
     p.add_argument(
         "--diagnose",
@@ -110,9 +119,9 @@ def run(args: argparse.Namespace) -> int:
     from ..convert.loop import SETTLE_S, convert_leads
     from ..convert.plan import ConversionPlan
 
-    out = check_out_dir(args.out)
+    out = check_out_dir(args.out, create=False)  # made when there is something to write
     if args.store:
-        check_out_file(args.store, "--store", not_same_as=args.leads)
+        check_out_file(args.store, "--store", not_same_as=args.leads, example="run.sqlite")
     if Path(args.leads).resolve().parent == out.resolve() and Path(args.leads).name in _FILES:
         raise ConfigError(f"--out {args.out!r} would overwrite the leads file; choose another")
     result = convert_leads(
@@ -140,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 _FILES = ("leads.csv", "snapshots.csv")
+_NO_JOB = {"unknown", "not_scheduled"}  # outcomes of leads that got into no job
 
 
 def _finish(result, out: Path, store: str | None) -> int:
@@ -148,6 +158,7 @@ def _finish(result, out: Path, store: str | None) -> int:
     from ..snapshots.csvfile import write_snapshots_csv
     from ..viz.report import export_report
 
+    out = check_out_dir(str(out))
     write_lead_outcomes_csv(result.leads, out / "leads.csv")
     write_snapshots_csv(result.snapshots, out / "snapshots.csv")
     export_report(result.snapshots, out / "report", leads=result.leads)
@@ -155,7 +166,8 @@ def _finish(result, out: Path, store: str | None) -> int:
     print(f"\n{result.summary()}")
     print(f"lead outcomes -> {out / 'leads.csv'}; snapshots, report -> {out}")
     for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+        if note not in result.warned:  # a warning was printed when it happened
+            print(f"note: {note}", file=sys.stderr)
     reason = result.stopped_reason
     if result.signal is not None:
         how = "run the same command again to resume" if store else "add --store to resume"
@@ -163,6 +175,13 @@ def _finish(result, out: Path, store: str | None) -> int:
         return 128 + int(result.signal)
     if reason in ("end_run", "incomplete"):
         print(f"error: the run ended {reason}; see the notes above", file=sys.stderr)
+        return EXIT_ERROR
+    if set(result.leads["outcome"].astype(str)) <= _NO_JOB:
+        print(
+            "error: no job answered: every lead is unknown or not scheduled (leads.csv's "
+            "error_code and reason say why); run the same command again to resume",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     if reason == "deadline":
         print("stopped at the deadline: run the same command again to resume", file=sys.stderr)
@@ -172,4 +191,5 @@ def _finish(result, out: Path, store: str | None) -> int:
 def _print_table(result) -> None:
     """Leads per org and outcome (the outcomes with leads only)."""
     table = result.leads.groupby(["org", "outcome"], observed=True).size().unstack(fill_value=0)
+    table.columns = [str(c).replace("_", " ") for c in table.columns]
     print(table.to_string())

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = check_out_file(args.out, not_same_as=args.jobs)
     if args.store:
-        check_out_file(args.store, "--store", not_same_as=args.jobs)
+        check_out_file(args.store, "--store", not_same_as=args.jobs, example="run.sqlite")
     poller = Poller(
         args.jobs,
         config=args.config,

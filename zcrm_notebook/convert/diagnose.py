@@ -30,7 +30,7 @@ from .plan import CREDITS
 from .reconcile import outcome_of_record, read_back
 from .session import Key, Session, open_session
 
-__all__ = ["diagnose_leads", "diagnose_not_converted", "DIAGNOSED"]
+__all__ = ["diagnose_leads", "diagnose_not_converted", "diagnosable", "DIAGNOSED"]
 
 #: ``reason`` of a lead the diagnosis converted.
 DIAGNOSED = "converted by the diagnosis (the single-lead convert)"
@@ -45,12 +45,7 @@ def diagnose_leads(session: Session, keys: Iterable[Key], credits: int) -> int:
     int
         Credits spent.
     """
-    status = session.ledger.latest_by_lead(list(keys))
-    todo = [
-        (key, st)
-        for key, st in status.items()
-        if st.outcome == "not_converted" and _reasonless(session, key, st)
-    ][: max(0, credits) // CREDITS["convert"]]
+    todo = diagnosable(session, keys)[: max(0, credits) // CREDITS["convert"]]
     results: dict[Key, ConvertResult | ZcrmError] = {}
     tasks = [Task(key[0], "convert", _convert(key[1], st), key=key) for key, st in todo]
 
@@ -68,6 +63,16 @@ def diagnose_leads(session: Session, keys: Iterable[Key], credits: int) -> int:
         if key in results:
             _record(session, key, st, results[key], reads.get(key))
     return len(results) * CREDITS["convert"]
+
+
+def diagnosable(session: Session, keys: Iterable[Key]) -> list[tuple[Key, LeadStatus]]:
+    """The leads of ``keys`` the diagnosis would try: ``not_converted``, no reason yet."""
+    status = session.ledger.latest_by_lead(list(keys))
+    return [
+        (key, st)
+        for key, st in status.items()
+        if st.outcome == "not_converted" and _reasonless(session, key, st)
+    ]
 
 
 def _reasonless(session: Session, key: Key, st: LeadStatus) -> bool:

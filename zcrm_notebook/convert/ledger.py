@@ -30,12 +30,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, NamedTuple
 
 import pandas as pd
 
 from ..errors import ConfigError
+from ..inputs.ids import id_problem
+from ..redact import shown
 from ..snapshots.store import SnapshotStore, columns_sql
 from .options import ConvertOptions
 from .outcomes import COLUMNS, LEAD_OUTCOME_COLUMNS, LeadOutcome, outcomes_frame
@@ -217,12 +219,12 @@ class Ledger:
 
     # -- batches and chunks -------------------------------------------------------------
 
-    def batch_for(self, fingerprint: str) -> int | None:
-        """The batch of an input with this fingerprint, if one was converted."""
+    def batch_for(self, fingerprint: str, kind: str = "input") -> int | None:
+        """The batch of this ``kind`` (``input``, ``retry``) with this fingerprint, if any."""
         rows = self.store.query(
-            "SELECT batch_id FROM batches WHERE fingerprint = ? AND kind = 'input' "
+            "SELECT batch_id FROM batches WHERE fingerprint = ? AND kind = ? "
             "ORDER BY batch_id DESC LIMIT 1",
-            (fingerprint,),
+            (fingerprint, kind),
         )
         return int(rows[0]["batch_id"]) if rows else None
 
@@ -312,6 +314,33 @@ class Ledger:
                 error_message="the run ended while this POST was in flight",
             )
         return ids
+
+    def drop_bad_job_ids(self) -> list[tuple[int, str]]:
+        """Chunks whose job id breaks the job-id rule (1-20 ASCII digits; a store written
+        before the POST answer was checked) become ``unknown``: a lost answer, their leads
+        read back, the bad id dropped (kept, cut, in ``error_message``).
+
+        Returns
+        -------
+        list of (int, str)
+            The chunk ids, and why each job id was refused.
+        """
+        rows = self.store.query("SELECT chunk_id, job_id FROM chunks WHERE job_id IS NOT NULL")
+        bad = [(int(r["chunk_id"]), r["job_id"], id_problem(r["job_id"])) for r in rows]
+        out = []
+        for chunk_id, job_id, (ok, why) in bad:
+            if ok is not None and ok == job_id:
+                continue
+            why = f"job id {shown(job_id, 40)} of the POST answer: {why or 'not clean'}"
+            self.mark(
+                chunk_id,
+                "unknown",
+                job_id=None,
+                error_code="RESPONSE_FORMAT",
+                error_message=f"{why}; its leads are read back",
+            )
+            out.append((chunk_id, why))
+        return out
 
     def record_outcomes(self, chunk_id: int, rows: Iterable[LeadOutcome]) -> None:
         """Keep what was learnt about leads of a chunk (replacing earlier rows of a lead)."""
@@ -406,8 +435,34 @@ class Ledger:
             chunk = status[key].chunk
             if chunk.chunk_id not in stored:
                 stored[chunk.chunk_id] = self.stored_outcomes(chunk.chunk_id)
-            rows.append(outcome_of(chunk, key[1], stored[chunk.chunk_id].get(key[1])))
+            row = outcome_of(chunk, key[1], stored[chunk.chunk_id].get(key[1]))
+            rows.append(self._carry_reason(row, chunk, stored))
         return rows
+
+    def _carry_reason(
+        self, row: LeadOutcome, chunk: Chunk, stored: dict[int, dict[str, LeadOutcome]]
+    ) -> LeadOutcome:
+        """A ``not_converted`` lead without a reason gets the last one an earlier attempt
+        learnt (the diagnosis' code and message), marked with that attempt."""
+        if row.outcome != "not_converted" or row.error_code or row.reason:
+            return row
+        lead = next((x for x in chunk.leads if x.lead_id == row.lead_id), None)
+        parent = lead.parent_chunk if lead is not None else None
+        seen: set[int] = set()
+        while parent is not None and parent not in seen:
+            seen.add(parent)
+            if parent not in stored:
+                stored[parent] = self.stored_outcomes(parent)
+            earlier = stored[parent].get(row.lead_id)
+            if earlier is not None and (earlier.error_code or earlier.reason):
+                why = f"{earlier.reason or earlier.error_code} (attempt {earlier.attempt})"
+                return replace(row, error_code=earlier.error_code, reason=why)
+            rows = self.store.query(
+                "SELECT parent_chunk FROM chunk_leads WHERE chunk_id = ? AND lead_id = ?",
+                (parent, row.lead_id),
+            )
+            parent = rows[0]["parent_chunk"] if rows else None
+        return row
 
     def outcome_frame(self, keys: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
         """:meth:`outcomes` as the lead outcome DataFrame

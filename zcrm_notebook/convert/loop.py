@@ -17,20 +17,22 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pandas as pd
 
 from ..auth.credentials import OrgCredentials
+from ..inputs.orgs import load_orgs
 from ..poll.policy import PollPolicy
 from ..snapshots.frame import empty_snapshots, to_frame
-from .diagnose import diagnose_leads
+from .diagnose import diagnosable, diagnose_leads
 from .ledger import Chunk
 from .options import ConvertOptions
 from .outcomes import LeadOutcome, outcomes_frame
-from .plan import ConversionPlan, plan_conversions
+from .plan import CREDITS, ConversionPlan, Estimate, plan_conversions
 from .reconcile import reconcile_finished, recover_unknown
-from .retry import plan_retry
+from .retry import plan_retry, retry_round_key
 from .send import send_intents
 from .session import SETTLE_S, Key, Session, open_session
 from .watch import watch_chunks
@@ -67,6 +69,10 @@ class ConversionResult:
         ``incomplete`` (jobs left open: an org ended, reads failed; run again).
     notes : list of str
         What the run reported (count mismatches, orgs ended, interruptions).
+    signal : int or None
+        The signal that stopped the run, if one did.
+    warned : list of str
+        The notes also issued as a DataQualityWarning (count mismatches).
     """
 
     leads: pd.DataFrame
@@ -78,6 +84,7 @@ class ConversionResult:
     stopped_reason: str
     notes: list[str] = field(default_factory=list)
     signal: int | None = None
+    warned: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> pd.Series:
@@ -88,7 +95,7 @@ class ConversionResult:
         """One line per outcome with leads, then the calls and credits of the run."""
         lines = [
             f"{len(self.leads):,} leads: "
-            + ", ".join(f"{n:,} {name}" for name, n in self.counts.items() if n)
+            + ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in self.counts.items() if n)
         ]
         by_kind = self.stats.groupby("kind")[["calls", "credits"]].sum()
         spent = ", ".join(f"{k} {int(r.calls)}" for k, r in by_kind.iterrows())
@@ -97,11 +104,20 @@ class ConversionResult:
             f"credits: {int(by_kind['credits'].sum()) if len(by_kind) else 0}"
         )
         if self.stopped_reason != "finished":
-            lines.append(f"stopped: {self.stopped_reason} (run the same command to resume)")
+            why = _STOPPED.get(self.stopped_reason, self.stopped_reason)
+            lines.append(f"stopped {why} (run the same command to resume)")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"<ConversionResult {self.stopped_reason}: {self.summary().splitlines()[0]}>"
+
+
+_STOPPED = {  # the words of ConversionResult.stopped_reason in the summary
+    "deadline": "at the deadline",
+    "stopped": "on request (Ctrl-C, SIGTERM or stop)",
+    "end_run": "by a refusal Zoho should never give (see the notes)",
+    "incomplete": "with chunks left open (see the notes)",
+}
 
 
 def _signature(session: Session, keys: Sequence[Key]) -> tuple:
@@ -163,7 +179,9 @@ def _wait_until(session: Session, wake: float) -> None:
     if left > 0:
         log.info("waiting %.0f s for a lost POST's job to settle", left)
     while not session.over() and session.clock() < wake:
-        session.sleep(min(wake - session.clock(), 60.0))
+        to_deadline = session.time_left()  # the deadline cuts the wait short
+        cap = 60.0 if to_deadline is None else min(60.0, to_deadline)
+        session.sleep(min(wake - session.clock(), cap))
 
 
 def run_plan(
@@ -179,9 +197,13 @@ def run_plan(
 ) -> ConversionResult:
     """Drive ``keys``' chunks, retry and diagnose as asked, and gather the result."""
     reason = drive(session, keys, progress=progress, on_snapshot=on_snapshot)
-    for _ in range(retry_rounds):
-        again = plan_retry(session.ledger, keys)
-        if reason != "finished" or not again.chunks:
+    for round_no in range(1, retry_rounds + 1):
+        if reason != "finished":
+            break
+        again = next_retry(session, keys, batch, round_no)
+        if again is None:
+            continue  # made by an earlier run of the same command: resumed by drive above
+        if not again.chunks:
             break
         session.ledger.add_batch(again, at=session.clock(), kind="retry")
         reason = drive(session, keys, progress=progress, on_snapshot=on_snapshot)
@@ -196,6 +218,60 @@ def run_plan(
             "please report this line"
         )
     return _result(session, plan, keys, batch, reason)
+
+
+def next_retry(
+    session: Session, keys: Sequence[Key], batch: int | None, round_no: int
+) -> ConversionPlan | None:
+    """Retry round ``round_no`` of input ``batch``: None when the ledger has it already
+    (a rerun of the same command), else its plan (no chunks: no lead to retry)."""
+    key = retry_round_key(batch, round_no) if batch is not None else None
+    if key is not None and session.ledger.batch_for(key, kind="retry") is not None:
+        return None
+    again = plan_retry(session.ledger, keys)
+    return again if key is None else replace(again, fingerprint=key)
+
+
+def preview(
+    session: Session, plan: ConversionPlan, retry_rounds: int, diagnose_credits: int
+) -> ConversionPlan:
+    """The dry run: ``plan`` with what the run would also do on this ledger (resume open
+    chunks, a retry round, the diagnosis) in its ``then``, ``retry`` and ``estimate``."""
+    keys = list(zip(plan.leads["org"], plan.leads["lead_id"]))
+    open_chunks = session.scope(keys) if plan.resumed_batch is not None else []
+    then, retry, round_no = [], None, 0
+    if open_chunks:
+        then.append(f"resumes {len(open_chunks):,} open chunk(s) of this input")
+    if retry_rounds and (plan.resumed_batch is None or open_chunks):
+        then.append(
+            f"then up to {retry_rounds} retry round(s) of the leads not converted when the "
+            "jobs end (how many is known then: not in the estimate)"
+        )
+    elif retry_rounds:
+        for round_no in range(1, retry_rounds + 1):
+            again = next_retry(session, keys, plan.resumed_batch, round_no)
+            if again is not None:
+                retry = again if again.chunks else None
+                break
+    estimate = plan.estimate + (retry.estimate if retry is not None else _none())
+    if diagnose_credits and plan.resumed_batch is not None:
+        # the fresh plan's estimate has the diagnosis already; a resumed one: these leads
+        candidates = {k for k, _ in diagnosable(session, keys)}
+        candidates |= {(c.org, x) for c in open_chunks for x in c.lead_ids}
+        calls = min(len(candidates), max(0, diagnose_credits) // CREDITS["convert"])
+        estimate = estimate + Estimate(
+            0, 0, {"convert": calls}, {"convert": calls * CREDITS["convert"]}
+        )
+    if diagnose_credits:
+        then.append(
+            f"then the diagnosis: up to {diagnose_credits:,} credits of single-lead converts "
+            "(it converts a lead when it can)"
+        )
+    return replace(plan, retry=retry, retry_round=round_no, then=then, estimate=estimate)
+
+
+def _none() -> Estimate:
+    return Estimate(0, 0, {}, {})
 
 
 def _result(
@@ -220,6 +296,7 @@ def _result(
         stopped_reason=reason,
         notes=list(session.notes),
         signal=session.signal,
+        warned=list(session.warned),
     )
 
 
@@ -301,8 +378,11 @@ def convert_leads(
         Schedule leads that are in an open job of the ledger anyway.
     max_credits : int, optional
         Refuse (before any POST) a plan whose estimated credits exceed it.
-    retry_not_converted : bool, default False
-        After the run, plan the ``not_converted`` leads again once (attempt + 1).
+    retry_not_converted : bool or int, default False
+        Retry rounds of this input (True: 1): after the run, the ``not_converted`` leads
+        are planned again (attempt + 1), as many rounds as given in all. A round is made
+        once: running the same input again with the same value resumes it and sends
+        nothing new; a higher value (2, 3...) makes the further rounds.
     diagnose_credits : int, default 0
         Credits (5 a lead) the single convert may spend on ``not_converted`` leads to get
         Zoho's reason. It converts a lead when it can.
@@ -335,31 +415,29 @@ def convert_leads(
         Before any POST: no org configured, the store held by another run, options the
         org's API version lacks, an estimate above ``max_credits``.
     """
-    if dry_run and isinstance(store, (str, os.PathLike)) and not os.path.exists(store):
+    new_file = isinstance(store, (str, os.PathLike)) and not os.path.exists(store)
+    if dry_run and new_file:
         store = None  # a dry run creates no file
+    orgs = dict(orgs) if orgs is not None else load_orgs(config)
+    kw: dict[str, Any] = dict(org=org, options=options, force=force, max_credits=max_credits)
+    kw["diagnose_credits"] = diagnose_credits
+    # a new store: its empty ledger changes nothing, so the input is checked before the
+    # file is made (a refused plan leaves no file behind)
+    plan = plan_conversions(leads, orgs, **kw) if new_file or store is None else None
     with open_session(
         store,
         orgs,
-        config=config,
         policy=policy,
         clock=clock,
         sleep=sleep,
         settle_s=settle_s,
         deadline_s=deadline_s,
     ) as s:
-        plan = plan_conversions(
-            leads,
-            s.orgs,
-            org=org,
-            options=options,
-            ledger=s.ledger,
-            force=force,
-            max_credits=max_credits,
-            diagnose_credits=diagnose_credits,
-        )
+        if plan is None:
+            plan = plan_conversions(leads, s.orgs, ledger=s.ledger, **kw)
         if dry_run:
-            return plan
-        s.ledger.resume_interrupted()
+            return preview(s, plan, int(retry_not_converted), diagnose_credits)
+        s.resume()
         batch = plan.resumed_batch or s.ledger.add_batch(plan, at=s.clock(), source=source)
         keys = list(zip(plan.leads["org"], plan.leads["lead_id"]))
         return run_plan(

@@ -106,6 +106,15 @@ class Estimate:
     def total_credits(self) -> int:
         return sum(self.credits.values())
 
+    def __add__(self, other: Estimate) -> Estimate:
+        kinds = dict.fromkeys([*self.calls, *other.calls])
+        return Estimate(
+            self.jobs + other.jobs,
+            self.leads + other.leads,
+            {k: self.calls.get(k, 0) + other.calls.get(k, 0) for k in kinds},
+            {k: self.credits.get(k, 0) + other.credits.get(k, 0) for k in kinds},
+        )
+
     def text(self) -> str:
         """``"24 calls, 24 credits (post 4, status 24, records 3)"``-like summary."""
         parts = ", ".join(f"{k} {v:,}" for k, v in self.credits.items() if v)
@@ -186,6 +195,11 @@ class ConversionPlan:
     resumed_batch : int or None
         The ledger's batch of this input when it exists: nothing new is planned.
     estimate : Estimate
+        Of the whole run; a dry run's includes its retry round and diagnosis.
+    retry : ConversionPlan or None
+        A dry run's: the retry round the run would schedule (its ``retry_round``).
+    then : list of str
+        A dry run's: what the run would do beyond the plan (resume, retry, diagnose).
     """
 
     leads: pd.DataFrame
@@ -195,6 +209,9 @@ class ConversionPlan:
     fingerprint: str
     resumed_batch: int | None = None
     estimate: Estimate = field(default_factory=lambda: Estimate(0, 0, {}, {}))
+    retry: ConversionPlan | None = None
+    retry_round: int = 0
+    then: list[str] = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
         """One row per planned job: ``org``, ``dc``, ``leads`` (count), ``attempt``,
@@ -221,28 +238,54 @@ class ConversionPlan:
         n = len(self.leads)
         if self.resumed_batch is not None:
             head = (
-                f"{n:,} leads: the ledger already has this input (batch {self.resumed_batch}); "
-                "running it again resumes it and schedules nothing new"
+                f"{_n(n, 'lead')}: the ledger already has this input (batch "
+                f"{self.resumed_batch}); running it again resumes it"
             )
-            return head
-        sizes = [len(c.leads) for c in self.chunks]
-        lines = [
-            f"{n:,} leads -> {len(self.chunks):,} mass-convert jobs"
-            + (f" of {min(sizes)}-{max(sizes)} leads" if sizes else ""),
-        ]
+            if self.retry is None and not self.then:
+                return head + " and schedules nothing new"
+            lines = [head]
+        else:
+            lines = [f"{_n(n, 'lead')} -> {jobs_text(self.chunks)}"]
+            lines += self._per_org()
+        if self.retry is not None:
+            lines.append(
+                f"retry round {self.retry_round}: {_n(len(self.retry.leads), 'lead')} not "
+                f"converted -> {jobs_text(self.retry.chunks)} (attempt "
+                f"{max(c.attempt for c in self.retry.chunks)})"
+            )
+        lines += self.then
+        lines.append(f"estimated: {self.estimate.text()}")
+        return "\n".join(lines)
+
+    def _per_org(self) -> list[str]:
+        lines = []
         for org, group in self.frame().groupby("org", sort=True):
-            lines.append(f"  {org}: {len(group)} jobs, {int(group['leads'].sum()):,} leads")
+            lines.append(
+                f"  {org}: {_n(len(group), 'job')}, {_n(int(group['leads'].sum()), 'lead')}"
+            )
         if len(self.skipped):
             why = self.skipped["why"].value_counts()
             lines.append("  left out: " + ", ".join(f"{v:,} {k}" for k, v in why.items()))
-        lines.append(f"estimated: {self.estimate.text()}")
-        return "\n".join(lines)
+        return lines
 
     def __repr__(self) -> str:
         return (
             f"<ConversionPlan {len(self.leads)} leads, {len(self.chunks)} jobs, "
             f"{self.estimate.total_credits} credits estimated>"
         )
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def jobs_text(chunks: Sequence[PlannedChunk]) -> str:
+    """``"8 mass-convert jobs of 30 leads each"`` (or ``"of 20-50 leads"``)."""
+    sizes = [len(c.leads) for c in chunks]
+    text = _n(len(chunks), "mass-convert job")
+    if sizes and min(sizes) == max(sizes):
+        return f"{text} of {_n(sizes[0], 'lead')}" + (" each" if len(sizes) > 1 else "")
+    return f"{text} of {min(sizes)}-{max(sizes)} leads" if sizes else text
 
 
 def _lead_options(
@@ -337,8 +380,9 @@ def plan_conversions(
     )
     if max_credits is not None and plan.estimate.total_credits > max_credits:
         raise ConfigError(
-            f"the plan's estimated {plan.estimate.text()} exceed --max-credits "
-            f"{max_credits:,}; convert fewer leads at a time or raise the limit"
+            f"the plan's estimated {plan.estimate.text()} exceed max_credits "
+            f"{max_credits:,}; convert fewer leads at a time or raise the limit "
+            "(command line: --max-credits)"
         )
     return plan
 
@@ -373,7 +417,8 @@ def _decide(
     if refused:
         rule = (
             "a lead in an open job of the ledger is not scheduled again; run the original "
-            "input again to resume it, or --force to schedule these anyway"
+            "input again to resume it, or force=True to schedule these anyway (command "
+            "line: --force)"
         )
         raise LeadInputError(bad_rows_message(refused, "lead", rule), refused)
     return planned, skipped

@@ -248,7 +248,7 @@ def reconcile_conversions(
     with open_session(
         store, orgs, config=config, policy=policy, clock=clock, sleep=sleep, settle_s=settle_s
     ) as s:
-        s.ledger.resume_interrupted()
+        s.resume()
         keys = list(leads) if leads is not None else list(s.ledger.latest_by_lead())
         chunks = s.scope(keys)
         snaps = s.store.read()

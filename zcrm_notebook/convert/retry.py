@@ -21,7 +21,13 @@ from .options import ConvertOptions
 from .plan import ConversionPlan, PlannedLead, chunk_leads, estimate
 from .session import SETTLE_S, Key
 
-__all__ = ["plan_retry", "retry_not_converted"]
+__all__ = ["plan_retry", "retry_not_converted", "retry_round_key"]
+
+
+def retry_round_key(batch_id: int, round_no: int) -> str:
+    """The fingerprint of retry round ``round_no`` (1, 2...) of input batch ``batch_id``:
+    the same command run again finds the round it made and does not make it twice."""
+    return f"retry of batch {batch_id}, round {round_no}"
 
 
 def plan_retry(
@@ -126,7 +132,7 @@ def retry_not_converted(
         settle_s=settle_s,
         deadline_s=deadline_s,
     ) as s:
-        s.ledger.resume_interrupted()
+        s.resume()
         wanted = list(leads) if leads is not None else list(s.ledger.latest_by_lead())
         resumed = [(c.org, lead) for c in s.scope(wanted) for lead in c.lead_ids]
         plan = plan_retry(s.ledger, wanted, options)

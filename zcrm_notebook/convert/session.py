@@ -55,6 +55,8 @@ class Session:
         Clock time the run stops at (None: no deadline).
     notes : list of str
         What the run says at the end (count mismatches, ended orgs...), in order.
+    warned : list of str
+        The notes issued as a DataQualityWarning too (shown when they happened).
     """
 
     orgs: dict[str, OrgCredentials]
@@ -67,6 +69,7 @@ class Session:
     settle_s: float = SETTLE_S
     deadline: float | None = None
     notes: list[str] = field(default_factory=list)
+    warned: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     watchers: list = field(default_factory=list)  # running pollers (stopped with the run)
     signal: int | None = None  # the signal that stopped the run, if one did
@@ -91,11 +94,20 @@ class Session:
         return self.stop.is_set() or (left is not None and left <= 0)
 
     def note(self, text: str, warn: bool = False) -> None:
-        """Keep a line for the end of the run (and log it; ``warn``: a DataQualityWarning)."""
+        """Keep a line for the end of the run (logged at INFO: the run's caller shows the
+        notes); ``warn``: also a DataQualityWarning now (listed in :attr:`warned`)."""
         self.notes.append(text)
-        log.warning("%s", text)
+        log.info("%s", text)
         if warn:
+            self.warned.append(text)
             warnings.warn(text, DataQualityWarning, stacklevel=3)
+
+    def resume(self) -> None:
+        """Make the ledger fit to resume: chunks a run left mid-POST, and chunks holding a
+        job id that breaks the job-id rule, become ``unknown`` (each bad one noted)."""
+        self.ledger.resume_interrupted()
+        for chunk_id, why in self.ledger.drop_bad_job_ids():
+            self.note(f"chunk {chunk_id}: {why}; taken as a lost answer, its leads read back")
 
     def request_stop(self) -> None:
         """End the run between two answers (thread-safe)."""

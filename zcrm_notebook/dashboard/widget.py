@@ -43,11 +43,14 @@ from ..viz.style import ALERT_COLOR, ALL_COLOR, org_dcs, zone
 from ..viz.text import UNITS, plural
 from .core import DashboardCore, FigureImage
 from .view import (
+    JOB_TOTALS,
     attention_html,
     attention_jobs,
     bar_colors,
     ended_text,
     group_rows,
+    latest_attempts,
+    lead_counts_text,
     leads_text,
     not_converted_html,
     not_converted_leads,
@@ -379,10 +382,15 @@ class Dashboard(DashboardCore):
         ConfigError
             ``leads`` is not a lead outcome table.
         """
-        self.leads = coerce_outcomes(leads)
+        self.leads = latest_attempts(coerce_outcomes(leads))
         table, rest = not_converted_leads(self.leads, max_rows=max_rows)
-        self.leads_html.value = not_converted_html(table, rest)
+        head = f"<p>{html.escape(lead_counts_text(self.leads))}</p>"
+        self.leads_html.value = head + not_converted_html(table, rest)
         self.leads_box.layout.display = None
+        self.overall.description = "all jobs"
+        if self._last_key is not None:  # shown already: relabel the job totals now
+            self._last_key = None
+            self.refresh()
 
     def stop(self) -> None:
         """Ask the background poll to stop; it ends within about a second (snapshots kept)."""
@@ -543,7 +551,7 @@ class Dashboard(DashboardCore):
         failed = int(jobs["failed_count"].fillna(0).sum())
         done = int(jobs["converted_count"].fillna(0).sum()) + failed
         self.overall.value = done / total if total else 0.0
-        self.overall_text.value = leads_text(done, total, failed)
+        self.overall_text.value = self._job_level(leads_text(done, total, failed))
         self.status_counts = status_counts(jobs, self._filtered(self._job_keys))
         self.counts_html.value = status_chips(self.status_counts)
 
@@ -560,9 +568,13 @@ class Dashboard(DashboardCore):
                 self._rows[(by, key)] = (W.HBox([bar, label]), bar, label)
             _, bar, label = self._rows[(by, key)]
             bar.style.bar_color = colors.get(key, "#9e9e9e")
-            bar.value, label.value = value, text
+            bar.value, label.value = value, self._job_level(text)
         self._shown = keys
         self.group_box.children = [self._rows[(by, k)][0] for k in keys]
+
+    def _job_level(self, text: str) -> str:
+        """A progress text, labelled as job totals when a conversion's leads are shown."""
+        return text if self.leads is None else f"{JOB_TOTALS}: {text}"
 
     def _redraw(self, view: pd.DataFrame, view_key: tuple) -> None:
         """Redraw the one figure in place and hand its PNG to the Image widget."""

@@ -58,6 +58,7 @@ def clean_ids(
     noun: str = "job",
     error: type[JobInputError] = JobInputError,
     lines: list[int] | None = None,
+    leading_zeros: bool = True,
 ) -> list[tuple[int, str, str]]:
     """Check ``(org label, raw id)`` pairs; return ``(row, org, id)`` for the good ones.
 
@@ -75,6 +76,9 @@ def clean_ids(
     lines : list of int, optional
         The file line of each pair (a CSV: header = line 1): messages and the error's
         ``rows`` then name ``line N``, the number a spreadsheet shows, not ``row N``.
+    leading_zeros : bool, default True
+        False: an id of 2 or more digits starting with 0 is refused (Zoho's record ids
+        have none; ``"0123"`` and ``"123"`` would be two ids for one record).
 
     Returns
     -------
@@ -95,6 +99,8 @@ def clean_ids(
     dups: list[tuple[int, str]] = []
     for row, (label, value) in enumerate(pairs, start=1):
         clean, reason = id_problem(value)
+        if not leading_zeros and clean is not None and len(clean) > 1 and clean[0] == "0":
+            clean, reason = None, "a leading zero (Zoho's ids have none)"
         if label not in orgs:
             why = _org_problem(label)
             reason = reason or f"{why} (configured orgs: {', '.join(orgs) or 'none'})"

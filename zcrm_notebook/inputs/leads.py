@@ -27,8 +27,8 @@ OVERRIDE_COLUMNS = ("assign_to", "deal_name", "deal_stage", "closing_date", "pip
 #: Columns of :func:`clean_leads`' frame before the override columns.
 LEAD_COLUMNS = ["org", "dc", "lead_id", "row"]
 _RULE = (
-    "lead ids must be text of 1-20 digits 0-9, orgs configured, assign_to a user id, "
-    "closing_date YYYY-MM-DD"
+    "lead ids must be text of 1-20 digits 0-9 without a leading zero, orgs configured, "
+    "assign_to a user id, closing_date YYYY-MM-DD"
 )
 
 
@@ -105,7 +105,8 @@ def clean_leads(leads: object, orgs: Mapping[str, OrgCredentials], *, org: str |
     LeadInputError
         Listing every offending row (value, reason; ``line N`` of a CSV file, header =
         line 1, else ``row N`` from 1): non-digit ids, signs, decimals, exponents, floats,
-        empty cells, more than 20 digits, empty or unknown orgs or data centers, bad
+        empty cells, more than 20 digits, a leading zero (``"0123"`` would be another lead
+        than ``"123"`` in the ledger), empty or unknown orgs or data centers, bad
         ``assign_to`` or ``closing_date`` values.
     ConfigError
         For an unreadable CSV, or a plain list of ids with several orgs and no ``org``.
@@ -130,7 +131,9 @@ def clean_leads(leads: object, orgs: Mapping[str, OrgCredentials], *, org: str |
     else:
         pairs = list(id_pairs(leads, orgs, org, id_column="lead_id", what="leads"))
     try:
-        rows = clean_ids(pairs, orgs, noun="lead", error=LeadInputError, lines=lines)
+        rows = clean_ids(
+            pairs, orgs, noun="lead", error=LeadInputError, lines=lines, leading_zeros=False
+        )
     except LeadInputError as exc:
         if not exc.rows:
             raise

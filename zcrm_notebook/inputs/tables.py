@@ -162,7 +162,8 @@ def table_pairs(
     ids = df[cols[id_column]].tolist()
     if "org" in cols and org is not None:
         raise ConfigError(
-            f"org={shown(org)} (--org) conflicts with the table's org column; drop one"
+            f"org={shown(org)} conflicts with the table's org column; drop one "
+            "(command line: --org)"
         )
     if "org" in cols:
         labels = ["" if is_na(v) else str(v).strip() for v in df[cols["org"]].tolist()]

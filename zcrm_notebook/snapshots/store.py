@@ -178,6 +178,7 @@ class SnapshotStore:
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row  # rows are read by column name
+            self._check_foreign()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_DDL)
@@ -193,6 +194,23 @@ class SnapshotStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _check_foreign(self) -> None:
+        """Refuse an SQLite file of something else (tables, none of them ``snapshots``):
+        the store's tables would be added to it."""
+        names = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        if names and "snapshots" not in names:
+            listed = ", ".join(repr(n) for n in sorted(names)[:5])
+            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+            raise sqlite3.DatabaseError(
+                f"it is an SQLite file of something else (tables {listed}{more}); give a new "
+                "file name or a store this package wrote"
+            )
 
     def _check_columns(self) -> None:
         cols = {row[1] for row in self._db.execute("PRAGMA table_info(snapshots)")}
