@@ -25,6 +25,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from zcrm_notebook.api.status import JobState, JobStatus, parse_status
+from zcrm_notebook.poll.jitter import Jitter
 from zcrm_notebook.poll.policy import PollPolicy, Schedule
 from zcrm_notebook.simulator.crm import CrmMixin
 
@@ -74,7 +75,7 @@ class ScheduleModel:
         self.policy, self.name = policy, name
 
     def begin(self, jobs: list) -> None:
-        self.schedule = Schedule(self.policy, random.Random(self.policy.seed))
+        self.schedule = Schedule(self.policy, Jitter(self.policy.seed))
         for job in jobs:
             self.schedule.add(job.job_id, job.org)
 

@@ -19,6 +19,7 @@ import pytest
 from zcrm_notebook.api.status import JobState, JobStatus
 from zcrm_notebook.errors import ConfigError
 from zcrm_notebook.poll import policy as policy_module
+from zcrm_notebook.poll.jitter import Jitter
 from zcrm_notebook.poll.policy import DEFAULT_MAX_DELAY_S, PollPolicy, Schedule
 
 
@@ -62,7 +63,7 @@ def drive(policy: PollPolicy, jobs: list[Timeline], t0: float = 0.0):
 
     Returns (schedule, calls per job, delays by job, longest gap between two polls of a job).
     """
-    sched = Schedule(policy, random.Random(policy.seed))
+    sched = Schedule(policy, Jitter(policy.seed))
     by_id = {j.job: j for j in jobs}
     heap, seq = [], itertools.count()
     due: dict[str, tuple[float, int]] = {}
@@ -214,7 +215,7 @@ def test_answers_that_flap_or_go_back_never_break_the_schedule():
     """Counts 3, 4, 3, 4, ... (a hostile or buggy server): every answer gets a next poll
     within the bound, none from a zero or negative rate."""
     policy = PollPolicy(seed=1, max_delay_s=10.0)
-    sched = Schedule(policy, random.Random(1))
+    sched = Schedule(policy, Jitter(1))
     sched.add("j", "org")
     t = 0.0
     for n in range(40):
@@ -223,3 +224,34 @@ def test_answers_that_flap_or_go_back_never_break_the_schedule():
         next_at, _ = sched.answer("j", st, t)
         assert next_at is not None and t < next_at <= t + policy.longest_gap_s
         t = next_at
+
+
+def test_a_jobs_next_poll_does_not_depend_on_the_order_answers_are_handled():
+    """Answers that come back at the same moment are handled in the order their threads
+    finished; with one shared random stream, the jitter (so the schedule) changed run to
+    run for the same seed. Each job draws its own: any order gives the same polls."""
+    policy = PollPolicy(seed=3)
+
+    def next_polls(order: list[str]) -> dict:
+        sched = Schedule(policy, Jitter(policy.seed))
+        for job in ("a", "b", "c"):
+            sched.add(job, "org")
+        out = {}
+        for t in (0.0, 20.0, 40.0):
+            for job in order:
+                st = JobStatus(job, JobState.SCHEDULED, "Scheduled", 50, 0, 50, 0)
+                out[job, t] = sched.answer(job, st, t)[0]
+        return out
+
+    assert next_polls(["a", "b", "c"]) == next_polls(["c", "a", "b"]) == next_polls(["b", "c", "a"])
+
+
+def test_jitter_draws_are_reproducible_per_key_and_spread():
+    one, other = Jitter(7), Jitter(7)
+    a = [one.uniform("a", 0.9, 1.0) for _ in range(3)]
+    one.uniform("b", 0.9, 1.0)
+    assert [other.uniform("a", 0.9, 1.0) for _ in range(3)] == a  # other keys do not shift it
+    assert len(set(a)) == 3 and all(0.9 <= x < 1.0 for x in a)
+    draws = [Jitter(None).random("a") for _ in range(200)]  # unseeded: a salt per run
+    assert len(set(draws)) == 200 and 0.3 < sum(draws) / 200 < 0.7
+    assert Jitter(8).random("a") != Jitter(7).random("a")

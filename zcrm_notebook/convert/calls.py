@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import random
 import threading
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from ..api.endpoints import CONVERT_RECORD, GET_RECORDS, MASS_CONVERT_SCHEDULE, 
 from ..auth.credentials import OrgCredentials
 from ..client import CallAnswer, ZohoClient
 from ..errors import RateLimitError, TokenThrottledError, TransportError, ZcrmError
+from ..poll.jitter import Jitter
 from ..poll.orgstate import OrgState
 from ..poll.policy import PollPolicy
 from .plan import CREDITS
@@ -113,7 +113,7 @@ class CallRunner:
 
     def __post_init__(self) -> None:
         self._states: dict[str, OrgState[Task]] = {}
-        self._rng = random.Random(self.policy.seed)
+        self._jitter = Jitter(self.policy.seed)
         self._seq = itertools.count()
 
     def credits(self) -> Counter:
@@ -218,7 +218,7 @@ class CallRunner:
         if action == "retry" and not o.dead and task.attempt < self.policy.max_retries:
             task.attempt += 1
             o.stats.retries += 1
-            delay = self._back_off(o, result, at, task.attempt)
+            delay = self._back_off(o, result, at, task)
             o.push(max(at + delay, o.backoff_until), next(self._seq), task)
             return 0
         sent = not (isinstance(result, TransportError) and not result.sent)
@@ -230,14 +230,15 @@ class CallRunner:
             return 1 + sum(self._end(other, result, on_error) for other in self._states.values())
         return 1
 
-    def _back_off(self, o: OrgState, exc: ZcrmError, at: float, attempt: int) -> float:
+    def _back_off(self, o: OrgState, exc: ZcrmError, at: float, task: Task) -> float:
         """The delay before sending again; a 429 or a throttled token holds the whole org."""
         if isinstance(exc, TokenThrottledError):
-            o.back_off(at, self.policy, self._rng, 60.0)
+            o.back_off(at, self.policy, self._jitter.draws(("org", o.name)), 60.0)
         elif isinstance(exc, RateLimitError):
             o.stats.rate_limited += 1
-            o.back_off(at, self.policy, self._rng, exc.retry_after_s)
-        return self.policy.retry_delay_s(attempt, self._rng)
+            o.back_off(at, self.policy, self._jitter.draws(("org", o.name)), exc.retry_after_s)
+        draws = self._jitter.draws(("retry", task.org, task.kind, str(task.key)))
+        return self.policy.retry_delay_s(task.attempt, draws)
 
     def _end(self, o: OrgState, exc: ZcrmError, on_error: OnError) -> int:
         """End an org: its queued tasks are not sent. Returns how many."""

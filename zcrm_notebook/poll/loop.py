@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
-import random
 import threading
 import time
 import warnings
@@ -43,6 +42,7 @@ from ..errors import (
 )
 from ..inputs.jobs import Job
 from ..snapshots.schema import Snapshot
+from .jitter import Jitter
 from .orgstate import OrgState
 from .policy import PollPolicy, Schedule
 from .quality import quality_problems
@@ -101,9 +101,9 @@ class PollLoop:
         self.orgs, self.policy, self.record = orgs, policy, record
         self.flush = flush or (lambda: None)
         self.clock, self.sleep, self.stop, self.bar = clock, sleep, stop, bar
-        self._rng = random.Random(policy.seed)
+        self._jitter = Jitter(policy.seed)
         self._seq = itertools.count()
-        self._schedule = Schedule(policy, self._rng)
+        self._schedule = Schedule(policy, self._jitter)
         self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()  # calls that came back
         self._pending: set[Job] = set()
         self._warned: set[tuple[Job, str]] = set()
@@ -296,7 +296,7 @@ class PollLoop:
         if _is_transient(exc) and track.attempt < self.policy.max_retries:
             track.attempt += 1
             o.stats.retries += 1
-            delay = self.policy.retry_delay_s(track.attempt, self._rng)
+            delay = self.policy.retry_delay_s(track.attempt, self._jitter.draws(("retry", job)))
             self._push(job, max(at + delay, o.backoff_until))
             return
         track.attempt = 0
@@ -329,7 +329,7 @@ class PollLoop:
             self._finish(job)
             self._fail_org(o, exc, at)
             return
-        delay = o.back_off(at, self.policy, self._rng, None)
+        delay = o.back_off(at, self.policy, self._jitter.draws(("org", o.name)), None)
         if o.unreachable == 1:
             log.warning("org %s: %s; holding the org, one try at a time (next in %.0f s)",
                         o.name, exc, delay)  # fmt: skip
@@ -358,7 +358,7 @@ class PollLoop:
     def _back_off_org(
         self, o: OrgState, at: float, retry_after_s: float | None, why: str = "rate limited (429)"
     ) -> None:
-        delay = o.back_off(at, self.policy, self._rng, retry_after_s)
+        delay = o.back_off(at, self.policy, self._jitter.draws(("org", o.name)), retry_after_s)
         log.warning("org %s %s: backing off %.1f s", o.name, why, delay)
 
     def _warn_error_once(self, o: OrgState, exc: ZcrmError) -> None:

@@ -14,7 +14,6 @@ loop (:mod:`zcrm_notebook.convert.calls`) queues its POSTs and reads in the same
 from __future__ import annotations
 
 import heapq
-import random
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from ..auth.credentials import OrgCredentials
 from ..client import ZohoClient
 from ..errors import AccountsUnreachableError, ApiError, ZcrmError
 from ..redact import clean_text
+from .jitter import Uniform
 from .policy import PollPolicy
 
 T = TypeVar("T")
@@ -168,7 +168,7 @@ class OrgState(Generic[T]):
         return budget is not None and self.stats.requests >= budget
 
     def back_off(
-        self, at: float, policy: PollPolicy, rng: random.Random, retry_after_s: float | None
+        self, at: float, policy: PollPolicy, rng: Uniform, retry_after_s: float | None
     ) -> float:
         """Hold the whole org; the n-th backoff in a row waits longer. Returns the delay s."""
         self.backoff_level += 1

@@ -24,13 +24,13 @@ policy and for fixed intervals, is measured by ``benchmarks/bench_frontier.py``.
 from __future__ import annotations
 
 import math
-import random
 import warnings
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 from ..api.status import JobState, JobStatus
 from ..errors import ConfigError
+from .jitter import Jitter, Uniform
 from .order import OrgOrder
 
 __all__ = ["PollPolicy", "JobTrack", "Schedule", "DEFAULT_MAX_DELAY_S"]
@@ -228,7 +228,7 @@ class PollPolicy:
         return int(self.org_max_in_flight.get(org, self.max_in_flight))
 
     def retry_delay_s(
-        self, attempt: int, rng: random.Random, retry_after_s: float | None = None
+        self, attempt: int, rng: Uniform, retry_after_s: float | None = None
     ) -> float:
         """Backoff before retry number ``attempt`` (1-based), jittered and capped."""
         if retry_after_s is not None:
@@ -299,7 +299,7 @@ class JobTrack:
         self._phase: list[tuple[float, int]] = []  # (time, processed) of the current phase
         self._lo, self._hi = 0.0, math.inf  # bounds of the conversion rate, leads/s
 
-    def observe(self, st: JobStatus, now: float, policy: PollPolicy, rng: random.Random) -> float:
+    def observe(self, st: JobStatus, now: float, policy: PollPolicy, rng: Uniform) -> float:
         """Record a non-final answer; return the delay until the job's next poll (seconds).
 
         Only progress counts as a change (see :meth:`unchanged_s`): a state further than
@@ -400,12 +400,13 @@ class Schedule:
     Parameters
     ----------
     policy : PollPolicy
-    rng : random.Random
-        The run's random stream (jitter).
+    jitter : Jitter
+        The run's jitter, drawn per job (:mod:`zcrm_notebook.poll.jitter`): a job's
+        schedule does not depend on the order in which answers are handled.
     """
 
-    def __init__(self, policy: PollPolicy, rng: random.Random) -> None:
-        self.policy, self.rng = policy, rng
+    def __init__(self, policy: PollPolicy, jitter: Jitter) -> None:
+        self.policy, self.jitter = policy, jitter
         self.tracks: dict[Hashable, JobTrack] = {}
         self.orgs: dict[str, OrgOrder] = {}
 
@@ -427,7 +428,7 @@ class Schedule:
         track = self.tracks[job]
         if st.is_final:
             return None, self.gone(job, now, st)
-        delay = track.observe(st, now, self.policy, self.rng)
+        delay = track.observe(st, now, self.policy, self.jitter.draws(job))
         moves: list = []
         if self.policy.use_order:
             order = _order_of(track)
