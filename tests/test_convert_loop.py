@@ -391,3 +391,17 @@ def test_each_step_on_its_own_schedule_watch_reconcile_diagnose(sim, clock, tmp_
     again = zn.diagnose_not_converted(store, orgs, credits=100, clock=clock.time, sleep=clock.sleep)
     assert sim.stats.convert_requests["us-org"] == 3  # once per lead
     pd.testing.assert_frame_equal(again, table)
+
+
+def test_max_credits_also_bounds_the_retry_rounds(sim, clock, tmp_path):
+    """--max-credits refused a plan above it, but the retry rounds spent without a bound."""
+    leads = {"us-org": sim.lead_ids("us-org")}
+    plan = run(sim, clock, leads, dry_run=True).estimate.total_credits
+    store = tmp_path / "s.sqlite"
+    held = run(sim, clock, leads, store=store, retry_not_converted=True, max_credits=plan + 1)
+    assert held.ledger["attempt"].max() == 1 and held.counts["not_converted"] > 0
+    (note,) = [n for n in held.notes if "retry round 1 was not made" in n]
+    assert f"above max_credits {plan + 1:,} (command line: --max-credits)" in note
+    posts = sim.stats.schedule_requests.total()
+    made = run(sim, clock, leads, store=store, retry_not_converted=True, max_credits=plan + 100)
+    assert made.ledger["attempt"].max() == 2 and sim.stats.schedule_requests.total() > posts

@@ -82,7 +82,8 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
         "--max-credits",
         type=COUNT,
         metavar="N",
-        help="refuse (before any POST) a plan whose estimated API credits exceed N",
+        help="refuse (before any POST) a plan whose estimated API credits exceed N; retry "
+        "rounds are made only while the estimates stay within N",
     )
     p.add_argument(
         "--force",

@@ -192,11 +192,16 @@ def run_plan(
     *,
     retry_rounds: int = 0,
     diagnose_credits: int = 0,
+    max_credits: int | None = None,
     progress: bool = False,
     on_snapshot=None,
 ) -> ConversionResult:
-    """Drive ``keys``' chunks, retry and diagnose as asked, and gather the result."""
+    """Drive ``keys``' chunks, retry and diagnose as asked, and gather the result.
+
+    A retry round is made only while the estimates of the plan and of the rounds made,
+    with its own, stay within ``max_credits``; a round that would not is noted instead."""
     reason = drive(session, keys, progress=progress, on_snapshot=on_snapshot)
+    left = None if max_credits is None else max_credits - plan.estimate.total_credits
     for round_no in range(1, retry_rounds + 1):
         if reason != "finished":
             break
@@ -205,6 +210,11 @@ def run_plan(
             continue  # made by an earlier run of the same command: resumed by drive above
         if not again.chunks:
             break
+        if left is not None and again.estimate.total_credits > left:
+            session.note(_over_budget(round_no, again, max_credits))
+            break
+        if left is not None:
+            left -= again.estimate.total_credits
         session.ledger.add_batch(again, at=session.clock(), kind="retry")
         reason = drive(session, keys, progress=progress, on_snapshot=on_snapshot)
     if diagnose_credits and reason == "finished":
@@ -218,6 +228,14 @@ def run_plan(
             "please report this line"
         )
     return _result(session, plan, keys, batch, reason)
+
+
+def _over_budget(round_no: int, again: ConversionPlan, max_credits: int | None) -> str:
+    return (
+        f"retry round {round_no} was not made: its estimated {again.estimate.text()} would "
+        f"bring the run's estimate above max_credits {max_credits:,} (command line: "
+        "--max-credits); raise it and run the same command again to make it"
+    )
 
 
 def next_retry(
@@ -377,7 +395,9 @@ def convert_leads(
     force : bool, default False
         Schedule leads that are in an open job of the ledger anyway.
     max_credits : int, optional
-        Refuse (before any POST) a plan whose estimated credits exceed it.
+        Refuse (before any POST) a plan whose estimated credits exceed it; a retry round
+        is made only while the estimates of the plan and of the rounds stay within it
+        (else a note says which round was not made).
     retry_not_converted : bool or int, default False
         Retry rounds of this input (True: 1): after the run, the ``not_converted`` leads
         are planned again (attempt + 1), as many rounds as given in all. A round is made
@@ -447,6 +467,7 @@ def convert_leads(
             batch,
             retry_rounds=int(retry_not_converted),
             diagnose_credits=diagnose_credits,
+            max_credits=max_credits,
             progress=progress,
             on_snapshot=on_snapshot,
         )

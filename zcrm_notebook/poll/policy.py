@@ -101,7 +101,7 @@ class PollPolicy:
         D: how late the finish of a job is seen at most when it cannot be predicted (a job
         that starts and ends between two polls). The knob that trades API credits for
         freshness: on the simulator's realistic jobs, 13.6 status calls per job at the
-        default 13 s, p95 delay 10 s and median 2.4 s (version 0.1's default: 14.0 calls,
+        default 13 s, p95 delay 10 s and median 2.5 s (version 0.1's default: 14.0 calls,
         p95 13.5 s, median 1.8 s), 6 calls at 40 s (``benchmarks/bench_frontier.py``).
         A job that aborts (``failed``) before its earliest possible finish can be seen later
         than D, by at most the leads it had left at ``rate_prior_leads_per_s``. Default
