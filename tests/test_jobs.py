@@ -59,8 +59,21 @@ def test_duplicates_dropped_with_a_warning_naming_them(creds):
 
 def test_csv_ids_stay_text(tmp_path, two_orgs):
     path = tmp_path / "jobs.csv"
-    path.write_text(f"job_id,org\n{JOB},us-org\n 0012,eu-org\n")
-    assert clean_jobs(path, two_orgs) == [Job("us-org", JOB), Job("eu-org", "0012")]
+    path.write_text(f"job_id,org\n{JOB},us-org\n 18446744073709551617,eu-org\n")
+    assert clean_jobs(path, two_orgs) == [
+        Job("us-org", JOB),
+        Job("eu-org", "18446744073709551617"),  # above 2**64: no number type kept it
+    ]
+
+
+def test_a_leading_zero_is_refused_naming_the_line(tmp_path, two_orgs):
+    """"0012" read as a number would be job 12; read as text it is no id Zoho makes."""
+    path = tmp_path / "jobs.csv"
+    path.write_text(f"job_id,org\n{JOB},us-org\n 0012,eu-org\n0,eu-org\n")
+    with pytest.raises(JobInputError, match="without a leading zero") as info:
+        clean_jobs(path, two_orgs)
+    assert "line 3: '0012': a leading zero (Zoho's ids have none)" in str(info.value)
+    assert [r for r, _, _ in info.value.rows] == [3]  # "0" alone is a (digit) id
 
 
 def test_100k_ids_are_accepted_quickly(creds):

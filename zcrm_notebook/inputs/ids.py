@@ -113,7 +113,12 @@ def clean_ids(
             out.append((row, label, clean))
     unit = "line" if lines else "row"
     if bad:
-        raise error(bad_rows_message(bad, noun, unit=unit), bad)
+        rule = (
+            None
+            if leading_zeros
+            else f"{noun} ids must be text of 1-20 digits 0-9 without a leading zero"
+        )
+        raise error(bad_rows_message(bad, noun, rule, unit=unit), bad)
     if not out:
         raise error(f"the {noun}s input has no {noun} ids")
     if dups:

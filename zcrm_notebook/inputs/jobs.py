@@ -64,7 +64,8 @@ def clean_jobs(
     JobInputError
         Listing every offending row (value, reason; ``line N`` of a CSV file, header =
         line 1, else ``row N`` from 1): non-digit ids, signs, decimals, exponents, floats,
-        empty cells, more than 20 digits, empty or unknown orgs.
+        empty cells, more than 20 digits, a leading zero (``"0123"`` would be another job
+        than ``"123"``: Zoho's ids have none), empty or unknown orgs.
     ConfigError
         For an unreadable CSV, or a plain list of ids with several orgs and no ``org``.
     """
@@ -72,5 +73,6 @@ def clean_jobs(
     if isinstance(jobs, (str, os.PathLike)) and not str(jobs).strip().isdigit():
         table = read_jobs_csv(jobs)
         jobs, lines = table, table.attrs.get("lines")
-    rows = clean_ids(id_pairs(jobs, orgs, org), orgs, noun="job", lines=lines)
+    pairs = id_pairs(jobs, orgs, org)
+    rows = clean_ids(pairs, orgs, noun="job", lines=lines, leading_zeros=False)
     return [Job(label, job_id) for _, label, job_id in rows]
