@@ -67,7 +67,7 @@ def test_csv_ids_stay_text(tmp_path, two_orgs):
 
 
 def test_a_leading_zero_is_refused_naming_the_line(tmp_path, two_orgs):
-    """"0012" read as a number would be job 12; read as text it is no id Zoho makes."""
+    """The text 0012 is no id Zoho makes (read as a number it would be job 12)."""
     path = tmp_path / "jobs.csv"
     path.write_text(f"job_id,org\n{JOB},us-org\n 0012,eu-org\n0,eu-org\n")
     with pytest.raises(JobInputError, match="without a leading zero") as info:
