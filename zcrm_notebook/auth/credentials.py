@@ -10,6 +10,7 @@ cache (:mod:`zcrm_notebook.auth.tokens`) and the token store
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..api.datacenters import DATA_CENTERS, get_dc, hostname
 from ..api.destinations import DestinationPolicy, is_loopback_url
@@ -95,6 +96,39 @@ def _check_custom_dc(
 MAX_LABEL = 100
 
 
+def settle_org_fields(obj: Any, required: tuple[str, ...], what: str) -> None:
+    """Check and normalise the fields an org's credentials and its OAuth client share, in
+    place on the frozen dataclass ``obj``: the org label, ``dc`` (lower case), the
+    ``required`` texts (stripped, not empty), the client secret registered for masking,
+    ``accounts_url`` and ``api_domain`` (:func:`check_org_endpoints`).
+
+    Raises
+    ------
+    ConfigError
+        ``{what} 'label': name is empty``, or as :func:`check_org_label` and
+        :func:`check_org_endpoints`.
+    """
+    set_ = object.__setattr__
+    org = obj.org
+    check_org_label(org)
+    set_(obj, "dc", str(obj.dc).strip().lower())
+    for name in required:
+        value = str(getattr(obj, name) or "").strip()
+        if not value:
+            raise ConfigError(f"{what} {org!r}: {name} is empty")
+        set_(obj, name, value)
+    register_secret(obj.client_secret)
+    accounts, api = check_org_endpoints(
+        org,
+        obj.dc,
+        obj.accounts_url,
+        obj.api_domain,
+        custom_dc=obj.custom_dc,
+    )
+    set_(obj, "accounts_url", accounts)
+    set_(obj, "api_domain", api)
+
+
 def check_org_label(org: object) -> str:
     """An org label as given, if it is printable text (1-100 characters).
 
@@ -173,21 +207,8 @@ class OrgCredentials:
     custom_dc: bool = False
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        check_org_label(self.org)
-        set_(self, "dc", str(self.dc).strip().lower())
-        for name in ("client_id", "client_secret", "refresh_token"):
-            value = str(getattr(self, name) or "").strip()
-            if not value:
-                raise ConfigError(f"org {self.org!r}: {name} is empty")
-            set_(self, name, value)
-        register_secret(self.client_secret)
+        settle_org_fields(self, ("client_id", "client_secret", "refresh_token"), "org")
         register_secret(self.refresh_token)
-        accounts, api = check_org_endpoints(
-            self.org, self.dc, self.accounts_url, self.api_domain, custom_dc=self.custom_dc
-        )
-        set_(self, "accounts_url", accounts)
-        set_(self, "api_domain", api)
         if self.api_version not in API_VERSIONS:
             raise ConfigError(
                 f"org {self.org!r}: api_version {shown(self.api_version)} is not one of "

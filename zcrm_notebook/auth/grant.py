@@ -44,7 +44,7 @@ from ..errors import (
     TransportError,
 )
 from ..redact import clean_text, mask, register_secret
-from .credentials import OrgCredentials, check_org_endpoints, check_org_label
+from .credentials import OrgCredentials, check_org_endpoints, settle_org_fields
 from .hooks import (
     HINTS,
     call_token_endpoint,
@@ -105,20 +105,7 @@ class OAuthClient:
     custom_dc: bool = False
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        check_org_label(self.org)
-        set_(self, "dc", str(self.dc).strip().lower())
-        for name in ("org", "client_id", "client_secret"):
-            value = str(getattr(self, name) or "").strip()
-            if not value:
-                raise ConfigError(f"OAuth client for org {self.org!r}: {name} is empty")
-            set_(self, name, value)
-        register_secret(self.client_secret)
-        accounts, api = check_org_endpoints(
-            self.org, self.dc, self.accounts_url, self.api_domain, custom_dc=self.custom_dc
-        )
-        set_(self, "accounts_url", accounts)
-        set_(self, "api_domain", api)
+        settle_org_fields(self, ("org", "client_id", "client_secret"), "OAuth client for org")
 
     def __repr__(self) -> str:
         return (
