@@ -610,3 +610,63 @@ def test_a_conversion_store_shows_its_leads_not_converted_with_their_job(clock, 
         assert plain.leads_box.layout.display == "none" and plain.leads is None
     finally:
         plain.close()
+
+
+def test_a_start_from_another_thread_during_the_last_tick_keeps_the_dashboard_live(scenario, clock):
+    """JupyterLab may run a button's handler on a kernel subshell (another thread, maybe
+    with its own loop). A Start there during the ticker's last tick of the stopped run left
+    no ticker: the dashboard froze while the new poll went on. The ticker now always runs
+    on the loop the dashboard was made on."""
+    opened = threading.Event()
+
+    def gated_sleep(dt):  # holds the first poll at its first wait
+        assert opened.wait(10)
+        clock.sleep(dt)
+
+    async def main():
+        dash = make(scenario, clock, sleep=gated_sleep, refresh_s=0.01)
+        real, started = dash.refresh, []
+
+        def refresh(force=False):
+            if force and not started and dash.handle.done:  # the stopped run's last tick
+                other = threading.Thread(target=lambda: started.append(dash.start()))
+                other.start()  # a click handled on a subshell thread, with no loop
+                other.join(30)
+            return real(force)
+
+        dash.refresh = refresh
+        first = dash.start()
+        dash.stop()
+        opened.set()
+        for _ in range(3000):  # bounded: both polls end, the last tick shows it
+            if "finished" in dash.status.value and dash._task and dash._task.done():
+                break
+            await asyncio.sleep(0.01)
+        return dash, first, started
+
+    dash, first, started = asyncio.run(main())
+    assert first.stopped_reason == "stopped" and started and started[0] is dash.handle
+    assert dash.handle.stopped_reason == "finished"
+    assert dash.overall.value == 1.0 and "finished" in dash.status.value  # refreshed to the end
+
+
+def test_refreshes_from_two_threads_never_draw_at_once(scenario, clock):
+    """A click on a subshell thread and the ticker could draw the one figure together
+    ("'NoneType' object has no attribute '_get_renderer'"): one refresh at a time."""
+    dash = make(scenario, clock)
+    real, calls, second_in = dash._fig.render, [], threading.Event()
+    second = threading.Thread(target=lambda: dash.refresh(force=True))
+
+    def render(*args, **kw):
+        calls.append(threading.current_thread() is second)
+        if calls[-1]:
+            second_in.set()
+        else:  # the first draw: the other thread's refresh comes while it draws
+            second.start()
+            calls.append(second_in.wait(0.5))  # True only if it got in meanwhile
+        return real(*args, **kw)
+
+    dash._fig.render = render
+    dash.refresh(force=True)
+    second.join(30)
+    assert calls == [False, False, True]  # drew alone, then the other thread drew

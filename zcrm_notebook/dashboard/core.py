@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import threading
 import time
 from dataclasses import replace
 
@@ -107,7 +108,7 @@ def as_store(store: object) -> Store:
 class DashboardCore:
     """Jobs, store, background poll and refresh task of a dashboard (no widgets).
 
-    Subclasses implement :meth:`refresh` (kernel main thread only). Parameters as for
+    Subclasses implement :meth:`refresh` (under ``_refresh_lock``: one at a time). Parameters as for
     :class:`zcrm_notebook.dashboard.widget.Dashboard`; ``frame`` makes a read-only dashboard over a
     snapshot DataFrame.
 
@@ -141,6 +142,11 @@ class DashboardCore:
         self._own_store = self._store is not None and self._store is not store
         self._cache = FrameCache()
         self._task: asyncio.Task | None = None
+        # the kernel's loop (the dashboard is made in a cell): the ticker always runs there,
+        # also when a button's handler runs on another thread (JupyterLab can hand widget
+        # messages to a kernel subshell, a thread with its own loop)
+        self._loop = _running_loop()
+        self._refresh_lock = threading.RLock()  # one refresh at a time, whatever the thread
         self._stopping = False
 
     def refresh(self, force: bool = False) -> bool:  # pragma: no cover - abstract
@@ -270,15 +276,27 @@ class DashboardCore:
         return self.wait(0)
 
     def _ensure_ticker(self) -> None:
-        """Refresh from an asyncio task on the running event loop (the kernel's main
-        thread); without a running loop (a script, a test) call :meth:`refresh` yourself."""
-        if self._task is not None and not self._task.done():
+        """Refresh from an asyncio task on the kernel's event loop (the one running when the
+        dashboard was made, else the caller's); without a loop (a script, a test) call
+        :meth:`refresh` yourself. Safe from any thread: the task is made, and its end
+        decided, on that loop's thread only, so a Start during the last tick of the run
+        before always leaves one ticker running."""
+        loop = self._loop or _running_loop()
+        if loop is None or loop.is_closed():
+            return
+        if loop is _running_loop():
+            self._spawn_ticker()
             return
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._task = loop.create_task(self._tick())
+            loop.call_soon_threadsafe(self._spawn_ticker)
+        except RuntimeError:  # the loop closed meanwhile (kernel shutting down)
+            pass
+
+    def _spawn_ticker(self) -> None:
+        """On the ticker's loop: a new ticker unless one is still ticking."""
+        if self._task is not None and not self._task.done():
+            return  # its next tick sees the new poll running and goes on
+        self._task = asyncio.get_running_loop().create_task(self._tick())
 
     async def _tick(self) -> None:
         while True:
@@ -292,8 +310,14 @@ class DashboardCore:
             await asyncio.sleep(self.refresh_s)
 
     def _cancel_ticker(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        task = self._task
+        if task is None:
+            return
+        loop = task.get_loop()
+        if loop is _running_loop():
+            task.cancel()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
 
     def _close_store(self) -> None:
         """Close a store file the dashboard opened itself, once its poll has ended."""
@@ -305,3 +329,10 @@ class DashboardCore:
             except Exception:  # the poll's error was shown already; close anyway
                 pass
         self._store.close()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -469,8 +469,9 @@ class Dashboard(DashboardCore):
         _close_tree(self.widget)
 
     def _on_group_by(self) -> None:
-        self._update_filter_options()
-        self.refresh()
+        with self._refresh_lock:
+            self._update_filter_options()
+            self.refresh()
 
     def _groups(self, df: pd.DataFrame, by: str) -> list[str]:
         return sorted({str(k) for k in self._job_keys[by]} | {str(k) for k in df[by].dropna()})
@@ -483,7 +484,8 @@ class Dashboard(DashboardCore):
     # -- refresh ----------------------------------------------------------------------
 
     def refresh(self, force: bool = False) -> bool:
-        """Copy the snapshots so far and update the widgets (kernel main thread only).
+        """Copy the snapshots so far and update the widgets (one refresh at a time: a
+        button's handler on another thread waits for the ticker's, and the other way).
 
         Cheap when nothing changed. The figure is redrawn when the data changed and
         ``figure_every_s`` passed since its last redraw, at once when the grouping or the
@@ -499,6 +501,10 @@ class Dashboard(DashboardCore):
         bool
             True if more than the status line was updated.
         """
+        with self._refresh_lock:
+            return self._refresh(force)
+
+    def _refresh(self, force: bool) -> bool:
         df = self.snapshots
         self._update_buttons()
         self._update_status(df)
