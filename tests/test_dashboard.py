@@ -99,6 +99,7 @@ def test_stop_button_stops_polling_and_start_resumes(scenario, clock):
     dash.start_button.click()
     assert dash.running and dash.start_button.disabled and not dash.stop_button.disabled
     assert dash.interval.disabled
+    assert "polling, started 0 s ago" in dash.status.value  # real seconds, not a poll gap
     dash.stop_button.click()
     assert "stopping" in dash.status.value
     opened.set()
@@ -172,6 +173,8 @@ def test_export_outcomes_show_next_to_the_button_one_at_a_time(scenario, clock, 
     dash.export_button.click()  # the previous success message does not stay
     assert "not exported" in dash.export_out.value and "Exported" not in dash.export_out.value
     assert "mine.txt" in dash.export_out.value
+    assert "pass overwrite=True" not in dash.export_out.value  # a button cannot
+    assert "type one in the box" in dash.export_out.value
     assert dash.status.value == status
 
 
@@ -563,9 +566,13 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(clock, tmp_
             dash.leads_html.value
         )
         assert dash.overall.description == "all jobs"
-        assert dash.overall_text.value.startswith("job totals (a retried lead counts once per")
-        assert f"{30 + failed:,} / {30 + failed:,} leads processed" in dash.overall_text.value
-        assert all(t.startswith("job totals") for t in (r[2].value for r in dash._rows.values()))
+        assert "The bars above count lead attempts: job totals (a retried lead counts once " in (
+            dash.leads_html.value
+        )
+        n = 30 + failed
+        assert dash.overall_text.value.startswith(f"{n:,} / {n:,} lead attempts processed")
+        labels = [r[2].value for r in dash._rows.values()]
+        assert labels and all(" lead attempts processed (" in t for t in labels)
         twice = pd.concat([result.leads.assign(attempt=1), result.leads])
         dash.show_leads(twice)
         assert len(dash.leads) == 30 and (dash.leads["attempt"] == 2).any()

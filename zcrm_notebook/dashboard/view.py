@@ -38,6 +38,7 @@ __all__ = [
     "latest_attempts",
     "lead_counts_text",
     "JOB_TOTALS",
+    "ATTEMPTS",
     "not_converted_html",
 ]
 
@@ -159,14 +160,15 @@ def warnings_html(caught: list, limit: int = 5) -> str:
     return f"<p>{head}</p><ul>{items}</ul>"
 
 
-def leads_text(processed: int, total: int, failed: int) -> str:
-    """``"412 / 500 leads processed (82%), 3 failed (0.6%)"`` as HTML.
+def leads_text(processed: int, total: int, failed: int, units: str = UNITS) -> str:
+    """``"412 / 500 leads processed (82%), 3 failed (0.6%)"`` as HTML (``units``: what is
+    counted, e.g. ``"lead attempts"`` for the job totals of a conversion with retries).
 
     The percent is rounded down, so "100%" means every lead is processed (909 of 911 is
     "99%")."""
     if total <= 0:
         return f"waiting for {UNIT} counts"
-    text = f"{processed:,} / {total:,} {UNITS} processed ({100 * processed // total}%)"
+    text = f"{processed:,} / {total:,} {units} processed ({100 * processed // total}%)"
     if failed:
         text += f", <b style='color:{ALERT_COLOR}'>{failed:,} failed ({failed / total:.1%})</b>"
     return text
@@ -182,7 +184,9 @@ def status_chips(counts: Mapping[str, int]) -> str:
     return "jobs: " + ("".join(chips) or "none yet")
 
 
-def group_rows(view: pd.DataFrame, by: str, keys: list[str]) -> dict[str, tuple[float, str]]:
+def group_rows(
+    view: pd.DataFrame, by: str, keys: list[str], units: str = UNITS
+) -> dict[str, tuple[float, str]]:
     """Per group: (fraction of its leads processed, HTML text) for the progress bars.
 
     Parameters
@@ -192,6 +196,8 @@ def group_rows(view: pd.DataFrame, by: str, keys: list[str]) -> dict[str, tuple[
     by : {"dc", "org"}
     keys : list of str
         Groups wanted; one without snapshots gets ``(0.0, "no answer yet")``.
+    units : str, default "leads"
+        What the counts are called (see :func:`leads_text`).
     """
     table = (summarize_dcs if by == "dc" else summarize_orgs)(view).set_index(by)
     out = {}
@@ -202,7 +208,7 @@ def group_rows(view: pd.DataFrame, by: str, keys: list[str]) -> dict[str, tuple[
         r = table.loc[key]
         total, failed = int(r.leads_total), int(r.leads_failed)
         done = int(r.leads_converted) + failed
-        text = f"{leads_text(done, total, failed)}; {plural(int(r.n_jobs), 'job')}"
+        text = f"{leads_text(done, total, failed, units)}; {plural(int(r.n_jobs), 'job')}"
         out[key] = (done / total if total else 0.0, text)
     return out
 
@@ -241,6 +247,8 @@ def status_counts(jobs: pd.DataFrame, expected: pd.DataFrame) -> dict[str, int]:
 #: What the job-level counts of a conversion are (Zoho's counts per job, summed): a lead
 #: retried is in each of its jobs, so they can exceed the leads; lead views count it once.
 JOB_TOTALS = "job totals (a retried lead counts once per job)"
+#: The unit of the job-level bars while a conversion's leads are shown.
+ATTEMPTS = "lead attempts"
 
 
 def latest_attempts(leads: pd.DataFrame) -> pd.DataFrame:

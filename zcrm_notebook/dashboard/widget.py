@@ -43,6 +43,7 @@ from ..viz.style import ALERT_COLOR, ALL_COLOR, org_dcs, zone
 from ..viz.text import UNITS, plural
 from .core import DashboardCore, FigureImage
 from .view import (
+    ATTEMPTS,
     JOB_TOTALS,
     attention_html,
     attention_jobs,
@@ -65,9 +66,12 @@ log = logging.getLogger(__name__)
 _BAR = {"width": "420px"}
 #: Lowest poll interval the slider offers (seconds), unless the policy given asks lower.
 MIN_SLIDER_INTERVAL_S = 2.0
+_CODE_HINT = "or pass overwrite=True"
+_BUTTON_HINT = "or type one in the box (dash.export(overwrite=True) in a cell writes there anyway)"
 _INTERVAL_TIP = (
-    "seconds between two polls of a job (shortest, longest); shorter intervals "
-    "cost more API credits and reach Zoho's rate limits sooner"
+    "seconds: the shortest gap between two polls of a job, and the longest a finish may "
+    "go unseen (PollPolicy.max_delay_s); lower values cost more API credits and reach "
+    "Zoho's rate limits sooner"
 )
 
 
@@ -238,7 +242,7 @@ class Dashboard(DashboardCore):
             min=floor,
             max=max(60.0, 3 * hi),
             step=0.5,
-            description="interval (s)",
+            description="gap, delay (s)",
             continuous_update=False,
             layout=W.Layout(width="420px"),
             tooltip=_INTERVAL_TIP,
@@ -384,7 +388,10 @@ class Dashboard(DashboardCore):
         """
         self.leads = latest_attempts(coerce_outcomes(leads))
         table, rest = not_converted_leads(self.leads, max_rows=max_rows)
-        head = f"<p>{html.escape(lead_counts_text(self.leads))}</p>"
+        head = (
+            f"<p>{html.escape(lead_counts_text(self.leads))}</p>"
+            f"<p>The bars above count {ATTEMPTS}: {JOB_TOTALS}.</p>"
+        )
         self.leads_html.value = head + not_converted_html(table, rest)
         self.leads_box.layout.display = None
         self.overall.description = "all jobs"
@@ -447,8 +454,8 @@ class Dashboard(DashboardCore):
         self.export_out.value = "exporting..."
         try:
             self.export()
-        except ZcrmError as exc:
-            self._export_error(str(exc))
+        except ZcrmError as exc:  # the button cannot pass overwrite=True: say what can
+            self._export_error(str(exc).replace(_CODE_HINT, _BUTTON_HINT))
         except OSError as exc:
             self._export_error(f"cannot write the report: {exc.strerror or exc}")
         except Exception as exc:
@@ -540,7 +547,7 @@ class Dashboard(DashboardCore):
             state = "not started: press Start"
         elif self.running:
             elapsed = time.monotonic() - self.handle.started_at
-            state = "stopping..." if self._stopping else f"polling ({elapsed:.0f} s)"
+            state = "stopping..." if self._stopping else f"polling, started {elapsed:.0f} s ago"
         else:
             state = ended_text(self.handle)
         last = ""
@@ -557,7 +564,7 @@ class Dashboard(DashboardCore):
         failed = int(jobs["failed_count"].fillna(0).sum())
         done = int(jobs["converted_count"].fillna(0).sum()) + failed
         self.overall.value = done / total if total else 0.0
-        self.overall_text.value = self._job_level(leads_text(done, total, failed))
+        self.overall_text.value = leads_text(done, total, failed, self._units())
         self.status_counts = status_counts(jobs, self._filtered(self._job_keys))
         self.counts_html.value = status_chips(self.status_counts)
 
@@ -566,7 +573,7 @@ class Dashboard(DashboardCore):
         keys = [self.filter.value] if self.filter.value else self._groups(view, by)
         pairs = pd.concat([self._job_keys[["org", "dc"]], view[["org", "dc"]].astype("string")])
         colors = bar_colors(by, self._groups(view, by), org_dcs(pairs))
-        for key, (value, text) in group_rows(view, by, keys).items():
+        for key, (value, text) in group_rows(view, by, keys, self._units()).items():
             if (by, key) not in self._rows:
                 bar = W.FloatProgress(value=0.0, min=0.0, max=1.0, description=key, layout=_BAR)
                 bar.add_class(f"zcrm-bar-{by}")
@@ -574,13 +581,14 @@ class Dashboard(DashboardCore):
                 self._rows[(by, key)] = (W.HBox([bar, label]), bar, label)
             _, bar, label = self._rows[(by, key)]
             bar.style.bar_color = colors.get(key, "#9e9e9e")
-            bar.value, label.value = value, self._job_level(text)
+            bar.value, label.value = value, text
         self._shown = keys
         self.group_box.children = [self._rows[(by, k)][0] for k in keys]
 
-    def _job_level(self, text: str) -> str:
-        """A progress text, labelled as job totals when a conversion's leads are shown."""
-        return text if self.leads is None else f"{JOB_TOTALS}: {text}"
+    def _units(self) -> str:
+        """What the bars count: leads, or lead attempts while a conversion's leads are
+        shown (a retried lead is in each of its jobs)."""
+        return UNITS if self.leads is None else ATTEMPTS
 
     def _redraw(self, view: pd.DataFrame, view_key: tuple) -> None:
         """Redraw the one figure in place and hand its PNG to the Image widget."""
