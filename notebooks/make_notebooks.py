@@ -40,7 +40,9 @@ OUT_DIR = "zcrm-quickstart"  # where the config, the CSVs and the report go"""),
 
 `default_scenario` builds one org per data center (`us`, `eu`, `in`, `au`) with generated
 credentials, and a batch of jobs: most complete, some with failed leads, one whole job fails,
-one stalls half-way, and one listed job id is unknown to Zoho. Half the jobs finish within
+one pauses half-way for a few seconds (too short for the `stalled` flag, which needs 10
+minutes without movement: `PollPolicy.stalled_after_s`), and one listed job id is unknown to
+Zoho. Half the jobs finish within
 about 20 simulated seconds, the last one after about 65. `write_config` writes the orgs as a
 TOML config file (the same format you would write for real orgs) and `write_jobs_csv` the
 list of job ids.
@@ -79,8 +81,9 @@ jobs.head()"""),
     ("md", """\
 ## 3. Poll until every job is finished
 
-`poll_jobs` polls each job with an adaptive interval (between `min_interval_s` and
-`max_interval_s`, longer while a job does not move), at most 5 calls in flight per org, with
+`poll_jobs` polls each job on a schedule that bounds how late its finish is seen: at most
+`max_delay_s` after it (13 s by default; 20 here), sooner when its counts let the finish be
+predicted, never twice within `min_interval_s`. At most 5 calls in flight per org, with
 retries and backoff on errors and rate limits. It returns when every job is `completed` or
 `failed` (or given up as an `error`). `clock=`/`sleep=` hand it the simulator's clock; with
 real Zoho leave them out. Here it takes about 25 seconds."""),
@@ -88,7 +91,7 @@ real Zoho leave them out. Here it takes about 25 seconds."""),
 df = zn.poll_jobs(
     out / "jobs.csv",
     config=out / "sim.toml",
-    policy=zn.PollPolicy(min_interval_s=5, max_interval_s=20),
+    policy=zn.PollPolicy(min_interval_s=5, max_delay_s=20),
     clock=clock.time,
     sleep=sim_sleep,
     progress=True,
@@ -117,7 +120,7 @@ org, with a 95 % confidence interval of the lead failure rate."""),
 per_job = zn.summarize_jobs(df)
 zn.style_jobs(per_job.sort_values("failure_rate", ascending=False).head(8))"""),
     ("code", """\
-zn.summarize_dcs(df)"""),
+zn.summarize_dcs(df).round(3)"""),
     ("md", """\
 ## 6. Plots
 
@@ -147,7 +150,7 @@ path = zn.write_snapshots_csv(df, out / "snapshots.csv")
 assert zn.read_snapshots(path).equals(df)  # a round trip gives the same frame
 files = zn.export_report(df, out / "report", formats=("csv", "parquet"))
 for name, p in files.items():
-    print(f"{name:>16}  {p}")"""),
+    print(f"{name:>18}  {p}")"""),
     ("md", """\
 ## 8. Clean up
 
@@ -167,18 +170,20 @@ place (no pile of figures).
 
 What it shows: overall progress (leads processed / total), one bar per data center (or org),
 jobs by status, the jobs that need attention (failed, no status, stalled, slowest) and one
-figure (progress over time, failure rate by data center). Controls: Start, Stop, the poll
-interval bounds, group by / filter, and Export (the report bundle to a folder).
+figure (progress over time, failure rate by data center). Controls: Start, Stop, the
+slider's two ends (the shortest gap between two polls of a job, and the longest a finish may
+go unseen), group by / filter, and Export (the report bundle to a folder).
 
 Here it watches the built-in simulator's multi-data-center scenario (no Zoho account needed),
 with realistic timings: jobs wait in the queue for up to 5 simulated minutes, convert 0.2 to 5
 leads a second, and some pause on the way. Half of them are done after about 3 simulated
-minutes, the last after about 6: at `SPEED = 8` the run takes about 50 seconds."""),
+minutes, the last after about 6: at `SPEED = 8` the run takes about a minute."""),
     ("params", """\
-SPEED = 8.0  # simulated seconds per real second: the batch takes ~6 simulated minutes, ~50 s here
+SPEED = 8.0  # simulated seconds per real second: the batch takes ~6 simulated minutes, ~1 min here
 N_JOBS = 36
 OUT_DIR = "zcrm-dashboard"
-MIN_INTERVAL_S, MAX_INTERVAL_S = 5.0, 20.0  # poll interval bounds per job (simulated seconds)
+MIN_INTERVAL_S = 5.0  # shortest gap between two polls of a job (simulated seconds)
+MAX_DELAY_S = 20.0  # longest a job's finish may go unseen (simulated seconds)
 RUN_TO_END = True  # False: start, stop and export with the buttons yourself"""),
     ("md", """\
 The simulator has its own clock. `SimClock()` stands still until told to move:
@@ -214,7 +219,7 @@ memory. Press **Start** (here the cell starts it for you) and **Stop** whenever 
 dash = Dashboard(
     out / "jobs.csv",
     config=out / "sim.toml",
-    policy=zn.PollPolicy(min_interval_s=MIN_INTERVAL_S, max_interval_s=MAX_INTERVAL_S),
+    policy=zn.PollPolicy(min_interval_s=MIN_INTERVAL_S, max_delay_s=MAX_DELAY_S),
     store=store,
     clock=clock.time,  # the simulator's clock; leave clock/sleep out with real Zoho
     sleep=sim_sleep,
@@ -242,7 +247,7 @@ if RUN_TO_END:
     await dash.wait_async(timeout=600)
     print("ended:", dash.handle.stopped_reason)"""),
     ("code", """\
-zn.summarize_dcs(dash.snapshots)"""),
+zn.summarize_dcs(dash.snapshots).round(3)"""),
     ("md", """\
 ## Export
 
@@ -315,7 +320,8 @@ CONFIG = os.environ.get("ZCRM_NOTEBOOK_CONFIG", "orgs.toml")  # TOML of orgs, if
 JOBS = os.environ.get("ZCRM_NOTEBOOK_JOBS", "jobs.csv")  # job_id + org (or dc) columns
 STORE = "zcrm-run.sqlite"  # journal of every snapshot: a restart resumes from it
 OUT_DIR = "zcrm-report"  # where Export writes
-MIN_INTERVAL_S, MAX_INTERVAL_S = 10.0, 60.0  # poll interval bounds per job (seconds)
+MIN_INTERVAL_S = 10.0  # shortest gap between two polls of a job (seconds)
+MAX_DELAY_S = 60.0  # longest a job's finish may go unseen (seconds): credits against news
 DEADLINE_S = 6 * 3600  # stop watching after this long
 TZ = "UTC"  # time zone of the times shown, e.g. "Europe/Paris"
 WAIT = True  # wait in this notebook until every job is finished, then summarise"""),
@@ -377,7 +383,7 @@ if READY:
     from zcrm_notebook.dashboard import Dashboard
 
     policy = zn.PollPolicy(
-        min_interval_s=MIN_INTERVAL_S, max_interval_s=MAX_INTERVAL_S, deadline_s=DEADLINE_S
+        min_interval_s=MIN_INTERVAL_S, max_delay_s=MAX_DELAY_S, deadline_s=DEADLINE_S
     )
     dash = Dashboard(JOBS, orgs, policy=policy, store=STORE, tz=TZ, export_dir=OUT_DIR)
     dash.start()
@@ -535,7 +541,7 @@ with their job."""),
     ("code", """\
 final = zn.convert_leads(out / "leads.csv", options=options, **kwargs).leads  # latest outcomes
 files = zn.export_report(result.snapshots, out / "report", leads=final)
-print("\\n".join(f"{k:>16}  {p}" for k, p in files.items()))
+print("\\n".join(f"{k:>18}  {p}" for k, p in files.items()))
 zn.Dashboard.from_store(store)"""),
     ("code", """\
 sim.stop()"""),

@@ -181,7 +181,7 @@ def test_dashboard_runs_stops_resumes_and_exports_in_chromium(serve, page, tmp_p
 
     # slow polls (30-60 simulated s, 0.75-1.5 real s) of the realistic scenario (jobs queue up
     # to 300 simulated s): Stop surely comes before the end; the run takes about 10 s
-    page.goto(serve(SPEED=40.0, MIN_INTERVAL_S=30.0, MAX_INTERVAL_S=60.0))
+    page.goto(serve(SPEED=40.0, MIN_INTERVAL_S=30.0, MAX_DELAY_S=60.0))
     drive_the_dashboard(page, tmp_path, expect)
 
 

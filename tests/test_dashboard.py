@@ -606,6 +606,8 @@ def test_a_conversion_store_shows_its_leads_not_converted_with_their_job(clock, 
         assert html_text.index(failed.dropna(subset=["reason"])["lead_id"].iloc[0]) < min(
             html_text.index(x) for x in failed[failed["reason"].isna()]["lead_id"]
         )  # a lead with Zoho's reason first
+        assert "No code or reason: Zoho was not asked why" in html_text  # 2 were not asked
+        assert "white-space:nowrap" in html_text  # 'not converted' stays on one line
         paths = dash.export(tmp_path / "report")
         assert paths["leads"].exists() and "lead_outcomes" in paths
         dash.show_leads(result.leads, max_rows=1)

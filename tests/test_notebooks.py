@@ -204,7 +204,7 @@ def test_your_org_with_a_config_file_runs_to_the_end(tmp_path):
     with default_scenario(n_jobs=8, clock=SimClock(speed=90.0)) as sim:
         sim.write_config(tmp_path / "orgs.toml")
         sim.write_jobs_csv(tmp_path / "jobs.csv")
-        nb = with_parameters("03-your-zoho-org.ipynb", MIN_INTERVAL_S=0.5, MAX_INTERVAL_S=1.0)
+        nb = with_parameters("03-your-zoho-org.ipynb", MIN_INTERVAL_S=0.5, MAX_DELAY_S=1.0)
         env = kernel_env(tmp_path, ZCRM_NOTEBOOK_CONFIG=str(tmp_path / "orgs.toml"))
         out = text_of(execute(nb, tmp_path, env))
     assert f"4 org(s) from {tmp_path / 'orgs.toml'}" in out and "ended: finished" in out

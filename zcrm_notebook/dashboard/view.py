@@ -317,9 +317,18 @@ def not_converted_html(table: pd.DataFrame, rest: int) -> str:
     for r in table.itertuples(index=False):
         cells = ["" if pd.isna(v) else str(v).replace("_", " ") if k == "outcome" else str(v)
                  for k, v in zip(NOT_CONVERTED_COLUMNS, r)]  # fmt: skip
-        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in NOT_CONVERTED_COLUMNS)
+        tds = (f"<td style='{_cell_style(k)}'>{html.escape(c)}</td>"
+               for k, c in zip(NOT_CONVERTED_COLUMNS, cells))  # fmt: skip
+        rows.append("<tr>" + "".join(tds) + "</tr>")
+    head = "".join(
+        f"<th style='{_cell_style(c)}'>{c.replace('_', ' ')}</th>" for c in NOT_CONVERTED_COLUMNS
+    )
     more = f"<p>... and {plural(rest, 'more lead')} not converted</p>" if rest else ""
+    if table["reason"].isna().any():
+        more += (
+            "<p>No code or reason: Zoho was not asked why (the diagnosis is opt-in, 5 credits "
+            "a lead: <code>diagnose_not_converted</code>, or <code>--diagnose</code>).</p>"
+        )
     return (
         '<table class="zcrm-leads-table" style="border-collapse:collapse">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
