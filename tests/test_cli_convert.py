@@ -226,9 +226,10 @@ def test_a_folder_given_as_store_gets_a_sqlite_name_suggested(tmp_path, quiet_si
 
 def test_a_dry_run_or_a_refused_plan_makes_no_file(tmp_path, quiet_sim):
     base = ["convert", "leads.csv", "--config", "sim.toml", "--store", "new.sqlite"]
-    dry = cli(*base, "--out", "out/dry", "--dry-run", cwd=tmp_path, timeout=60)
+    # --out one folder deep: a missing tree (out/dry) is refused before anything else now
+    dry = cli(*base, "--out", "dry", "--dry-run", cwd=tmp_path, timeout=60)
     assert dry.returncode == 0 and "nothing was sent" in dry.stdout, dry.stderr
-    refused = cli(*base, "--out", "out/big", "--max-credits", "1", cwd=tmp_path, timeout=60)
+    refused = cli(*base, "--out", "big", "--max-credits", "1", cwd=tmp_path, timeout=60)
     assert refused.returncode == 1 and "max_credits 1" in refused.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv", "sim.toml"]
 
