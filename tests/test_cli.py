@@ -377,3 +377,89 @@ def test_simulates_hint_is_the_readmes_second_terminal(tmp_path, monkeypatch, ca
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     (terminal_2,) = re.findall(r"zcrm-notebook (poll .*?)\s+# terminal 2", readme)
     assert hint.endswith(terminal_2)
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["poll", "jobs.csv", "--config", "c.toml", "--out", "typo/dir/s.csv"], "'typo/dir'"),
+        (
+            ["poll", "jobs.csv", "--config", "c.toml", "--out", "s.csv", "--store", "typo/r.db"],
+            "--store 'typo/r.db': the folder 'typo'",
+        ),
+        (["report", "missing.csv", "--out", "typo/dir"], "--out 'typo/dir': the folder 'typo'"),
+        (["demo", "--out", "typo/dir", "--no-progress"], "the folder 'typo' does not exist"),
+        (["convert", "l.csv", "--out", "typo/dir", "--dry-run"], "the folder 'typo' does"),
+        (["simulate", "--write-config", "typo/sim.toml"], "--write-config 'typo/sim.toml'"),
+        (["auth", "--status", "--store", "typo/t.json"], "--store 'typo/t.json': the folder"),
+    ],
+)
+def test_an_output_in_a_missing_folder_is_refused_and_no_folder_is_made(
+    tmp_path, monkeypatch, capsys, argv, said
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "jobs.csv").write_text("job_id,org\n1,a\n")
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert said in err and "does not exist; create it first" in err, err
+    assert not (tmp_path / "typo").exists()
+
+
+def test_an_output_folder_is_made_when_only_its_last_part_is_missing(demo_dir, tmp_path):
+    assert main(["report", str(demo_dir / "snapshots.csv"), "--out", str(tmp_path / "new")]) == 0
+    assert (tmp_path / "new" / "README.md").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, usage, hint",
+    [
+        (["poll", "j.csv", "--confg", "sim.toml", "--out", "s.csv"], "zcrm-notebook poll",
+         "--config"),
+        (["convert", "l.csv", "--out", "o", "--retry-not-convertd"], "zcrm-notebook convert",
+         "--retry-not-converted"),
+        (["report", "s.csv", "--out", "o", "--formt=xlsx"], "zcrm-notebook report", "--format"),
+    ],
+)  # fmt: skip
+def test_a_mistyped_option_gets_the_commands_usage_and_a_suggestion(argv, usage, hint, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith(f"usage: {usage} "), err
+    assert "unrecognized arguments: --" in err
+    assert f": did you mean {hint}?" in err, err
+
+
+def test_a_stray_word_is_refused_by_the_command_without_a_suggestion(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["poll", "j.csv", "--out", "s.csv", "extra"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "usage: zcrm-notebook poll " in err
+    assert "unrecognized arguments: extra" in err and "did you mean" not in err
+
+
+def test_demo_says_the_unknown_job_id_is_expected_before_the_run(tmp_path, capsys):
+    from zcrm_notebook.simulator import default_scenario
+
+    with default_scenario(n_jobs=2, seed=7) as sim:
+        unknown = sim.unknown_job_id
+    assert unknown
+    argv = ["demo", "--out", str(tmp_path), "--no-progress", "--speed", "300", "--jobs", "2"]
+    assert main(argv) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert f"one job id the simulator does not know ({unknown})" in first
+    assert "WARNING about it below is expected" in first
+
+
+def test_log_lines_print_above_the_progress_bar_not_on_its_line(tmp_path):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "zcrm_notebook", "-v", "demo", "--out", str(tmp_path),
+           "--speed", "300", "--jobs", "2"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "jobs finished" in done.stderr and "WARNING" in done.stderr  # a bar and a warning
+    pieces = re.split(r"[\r\n]", done.stderr)
+    logged = [p for p in pieces if re.search(r"(WARNING|INFO) zcrm_notebook", p)]
+    assert logged and all(re.match(r"(WARNING|INFO) zcrm_notebook", p) for p in logged), logged

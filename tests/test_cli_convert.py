@@ -226,9 +226,10 @@ def test_a_folder_given_as_store_gets_a_sqlite_name_suggested(tmp_path, quiet_si
 
 def test_a_dry_run_or_a_refused_plan_makes_no_file(tmp_path, quiet_sim):
     base = ["convert", "leads.csv", "--config", "sim.toml", "--store", "new.sqlite"]
-    dry = cli(*base, "--out", "out/dry", "--dry-run", cwd=tmp_path, timeout=60)
+    # --out one folder deep: a missing tree (out/dry) is refused before anything else now
+    dry = cli(*base, "--out", "dry", "--dry-run", cwd=tmp_path, timeout=60)
     assert dry.returncode == 0 and "nothing was sent" in dry.stdout, dry.stderr
-    refused = cli(*base, "--out", "out/big", "--max-credits", "1", cwd=tmp_path, timeout=60)
+    refused = cli(*base, "--out", "big", "--max-credits", "1", cwd=tmp_path, timeout=60)
     assert refused.returncode == 1 and "max_credits 1" in refused.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv", "sim.toml"]
 
@@ -249,3 +250,38 @@ def test_diagnose_and_retry_options(tmp_path, quiet_sim):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert "convert" in cli("convert", "--help").stdout
+
+
+def test_retry_rounds_and_the_diagnosis_are_said_and_a_rerun_says_it_resumes(
+    tmp_path, quiet_sim, monkeypatch, capsys
+):
+    from zcrm_notebook.cli.entry import main
+    from zcrm_notebook.convert.diagnose import DIAGNOSED
+
+    monkeypatch.chdir(tmp_path)
+    base = ["convert", "leads.csv", "--config", "sim.toml", "--store", "run.sqlite", *FAST]
+    code = main([*base, "--out", "out", "--retry-not-converted", "--diagnose", "20"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    leads = read_lead_outcomes(tmp_path / "out" / "leads.csv")
+    again = leads[leads["attempt"] == 2]
+    by_round = again[(again["outcome"] == "converted") & (again["reason"] != DIAGNOSED)]
+    assert len(again) > 0
+    assert (
+        f"retry round 1: {len(again)} leads sent again, {len(by_round)} converted, "
+        f"{len(again) - len(by_round)} not converted\n" in out
+    ), out
+    asked = quiet_sim.stats.convert_requests.total()
+    codes = sorted(leads["error_code"].value_counts().items(), key=lambda cn: (-cn[1], cn[0]))
+    said = ", ".join(f"{n} {c}" for c, n in codes)
+    assert asked == len(again) and f"diagnosis: asked Zoho about {asked} leads " in out, out
+    assert f"({asked * 5} credits): {said}" in out, out
+
+    assert main([*base, "--out", "out"]) == 0  # the same command: resumed, nothing sent
+    rerun = capsys.readouterr()
+    assert "calls: 0 (none)" in rerun.out and "retry round" not in rerun.out
+    assert "note: the store has this input already (batch 1): resumed" in rerun.err, rerun.err
+    some = pd.read_csv(tmp_path / "leads.csv", dtype=str)
+    some[~some["lead_id"].isin(again["lead_id"])].iloc[:3].to_csv("some.csv", index=False)
+    assert main(["convert", "some.csv", *base[2:], "--out", "o2"]) == 0
+    assert "note: left out (3 converted already)" in capsys.readouterr().err

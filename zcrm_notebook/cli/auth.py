@@ -43,6 +43,7 @@ from ..auth.webflow import authorization_url, complete_authorization
 from ..errors import ConfigError
 from ..inputs.orgs import client_settings
 from ..redact import mask, register_secret
+from .common import check_out_folder
 
 __all__ = ["add_parser", "run", "status_rows"]
 
@@ -129,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
     if args.print_scopes:
         print(",".join(scopes_for(args.scopes)))
         return 0
+    if args.store:
+        check_out_folder(args.store, "--store")
     store = TokenStore(args.store)
     if args.revoke:
         entry = revoke(_need_org(args), store=store, timeout_s=args.timeout)

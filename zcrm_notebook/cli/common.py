@@ -9,6 +9,7 @@ went: 0 all answered, 1 an org failed or no job answered, 130/143 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -32,7 +33,9 @@ __all__ = [
     "policy_from_args",
     "check_out_file",
     "check_out_dir",
+    "check_out_folder",
     "finish_run",
+    "logging_above_bar",
 ]
 
 EXIT_ERROR = 1
@@ -96,6 +99,16 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def logging_above_bar(progress: bool) -> contextlib.AbstractContextManager:
+    """Around a run that shows a progress bar: console log lines are printed above the bar
+    (tqdm's ``logging_redirect_tqdm``), not on the bar's line; else nothing is changed."""
+    if not progress:
+        return contextlib.nullcontext()
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    return logging_redirect_tqdm()
+
+
 def policy_from_args(args: argparse.Namespace, **defaults: Any):
     """The poll policy of the options given (others: ``defaults``, then the policy's)."""
     from ..poll.policy import PollPolicy
@@ -111,28 +124,50 @@ def policy_from_args(args: argparse.Namespace, **defaults: Any):
     return PollPolicy(**{**defaults, **{k: v for k, v in given.items() if v is not None}})
 
 
-def check_out_file(
-    value: str, option: str = "--out", *, not_same_as: str | None = None, example: str = "x.csv"
-) -> Path:
-    """A writable file path for ``option`` (its folder is created), checked before polling;
-    ``example``: the file name suggested when a folder is given.
+def _missing_folder(option: str, value: str, folder: Path) -> ConfigError:
+    return ConfigError(
+        f"{option} {value!r}: the folder {str(folder)!r} does not exist; create it first "
+        "(a typo would otherwise make a stray folder tree)"
+    )
+
+
+def check_out_folder(value: str, option: str) -> Path:
+    """``value``, whose folder must exist (a file the command may write later).
 
     Raises
     ------
     ConfigError
-        The path is a folder, ends with a separator, is the input file, or cannot be written.
+        The folder of ``value`` does not exist.
+    """
+    path = Path(value)
+    if not path.absolute().parent.is_dir():
+        raise _missing_folder(option, value, path.parent)
+    return path
+
+
+def check_out_file(
+    value: str, option: str = "--out", *, not_same_as: str | None = None, example: str = "x.csv"
+) -> Path:
+    """A writable file path for ``option``, checked before polling: its folder must exist
+    (it is never created); ``example``: the file name suggested when a folder is given.
+
+    Raises
+    ------
+    ConfigError
+        The path is a folder, ends with a separator, is the input file, its folder does not
+        exist, or it cannot be written.
     """
     path = Path(value)
     if value.endswith(("/", os.sep)) or path.is_dir():
         raise ConfigError(f"{option} {value!r} is a folder; give a file, e.g. {path / example}")
     if not_same_as is not None and Path(not_same_as).resolve() == path.resolve():
         raise ConfigError(f"{option} {value!r} is the input file; choose another name")
+    parent = check_out_folder(value, option).absolute().parent
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             with open(path, "a", encoding="utf-8"):
                 pass
-        elif not os.access(path.parent, os.W_OK):
+        elif not os.access(parent, os.W_OK):
             raise PermissionError(13, "Permission denied")
     except OSError as exc:
         raise ConfigError(f"{option} {value!r} cannot be written: {exc.strerror}") from None
@@ -140,24 +175,28 @@ def check_out_file(
 
 
 def check_out_dir(value: str, option: str = "--out", *, create: bool = True) -> Path:
-    """A folder for ``option`` (created if missing, unless ``create`` is False: then only
-    checked, for a caller that makes it later or never, like a dry run).
+    """A folder for ``option``: it may be missing (then it is created, unless ``create`` is
+    False: only checked, for a caller that makes it later or never, like a dry run), but its
+    parent folder must exist: a whole missing tree is refused (a typo, most likely).
 
     Raises
     ------
     ConfigError
-        The path exists and is not a folder, or cannot be created.
+        The path exists and is not a folder, its parent folder does not exist, or it cannot
+        be created.
     """
     path = Path(value)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{option} {value!r} is a file; give a folder")
+    parent = path.absolute().parent
+    if not path.exists() and not parent.is_dir():
+        raise _missing_folder(option, value, path.parent)
     if not create:
-        parent = next((p for p in path.absolute().parents if p.exists()), Path("/"))
-        if not path.exists() and not (parent.is_dir() and os.access(parent, os.W_OK)):
+        if not path.exists() and not os.access(parent, os.W_OK):
             raise ConfigError(f"{option} {value!r} cannot be created: Permission denied")
         return path
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"{option} {value!r} cannot be created: {exc.strerror}") from None
     return path

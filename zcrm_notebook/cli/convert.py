@@ -23,6 +23,7 @@ from .common import (
     add_policy_args,
     check_out_dir,
     check_out_file,
+    logging_above_bar,
     policy_from_args,
 )
 
@@ -45,7 +46,12 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
         help="CSV with a lead_id column and an org (or dc) column; optional per-lead "
         "columns assign_to, deal_name, deal_stage, closing_date, pipeline",
     )
-    p.add_argument("--out", required=True, help="folder for leads.csv, snapshots.csv, report/")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder for leads.csv, snapshots.csv, report/ (created if missing; its parent "
+        "folder must exist)",
+    )
     p.add_argument("--config", help="TOML of orgs (default: token store, ZOHO_* env)")
     p.add_argument("--org", help="org of every lead when the CSV has no org column")
     p.add_argument(
@@ -117,7 +123,6 @@ def _options(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Convert the leads of a CSV; write the outcome table, the snapshots and the report."""
-    from ..convert.loop import SETTLE_S, convert_leads
     from ..convert.plan import ConversionPlan
 
     out = check_out_dir(args.out, create=False)  # made when there is something to write
@@ -125,7 +130,20 @@ def run(args: argparse.Namespace) -> int:
         check_out_file(args.store, "--store", not_same_as=args.leads, example="run.sqlite")
     if Path(args.leads).resolve().parent == out.resolve() and Path(args.leads).name in _FILES:
         raise ConfigError(f"--out {args.out!r} would overwrite the leads file; choose another")
-    result = convert_leads(
+    with logging_above_bar(not args.no_progress and not args.dry_run):
+        result = _convert(args)
+    if isinstance(result, ConversionPlan):  # --dry-run
+        print(result.describe())
+        print("\ndry run: nothing was sent")
+        return 0
+    return _finish(result, out, args.store)
+
+
+def _convert(args: argparse.Namespace):
+    """:func:`~zcrm_notebook.convert.loop.convert_leads` with the options of ``args``."""
+    from ..convert.loop import SETTLE_S, convert_leads
+
+    return convert_leads(
         args.leads,
         config=args.config,
         org=args.org,
@@ -142,11 +160,6 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         source=str(args.leads),
     )
-    if isinstance(result, ConversionPlan):  # --dry-run
-        print(result.describe())
-        print("\ndry run: nothing was sent")
-        return 0
-    return _finish(result, out, args.store)
 
 
 _FILES = ("leads.csv", "snapshots.csv")

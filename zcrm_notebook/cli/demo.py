@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import argparse
 
-from .common import COUNT, SPEED, add_policy_args, check_out_dir, finish_run, policy_from_args
+from .common import (
+    COUNT,
+    SPEED,
+    add_policy_args,
+    check_out_dir,
+    finish_run,
+    logging_above_bar,
+    policy_from_args,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -13,7 +21,11 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``demo`` command to ``subparsers``; returns its parser."""
     p = subparsers.add_parser("demo", parents=parents, help="poll the simulator's jobs end to end")
-    p.add_argument("--out", default="zcrm-demo", help="output folder (default zcrm-demo)")
+    p.add_argument(
+        "--out",
+        default="zcrm-demo",
+        help="output folder (default zcrm-demo; created if missing, its parent folder must exist)",
+    )
     p.add_argument("--jobs", type=COUNT, default=36, help="simulated jobs (36, + 1 unknown)")
     p.add_argument(
         "--speed", type=SPEED, default=30.0, help="simulated seconds per real second (30)"
@@ -45,5 +57,17 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         poller.log_interrupt = False  # finish_run prints the one line saying so
-        df = poller.run()
+        if sim.unknown_job_id is not None:
+            print(unknown_id_line(sim.unknown_job_id), flush=True)
+        with logging_above_bar(poller.progress):
+            df = poller.run()
     return finish_run(poller, df, out / "snapshots.csv", report_dir=out / "report")
+
+
+def unknown_id_line(job_id: str) -> str:
+    """The line said before the run: the demo's jobs include an id the simulator does not
+    know, so the WARNING about it is expected."""
+    return (
+        f"the demo's jobs include one job id the simulator does not know ({job_id}), to show "
+        "how Zoho refuses an id: the WARNING about it below is expected"
+    )

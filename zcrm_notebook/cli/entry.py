@@ -11,6 +11,7 @@ keeping every snapshot.
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import sys
 import warnings
@@ -27,9 +28,37 @@ __all__ = ["build_parser", "log_level", "main"]
 COMMANDS = (demo, simulate, poll, convert, report, auth)
 
 
+class _Parser(argparse.ArgumentParser):
+    """The top parser: an unknown option of a command is reported by that command's parser
+    (its usage) with the closest option it has ("did you mean --config?"); exit code 2."""
+
+    commands: dict[str, argparse.ArgumentParser]
+
+    def parse_args(self, args=None, namespace=None):  # noqa: D102
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = self.commands.get(getattr(parsed, "command", None) or "", self)
+            command.error(unrecognized(command, extras))
+        return parsed
+
+
+def unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """The usage error of ``extras``, with the closest option of ``parser`` for each unknown
+    option (:func:`difflib.get_close_matches` over its option strings)."""
+    options = [o for action in parser._actions for o in action.option_strings]
+    hints = []
+    for arg in extras:
+        if arg.startswith("-"):
+            close = difflib.get_close_matches(arg.split("=", 1)[0], options, n=1)
+            if close:
+                hints.append(f"{arg.split('=', 1)[0]}: did you mean {close[0]}?")
+    text = f"unrecognized arguments: {' '.join(extras)}"
+    return "; ".join([text, *hints])
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``zcrm-notebook``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="zcrm-notebook",
         description="Watch Zoho CRM mass-convert-lead jobs: poll, record, report.",
         epilog="data centers (accounts server, API domain, sources: SDK = Zoho's Python SDK "
@@ -45,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="more logging (-v info, -vv debug; secrets are masked)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.commands = {}
     for command in COMMANDS:
-        command.add_parser(sub, [verbosity()])
+        p = command.add_parser(sub, [verbosity()])
+        parser.commands[p.prog.split()[-1]] = p
     return parser
 
 

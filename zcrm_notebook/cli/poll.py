@@ -8,7 +8,13 @@ import logging
 import os
 import sys
 
-from .common import add_policy_args, check_out_file, finish_run, policy_from_args
+from .common import (
+    add_policy_args,
+    check_out_file,
+    finish_run,
+    logging_above_bar,
+    policy_from_args,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -17,7 +23,7 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     """Add the ``poll`` command to ``subparsers``; returns its parser."""
     p = subparsers.add_parser("poll", parents=parents, help="poll the job ids of a CSV")
     p.add_argument("jobs", help="CSV with a job_id column and an org (or dc) column")
-    p.add_argument("--out", required=True, help="snapshot CSV to write")
+    p.add_argument("--out", required=True, help="snapshot CSV to write (its folder must exist)")
     p.add_argument("--config", help="TOML of orgs (default: token store, ZOHO_* env)")
     p.add_argument("--org", help="org of every job when the CSV has no org column")
     p.add_argument("--store", help="SQLite journal: commit every snapshot, resume later")
@@ -42,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     poller.log_interrupt = False  # finish_run prints the one line saying so
-    df = poller.run()
+    with logging_above_bar(poller.progress):
+        df = poller.run()
     code = finish_run(poller, df, out, store=args.store)
     if poller.stopped_reason == "interrupted":
         _exit_now(code)

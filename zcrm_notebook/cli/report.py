@@ -18,7 +18,11 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     """Add the ``report`` command to ``subparsers``; returns its parser."""
     p = subparsers.add_parser("report", parents=parents, help="tables and figures from snapshots")
     p.add_argument("source", help="snapshot CSV or SQLite store")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder (created if missing; its parent folder must exist)",
+    )
     p.add_argument("--tz", default="UTC", help="time zone of the figures (UTC)")
     p.add_argument(
         "--format",
@@ -37,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ..snapshots.load import load_snapshots
     from ..viz.report import export_report
 
+    check_out_dir(args.out, create=False)  # before reading: made once there is a table
     df = load_snapshots(args.source)
     formats = tuple(args.formats or ("csv",))
     files = export_report(df, check_out_dir(args.out), tz=args.tz, formats=formats)

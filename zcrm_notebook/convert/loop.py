@@ -33,6 +33,7 @@ from .outcomes import LeadOutcome, outcomes_frame
 from .plan import CREDITS, ConversionPlan, Estimate, plan_conversions
 from .reconcile import reconcile_finished, recover_unknown
 from .retry import plan_retry, retry_round_key
+from .rounds import Diagnosis, RetryRound, diagnosis_done, round_done
 from .send import send_intents
 from .session import SETTLE_S, Key, Session, open_session
 from .watch import watch_chunks
@@ -73,6 +74,10 @@ class ConversionResult:
         The signal that stopped the run, if one did.
     warned : list of str
         The notes also issued as a DataQualityWarning (count mismatches).
+    retry_rounds : list of RetryRound
+        The retry rounds this run made: leads sent again, their outcomes after the round.
+    diagnosis : Diagnosis or None
+        What this run's diagnosis asked and found (None: no diagnosis made).
     """
 
     leads: pd.DataFrame
@@ -85,6 +90,8 @@ class ConversionResult:
     notes: list[str] = field(default_factory=list)
     signal: int | None = None
     warned: list[str] = field(default_factory=list)
+    retry_rounds: list[RetryRound] = field(default_factory=list)
+    diagnosis: Diagnosis | None = None
 
     @property
     def counts(self) -> pd.Series:
@@ -92,11 +99,14 @@ class ConversionResult:
         return self.leads["outcome"].value_counts(sort=False)
 
     def summary(self) -> str:
-        """One line per outcome with leads, then the calls and credits of the run."""
+        """The leads per outcome, a line per retry round made and one for the diagnosis,
+        then the calls and credits of the run."""
         lines = [
             f"{len(self.leads):,} leads: "
             + ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in self.counts.items() if n)
         ]
+        lines += [r.text() for r in self.retry_rounds]
+        lines += [self.diagnosis.text()] if self.diagnosis is not None else []
         by_kind = self.stats.groupby("kind")[["calls", "credits"]].sum()
         spent = ", ".join(f"{k} {int(r.calls)}" for k, r in by_kind.iterrows())
         lines.append(
@@ -202,6 +212,7 @@ def run_plan(
     with its own, stay within ``max_credits``; a round that would not is noted instead."""
     reason = drive(session, keys, progress=progress, on_snapshot=on_snapshot)
     left = None if max_credits is None else max_credits - plan.estimate.total_credits
+    rounds: list[RetryRound] = []
     for round_no in range(1, retry_rounds + 1):
         if reason != "finished":
             break
@@ -217,9 +228,15 @@ def run_plan(
             left -= again.estimate.total_credits
         session.ledger.add_batch(again, at=session.clock(), kind="retry")
         reason = drive(session, keys, progress=progress, on_snapshot=on_snapshot)
+        rounds.append(
+            round_done(session, round_no, list(zip(again.leads["org"], again.leads["lead_id"])))
+        )
+    diagnosis = None
     if diagnose_credits and reason == "finished":
+        asked = [k for k, _ in diagnosable(session, keys)]
         spent = diagnose_leads(session, keys, diagnose_credits)
         log.info("diagnosis spent %d credits", spent)
+        diagnosis = diagnosis_done(session, asked[: diagnose_credits // CREDITS["convert"]], spent)
     for org, exc in session.runner.ended.items():
         session.note(f"org {org} ended: {exc}")
     if session.runner.end_run is not None:
@@ -227,7 +244,21 @@ def run_plan(
             f"Zoho refused a request this package should never send ({session.runner.end_run}); "
             "please report this line"
         )
-    return _result(session, plan, keys, batch, reason)
+    result = _result(session, plan, keys, batch, reason)
+    return replace(result, retry_rounds=rounds, diagnosis=diagnosis)
+
+
+def _note_plan(session: Session, plan: ConversionPlan) -> None:
+    """Say that the input is resumed (a rerun), and which leads were left out and why."""
+    if plan.resumed_batch is not None:
+        session.note(
+            f"the store has this input already (batch {plan.resumed_batch}): resumed, "
+            "nothing is sent twice"
+        )
+    if len(plan.skipped):
+        why = plan.skipped["why"].value_counts()
+        said = ", ".join(f"{n:,} {k}" for k, n in why.items())
+        session.note(f"left out ({said}): their earlier outcome is kept in the lead table")
 
 
 def _over_budget(round_no: int, again: ConversionPlan, max_credits: int | None) -> str:
@@ -459,6 +490,7 @@ def convert_leads(
             return preview(s, plan, int(retry_not_converted), diagnose_credits)
         s.resume()
         batch = plan.resumed_batch or s.ledger.add_batch(plan, at=s.clock(), source=source)
+        _note_plan(s, plan)
         keys = list(zip(plan.leads["org"], plan.leads["lead_id"]))
         return run_plan(
             s,
