@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from conftest import prefixes, sim_orgs
+from helpers_figures import cut_tick_labels
 from helpers_frames import JOB_A, JOB_B, JOB_C, S, snap
 from matplotlib.figure import Figure
 
@@ -482,6 +483,21 @@ def test_a_refresh_on_realistic_data_emits_no_warning(realistic_run):
             dash.group_by.value = "org"
             assert dash.refresh(force=True) and bytes(dash.image.value).startswith(b"\x89PNG")
             dash.close()
+
+
+def test_no_tick_label_is_cut_off_when_the_failure_axis_grows():
+    """The layout is kept between refreshes of one view: a failure-rate axis that grows
+    (a wider last tick label at its right edge) must still fit in the figure."""
+    from zcrm_notebook.dashboard.core import FigureImage
+
+    dcs = ["au", "eu", "in", "us"]
+    before = [snap(0, JOB_A, S.IN_PROGRESS, (60, 10, 48, 2), dc=dc, org=f"{dc}-org") for dc in dcs]
+    after = [*before, snap(15, JOB_A, S.COMPLETED, (60, 56, 0, 4), dc="eu", org="eu-org")]
+    image = FigureImage()
+    for rows in (before, after):
+        image.render(to_frame(rows), by="dc", tz="UTC", layout_key=("dc",))  # one layout
+        assert not cut_tick_labels(image.figure)
+    assert [t.get_text() for t in image.ax_failure.get_xticklabels()][-1] == "25%"
 
 
 def test_leads_text_rounds_down_and_counts_are_pluralised(tmp_path):
