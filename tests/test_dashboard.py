@@ -582,6 +582,10 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(clock, tmp_
         assert dash.overall_text.value.startswith("job totals (a retried lead counts once per")
         assert f"{30 + failed:,} / {30 + failed:,} leads processed" in dash.overall_text.value
         assert all(t.startswith("job totals") for t in (r[2].value for r in dash._rows.values()))
+        fig = dash._fig
+        assert fig.ax_failure.get_title().endswith("(job totals)")
+        assert fig.ax_progress.get_title().endswith("(job totals)")
+        assert any("lead attempts failed" in t.get_text() for t in fig.ax_failure.texts)
         twice = pd.concat([result.leads.assign(attempt=1), result.leads])
         dash.show_leads(twice)
         assert len(dash.leads) == 30 and (dash.leads["attempt"] == 2).any()

@@ -63,7 +63,9 @@ class FigureImage:
         self.drawn_at = float("-inf")
         self._layout_key: tuple | None = None
 
-    def render(self, view: pd.DataFrame, *, by: str, tz, layout_key: tuple) -> bytes:
+    def render(
+        self, view: pd.DataFrame, *, by: str, tz, layout_key: tuple, job_totals: bool = False
+    ) -> bytes:
         """Clear both Axes, draw :func:`plot_progress` and :func:`plot_failure_rate` again.
 
         Parameters
@@ -76,6 +78,8 @@ class FigureImage:
         layout_key : tuple
             What the layout depends on (grouping, filter, groups shown); the constrained
             layout is recomputed only when it changes.
+        job_totals : bool, default False
+            Label the counts as job totals (a conversion's leads are shown beside them).
 
         Returns
         -------
@@ -86,8 +90,8 @@ class FigureImage:
         self.figure.set_layout_engine("constrained" if relayout else "none")
         self.ax_progress.clear()
         self.ax_failure.clear()
-        plot_progress(view, by=by, ax=self.ax_progress, tz=tz)
-        plot_failure_rate(view, by=by, ax=self.ax_failure, tz=tz)
+        plot_progress(view, by=by, ax=self.ax_progress, tz=tz, job_totals=job_totals)
+        plot_failure_rate(view, by=by, ax=self.ax_failure, tz=tz, job_totals=job_totals)
         if not relayout and not self._fits():  # new tick labels reach past the kept layout
             self.figure.set_layout_engine("constrained")
         buf = io.BytesIO()
