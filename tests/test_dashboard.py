@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from conftest import prefixes, sim_orgs
+from helpers_figures import cut_tick_labels
 from helpers_frames import JOB_A, JOB_B, JOB_C, S, snap
 from matplotlib.figure import Figure
 
@@ -487,6 +488,21 @@ def test_a_refresh_on_realistic_data_emits_no_warning(realistic_run):
             dash.close()
 
 
+def test_no_tick_label_is_cut_off_when_the_failure_axis_grows():
+    """The layout is kept between refreshes of one view: a failure-rate axis that grows
+    (a wider last tick label at its right edge) must still fit in the figure."""
+    from zcrm_notebook.dashboard.core import FigureImage
+
+    dcs = ["au", "eu", "in", "us"]
+    before = [snap(0, JOB_A, S.IN_PROGRESS, (60, 10, 48, 2), dc=dc, org=f"{dc}-org") for dc in dcs]
+    after = [*before, snap(15, JOB_A, S.COMPLETED, (60, 56, 0, 4), dc="eu", org="eu-org")]
+    image = FigureImage()
+    for rows in (before, after):
+        image.render(to_frame(rows), by="dc", tz="UTC", layout_key=("dc",))  # one layout
+        assert not cut_tick_labels(image.figure)
+    assert [t.get_text() for t in image.ax_failure.get_xticklabels()][-1] == "25%"
+
+
 def test_leads_text_rounds_down_and_counts_are_pluralised(tmp_path):
     assert "(99%)" in leads_text(909, 911, 0) and "(100%)" in leads_text(911, 911, 0)
     df = to_frame([snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0), dc="eu", org="eu-org")])
@@ -573,6 +589,10 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(clock, tmp_
         assert dash.overall_text.value.startswith(f"{n:,} / {n:,} lead attempts processed")
         labels = [r[2].value for r in dash._rows.values()]
         assert labels and all(" lead attempts processed (" in t for t in labels)
+        fig = dash._fig
+        assert fig.ax_failure.get_title().endswith("(job totals)")
+        assert fig.ax_progress.get_title().endswith("(job totals)")
+        assert any("lead attempts failed" in t.get_text() for t in fig.ax_failure.texts)
         twice = pd.concat([result.leads.assign(attempt=1), result.leads])
         dash.show_leads(twice)
         assert len(dash.leads) == 30 and (dash.leads["attempt"] == 2).any()

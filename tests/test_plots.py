@@ -54,12 +54,13 @@ from zcrm_notebook.viz import (  # noqa: E402
     STATUS_COLORS,
     dc_color,
     plot_failure_rate,
+    plot_lead_outcomes,
     plot_outcomes,
     plot_progress,
     plot_status_timeline,
 )
 from zcrm_notebook.viz.report import make_report  # noqa: E402
-from zcrm_notebook.viz.style import OTHER_COLOR, time_axis  # noqa: E402
+from zcrm_notebook.viz.style import OTHER_COLOR, date_num, time_axis  # noqa: E402
 
 BASELINE_DIR = Path(__file__).parent / "baseline_images"
 BASELINE_MATPLOTLIB = "3.11"  # text layout differs between releases: compare within one
@@ -524,6 +525,56 @@ def test_every_plot_and_the_report_draw_without_warnings(realistic_run):
                 plot(df, ax=new_ax(), tz="Europe/Paris").figure.draw_without_rendering()
         for df in (one_row(), realistic_run):
             make_report(df).draw_without_rendering()
+
+
+# --- legends never over the data, time axes end at the data -----------------------------
+
+
+def us_largest_leads() -> pd.DataFrame:
+    """A conversion's lead outcomes where the last bar (us) is the longest and ends red."""
+    from zcrm_notebook.convert import LeadOutcome, outcomes_frame
+
+    rows = [("au", 40, 4), ("eu", 50, 5), ("in", 45, 6), ("us", 60, 12)]
+    return outcomes_frame(
+        LeadOutcome(f"{dc}-org", dc, str(10**18 + 1000 * k + i), outcome=outcome)
+        for k, (dc, converted, failed) in enumerate(rows)
+        for i, outcome in enumerate(["converted"] * converted + ["not_converted"] * failed)
+    )
+
+
+def data_extents(ax) -> list:
+    """Window extents of what ``ax`` draws of the data: lines, bars, collections."""
+    artists = [*ax.lines, *ax.patches, *ax.collections]
+    return [a.get_window_extent() for a in artists if a.get_visible()]
+
+
+def overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("size", [(6.4, 4.0), (10, 6)])
+def test_no_legend_covers_the_data(realistic_run, size):
+    drawn = [plot(realistic_run, ax=new_ax(size), tz="Europe/Paris") for plot in PLOTS]
+    drawn += [plot_progress(realistic_run, by="org", ax=new_ax(size))]
+    drawn += [plot_lead_outcomes(us_largest_leads(), ax=new_ax(size))]
+    with_legend = [ax for ax in drawn if ax.get_legend() is not None]
+    assert len(with_legend) == 5  # every plot but the failure rate has one
+    for ax in with_legend:
+        ax.figure.draw_without_rendering()
+        legend = ax.get_legend().get_window_extent()
+        hit = [e for e in data_extents(ax) if overlaps(legend, e)]
+        assert not hit, (ax.get_title(), legend, hit[:3])
+        assert not overlaps(legend, ax.title.get_window_extent()), ax.get_title()
+
+
+@pytest.mark.parametrize("plot", [plot_progress, plot_status_timeline])
+@pytest.mark.parametrize("frame", [short_run, three_jobs, dst_jobs])
+def test_the_time_axis_ends_at_the_data(plot, frame):
+    df = frame()
+    ax = plot(df, ax=new_ax(), tz="Europe/Paris")
+    first, last = (float(date_num(pd.Series([df["polled_at"].agg(f)]))[0]) for f in ("min", "max"))
+    lo, hi = ax.get_xlim()
+    assert lo == pytest.approx(first) and last <= hi <= last + 0.021 * (last - first)
 
 
 # --- baseline images ----------------------------------------------------------------------

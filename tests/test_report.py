@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import re
+from pathlib import Path
 
 import matplotlib
 
@@ -11,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from helpers_figures import cut_tick_labels  # noqa: E402
 from helpers_frames import (  # noqa: E402
     JOB_A,
     JOB_B,
@@ -348,3 +351,75 @@ def test_cli_report_writes_the_formats_asked(tmp_path, capsys):
     assert main([*argv, "--format", "xlsx", "--format", "parquet"]) == 0
     out = capsys.readouterr().out
     assert "report.xlsx" in out and "snapshots.parquet" in out and "jobs.csv" not in out
+
+
+# -- a conversion whose not-converted leads were retried ---------------------------------------
+
+
+def retried_run() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """10 us leads: job A converts 8 and fails 2; job B retries those 2 and fails them again.
+    The jobs count 12 lead attempts (4 failed); the leads are 10 (2 not converted)."""
+    from zcrm_notebook.convert import LeadOutcome, outcomes_frame
+
+    df = to_frame(
+        [
+            snap(0, JOB_A, S.IN_PROGRESS, (10, 4, 6, 0)),
+            snap(30, JOB_A, S.COMPLETED, (10, 8, 0, 2)),
+            snap(60, JOB_B, S.COMPLETED, (2, 0, 0, 2)),
+        ]
+    )
+    ids = [str(10**18 + i) for i in range(10)]
+    first = [LeadOutcome("us", "us", i, JOB_A, 1, "converted") for i in ids[:8]]
+    first += [LeadOutcome("us", "us", i, JOB_A, 1, "not_converted") for i in ids[8:]]
+    retry = [LeadOutcome("us", "us", i, JOB_B, 2, "not_converted") for i in ids[8:]]
+    return df, outcomes_frame(first + retry)  # every attempt of a lead: 12 rows
+
+
+def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(tmp_path, monkeypatch):
+    df, leads = retried_run()
+    fig = make_report(df, leads=leads)
+    once, jobs = fig.get_suptitle().split("\n")
+    assert once.startswith("Mass convert: 10 leads, each once at its latest attempt: ")
+    assert "8 converted, 2 not converted; polled " in once
+    assert jobs.startswith(
+        "job totals (a retried lead counts once per job): 2 jobs in 1 data center, "
+        "12 lead attempts, 8 converted, 4 failed (33.3 %), 0 pending"
+    )
+    plain = make_report(df).get_suptitle()  # no leads: the job counts as before
+    assert plain.startswith("Mass convert: 2 jobs in 1 data center, 12 leads, 8 converted")
+    drawn: dict[str, list[str]] = {}
+
+    def record(self, path, **kwargs):  # what every figure of the bundle says
+        self.draw_without_rendering()
+        texts = [t.get_text() for ax in self.axes for t in (ax.title, *ax.texts)]
+        texts += [ax.get_xlabel() + " | " + ax.get_ylabel() for ax in self.axes]
+        drawn[Path(path).stem] = [self.get_suptitle(), *texts]
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    paths = export_report(df, tmp_path / "r", leads=leads)
+    assert "job totals (a retried lead counts once per job): 2 jobs" in drawn["overview"][0]
+    for stem in ("overview", "failure_rate"):
+        assert "4 / 12 lead attempts failed" in drawn[stem], drawn[stem]
+        assert "Failed lead attempts by data center (job totals)" in drawn[stem]
+    assert not [t for texts in drawn.values() for t in texts if re.search(r"\d leads failed", t)]
+    for stem in ("progress", "outcomes"):
+        assert drawn[stem][0] == "" and drawn[stem][1].endswith("(job totals)"), drawn[stem]
+        assert "lead attempts" in drawn[stem][-1]
+    assert drawn["lead_outcomes"][1] == "Lead outcomes per data center (10 leads)"
+    readme = paths["readme"].read_text(encoding="utf-8")
+    assert readme.count("job totals (a retried lead counts once per job)") == 3  # 3 tables
+    assert len(pd.read_csv(paths["leads"])) == 12  # the table as given, every attempt
+
+
+def test_every_tick_label_of_the_bundle_lies_inside_its_figure(tmp_path, monkeypatch):
+    df, leads = retried_run()
+    cut: dict[str, list[str]] = {}
+
+    def record(self, path, **kwargs):
+        self.draw_without_rendering()
+        cut[Path(path).stem] = cut_tick_labels(self)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    export_report(three_jobs(), tmp_path / "a", tz="Europe/Paris")
+    export_report(df, tmp_path / "b", leads=leads)
+    assert len(cut) == 6 and not any(cut.values()), cut

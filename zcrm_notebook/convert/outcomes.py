@@ -46,6 +46,7 @@ __all__ = [
     "outcomes_frame",
     "empty_outcomes",
     "coerce_outcomes",
+    "latest_attempts",
     "write_lead_outcomes_csv",
     "read_lead_outcomes",
 ]
@@ -141,6 +142,28 @@ def coerce_outcomes(df: pd.DataFrame) -> pd.DataFrame:
             col = pd.to_datetime(col, utc=True, format="ISO8601")
         out[name] = col.astype(dtype)
     return out
+
+
+def latest_attempts(leads: pd.DataFrame) -> pd.DataFrame:
+    """One row per lead: its latest attempt.
+
+    Parameters
+    ----------
+    leads : pandas.DataFrame
+        A lead outcome table; a lead (``org``, ``lead_id``) may have a row per attempt (a
+        table of a retried conversion joined with an earlier one). Not modified.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Its rows with the highest ``attempt`` of each lead (the last such row when tied;
+        a missing attempt counts as the earliest), in the order the leads are first seen,
+        with a RangeIndex.
+    """
+    keyed = leads.assign(_n=range(len(leads)))
+    last = keyed.sort_values(["attempt", "_n"], na_position="first", kind="stable")
+    last = last.drop_duplicates(["org", "lead_id"], keep="last").sort_values("_n")
+    return last.drop(columns="_n").reset_index(drop=True)
 
 
 def write_lead_outcomes_csv(

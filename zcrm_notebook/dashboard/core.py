@@ -40,7 +40,8 @@ class FigureImage:
     """One Figure with two Axes (progress, failure rate), redrawn in place to PNG bytes.
 
     Not registered with pyplot, so nothing accumulates in pyplot's figure manager. The
-    constrained layout is computed when the view changes and then kept (cheaper redraws).
+    constrained layout is computed when the view changes and then kept (cheaper redraws),
+    unless new tick labels (a failure-rate axis that grew) would reach past the figure.
 
     Parameters
     ----------
@@ -63,7 +64,9 @@ class FigureImage:
         self.drawn_at = float("-inf")
         self._layout_key: tuple | None = None
 
-    def render(self, view: pd.DataFrame, *, by: str, tz, layout_key: tuple) -> bytes:
+    def render(
+        self, view: pd.DataFrame, *, by: str, tz, layout_key: tuple, job_totals: bool = False
+    ) -> bytes:
         """Clear both Axes, draw :func:`plot_progress` and :func:`plot_failure_rate` again.
 
         Parameters
@@ -76,6 +79,8 @@ class FigureImage:
         layout_key : tuple
             What the layout depends on (grouping, filter, groups shown); the constrained
             layout is recomputed only when it changes.
+        job_totals : bool, default False
+            Label the counts as job totals (a conversion's leads are shown beside them).
 
         Returns
         -------
@@ -86,14 +91,30 @@ class FigureImage:
         self.figure.set_layout_engine("constrained" if relayout else "none")
         self.ax_progress.clear()
         self.ax_failure.clear()
-        plot_progress(view, by=by, ax=self.ax_progress, tz=tz)
-        plot_failure_rate(view, by=by, ax=self.ax_failure, tz=tz)
+        plot_progress(view, by=by, ax=self.ax_progress, tz=tz, job_totals=job_totals)
+        plot_failure_rate(view, by=by, ax=self.ax_failure, tz=tz, job_totals=job_totals)
+        if not relayout and not self._fits():  # new tick labels reach past the kept layout
+            self.figure.set_layout_engine("constrained")
         buf = io.BytesIO()
         self._canvas.print_png(buf)
         self._layout_key = layout_key
         self.redraws += 1
         self.drawn_at = time.monotonic()
         return buf.getvalue()
+
+    def _fits(self) -> bool:
+        """Whether every Axes with its tick labels, titles and legend lies inside the
+        figure (measured without drawing)."""
+        renderer = self._canvas.get_renderer()
+        box = self.figure.bbox
+        for ax in (self.ax_progress, self.ax_failure):
+            tight = ax.get_tightbbox(renderer)
+            if tight is not None and not (
+                box.x0 <= tight.x0 and tight.x1 <= box.x1 and box.y0 <= tight.y0
+                and tight.y1 <= box.y1
+            ):  # fmt: skip
+                return False
+        return True
 
 
 def as_store(store: object) -> Store:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..analysis.summary import summarize_dcs, summarize_orgs
+from ..convert.outcomes import latest_attempts
 from ..viz.style import ALERT_COLOR, STATUS_COLORS, group_colors
-from ..viz.text import UNIT, UNITS, plural, status_word
+from ..viz.text import ATTEMPTS, JOB_TOTALS, UNIT, UNITS, lead_counts_text, plural, status_word
 
 if TYPE_CHECKING:
     from ..poll.background import Watch
@@ -242,30 +243,6 @@ def status_counts(jobs: pd.DataFrame, expected: pd.DataFrame) -> dict[str, int]:
     seen = set(zip(jobs["org"], jobs["job_id"]))
     out["not polled"] = sum((o, j) not in seen for o, j in zip(expected["org"], expected["job_id"]))
     return out
-
-
-#: What the job-level counts of a conversion are (Zoho's counts per job, summed): a lead
-#: retried is in each of its jobs, so they can exceed the leads; lead views count it once.
-JOB_TOTALS = "job totals (a retried lead counts once per job)"
-#: The unit of the job-level bars while a conversion's leads are shown.
-ATTEMPTS = "lead attempts"
-
-
-def latest_attempts(leads: pd.DataFrame) -> pd.DataFrame:
-    """One row per lead (``org``, ``lead_id``): its latest attempt, in first-seen order."""
-    keyed = leads.assign(_n=range(len(leads)))
-    last = keyed.sort_values(["attempt", "_n"], na_position="first", kind="stable")
-    last = last.drop_duplicates(["org", "lead_id"], keep="last").sort_values("_n")
-    return last.drop(columns="_n").reset_index(drop=True)
-
-
-def lead_counts_text(leads: pd.DataFrame) -> str:
-    """``"240 leads, each once at its latest attempt: 216 converted, 24 not converted"``
-    (HTML-safe) of :func:`latest_attempts` of a lead outcome table."""
-    once = latest_attempts(leads)
-    counts = once["outcome"].astype(str).value_counts()
-    parts = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in counts.items() if n)
-    return f"{plural(len(once), UNIT)}, each once at its latest attempt: {parts or 'none'}"
 
 
 #: Columns of the not-converted leads view.

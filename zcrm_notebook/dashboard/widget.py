@@ -593,9 +593,10 @@ class Dashboard(DashboardCore):
     def _redraw(self, view: pd.DataFrame, view_key: tuple) -> None:
         """Redraw the one figure in place and hand its PNG to the Image widget."""
         # the layout is also redone when a poll starts or ends (final tick labels fit)
-        layout_key = (*view_key, tuple(self._shown), len(view) > 0, self.running)
+        totals = self.leads is not None  # the leads are counted once beside: say job totals
+        layout_key = (*view_key, tuple(self._shown), len(view) > 0, self.running, totals)
         self.image.value = self._fig.render(
-            view, by=self.group_by.value, tz=self.tz, layout_key=layout_key
+            view, by=self.group_by.value, tz=self.tz, layout_key=layout_key, job_totals=totals
         )
         self._drawn_view, self._figure_stale = view_key, False
 

@@ -31,7 +31,7 @@ from .style import (
     percent_ticks,
     room_for_texts,
 )
-from .text import UNIT, UNITS
+from .text import count_nouns
 
 __all__ = ["plot_failure_rate"]
 
@@ -43,6 +43,7 @@ def plot_failure_rate(
     top: int = 20,
     ax: Axes | None = None,
     tz: str | tzinfo = "UTC",
+    job_totals: bool = False,
     **kwargs,
 ) -> Axes:
     """Pooled lead failure rate per data center (or org) with its 95 % Wilson interval.
@@ -65,6 +66,10 @@ def plot_failure_rate(
         Where to draw; default the current Axes.
     tz : str or tzinfo, default "UTC"
         Accepted for a uniform signature (this plot has no time axis).
+    job_totals : bool, default False
+        Label the counts as job totals ("lead attempts", "(job totals)" in the title): for
+        the jobs of a conversion whose lead outcomes are shown beside the figure, where a
+        retried lead is in each of its jobs.
     **kwargs
         Passed to ``Axes.barh`` (the rate bars; not to the error bars).
 
@@ -83,8 +88,9 @@ def plot_failure_rate(
     """
     choose(by, "by", ("dc", "org"))
     check_top(top, 2)
-    xlabel = f"{UNIT} failure rate (%, 95% Wilson interval)"
-    ax = bar_axes(ax, tz, xlabel, BY_LABEL[by], f"Failed {UNITS} by {BY_LABEL[by]}")
+    one, many, suffix = count_nouns(job_totals)
+    xlabel = f"{one} failure rate (%, 95% Wilson interval)"
+    ax = bar_axes(ax, tz, xlabel, BY_LABEL[by], f"Failed {many} by {BY_LABEL[by]}{suffix}")
     table = summarize_dcs(df) if by == "dc" else summarize_orgs(df)
     if note_no_leads(ax, table, ["leads_total"]):
         return ax
@@ -105,7 +111,7 @@ def plot_failure_rate(
     texts = [
         end_note(
             ax,
-            f"{k:,.0f} / {n:,.0f} {UNITS} failed" if n > 0 else f"no {UNIT} counts",
+            f"{k:,.0f} / {n:,.0f} {many} failed" if n > 0 else f"no {one} counts",
             (end, float(yi)),
             color="0.25",
         )

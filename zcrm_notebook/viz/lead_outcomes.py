@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .plotdata import choose, lead_outcome_counts
-from .style import BY_LABEL, LEAD_OUTCOME_COLORS, bar_axes, no_data
+from .style import BY_LABEL, LEAD_OUTCOME_COLORS, bar_axes, legend_above, no_data
 from .text import UNITS, plural
 
 __all__ = ["plot_lead_outcomes"]
@@ -80,7 +80,7 @@ def plot_lead_outcomes(
         left = left + values
     ax.set_yticks(y, [str(i) for i in counts.index])
     ax.set_ylim(len(counts) - 0.5, -0.5)
-    ax.set_xlim(0, max(float(left.max()), 1.0) * 1.35)  # room for the legend
-    ax.legend(fontsize="small", loc="lower right")
+    ax.set_xlim(0, max(float(left.max()), 1.0) * 1.05)
     ax.set_title(f"Lead outcomes per {where} ({plural(int(left.sum()), 'lead')})")
+    legend_above(ax)
     return ax

@@ -25,10 +25,11 @@ from .style import (
     OUTCOME_COLORS,
     bar_axes,
     end_note,
+    legend_above,
     note_no_leads,
     room_for_texts,
 )
-from .text import UNIT, UNITS, plural
+from .text import UNIT, count_nouns, plural
 
 __all__ = ["plot_outcomes"]
 
@@ -40,6 +41,7 @@ def plot_outcomes(
     sort: str = "size",
     ax: Axes | None = None,
     tz: str | tzinfo = "UTC",
+    job_totals: bool = False,
     **kwargs,
 ) -> Axes:
     """Stacked converted / failed / pending leads per job, top jobs plus one "other" bar.
@@ -59,6 +61,10 @@ def plot_outcomes(
         Where to draw; default the current Axes.
     tz : str or tzinfo, default "UTC"
         Accepted for a uniform signature (this plot has no time axis).
+    job_totals : bool, default False
+        Label the counts as job totals ("lead attempts", "(job totals)" in the title): for
+        the jobs of a conversion whose lead outcomes are shown beside the figure, where a
+        retried lead is in each of its jobs.
     **kwargs
         Passed to each ``Axes.barh`` call (one per outcome: converted, failed, pending).
 
@@ -75,8 +81,9 @@ def plot_outcomes(
     """
     choose(sort, "sort", ("size", "failures"))
     check_top(top, 1)
+    one, many, suffix = count_nouns(job_totals)
     title = f"{UNIT.capitalize()} outcomes per job"
-    ax = bar_axes(ax, tz, f"{UNITS} (count)", "job id (data center)", title)
+    ax = bar_axes(ax, tz, f"{many} (count)", "job id (data center)", title + suffix)
     jobs = summarize_jobs(df)
     if note_no_leads(ax, jobs, ["total_count", "converted_count", "failed_count"]):
         return ax
@@ -91,11 +98,11 @@ def plot_outcomes(
         left = left + bars[name].to_numpy(float)
     ax.set_yticks(y, bars.index, fontsize="small" if len(bars) > 12 else None)
     ax.set_ylim(len(bars) - 0.5, -0.5)
-    ax.set_title(f"{title} ({len(bars) - bool(n_rest)} of {len(jobs)} by {sort})")
-    ax.legend(fontsize="small", loc="upper right")
-    right = max(float(left.max()), 1.0) * 1.4  # room for the legend
+    ax.set_title(f"{title} ({len(bars) - bool(n_rest)} of {len(jobs)} by {sort}){suffix}")
+    legend_above(ax)
+    right = max(float(left.max()), 1.0) * 1.05
     if n_rest:
-        note = f"mean of {plural(n_rest, 'job')}; {plural(other_total, UNIT)} in all"
+        note = f"mean of {plural(n_rest, 'job')}; {plural(other_total, one)} in all"
         text = end_note(ax, note, (left[-1], y[-1]), color="0.3")
         right = max(right, room_for_texts(ax, left[-1:], [text]))
     ax.set_xlim(0, right)

@@ -31,15 +31,16 @@ from .plotdata import (
 from .style import (
     BY_LABEL,
     date_num,
+    fit_time_axis,
     get_ax,
     group_colors,
+    legend_right,
     no_data,
     org_dcs,
     percent_ticks,
     time_axis,
-    widen_time_axis,
 )
-from .text import UNIT, UNITS
+from .text import count_nouns
 
 __all__ = ["plot_progress"]
 
@@ -53,6 +54,7 @@ def plot_progress(
     tz: str | tzinfo = "UTC",
     freq: str | None = None,
     top: int = 10,
+    job_totals: bool = False,
     **kwargs,
 ) -> Axes:
     """Conversion progress over time per data center, org or (few) jobs.
@@ -82,6 +84,10 @@ def plot_progress(
         to give at most 240 bins.
     top : int, default 10
         Most groups drawn; the others are summed into one "other (N ...)" group.
+    job_totals : bool, default False
+        Label the counts as job totals ("lead attempts", "(job totals)" in the title): for
+        the jobs of a conversion whose lead outcomes are shown beside the figure, where a
+        retried lead is in each of its jobs.
     **kwargs
         Passed to ``Axes.plot`` (line) or ``Axes.stackplot`` (area).
 
@@ -107,10 +113,11 @@ def plot_progress(
     ts = progress_over_time(df, by=by, freq=freq or auto_freq(df))
     ax = get_ax(ax)
     time_axis(ax, tz)
-    ax.set_title(f"Conversion progress by {BY_LABEL[by]}")
+    one, many, suffix = count_nouns(job_totals)
+    ax.set_title(f"Conversion progress by {BY_LABEL[by]}{suffix}")
     if ts.empty:
-        ax.set_ylabel(f"{UNITS} processed (%)")
-        return no_data(ax, f"{UNIT} counts")
+        ax.set_ylabel(f"{many} processed (%)")
+        return no_data(ax, f"{one} counts")
     col = "job_id" if by == "job" else by
     ts = ts.assign(processed=ts["converted"] + ts["failed"])
     total = ts.pivot(index="time", columns=col, values="total")
@@ -124,7 +131,7 @@ def plot_progress(
         ys = processed.fillna(0).astype("float64").to_numpy().T
         style = {"colors": colors, "labels": list(processed.columns)} | kwargs
         ax.stackplot(x, ys, **style)
-        ax.set_ylabel(f"{UNITS} processed (count)")
+        ax.set_ylabel(f"{many} processed (count)")
     else:
         # fixed denominators: every group is on the grid up to the last bin, so the last
         # row holds the latest total of each group (all of its jobs, whenever first seen)
@@ -140,12 +147,7 @@ def plot_progress(
             ax.plot(x, all_pct, label="all", **(dashed | dot))
         ax.set_ylim(0, 105)
         ax.yaxis.set_major_formatter(percent_ticks())
-        ax.set_ylabel(f"{UNITS} processed (% of latest total)")
-    widen_time_axis(ax, x)
-    ax.legend(
-        title=BY_LABEL[by],
-        fontsize="small",
-        loc="upper left",
-        ncols=2 if processed.shape[1] > 6 else 1,
-    )
+        ax.set_ylabel(f"{many} processed (% of latest total)")
+    fit_time_axis(ax, x)
+    legend_right(ax, title=BY_LABEL[by], ncols=2 if processed.shape[1] > 12 else 1)
     return ax

@@ -32,6 +32,7 @@ from ..convert.outcomes import (
     LEAD_OUTCOME_DOCS,
     LEAD_OUTCOME_DTYPES,
     coerce_outcomes,
+    latest_attempts,
     write_lead_outcomes_csv,
 )
 from ..errors import ConfigError
@@ -44,7 +45,7 @@ from .outcomes import plot_outcomes
 from .progress import plot_progress
 from .style import zone
 from .tablefiles import FORMATS, check_formats, table_names, write_tables
-from .text import UNIT, plural
+from .text import JOB_TOTALS, UNIT, lead_counts_text, plural
 from .timeline import plot_status_timeline
 
 __all__ = ["make_report", "export_report", "check_export_dir", "neutralize_formulas", "FIGURES"]
@@ -64,6 +65,16 @@ FIGURES: dict[str, tuple[Callable[..., Axes], dict[str, Any], tuple[float, float
     "outcomes": (plot_outcomes, {}, (10, 7)),
     "status_timeline": (plot_status_timeline, {}, (11, 8)),
 }
+#: The figures that count leads per job: labelled as job totals beside lead outcomes.
+_COUNTING = frozenset({"progress", "failure_rate", "outcomes"})
+
+
+def _draw(stem: str, df: pd.DataFrame, ax: Axes, tz: str | tzinfo, job_totals: bool) -> Axes:
+    """Figure ``stem`` of :data:`FIGURES` on ``ax``, its counts labelled as job totals when
+    ``job_totals`` (and it counts leads)."""
+    func, kwargs, _ = FIGURES[stem]
+    extra = {"job_totals": True} if job_totals and stem in _COUNTING else {}
+    return func(df, ax=ax, tz=tz, **(kwargs | extra))
 
 
 def _duration(seconds: float) -> str:
@@ -93,24 +104,32 @@ def _polled_range(df: pd.DataFrame, info: tzinfo, name: str) -> str:
     return f"polled {start} to {end} ({name}), {_duration(span)}"
 
 
-def _headline(df: pd.DataFrame, tz: str | tzinfo) -> str:
-    """One-line summary for the overview title."""
+def _headline(df: pd.DataFrame, tz: str | tzinfo, leads: pd.DataFrame | None = None) -> str:
+    """Summary for the overview title: one line of job counts; with a conversion's
+    ``leads``, a first line counting each lead once and the job counts as job totals."""
     dcs = summarize_dcs(df)
     if dcs.empty:
-        return "Mass convert: no snapshots yet"
+        jobs = "Mass convert: no snapshots yet"
+        return jobs if leads is None else f"Mass convert: {lead_counts_text(leads)}\n{jobs}"
     total, failed = int(dcs["leads_total"].sum()), int(dcs["leads_failed"].sum())
     info, name = zone(tz)
     pct = f" ({100 * failed / total:.1f} %)" if total else ""
-    return (
-        f"Mass convert: {plural(int(dcs['n_jobs'].sum()), 'job')} in "
+    jobs = (
+        f"{plural(int(dcs['n_jobs'].sum()), 'job')} in "
         f"{plural(len(dcs), 'data center')}, "
-        f"{plural(total, UNIT)}, {int(dcs['leads_converted'].sum()):,} converted, "
-        f"{failed:,} failed{pct}, {int(dcs['leads_pending'].sum()):,} pending; "
-        f"{_polled_range(df, info, name)}"
+        f"{plural(total, UNIT if leads is None else f'{UNIT} attempt')}, "
+        f"{int(dcs['leads_converted'].sum()):,} converted, "
+        f"{failed:,} failed{pct}, {int(dcs['leads_pending'].sum()):,} pending"
     )
+    polled = _polled_range(df, info, name)
+    if leads is None:
+        return f"Mass convert: {jobs}; {polled}"
+    return f"Mass convert: {lead_counts_text(leads)}; {polled}\n{JOB_TOTALS}: {jobs}"
 
 
-def make_report(df: pd.DataFrame, *, tz: str | tzinfo = "UTC") -> Figure:
+def make_report(
+    df: pd.DataFrame, *, tz: str | tzinfo = "UTC", leads: pd.DataFrame | None = None
+) -> Figure:
     """Overview figure: progress, failure rate per DC, outcomes per job, status timeline.
 
     Parameters
@@ -119,28 +138,39 @@ def make_report(df: pd.DataFrame, *, tz: str | tzinfo = "UTC") -> Figure:
         Snapshot frame. Not modified.
     tz : str or tzinfo, default "UTC"
         Zone of the time axes and the title's time range (IANA name).
+    leads : pandas.DataFrame, optional
+        The lead outcome table of the conversion that made the jobs (one row per lead and
+        attempt; see :mod:`zcrm_notebook.convert.outcomes`). The title then first counts
+        each lead once (its latest attempt), and the counts of the jobs (a retried lead is
+        in each of its jobs) are labelled as job totals, "lead attempts", in the title and
+        the plots.
 
     Returns
     -------
     matplotlib.figure.Figure
         A 2x2 grid (constrained layout, 16 x 11 in): ``plot_progress`` (top left),
         ``plot_failure_rate`` (top right), ``plot_outcomes`` (bottom left),
-        ``plot_status_timeline`` (bottom right), with a one-line summary as suptitle.
+        ``plot_status_timeline`` (bottom right), with a summary as suptitle (one line,
+        or two with ``leads``).
         Not registered with pyplot: display it in Jupyter as the cell's value or save it
         with ``fig.savefig``.
 
     Raises
     ------
     zcrm_notebook.errors.ConfigError
-        For an unknown ``tz`` or a frame lacking snapshot columns.
+        For an unknown ``tz``, a frame lacking snapshot columns or ``leads`` that is no
+        lead outcome table.
     """
     zone(tz)
+    once = None if leads is None else latest_attempts(coerce_outcomes(leads))
     fig = Figure(figsize=(16, 11), layout="constrained")
-    axes = fig.subplots(2, 2)
-    for ax, stem in zip(axes.flat, ["progress", "failure_rate", "outcomes", "status_timeline"]):
-        func, kwargs, _ = FIGURES[stem]
-        func(df, ax=ax, tz=tz, **kwargs)
-    fig.suptitle(_headline(df, tz), fontsize="large")
+    axes = dict(
+        zip(["progress", "failure_rate", "outcomes", "status_timeline"], fig.subplots(2, 2).flat)
+    )
+    # the plots with texts at the end of bars last: they fit them in the layout of the others
+    for stem in ["progress", "status_timeline", "outcomes", "failure_rate"]:
+        _draw(stem, df, axes[stem], tz, once is not None)
+    fig.suptitle(_headline(df, tz, once), fontsize="large")
     return fig
 
 
@@ -164,6 +194,17 @@ def _formats_lines(formats: tuple) -> list[str]:
     return lines
 
 
+def _job_totals_lines(summed: bool) -> list[str]:
+    """What the lead counts of a table of a bundle with lead outcomes are (``summed``:
+    over the jobs of a group)."""
+    how = "Its lead counts are" if summed else "Summed over jobs, its lead counts are"
+    return [
+        "",
+        f"{how} {JOB_TOTALS}: {UNIT} attempts, which can exceed",
+        "the leads of `leads.csv` (each lead once, at its latest attempt).",
+    ]
+
+
 def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str, formats: tuple) -> str:
     """Markdown description of every file of the bundle (its first line is the marker
     :func:`export_report` recognises a previous bundle by)."""
@@ -184,11 +225,14 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str, format
             "start with `'` so a spreadsheet shows them as text (numbers are unchanged).",
         ]
     lines += _formats_lines(formats)
+    per_job = _job_totals_lines(False) if "leads" in paths else []
+    summed = _job_totals_lines(True) if "leads" in paths else []
     lines += [
         "",
         "## snapshots",
         "",
         "One row per poll of one job.",
+        *per_job,
         "",
         *header,
         *_column_lines(snap),
@@ -196,6 +240,7 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str, format
         "## jobs",
         "",
         "One row per (org, dc, job_id) (`zcrm_notebook.summarize_jobs`).",
+        *per_job,
         "",
         *header,
         *_column_lines(JOB_COLUMNS),
@@ -203,6 +248,7 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str, format
         "## dcs and orgs",
         "",
         "One row per data center (`dc`) / org label (`org`), then:",
+        *summed,
         "",
         *header,
         *_column_lines(GROUP_COLUMNS),
@@ -239,7 +285,7 @@ def _lead_files(
     """``leads.csv`` and ``lead_outcomes.png`` of a bundle."""
     write_lead_outcomes_csv(leads, paths["leads"], spreadsheet_safe=spreadsheet_safe)
     fig = Figure(figsize=(10, 5), layout="constrained")
-    plot_lead_outcomes(leads, ax=fig.add_subplot(), tz=tz)
+    plot_lead_outcomes(latest_attempts(leads), ax=fig.add_subplot(), tz=tz)
     fig.savefig(paths["lead_outcomes"], dpi=100)
 
 
@@ -382,7 +428,10 @@ def export_report(
         The lead outcome table of a conversion (``ConversionResult.leads``): written as
         ``leads.csv`` (spreadsheet-safe as the others; ``zcrm_notebook.read_lead_outcomes``
         reads it back) with its figure ``lead_outcomes.png``
-        (:func:`~zcrm_notebook.viz.lead_outcomes.plot_lead_outcomes`).
+        (:func:`~zcrm_notebook.viz.lead_outcomes.plot_lead_outcomes` of each lead's latest
+        attempt). The overview's title then counts each lead once, and the job-level
+        counts (a retried lead is in each of its jobs) are labelled as job totals, "lead
+        attempts", in the overview, the figures and the README's table sections.
 
     Returns
     -------
@@ -424,10 +473,10 @@ def export_report(
         if outcomes is not None:
             _lead_files(outcomes, paths, spreadsheet_safe, tz)
         write_tables(tables, out, formats, spreadsheet_safe=spreadsheet_safe)
-        make_report(df, tz=tz).savefig(paths["overview"], dpi=100)
-        for stem, (func, kwargs, size) in FIGURES.items():
+        make_report(df, tz=tz, leads=outcomes).savefig(paths["overview"], dpi=100)
+        for stem, (_, _, size) in FIGURES.items():
             fig = Figure(figsize=size, layout="constrained")
-            func(df, ax=fig.add_subplot(), tz=tz, **kwargs)
+            _draw(stem, df, fig.add_subplot(), tz, outcomes is not None)
             fig.savefig(paths[stem], dpi=100)
     except OSError as exc:
         where = exc.filename or out

@@ -186,7 +186,8 @@ _OFFSET_FORMATS = ["", "%Y", "%Y", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"]
 _MAX_TICKS = dict.fromkeys(
     [mdates.YEARLY, mdates.MONTHLY, mdates.DAILY, mdates.HOURLY, mdates.MINUTELY], 9
 ) | {mdates.SECONDLY: 7, mdates.MICROSECONDLY: 5}
-MIN_TIME_SPAN = pd.Timedelta("1min")  # narrowest time axis (from the first poll on)
+MIN_TIME_SPAN = pd.Timedelta("1min")  # time axis of a single instant (from it on)
+TIME_MARGIN = 0.02  # right margin of a time axis, as a fraction of the data's span
 
 
 class _ClockLocator(mdates.AutoDateLocator):
@@ -231,19 +232,21 @@ def time_axis(ax: Axes, tz: str | tzinfo) -> None:
     ax.set_xlabel(f"time ({name})")
 
 
-def widen_time_axis(ax: Axes, x: np.ndarray) -> None:
-    """Make the x view at least :data:`MIN_TIME_SPAN` wide from the first date number of
-    ``x`` on (else a single poll would be drawn on an axis of several years). The view
-    starts at the first poll: a run that has just begun reads forward, never with times
-    before it started."""
+def fit_time_axis(ax: Axes, x: np.ndarray) -> None:
+    """Make the x view run from the first to the last date number of ``x``, plus a margin
+    of 2 % of that span on the right (a marker at the last poll is drawn whole): the time
+    axis ends at the data. The view starts at the first poll, so a run that has just begun
+    reads forward, never with times before it started; a single instant gets a view
+    :data:`MIN_TIME_SPAN` wide from it on (else the axis would span several years)."""
     x = np.asarray(x, float)
     x = x[np.isfinite(x)]
     if not len(x):
         return
     lo, hi = float(x.min()), float(x.max())
-    span = MIN_TIME_SPAN / pd.Timedelta("1D")
-    if hi - lo < span:
-        ax.set_xlim(lo, lo + span)
+    if hi > lo:
+        ax.set_xlim(lo, hi + TIME_MARGIN * (hi - lo))
+    else:
+        ax.set_xlim(lo, lo + MIN_TIME_SPAN / pd.Timedelta("1D"))
 
 
 def _laid_out_width(ax: Axes) -> float:
@@ -292,6 +295,18 @@ def legend_above(ax: Axes, **kwargs) -> None:
         **kwargs,
     )
     ax.set_title(ax.get_title(), pad=22)
+
+
+def legend_right(ax: Axes, **kwargs) -> None:
+    """Legend in a column just right of the axes, top aligned (never over the data); a
+    constrained layout makes room for it (the report's and the dashboard's figures)."""
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        fontsize="small",
+        **kwargs,
+    )
 
 
 def no_data(ax: Axes, what: str) -> Axes:

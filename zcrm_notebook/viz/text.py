@@ -8,11 +8,37 @@ matplotlib here: the command line uses :func:`plural` too.
 
 from __future__ import annotations
 
-__all__ = ["UNIT", "UNITS", "STATUS_WORDS", "plural", "status_word"]
+__all__ = [
+    "UNIT",
+    "UNITS",
+    "JOB_TOTALS",
+    "ATTEMPTS",
+    "count_nouns",
+    "STATUS_WORDS",
+    "plural",
+    "status_word",
+    "lead_counts_text",
+]
 
 #: What one job converts, singular and plural.
 UNIT = "lead"
 UNITS = "leads"
+
+#: What the job-level counts of a conversion are (Zoho's counts per job, summed): a lead
+#: retried is in each of its jobs, so they can exceed the leads; lead views count it once.
+JOB_TOTALS = "job totals (a retried lead counts once per job)"
+#: What a job-level count counts when a conversion's leads are shown beside it.
+ATTEMPTS = f"{UNIT} attempts"
+
+
+def count_nouns(job_totals: bool) -> tuple[str, str, str]:
+    """(singular, plural, title suffix) of the lead counts of a figure: ``("lead", "leads",
+    "")``, or for job totals of a conversion whose leads are shown too
+    ``("lead attempt", "lead attempts", " (job totals)")``."""
+    if job_totals:
+        return f"{UNIT} attempt", ATTEMPTS, " (job totals)"
+    return UNIT, UNITS, ""
+
 
 #: How a status of the snapshot table reads in legends, chips and tables (the frame
 #: keeps the raw category): ``error`` is a row where *we* got no status.
@@ -36,3 +62,15 @@ def status_word(status: object) -> str:
     unlisted value reads with its underscores as spaces."""
     text = str(status)
     return STATUS_WORDS.get(text, text.replace("_", " "))
+
+
+def lead_counts_text(leads) -> str:
+    """``"240 leads, each once at its latest attempt: 216 converted, 24 not converted"``
+    (HTML-safe) of a lead outcome table (a pandas DataFrame), each lead counted once by
+    :func:`~zcrm_notebook.convert.outcomes.latest_attempts`."""
+    from ..convert.outcomes import latest_attempts  # pandas: only when counting leads
+
+    once = latest_attempts(leads)
+    counts = once["outcome"].astype(str).value_counts()
+    parts = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in counts.items() if n)
+    return f"{plural(len(once), UNIT)}, each once at its latest attempt: {parts or 'none'}"

@@ -27,11 +27,11 @@ from .style import (
     OTHER_COLOR,
     STATUS_COLORS,
     date_num,
+    fit_time_axis,
     get_ax,
     legend_above,
     no_data,
     time_axis,
-    widen_time_axis,
 )
 from .text import plural, status_word
 
@@ -102,7 +102,7 @@ def plot_status_timeline(
         labels.append(f"other ({plural(len(rest), 'job')})")
     ax.set_yticks(np.arange(len(labels)), labels, fontsize="small" if len(labels) > 12 else None)
     ax.set_ylim(len(labels) - 0.5, -0.5)
-    widen_time_axis(ax, date_num(pd.concat([_times(shown), _times(rest)])))
+    fit_time_axis(ax, date_num(pd.concat([_times(shown), _times(rest)])))
     handles: list[Artist] = [
         Patch(color=STATUS_COLORS[s], label=status_word(s))
         for s in STATUS_COLORS

@@ -1,0 +1,29 @@
+"""Checks of drawn figures shared by the plot, report and dashboard tests."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+
+def cut_tick_labels(fig: Figure) -> list[str]:
+    """The tick labels of ``fig`` (ticks inside their axis' view, with text) that do not lie
+    wholly inside the figure, as drawn last (call after a draw)."""
+    box = fig.bbox
+    cut = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            span = hi - lo
+            for loc, label in zip(axis.get_ticklocs(), axis.get_ticklabels()):
+                inside_view = lo - 1e-9 * span <= loc <= hi + 1e-9 * span
+                if not (inside_view and label.get_visible() and label.get_text()):
+                    continue
+                e = label.get_window_extent()
+                if (
+                    e.x0 < box.x0 - 0.5
+                    or e.x1 > box.x1 + 0.5
+                    or e.y0 < box.y0 - 0.5
+                    or (e.y1 > box.y1 + 0.5)
+                ):
+                    cut.append(f"{ax.get_title()!r}: {label.get_text()!r} at {e}")
+    return cut
