@@ -463,3 +463,12 @@ def test_log_lines_print_above_the_progress_bar_not_on_its_line(tmp_path):
     pieces = re.split(r"[\r\n]", done.stderr)
     logged = [p for p in pieces if re.search(r"(WARNING|INFO) zcrm_notebook", p)]
     assert logged and all(re.match(r"(WARNING|INFO) zcrm_notebook", p) for p in logged), logged
+
+
+def test_a_mistyped_grant_token_option_does_not_print_the_code(capsys):
+    code = "1000." + "0123456789abcdef" * 2 + "." + "fedcba9876543210" * 2
+    with pytest.raises(SystemExit) as exit_:
+        main(["auth", "--org", "x", "--dc", "us", "--grant-tokn", code])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "did you mean --grant-token?" in err, err
+    assert code not in err and "0123456789abcdef" not in err

@@ -19,6 +19,7 @@ import warnings
 from .. import __version__
 from ..api.datacenters import describe_data_centers
 from ..errors import ZcrmError
+from ..redact import redact
 from . import auth, convert, demo, poll, report, simulate
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, verbosity
 
@@ -52,8 +53,8 @@ def unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> str:
             close = difflib.get_close_matches(arg.split("=", 1)[0], options, n=1)
             if close:
                 hints.append(f"{arg.split('=', 1)[0]}: did you mean {close[0]}?")
-    text = f"unrecognized arguments: {' '.join(extras)}"
-    return "; ".join([text, *hints])
+    text = f"unrecognized arguments: {' '.join(extras)}"  # a mistyped --grant-token's code
+    return redact("; ".join([text, *hints]))  # is masked, as in every printed error
 
 
 def build_parser() -> argparse.ArgumentParser:
