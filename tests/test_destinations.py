@@ -8,6 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from urllib3.util import parse_url
 
+from zcrm_notebook.api import destinations
 from zcrm_notebook.api.destinations import (
     DestinationPolicy,
     check_token_destination,
@@ -148,3 +149,24 @@ def test_an_accepted_url_goes_where_it_was_checked_to_go(scheme, authority, tail
     assert (sent.scheme, sent.host, sent.port) == (dest.scheme, dest.host, dest.port), prepared
     host_part = re.split(r"[/?#]", authority, maxsplit=1)[0]
     assert "@" not in host_part and "%" not in host_part and "\\" not in url
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(scheme=st.sampled_from(["http", "https", "HTTP", "ftp"]), authority=AUTHORITY,
+       path=st.sampled_from(["", "/", "/crm/v8/Leads/actions/mass_convert", "#f", "?"]),
+       query=st.text(st.sampled_from(list("az09_.~=&+-?#/@%")), max_size=12))  # fmt: skip
+@example(scheme="http", authority="127.0.0.1:5", path="/crm", query="job_id=3652397000000000001")
+@example(scheme="http", authority="a@127.0.0.1", path="", query="job_id=1")
+def test_a_url_with_a_query_is_read_as_the_whole_url(scheme, authority, path, query):
+    """The check reads a status URL through its cached head: the same destination, or the
+    same refusal (naming the whole URL), as reading the whole URL."""
+    url = f"{scheme}://{authority}{path}?{query}"
+    try:
+        expected: object = destinations._parse.__wrapped__(url)
+    except UnsafeEndpointError as exc:
+        expected = str(exc)
+    try:
+        got: object = parse_destination(url)
+    except UnsafeEndpointError as exc:
+        got = str(exc)
+    assert got == expected

@@ -49,6 +49,15 @@ def test_clean_text_is_one_masked_line_of_at_most_the_limit():
     assert clean_text(deep) == "<list>"
 
 
+def test_clean_text_remembered_for_a_short_text_masks_a_secret_registered_later():
+    word = "STATUSzq7Wk3pLx"  # short server text, cleaned once before its secret is known
+    assert clean_text(word, 100) == word
+    assert clean_text(word, 100) == word  # remembered
+    register_secret("zq7Wk3pLx")
+    assert clean_text(word, 100) == f"STATUS{MASK}"
+    assert clean_text(f"  {word}\n", 100) == f"  STATUS{MASK} "
+
+
 def test_shown_quotes_with_repr_cut_and_masked():
     assert shown("ok\nforged") == "'ok\\nforged'"
     long = shown("x" * 1000, 40)

@@ -9,6 +9,10 @@ import warnings
 
 import pytest
 import requests
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from zcrm_notebook.api.destinations import DestinationPolicy
 from zcrm_notebook.api.transport import (
@@ -16,6 +20,7 @@ from zcrm_notebook.api.transport import (
     USER_AGENT,
     LeanSender,
     ZohoAdapter,
+    _request_target,
     new_session,
 )
 from zcrm_notebook.auth import OrgCredentials
@@ -253,3 +258,17 @@ def test_the_lean_sender_refuses_before_connecting_and_caps_the_body(server):
     srv = server(body=b"x" * (MAX_BODY_BYTES + 1))
     with pytest.raises(ResponseFormatError, match="larger than 1 MiB"):
         lean.get(f"http://127.0.0.1:{srv.server_port}/big", {}, 5.0)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="/.?%&=+#aZ9_~-", max_size=14))
+@example("/crm/v8/Leads/actions/mass_convert?job_id=3652397000000000001")
+@example("/a/../b?x")
+@example("/a?x=%4a")
+def test_the_lean_request_target_is_urllib3s_request_uri(tail):
+    url = "http://127.0.0.1:8/" + tail
+    try:
+        expected = parse_url(url).request_uri
+    except LocationParseError:
+        return
+    assert _request_target(url) == expected

@@ -45,6 +45,11 @@ __all__ = [
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+# clean_text of short server text (status words, codes: the same few on every poll), for
+# the secrets registered so far: emptied when one is registered (a result kept from before
+# could miss it). Bounded; a key is (text, limit).
+_cleaned: dict[tuple[str, int], str] = {}
+_CLEANED_MAX, _CLEANED_TEXT_MAX = 1024, 64
 _installed = False
 _MIN_LEN = 6
 #: Longest server text (an error message, a status word) kept in a snapshot or an error.
@@ -108,6 +113,7 @@ def register_secret(value: str | None) -> None:
     if isinstance(value, str) and len(value) >= _MIN_LEN:
         with _lock:
             _secrets.update(_encodings(value))
+            _cleaned.clear()
     install_log_redaction()
 
 
@@ -209,7 +215,26 @@ def clean_text(text: object, limit: int = SERVER_TEXT_LIMIT) -> str:
     (no UTF-8 encoder takes it) becomes U+FFFD, and text longer
     than ``limit`` characters is cut and ends with ``...``. A value that is not text (a
     JSON number, list or object) is taken as its JSON text.
+
+    The result for a short text (a status word, a code) is remembered until another secret
+    is registered (:func:`register_secret`): the poll loop cleans the same few words on
+    every answer.
     """
+    if type(text) is str and len(text) <= _CLEANED_TEXT_MAX:
+        key = (text, limit)
+        cleaned = _cleaned.get(key)
+        if cleaned is None:
+            with _lock:
+                known = len(_secrets)
+            cleaned = _clean(text, limit)
+            with _lock:  # not kept if a secret was registered meanwhile
+                if len(_secrets) == known and len(_cleaned) < _CLEANED_MAX:
+                    _cleaned[key] = cleaned
+        return cleaned
+    return _clean(text, limit)
+
+
+def _clean(text: object, limit: int) -> str:
     if not isinstance(text, str):
         try:
             text = json.dumps(text, default=str)[: 4 * limit]

@@ -178,13 +178,14 @@ def read_json(
         JSON is a ``ResponseFormatError`` with its HTTP status (401, 404, 429 and 5xx: the
         error of that status).
     """
-    status, host = r.status_code, requests.utils.urlparse(r.url).hostname
+    status = r.status_code
     if 200 <= status < 300 and (status == 204 or not r.content.strip()):
         return None
     try:
         body = decode_json(r)
     except ResponseFormatError:
         kind = clean_text(r.headers.get("Content-Type", "unknown type").split(";")[0], 60)
+        host = requests.utils.urlparse(r.url).hostname
         msg = f"{subject}: HTTP {status} from {host} with a non-JSON body ({kind})"
         rule = rule_for(None, status, endpoint)
         if rule.error in (InvalidTokenError, EndpointConfigError) or rule.action == "retry":

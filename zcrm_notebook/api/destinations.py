@@ -104,10 +104,24 @@ def parse_destination(url: object) -> Destination:
         For anything in the authority but a host and an optional port, or any character
         or form on which parsers may disagree (see the module docstring).
     """
-    return _parse(str(url))
+    text = str(url)
+    head, question, query = text.partition("?")
+    if question and _PLAIN_QUERY.fullmatch(query):
+        # A query of plain characters moves neither parser's authority (it ends at the
+        # first "/", "?" or "#"): the status URL of every job is read as its cached head.
+        # A refused head is read again whole, so the refusal names the URL.
+        try:
+            return _parse(head)
+        except UnsafeEndpointError:
+            pass
+    return _parse(text)
 
 
-@functools.lru_cache(maxsize=512)  # the same api_domain and accounts URL, call after call
+# Unreserved characters, "=", "&" and "+" (the query of a status call: ``job_id=<digits>``).
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~=&+-]*")
+
+
+@functools.lru_cache(maxsize=512)  # the same api_domain, accounts and status URLs
 def _parse(text: str) -> Destination:
     bad = _NOT_PRINTABLE_ASCII.search(text)
     if bad:

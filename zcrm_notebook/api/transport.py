@@ -34,6 +34,7 @@ import functools
 import heapq
 import http.client
 import itertools
+import re
 import socket
 import ssl
 import threading
@@ -633,7 +634,7 @@ class LeanSender:
             No (complete) answer (as :class:`ZohoAdapter`'s, so callers handle both alike).
         """
         dest = self.check(url)
-        target = parse_url(url).request_uri
+        target = _request_target(url)
         with _running(timeout) as call:
             try:
                 answer = self._exchange(dest, target, url, headers, timeout)
@@ -734,6 +735,20 @@ class LeanSender:
             with self._lock:
                 self._open.discard(conn)
             conn.close()
+
+
+# A path and query that urllib3's parse_url keeps as they are: unreserved characters, "/",
+# no dot segment; a query of unreserved characters, "=", "&" and "+".
+_PLAIN_TARGET = re.compile(r"(/(?!\.\.?(?:/|\?|$))[A-Za-z0-9_~.-]*)+(\?[A-Za-z0-9_~.=&+-]*)?")
+
+
+def _request_target(url: str) -> str:
+    """The path and query sent for ``url`` (checked): urllib3's ``request_uri``, read off
+    the text when parse_url would keep it as is (the status URL), else parsed."""
+    start = url.find("/", url.find("://") + 3)
+    if start > 0 and _PLAIN_TARGET.fullmatch(url, start):
+        return url[start:]
+    return parse_url(url).request_uri
 
 
 def _close_all(conns: set[http.client.HTTPConnection], lock: threading.Lock) -> None:
