@@ -255,3 +255,29 @@ def test_jitter_draws_are_reproducible_per_key_and_spread():
     draws = [Jitter(None).random("a") for _ in range(200)]  # unseeded: a salt per run
     assert len(set(draws)) == 200 and 0.3 < sum(draws) / 200 < 0.7
     assert Jitter(8).random("a") != Jitter(7).random("a")
+
+
+def test_a_deferred_job_seen_started_is_not_brought_forward_to_its_own_answer():
+    """An org that shows an order defers its later jobs; when one of them is seen started
+    anyway, the deferrals are undone: the job itself was moved to 'now' too, so the loop
+    polled it a second time at the moment of its answer (two rows with one polled_at)."""
+
+    def answer(job, state, done, t):
+        word = {JobState.SCHEDULED: "Scheduled", JobState.IN_PROGRESS: "In Progress",
+                JobState.COMPLETED: "Completed"}[state]  # fmt: skip
+        return sched.answer(job, JobStatus(job, state, word, 10, done, 10 - done, 0), t)
+
+    sched = Schedule(PollPolicy(seed=1), Jitter(1))
+    for job in "abcde":
+        sched.add(job, "org")
+    answer("a", JobState.IN_PROGRESS, 1, 0.0)
+    for job in "bcde":
+        answer(job, JobState.SCHEDULED, 0, 0.0)
+    for t, (done, running) in ((10.0, "ab"), (20.0, "bc")):  # one at a time, in order
+        answer(done, JobState.COMPLETED, 10, t)
+        answer(running, JobState.IN_PROGRESS, 1, t)
+    answer("d", JobState.SCHEDULED, 0, 30.0)
+    answer("e", JobState.SCHEDULED, 0, 30.0)
+    assert sched.tracks["e"].deferred  # the order holds: e waits for the jobs ahead
+    next_at, moves = answer("e", JobState.IN_PROGRESS, 1, 40.0)  # started all the same
+    assert next_at > 40.0 and "e" not in [job for job, _ in moves]

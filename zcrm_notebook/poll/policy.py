@@ -432,7 +432,10 @@ class Schedule:
         moves: list = []
         if self.policy.use_order:
             order = _order_of(track)
-            moves = order.note(track, st.status, now, self.policy)
+            # the job's own next poll is ``delay``: a job that was deferred and is now seen
+            # started is among the deferrals undone, and must not be moved to now (it was
+            # polled twice at the same moment)
+            moves = [m for m in order.note(track, st.status, now, self.policy) if m[0] != job]
             if st.status == JobState.SCHEDULED and order.defers(track):
                 delay, track.deferred = max(delay, self.policy.order_safety_s), True
             else:
