@@ -265,8 +265,11 @@ def test_the_lean_sender_refuses_before_connecting_and_caps_the_body(server):
 @example("/crm/v8/Leads/actions/mass_convert?job_id=3652397000000000001")
 @example("/a/../b?x")
 @example("/a?x=%4a")
+@example("#/crm/v8/x?job_id=1")  # the host part ends at # or ?: no path (found by attack)
+@example("?/crm/v8/x?job_id=1")
+@example("?a#/evil?x")
 def test_the_lean_request_target_is_urllib3s_request_uri(tail):
-    url = "http://127.0.0.1:8/" + tail
+    url = "http://127.0.0.1:8" + tail
     try:
         expected = parse_url(url).request_uri
     except LocationParseError:

@@ -739,15 +739,16 @@ class LeanSender:
 
 # A path and query that urllib3's parse_url keeps as they are: unreserved characters, "/",
 # no dot segment; a query of unreserved characters, "=", "&" and "+".
+_AUTHORITY_END = re.compile(r"[/?#]")
 _PLAIN_TARGET = re.compile(r"(/(?!\.\.?(?:/|\?|$))[A-Za-z0-9_~.-]*)+(\?[A-Za-z0-9_~.=&+-]*)?")
 
 
 def _request_target(url: str) -> str:
     """The path and query sent for ``url`` (checked): urllib3's ``request_uri``, read off
     the text when parse_url would keep it as is (the status URL), else parsed."""
-    start = url.find("/", url.find("://") + 3)
-    if start > 0 and _PLAIN_TARGET.fullmatch(url, start):
-        return url[start:]
+    end = _AUTHORITY_END.search(url, url.find("://") + 3)  # the host part ends at / ? #
+    if end is not None and end.group() == "/" and _PLAIN_TARGET.fullmatch(url, end.start()):
+        return url[end.start() :]
     return parse_url(url).request_uri
 
 
