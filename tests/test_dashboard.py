@@ -381,7 +381,12 @@ def test_attention_lists_the_most_urgent_jobs_first():
         "failed_count",
         "reason",
     ]
-    assert attention_jobs(summarize_jobs(df), max_rows=2)["job_id"].tolist() == [JOB_A, JOB_B]
+    two = attention_jobs(summarize_jobs(df), max_rows=2)
+    assert two["job_id"].tolist() == [JOB_A, JOB_B]
+    all_ = attention_jobs(summarize_jobs(df), max_rows=100)
+    assert two.attrs["more"] == len(all_) - 2 > 0 and all_.attrs["more"] == 0
+    assert f"... and {len(all_) - 2} more job" in attention_html(two)  # the cut is said
+    assert "more job" not in attention_html(all_)
 
 
 def test_close_removes_the_widgets_and_closes_a_store_file_it_opened(scenario, clock, tmp_path):
@@ -699,3 +704,20 @@ def test_refreshes_from_two_threads_never_draw_at_once(scenario, clock):
     dash.refresh(force=True)
     second.join(30)
     assert calls == [False, False, True]  # drew alone, then the other thread drew
+
+
+def test_a_long_job_totals_title_stays_inside_the_dashboard_figure():
+    """'Failed lead attempts by data center (job totals)' lost its last letters at the
+    figure's right edge in the conversion notebook."""
+    from zcrm_notebook.dashboard.core import FigureImage
+    from zcrm_notebook.viz.failure_rate import plot_failure_rate
+
+    df, fig = attention_frame(), FigureImage()
+    fig.render(df, by="dc", tz="UTC", layout_key=("dc",))
+    fig.ax_failure.clear()
+    plot_failure_rate(df, by="dc", ax=fig.ax_failure, tz="UTC", job_totals=True)
+    fig.figure.canvas.draw()
+    title = fig.ax_failure.title
+    box = title.get_window_extent(fig.figure.canvas.get_renderer())
+    assert title.get_text().startswith("Failed lead attempts by data center")
+    assert fig.figure.bbox.x0 <= box.x0 and box.x1 <= fig.figure.bbox.x1

@@ -81,7 +81,8 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
         ``progress`` (float64, 0..1), ``failed_count`` (Int64, leads) and ``reason``
         (string), in this order of urgency: ``"job failed"``, ``"no status (<error
         code>)"``, ``"stalled"``, ``"slowest"``, ``"<n> leads failed"`` (a job with
-        failed leads; within a reason, highest failure rate first).
+        failed leads; within a reason, highest failure rate first). ``attrs["more"]``:
+        the jobs that need a look beyond ``max_rows``.
     """
     st = jobs["status"].astype(str)
     failed = jobs["failed_count"].fillna(0).astype("int64")
@@ -107,9 +108,10 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
             part = part.sort_values(["failure_rate", "job_id"], ascending=[False, True])
         picked += [(i, why(r)) for i, r in zip(part.index, part.itertuples())]
         seen |= set(part.index)
-    picked = picked[:max_rows]
+    more, picked = max(0, len(picked) - max_rows), picked[:max_rows]
     out = jobs.loc[[i for i, _ in picked], ATTENTION_COLUMNS[:-1]].reset_index(drop=True)
     out["reason"] = pd.array([why for _, why in picked], dtype="string")
+    out.attrs["more"] = more  # jobs that need a look beyond max_rows
     return out
 
 
@@ -141,9 +143,19 @@ def attention_html(table: pd.DataFrame) -> str:
         f'<th style="{_cell_style(c)};border-bottom:1px solid #bbb">{ATTENTION_HEADERS[c]}</th>'
         for c in ATTENTION_COLUMNS
     )
+    more = int(table.attrs.get("more", 0))
+    tail = f"<p>... and {plural(more, 'more job')} that need a look</p>" if more else ""
     return (
         '<table class="zcrm-attention-table" style="border-collapse:collapse">'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{tail}"
+    )
+
+
+def _lead_cell_style(column: str) -> str:
+    """Cells of the not-converted table: one line each, but Zoho's reason may wrap."""
+    style = _cell_style(column)
+    return (
+        style.replace("white-space:nowrap", "white-space:normal") if column == "reason" else style
     )
 
 
@@ -294,11 +306,12 @@ def not_converted_html(table: pd.DataFrame, rest: int) -> str:
     for r in table.itertuples(index=False):
         cells = ["" if pd.isna(v) else str(v).replace("_", " ") if k == "outcome" else str(v)
                  for k, v in zip(NOT_CONVERTED_COLUMNS, r)]  # fmt: skip
-        tds = (f"<td style='{_cell_style(k)}'>{html.escape(c)}</td>"
+        tds = (f"<td style='{_lead_cell_style(k)}'>{html.escape(c)}</td>"
                for k, c in zip(NOT_CONVERTED_COLUMNS, cells))  # fmt: skip
         rows.append("<tr>" + "".join(tds) + "</tr>")
     head = "".join(
-        f"<th style='{_cell_style(c)}'>{c.replace('_', ' ')}</th>" for c in NOT_CONVERTED_COLUMNS
+        f"<th style='{_lead_cell_style(c)}'>{c.replace('_', ' ')}</th>"
+        for c in NOT_CONVERTED_COLUMNS
     )
     more = f"<p>... and {plural(rest, 'more lead')} not converted</p>" if rest else ""
     if table["reason"].isna().any():

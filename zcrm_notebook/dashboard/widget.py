@@ -243,6 +243,7 @@ class Dashboard(DashboardCore):
             max=max(60.0, 3 * hi),
             step=0.5,
             description="gap, delay (s)",
+            style={"description_width": "initial"},
             continuous_update=False,
             layout=W.Layout(width="420px"),
             tooltip=_INTERVAL_TIP,

@@ -330,7 +330,7 @@ def bar_axes(ax: Axes | None, tz: str | tzinfo, xlabel: str, ylabel: str, title:
     ax = get_ax(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title, wrap=True)  # a long title (job totals) wraps inside the figure
     return ax
 
 
