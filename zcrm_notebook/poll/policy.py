@@ -435,7 +435,7 @@ class Schedule:
             # the job's own next poll is ``delay``: a job that was deferred and is now seen
             # started is among the deferrals undone, and must not be moved to now (it was
             # polled twice at the same moment)
-            moves = [m for m in order.note(track, st.status, now, self.policy) if m[0] != job]
+            moves = self._fresh(order.note(track, st.status, now, self.policy), job)
             if st.status == JobState.SCHEDULED and order.defers(track):
                 delay, track.deferred = max(delay, self.policy.order_safety_s), True
             else:
@@ -450,7 +450,18 @@ class Schedule:
         if not self.policy.use_order:
             track.final = True
             return []
-        return _order_of(track).finished(track, now, self.policy)
+        return self._fresh(_order_of(track).finished(track, now, self.policy), job)
+
+    def _fresh(self, moves: list, job: Hashable) -> list:
+        """``moves`` without ``job`` and without a move to a moment a job was already
+        answered at: answers that come back together are handled one by one, and one
+        that brought forward another job answered at that same moment polled it twice."""
+        out = []
+        for other, at in moves:
+            last = self.tracks[other].last_at
+            if other != job and (last is None or at > last):
+                out.append((other, at))
+        return out
 
 
 def _order_of(track: JobTrack) -> OrgOrder:
