@@ -155,15 +155,21 @@ def test_waiting_for_a_lost_post_to_settle_stops_at_the_deadline(clock):
         assert clock.time() - start <= 10 + 1  # not the next 60 s slice of the 1800 s wait
 
 
-def test_a_kill_between_the_post_and_its_answer_is_recovered_on_the_next_run(sim, clock, tmp_path):
-    """What a kill -9 leaves: the chunk committed `sending`, the job made by Zoho."""
-    store, orgs = tmp_path / "s.sqlite", sim_orgs(sim)
+def one_chunk_left_in(store, sim, clock, state, **mark):
+    """A store whose one chunk of 20 us-org leads was left ``state`` (what a run left)."""
     leads = sim.lead_ids("us-org")[:20]
     with SnapshotStore(store) as s:
         ledger = Ledger(s)
-        plan = plan_conversions(leads, orgs, org="us-org", ledger=ledger)
+        plan = plan_conversions(leads, sim_orgs(sim), org="us-org", ledger=ledger)
         ledger.add_batch(plan, at=clock.time())
-        ledger.mark(1, "sending", durable=True, posted_at=clock.time())
+        ledger.mark(1, state, durable=True, posted_at=clock.time(), **mark)
+    return leads
+
+
+def test_a_kill_between_the_post_and_its_answer_is_recovered_on_the_next_run(sim, clock, tmp_path):
+    """What a kill -9 leaves: the chunk committed `sending`, the job made by Zoho."""
+    store = tmp_path / "s.sqlite"
+    leads = one_chunk_left_in(store, sim, clock, "sending")
     # ... and the POST got there: Zoho made the job, whose id nobody recorded
     sim.schedule("us-org", leads, lead_ids=tuple(leads), queue_delay_s=5, leads_per_s=2)
     killed_at = clock.time()
@@ -182,13 +188,8 @@ def test_a_kill_between_the_post_and_its_answer_is_recovered_on_the_next_run(sim
 
 def test_a_store_holding_a_job_id_over_20_digits_is_read_back_not_jammed(sim, clock, tmp_path):
     """A store an older version wrote: a SCHEDULED answer's 10,240-digit job id in the ledger."""
-    store, orgs = tmp_path / "s.sqlite", sim_orgs(sim)
-    leads = sim.lead_ids("us-org")[:20]
-    with SnapshotStore(store) as s:
-        ledger = Ledger(s)
-        plan = plan_conversions(leads, orgs, org="us-org", ledger=ledger)
-        ledger.add_batch(plan, at=clock.time())
-        ledger.mark(1, "scheduled", durable=True, posted_at=clock.time(), job_id="9" * 10240)
+    store = tmp_path / "s.sqlite"
+    leads = one_chunk_left_in(store, sim, clock, "scheduled", job_id="9" * 10240)
     sim.schedule("us-org", leads, lead_ids=tuple(leads), queue_delay_s=5, leads_per_s=2)
     res = run(sim, clock, {"us-org": leads}, store=store, settle_s=120)
     assert res.stopped_reason == "finished" and len(res.leads) == 20

@@ -257,52 +257,44 @@ def test_jitter_draws_are_reproducible_per_key_and_spread():
     assert Jitter(8).random("a") != Jitter(7).random("a")
 
 
+class OrderedOrg:
+    """One org of jobs a-e run one at a time in order: a, b, c have started, so the order
+    holds; d and e are queued at 30 s (e deferred: it waits for the jobs ahead)."""
+
+    def __init__(self) -> None:
+        self.sched = Schedule(PollPolicy(seed=1), Jitter(1))
+        for job in "abcde":
+            self.sched.add(job, "org")
+        self.answer("a", JobState.IN_PROGRESS, 1, 0.0)
+        for job in "bcde":
+            self.answer(job, JobState.SCHEDULED, 0, 0.0)
+        for t, (done, running) in ((10.0, "ab"), (20.0, "bc")):  # one at a time, in order
+            self.answer(done, JobState.COMPLETED, 10, t)
+            self.answer(running, JobState.IN_PROGRESS, 1, t)
+        self.answer("d", JobState.SCHEDULED, 0, 30.0)
+
+    def answer(self, job: str, state: JobState, done: int, t: float):
+        word = {JobState.SCHEDULED: "Scheduled", JobState.IN_PROGRESS: "In Progress",
+                JobState.COMPLETED: "Completed"}[state]  # fmt: skip
+        return self.sched.answer(job, JobStatus(job, state, word, 10, done, 10 - done, 0), t)
+
+
 def test_a_deferred_job_seen_started_is_not_brought_forward_to_its_own_answer():
     """An org that shows an order defers its later jobs; when one of them is seen started
     anyway, the deferrals are undone: the job itself was moved to 'now' too, so the loop
     polled it a second time at the moment of its answer (two rows with one polled_at)."""
-
-    def answer(job, state, done, t):
-        word = {JobState.SCHEDULED: "Scheduled", JobState.IN_PROGRESS: "In Progress",
-                JobState.COMPLETED: "Completed"}[state]  # fmt: skip
-        return sched.answer(job, JobStatus(job, state, word, 10, done, 10 - done, 0), t)
-
-    sched = Schedule(PollPolicy(seed=1), Jitter(1))
-    for job in "abcde":
-        sched.add(job, "org")
-    answer("a", JobState.IN_PROGRESS, 1, 0.0)
-    for job in "bcde":
-        answer(job, JobState.SCHEDULED, 0, 0.0)
-    for t, (done, running) in ((10.0, "ab"), (20.0, "bc")):  # one at a time, in order
-        answer(done, JobState.COMPLETED, 10, t)
-        answer(running, JobState.IN_PROGRESS, 1, t)
-    answer("d", JobState.SCHEDULED, 0, 30.0)
-    answer("e", JobState.SCHEDULED, 0, 30.0)
-    assert sched.tracks["e"].deferred  # the order holds: e waits for the jobs ahead
-    next_at, moves = answer("e", JobState.IN_PROGRESS, 1, 40.0)  # started all the same
+    org = OrderedOrg()
+    org.answer("e", JobState.SCHEDULED, 0, 30.0)
+    assert org.sched.tracks["e"].deferred  # the order holds: e waits for the jobs ahead
+    next_at, moves = org.answer("e", JobState.IN_PROGRESS, 1, 40.0)  # started all the same
     assert next_at > 40.0 and "e" not in [job for job, _ in moves]
 
 
 def test_no_job_is_brought_forward_to_a_moment_it_was_answered_at():
     """Answers that come back together are handled one by one: one of them undoing the
     deferrals moved another job answered at that same moment to 'now' (polled twice)."""
-
-    def answer(job, state, done, t):
-        word = {JobState.SCHEDULED: "Scheduled", JobState.IN_PROGRESS: "In Progress",
-                JobState.COMPLETED: "Completed"}[state]  # fmt: skip
-        return sched.answer(job, JobStatus(job, state, word, 10, done, 10 - done, 0), t)
-
-    sched = Schedule(PollPolicy(seed=1), Jitter(1))
-    for job in "abcde":
-        sched.add(job, "org")
-    answer("a", JobState.IN_PROGRESS, 1, 0.0)
-    for job in "bcde":
-        answer(job, JobState.SCHEDULED, 0, 0.0)
-    for t, (done, running) in ((10.0, "ab"), (20.0, "bc")):
-        answer(done, JobState.COMPLETED, 10, t)
-        answer(running, JobState.IN_PROGRESS, 1, t)
-    answer("d", JobState.SCHEDULED, 0, 30.0)
-    answer("e", JobState.SCHEDULED, 0, 40.0)  # deferred, answered at 40
-    assert sched.tracks["e"].deferred
-    _, moves = answer("d", JobState.IN_PROGRESS, 1, 40.0)  # at 40 too: undoes deferrals
+    org = OrderedOrg()
+    org.answer("e", JobState.SCHEDULED, 0, 40.0)  # deferred, answered at 40
+    assert org.sched.tracks["e"].deferred
+    _, moves = org.answer("d", JobState.IN_PROGRESS, 1, 40.0)  # at 40 too: undoes deferrals
     assert ("e", 40.0) not in moves
