@@ -499,17 +499,18 @@ def test_no_tick_label_is_cut_off_when_the_failure_axis_grows():
     from zcrm_notebook.dashboard.core import FigureImage
 
     dcs = ["au", "eu", "in", "us"]
-    before = [snap(0, JOB_A, S.IN_PROGRESS, (60, 10, 48, 2), dc=dc, org=f"{dc}-org") for dc in dcs]
+    before = [snap(0, JOB_A, S.IN_PROGRESS, (60, 59, 0, 1), dc=dc, org=f"{dc}-org") for dc in dcs]
     after = [*before, snap(15, JOB_A, S.COMPLETED, (60, 56, 0, 4), dc="eu", org="eu-org")]
     image = FigureImage()
     for rows in (before, after):
         image.render(to_frame(rows), by="dc", tz="UTC", layout_key=("dc",))  # one layout
         assert not cut_tick_labels(image.figure)
-    assert [t.get_text() for t in image.ax_failure.get_xticklabels()][-1] == "25%"
+    assert [t.get_text() for t in image.ax_failure.get_xticklabels()][-1] == "35%"
 
 
 def test_leads_text_rounds_down_and_counts_are_pluralised(tmp_path):
     assert "(99%)" in leads_text(909, 911, 0) and "(100%)" in leads_text(911, 911, 0)
+    assert "2 failed (2.4% of processed)" in leads_text(85, 246, 2)  # not 0.8 % of all
     df = to_frame([snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0), dc="eu", org="eu-org")])
     past = Dashboard.from_frame(df)
     assert "1 job" in past.group_box.children[0].children[1].value

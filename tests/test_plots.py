@@ -288,7 +288,7 @@ def test_failure_rate_bars_and_wilson_error_bars():
     jp_width = segments[1][1][0] - segments[1][0][0]
     assert au_width > 70 and jp_width < 1  # the small DC is far less certain
     texts = [t.get_text() for t in ax.texts]
-    assert texts == ["2 / 3 leads failed", "30 / 3,000 leads failed"]
+    assert texts == ["2 / 3 processed leads failed", "30 / 3,000 processed leads failed"]
     assert "Wilson" in ax.get_xlabel() and "%" in ax.get_xlabel()
     assert inside(ax, ax.texts) and max(ax.get_xticks()) <= 100 < ax.get_xlim()[1]
 
@@ -621,3 +621,17 @@ def test_matches_baseline_image(name, tmp_path):
 
 if __name__ == "__main__":
     regenerate_baselines()
+
+
+def test_failure_rate_mid_run_counts_only_processed_leads():
+    df = to_frame(
+        [
+            snap(0, JOB_A, S.IN_PROGRESS, (246, 83, 161, 2), dc="eu"),
+            snap(0, JOB_B, S.IN_PROGRESS, (50, 0, 50, 0), dc="us"),
+        ]
+    )
+    ax = plot_failure_rate(df, ax=new_ax())
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["2 / 85 processed leads failed", "no lead processed yet"]
+    assert ax.containers[0].patches[0].get_width() == pytest.approx(100 * 2 / 85)
+    assert "of processed leads" in ax.get_xlabel()

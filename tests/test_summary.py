@@ -379,3 +379,26 @@ def test_many_jobs_summaries_are_consistent():
     ts = progress_over_time(df, by="dc", freq="5min")
     final = ts[ts["time"] == ts["time"].max()]
     assert final["converted"].sum() == jobs["converted_count"].fillna(0).sum()
+
+
+def test_failure_rate_mid_run_is_of_the_processed_leads_not_of_all():
+    """85 of 246 leads processed, 2 failed: the rate is 2/85 (pending leads are not
+    successes), its Wilson interval is over 85 leads, and it equals failed/total at the end."""
+    df = to_frame(
+        [
+            snap(0, JOB_A, S.IN_PROGRESS, (246, 83, 161, 2), dc="eu"),
+            snap(0, JOB_B, S.IN_PROGRESS, (50, 0, 50, 0), dc="us"),  # nothing processed
+            snap(0, JOB_C, S.COMPLETED, (60, 57, 0, 3), dc="in"),
+        ]
+    )
+    jobs = by_job(summarize_jobs(df))
+    assert jobs[JOB_A].failure_rate == pytest.approx(2 / 85)
+    assert np.isnan(jobs[JOB_B].failure_rate)  # no rate before a lead is processed
+    assert jobs[JOB_C].failure_rate == pytest.approx(3 / 60)
+    dcs = summarize_dcs(df).set_index("dc")
+    assert dcs.loc["eu", "failure_rate"] == pytest.approx(2 / 85)
+    lo, hi = wilson_interval(np.array([2]), np.array([85]))
+    assert (dcs.loc["eu", "failure_rate_lo"], dcs.loc["eu", "failure_rate_hi"]) == pytest.approx(
+        (lo[0], hi[0])
+    )
+    assert np.isnan(dcs.loc["us", "failure_rate"]) and np.isnan(dcs.loc["us", "failure_rate_hi"])

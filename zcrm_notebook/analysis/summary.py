@@ -62,7 +62,11 @@ JOB_COLUMNS: dict[str, tuple[str, str]] = {
     "not_converted_count": ("Int64", "leads not converted yet, i.e. pending (same poll)"),
     "failed_count": ("Int64", "leads failed (same poll)"),
     "progress": ("float64", "(converted+failed)/total, 0..1; NaN when total is 0 or NA"),
-    "failure_rate": ("float64", "failed/total, 0..1; NaN when total is 0 or NA"),
+    "failure_rate": (
+        "float64",
+        "failed/(converted+failed): share of the processed leads that failed, 0..1; NaN "
+        "until a lead is processed or when either count is NA",
+    ),
     "first_seen_at": ("datetime64[ns, UTC]", "first poll that was not an error row"),
     "last_polled_at": ("datetime64[ns, UTC]", "last poll of any kind"),
     "finished_at": ("datetime64[ns, UTC]", "first completed/failed poll; NaT if unfinished"),
@@ -95,7 +99,10 @@ GROUP_COLUMNS: dict[str, tuple[str, str]] = {
     "leads_converted": ("Int64", "sum of the jobs' converted_count"),
     "leads_failed": ("Int64", "sum of the jobs' failed_count"),
     "leads_pending": ("Int64", "sum of the jobs' not_converted_count (not converted yet)"),
-    "failure_rate": ("float64", "pooled leads_failed/leads_total, 0..1; NaN without leads"),
+    "failure_rate": (
+        "float64",
+        "pooled leads_failed/(leads_converted+leads_failed), 0..1; NaN until a lead is processed",
+    ),
     "failure_rate_lo": ("float64", "lower bound of its 95 % Wilson interval, 0..1"),
     "failure_rate_hi": ("float64", "upper bound of its 95 % Wilson interval, 0..1"),
     "median_duration_s": (
@@ -204,8 +211,12 @@ def summarize_jobs(
           ``"error"`` when every poll of the job was an error row.
         - ``total_count``, ``converted_count``, ``not_converted_count``, ``failed_count``
           (Int64, leads): from the latest poll that had any count; NA when none had.
-        - ``progress`` = (converted+failed)/total and ``failure_rate`` = failed/total
-          (float64, 0..1; NaN when total is 0 or NA; a missing part counts as 0).
+        - ``progress`` = (converted+failed)/total (float64, 0..1; NaN when total is 0 or
+          NA; a missing part counts as 0) and ``failure_rate`` = failed/(converted+failed),
+          the share of the *processed* leads that failed (float64, 0..1; NaN until a lead
+          is processed, or when either count is missing): leads still pending are not
+          counted as successes, so the rate of a job half done estimates its final rate,
+          and it equals failed/total once the job ends.
         - ``first_seen_at`` (first non-error poll), ``last_polled_at`` (last poll),
           ``finished_at`` (first completed/failed poll), ``eta_at`` (estimated finish of an
           unfinished job: last counts poll + remaining leads / rate over the last
@@ -243,7 +254,9 @@ def summarize_jobs(
         out[name] = _int_na(c[name], c[name + "_na"])
     total_na = c["total_count_na"]
     out["progress"] = ratio(c["converted_count"] + c["failed_count"], c["total_count"], total_na)
-    out["failure_rate"] = ratio(c["failed_count"], c["total_count"], total_na)
+    processed = c["converted_count"] + c["failed_count"]
+    unknown = c["converted_count_na"] | c["failed_count_na"]  # no rate from a missing part
+    out["failure_rate"] = ratio(c["failed_count"], processed, unknown)
     for name in ("first_seen_at", "last_polled_at", "finished_at"):
         out[name] = _utc(c[name])
     out["duration_s"] = c["duration_s"]
@@ -285,8 +298,9 @@ def _group_table(df: pd.DataFrame, by: str) -> pd.DataFrame:
     ]:
         sums[col] = _sum_by(code, c[name], ng)
         out[f"leads_{col}"] = pd.array(sums[col], dtype="Int64")
-    out["failure_rate"] = ratio(sums["failed"], sums["total"], np.zeros(ng, bool))
-    out["failure_rate_lo"], out["failure_rate_hi"] = wilson_interval(sums["failed"], sums["total"])
+    processed = sums["converted"] + sums["failed"]
+    out["failure_rate"] = ratio(sums["failed"], processed, np.zeros(ng, bool))
+    out["failure_rate_lo"], out["failure_rate_hi"] = wilson_interval(sums["failed"], processed)
     # only jobs whose whole run was watched (start seen, then final) have a duration and
     # count for the group's timing; the others would give 0 s and absurd rates
     observed = ~np.isnan(c["duration_s"])
@@ -324,9 +338,11 @@ def summarize_dcs(df: pd.DataFrame) -> pd.DataFrame:
         ``n_unknown``, ``n_error`` (int64, jobs by latest status as in
         :func:`summarize_jobs`); ``leads_total``, ``leads_converted``, ``leads_failed``,
         ``leads_pending`` (Int64, sums of the jobs' latest counts, pending =
-        not_converted_count); ``failure_rate`` = leads_failed/leads_total with its 95 %
-        Wilson interval ``failure_rate_lo``, ``failure_rate_hi`` (float64, 0..1; NaN when
-        there are no leads). Timing uses only the jobs with an observed duration
+        not_converted_count); ``failure_rate`` = leads_failed/(leads_converted +
+        leads_failed), the share of the processed leads that failed (pending leads are not
+        counted as successes), with its 95 % Wilson interval over the processed leads
+        ``failure_rate_lo``, ``failure_rate_hi`` (float64, 0..1; NaN until a lead is
+        processed). Timing uses only the jobs with an observed duration
         (``duration_s`` of :func:`summarize_jobs` not NaN: seen before they were final,
         then finished): ``median_duration_s`` (float64, seconds, median of their
         durations) and ``throughput_leads_per_min`` (float64, leads they processed while

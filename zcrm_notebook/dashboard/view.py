@@ -174,8 +174,10 @@ def warnings_html(caught: list, limit: int = 5) -> str:
 
 
 def leads_text(processed: int, total: int, failed: int, units: str = UNITS) -> str:
-    """``"412 / 500 leads processed (82%), 3 failed (0.6%)"`` as HTML (``units``: what is
-    counted, e.g. ``"lead attempts"`` for the job totals of a conversion with retries).
+    """``"412 / 500 leads processed (82%), 3 failed (0.7% of processed)"`` as HTML
+    (``units``: what is counted, e.g. ``"lead attempts"`` for the job totals of a conversion
+    with retries). The failed share is of the processed leads: pending ones are not
+    counted as successes.
 
     The percent is rounded down, so "100%" means every lead is processed (909 of 911 is
     "99%")."""
@@ -183,7 +185,8 @@ def leads_text(processed: int, total: int, failed: int, units: str = UNITS) -> s
         return f"waiting for {UNIT} counts"
     text = f"{processed:,} / {total:,} {units} processed ({100 * processed // total}%)"
     if failed:
-        text += f", <b style='color:{ALERT_COLOR}'>{failed:,} failed ({failed / total:.1%})</b>"
+        share = f"{failed / processed:.1%} of processed"
+        text += f", <b style='color:{ALERT_COLOR}'>{failed:,} failed ({share})</b>"
     return text
 
 

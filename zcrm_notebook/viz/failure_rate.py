@@ -49,10 +49,13 @@ def plot_failure_rate(
     """Pooled lead failure rate per data center (or org) with its 95 % Wilson interval.
 
     One horizontal bar per group (``failure_rate`` of
-    :func:`~zcrm_notebook.analysis.summary.summarize_dcs`, in %), black error bars from
-    ``failure_rate_lo`` to ``failure_rate_hi`` and the lead counts written next to each bar
-    ("2 / 3 leads failed"), so a small group's uncertainty is visible at a glance. The x axis
-    starts at 0 and ends just past the largest upper bound, with room for those texts.
+    :func:`~zcrm_notebook.analysis.summary.summarize_dcs`, in %: failed / processed, so a
+    run half done shows the rate of the leads Zoho has processed so far and pending leads
+    never count as successes), black error bars from ``failure_rate_lo`` to
+    ``failure_rate_hi`` and the lead counts written next to each bar ("2 / 3 processed
+    leads failed"; "no lead processed yet"), so a small group's uncertainty is visible at a
+    glance. The x axis starts at 0 and ends just past the largest upper bound, with room for
+    those texts.
 
     Parameters
     ----------
@@ -89,7 +92,7 @@ def plot_failure_rate(
     choose(by, "by", ("dc", "org"))
     check_top(top, 2)
     one, many, suffix = count_nouns(job_totals)
-    xlabel = f"{one} failure rate (%, 95% Wilson interval)"
+    xlabel = f"failed, % of processed {many} (95% Wilson interval)"
     ax = bar_axes(ax, tz, xlabel, BY_LABEL[by], f"Failed {many} by {BY_LABEL[by]}{suffix}")
     table = summarize_dcs(df) if by == "dc" else summarize_orgs(df)
     if note_no_leads(ax, table, ["leads_total"]):
@@ -109,13 +112,10 @@ def plot_failure_rate(
     )
     ends = np.nan_to_num(hi)
     texts = [
-        end_note(
-            ax,
-            f"{k:,.0f} / {n:,.0f} {many} failed" if n > 0 else f"no {one} counts",
-            (end, float(yi)),
-            color="0.25",
+        end_note(ax, _counts_note(k, n, total, one, many), (end, float(yi)), color="0.25")
+        for yi, end, k, n, total in zip(
+            y, ends, t["leads_failed"], t["leads_processed"], t["leads_total"]
         )
-        for yi, end, k, n in zip(y, ends, t["leads_failed"], t["leads_total"])
     ]
     ax.set_yticks(y, t["label"])
     ax.set_ylim(len(t) - 0.5, -0.5)
@@ -127,3 +127,13 @@ def plot_failure_rate(
     # ticks read "0.5%", not "0.5" (which looks like a fraction of 1 on a narrow axis)
     ax.xaxis.set_major_formatter(percent_ticks())
     return ax
+
+
+def _counts_note(failed: float, processed: float, total: float, one: str, many: str) -> str:
+    """The text beside a bar: ``"2 / 85 processed leads failed"``; leads not processed yet
+    are not counted as successes."""
+    if total <= 0:
+        return f"no {one} counts"
+    if processed <= 0:
+        return f"no {one} processed yet"
+    return f"{failed:,.0f} / {processed:,.0f} processed {many} failed"

@@ -84,8 +84,9 @@ def fold_rows(table: pd.DataFrame, by: str, top: int) -> pd.DataFrame:
     """Failure table for plotting: the ``top - 1`` groups with most leads (sorted by name)
     and the rest pooled as one "other (N ...)" row with its own Wilson interval.
 
-    Returns columns ``label``, ``leads_total``, ``leads_failed`` (float64), ``failure_rate``,
-    ``failure_rate_lo``, ``failure_rate_hi`` (float64, 0..1), ``other`` (bool).
+    Returns columns ``label``, ``leads_total``, ``leads_processed`` (converted + failed),
+    ``leads_failed`` (float64), ``failure_rate`` = failed / processed, ``failure_rate_lo``,
+    ``failure_rate_hi`` (float64, 0..1; NaN until a lead is processed), ``other`` (bool).
     """
     table = table.sort_values(by)
     if len(table) > top:
@@ -94,20 +95,24 @@ def fold_rows(table: pd.DataFrame, by: str, top: int) -> pd.DataFrame:
     else:
         keep, rest = table, table.iloc[:0]
     labels = [str(v) for v in keep[by]]
-    total = keep["leads_total"].to_numpy("float64", na_value=0.0)
-    failed = keep["leads_failed"].to_numpy("float64", na_value=0.0)
+    sums = {}
+    for col in ("leads_total", "leads_converted", "leads_failed"):
+        shown = keep[col].to_numpy("float64", na_value=0.0)
+        pooled = [rest[col].to_numpy("float64", na_value=0.0).sum()] if len(rest) else []
+        sums[col] = np.r_[shown, pooled]
     if len(rest):
         labels.append(f"other ({plural(len(rest), by)})")
-        total = np.r_[total, rest["leads_total"].to_numpy("float64", na_value=0.0).sum()]
-        failed = np.r_[failed, rest["leads_failed"].to_numpy("float64", na_value=0.0).sum()]
-    lo, hi = wilson_interval(failed, total)
+    total, failed = sums["leads_total"], sums["leads_failed"]
+    processed = sums["leads_converted"] + failed
+    lo, hi = wilson_interval(failed, processed)
     rate = np.full(len(total), np.nan)
-    np.divide(failed, total, out=rate, where=total > 0)
+    np.divide(failed, processed, out=rate, where=processed > 0)
     is_other = np.arange(len(labels)) >= len(keep)
     return pd.DataFrame(
         {
             "label": labels,
             "leads_total": total,
+            "leads_processed": processed,
             "leads_failed": failed,
             "failure_rate": rate,
             "failure_rate_lo": lo,

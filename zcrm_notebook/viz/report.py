@@ -113,7 +113,8 @@ def _headline(df: pd.DataFrame, tz: str | tzinfo, leads: pd.DataFrame | None = N
         return jobs if leads is None else f"Mass convert: {lead_counts_text(leads)}\n{jobs}"
     total, failed = int(dcs["leads_total"].sum()), int(dcs["leads_failed"].sum())
     info, name = zone(tz)
-    pct = f" ({100 * failed / total:.1f} %)" if total else ""
+    processed = int(dcs["leads_converted"].sum()) + failed
+    pct = f" ({100 * failed / processed:.1f} % of processed)" if processed else ""
     jobs = (
         f"{plural(int(dcs['n_jobs'].sum()), 'job')} in "
         f"{plural(len(dcs), 'data center')}, "

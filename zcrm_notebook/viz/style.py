@@ -270,14 +270,19 @@ def room_for_texts(ax: Axes, ends: np.ndarray, texts: list, pad_pt: float = 4.0)
     points right of its ``ends`` value, ends inside the Axes.
 
     Text widths are measured with the figure's renderer, against the Axes width as laid out
-    with what is drawn so far, plus a 4 % margin.
+    with what is drawn so far, plus a 4 % margin. Measured twice: the layout of the first
+    pass (texts still past the right edge, the x axis not yet widened) can leave the Axes
+    narrower than it ends up, which would leave a wide empty band on the right.
     """
-    width = _laid_out_width(ax)
     needed = 0.0
-    for end, text in zip(ends, texts):
-        frac = (text.get_window_extent().width + pad_pt * ax.figure.dpi / 72) / width
-        frac = min(frac + 0.04, 0.7)  # a very narrow Axes gets an axis 3.3x the data
-        needed = max(needed, float(end) / (1.0 - frac))
+    for _ in range(2):
+        width = _laid_out_width(ax)
+        needed = 0.0
+        for end, text in zip(ends, texts):
+            frac = (text.get_window_extent().width + pad_pt * ax.figure.dpi / 72) / width
+            frac = min(frac + 0.04, 0.7)  # a very narrow Axes gets an axis 3.3x the data
+            needed = max(needed, float(end) / (1.0 - frac))
+        ax.set_xlim(0, needed)
     return needed
 
 
