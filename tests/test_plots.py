@@ -635,3 +635,29 @@ def test_failure_rate_mid_run_counts_only_processed_leads():
     assert texts == ["2 / 85 processed leads failed", "no lead processed yet"]
     assert ax.containers[0].patches[0].get_width() == pytest.approx(100 * 2 / 85)
     assert "of processed leads" in ax.get_xlabel()
+
+
+def test_a_retry_round_is_marked_where_its_jobs_were_first_seen():
+    """Round 1 (A, C) ends at 30 s; the retry job B is first seen at 90 s, runs at 150 s:
+    one dotted line at 90 s says what the flat stretch waits for. Without job totals, or
+    with jobs overlapping in time, no mark."""
+    rows = [
+        snap(0, JOB_A, S.IN_PROGRESS, (50, 20, 30, 0)),
+        snap(0, JOB_C, S.IN_PROGRESS, (40, 10, 30, 0)),
+        snap(30, JOB_A, S.COMPLETED, (50, 45, 0, 5)),
+        snap(30, JOB_C, S.COMPLETED, (40, 38, 0, 2)),
+        snap(90, JOB_B, S.SCHEDULED, (7, 0, 7, 0)),
+        snap(120, JOB_B, S.SCHEDULED, (7, 0, 7, 0)),
+        snap(150, JOB_B, S.COMPLETED, (7, 6, 0, 1)),
+    ]
+    df = to_frame(rows)
+    ax = plot_progress(df, ax=new_ax(), job_totals=True)
+    marks = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    ninety = pd.Timestamp(T0 + 90, unit="s", tz="UTC")
+    assert [line.get_xdata()[0] for line in marks] == [date_num(pd.Series([ninety]))[0]]
+    assert [t.get_text() for t in ax.texts] == ["+7 lead attempts (1 new job)"]
+    assert inside(ax, ax.texts)
+    plain = plot_progress(df, ax=new_ax())
+    assert not plain.texts and not [ln for ln in plain.get_lines() if ln.get_linestyle() == ":"]
+    overlapping = to_frame([*rows[:2], snap(10, JOB_B, S.IN_PROGRESS, (7, 1, 6, 0)), *rows[2:]])
+    assert not plot_progress(overlapping, ax=new_ax(), job_totals=True).texts

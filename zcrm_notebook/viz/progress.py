@@ -13,9 +13,11 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from ..analysis.summary import summarize_jobs
 from ..analysis.timeseries import progress_over_time
 from ..errors import ConfigError
 from ..snapshots.schema import JOB_KEYS
@@ -40,7 +42,7 @@ from .style import (
     percent_ticks,
     time_axis,
 )
-from .text import count_nouns
+from .text import count_nouns, plural
 
 __all__ = ["plot_progress"]
 
@@ -87,7 +89,10 @@ def plot_progress(
     job_totals : bool, default False
         Label the counts as job totals ("lead attempts", "(job totals)" in the title): for
         the jobs of a conversion whose lead outcomes are shown beside the figure, where a
-        retried lead is in each of its jobs.
+        retried lead is in each of its jobs. Jobs first seen after every earlier job had
+        ended (a retry round) are marked by a dotted line at their first sighting, with
+        how many lead attempts they add: the lines stay flat below 100 % until those
+        jobs run (the retried leads waiting, not a stall).
     **kwargs
         Passed to ``Axes.plot`` (line) or ``Axes.stackplot`` (area).
 
@@ -148,6 +153,45 @@ def plot_progress(
         ax.set_ylim(0, 105)
         ax.yaxis.set_major_formatter(percent_ticks())
         ax.set_ylabel(f"{many} processed (% of latest total)")
+    if job_totals:
+        _mark_later_rounds(ax, df, many)
     fit_time_axis(ax, x)
     legend_right(ax, title=BY_LABEL[by], ncols=2 if processed.shape[1] > 12 else 1)
     return ax
+
+
+def later_rounds(df: pd.DataFrame) -> list[tuple[pd.Timestamp, int, int]]:
+    """``(first seen, jobs, leads)`` of each set of jobs first seen after every job seen
+    before them had ended (a conversion's retry rounds): the first job of a set is seen
+    when all earlier ones are final; the jobs seen before the set's jobs end join it."""
+    jobs = summarize_jobs(df).dropna(subset=["first_seen_at"]).sort_values("first_seen_at")
+    first = jobs["first_seen_at"].to_numpy("datetime64[ns]").astype("int64")
+    finished = jobs["finished_at"].to_numpy("datetime64[ns]").astype("int64")
+    finished[jobs["finished_at"].isna().to_numpy()] = np.iinfo(np.int64).max
+    ended_by = np.maximum.accumulate(finished)  # when every job up to here had ended
+    starts = [i for i in range(1, len(jobs)) if ended_by[i - 1] <= first[i]]
+    leads = jobs["total_count"].fillna(0).to_numpy("int64")
+    out = []
+    for a, b in zip(starts, [*starts[1:], len(jobs)]):
+        out.append((jobs["first_seen_at"].iloc[a], b - a, int(leads[a:b].sum())))
+    return out
+
+
+def _mark_later_rounds(ax: Axes, df: pd.DataFrame, many: str) -> None:
+    """A dotted line and a small upright note at each :func:`later_rounds` set."""
+    for when, n_jobs, n_leads in later_rounds(df):
+        x = date_num(pd.DatetimeIndex([when]))[0]
+        ax.axvline(x, color="0.45", linestyle=":", linewidth=1, zorder=1)
+        note = f"+{n_leads:,} {many} ({plural(n_jobs, 'new job')})"
+        ax.annotate(
+            note,
+            (x, 0.03),
+            xycoords=("data", "axes fraction"),
+            xytext=(-3, 0),
+            textcoords="offset points",
+            rotation=90,
+            ha="right",
+            va="bottom",
+            fontsize="small",
+            color="0.35",
+        )
