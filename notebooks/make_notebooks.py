@@ -234,7 +234,9 @@ dash"""),
 `dash.snapshots` is the snapshot DataFrame so far, at any moment (a copy: use it freely)."""),
     ("code", """\
 now = dash.snapshots
-print(f"polling: {dash.running}; {len(now)} snapshots so far")"""),
+print(f"polling: {dash.running}; {len(now)} snapshots so far")
+if not dash.running and now.empty:
+    print("Nothing polled yet: press Start on the dashboard above (or run dash.start()).")"""),
     ("md", """\
 ## Wait for the end without freezing the kernel
 

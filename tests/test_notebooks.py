@@ -152,6 +152,7 @@ print("ended:", dash.handle.stopped_reason)"""
     )
     out = text_of(execute(nb, tmp_path, kernel_env(tmp_path)))
     assert "first answers:" in out and "ended: finished" in out
+    assert "Nothing polled yet: press Start" in out  # the cell before Start says what to do
 
 
 @pytest.mark.parametrize(
