@@ -38,6 +38,7 @@ def test_the_view_is_compact_and_formatted_while_the_frame_stays_raw():
     html = styler.to_html()
     assert f"border-left: 0.6em solid {STATUS_COLORS['in_progress']}" in html
     assert "white-space: nowrap" in html  # "in-org" stays on one line in a narrow cell
+    assert re.search(r"th \{\s*white-space: normal", html)  # two-word headers may wrap
 
 
 def test_columns_can_be_chosen_and_unknown_ones_are_named():

@@ -89,7 +89,8 @@ def style_jobs(jobs: pd.DataFrame, *, columns: Sequence[str] | None = None) -> S
         thousands separators, ``progress`` and ``failure_rate`` in percent, ``duration_s``
         as ``h:mm:ss``, ``leads_per_min`` to 0.1 (numbers right-aligned), status words
         with a bar of the status's colour (:data:`~zcrm_notebook.viz.style.STATUS_COLORS`);
-        missing values empty. Display it as a cell's last value, or use ``.to_html()``.
+        missing values empty; values stay on one line, headers may wrap between words.
+        Display it as a cell's last value, or use ``.to_html()``.
 
     Raises
     ------
@@ -113,7 +114,11 @@ def style_jobs(jobs: pd.DataFrame, *, columns: Sequence[str] | None = None) -> S
     styler.set_properties(subset=numbers, **{"text-align": "right"})
     if "status" in shown:
         styler.map(_status_css, subset=["status"])
-    styler.set_table_styles(
-        [{"selector": "th, td", "props": "padding: 2px 10px; white-space: nowrap"}]
+    styler.set_table_styles(  # values on one line; a header of two words may wrap (narrow)
+        [
+            {"selector": "th, td", "props": "padding: 2px 6px"},
+            {"selector": "td", "props": "white-space: nowrap"},
+            {"selector": "th", "props": "white-space: normal; vertical-align: bottom"},
+        ]
     )
     return styler
