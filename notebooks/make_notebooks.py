@@ -543,8 +543,8 @@ assert rerun.stats["calls"].sum() == 0"""),
 `Dashboard.from_store` opens the run (snapshots and ledger) and lists the leads not converted,
 with their job."""),
     ("code", """\
-final = zn.convert_leads(out / "leads.csv", options=options, **kwargs).leads  # latest outcomes
-files = zn.export_report(result.snapshots, out / "report", leads=final)
+final = zn.convert_leads(out / "leads.csv", options=options, **kwargs)  # the whole batch now
+files = zn.export_report(final.snapshots, out / "report", leads=final.leads)  # retries included
 print("\\n".join(f"{k:>18}  {p}" for k, p in files.items()))
 zn.Dashboard.from_store(store)"""),
     ("code", """\

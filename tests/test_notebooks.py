@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbstripout import strip_output
 
@@ -234,6 +235,10 @@ print("retried:", len(retried), "converted:", int((retried["outcome"] == "conver
     assert "outcomes:" in out and "retried:" in out and no_errors(nb, out)
     report = tmp_path / "out" / "report"
     assert {"leads.csv", "lead_outcomes.png"} <= {p.name for p in report.iterdir()}
+    jobs = pd.read_csv(report / "jobs.csv", dtype=str)
+    leads = pd.read_csv(report / "leads.csv", dtype=str)
+    assert set(jobs["job_id"]) == set(leads["job_id"].dropna())  # the retry jobs too
+    assert (leads["attempt"] == "2").any()
 
 
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
