@@ -6,15 +6,16 @@ from matplotlib.figure import Figure
 
 
 def cut_tick_labels(fig: Figure) -> list[str]:
-    """The tick labels of ``fig`` (ticks inside their axis' view, with text) that do not lie
-    wholly inside the figure, as drawn last (call after a draw)."""
+    """The tick labels of ``fig`` (ticks inside their axis' view, with text) and the axis
+    labels that do not lie wholly inside the figure, as drawn last (call after a draw)."""
     box = fig.bbox
     cut = []
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             lo, hi = sorted(axis.get_view_interval())
             span = hi - lo
-            for loc, label in zip(axis.get_ticklocs(), axis.get_ticklabels()):
+            labels = [*zip(axis.get_ticklocs(), axis.get_ticklabels()), (lo, axis.label)]
+            for loc, label in labels:  # the tick labels, and the axis label (at lo: in view)
                 inside_view = lo - 1e-9 * span <= loc <= hi + 1e-9 * span
                 if not (inside_view and label.get_visible() and label.get_text()):
                     continue

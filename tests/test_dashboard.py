@@ -22,7 +22,7 @@ from helpers_frames import JOB_A, JOB_B, JOB_C, S, snap
 from matplotlib.figure import Figure
 
 from zcrm_notebook.analysis.summary import summarize_jobs
-from zcrm_notebook.dashboard.view import attention_html, leads_text
+from zcrm_notebook.dashboard.view import attention_html, leads_text, not_converted_html
 from zcrm_notebook.dashboard.widget import Dashboard, attention_jobs
 from zcrm_notebook.errors import ConfigError, ZcrmError
 from zcrm_notebook.poll import Poller
@@ -154,6 +154,8 @@ def test_export_writes_the_report_bundle_of_the_view(scenario, clock, tmp_path):
     assert "snapshots.csv" in dash.export_out.value and "dc = in" in dash.export_out.value
     exported = read_snapshots(tmp_path / "report" / "snapshots.csv")
     assert set(exported["dc"]) == {"in"} and len(exported) == len(dash.view())
+    assert dash.start() is not None and dash.wait(timeout=30)  # a new poll (resumed)
+    assert dash.export_out.value == ""  # the export of before it no longer says what is shown
 
 
 def test_export_outcomes_show_next_to_the_button_one_at_a_time(scenario, clock, tmp_path):
@@ -722,3 +724,21 @@ def test_a_long_job_totals_title_stays_inside_the_dashboard_figure():
     box = title.get_window_extent(fig.figure.canvas.get_renderer())
     assert title.get_text().startswith("Failed lead attempts by data center")
     assert fig.figure.bbox.x0 <= box.x0 and box.x1 <= fig.figure.bbox.x1
+
+
+def test_a_code_learnt_by_an_earlier_attempt_says_so_in_its_code_cell_too():
+    table = pd.DataFrame(
+        {
+            "org": ["au-org", "au-org"],
+            "dc": ["au", "au"],
+            "lead_id": ["1000000000000000001", "1000000000000000002"],
+            "job_id": ["2000000000000000001", "2000000000000000001"],
+            "attempt": [2, 2],
+            "outcome": ["not_converted", "not_converted"],
+            "error_code": ["DUPLICATE_DATA", "MANDATORY_NOT_FOUND"],
+            "reason": ["duplicate data (Email) (attempt 1)", "required field missing"],
+        }
+    )
+    text = not_converted_html(table, 0)
+    assert ">DUPLICATE_DATA (attempt 1)<" in text  # the code is attempt 1's, not attempt 2's
+    assert ">MANDATORY_NOT_FOUND<" in text  # its own attempt's code: no mark

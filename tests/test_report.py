@@ -404,7 +404,7 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(tmp_path, m
     lead_words = re.compile(r"\d (processed )?leads failed")
     assert not [t for texts in drawn.values() for t in texts if lead_words.search(t)]
     for stem in ("progress", "outcomes"):
-        assert drawn[stem][0] == "" and drawn[stem][1].endswith("(job totals)"), drawn[stem]
+        assert drawn[stem][0] == "" and drawn[stem][1].endswith("job totals)"), drawn[stem]
         assert "lead attempts" in drawn[stem][-1]
     assert drawn["lead_outcomes"][1] == "Lead outcomes per data center (10 leads)"
     readme = paths["readme"].read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ lead outcome table: the leads not converted, with their job. No widgets, no pypl
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -309,6 +310,7 @@ def not_converted_html(table: pd.DataFrame, rest: int) -> str:
     for r in table.itertuples(index=False):
         cells = ["" if pd.isna(v) else str(v).replace("_", " ") if k == "outcome" else str(v)
                  for k, v in zip(NOT_CONVERTED_COLUMNS, r)]  # fmt: skip
+        cells[NOT_CONVERTED_COLUMNS.index("error_code")] += _earlier(r.reason, r.attempt)
         tds = (f"<td style='{_lead_cell_style(k)}'>{html.escape(c)}</td>"
                for k, c in zip(NOT_CONVERTED_COLUMNS, cells))  # fmt: skip
         rows.append("<tr>" + "".join(tds) + "</tr>")
@@ -319,10 +321,21 @@ def not_converted_html(table: pd.DataFrame, rest: int) -> str:
     more = f"<p>... and {plural(rest, 'more lead')} not converted</p>" if rest else ""
     if table["reason"].isna().any():
         more += (
-            "<p>No code or reason: Zoho was not asked why (the diagnosis is opt-in, 5 credits "
-            "a lead: <code>diagnose_not_converted</code>, or <code>--diagnose</code>).</p>"
+            "<p>No code or reason: Zoho was not asked why about that lead (the diagnosis is "
+            "opt-in and stops at its credit budget, 5 credits a lead: "
+            "<code>diagnose_not_converted</code>, or <code>--diagnose</code>).</p>"
         )
     return (
         '<table class="zcrm-leads-table" style="border-collapse:collapse">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
     )
+
+
+_EARLIER = re.compile(r"\(attempt (\d+)\)$")
+
+
+def _earlier(reason: object, attempt: object) -> str:
+    """``" (attempt 1)"`` when the row's code and reason were learnt by an earlier attempt
+    of the lead (the ledger marks such a reason so), for the code cell too."""
+    found = _EARLIER.search(str(reason)) if isinstance(reason, str) else None
+    return f" ({found.group(0)[1:-1]})" if found and found.group(1) != str(attempt) else ""

@@ -368,6 +368,7 @@ class Dashboard(DashboardCore):
         lo, hi = self.interval.value
         handle = self._start_watch(float(lo), float(hi))
         if handle is not None:
+            self.export_out.value = ""  # an export of before this Start no longer matches
             self.refresh()
             self._ensure_ticker()
         return handle

@@ -98,7 +98,8 @@ def plot_outcomes(
         left = left + bars[name].to_numpy(float)
     ax.set_yticks(y, bars.index, fontsize="small" if len(bars) > 12 else None)
     ax.set_ylim(len(bars) - 0.5, -0.5)
-    ax.set_title(f"{title} ({len(bars) - bool(n_rest)} of {len(jobs)} by {sort}){suffix}")
+    totals = "; job totals" if suffix else ""  # one pair of brackets, not "(...) (...)"
+    ax.set_title(f"{title} ({len(bars) - bool(n_rest)} of {len(jobs)} by {sort}{totals})")
     legend_above(ax)
     right = max(float(left.max()), 1.0) * 1.05
     if n_rest:
