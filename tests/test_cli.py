@@ -80,6 +80,10 @@ def _snapshot(row) -> Snapshot:
     [
         (["poll", "missing.csv", "--out", "x.csv", "--config", "nope.toml"], "does not exist"),
         (["report", "missing.csv", "--out", "d"], "does not exist"),
+        # no config at all: the missing file is still what is named (not "no org configured")
+        (["poll", "missing.csv", "--out", "x.csv"], "jobs file 'missing.csv' does not exist"),
+        (["convert", "nosuch.csv", "--out", "o"], "leads file 'nosuch.csv' does not exist"),
+        (["convert", ".", "--out", "o"], "leads file '.' is a folder; give a CSV file"),
     ],
 )
 def test_errors_are_one_line_and_nonzero(tmp_path, monkeypatch, capsys, argv, text):
@@ -399,6 +403,7 @@ def test_an_output_in_a_missing_folder_is_refused_and_no_folder_is_made(
 ):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "jobs.csv").write_text("job_id,org\n1,a\n")
+    (tmp_path / "l.csv").write_text("lead_id\n1000000000000000001\n")
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1, err

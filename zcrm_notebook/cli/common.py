@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..redact import shown
 from ..viz.text import plural
 
 __all__ = [
@@ -143,6 +144,16 @@ def check_out_folder(value: str, option: str) -> Path:
     if not path.absolute().parent.is_dir():
         raise _missing_folder(option, value, path.parent)
     return path
+
+
+def check_in_file(value: str, what: str) -> None:
+    """Refuse a missing input CSV first: without it nothing else (a config, a store) matters,
+    and a message about those would hide it."""
+    path = Path(value)
+    if not path.exists():
+        raise ConfigError(f"{what} file {shown(value)} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"{what} file {shown(value)} is a folder; give a CSV file")
 
 
 def check_out_file(

@@ -21,6 +21,7 @@ from .common import (
     EXIT_ERROR,
     POSITIVE,
     add_policy_args,
+    check_in_file,
     check_out_dir,
     check_out_file,
     logging_above_bar,
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     """Convert the leads of a CSV; write the outcome table, the snapshots and the report."""
     from ..convert.plan import ConversionPlan
 
+    check_in_file(args.leads, "leads")
     out = check_out_dir(args.out, create=False)  # made when there is something to write
     if args.store:
         check_out_file(args.store, "--store", not_same_as=args.leads, example="run.sqlite")

@@ -10,6 +10,7 @@ import sys
 
 from .common import (
     add_policy_args,
+    check_in_file,
     check_out_file,
     finish_run,
     logging_above_bar,
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     """Poll the jobs of a CSV against real Zoho (or the simulator's config)."""
     from ..poll import Poller
 
+    check_in_file(args.jobs, "jobs")
     out = check_out_file(args.out, not_same_as=args.jobs)
     if args.store:
         check_out_file(args.store, "--store", not_same_as=args.jobs, example="run.sqlite")
