@@ -131,6 +131,7 @@ def test_filter_and_grouping_change_what_is_shown(scenario, clock):
     run_to_end(dash)
     dash.filter.value = "eu"
     assert list(dash.group_bars) == ["eu"]
+    assert dash.overall.description == "eu"  # not "all leads" under a filter
     eu_jobs = len(scenario.job_ids("eu-org"))
     assert sum(dash.status_counts.values()) == eu_jobs
     assert set(dash.view()["dc"]) == {"eu"} and set(dash.attention["dc"]) <= {"eu"}
@@ -742,3 +743,25 @@ def test_a_code_learnt_by_an_earlier_attempt_says_so_in_its_code_cell_too():
     text = not_converted_html(table, 0)
     assert ">DUPLICATE_DATA (attempt 1)<" in text  # the code is attempt 1's, not attempt 2's
     assert ">MANDATORY_NOT_FOUND<" in text  # its own attempt's code: no mark
+
+
+def test_the_job_totals_figure_of_a_conversion_fits_with_its_labels():
+    """A conversion's dashboard (job totals: longer labels) in four data centers: no tick
+    or axis label past the figure (third trial: the failure x label was cut)."""
+    from zcrm_notebook.dashboard.core import FigureImage
+
+    rows = [
+        snap(0, JOB_A, S.COMPLETED, (30, 26, 0, 4), dc=dc, org=f"{dc}-org")
+        for dc in ("au", "eu", "in", "us")
+    ]
+    image = FigureImage()
+    image.render(to_frame(rows), by="dc", tz="UTC", layout_key=("dc",), job_totals=True)
+    assert not cut_tick_labels(image.figure)
+    assert "lead attempts" in image.ax_failure.get_xlabel()
+
+
+def test_one_more_job_needs_a_look():
+    jobs = summarize_jobs(attention_frame())
+    n = len(attention_jobs(jobs))
+    assert "1 more job that needs a look" in attention_html(attention_jobs(jobs, max_rows=n - 1))
+    assert "2 more jobs that need a look" in attention_html(attention_jobs(jobs, max_rows=n - 2))

@@ -383,7 +383,7 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(tmp_path, m
     assert "8 converted, 2 not converted; polled " in once
     assert jobs.startswith(
         "job totals (a retried lead counts once per job): 2 jobs in 1 data center, "
-        "12 lead attempts, 8 converted, 4 failed (33.3 % of processed), 0 pending"
+        "12 lead attempts, 8 converted, 4 failed (33.3% of processed), 0 pending"
     )
     plain = make_report(df).get_suptitle()  # no leads: the job counts as before
     assert plain.startswith("Mass convert: 2 jobs in 1 data center, 12 leads, 8 converted")

@@ -145,7 +145,8 @@ def attention_html(table: pd.DataFrame) -> str:
         for c in ATTENTION_COLUMNS
     )
     more = int(table.attrs.get("more", 0))
-    tail = f"<p>... and {plural(more, 'more job')} that need a look</p>" if more else ""
+    need = "needs" if more == 1 else "need"
+    tail = f"<p>... and {plural(more, 'more job')} that {need} a look</p>" if more else ""
     return (
         '<table class="zcrm-attention-table" style="border-collapse:collapse">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{tail}"

@@ -566,6 +566,9 @@ class Dashboard(DashboardCore):
         failed = int(jobs["failed_count"].fillna(0).sum())
         done = int(jobs["converted_count"].fillna(0).sum()) + failed
         self.overall.value = done / total if total else 0.0
+        noun = "jobs" if self.leads is not None else UNITS  # a conversion: its job totals
+        shown = self.filter.value  # under a filter the bar counts that group only
+        self.overall.description = str(shown) if shown else f"all {noun}"
         self.overall_text.value = leads_text(done, total, failed, self._units())
         self.status_counts = status_counts(jobs, self._filtered(self._job_keys))
         self.counts_html.value = status_chips(self.status_counts)

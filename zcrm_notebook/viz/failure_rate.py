@@ -92,7 +92,7 @@ def plot_failure_rate(
     choose(by, "by", ("dc", "org"))
     check_top(top, 2)
     one, many, suffix = count_nouns(job_totals)
-    xlabel = f"% of processed {many} failed, 95% Wilson CI"
+    xlabel = f"% of processed {many} failed\n(95% Wilson interval)"  # 2 lines: fits narrow
     ax = bar_axes(ax, tz, xlabel, BY_LABEL[by], f"Failed {many} by {BY_LABEL[by]}{suffix}")
     table = summarize_dcs(df) if by == "dc" else summarize_orgs(df)
     if note_no_leads(ax, table, ["leads_total"]):

@@ -114,7 +114,7 @@ def _headline(df: pd.DataFrame, tz: str | tzinfo, leads: pd.DataFrame | None = N
     total, failed = int(dcs["leads_total"].sum()), int(dcs["leads_failed"].sum())
     info, name = zone(tz)
     processed = int(dcs["leads_converted"].sum()) + failed
-    pct = f" ({100 * failed / processed:.1f} % of processed)" if processed else ""
+    pct = f" ({100 * failed / processed:.1f}% of processed)" if processed else ""
     jobs = (
         f"{plural(int(dcs['n_jobs'].sum()), 'job')} in "
         f"{plural(len(dcs), 'data center')}, "
