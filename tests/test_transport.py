@@ -275,3 +275,23 @@ def test_the_lean_request_target_is_urllib3s_request_uri(tail):
     except LocationParseError:
         return
     assert _request_target(url) == expected
+
+
+def test_a_socket_timeout_before_the_watchdog_fires_is_still_a_call_timeout(monkeypatch):
+    """On a loaded machine the socket's own timeout can end a read before the watchdog
+    marks the call expired (CI: a slow answer came out as ConnectionError). The watchdog
+    is switched off here so that only the socket timeout can end the call."""
+    import socket
+
+    from zcrm_notebook.api import transport
+
+    monkeypatch.setattr(transport._watchdog, "watch", lambda call: None)
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
+    lean = _lean()
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/s?job_id=1"
+        with pytest.raises(transport.CallTimeout):
+            lean.get(url, {}, 0.2)
+    finally:
+        lean.close()
+        silent.close()

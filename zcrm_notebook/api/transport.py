@@ -644,7 +644,9 @@ class LeanSender:
             except (http.client.HTTPException, OSError) as exc:
                 if call.aborted:
                     raise CallAborted("the call was ended: its run stopped") from None
-                if call.expired:
+                # the socket's own timeout may fire before the watchdog marks the call
+                # (a loaded machine): either way the call took longer than it may
+                if call.expired or isinstance(exc, TimeoutError):
                     raise CallTimeout(f"the whole call took more than {timeout:g} s") from None
                 raise requests.exceptions.ConnectionError(type(exc).__name__) from None
             if call.finish():
