@@ -477,3 +477,15 @@ def test_a_mistyped_grant_token_option_does_not_print_the_code(capsys):
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "did you mean --grant-token?" in err, err
     assert code not in err and "0123456789abcdef" not in err
+
+
+def test_convert_without_a_store_says_a_rerun_sends_every_lead_again(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for name in ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN", "ZOHO_DC"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "leads.csv").write_text("lead_id\n1000000000000000001\n")
+    assert main(["convert", "leads.csv", "--out", "o"]) == 1  # no org configured
+    err = capsys.readouterr().err
+    assert err.startswith("note: no --store: ") and "sends every lead again" in err, err
+    assert main(["convert", "leads.csv", "--out", "o", "--store", "r.sqlite"]) == 1
+    assert "no --store" not in capsys.readouterr().err

@@ -132,6 +132,12 @@ def run(args: argparse.Namespace) -> int:
         check_out_file(args.store, "--store", not_same_as=args.leads, example="run.sqlite")
     if Path(args.leads).resolve().parent == out.resolve() and Path(args.leads).name in _FILES:
         raise ConfigError(f"--out {args.out!r} would overwrite the leads file; choose another")
+    if not args.store and not args.dry_run:
+        print(
+            "note: no --store: nothing is journaled, so running this again sends every lead "
+            "again (give --store run.sqlite to make a rerun resume)",
+            file=sys.stderr,
+        )
     with logging_above_bar(not args.no_progress and not args.dry_run):
         result = _convert(args)
     if isinstance(result, ConversionPlan):  # --dry-run

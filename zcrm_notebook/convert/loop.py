@@ -253,7 +253,7 @@ def _note_plan(session: Session, plan: ConversionPlan) -> None:
     if plan.resumed_batch is not None:
         session.note(
             f"the store has this input already (batch {plan.resumed_batch}): resumed, "
-            "nothing is sent twice"
+            "its jobs are not sent again"
         )
     if len(plan.skipped):
         why = plan.skipped["why"].value_counts()
