@@ -247,7 +247,10 @@ redrawn meanwhile.) Interrupting the kernel stops the waiting, not the polling; 
     ("code", """\
 if RUN_TO_END:
     await dash.wait_async(timeout=600)
-    print("ended:", dash.handle.stopped_reason)"""),
+    print("ended:", dash.handle.stopped_reason)
+    if dash.handle.stopped_reason != "finished":
+        print("Not every job is final: the cells below show the run so far. Press Start to "
+              "go on, then run them again.")"""),
     ("code", """\
 per_dc = zn.summarize_dcs(dash.snapshots)  # 21 columns; the ones read first:
 per_dc[["dc", "n_jobs", "leads_total", "leads_converted", "leads_failed", "leads_pending",

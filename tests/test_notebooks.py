@@ -123,7 +123,7 @@ def widget_states(nb: nbformat.NotebookNode) -> list[dict]:
 
 
 def test_live_dashboard(tmp_path):
-    nb = with_parameters("02-live-dashboard.ipynb", SPEED=2000.0, OUT_DIR=str(tmp_path / "out"))
+    nb = with_parameters("02-live-dashboard.ipynb", OUT_DIR=str(tmp_path / "out"))  # ~1 min
     out = text_of(execute(nb, tmp_path, kernel_env(tmp_path)))
     assert "ended: finished" in out and "Traceback" not in out
     assert (tmp_path / "out" / "report" / "overview.png").is_file()
@@ -298,3 +298,21 @@ def test_the_nbstripout_filter_leaves_a_committed_notebook_unchanged(name, tmp_p
     )
     assert filtered.returncode == 0, filtered.stderr
     assert filtered.stdout == data, "cell ids must be what nbstripout gives: run make_notebooks.py"
+
+
+def test_live_dashboard_stopped_before_the_end_says_the_cells_below_show_a_partial_run(
+    tmp_path,
+):
+    """A Stop during Run All (here: the wait cell's poll is stopped as it starts waiting):
+    the cell says that the run is not over, and how to go on."""
+    nb = with_parameters("02-live-dashboard.ipynb", OUT_DIR=str(tmp_path / "out"))  # ~1 min
+    stop_at_wait = """\
+from zcrm_notebook.dashboard import core as _core
+_wait = _core.DashboardCore.wait_async
+async def _stopped_wait(self, timeout=None):
+    self.stop()
+    return await _wait(self, timeout)
+_core.DashboardCore.wait_async = _stopped_wait"""
+    nb.cells.insert(0, nbformat.v4.new_code_cell(stop_at_wait))
+    out = text_of(execute(nb, tmp_path, kernel_env(tmp_path)))
+    assert "ended: stopped" in out and "Not every job is final" in out and no_errors(nb, out)
