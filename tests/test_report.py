@@ -409,6 +409,7 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(tmp_path, m
     assert drawn["lead_outcomes"][1] == "Lead outcomes per data center (10 leads)"
     readme = paths["readme"].read_text(encoding="utf-8")
     assert readme.count("job totals (a retried lead counts once per job)") == 3  # 3 tables
+    assert "the outcome `not_converted` here is final" in readme  # not the pending count
     assert len(pd.read_csv(paths["leads"])) == 12  # the table as given, every attempt
 
 

@@ -262,6 +262,10 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str, format
             "",
             "One row per lead of the conversion: what became of it "
             "(`zcrm_notebook.read_lead_outcomes` reads it back; always CSV).",
+            "Two names look alike: the outcome `not_converted` here is final, while a job's",
+            "`not_converted_count` (Zoho's Not_Converted_Count) counts its leads not converted",
+            "*yet* (pending; 0 once the job ends, its leads that were not converted are then",
+            "in `failed_count`).",
             "",
             *header,
             *_column_lines(outcomes),
