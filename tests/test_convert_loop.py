@@ -356,7 +356,8 @@ def test_a_diagnosed_reason_is_carried_to_the_leads_later_attempts(sim, clock, t
     rows = again.leads.set_index("lead_id").loc[kept.index]
     assert (rows["attempt"] == 2).all() and set(rows["outcome"]) == {"not_converted"}
     assert rows["error_code"].tolist() == kept["error_code"].tolist()
-    assert all(r.endswith("(attempt 1)") for r in rows["reason"])
+    assert rows["reason"].tolist() == kept["reason"].tolist()  # Zoho's words, unmarked
+    assert (rows["reason_attempt"] == 1).all()  # learnt by attempt 1
     from zcrm_notebook.convert.ledger import load_lead_outcomes
 
     stored = load_lead_outcomes(store).set_index("lead_id").loc[kept.index]

@@ -38,7 +38,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..inputs.ids import id_problem
 from ..redact import shown
-from ..snapshots.store import SnapshotStore, columns_sql
+from ..snapshots.store import SQL_TYPES, SnapshotStore, columns_sql
 from .options import ConvertOptions
 from .outcomes import COLUMNS, LEAD_OUTCOME_COLUMNS, LeadOutcome, outcomes_frame
 from .plan import ConversionPlan, PlannedChunk, PlannedLead
@@ -94,6 +94,9 @@ CREATE TABLE IF NOT EXISTS lead_outcomes (
 );
 """
 _OUTCOME_NAMES = ", ".join(LEAD_OUTCOME_COLUMNS)
+#: Column name -> SQL definition of ``lead_outcomes`` (a ledger written before a column
+#: existed gets it when opened: every such column may be missing).
+_OUTCOME_SQL = {name: SQL_TYPES[kind] for name, kind in COLUMNS.kinds.items()}
 _UPSERT = (
     f"INSERT OR REPLACE INTO lead_outcomes (chunk_id, {_OUTCOME_NAMES}) "
     f"VALUES (?, {', '.join('?' for _ in LEAD_OUTCOME_COLUMNS)})"
@@ -205,6 +208,7 @@ class Ledger:
             for statement in _DDL.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            _add_missing_columns(db, "lead_outcomes", _OUTCOME_SQL)
             row = db.execute("SELECT value FROM ledger_meta WHERE key = 'version'").fetchone()
             if row is None:
                 db.execute("INSERT INTO ledger_meta VALUES ('version', ?)", (str(LEDGER_VERSION),))
@@ -443,7 +447,8 @@ class Ledger:
         self, row: LeadOutcome, chunk: Chunk, stored: dict[int, dict[str, LeadOutcome]]
     ) -> LeadOutcome:
         """A ``not_converted`` lead without a reason gets the last one an earlier attempt
-        learnt (the diagnosis' code and message), marked with that attempt."""
+        learnt (the diagnosis' code and message, as Zoho gave them), with that attempt in
+        ``reason_attempt``."""
         if row.outcome != "not_converted" or row.error_code or row.reason:
             return row
         lead = next((x for x in chunk.leads if x.lead_id == row.lead_id), None)
@@ -455,8 +460,12 @@ class Ledger:
                 stored[parent] = self.stored_outcomes(parent)
             earlier = stored[parent].get(row.lead_id)
             if earlier is not None and (earlier.error_code or earlier.reason):
-                why = f"{earlier.reason or earlier.error_code} (attempt {earlier.attempt})"
-                return replace(row, error_code=earlier.error_code, reason=why)
+                return replace(
+                    row,
+                    error_code=earlier.error_code,
+                    reason=earlier.reason,
+                    reason_attempt=earlier.reason_attempt or earlier.attempt,
+                )
             rows = self.store.query(
                 "SELECT parent_chunk FROM chunk_leads WHERE chunk_id = ? AND lead_id = ?",
                 (parent, row.lead_id),
@@ -488,6 +497,15 @@ class Ledger:
         return df.astype({**dict.fromkeys(text, "string"), **dict.fromkeys(ints, "Int64")}).astype(
             {"count_mismatch": "bool"}
         )
+
+
+def _add_missing_columns(db: Any, table: str, columns: dict[str, str]) -> None:
+    """Add the ``columns`` (name -> SQL definition) ``table`` lacks: a ledger written by an
+    earlier version of the package (its rows get NULL there)."""
+    have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+    for name, sql in columns.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql}")
 
 
 def _chunk(row: Any, leads: tuple[PlannedLead, ...]) -> Chunk:

@@ -60,7 +60,11 @@ class LeadOutcome:
     """One row of the lead outcome table (plain Python values; see the module docstring).
 
     ``converted_at`` is float seconds since the Unix epoch (UTC); ids are text; ``attempt``
-    is 1 for a lead's first POST, 2 for its first retry...
+    is 1 for a lead's first POST, 2 for its first retry... ``reason_attempt`` is the attempt
+    that learnt ``error_code`` and ``reason``: by default the row's own ``attempt`` when
+    either is set (None when neither is); an earlier attempt when the ledger carries a
+    reason forward to a retry that learnt none (a ``not_converted`` lead of attempt 2 with
+    the diagnosis of attempt 1).
     """
 
     org: str = column(TEXT, "org label of the credentials")
@@ -77,10 +81,15 @@ class LeadOutcome:
     converted_at: float | None = column(TIME, "when Zoho converted it (ISO-8601 UTC)", None)
     error_code: str | None = column(TEXT, "Zoho's code (POST refusal, read failure, reason)", None)
     reason: str | None = column(TEXT, "why, in words (diagnosis: Zoho's message)", None)
+    reason_attempt: int | None = column(
+        INT, "attempt whose answer gave error_code and reason (empty: neither is set)", None
+    )
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"outcome {self.outcome!r} is not one of {OUTCOMES}")
+        if self.reason_attempt is None and (self.error_code or self.reason):
+            object.__setattr__(self, "reason_attempt", self.attempt)  # its own attempt's
 
     def values(self) -> dict:
         """The row as a dict of plain values, by column."""
@@ -105,8 +114,8 @@ def outcomes_frame(rows: Iterable[LeadOutcome]) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per lead: exactly ``LEAD_OUTCOME_COLUMNS``; ids and codes ``string``,
-        ``attempt`` Int64, ``outcome`` an ordered category of :data:`OUTCOMES`,
-        ``converted_at`` datetime64[ns, UTC]; a RangeIndex.
+        ``attempt`` and ``reason_attempt`` Int64, ``outcome`` an ordered category of
+        :data:`OUTCOMES`, ``converted_at`` datetime64[ns, UTC]; a RangeIndex.
     """
     items = [r.values() for r in rows]
     return table_frame(COLUMNS, {c: [r[c] for r in items] for c in LEAD_OUTCOME_COLUMNS})
@@ -120,12 +129,18 @@ def empty_outcomes() -> pd.DataFrame:
 def coerce_outcomes(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` with exactly the lead outcome columns, order and dtypes.
 
+    A table without ``reason_attempt`` (written before that column existed) gets the
+    default of :class:`LeadOutcome`: the row's ``attempt`` where ``error_code`` or
+    ``reason`` is set.
+
     Raises
     ------
     ConfigError
         A column is missing, a lead or job id is numeric (19-digit ids must be text), or an
         outcome is not one of :data:`OUTCOMES`.
     """
+    if "reason_attempt" not in df.columns:  # a table written before the column existed
+        df = df.assign(reason_attempt=_own_reason_attempt(df))
     missing = [c for c in LEAD_OUTCOME_COLUMNS if c not in df.columns]
     if missing:
         raise ConfigError(f"lead outcome table lacks columns {missing}")
@@ -142,6 +157,17 @@ def coerce_outcomes(df: pd.DataFrame) -> pd.DataFrame:
             col = pd.to_datetime(col, utc=True, format="ISO8601")
         out[name] = col.astype(dtype)
     return out
+
+
+def _own_reason_attempt(df: pd.DataFrame) -> pd.Series:
+    """Per row: its ``attempt`` where ``error_code`` or ``reason`` is set (the default of
+    :class:`LeadOutcome`), else missing."""
+    told = pd.Series(False, index=df.index)
+    for name in ("error_code", "reason"):
+        if name in df.columns:
+            told |= df[name].notna() & (df[name].astype("string") != "")
+    attempt = df["attempt"] if "attempt" in df.columns else pd.Series(pd.NA, index=df.index)
+    return attempt.astype("Int64").where(told)
 
 
 def latest_attempts(leads: pd.DataFrame) -> pd.DataFrame:
@@ -195,7 +221,8 @@ def write_lead_outcomes_csv(
 
 
 def read_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a lead outcome CSV back with its exact dtypes (equal to the frame written).
+    """Read a lead outcome CSV back with its exact dtypes (equal to the frame written; a
+    file without ``reason_attempt`` gets its default, see :func:`coerce_outcomes`).
 
     Raises
     ------
@@ -203,7 +230,7 @@ def read_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
         The file is missing, not a CSV, or not a lead outcome table.
     """
     dtypes: dict[str, object] = {c: "string" for c in LEAD_OUTCOME_COLUMNS}
-    dtypes["attempt"] = "Int64"
+    dtypes.update(dict.fromkeys(COLUMNS.of_kind(INT), "Int64"))
     text = COLUMNS.of_kind(TEXT)
     df = read_table_csv(
         path, dtypes, text=text, what="lead outcome", may_be_missing=_MAY_BE_MISSING
