@@ -233,3 +233,21 @@ def test_a_ledger_and_a_csv_written_before_reason_attempt_read_with_its_default(
     old.to_csv(tmp_path / "old.csv", index=False)
     back = read_lead_outcomes(tmp_path / "old.csv")
     assert list(back.columns) == LEAD_OUTCOME_COLUMNS and back["reason_attempt"].tolist() == [1]
+
+
+def test_a_lead_converted_before_its_job_is_not_planned_again(store, orgs):
+    ledger, _, _ = committed(store, orgs, leads=[A, B])
+    ledger.mark(1, "scheduled", job_id="7")
+    ledger.record_outcomes(
+        1,
+        [
+            LeadOutcome("us-org", "us", A, "7", 1, "already_converted", converted_at=T),
+            LeadOutcome("us-org", "us", B, "7", 1, "not_converted"),
+        ],
+    )
+    ledger.close(1, at=T + 60, converted_count=0)
+    other = plan_conversions(
+        [A, B], orgs, org="us-org", ledger=ledger, options=ConvertOptions(assign_to="5")
+    )
+    assert [x.lead_id for c in other.chunks for x in c.leads] == [B]
+    assert other.skipped["why"].tolist() == ["converted already"]

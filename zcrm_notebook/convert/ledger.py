@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     created_at REAL NOT NULL,
     posted_at REAL,
     answered_at REAL,
+    answer_date REAL,
     job_id TEXT,
     http_status INTEGER,
     error_code TEXT,
@@ -115,7 +116,12 @@ class Chunk:
     state : str
         One of :data:`STATES`.
     created_at, posted_at, answered_at, closed_at : float or None
-        Seconds since the epoch: committed, last POST started, its answer, closed.
+        Seconds since the epoch, on this machine's clock: committed, last POST started, its
+        answer, closed.
+    answer_date : float or None
+        The POST answer's ``Date`` header: when Zoho made it, on Zoho's clock (seconds
+        since the epoch, whole seconds; None: not sent, not read, or a ledger written
+        before it was kept).
     job_id : str or None
     http_status : int or None
     error_code, error_message : str or None
@@ -136,6 +142,7 @@ class Chunk:
     created_at: float
     posted_at: float | None
     answered_at: float | None
+    answer_date: float | None
     job_id: str | None
     http_status: int | None
     error_code: str | None
@@ -148,6 +155,22 @@ class Chunk:
     @property
     def open(self) -> bool:
         return self.closed_at is None
+
+    @property
+    def posted_at_zoho(self) -> float | None:
+        """The earliest moment, on Zoho's clock, the job of this POST can have been made:
+        the answer's ``Date`` less the POST's round trip (``answered_at - posted_at``, on
+        this machine's clock, retries included). None when one of them is not known.
+
+        The POST reached Zoho no earlier than that, and Zoho made the job after it arrived,
+        so a lead whose ``Converted_Date_Time`` (whole seconds) is at least a second before
+        it was converted before the job existed. Zoho's record times are compared with
+        Zoho's clock only, never with this machine's (which may be off).
+        """
+        date, sent, answered = self.answer_date, self.posted_at, self.answered_at
+        if date is None or sent is None or answered is None:
+            return None
+        return date - max(0.0, answered - sent)
 
     @property
     def lead_ids(self) -> tuple[str, ...]:
@@ -208,6 +231,7 @@ class Ledger:
             for statement in _DDL.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            _add_missing_columns(db, "chunks", {"answer_date": "REAL"})
             _add_missing_columns(db, "lead_outcomes", _OUTCOME_SQL)
             row = db.execute("SELECT value FROM ledger_meta WHERE key = 'version'").fetchone()
             if row is None:
@@ -481,7 +505,8 @@ class Ledger:
     def frame(self) -> pd.DataFrame:
         """One row per chunk: ``chunk_id, batch_id, org, dc, state, leads, attempt, job_id,
         http_status, error_code, error_message, converted_count, count_mismatch`` and the
-        times ``created_at, posted_at, answered_at, closed_at`` (UTC)."""
+        times ``created_at, posted_at, answered_at, answer_date, closed_at`` (UTC;
+        ``answer_date`` on Zoho's clock, the others on this machine's)."""
         rows = []
         for c in self.chunks():
             values = {k: getattr(c, k) for k in _CHUNK_COLUMNS if k != "options"}
@@ -490,7 +515,7 @@ class Ledger:
             rows.append(values)
         cols = [k for k in _CHUNK_COLUMNS if k != "options"] + ["leads", "attempt"]
         df = pd.DataFrame(rows, columns=cols)
-        for name in ("created_at", "posted_at", "answered_at", "closed_at"):
+        for name in ("created_at", "posted_at", "answered_at", "answer_date", "closed_at"):
             df[name] = pd.to_datetime(df[name].astype("float64"), unit="s", utc=True)
         text = ["org", "dc", "state", "job_id", "error_code", "error_message"]
         ints = ["chunk_id", "batch_id", "http_status", "converted_count", "leads", "attempt"]

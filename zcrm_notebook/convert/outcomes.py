@@ -5,22 +5,29 @@
 column kind and meaning, and the DataFrame dtypes, the ledger's SQLite table and the CSV
 are derived from it. The outcomes, best first:
 
-==============  ====================================================================
-outcome         meaning
-==============  ====================================================================
-converted       Zoho says the lead is converted (``Converted__s``); the ids of what it
-                became and when
-not_converted   still a lead after its job ended: the job failed it or did not get to
-                it (Zoho tells the two apart only by the job's counts); ``reason`` from
-                the opt-in diagnosis
-pending         in a job that had not finished when the run stopped watching
-not_scheduled   never in a job: the POST was refused (``error_code``: Zoho's code) or
-                not sent (the org ended, rate limits, the run stopped)
-unknown         could not be told: the POST's answer was lost and the lead is not
-                converted yet, or reading it back failed
-deleted         Zoho no longer has the lead (absent from Get Records with
-                ``converted=both``: deleted, or not visible to this user)
-==============  ====================================================================
+=================  ========================================================================
+outcome            meaning
+=================  ========================================================================
+converted          Zoho says the lead is converted (``Converted__s``); the ids of what it
+                   became and when
+already_converted  Zoho says the lead is converted, but its ``Converted_Date_Time`` is at
+                   least a second before its job was made (before the POST reached Zoho, on
+                   Zoho's clock: the POST answer's ``Date`` less its round trip): converted
+                   earlier, not by this job (an earlier run of the same leads without a
+                   store, a user, another tool). The ids of what it became and when;
+                   ``reason`` says both times. Not counted as converted by its job, never
+                   sent again
+not_converted      still a lead after its job ended: the job failed it or did not get to
+                   it (Zoho tells the two apart only by the job's counts); ``reason`` from
+                   the opt-in diagnosis
+pending            in a job that had not finished when the run stopped watching
+not_scheduled      never in a job: the POST was refused (``error_code``: Zoho's code) or
+                   not sent (the org ended, rate limits, the run stopped)
+unknown            could not be told: the POST's answer was lost and the lead is not
+                   converted yet, or reading it back failed
+deleted            Zoho no longer has the lead (absent from Get Records with
+                   ``converted=both``: deleted, or not visible to this user)
+=================  ========================================================================
 """
 
 from __future__ import annotations
@@ -52,7 +59,15 @@ __all__ = [
 ]
 
 #: The outcomes of a lead, in the order of the ordered category (best first).
-OUTCOMES = ("converted", "not_converted", "pending", "not_scheduled", "unknown", "deleted")
+OUTCOMES = (
+    "converted",
+    "already_converted",
+    "not_converted",
+    "pending",
+    "not_scheduled",
+    "unknown",
+    "deleted",
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +88,10 @@ class LeadOutcome:
     job_id: str | None = column(TEXT, "job that had the lead (empty: none known)", None)
     attempt: int = column(INT, "1 for the lead's first POST, 2 for its first retry...", 1)
     outcome: str = column(
-        CATEGORY, "what became of the lead (see the table)", "unknown", categories=OUTCOMES
+        CATEGORY,
+        f"what became of the lead: {', '.join(OUTCOMES[:-1])} or {OUTCOMES[-1]}",
+        "unknown",
+        categories=OUTCOMES,
     )
     contact_id: str | None = column(TEXT, "contact the conversion made", None)
     account_id: str | None = column(TEXT, "account the conversion made (if any)", None)

@@ -273,6 +273,7 @@ NOT_CONVERTED_COLUMNS = [
     "reason",
     "reason_attempt",
 ]
+_CONVERTED = ("converted", "already_converted")  # Zoho has the lead converted
 #: The columns the HTML table shows (``reason_attempt`` marks the code cell instead).
 _SHOWN = NOT_CONVERTED_COLUMNS[:-1]
 
@@ -291,14 +292,15 @@ def not_converted_leads(leads: pd.DataFrame, *, max_rows: int = 10) -> tuple[pd.
     -------
     table : pandas.DataFrame
         At most ``max_rows`` rows, RangeIndex, :data:`NOT_CONVERTED_COLUMNS`: leads whose
-        outcome is not ``converted``, by outcome (not converted, pending, not scheduled,
-        unknown, deleted), then those with a reason first, then org and lead id.
+        outcome is not ``converted`` (nor ``already_converted``: converted earlier), by
+        outcome (not converted, pending, not scheduled, unknown, deleted), then those with
+        a reason first, then org and lead id.
         ``reason_attempt`` (Int64): the attempt that learnt ``error_code`` and ``reason``
         (missing in a table written before that column existed).
     rest : int
         Leads not converted beyond ``max_rows``.
     """
-    picked = leads[leads["outcome"].astype(str) != "converted"]
+    picked = leads[~leads["outcome"].astype(str).isin(_CONVERTED)]
     if "reason_attempt" not in picked.columns:
         picked = picked.assign(reason_attempt=pd.array([pd.NA] * len(picked), dtype="Int64"))
     order = picked.assign(_why=picked["reason"].isna()).sort_values(
@@ -340,8 +342,7 @@ def not_converted_html(table: pd.DataFrame, rest: int) -> str:
 def _earlier(reason_attempt: object, attempt: object) -> str:
     """``"attempt 1: "`` when the row's code and reason were learnt by another (earlier)
     attempt of the lead than the row's own, else ``""``."""
-    if reason_attempt is None or pd.isna(reason_attempt) or pd.isna(attempt):
+    if reason_attempt is None or attempt is None or pd.isna(reason_attempt) or pd.isna(attempt):
         return ""
-    if int(reason_attempt) == int(attempt):
-        return ""
-    return f"attempt {int(reason_attempt)}: "
+    learnt, own = int(str(reason_attempt)), int(str(attempt))
+    return "" if learnt == own else f"attempt {learnt}: "
