@@ -219,6 +219,10 @@ class Ledger:
         The store of the run: the ledger uses its connection and lock, so it is written
         under the same run lock as the snapshots.
 
+    A ledger written by an earlier version of the package gets the columns added since
+    when opened (``chunks.answer_date``, ``lead_outcomes.reason_attempt``; NULL in its
+    rows); its version is unchanged (an earlier package reads rows by name).
+
     Raises
     ------
     ConfigError
@@ -572,7 +576,9 @@ def outcome_of(chunk: Chunk, lead_id: str, stored: LeadOutcome | None) -> LeadOu
 
 def load_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
     """The lead outcome table of every lead a store file's ledger holds (empty when the
-    store has no ledger); the file is only read.
+    store has no ledger); the file is only read, except that a ledger written by an earlier
+    version of the package gets the columns added since (``answer_date``,
+    ``reason_attempt``: empty in its rows).
 
     Raises
     ------
