@@ -210,7 +210,7 @@ def test_a_reason_carried_to_a_retry_keeps_zohos_words_and_names_its_attempt(sto
     assert df["reason_attempt"].tolist() == [1, 2] and str(df["reason_attempt"].dtype) == "Int64"
 
 
-def test_a_ledger_and_a_csv_written_before_reason_attempt_read_with_its_default(tmp_path):
+def test_a_ledger_and_a_csv_of_an_earlier_version_read_with_the_new_columns(tmp_path):
     import sqlite3
 
     path = tmp_path / "old.sqlite"
@@ -219,6 +219,7 @@ def test_a_ledger_and_a_csv_written_before_reason_attempt_read_with_its_default(
         ledger.mark(1, "scheduled", job_id="7")
     with sqlite3.connect(path) as db:  # as an earlier version wrote it
         db.execute("ALTER TABLE lead_outcomes DROP COLUMN reason_attempt")
+        db.execute("ALTER TABLE chunks DROP COLUMN answer_date")
         db.execute(
             "INSERT INTO lead_outcomes (chunk_id, org, dc, lead_id, job_id, attempt, outcome, "
             "error_code, reason) VALUES (1, 'us-org', 'us', ?, '7', 1, 'not_converted', 'DUP', "
@@ -228,6 +229,8 @@ def test_a_ledger_and_a_csv_written_before_reason_attempt_read_with_its_default(
     with SnapshotStore(path) as s:
         (row,) = Ledger(s).outcomes([("us-org", A)])
         assert row.reason_attempt == 1
+        (chunk,) = Ledger(s).chunks()
+        assert chunk.answer_date is None and chunk.posted_at_zoho is None  # no check made
         Ledger(s).record_outcomes(1, [row])  # the column was added: writing works
     old = outcomes_frame([row]).drop(columns="reason_attempt")
     old.to_csv(tmp_path / "old.csv", index=False)
