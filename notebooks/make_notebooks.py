@@ -490,6 +490,7 @@ print(result.summary())"""),
 ## 4. The lead outcome table
 
 One row per lead: its job, the contact / account / deal it became and when, or its outcome:
+`already_converted` (converted before its job was made: not by this run),
 `not_converted` (the job did not convert it; Zoho says how many, not why),
 `not_scheduled` (Zoho refused the POST: `error_code`), `pending` (the job had not finished),
 `unknown`, `deleted`."""),

@@ -160,3 +160,23 @@ def test_other_envelope_keeps_zoho_code():
     with pytest.raises(ApiError) as err:
         interpret_answer(JOB, response(400, envelope("LIMIT_EXCEEDED")))
     assert err.value.code == "LIMIT_EXCEEDED" and err.value.http_status == 400
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("Thu, 01 Jan 2026 00:00:05 GMT", 1_767_225_605.0),  # RFC 9110's IMF-fixdate
+        ("Thursday, 01-Jan-26 00:00:05 GMT", 1_767_225_605.0),  # the obsolete RFC 850 form
+        ("Thu, 01 Jan 2026 05:30:05 +0530", 1_767_225_605.0),
+        ("not a date", None),
+        ("Thu, 01 Jan 99999 00:00:05 GMT", None),
+        ("Thu, 01 Jan 2026 00:00:05 GMT" + " " * 60, 1_767_225_605.0),  # trimmed first
+        ("x" * 100, None),
+        ("", None),
+    ],
+)
+def test_the_date_header_is_read_on_the_servers_clock_or_not_at_all(value, expected):
+    from zcrm_notebook.api.answers import answer_date
+
+    assert answer_date({"Date": value}) == expected
+    assert answer_date({}) is None

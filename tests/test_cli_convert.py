@@ -140,6 +140,29 @@ def quiet_sim(tmp_path):
         yield sim
 
 
+def test_a_rerun_without_a_store_says_its_leads_were_converted_already(tmp_path, quiet_sim):
+    """Fifth trial: the same command twice without --store. The second run sends every lead
+    again (its start says it would); the leads the first run converted are
+    already_converted, not converted by the new jobs, and the end of the run says so."""
+    args = ["convert", "leads.csv", "--config", "sim.toml", *FAST]
+    first = cli(*args, "--out", "one", cwd=tmp_path, timeout=60)
+    assert first.returncode == 0, first.stderr[-3000:]
+    posts = quiet_sim.stats.schedule_requests.total()
+    again = cli(*args, "--out", "two", cwd=tmp_path, timeout=60)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert quiet_sim.stats.schedule_requests.total() > posts  # sent again
+    assert "running this again sends every lead again" in again.stderr  # the start note
+    one = read_lead_outcomes(tmp_path / "one" / "leads.csv").set_index("lead_id")
+    two = read_lead_outcomes(tmp_path / "two" / "leads.csv").set_index("lead_id")
+    done = one.index[one["outcome"] == "converted"]
+    n = len(done)
+    assert n and set(two.loc[done, "outcome"]) == {"already_converted"}
+    assert not (two["outcome"] == "converted").any()  # the new jobs converted nothing
+    assert f"20 leads: {n} already converted, {20 - n} not converted" in again.stdout
+    assert f"note: {n} of these leads were converted already, before this run" in again.stderr
+    assert "Converted_Count" not in again.stderr  # no count mismatch: the counts agree
+
+
 @pytest.mark.parametrize(
     "rows, extra, said",
     [

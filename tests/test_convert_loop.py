@@ -96,6 +96,56 @@ def test_every_lead_once_with_its_fate_and_per_job_counts_that_match(sim, clock,
     pd.testing.assert_frame_equal(again.leads, leads)
 
 
+def test_a_rerun_without_a_store_credits_no_new_job_with_a_lead_converted_before_it(sim, clock):
+    """Fifth trial: run twice without a store, the second run sends every lead again and
+    read the leads the first run converted as converted by its new jobs. They were
+    converted before those jobs were made (Zoho's clock: Converted_Date_Time against the
+    POST answer's Date): already_converted, not counted for the new jobs."""
+    leads = {"us-org": sim.lead_ids("us-org")}
+    first = run(sim, clock, leads)  # no store: nothing journaled
+    done = first.leads[first.leads["outcome"] == "converted"].set_index("lead_id")
+    assert len(done) and set(first.leads["outcome"]) == {"converted", "not_converted"}
+    posts = sim.stats.schedule_requests.total()
+    again = run(sim, clock, leads)
+    assert sim.stats.schedule_requests.total() > posts  # sent again: new jobs
+    got = again.leads.set_index("lead_id")
+    rows = got.loc[done.index]
+    assert set(rows["outcome"]) == {"already_converted"}
+    assert not rows["job_id"].isin(done["job_id"]).any()  # the rerun's jobs had them
+    assert rows["converted_at"].equals(done["converted_at"])  # when the first run did it
+    assert rows["contact_id"].equals(done["contact_id"])
+    assert rows["reason"].str.contains(r"before job \d+ was made", regex=True).all()
+    assert set(got.drop(index=done.index)["outcome"]) == {"not_converted"}
+    assert not again.ledger["count_mismatch"].any()  # the jobs' counts agree: 0 converted
+    assert f"{len(done)} already converted" in again.summary()
+    assert any(f"{len(done)} leads were converted before their job" in n for n in again.notes)
+
+
+def test_a_lead_is_converted_before_its_job_only_by_a_second_on_zohos_clock():
+    from zcrm_notebook.api.conversion import LeadRecord
+    from zcrm_notebook.convert.reconcile import converted_before
+
+    t = 1_767_225_600.0
+    (chunk,) = _one_chunk()
+    sent = replace(chunk, posted_at=t + 500.0, answered_at=t + 502.0, answer_date=t + 10.0)
+    assert sent.posted_at_zoho == t + 8.0  # Zoho's Date less the round trip: its clock only
+    lead = "3652397000009851001"
+    assert converted_before(sent, LeadRecord(lead, True, t + 7.0))
+    assert not converted_before(sent, LeadRecord(lead, True, t + 7.5))  # within the second
+    assert not converted_before(sent, LeadRecord(lead, True, None))
+    assert not converted_before(replace(sent, answer_date=None), LeadRecord(lead, True, t))
+
+
+def _one_chunk():
+    from conftest import make_creds
+
+    orgs = {"us-org": make_creds("us-org", "us")}
+    with SnapshotStore(":memory:") as store:
+        ledger = Ledger(store)
+        ledger.add_batch(plan_conversions(["3652397000009851001"], orgs, org="us-org"), at=0.0)
+        return ledger.chunks()
+
+
 def test_a_deal_per_lead_and_the_lead_missing_a_deal_field(sim, clock):
     res = run(
         sim, clock, leads={"us-org": sim.lead_ids("us-org")}, options=ConvertOptions(deal=DEAL)
@@ -356,7 +406,8 @@ def test_a_diagnosed_reason_is_carried_to_the_leads_later_attempts(sim, clock, t
     rows = again.leads.set_index("lead_id").loc[kept.index]
     assert (rows["attempt"] == 2).all() and set(rows["outcome"]) == {"not_converted"}
     assert rows["error_code"].tolist() == kept["error_code"].tolist()
-    assert all(r.endswith("(attempt 1)") for r in rows["reason"])
+    assert rows["reason"].tolist() == kept["reason"].tolist()  # Zoho's words, unmarked
+    assert (rows["reason_attempt"] == 1).all()  # learnt by attempt 1
     from zcrm_notebook.convert.ledger import load_lead_outcomes
 
     stored = load_lead_outcomes(store).set_index("lead_id").loc[kept.index]

@@ -727,22 +727,31 @@ def test_a_long_job_totals_title_stays_inside_the_dashboard_figure():
     assert fig.figure.bbox.x0 <= box.x0 and box.x1 <= fig.figure.bbox.x1
 
 
-def test_a_code_learnt_by_an_earlier_attempt_says_so_in_its_code_cell_too():
-    table = pd.DataFrame(
-        {
-            "org": ["au-org", "au-org"],
-            "dc": ["au", "au"],
-            "lead_id": ["1000000000000000001", "1000000000000000002"],
-            "job_id": ["2000000000000000001", "2000000000000000001"],
-            "attempt": [2, 2],
-            "outcome": ["not_converted", "not_converted"],
-            "error_code": ["DUPLICATE_DATA", "MANDATORY_NOT_FOUND"],
-            "reason": ["duplicate data (Email) (attempt 1)", "required field missing"],
-        }
-    )
-    text = not_converted_html(table, 0)
-    assert ">DUPLICATE_DATA (attempt 1)<" in text  # the code is attempt 1's, not attempt 2's
-    assert ">MANDATORY_NOT_FOUND<" in text  # its own attempt's code: no mark
+def test_a_code_learnt_by_an_earlier_attempt_says_so_first_in_its_code_cell():
+    """The mark comes from reason_attempt, not from the reason's text: first in the code
+    cell (a long reason wraps, the mark stays in sight); a Zoho reason that ends in
+    "(attempt 1)" on attempt 2's own row is not mistaken for a mark."""
+    from zcrm_notebook.convert.outcomes import LeadOutcome, outcomes_frame
+    from zcrm_notebook.dashboard.view import not_converted_leads
+
+    long = "duplicate data: the Email of this lead is that of another record " * 5
+    ids = ["1000000000000000001", "1000000000000000002", "1000000000000000003"]
+    job = "2000000000000000001"
+    rows = [
+        LeadOutcome("au-org", "au", ids[0], job, 2, "not_converted", error_code="DUPLICATE_DATA",
+                    reason=long, reason_attempt=1),
+        LeadOutcome("au-org", "au", ids[1], job, 2, "not_converted",
+                    error_code="MANDATORY_NOT_FOUND", reason="required field missing (attempt 1)"),
+        LeadOutcome("au-org", "au", ids[2], job, 3, "not_converted", reason="no code",
+                    reason_attempt=2),
+    ]  # fmt: skip
+    table, rest = not_converted_leads(outcomes_frame(rows))
+    assert table["reason_attempt"].tolist() == [1, 2, 2] and rest == 0
+    text = not_converted_html(table, rest)
+    assert ">attempt 1: DUPLICATE_DATA<" in text  # the code is attempt 1's, not attempt 2's
+    assert ">MANDATORY_NOT_FOUND<" in text and "attempt 1: MANDATORY" not in text
+    assert ">attempt 2: <" in text  # a reason without a code: the mark alone
+    assert "<th" in text and "reason attempt" not in text  # no column of its own
 
 
 def test_the_job_totals_figure_of_a_conversion_fits_with_its_labels():

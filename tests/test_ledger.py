@@ -175,3 +175,82 @@ def test_the_outcome_frame_and_its_csv_round_trip_spreadsheet_safe(tmp_path):
     pd.testing.assert_frame_equal(read_lead_outcomes(path), df)
     with pytest.raises(ValueError):
         LeadOutcome("us-org", "us", A, outcome="lost")
+
+
+def test_a_reason_carried_to_a_retry_keeps_zohos_words_and_names_its_attempt(store, orgs):
+    """The attempt a code was learnt by is a field (reason_attempt), not a mark in the
+    reason: a Zoho reason that itself ends in "(attempt 1)" stays as Zoho wrote it."""
+    ledger, _, _ = committed(store, orgs, leads=[A, B])
+    ledger.mark(1, "scheduled", job_id="7")
+    words = "Zoho's words (attempt 1)"
+    ledger.record_outcomes(
+        1,
+        [
+            LeadOutcome("us-org", "us", A, "7", 1, "not_converted", error_code="DUP", reason="dup"),
+            LeadOutcome("us-org", "us", B, "7", 1, "not_converted"),
+        ],
+    )
+    ledger.close(1, at=T + 60)
+    again = ConvertOptions(assign_to="5")
+    retry = plan_conversions([A, B], orgs, org="us-org", ledger=ledger, options=again)
+    assert [x.attempt for x in retry.chunks[0].leads] == [2, 2]
+    ledger.add_batch(retry, at=T + 61)
+    ledger.mark(2, "scheduled", job_id="8")
+    ledger.record_outcomes(
+        2,
+        [
+            LeadOutcome("us-org", "us", A, "8", 2, "not_converted"),  # learnt nothing itself
+            LeadOutcome("us-org", "us", B, "8", 2, "not_converted", error_code="X", reason=words),
+        ],
+    )
+    a, b = ledger.outcomes([("us-org", A), ("us-org", B)])
+    assert (a.attempt, a.error_code, a.reason, a.reason_attempt) == (2, "DUP", "dup", 1)
+    assert (b.attempt, b.reason, b.reason_attempt) == (2, words, 2)  # its own, as written
+    df = ledger.outcome_frame([("us-org", A), ("us-org", B)])
+    assert df["reason_attempt"].tolist() == [1, 2] and str(df["reason_attempt"].dtype) == "Int64"
+
+
+def test_a_ledger_and_a_csv_of_an_earlier_version_read_with_the_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with SnapshotStore(path) as s:
+        ledger, _, _ = committed(s, {"us-org": make_creds("us-org", "us")}, leads=[A])
+        ledger.mark(1, "scheduled", job_id="7")
+    with sqlite3.connect(path) as db:  # as an earlier version wrote it
+        db.execute("ALTER TABLE lead_outcomes DROP COLUMN reason_attempt")
+        db.execute("ALTER TABLE chunks DROP COLUMN answer_date")
+        db.execute(
+            "INSERT INTO lead_outcomes (chunk_id, org, dc, lead_id, job_id, attempt, outcome, "
+            "error_code, reason) VALUES (1, 'us-org', 'us', ?, '7', 1, 'not_converted', 'DUP', "
+            "'dup')",
+            (A,),
+        )
+    with SnapshotStore(path) as s:
+        (row,) = Ledger(s).outcomes([("us-org", A)])
+        assert row.reason_attempt == 1
+        (chunk,) = Ledger(s).chunks()
+        assert chunk.answer_date is None and chunk.posted_at_zoho is None  # no check made
+        Ledger(s).record_outcomes(1, [row])  # the column was added: writing works
+    old = outcomes_frame([row]).drop(columns="reason_attempt")
+    old.to_csv(tmp_path / "old.csv", index=False)
+    back = read_lead_outcomes(tmp_path / "old.csv")
+    assert list(back.columns) == LEAD_OUTCOME_COLUMNS and back["reason_attempt"].tolist() == [1]
+
+
+def test_a_lead_converted_before_its_job_is_not_planned_again(store, orgs):
+    ledger, _, _ = committed(store, orgs, leads=[A, B])
+    ledger.mark(1, "scheduled", job_id="7")
+    ledger.record_outcomes(
+        1,
+        [
+            LeadOutcome("us-org", "us", A, "7", 1, "already_converted", converted_at=T),
+            LeadOutcome("us-org", "us", B, "7", 1, "not_converted"),
+        ],
+    )
+    ledger.close(1, at=T + 60, converted_count=0)
+    other = plan_conversions(
+        [A, B], orgs, org="us-org", ledger=ledger, options=ConvertOptions(assign_to="5")
+    )
+    assert [x.lead_id for c in other.chunks for x in c.leads] == [B]
+    assert other.skipped["why"].tolist() == ["converted already"]

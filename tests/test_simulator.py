@@ -752,3 +752,13 @@ def test_paced_sleep_moves_the_clock_only_while_waiting():
     assert clock.time() == start + 30.0
     with pytest.raises(ValueError, match="positive"):
         clock.paced_sleep(0)
+
+
+def test_the_date_header_is_the_simulated_clock_when_the_answer_was_made(sim, clock):
+    """Zoho's Date and its record times (Converted_Date_Time) are on one clock: the
+    simulated one, not this machine's."""
+    tok = token(sim, "us-org")
+    clock.sleep(1800.5)
+    status, hdrs, _ = get_status(sim, "us", tok, JOB)
+    assert status == 200
+    assert hdrs["Date"] == "Thu, 01 Jan 2026 00:30:00 GMT"  # T0 + 1800.5 s, whole seconds

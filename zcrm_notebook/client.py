@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from .api.answers import credits_remaining, interpret_answer
+from .api.answers import answer_date, credits_remaining, interpret_answer
 from .api.conversion import (
     MAX_IDS_PER_POST,
     MAX_IDS_PER_READ,
@@ -108,12 +108,18 @@ class CallAnswer(Generic[T]):
         Round trip of the successful attempt, seconds.
     credits_remaining : int or None
         ``X-API-CREDITS-REMAINING`` when Zoho sent it.
+    answer_date : float or None
+        The answer's ``Date`` header: when Zoho made it, on Zoho's clock (seconds since the
+        epoch, whole seconds; :func:`~zcrm_notebook.api.answers.answer_date`), None when
+        absent or unreadable. The clock Zoho's record times (``Converted_Date_Time``) are
+        on, which the caller's clock need not be.
     """
 
     value: T
     http_status: int
     latency_s: float
     credits_remaining: int | None = None
+    answer_date: float | None = None
 
 
 class ZohoClient:
@@ -479,9 +485,11 @@ def _requests_answer(r: requests.Response | Answer) -> requests.Response:
     return cast(requests.Response, r)
 
 
-def _meta(r: requests.Response | Answer, latency_s: float) -> tuple[int, float, int | None]:
-    """``(http_status, latency_s, credits_remaining)`` of an answer."""
-    return r.status_code, latency_s, credits_remaining(r.headers)
+def _meta(
+    r: requests.Response | Answer, latency_s: float
+) -> tuple[int, float, int | None, float | None]:
+    """``(http_status, latency_s, credits_remaining, answer_date)`` of an answer."""
+    return r.status_code, latency_s, credits_remaining(r.headers), answer_date(r.headers)
 
 
 def _may_have_reached(exc: requests.RequestException) -> bool:

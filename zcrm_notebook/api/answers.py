@@ -7,7 +7,8 @@ raises one exception of :mod:`zcrm_notebook.errors`, by Zoho's code first and th
 status second (the endpoint's table of :mod:`zcrm_notebook.api.error_codes`);
 :func:`interpret_answer` maps every answer of the mass-convert status call to a
 :class:`~zcrm_notebook.api.status.JobStatus`. The
-headers Zoho may send (``Retry-After``, ``X-API-CREDITS-REMAINING``) are read here too.
+headers Zoho may send (``Retry-After``, ``X-API-CREDITS-REMAINING``, ``Date``) are read
+here too.
 Every answer's JSON is decoded by :func:`decode_json` (the transport has capped the body
 at 1 MiB; too deep a document is a format error), and server text (``message``,
 ``details``, ``code``) enters an exception only through
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -264,3 +267,29 @@ def credits_remaining(headers: Mapping[str, str]) -> int | None:
     number of at most 12 ASCII digits."""
     value = str(headers.get("X-API-CREDITS-REMAINING") or "").strip()
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 12 else None
+
+
+def answer_date(headers: Mapping[str, str]) -> float | None:
+    """The ``Date`` header: when the server made the answer, on the server's clock, in
+    seconds since the Unix epoch (whole seconds: an HTTP-date has no fraction). RFC 9110,
+    section 6.6.1 (https://www.rfc-editor.org/rfc/rfc9110#section-6.6.1).
+
+    Returns
+    -------
+    float or None
+        None when absent or not a date (at most 64 characters are read; a date without a
+        zone is taken as UTC, as the RFC's format is).
+    """
+    value = str(headers.get("Date") or "").strip()
+    if not value or len(value) > 64:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    try:
+        return when.timestamp()
+    except (OverflowError, ValueError, OSError):
+        return None

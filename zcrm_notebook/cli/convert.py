@@ -3,10 +3,12 @@
 Plans the mass conversions (jobs of at most 50 leads per org), keeps them in the store's
 ledger before sending, schedules, watches the jobs, reads the leads back and writes
 ``DIR/leads.csv`` (one row per lead: its outcome, the contact / account / deal it became),
-``DIR/snapshots.csv`` and the report (``DIR/report/``). Run the same command again and it
-resumes: nothing is scheduled twice. Exit codes: 0 every lead accounted for (or the
-deadline stopped watching), 1 an error, chunks left open, or no job answered (every lead
-``unknown`` or ``not_scheduled``: no lead got into a job), 130/143 interrupted.
+``DIR/snapshots.csv`` and the report (``DIR/report/``). Run the same command again (with
+``--store``) and it resumes: nothing is scheduled twice; without ``--store`` a rerun sends
+every lead again, and the leads the first run converted come back ``already_converted``.
+Exit codes: 0 every lead accounted for (or the deadline stopped watching), 1 an error,
+chunks left open, or no job answered (every lead ``unknown`` or ``not_scheduled``: no lead
+got into a job), 130/143 interrupted.
 """
 
 from __future__ import annotations
@@ -190,6 +192,14 @@ def _finish(result, out: Path, store: str | None) -> int:
     for note in result.notes:
         if note not in result.warned:  # a warning was printed when it happened
             print(f"note: {note}", file=sys.stderr)
+    earlier = int((result.leads["outcome"].astype(str) == "already_converted").sum())
+    if earlier and not store:
+        print(
+            f"note: {earlier:,} of these leads were converted already, before this run sent "
+            "them (outcome already_converted): this run did not convert them. Without --store "
+            "a rerun sends every lead again; give --store run.sqlite to make a rerun resume",
+            file=sys.stderr,
+        )
     reason = result.stopped_reason
     if result.signal is not None:
         how = "run the same command again to resume" if store else "add --store to resume"

@@ -38,7 +38,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..inputs.ids import id_problem
 from ..redact import shown
-from ..snapshots.store import SnapshotStore, columns_sql
+from ..snapshots.store import SQL_TYPES, SnapshotStore, columns_sql
 from .options import ConvertOptions
 from .outcomes import COLUMNS, LEAD_OUTCOME_COLUMNS, LeadOutcome, outcomes_frame
 from .plan import ConversionPlan, PlannedChunk, PlannedLead
@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     created_at REAL NOT NULL,
     posted_at REAL,
     answered_at REAL,
+    answer_date REAL,
     job_id TEXT,
     http_status INTEGER,
     error_code TEXT,
@@ -94,6 +95,9 @@ CREATE TABLE IF NOT EXISTS lead_outcomes (
 );
 """
 _OUTCOME_NAMES = ", ".join(LEAD_OUTCOME_COLUMNS)
+#: Column name -> SQL definition of ``lead_outcomes`` (a ledger written before a column
+#: existed gets it when opened: every such column may be missing).
+_OUTCOME_SQL = {name: SQL_TYPES[kind] for name, kind in COLUMNS.kinds.items()}
 _UPSERT = (
     f"INSERT OR REPLACE INTO lead_outcomes (chunk_id, {_OUTCOME_NAMES}) "
     f"VALUES (?, {', '.join('?' for _ in LEAD_OUTCOME_COLUMNS)})"
@@ -112,7 +116,12 @@ class Chunk:
     state : str
         One of :data:`STATES`.
     created_at, posted_at, answered_at, closed_at : float or None
-        Seconds since the epoch: committed, last POST started, its answer, closed.
+        Seconds since the epoch, on this machine's clock: committed, last POST started, its
+        answer, closed.
+    answer_date : float or None
+        The POST answer's ``Date`` header: when Zoho made it, on Zoho's clock (seconds
+        since the epoch, whole seconds; None: not sent, not read, or a ledger written
+        before it was kept).
     job_id : str or None
     http_status : int or None
     error_code, error_message : str or None
@@ -133,6 +142,7 @@ class Chunk:
     created_at: float
     posted_at: float | None
     answered_at: float | None
+    answer_date: float | None
     job_id: str | None
     http_status: int | None
     error_code: str | None
@@ -145,6 +155,22 @@ class Chunk:
     @property
     def open(self) -> bool:
         return self.closed_at is None
+
+    @property
+    def posted_at_zoho(self) -> float | None:
+        """The earliest moment, on Zoho's clock, the job of this POST can have been made:
+        the answer's ``Date`` less the POST's round trip (``answered_at - posted_at``, on
+        this machine's clock, retries included). None when one of them is not known.
+
+        The POST reached Zoho no earlier than that, and Zoho made the job after it arrived,
+        so a lead whose ``Converted_Date_Time`` (whole seconds) is at least a second before
+        it was converted before the job existed. Zoho's record times are compared with
+        Zoho's clock only, never with this machine's (which may be off).
+        """
+        date, sent, answered = self.answer_date, self.posted_at, self.answered_at
+        if date is None or sent is None or answered is None:
+            return None
+        return date - max(0.0, answered - sent)
 
     @property
     def lead_ids(self) -> tuple[str, ...]:
@@ -193,6 +219,10 @@ class Ledger:
         The store of the run: the ledger uses its connection and lock, so it is written
         under the same run lock as the snapshots.
 
+    A ledger written by an earlier version of the package gets the columns added since
+    when opened (``chunks.answer_date``, ``lead_outcomes.reason_attempt``; NULL in its
+    rows); its version is unchanged (an earlier package reads rows by name).
+
     Raises
     ------
     ConfigError
@@ -205,6 +235,8 @@ class Ledger:
             for statement in _DDL.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            _add_missing_columns(db, "chunks", {"answer_date": "REAL"})
+            _add_missing_columns(db, "lead_outcomes", _OUTCOME_SQL)
             row = db.execute("SELECT value FROM ledger_meta WHERE key = 'version'").fetchone()
             if row is None:
                 db.execute("INSERT INTO ledger_meta VALUES ('version', ?)", (str(LEDGER_VERSION),))
@@ -443,7 +475,8 @@ class Ledger:
         self, row: LeadOutcome, chunk: Chunk, stored: dict[int, dict[str, LeadOutcome]]
     ) -> LeadOutcome:
         """A ``not_converted`` lead without a reason gets the last one an earlier attempt
-        learnt (the diagnosis' code and message), marked with that attempt."""
+        learnt (the diagnosis' code and message, as Zoho gave them), with that attempt in
+        ``reason_attempt``."""
         if row.outcome != "not_converted" or row.error_code or row.reason:
             return row
         lead = next((x for x in chunk.leads if x.lead_id == row.lead_id), None)
@@ -455,8 +488,12 @@ class Ledger:
                 stored[parent] = self.stored_outcomes(parent)
             earlier = stored[parent].get(row.lead_id)
             if earlier is not None and (earlier.error_code or earlier.reason):
-                why = f"{earlier.reason or earlier.error_code} (attempt {earlier.attempt})"
-                return replace(row, error_code=earlier.error_code, reason=why)
+                return replace(
+                    row,
+                    error_code=earlier.error_code,
+                    reason=earlier.reason,
+                    reason_attempt=earlier.reason_attempt or earlier.attempt,
+                )
             rows = self.store.query(
                 "SELECT parent_chunk FROM chunk_leads WHERE chunk_id = ? AND lead_id = ?",
                 (parent, row.lead_id),
@@ -472,7 +509,8 @@ class Ledger:
     def frame(self) -> pd.DataFrame:
         """One row per chunk: ``chunk_id, batch_id, org, dc, state, leads, attempt, job_id,
         http_status, error_code, error_message, converted_count, count_mismatch`` and the
-        times ``created_at, posted_at, answered_at, closed_at`` (UTC)."""
+        times ``created_at, posted_at, answered_at, answer_date, closed_at`` (UTC;
+        ``answer_date`` on Zoho's clock, the others on this machine's)."""
         rows = []
         for c in self.chunks():
             values = {k: getattr(c, k) for k in _CHUNK_COLUMNS if k != "options"}
@@ -481,13 +519,22 @@ class Ledger:
             rows.append(values)
         cols = [k for k in _CHUNK_COLUMNS if k != "options"] + ["leads", "attempt"]
         df = pd.DataFrame(rows, columns=cols)
-        for name in ("created_at", "posted_at", "answered_at", "closed_at"):
+        for name in ("created_at", "posted_at", "answered_at", "answer_date", "closed_at"):
             df[name] = pd.to_datetime(df[name].astype("float64"), unit="s", utc=True)
         text = ["org", "dc", "state", "job_id", "error_code", "error_message"]
         ints = ["chunk_id", "batch_id", "http_status", "converted_count", "leads", "attempt"]
         return df.astype({**dict.fromkeys(text, "string"), **dict.fromkeys(ints, "Int64")}).astype(
             {"count_mismatch": "bool"}
         )
+
+
+def _add_missing_columns(db: Any, table: str, columns: dict[str, str]) -> None:
+    """Add the ``columns`` (name -> SQL definition) ``table`` lacks: a ledger written by an
+    earlier version of the package (its rows get NULL there)."""
+    have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+    for name, sql in columns.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql}")
 
 
 def _chunk(row: Any, leads: tuple[PlannedLead, ...]) -> Chunk:
@@ -529,7 +576,9 @@ def outcome_of(chunk: Chunk, lead_id: str, stored: LeadOutcome | None) -> LeadOu
 
 def load_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
     """The lead outcome table of every lead a store file's ledger holds (empty when the
-    store has no ledger); the file is only read.
+    store has no ledger); the file is only read, except that a ledger written by an earlier
+    version of the package gets the columns added since (``answer_date``,
+    ``reason_attempt``: empty in its rows).
 
     Raises
     ------

@@ -454,8 +454,9 @@ def convert_leads(
     -------
     ConversionResult
         ``leads``: one row per input lead (``org, dc, lead_id, job_id, attempt, outcome,
-        contact_id, account_id, deal_id, converted_at, error_code, reason``). With
-        ``dry_run``: the :class:`~zcrm_notebook.convert.plan.ConversionPlan`.
+        contact_id, account_id, deal_id, converted_at, error_code, reason,
+        reason_attempt``; :mod:`~zcrm_notebook.convert.outcomes`). With ``dry_run``: the
+        :class:`~zcrm_notebook.convert.plan.ConversionPlan`.
 
     Raises
     ------

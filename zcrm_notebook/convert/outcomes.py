@@ -5,22 +5,29 @@
 column kind and meaning, and the DataFrame dtypes, the ledger's SQLite table and the CSV
 are derived from it. The outcomes, best first:
 
-==============  ====================================================================
-outcome         meaning
-==============  ====================================================================
-converted       Zoho says the lead is converted (``Converted__s``); the ids of what it
-                became and when
-not_converted   still a lead after its job ended: the job failed it or did not get to
-                it (Zoho tells the two apart only by the job's counts); ``reason`` from
-                the opt-in diagnosis
-pending         in a job that had not finished when the run stopped watching
-not_scheduled   never in a job: the POST was refused (``error_code``: Zoho's code) or
-                not sent (the org ended, rate limits, the run stopped)
-unknown         could not be told: the POST's answer was lost and the lead is not
-                converted yet, or reading it back failed
-deleted         Zoho no longer has the lead (absent from Get Records with
-                ``converted=both``: deleted, or not visible to this user)
-==============  ====================================================================
+=================  ========================================================================
+outcome            meaning
+=================  ========================================================================
+converted          Zoho says the lead is converted (``Converted__s``); the ids of what it
+                   became and when
+already_converted  Zoho says the lead is converted, but its ``Converted_Date_Time`` is at
+                   least a second before its job was made (before the POST reached Zoho, on
+                   Zoho's clock: the POST answer's ``Date`` less its round trip): converted
+                   earlier, not by this job (an earlier run of the same leads without a
+                   store, a user, another tool). The ids of what it became and when;
+                   ``reason`` says both times. Not counted as converted by its job, never
+                   sent again
+not_converted      still a lead after its job ended: the job failed it or did not get to
+                   it (Zoho tells the two apart only by the job's counts); ``reason`` from
+                   the opt-in diagnosis
+pending            in a job that had not finished when the run stopped watching
+not_scheduled      never in a job: the POST was refused (``error_code``: Zoho's code) or
+                   not sent (the org ended, rate limits, the run stopped)
+unknown            could not be told: the POST's answer was lost and the lead is not
+                   converted yet, or reading it back failed
+deleted            Zoho no longer has the lead (absent from Get Records with
+                   ``converted=both``: deleted, or not visible to this user)
+=================  ========================================================================
 """
 
 from __future__ import annotations
@@ -52,7 +59,15 @@ __all__ = [
 ]
 
 #: The outcomes of a lead, in the order of the ordered category (best first).
-OUTCOMES = ("converted", "not_converted", "pending", "not_scheduled", "unknown", "deleted")
+OUTCOMES = (
+    "converted",
+    "already_converted",
+    "not_converted",
+    "pending",
+    "not_scheduled",
+    "unknown",
+    "deleted",
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +75,11 @@ class LeadOutcome:
     """One row of the lead outcome table (plain Python values; see the module docstring).
 
     ``converted_at`` is float seconds since the Unix epoch (UTC); ids are text; ``attempt``
-    is 1 for a lead's first POST, 2 for its first retry...
+    is 1 for a lead's first POST, 2 for its first retry... ``reason_attempt`` is the attempt
+    that learnt ``error_code`` and ``reason``: by default the row's own ``attempt`` when
+    either is set (None when neither is); an earlier attempt when the ledger carries a
+    reason forward to a retry that learnt none (a ``not_converted`` lead of attempt 2 with
+    the diagnosis of attempt 1).
     """
 
     org: str = column(TEXT, "org label of the credentials")
@@ -69,7 +88,10 @@ class LeadOutcome:
     job_id: str | None = column(TEXT, "job that had the lead (empty: none known)", None)
     attempt: int = column(INT, "1 for the lead's first POST, 2 for its first retry...", 1)
     outcome: str = column(
-        CATEGORY, "what became of the lead (see the table)", "unknown", categories=OUTCOMES
+        CATEGORY,
+        f"what became of the lead: {', '.join(OUTCOMES[:-1])} or {OUTCOMES[-1]}",
+        "unknown",
+        categories=OUTCOMES,
     )
     contact_id: str | None = column(TEXT, "contact the conversion made", None)
     account_id: str | None = column(TEXT, "account the conversion made (if any)", None)
@@ -77,10 +99,15 @@ class LeadOutcome:
     converted_at: float | None = column(TIME, "when Zoho converted it (ISO-8601 UTC)", None)
     error_code: str | None = column(TEXT, "Zoho's code (POST refusal, read failure, reason)", None)
     reason: str | None = column(TEXT, "why, in words (diagnosis: Zoho's message)", None)
+    reason_attempt: int | None = column(
+        INT, "attempt whose answer gave error_code and reason (empty: neither is set)", None
+    )
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"outcome {self.outcome!r} is not one of {OUTCOMES}")
+        if self.reason_attempt is None and (self.error_code or self.reason):
+            object.__setattr__(self, "reason_attempt", self.attempt)  # its own attempt's
 
     def values(self) -> dict:
         """The row as a dict of plain values, by column."""
@@ -105,8 +132,8 @@ def outcomes_frame(rows: Iterable[LeadOutcome]) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per lead: exactly ``LEAD_OUTCOME_COLUMNS``; ids and codes ``string``,
-        ``attempt`` Int64, ``outcome`` an ordered category of :data:`OUTCOMES`,
-        ``converted_at`` datetime64[ns, UTC]; a RangeIndex.
+        ``attempt`` and ``reason_attempt`` Int64, ``outcome`` an ordered category of
+        :data:`OUTCOMES`, ``converted_at`` datetime64[ns, UTC]; a RangeIndex.
     """
     items = [r.values() for r in rows]
     return table_frame(COLUMNS, {c: [r[c] for r in items] for c in LEAD_OUTCOME_COLUMNS})
@@ -120,12 +147,18 @@ def empty_outcomes() -> pd.DataFrame:
 def coerce_outcomes(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` with exactly the lead outcome columns, order and dtypes.
 
+    A table without ``reason_attempt`` (written before that column existed) gets the
+    default of :class:`LeadOutcome`: the row's ``attempt`` where ``error_code`` or
+    ``reason`` is set.
+
     Raises
     ------
     ConfigError
         A column is missing, a lead or job id is numeric (19-digit ids must be text), or an
         outcome is not one of :data:`OUTCOMES`.
     """
+    if "reason_attempt" not in df.columns:  # a table written before the column existed
+        df = df.assign(reason_attempt=_own_reason_attempt(df))
     missing = [c for c in LEAD_OUTCOME_COLUMNS if c not in df.columns]
     if missing:
         raise ConfigError(f"lead outcome table lacks columns {missing}")
@@ -142,6 +175,17 @@ def coerce_outcomes(df: pd.DataFrame) -> pd.DataFrame:
             col = pd.to_datetime(col, utc=True, format="ISO8601")
         out[name] = col.astype(dtype)
     return out
+
+
+def _own_reason_attempt(df: pd.DataFrame) -> pd.Series:
+    """Per row: its ``attempt`` where ``error_code`` or ``reason`` is set (the default of
+    :class:`LeadOutcome`), else missing."""
+    told = pd.Series(False, index=df.index)
+    for name in ("error_code", "reason"):
+        if name in df.columns:
+            told |= df[name].notna() & (df[name].astype("string") != "")
+    attempt = df["attempt"] if "attempt" in df.columns else pd.Series(pd.NA, index=df.index)
+    return attempt.astype("Int64").where(told)
 
 
 def latest_attempts(leads: pd.DataFrame) -> pd.DataFrame:
@@ -195,7 +239,8 @@ def write_lead_outcomes_csv(
 
 
 def read_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a lead outcome CSV back with its exact dtypes (equal to the frame written).
+    """Read a lead outcome CSV back with its exact dtypes (equal to the frame written; a
+    file without ``reason_attempt`` gets its default, see :func:`coerce_outcomes`).
 
     Raises
     ------
@@ -203,7 +248,7 @@ def read_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
         The file is missing, not a CSV, or not a lead outcome table.
     """
     dtypes: dict[str, object] = {c: "string" for c in LEAD_OUTCOME_COLUMNS}
-    dtypes["attempt"] = "Int64"
+    dtypes.update(dict.fromkeys(COLUMNS.of_kind(INT), "Int64"))
     text = COLUMNS.of_kind(TEXT)
     df = read_table_csv(
         path, dtypes, text=text, what="lead outcome", may_be_missing=_MAY_BE_MISSING

@@ -410,8 +410,8 @@ def _decide(
             planned.append((o, dc, PlannedLead(lead), opts))
         elif last.open and not force:
             refused.append((int(row), lead, f"in an open job: {last.where()}"))
-        elif last.outcome in ("converted", "deleted") and not last.open:
-            skipped.append((o, lead, int(row), f"{last.outcome} already", last.chunk_id))
+        elif last.outcome in _DONE and not last.open:
+            skipped.append((o, lead, int(row), _DONE[last.outcome], last.chunk_id))
         else:
             planned.append((o, dc, PlannedLead(lead, last.attempt + 1, last.chunk_id), opts))
     if refused:
@@ -422,6 +422,15 @@ def _decide(
         )
         raise LeadInputError(bad_rows_message(refused, "lead", rule), refused)
     return planned, skipped
+
+
+#: The outcomes of a closed chunk a lead is never sent again after, and the words of its
+#: ``skipped`` row.
+_DONE = {
+    "converted": "converted already",
+    "already_converted": "converted already",
+    "deleted": "deleted already",
+}
 
 
 def _skipped_frame(rows: list[tuple]) -> pd.DataFrame:

@@ -3,8 +3,9 @@
 Zoho's status call gives counts only; the leads themselves say what became of them (Get
 Records with ``converted=both``, 100 ids a call, per org: ``docs/zoho-api.md``, "Get
 Records on Leads"). :func:`reconcile_finished` turns a finished job's leads into lead
-outcomes (``converted`` with the new ids, ``not_converted``, ``deleted``, or ``unknown``
-when reading failed) and checks them against the job's last ``Converted_Count``.
+outcomes (``converted`` with the new ids, ``already_converted`` when Zoho converted the
+lead before the job was made, ``not_converted``, ``deleted``, or ``unknown`` when reading
+failed) and checks them against the job's last ``Converted_Count``.
 :func:`recover_unknown` handles chunks whose POST answer was lost (the rule of
 ``docs/zoho-api.md`` for ``outcome_unknown``): their converted leads are ``converted``; the
 others are planned again only once ``settle_s`` has passed since the POST, never before.
@@ -17,6 +18,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from datetime import datetime, timezone
 
 import pandas as pd
 
@@ -42,6 +44,7 @@ __all__ = [
     "recover_unknown",
     "LOST_JOB",
     "DELETED",
+    "converted_before",
 ]
 
 #: ``reason`` of a lead converted by a job whose POST answer was lost.
@@ -88,10 +91,30 @@ def _reader(lead_ids: list[str]) -> Callable[[ZohoClient], CallAnswer]:
     return lambda client: client.get_leads(lead_ids)
 
 
+def converted_before(chunk: Chunk, read: LeadRecord) -> bool:
+    """True when Zoho converted the lead before the chunk's job was made.
+
+    Both times are Zoho's: the lead's ``Converted_Date_Time`` (whole seconds, so the
+    conversion was within the second after it) is at least a second before
+    :attr:`Chunk.posted_at_zoho` (the POST answer's ``Date`` less its round trip: the job
+    was made no earlier). False when a time is missing (a ledger written before the
+    answer's ``Date`` was kept, a server that sends none): the lead is then credited to
+    the job as before, and a count mismatch still says so.
+    """
+    made = chunk.posted_at_zoho
+    at = read.converted_at
+    return read.converted and made is not None and at is not None and at + 1.0 <= made
+
+
+def _utc(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 def outcome_of_record(
     chunk: Chunk, lead: PlannedLead, read: Read, *, job_id: str | None, reason: str | None = None
 ) -> LeadOutcome:
-    """A lead's outcome from what reading it back said (``reason`` of a converted lead)."""
+    """A lead's outcome from what reading it back said (``reason`` of a converted lead);
+    ``already_converted`` when :func:`converted_before` the job of ``job_id``."""
     base = LeadOutcome(chunk.org, chunk.dc, lead.lead_id, job_id, lead.attempt)
     if isinstance(read, ZcrmError):
         why = f"reading it back failed: {read}"
@@ -100,9 +123,17 @@ def outcome_of_record(
         return replace(base, outcome="deleted", reason=DELETED)
     if not read.converted:
         return replace(base, outcome="not_converted")
+    outcome = "converted"
+    if job_id is not None and converted_before(chunk, read):
+        outcome = "already_converted"
+        reason = (
+            f"converted at {_utc(read.converted_at or 0.0)}, before job {job_id} was made "
+            f"(its POST reached Zoho at {_utc(chunk.posted_at_zoho or 0.0)} at the earliest, "
+            "Zoho's clock): not by this job"
+        )
     return replace(
         base,
-        outcome="converted",
+        outcome=outcome,
         contact_id=read.contact_id,
         account_id=read.account_id,
         deal_id=read.deal_id,
@@ -114,17 +145,23 @@ def outcome_of_record(
 def reconcile_finished(session: Session, chunks: list[Chunk], last: Mapping[str, Snapshot]) -> None:
     """Read back the leads of chunks whose job finished, keep their outcomes, close them.
 
-    A chunk stays open when a lead could not be read (a later run reads it again). A job
-    whose leads read back converted differ from its last ``Converted_Count`` is flagged
-    (``count_mismatch`` in the ledger, a :class:`~zcrm_notebook.errors.DataQualityWarning`).
+    A chunk stays open when a lead could not be read (a later run reads it again). A lead
+    Zoho converted before its job was made is ``already_converted`` (not credited to the
+    job; the run notes how many). A job whose leads read back ``converted`` differ from its
+    last ``Converted_Count`` is flagged (``count_mismatch`` in the ledger, a
+    :class:`~zcrm_notebook.errors.DataQualityWarning`).
     """
     reads = read_back(session, [(c.org, lead) for c in chunks for lead in c.lead_ids])
+    earlier: dict[str, int] = {}  # job id -> its leads converted before it was made
     for chunk in chunks:
         rows = [
             outcome_of_record(chunk, lead, reads[(chunk.org, lead.lead_id)], job_id=chunk.job_id)
             for lead in chunk.leads
         ]
         session.ledger.record_outcomes(chunk.chunk_id, rows)
+        n_earlier = sum(r.outcome == "already_converted" for r in rows)
+        if n_earlier:
+            earlier[f"{chunk.job_id} ({chunk.org})"] = n_earlier
         snap = last.get(chunk.job_id or "")
         expected = None if snap is None else snap.converted_count
         converted = sum(r.outcome == "converted" for r in rows)
@@ -138,6 +175,23 @@ def reconcile_finished(session: Session, chunks: list[Chunk], last: Mapping[str,
         values = {"converted_count": expected, "count_mismatch": int(mismatch)}
         if all(r.outcome != "unknown" for r in rows):
             session.ledger.close(chunk.chunk_id, at=session.clock(), **values)
+    if earlier:
+        session.note(_earlier_text(earlier))
+
+
+def _earlier_text(earlier: Mapping[str, int]) -> str:
+    """The note of leads read back converted before their job was made."""
+    jobs = list(earlier)
+    named = ", ".join(jobs[:3]) + (f" and {len(jobs) - 3} more" if len(jobs) > 3 else "")
+    n = sum(earlier.values())
+    lead, were, its, they = (
+        ("lead", "was", "its", "it") if n == 1 else ("leads", "were", "their", "they")
+    )
+    return (
+        f"{n} {lead} {were} converted before {its} job was made (outcome already_converted: "
+        f"converted earlier, not by this run; {they} {were} sent again): "
+        f"job{'s' if len(jobs) > 1 else ''} {named}"
+    )
 
 
 def recover_unknown(session: Session, chunks: list[Chunk]) -> float | None:

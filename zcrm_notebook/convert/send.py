@@ -72,6 +72,7 @@ def send_intents(session: Session, chunks: list[Chunk]) -> None:
             job_id=answer.value,
             http_status=answer.http_status,
             answered_at=session.clock(),
+            answer_date=answer.answer_date,
         )
 
     def on_error(task: Task, exc: ZcrmError, action: str, sent: bool) -> None:

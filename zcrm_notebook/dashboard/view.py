@@ -9,7 +9,6 @@ lead outcome table: the leads not converted, with their job. No widgets, no pypl
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -272,7 +271,11 @@ NOT_CONVERTED_COLUMNS = [
     "outcome",
     "error_code",
     "reason",
+    "reason_attempt",
 ]
+_CONVERTED = ("converted", "already_converted")  # Zoho has the lead converted
+#: The columns the HTML table shows (``reason_attempt`` marks the code cell instead).
+_SHOWN = NOT_CONVERTED_COLUMNS[:-1]
 
 
 def not_converted_leads(leads: pd.DataFrame, *, max_rows: int = 10) -> tuple[pd.DataFrame, int]:
@@ -289,12 +292,17 @@ def not_converted_leads(leads: pd.DataFrame, *, max_rows: int = 10) -> tuple[pd.
     -------
     table : pandas.DataFrame
         At most ``max_rows`` rows, RangeIndex, :data:`NOT_CONVERTED_COLUMNS`: leads whose
-        outcome is not ``converted``, by outcome (not converted, pending, not scheduled,
-        unknown, deleted), then those with a reason first, then org and lead id.
+        outcome is not ``converted`` (nor ``already_converted``: converted earlier), by
+        outcome (not converted, pending, not scheduled, unknown, deleted), then those with
+        a reason first, then org and lead id.
+        ``reason_attempt`` (Int64): the attempt that learnt ``error_code`` and ``reason``
+        (missing in a table written before that column existed).
     rest : int
         Leads not converted beyond ``max_rows``.
     """
-    picked = leads[leads["outcome"].astype(str) != "converted"]
+    picked = leads[~leads["outcome"].astype(str).isin(_CONVERTED)]
+    if "reason_attempt" not in picked.columns:
+        picked = picked.assign(reason_attempt=pd.array([pd.NA] * len(picked), dtype="Int64"))
     order = picked.assign(_why=picked["reason"].isna()).sort_values(
         ["outcome", "_why", "org", "lead_id"]
     )
@@ -304,21 +312,20 @@ def not_converted_leads(leads: pd.DataFrame, *, max_rows: int = 10) -> tuple[pd.
 
 def not_converted_html(table: pd.DataFrame, rest: int) -> str:
     """HTML table of :func:`not_converted_leads` (every value escaped), and the count of
-    the rest."""
+    the rest. A code and reason learnt by an earlier attempt of the lead (its
+    ``reason_attempt``) say so first in the code cell: ``attempt 1: DUPLICATE_DATA``."""
     if table.empty:
         return "<p><i>Every lead is converted.</i></p>"
     rows = []
     for r in table.itertuples(index=False):
         cells = ["" if pd.isna(v) else str(v).replace("_", " ") if k == "outcome" else str(v)
-                 for k, v in zip(NOT_CONVERTED_COLUMNS, r)]  # fmt: skip
-        cells[NOT_CONVERTED_COLUMNS.index("error_code")] += _earlier(r.reason, r.attempt)
+                 for k, v in zip(_SHOWN, (getattr(r, k) for k in _SHOWN))]  # fmt: skip
+        code = _SHOWN.index("error_code")
+        cells[code] = _earlier(getattr(r, "reason_attempt", None), r.attempt) + cells[code]
         tds = (f"<td style='{_lead_cell_style(k)}'>{html.escape(c)}</td>"
-               for k, c in zip(NOT_CONVERTED_COLUMNS, cells))  # fmt: skip
+               for k, c in zip(_SHOWN, cells))  # fmt: skip
         rows.append("<tr>" + "".join(tds) + "</tr>")
-    head = "".join(
-        f"<th style='{_lead_cell_style(c)}'>{c.replace('_', ' ')}</th>"
-        for c in NOT_CONVERTED_COLUMNS
-    )
+    head = "".join(f"<th style='{_lead_cell_style(c)}'>{c.replace('_', ' ')}</th>" for c in _SHOWN)
     more = f"<p>... and {plural(rest, 'more lead')} not converted</p>" if rest else ""
     if table["reason"].isna().any():
         more += (
@@ -332,11 +339,10 @@ def not_converted_html(table: pd.DataFrame, rest: int) -> str:
     )
 
 
-_EARLIER = re.compile(r"\(attempt (\d+)\)$")
-
-
-def _earlier(reason: object, attempt: object) -> str:
-    """``" (attempt 1)"`` when the row's code and reason were learnt by an earlier attempt
-    of the lead (the ledger marks such a reason so), for the code cell too."""
-    found = _EARLIER.search(str(reason)) if isinstance(reason, str) else None
-    return f" ({found.group(0)[1:-1]})" if found and found.group(1) != str(attempt) else ""
+def _earlier(reason_attempt: object, attempt: object) -> str:
+    """``"attempt 1: "`` when the row's code and reason were learnt by another (earlier)
+    attempt of the lead than the row's own, else ``""``."""
+    if reason_attempt is None or attempt is None or pd.isna(reason_attempt) or pd.isna(attempt):
+        return ""
+    learnt, own = int(str(reason_attempt)), int(str(attempt))
+    return "" if learnt == own else f"attempt {learnt}: "

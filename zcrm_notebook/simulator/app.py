@@ -460,6 +460,7 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
         elif path_known:
             answer = error_answer("INVALID_REQUEST_METHOD")
         answer.delay_s += self.faults.latency_s
+        answer.date = self.clock.time()  # Zoho's Date: when the answer was made
         if answer.status == 429 and self.faults.retry_after_s is not None:
             answer.headers["Retry-After"] = f"{self.faults.retry_after_s:g}"
         return answer, done

@@ -53,6 +53,7 @@ class Answer:
     fault: str = ""  # the fault that shaped this answer ("" for Zoho's documented answer)
     hold: threading.Event | None = None  # wait for it (at most HOLD_MAX_S) before writing
     subject: str | None = None  # the job id (or lead) the stats log names
+    date: float | None = None  # when it was made, simulated (its Date header; None: real now)
 
 
 def json_answer(status: int, obj: Any) -> Answer:
@@ -122,6 +123,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802
         self._serve("DELETE")
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header: when the answer was made on the simulated clock (Zoho's
+        clock, the one its record times are on), not when it was written; real now for an
+        answer that does not say."""
+        made = getattr(self, "_made_at", None)
+        return super().date_time_string(made if timestamp is None else timestamp)
+
     def _body(self) -> bytes:
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -139,6 +147,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 path = urlsplit(self.path).path  # never the query: it may hold a token
                 logger.exception("simulator failed on %s %s", method, path)
                 answer = error_answer("INTERNAL_ERROR")
+            self._made_at = answer.date  # the Date header (written after a hold or delay)
             if answer.hold is not None:
                 answer.hold.wait(HOLD_MAX_S)
             if answer.delay_s > 0:

@@ -31,8 +31,8 @@ def plot_lead_outcomes(
     tz: str | tzinfo = "UTC",
     **kwargs,
 ) -> Axes:
-    """Stacked leads per outcome (converted, not converted, pending, not scheduled, unknown,
-    deleted) for each data center or org.
+    """Stacked leads per outcome (converted, already converted, not converted, pending, not
+    scheduled, unknown, deleted) for each data center or org.
 
     Parameters
     ----------
@@ -51,7 +51,8 @@ def plot_lead_outcomes(
     -------
     matplotlib.axes.Axes
         One bar container per outcome with leads, in the order above (converted green,
-        not converted red, the others light or neutral grey); a "no lead outcomes yet" note
+        already converted pale green, not converted red, the others light or neutral grey);
+        a "no lead outcomes yet" note
         when ``leads`` is empty.
 
     Raises

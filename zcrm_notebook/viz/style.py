@@ -45,10 +45,12 @@ OUTCOME_COLORS: dict[str, str] = {
 }
 #: Colour of text that reports a failure (failed leads, an error message).
 ALERT_COLOR = "#c0392b"
-#: Colour of each lead outcome of a conversion: converted green, not converted red (the
-#: job statuses' colours), pending light, the outcomes that are no verdict neutral greys.
+#: Colour of each lead outcome of a conversion: converted green (converted earlier, not by
+#: this run: pale green), not converted red (the job statuses' colours), pending light, the
+#: outcomes that are no verdict neutral greys.
 LEAD_OUTCOME_COLORS: dict[str, str] = {
     "converted": STATUS_COLORS["completed"],
+    "already_converted": "#a9d6a4",  # converted, but not by this run: a paler green
     "not_converted": STATUS_COLORS["failed"],
     "pending": OUTCOME_COLORS["pending"],
     "not_scheduled": "#8c8c8c",
