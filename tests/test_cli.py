@@ -343,6 +343,16 @@ def test_report_of_a_csv_that_is_not_a_snapshot_csv_names_the_file(tmp_path, cap
     assert len(err.splitlines()) == 1 and len(err) < 200
 
 
+def test_report_of_a_missing_file_names_it_before_the_out_folder(tmp_path, capsys):
+    """The input was checked after --out: a missing file behind a missing folder was
+    reported as the folder's fault."""
+    args = ["report", str(tmp_path / "nosuch.csv"), "--out", str(tmp_path / "no" / "rep")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: snapshot file ") and "nosuch.csv" in err and "exist" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_every_option_with_a_default_says_it_in_its_help():
     parser = build_parser()
     silent = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import check_out_dir
+from .common import check_in_file, check_out_dir
 
 __all__ = ["add_parser", "run", "TABLE_FORMATS"]
 
@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ..snapshots.load import load_snapshots
     from ..viz.report import export_report
 
+    check_in_file(args.source, "snapshot")  # first: without it the folder does not matter
     check_out_dir(args.out, create=False)  # before reading: made once there is a table
     df = load_snapshots(args.source)
     formats = tuple(args.formats or ("csv",))
