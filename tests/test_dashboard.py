@@ -771,30 +771,26 @@ def test_one_more_job_needs_a_look():
 class ShellOfIpykernel7:
     """ipykernel 7's shell dispatch as a widget's front end sees it: a message handled
     concurrently (it reached the main shell while a cell awaits) gets no status; any
-    other gets busy, then idle. Statuses go to ``published`` as (state, parent id)."""
+    other gets busy, then idle. Statuses go to ``published`` as (state, parent id).
+    ``fixed``: a later kernel that publishes idle in the concurrent path too."""
 
-    ident = "kernel-id"
-    iopub_socket = None
-
-    def __init__(self, widget):
-        self.widget, self.published = widget, []
-        self.session = self  # session.send
+    def __init__(self, widget, fixed=False):
+        self.widget, self.fixed, self.published = widget, fixed, []
         self._parent = contextvars.ContextVar("shell_parent")
 
     def get_parent(self, channel=None):
         return self._parent.get()
 
-    def send(self, socket, msg_type, content, parent=None, ident=None):
-        assert msg_type == "status" and ident == b"kernel.kernel-id.status"
-        self.published.append((content["execution_state"], parent["header"]["msg_id"]))
+    def _publish_status(self, status, channel, parent=None):
+        self.published.append((status, (parent or self.get_parent(channel))["header"]["msg_id"]))
 
     async def dispatch_shell(self, msg, /, subshell_id=None, *, concurrent=False):
         self._parent.set(msg)
         if not concurrent:
-            self.published.append(("busy", msg["header"]["msg_id"]))
+            self._publish_status("busy", "shell")
         self.widget.set_state(msg["content"]["data"]["state"])
-        if not concurrent:
-            self.published.append(("idle", msg["header"]["msg_id"]))
+        if not concurrent or self.fixed:
+            self._publish_status("idle", "shell")
 
 
 class WidgetThrottle:
@@ -823,9 +819,9 @@ class WidgetThrottle:
         published.clear()
 
 
-@pytest.mark.parametrize("concurrent", [True, False])
+@pytest.mark.parametrize("concurrent, fixed", [(True, False), (False, False), (True, True)])
 def test_group_by_org_then_dc_while_a_cell_awaits_shows_dc(
-    scenario, clock, monkeypatch, concurrent
+    scenario, clock, monkeypatch, concurrent, fixed
 ):
     """JupyterLab, Run All, ``await dash.wait_async()``: clicking org then dc left the
     kernel on org (the browser showed dc). ipykernel 7 handled the org click beside the
@@ -833,7 +829,7 @@ def test_group_by_org_then_dc_while_a_cell_awaits_shows_dc(
     The dashboard now has the kernel publish that status; a normal dispatch gets one."""
     import zcrm_notebook.dashboard.widget as widget_module
 
-    shell = ShellOfIpykernel7(None)
+    shell = ShellOfIpykernel7(None, fixed=fixed)
     monkeypatch.setattr(widget_module, "_kernel", lambda: shell)
     dash = make(scenario, clock)
     shell.widget = dash.group_by
@@ -847,6 +843,7 @@ def test_group_by_org_then_dc_while_a_cell_awaits_shows_dc(
             asyncio.run(shell.dispatch_shell(msg, None, concurrent=concurrent))
             statuses = [s for s, parent in shell.published if parent == msg["header"]["msg_id"]]
             assert statuses == (["idle"] if concurrent else ["busy", "idle"])  # one idle each
+            # (a kernel that publishes it itself gets no second one)
             browser.read(shell.published)
     assert browser.sent == 2 and browser.buffer is None
     assert dash.group_by.value == "dc"

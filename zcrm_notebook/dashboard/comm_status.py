@@ -18,17 +18,19 @@ widget message throttle of ``@jupyter-widgets/base`` (``WidgetModel._handle_stat
 
 from __future__ import annotations
 
+import contextvars
 import inspect
-import logging
 
 __all__ = ["publish_idle_after_concurrent_comms"]
 
-log = logging.getLogger(__name__)
 _MARK = "_zcrm_idle_after_concurrent_comms"
+# the idle statuses published while the current task handles a message concurrently
+_idles: contextvars.ContextVar[list | None] = contextvars.ContextVar("zcrm_idles", default=None)
 
 
 def publish_idle_after_concurrent_comms(kernel) -> bool:
-    """Make ``kernel`` publish ``status: idle`` after each message it handles concurrently.
+    """Make ``kernel`` publish ``status: idle`` after each message it handles concurrently,
+    unless it published one itself (a later ipykernel may).
 
     Only for a kernel whose ``dispatch_shell`` takes ``concurrent`` (ipykernel 7's path
     for widget messages while a cell awaits); once per kernel; never raises.
@@ -44,7 +46,8 @@ def publish_idle_after_concurrent_comms(kernel) -> bool:
         True if the kernel publishes the status now (also when it did already).
     """
     dispatch = getattr(kernel, "dispatch_shell", None)
-    if dispatch is None:
+    publish = getattr(kernel, "_publish_status", None)
+    if dispatch is None or publish is None:
         return False
     if getattr(dispatch, _MARK, False):
         return True
@@ -54,25 +57,32 @@ def publish_idle_after_concurrent_comms(kernel) -> bool:
     except (TypeError, ValueError):
         return False
 
+    def publish_status(status, channel, parent=None):
+        publish(status, channel, parent)
+        idles = _idles.get()
+        if idles is not None and status == "idle":
+            idles.append(status)
+
     async def dispatch_shell(msg, /, *args, concurrent: bool = False, **kwargs):
-        await dispatch(msg, *args, concurrent=concurrent, **kwargs)
-        if concurrent:  # the normal path published busy and idle itself
-            _publish_idle(kernel)
+        if not concurrent:  # the normal path publishes busy and idle itself
+            return await dispatch(msg, *args, **kwargs)
+        idles: list = []
+        token = _idles.set(idles)  # this task's own: concurrent messages do not mix
+        try:
+            await dispatch(msg, *args, concurrent=True, **kwargs)
+        finally:
+            _idles.reset(token)
+            if not idles:  # with the message just handled as parent
+                _publish_idle(publish)
 
     setattr(dispatch_shell, _MARK, True)
+    kernel._publish_status = publish_status
     kernel.dispatch_shell = dispatch_shell
     return True
 
 
-def _publish_idle(kernel) -> None:
-    """``status: idle`` with the message just handled as parent (the task's own parent)."""
+def _publish_idle(publish) -> None:
     try:
-        kernel.session.send(
-            kernel.iopub_socket,
-            "status",
-            {"execution_state": "idle"},
-            parent=kernel.get_parent("shell"),
-            ident=f"kernel.{kernel.ident}.status".encode(),  # the kernel's own status topic
-        )
+        publish("idle", "shell")
     except Exception:  # a closing kernel: nothing waits for the status any more
-        log.debug("could not publish the idle status of a widget message", exc_info=True)
+        pass
