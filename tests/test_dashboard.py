@@ -5,6 +5,7 @@ injected ``sleep``. Nothing sleeps on the real clock to wait for the poller.
 """
 
 import asyncio
+import contextvars
 import gc
 import re
 import subprocess
@@ -774,3 +775,104 @@ def test_one_more_job_needs_a_look():
     n = len(attention_jobs(jobs))
     assert "1 more job that needs a look" in attention_html(attention_jobs(jobs, max_rows=n - 1))
     assert "2 more jobs that need a look" in attention_html(attention_jobs(jobs, max_rows=n - 2))
+
+
+class ShellOfIpykernel7:
+    """ipykernel 7's shell dispatch as a widget's front end sees it: a message handled
+    concurrently (it reached the main shell while a cell awaits) gets no status; any
+    other gets busy, then idle. Statuses go to ``published`` as (state, parent id).
+    ``fixed``: a later kernel that publishes idle in the concurrent path too."""
+
+    def __init__(self, widget, fixed=False):
+        self.widget, self.fixed, self.published = widget, fixed, []
+        self._parent = contextvars.ContextVar("shell_parent")
+
+    def get_parent(self, channel=None):
+        return self._parent.get()
+
+    def _publish_status(self, status, channel, parent=None):
+        self.published.append((status, (parent or self.get_parent(channel))["header"]["msg_id"]))
+
+    async def dispatch_shell(self, msg, /, subshell_id=None, *, concurrent=False):
+        self._parent.set(msg)
+        if not concurrent:
+            self._publish_status("busy", "shell")
+        self.widget.set_state(msg["content"]["data"]["state"])
+        if not concurrent or self.fixed:
+            self._publish_status("idle", "shell")
+
+
+class WidgetThrottle:
+    """A widget model in the browser (ipywidgets' message throttle): one change in flight;
+    the next waits in a buffer for the kernel's idle status of the one before."""
+
+    def __init__(self):
+        self.outbox, self.pending, self.buffer, self.sent = [], 0, None, 0
+
+    def change(self, state):
+        if self.pending >= 1:
+            self.buffer = state
+            return
+        self.sent += 1
+        self.outbox.append({"header": {"msg_id": f"m{self.sent}"}, "content": {"data": {
+            "method": "update", "state": state}}})  # fmt: skip
+        self.pending += 1
+
+    def read(self, published):
+        for state, _ in published:
+            if state == "idle":
+                self.pending -= 1
+                if self.buffer is not None and self.pending < 1:
+                    state, self.buffer = self.buffer, None
+                    self.change(state)
+        published.clear()
+
+
+@pytest.mark.parametrize("concurrent, fixed", [(True, False), (False, False), (True, True)])
+def test_group_by_org_then_dc_while_a_cell_awaits_shows_dc(
+    scenario, clock, monkeypatch, concurrent, fixed
+):
+    """JupyterLab, Run All, ``await dash.wait_async()``: clicking org then dc left the
+    kernel on org (the browser showed dc). ipykernel 7 handled the org click beside the
+    awaiting cell without an idle status, so the browser kept the dc click in its buffer.
+    The dashboard now has the kernel publish that status; a normal dispatch gets one."""
+    import zcrm_notebook.dashboard.widget as widget_module
+
+    shell = ShellOfIpykernel7(None, fixed=fixed)
+    monkeypatch.setattr(widget_module, "_kernel", lambda: shell)
+    dash = make(scenario, clock)
+    shell.widget = dash.group_by
+    browser = WidgetThrottle()
+    for index in (1, 0):  # org, then dc
+        browser.change({"index": index})
+        for _ in range(10):  # bounded: each message in flight is handled, its status read
+            if not browser.outbox:
+                break
+            msg = browser.outbox.pop(0)
+            asyncio.run(shell.dispatch_shell(msg, None, concurrent=concurrent))
+            statuses = [s for s, parent in shell.published if parent == msg["header"]["msg_id"]]
+            assert statuses == (["idle"] if concurrent else ["busy", "idle"])  # one idle each
+            # (a kernel that publishes it itself gets no second one)
+            browser.read(shell.published)
+    assert browser.sent == 2 and browser.buffer is None
+    assert dash.group_by.value == "dc"
+    assert sorted(dash.group_bars) == ["au", "eu", "in", "us"]
+    assert dash.filter.options[1:] == (("au", "au"), ("eu", "eu"), ("in", "in"), ("us", "us"))
+
+
+def test_the_idle_status_is_added_once_and_only_for_a_kernel_that_dispatches_concurrently():
+    from zcrm_notebook.dashboard.comm_status import publish_idle_after_concurrent_comms
+
+    shell = ShellOfIpykernel7(None)
+    assert publish_idle_after_concurrent_comms(shell)
+    wrapped = shell.dispatch_shell
+    assert publish_idle_after_concurrent_comms(shell) and shell.dispatch_shell is wrapped
+
+    class OlderKernel:
+        async def dispatch_shell(self, msg):
+            pass
+
+    older = OlderKernel()
+    assert not publish_idle_after_concurrent_comms(older)
+    assert "dispatch_shell" not in vars(older)
+    assert not publish_idle_after_concurrent_comms(None)

@@ -41,6 +41,7 @@ from ..snapshots.load import load_snapshots
 from ..viz.report import export_report
 from ..viz.style import ALERT_COLOR, ALL_COLOR, org_dcs, zone
 from ..viz.text import UNITS, plural
+from .comm_status import publish_idle_after_concurrent_comms
 from .core import DashboardCore, FigureImage
 from .view import (
     ATTEMPTS,
@@ -181,6 +182,8 @@ class Dashboard(DashboardCore):
         self.figure = self._fig.figure
         self.leads: pd.DataFrame | None = None
         self._build(title, export_dir, group_by)
+        # a change made while a cell awaits (wait_async) must not hold the widget's next ones
+        publish_idle_after_concurrent_comms(_kernel())
         if leads is not None:
             self.show_leads(leads)
         self.refresh(force=True)
@@ -604,6 +607,13 @@ class Dashboard(DashboardCore):
             view, by=self.group_by.value, tz=self.tz, layout_key=layout_key, job_totals=totals
         )
         self._drawn_view, self._figure_stale = view_key, False
+
+
+def _kernel():
+    """The IPython kernel this runs in, or None (a script, a test)."""
+    from IPython import get_ipython
+
+    return getattr(get_ipython(), "kernel", None)
 
 
 def _close_tree(widget) -> None:
