@@ -100,7 +100,11 @@ def test_stop_button_stops_polling_and_start_resumes(scenario, clock):
     dash.start_button.click()
     assert dash.running and dash.start_button.disabled and not dash.stop_button.disabled
     assert dash.interval.disabled
-    assert "polling, started 0 s ago" in dash.status.value  # real seconds, not a poll gap
+    # one clock for every time of the status line: the poll's (here the simulator's)
+    since = pd.Timestamp(clock.time(), unit="s", tz="UTC").strftime("%H:%M:%S")
+    assert f"polling since {since} UTC" in dash.status.value
+    assert "by the clock given (clock=), not wall time" in dash.status.value
+    assert " s ago" not in dash.status.value
     dash.stop_button.click()
     assert "stopping" in dash.status.value
     opened.set()

@@ -94,7 +94,9 @@ class Dashboard(DashboardCore):
         Journal shared by every Start of this dashboard: a restart resumes (history kept,
         finished jobs skipped). Default: in memory.
     clock, sleep : callables, optional
-        Injected time, as for :class:`~zcrm_notebook.poll.Poller` (simulator, tests).
+        Injected time, as for :class:`~zcrm_notebook.poll.Poller` (simulator, tests). The
+        status line gives its times (poll start, last answer) by this clock, and says so
+        when it is not ``time.time`` (e.g. the simulator's accelerated clock).
     tz : str, default "UTC"
         Time zone of times shown, of the figure and of exported figures.
     refresh_s : float, default 1.0
@@ -170,6 +172,7 @@ class Dashboard(DashboardCore):
             frame=_frame,
         )
         self.figure_every_s = float(figure_every_s)
+        self._started_on_clock = 0.0
         self._last_key: tuple | None = None
         self._drawn_view: tuple | None = None
         self._figure_stale = True
@@ -368,6 +371,7 @@ class Dashboard(DashboardCore):
         lo, hi = self.interval.value
         handle = self._start_watch(float(lo), float(hi))
         if handle is not None:
+            self._started_on_clock = float(self.clock())  # the clock of the answers' times
             self.export_out.value = ""  # an export of before this Start no longer matches
             self.refresh()
             self._ensure_ticker()
@@ -548,18 +552,21 @@ class Dashboard(DashboardCore):
         elif self.handle is None:
             state = "not started: press Start"
         elif self.running:
-            elapsed = time.monotonic() - self.handle.started_at
-            state = "stopping..." if self._stopping else f"polling, started {elapsed:.0f} s ago"
+            since = self._hms(pd.Timestamp(self._started_on_clock, unit="s", tz="UTC"))
+            state = "stopping..." if self._stopping else f"polling since {since}"
         else:
             state = ended_text(self.handle)
         last = ""
         if df is not None and len(df):
-            t = df["polled_at"].max().tz_convert(zone(self.tz)[0]).strftime("%H:%M:%S")
-            last = (
-                f" &middot; {plural(len(df), 'snapshot')}, last answer {t} "
-                f"{html.escape(self.tz_name)}"
-            )
-        self.status.value = f"<span>{html.escape(state)}{last}</span>"
+            t = self._hms(df["polled_at"].max())
+            last = f" · {plural(len(df), 'snapshot')}, last answer {t}"
+        if self.clock is not time.time and (self.running or last):
+            last += " · times by the clock given (clock=), not wall time"
+        self.status.value = f"<span>{html.escape(state + last)}</span>"
+
+    def _hms(self, t: pd.Timestamp) -> str:
+        """``"12:03:10 UTC"``: a time in the dashboard's zone."""
+        return f"{t.tz_convert(zone(self.tz)[0]).strftime('%H:%M:%S')} {self.tz_name}"
 
     def _update_overall(self, jobs: pd.DataFrame) -> None:
         total = int(jobs["total_count"].fillna(0).sum())
