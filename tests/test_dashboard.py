@@ -249,6 +249,30 @@ def test_500_refreshes_keep_one_figure_and_no_new_widgets(scenario, clock):
     assert [len(ax.get_children()) for ax in fig.axes] == artists  # redraws do not pile up
 
 
+def test_the_figure_caption_says_what_moment_it_shows_when_the_bars_are_newer(
+    scenario, clock, monkeypatch
+):
+    p = Poller(
+        jobs_of(scenario), sim_orgs(scenario), policy=POLICY, clock=clock.time, sleep=clock.sleep
+    )
+    snaps = p.run_snapshots()
+    store = MemoryStore(snaps[:40])
+    dash = make(scenario, clock, store=store, figure_every_s=1e9)
+    first = dash.snapshots["polled_at"].max().strftime("%H:%M:%S")
+    assert dash.figure_caption.value == f"<small>figure: answers up to {first} UTC</small>"
+    monkeypatch.setattr(Dashboard, "running", property(lambda self: True))  # mid-poll
+    redraws = dash._fig.redraws
+    store.extend(snaps[40:])
+    dash.refresh()  # the bars follow at once; the figure waits for figure_every_s
+    newest = dash.snapshots["polled_at"].max().strftime("%H:%M:%S")
+    assert dash._fig.redraws == redraws and dash.overall.value == 1.0 and newest > first
+    caption = dash.figure_caption.value
+    assert f"figure: answers up to {first} UTC (redrawn every 1e+09 s" in caption
+    assert f"the bars and counts above are newer, up to {newest} UTC)" in caption
+    dash.refresh(force=True)
+    assert dash.figure_caption.value == f"<small>figure: answers up to {newest} UTC</small>"
+
+
 def test_browse_a_past_run_from_a_store_or_a_csv(scenario, clock, tmp_path):
     store = SnapshotStore(tmp_path / "run.sqlite")
     dash = make(scenario, clock, store=store)

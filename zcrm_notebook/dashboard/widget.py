@@ -104,6 +104,8 @@ class Dashboard(DashboardCore):
     figure_every_s : float, default 2.0
         Shortest real time between two redraws of the figure (the bars follow every
         refresh); a change of grouping or filter, or the end of the poll, redraws at once.
+        The caption under the figure (``figure_caption``) gives the time of the last answer
+        it shows, and says when the bars above are newer.
     export_dir : str, default "zcrm-report"
         Initial folder of the Export box (new, empty, or holding a previous report).
     group_by : {"dc", "org"}, default "dc"
@@ -124,10 +126,10 @@ class Dashboard(DashboardCore):
     widget : ipywidgets.VBox
         The whole dashboard. Parts: ``status``, ``start_button``, ``stop_button``,
         ``interval``, ``group_by``, ``filter``, ``overall``, ``overall_text``,
-        ``counts_html``, ``group_box``, ``image``, ``attention_html``, ``leads_html``
-        (shown with ``leads``), ``export_dir``, ``export_button``, ``export_out`` (the last
-        export's files or error, next to the button). Browsing a past run hides Start,
-        Stop and the interval slider.
+        ``counts_html``, ``group_box``, ``image``, ``figure_caption``, ``attention_html``,
+        ``leads_html`` (shown with ``leads``), ``export_dir``, ``export_button``,
+        ``export_out`` (the last export's files or error, next to the button). Browsing a
+        past run hides Start, Stop and the interval slider.
     figure : matplotlib.figure.Figure
         The only figure; redrawn in place.
     handle : Watch or None
@@ -176,6 +178,7 @@ class Dashboard(DashboardCore):
         self._last_key: tuple | None = None
         self._drawn_view: tuple | None = None
         self._figure_stale = True
+        self._drawn_up_to: pd.Timestamp | None = None
         self._rows: dict[tuple[str, str], tuple] = {}
         self._shown: list[str] = []
         self.attention = pd.DataFrame()
@@ -268,6 +271,7 @@ class Dashboard(DashboardCore):
         self.counts_html = W.HTML("").add_class("zcrm-counts")
         self.group_box = W.VBox([]).add_class("zcrm-groups")
         self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="1100px"))
+        self.figure_caption = W.HTML("").add_class("zcrm-figure-caption")
         self.attention_html = W.HTML("").add_class("zcrm-attention")
         self.leads_html = W.HTML("").add_class("zcrm-leads")
         self.leads_box = W.VBox([W.HTML("<b>Leads not converted</b>"), self.leads_html])
@@ -295,6 +299,7 @@ class Dashboard(DashboardCore):
                 self.counts_html,
                 self.group_box,
                 self.image,
+                self.figure_caption,
                 W.HTML("<b>Jobs that need attention</b>"),
                 self.attention_html,
                 self.leads_box,
@@ -539,6 +544,8 @@ class Dashboard(DashboardCore):
         due = time.monotonic() - self._fig.drawn_at >= self.figure_every_s
         if force or due or not self.running or view_key != self._drawn_view:
             self._redraw(view, view_key)
+        else:  # the bars moved on: the caption says the figure is of an earlier moment
+            self.figure_caption.value = self._caption(self._drawn_up_to, view)
         return True
 
     def _update_buttons(self) -> None:
@@ -611,6 +618,21 @@ class Dashboard(DashboardCore):
             view, by=self.group_by.value, tz=self.tz, layout_key=layout_key, job_totals=totals
         )
         self._drawn_view, self._figure_stale = view_key, False
+        self._drawn_up_to = view["polled_at"].max() if len(view) else None
+        self.figure_caption.value = self._caption(self._drawn_up_to, view)
+
+    def _caption(self, drawn_up_to, view: pd.DataFrame) -> str:
+        """The moment the figure shows (its last answer), and whether the bars are newer."""
+        if drawn_up_to is None:
+            return "<small>figure: no answers yet</small>"
+        text = f"figure: answers up to {self._hms(drawn_up_to)}"
+        newest = view["polled_at"].max() if len(view) else None
+        if newest is not None and newest > drawn_up_to:
+            text += (
+                f" (redrawn every {self.figure_every_s:g} s: the bars and counts above are "
+                f"newer, up to {self._hms(newest)})"
+            )
+        return f"<small>{html.escape(text)}</small>"
 
 
 def _close_tree(widget) -> None:
