@@ -159,6 +159,13 @@ def test_export_writes_the_report_bundle_of_the_view(scenario, clock, tmp_path):
     assert "snapshots.csv" in dash.export_out.value and "dc = in" in dash.export_out.value
     exported = read_snapshots(tmp_path / "report" / "snapshots.csv")
     assert set(exported["dc"]) == {"in"} and len(exported) == len(dash.view())
+    assert "figures per data center" in dash.export_out.value
+    dash.group_by.value = "org"  # the export follows the grouping too
+    dash.filter.value = "in-org"
+    dash.export_button.click()
+    assert "org = in-org, figures per org" in dash.export_out.value
+    readme = (tmp_path / "report" / "README.md").read_text()
+    assert "over time per org" in readme and "over time per data center" not in readme
     assert dash.start() is not None and dash.wait(timeout=30)  # a new poll (resumed)
     assert dash.export_out.value == ""  # the export of before it no longer says what is shown
 

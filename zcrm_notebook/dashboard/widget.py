@@ -38,7 +38,7 @@ from ..convert.outcomes import coerce_outcomes
 from ..errors import ConfigError, ZcrmError
 from ..poll.background import Watch
 from ..snapshots.load import load_snapshots
-from ..viz.report import export_report
+from ..viz.report import GROUPINGS, export_report
 from ..viz.style import ALERT_COLOR, ALL_COLOR, org_dcs, zone
 from ..viz.text import UNITS, plural
 from .core import DashboardCore, FigureImage
@@ -418,6 +418,9 @@ class Dashboard(DashboardCore):
     def export(self, out_dir=None, *, overwrite: bool = False) -> dict[str, Path]:
         """Write the report bundle of :meth:`view` and list its files next to the button.
 
+        The bundle follows the view: its snapshots and tables are those the filter
+        shows, its figures are grouped as the bars (``group_by``: per data center or org).
+
         The folder must be new, empty or hold only a previous report (replaced); see
         :func:`~zcrm_notebook.viz.report.export_report`.
 
@@ -449,9 +452,11 @@ class Dashboard(DashboardCore):
         if df.empty:
             shown = f" for {self.group_by.value} = {self.filter.value}" if self.filter.value else ""
             raise ConfigError(f"nothing to export: no snapshots yet{shown}")
-        paths = export_report(df, raw, tz=self.tz, overwrite=overwrite, leads=self.leads)
+        by = self.group_by.value  # the bundle's figures are grouped as the dashboard's
+        paths = export_report(df, raw, tz=self.tz, overwrite=overwrite, leads=self.leads, by=by)
         out = paths["readme"].parent
-        what = f" ({self.group_by.value} = {self.filter.value})" if self.filter.value else ""
+        shown = f"{by} = {self.filter.value}, " if self.filter.value else ""
+        what = f" ({shown}figures per {GROUPINGS[by]})"
         items = "".join(f"<li><code>{html.escape(p.name)}</code></li>" for p in paths.values())
         self.export_out.value = (
             f"Exported {plural(len(df), 'snapshot')}{html.escape(what)} to "
