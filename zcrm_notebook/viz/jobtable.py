@@ -100,7 +100,8 @@ def style_jobs(jobs: pd.DataFrame, *, columns: Sequence[str] | None = None) -> S
         thousands separators, ``progress`` and ``failure_rate`` in percent, ``duration_s``
         as ``h:mm:ss``, ``leads_per_min`` to 0.1 (numbers right-aligned), status words
         (a job we got no status for: ``no status (<its last error code>)``, e.g.
-        ``INVALID_DATA`` for a job id Zoho does not know) with a bar of the status's colour (:data:`~zcrm_notebook.viz.style.STATUS_COLORS`);
+        ``INVALID_DATA`` for a job id Zoho does not know) with a bar of the status's colour
+        (:data:`~zcrm_notebook.viz.style.STATUS_COLORS`);
         missing values empty; values stay on one line, headers may wrap between words.
         Display it as a cell's last value, or use ``.to_html()``.
 
