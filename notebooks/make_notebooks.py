@@ -86,7 +86,11 @@ jobs.head()"""),
 predicted, never twice within `min_interval_s`. At most 5 calls in flight per org, with
 retries and backoff on errors and rate limits. It returns when every job is `completed` or
 `failed` (or given up as an `error`). `clock=`/`sleep=` hand it the simulator's clock; with
-real Zoho leave them out. Here it takes about 25 seconds."""),
+real Zoho leave them out. Here it takes about 25 seconds.
+
+A job it got **no status** for is named after the run, with Zoho's code: `INVALID_DATA` means
+Zoho does not know the job id (a typo, another org's job, or one too old); here it is the
+simulator's unknown id. Tables and the dashboard show it as `no status (INVALID_DATA)`."""),
     ("code", """\
 df = zn.poll_jobs(
     out / "jobs.csv",
@@ -96,7 +100,11 @@ df = zn.poll_jobs(
     sleep=sim_sleep,
     progress=True,
 )
-print(f"{len(df)} snapshots of {df['job_id'].nunique()} jobs")"""),
+print(f"{len(df)} snapshots of {df['job_id'].nunique()} jobs")
+MEANING = {"INVALID_DATA": "Zoho does not know this job id"}
+for job in zn.summarize_jobs(df).query("status == 'error'").itertuples():
+    code = job.last_error_code
+    print(f"no status ({code}) for job {job.job_id} of {job.org}: {MEANING.get(code, '')}")"""),
     ("md", """\
 ## 4. The snapshot DataFrame
 
@@ -118,7 +126,9 @@ changing the frame. `summarize_dcs` and `summarize_orgs` give one row per data c
 org, with a 95 % confidence interval of the lead failure rate."""),
     ("code", """\
 per_job = zn.summarize_jobs(df)
-zn.style_jobs(per_job.sort_values("failure_rate", ascending=False).head(8))"""),
+# highest failure rate first; a job without a status (no failure rate) at the top
+worst = per_job.sort_values("failure_rate", ascending=False, na_position="first")
+zn.style_jobs(worst.head(8))"""),
     ("code", """\
 zn.summarize_dcs(df).round(3)"""),
     ("md", """\

@@ -499,3 +499,13 @@ def test_convert_without_a_store_says_a_rerun_sends_every_lead_again(tmp_path, m
     assert err.startswith("note: no --store: ") and "sends every lead again" in err, err
     assert main(["convert", "leads.csv", "--out", "o", "--store", "r.sqlite"]) == 1
     assert "no --store" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("typed, hint", [("conver", "did you mean 'convert'?"), ("xyz", None)])
+def test_a_mistyped_command_names_the_closest_and_the_valid_commands(typed, hint, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([typed, "x.csv"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2 and f"invalid choice: '{typed}'" in last, last
+    assert "commands: demo, simulate, poll, convert, report, auth" in last
+    assert (hint in last) if hint else "did you mean" not in last

@@ -101,7 +101,11 @@ def test_stop_button_stops_polling_and_start_resumes(scenario, clock):
     dash.start_button.click()
     assert dash.running and dash.start_button.disabled and not dash.stop_button.disabled
     assert dash.interval.disabled
-    assert "polling, started 0 s ago" in dash.status.value  # real seconds, not a poll gap
+    # one clock for every time of the status line: the poll's (here the simulator's)
+    since = pd.Timestamp(clock.time(), unit="s", tz="UTC").strftime("%H:%M:%S")
+    assert f"polling since {since} UTC" in dash.status.value
+    assert "by the clock given (clock=), not wall time" in dash.status.value
+    assert " s ago" not in dash.status.value
     dash.stop_button.click()
     assert "stopping" in dash.status.value
     opened.set()
@@ -156,6 +160,13 @@ def test_export_writes_the_report_bundle_of_the_view(scenario, clock, tmp_path):
     assert "snapshots.csv" in dash.export_out.value and "dc = in" in dash.export_out.value
     exported = read_snapshots(tmp_path / "report" / "snapshots.csv")
     assert set(exported["dc"]) == {"in"} and len(exported) == len(dash.view())
+    assert "figures per data center" in dash.export_out.value
+    dash.group_by.value = "org"  # the export follows the grouping too
+    dash.filter.value = "in-org"
+    dash.export_button.click()
+    assert "org = in-org, figures per org" in dash.export_out.value
+    readme = (tmp_path / "report" / "README.md").read_text()
+    assert "over time per org" in readme and "over time per data center" not in readme
     assert dash.start() is not None and dash.wait(timeout=30)  # a new poll (resumed)
     assert dash.export_out.value == ""  # the export of before it no longer says what is shown
 
@@ -244,6 +255,30 @@ def test_500_refreshes_keep_one_figure_and_no_new_widgets(scenario, clock):
     artists = [len(ax.get_children()) for ax in fig.axes]
     dash.refresh(force=True)
     assert [len(ax.get_children()) for ax in fig.axes] == artists  # redraws do not pile up
+
+
+def test_the_figure_caption_says_what_moment_it_shows_when_the_bars_are_newer(
+    scenario, clock, monkeypatch
+):
+    p = Poller(
+        jobs_of(scenario), sim_orgs(scenario), policy=POLICY, clock=clock.time, sleep=clock.sleep
+    )
+    snaps = p.run_snapshots()
+    store = MemoryStore(snaps[:40])
+    dash = make(scenario, clock, store=store, figure_every_s=1e9)
+    first = dash.snapshots["polled_at"].max().strftime("%H:%M:%S")
+    assert dash.figure_caption.value == f"<small>figure: answers up to {first} UTC</small>"
+    monkeypatch.setattr(Dashboard, "running", property(lambda self: True))  # mid-poll
+    redraws = dash._fig.redraws
+    store.extend(snaps[40:])
+    dash.refresh()  # the bars follow at once; the figure waits for figure_every_s
+    newest = dash.snapshots["polled_at"].max().strftime("%H:%M:%S")
+    assert dash._fig.redraws == redraws and dash.overall.value == 1.0 and newest > first
+    caption = dash.figure_caption.value
+    assert f"figure: answers up to {first} UTC (redrawn every 1e+09 s" in caption
+    assert f"the bars and counts above are newer, up to {newest} UTC)" in caption
+    dash.refresh(force=True)
+    assert dash.figure_caption.value == f"<small>figure: answers up to {newest} UTC</small>"
 
 
 def test_browse_a_past_run_from_a_store_or_a_csv(scenario, clock, tmp_path):

@@ -28,7 +28,7 @@ def test_the_view_is_compact_and_formatted_while_the_frame_stays_raw():
     shown = cells(styler)
     assert list(shown) == list(COMPACT_COLUMNS.values())
     assert shown["job id"] == [JOB_A, JOB_B, JOB_C]
-    assert shown["status"] == ["completed", "no status", "in progress"]
+    assert shown["status"] == ["completed", "no status (ReadTimeout)", "in progress"]
     assert shown["processed"] == ["100%", "", "20%"]
     assert shown["failure rate"] == ["66.7%", "", "0.0%"]
     assert shown["duration"] == ["0:02:00", "", ""]
@@ -58,3 +58,13 @@ def test_durations_read_as_hours_minutes_seconds():
         "1:00:00",
         "26:03:04",
     ]
+
+
+def test_a_job_without_status_shows_its_error_code_as_the_dashboard_does():
+    jobs = zn.summarize_jobs(three_jobs())
+    code = jobs.loc[jobs["job_id"] == JOB_B, "last_error_code"].iloc[0]
+    assert isinstance(code, str) and code  # the frame's job B got an error answer
+    assert cells(zn.style_jobs(jobs))["status"][1] == f"no status ({code})"
+    assert cells(zn.style_jobs(jobs.iloc[::-1]))["status"][1] == f"no status ({code})"
+    plain = zn.style_jobs(jobs.drop(columns="last_error_code"), columns=["job_id", "status"])
+    assert cells(plain)["status"][1] == "no status"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -109,8 +110,15 @@ def text_of(nb: nbformat.NotebookNode) -> str:
 
 def test_quickstart(tmp_path):
     nb = with_parameters("01-quickstart.ipynb", SPEED=240.0, OUT_DIR=str(tmp_path / "out"))
-    out = text_of(execute(nb, tmp_path, kernel_env(tmp_path)))
+    ran = execute(nb, tmp_path, kernel_env(tmp_path))
+    out = text_of(ran)
     assert "snapshots of 37 jobs" in out
+    # the unknown job id is named where results are read, as the dashboard labels it
+    assert re.search(r"no status \(INVALID_DATA\) for job \d{19} of \S+: Zoho does not", out)
+    tables = [
+        o.get("data", {}).get("text/html", "") for c in ran.cells for o in c.get("outputs", [])
+    ]
+    assert any("no status (INVALID_DATA)" in t for t in tables)  # the style_jobs table
     report = tmp_path / "out" / "report"
     assert (tmp_path / "out" / "snapshots.csv").stat().st_size > 0
     assert {"overview.png", "jobs.csv", "README.md"} <= {p.name for p in report.iterdir()}

@@ -425,3 +425,17 @@ def test_every_tick_label_of_the_bundle_lies_inside_its_figure(tmp_path, monkeyp
     export_report(three_jobs(), tmp_path / "a", tz="Europe/Paris")
     export_report(df, tmp_path / "b", leads=leads)
     assert len(cut) == 6 and not any(cut.values()), cut
+
+
+def test_the_report_groups_its_figures_by_org_when_asked(tmp_path):
+    fig = make_report(three_jobs(), by="org")
+    titles = [ax.get_title() for ax in fig.axes[:2]]
+    assert titles == ["Conversion progress by org", "Failed leads by org"]
+    paths = export_report(three_jobs(), tmp_path / "r", by="org")
+    readme = paths["readme"].read_text()
+    assert "over time per org" in readme and "failure rate per org" in readme
+    assert "over time per data center" not in readme
+    assert paths["orgs"].is_file() and paths["dcs"].is_file()  # the tables: both, as before
+    with pytest.raises(ConfigError, match=r"^by='job': expected one of 'dc', 'org'$"):
+        export_report(three_jobs(), tmp_path / "bad", by="job")
+    assert not (tmp_path / "bad").exists()

@@ -31,7 +31,8 @@ COMMANDS = (demo, simulate, poll, convert, report, auth)
 
 class _Parser(argparse.ArgumentParser):
     """The top parser: an unknown option of a command is reported by that command's parser
-    (its usage) with the closest option it has ("did you mean --config?"); exit code 2."""
+    (its usage) with the closest option it has ("did you mean --config?"), an unknown command
+    with the closest command ("did you mean 'convert'?"); exit code 2."""
 
     commands: dict[str, argparse.ArgumentParser]
 
@@ -41,6 +42,20 @@ class _Parser(argparse.ArgumentParser):
             command = self.commands.get(getattr(parsed, "command", None) or "", self)
             command.error(unrecognized(command, extras))
         return parsed
+
+    def _check_value(self, action, value):
+        # a mistyped command: name it, the closest command and the valid ones on one line
+        if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
+            raise argparse.ArgumentError(action, unknown_command(value, list(action.choices)))
+        super()._check_value(action, value)
+
+
+def unknown_command(value: str, commands: list[str]) -> str:
+    """``"invalid choice: 'conver' (did you mean 'convert'?); commands: demo, ..."``: the
+    closest command by :func:`difflib.get_close_matches`, when one is close enough."""
+    close = difflib.get_close_matches(value, commands, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return redact(f"invalid choice: {value!r}{hint}; commands: {', '.join(commands)}")
 
 
 def unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> str:

@@ -38,7 +38,7 @@ from ..convert.outcomes import coerce_outcomes
 from ..errors import ConfigError, ZcrmError
 from ..poll.background import Watch
 from ..snapshots.load import load_snapshots
-from ..viz.report import export_report
+from ..viz.report import GROUPINGS, export_report
 from ..viz.style import ALERT_COLOR, ALL_COLOR, org_dcs, zone
 from ..viz.text import UNITS, plural
 from .comm_status import publish_idle_after_concurrent_comms
@@ -95,7 +95,9 @@ class Dashboard(DashboardCore):
         Journal shared by every Start of this dashboard: a restart resumes (history kept,
         finished jobs skipped). Default: in memory.
     clock, sleep : callables, optional
-        Injected time, as for :class:`~zcrm_notebook.poll.Poller` (simulator, tests).
+        Injected time, as for :class:`~zcrm_notebook.poll.Poller` (simulator, tests). The
+        status line gives its times (poll start, last answer) by this clock, and says so
+        when it is not ``time.time`` (e.g. the simulator's accelerated clock).
     tz : str, default "UTC"
         Time zone of times shown, of the figure and of exported figures.
     refresh_s : float, default 1.0
@@ -103,6 +105,8 @@ class Dashboard(DashboardCore):
     figure_every_s : float, default 2.0
         Shortest real time between two redraws of the figure (the bars follow every
         refresh); a change of grouping or filter, or the end of the poll, redraws at once.
+        The caption under the figure (``figure_caption``) gives the time of the last answer
+        it shows, and says when the bars above are newer.
     export_dir : str, default "zcrm-report"
         Initial folder of the Export box (new, empty, or holding a previous report).
     group_by : {"dc", "org"}, default "dc"
@@ -123,10 +127,10 @@ class Dashboard(DashboardCore):
     widget : ipywidgets.VBox
         The whole dashboard. Parts: ``status``, ``start_button``, ``stop_button``,
         ``interval``, ``group_by``, ``filter``, ``overall``, ``overall_text``,
-        ``counts_html``, ``group_box``, ``image``, ``attention_html``, ``leads_html``
-        (shown with ``leads``), ``export_dir``, ``export_button``, ``export_out`` (the last
-        export's files or error, next to the button). Browsing a past run hides Start,
-        Stop and the interval slider.
+        ``counts_html``, ``group_box``, ``image``, ``figure_caption``, ``attention_html``,
+        ``leads_html`` (shown with ``leads``), ``export_dir``, ``export_button``,
+        ``export_out`` (the last export's files or error, next to the button). Browsing a
+        past run hides Start, Stop and the interval slider.
     figure : matplotlib.figure.Figure
         The only figure; redrawn in place.
     handle : Watch or None
@@ -171,9 +175,11 @@ class Dashboard(DashboardCore):
             frame=_frame,
         )
         self.figure_every_s = float(figure_every_s)
+        self._started_on_clock = 0.0
         self._last_key: tuple | None = None
         self._drawn_view: tuple | None = None
         self._figure_stale = True
+        self._drawn_up_to: pd.Timestamp | None = None
         self._rows: dict[tuple[str, str], tuple] = {}
         self._shown: list[str] = []
         self.attention = pd.DataFrame()
@@ -268,6 +274,7 @@ class Dashboard(DashboardCore):
         self.counts_html = W.HTML("").add_class("zcrm-counts")
         self.group_box = W.VBox([]).add_class("zcrm-groups")
         self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="1100px"))
+        self.figure_caption = W.HTML("").add_class("zcrm-figure-caption")
         self.attention_html = W.HTML("").add_class("zcrm-attention")
         self.leads_html = W.HTML("").add_class("zcrm-leads")
         self.leads_box = W.VBox([W.HTML("<b>Leads not converted</b>"), self.leads_html])
@@ -295,6 +302,7 @@ class Dashboard(DashboardCore):
                 self.counts_html,
                 self.group_box,
                 self.image,
+                self.figure_caption,
                 W.HTML("<b>Jobs that need attention</b>"),
                 self.attention_html,
                 self.leads_box,
@@ -371,6 +379,7 @@ class Dashboard(DashboardCore):
         lo, hi = self.interval.value
         handle = self._start_watch(float(lo), float(hi))
         if handle is not None:
+            self._started_on_clock = float(self.clock())  # the clock of the answers' times
             self.export_out.value = ""  # an export of before this Start no longer matches
             self.refresh()
             self._ensure_ticker()
@@ -412,6 +421,9 @@ class Dashboard(DashboardCore):
     def export(self, out_dir=None, *, overwrite: bool = False) -> dict[str, Path]:
         """Write the report bundle of :meth:`view` and list its files next to the button.
 
+        The bundle follows the view: its snapshots and tables are those the filter
+        shows, its figures are grouped as the bars (``group_by``: per data center or org).
+
         The folder must be new, empty or hold only a previous report (replaced); see
         :func:`~zcrm_notebook.viz.report.export_report`.
 
@@ -443,9 +455,11 @@ class Dashboard(DashboardCore):
         if df.empty:
             shown = f" for {self.group_by.value} = {self.filter.value}" if self.filter.value else ""
             raise ConfigError(f"nothing to export: no snapshots yet{shown}")
-        paths = export_report(df, raw, tz=self.tz, overwrite=overwrite, leads=self.leads)
+        by = self.group_by.value  # the bundle's figures are grouped as the dashboard's
+        paths = export_report(df, raw, tz=self.tz, overwrite=overwrite, leads=self.leads, by=by)
         out = paths["readme"].parent
-        what = f" ({self.group_by.value} = {self.filter.value})" if self.filter.value else ""
+        shown = f"{by} = {self.filter.value}, " if self.filter.value else ""
+        what = f" ({shown}figures per {GROUPINGS[by]})"
         items = "".join(f"<li><code>{html.escape(p.name)}</code></li>" for p in paths.values())
         self.export_out.value = (
             f"Exported {plural(len(df), 'snapshot')}{html.escape(what)} to "
@@ -538,6 +552,8 @@ class Dashboard(DashboardCore):
         due = time.monotonic() - self._fig.drawn_at >= self.figure_every_s
         if force or due or not self.running or view_key != self._drawn_view:
             self._redraw(view, view_key)
+        else:  # the bars moved on: the caption says the figure is of an earlier moment
+            self.figure_caption.value = self._caption(self._drawn_up_to, view)
         return True
 
     def _update_buttons(self) -> None:
@@ -551,18 +567,21 @@ class Dashboard(DashboardCore):
         elif self.handle is None:
             state = "not started: press Start"
         elif self.running:
-            elapsed = time.monotonic() - self.handle.started_at
-            state = "stopping..." if self._stopping else f"polling, started {elapsed:.0f} s ago"
+            since = self._hms(pd.Timestamp(self._started_on_clock, unit="s", tz="UTC"))
+            state = "stopping..." if self._stopping else f"polling since {since}"
         else:
             state = ended_text(self.handle)
         last = ""
         if df is not None and len(df):
-            t = df["polled_at"].max().tz_convert(zone(self.tz)[0]).strftime("%H:%M:%S")
-            last = (
-                f" &middot; {plural(len(df), 'snapshot')}, last answer {t} "
-                f"{html.escape(self.tz_name)}"
-            )
-        self.status.value = f"<span>{html.escape(state)}{last}</span>"
+            t = self._hms(df["polled_at"].max())
+            last = f" · {plural(len(df), 'snapshot')}, last answer {t}"
+        if self.clock is not time.time and (self.running or last):
+            last += " · times by the clock given (clock=), not wall time"
+        self.status.value = f"<span>{html.escape(state + last)}</span>"
+
+    def _hms(self, t: pd.Timestamp) -> str:
+        """``"12:03:10 UTC"``: a time in the dashboard's zone."""
+        return f"{t.tz_convert(zone(self.tz)[0]).strftime('%H:%M:%S')} {self.tz_name}"
 
     def _update_overall(self, jobs: pd.DataFrame) -> None:
         total = int(jobs["total_count"].fillna(0).sum())
@@ -607,6 +626,21 @@ class Dashboard(DashboardCore):
             view, by=self.group_by.value, tz=self.tz, layout_key=layout_key, job_totals=totals
         )
         self._drawn_view, self._figure_stale = view_key, False
+        self._drawn_up_to = view["polled_at"].max() if len(view) else None
+        self.figure_caption.value = self._caption(self._drawn_up_to, view)
+
+    def _caption(self, drawn_up_to, view: pd.DataFrame) -> str:
+        """The moment the figure shows (its last answer), and whether the bars are newer."""
+        if drawn_up_to is None:
+            return "<small>figure: no answers yet</small>"
+        text = f"figure: answers up to {self._hms(drawn_up_to)}"
+        newest = view["polled_at"].max() if len(view) else None
+        if newest is not None and newest > drawn_up_to:
+            text += (
+                f" (redrawn every {self.figure_every_s:g} s: the bars and counts above are "
+                f"newer, up to {self._hms(newest)})"
+            )
+        return f"<small>{html.escape(text)}</small>"
 
 
 def _kernel():

@@ -67,6 +67,17 @@ _FORMATS: dict[str, Callable[[Any], str]] = {
 }
 
 
+def _error_codes(styler: Styler, jobs: pd.DataFrame) -> None:
+    """A job we got no status for reads ``no status (INVALID_DATA)``, with the code of its
+    last error (as the dashboard's jobs that need attention), when the summary has it."""
+    if "last_error_code" not in jobs.columns or not jobs.index.is_unique:
+        return
+    codes = jobs.loc[jobs["status"].astype(str) == "error", "last_error_code"].dropna()
+    for label, code in codes.items():
+        text = f"{status_word('error')} ({code})"
+        styler.format(lambda _, text=text: text, subset=pd.IndexSlice[[label], ["status"]])
+
+
 def _status_css(status: object) -> str:
     colour = STATUS_COLORS.get(str(status), "#999999")
     return f"border-left: 0.6em solid {colour}; padding-left: 0.4em"
@@ -88,7 +99,9 @@ def style_jobs(jobs: pd.DataFrame, *, columns: Sequence[str] | None = None) -> S
         Over ``jobs[columns]`` (the raw values): headers in words, no index, counts with
         thousands separators, ``progress`` and ``failure_rate`` in percent, ``duration_s``
         as ``h:mm:ss``, ``leads_per_min`` to 0.1 (numbers right-aligned), status words
-        with a bar of the status's colour (:data:`~zcrm_notebook.viz.style.STATUS_COLORS`);
+        (a job we got no status for: ``no status (<its last error code>)``, e.g.
+        ``INVALID_DATA`` for a job id Zoho does not know) with a bar of the status's colour
+        (:data:`~zcrm_notebook.viz.style.STATUS_COLORS`);
         missing values empty; values stay on one line, headers may wrap between words.
         Display it as a cell's last value, or use ``.to_html()``.
 
@@ -114,6 +127,7 @@ def style_jobs(jobs: pd.DataFrame, *, columns: Sequence[str] | None = None) -> S
     styler.set_properties(subset=numbers, **{"text-align": "right"})
     if "status" in shown:
         styler.map(_status_css, subset=["status"])
+        _error_codes(styler, jobs)
     styler.set_table_styles(  # values on one line; a header of two words may wrap (narrow)
         [
             {"selector": "th, td", "props": "padding: 2px 6px"},

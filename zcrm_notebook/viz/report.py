@@ -67,13 +67,27 @@ FIGURES: dict[str, tuple[Callable[..., Axes], dict[str, Any], tuple[float, float
 }
 #: The figures that count leads per job: labelled as job totals beside lead outcomes.
 _COUNTING = frozenset({"progress", "failure_rate", "outcomes"})
+#: The figures drawn per group (``by``: data center or org).
+_GROUPED = frozenset({"progress", "failure_rate"})
+#: What ``by`` may be, and how the README names it.
+GROUPINGS = {"dc": "data center", "org": "org"}
 
 
-def _draw(stem: str, df: pd.DataFrame, ax: Axes, tz: str | tzinfo, job_totals: bool) -> Axes:
-    """Figure ``stem`` of :data:`FIGURES` on ``ax``, its counts labelled as job totals when
-    ``job_totals`` (and it counts leads)."""
+def _check_by(by: object) -> str:
+    if by not in GROUPINGS:
+        raise ConfigError(f"by={by!r}: expected one of {', '.join(map(repr, GROUPINGS))}")
+    return str(by)
+
+
+def _draw(
+    stem: str, df: pd.DataFrame, ax: Axes, tz: str | tzinfo, job_totals: bool, by: str = "dc"
+) -> Axes:
+    """Figure ``stem`` of :data:`FIGURES` on ``ax``, per ``by`` when it draws groups, its
+    counts labelled as job totals when ``job_totals`` (and it counts leads)."""
     func, kwargs, _ = FIGURES[stem]
     extra = {"job_totals": True} if job_totals and stem in _COUNTING else {}
+    if stem in _GROUPED:
+        extra["by"] = by
     return func(df, ax=ax, tz=tz, **(kwargs | extra))
 
 
@@ -129,9 +143,14 @@ def _headline(df: pd.DataFrame, tz: str | tzinfo, leads: pd.DataFrame | None = N
 
 
 def make_report(
-    df: pd.DataFrame, *, tz: str | tzinfo = "UTC", leads: pd.DataFrame | None = None
+    df: pd.DataFrame,
+    *,
+    tz: str | tzinfo = "UTC",
+    leads: pd.DataFrame | None = None,
+    by: str = "dc",
 ) -> Figure:
-    """Overview figure: progress, failure rate per DC, outcomes per job, status timeline.
+    """Overview figure: progress and failure rate per DC (or org), outcomes per job, status
+    timeline.
 
     Parameters
     ----------
@@ -145,6 +164,8 @@ def make_report(
         each lead once (its latest attempt), and the counts of the jobs (a retried lead is
         in each of its jobs) are labelled as job totals, "lead attempts", in the title and
         the plots.
+    by : {"dc", "org"}, default "dc"
+        Group of the progress and failure-rate plots: data center or org.
 
     Returns
     -------
@@ -159,10 +180,11 @@ def make_report(
     Raises
     ------
     zcrm_notebook.errors.ConfigError
-        For an unknown ``tz``, a frame lacking snapshot columns or ``leads`` that is no
-        lead outcome table.
+        For an unknown ``tz`` or ``by``, a frame lacking snapshot columns or ``leads`` that
+        is no lead outcome table.
     """
     zone(tz)
+    by = _check_by(by)
     once = None if leads is None else latest_attempts(coerce_outcomes(leads))
     fig = Figure(figsize=(16, 11), layout="constrained")
     axes = dict(
@@ -170,7 +192,7 @@ def make_report(
     )
     # the plots with texts at the end of bars last: they fit them in the layout of the others
     for stem in ["progress", "status_timeline", "outcomes", "failure_rate"]:
-        _draw(stem, df, axes[stem], tz, once is not None)
+        _draw(stem, df, axes[stem], tz, once is not None, by)
     fig.suptitle(_headline(df, tz, once), fontsize="large")
     return fig
 
@@ -206,9 +228,12 @@ def _job_totals_lines(summed: bool) -> list[str]:
     ]
 
 
-def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str, formats: tuple) -> str:
+def _readme(
+    paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str, formats: tuple, by: str = "dc"
+) -> str:
     """Markdown description of every file of the bundle (its first line is the marker
     :func:`export_report` recognises a previous bundle by)."""
+    group = GROUPINGS[by]
     header = ["| column | dtype | meaning (units) |", "|---|---|---|"]
     snap = {c: (str(SNAPSHOT_DTYPES[c]), m) for c, m in COLUMN_DOCS.items()}
     lines = [
@@ -276,23 +301,27 @@ def _readme(paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str, format
     lines += ["## Figures (PNG)", ""]
     figures = [
         ("overview", "the four plots below on one page, with a one-line summary"),
-        ("progress", "percent of leads processed (converted + failed) over time per DC"),
-        ("failure_rate", "pooled lead failure rate per DC with 95 % Wilson interval"),
+        ("progress", f"percent of leads processed (converted + failed) over time per {group}"),
+        ("failure_rate", f"pooled lead failure rate per {group} with 95 % Wilson interval"),
         ("outcomes", "converted / failed / pending leads of the largest jobs, rest folded"),
         ("status_timeline", "when the longest-running jobs were scheduled / in progress"),
-        ("lead_outcomes", "what became of the conversion's leads, per data center"),
+        ("lead_outcomes", f"what became of the conversion's leads, per {group}"),
     ]
     lines += [f"- `{paths[k].name}`: {text}" for k, text in figures if k in paths]
     return "\n".join(lines) + "\n"
 
 
 def _lead_files(
-    leads: pd.DataFrame, paths: dict[str, Path], spreadsheet_safe: bool, tz: str | tzinfo
+    leads: pd.DataFrame,
+    paths: dict[str, Path],
+    spreadsheet_safe: bool,
+    tz: str | tzinfo,
+    by: str = "dc",
 ) -> None:
-    """``leads.csv`` and ``lead_outcomes.png`` of a bundle."""
+    """``leads.csv`` and ``lead_outcomes.png`` (per ``by``) of a bundle."""
     write_lead_outcomes_csv(leads, paths["leads"], spreadsheet_safe=spreadsheet_safe)
     fig = Figure(figsize=(10, 5), layout="constrained")
-    plot_lead_outcomes(latest_attempts(leads), ax=fig.add_subplot(), tz=tz)
+    plot_lead_outcomes(latest_attempts(leads), by=by, ax=fig.add_subplot(), tz=tz)
     fig.savefig(paths["lead_outcomes"], dpi=100)
 
 
@@ -403,6 +432,7 @@ def export_report(
     overwrite: bool = False,
     formats: str | tuple[str, ...] = ("csv",),
     leads: pd.DataFrame | None = None,
+    by: str = "dc",
 ) -> dict[str, Path]:
     """Write the report bundle: snapshot and summary tables, PNG figures, a README (and the
     lead outcomes of a conversion, when given).
@@ -439,6 +469,10 @@ def export_report(
         attempt). The overview's title then counts each lead once, and the job-level
         counts (a retried lead is in each of its jobs) are labelled as job totals, "lead
         attempts", in the overview, the figures and the README's table sections.
+    by : {"dc", "org"}, default "dc"
+        Group of the progress, failure-rate and lead-outcome figures (and of the overview's
+        two top plots): data center or org, as a dashboard's "group by" (its Export passes
+        it). The tables are the same either way: ``dcs`` and ``orgs`` are both written.
 
     Returns
     -------
@@ -454,13 +488,14 @@ def export_report(
     Raises
     ------
     zcrm_notebook.errors.ConfigError
-        For an unknown ``tz`` or format, ``xlsx`` without openpyxl or with a table longer
+        For an unknown ``tz``, ``by`` or format, ``xlsx`` without openpyxl or with a table longer
         than a sheet, a frame lacking snapshot columns, an empty folder name, a folder
         that is a file or cannot be created or written (one line, no errno), or a folder
         holding other files (names the folder and the files; see
         :func:`check_export_dir`).
     """
     _, tz_name = zone(tz)
+    by = _check_by(by)
     tables = {  # a bad frame fails before anything is written
         "snapshots": coerce_snapshots(df),
         "jobs": summarize_jobs(df),
@@ -475,15 +510,15 @@ def export_report(
     try:
         _remove_stale(out, names)
         # the README (with the marker) first: an interrupted export is still ours
-        readme = _readme(paths, spreadsheet_safe, tz_name, formats)
+        readme = _readme(paths, spreadsheet_safe, tz_name, formats, by)
         paths["readme"].write_text(readme, encoding="utf-8")
         if outcomes is not None:
-            _lead_files(outcomes, paths, spreadsheet_safe, tz)
+            _lead_files(outcomes, paths, spreadsheet_safe, tz, by)
         write_tables(tables, out, formats, spreadsheet_safe=spreadsheet_safe)
-        make_report(df, tz=tz, leads=outcomes).savefig(paths["overview"], dpi=100)
+        make_report(df, tz=tz, leads=outcomes, by=by).savefig(paths["overview"], dpi=100)
         for stem, (_, _, size) in FIGURES.items():
             fig = Figure(figsize=size, layout="constrained")
-            _draw(stem, df, fig.add_subplot(), tz, outcomes is not None)
+            _draw(stem, df, fig.add_subplot(), tz, outcomes is not None, by)
             fig.savefig(paths[stem], dpi=100)
     except OSError as exc:
         where = exc.filename or out
