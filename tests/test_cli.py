@@ -509,3 +509,11 @@ def test_a_mistyped_command_names_the_closest_and_the_valid_commands(typed, hint
     assert exit_.value.code == 2 and f"invalid choice: '{typed}'" in last, last
     assert "commands: demo, simulate, poll, convert, report, auth" in last
     assert (hint in last) if hint else "did you mean" not in last
+
+
+def test_a_very_long_mistyped_command_is_shown_cut(capsys):
+    """A 130 KB command name was echoed back whole (hostile review)."""
+    with pytest.raises(SystemExit):
+        main(["x" * 130_000])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'xxx" in err and len(err) < 2_000

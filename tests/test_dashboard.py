@@ -825,7 +825,7 @@ class ShellOfIpykernel7:
     def get_parent(self, channel=None):
         return self._parent.get()
 
-    def _publish_status(self, status, channel, parent=None):
+    def _publish_status(self, status, channel, parent=None, **extra):
         self.published.append((status, (parent or self.get_parent(channel))["header"]["msg_id"]))
 
     async def dispatch_shell(self, msg, /, subshell_id=None, *, concurrent=False):
@@ -911,3 +911,52 @@ def test_the_idle_status_is_added_once_and_only_for_a_kernel_that_dispatches_con
     assert not publish_idle_after_concurrent_comms(older)
     assert "dispatch_shell" not in vars(older)
     assert not publish_idle_after_concurrent_comms(None)
+
+
+def test_the_idle_status_wrapper_never_breaks_a_kernel_it_does_not_expect():
+    """Hostile review: an extra keyword to _publish_status raised TypeError on every
+    status, a kernel with fixed attributes raised out of Dashboard(), a synchronous
+    dispatch became a coroutine never awaited, a second wrap after another tool's gave two
+    idles, and the dispatch's own result was dropped."""
+    from zcrm_notebook.dashboard.comm_status import publish_idle_after_concurrent_comms
+
+    shell = ShellOfIpykernel7(None)
+    assert publish_idle_after_concurrent_comms(shell)
+    shell._publish_status("busy", "shell", parent=_msg("m0"), ident=b"topic")  # kwargs pass
+    assert shell.published == [("busy", "m0")]
+    other = shell.dispatch_shell  # another tool wraps it after us: not wrapped twice
+
+    async def theirs(msg, /, *args, concurrent=False, **kwargs):
+        return await other(msg, *args, concurrent=concurrent, **kwargs)
+
+    shell.dispatch_shell = theirs
+    assert publish_idle_after_concurrent_comms(shell) and shell.dispatch_shell is theirs
+
+    class Fixed:
+        __slots__ = ("dispatch_shell", "_publish_status")
+
+    fixed = Fixed()
+    fixed.dispatch_shell, fixed._publish_status = ShellOfIpykernel7(None).dispatch_shell, print
+    assert not publish_idle_after_concurrent_comms(fixed)  # no raise, left as it was
+
+    class SyncKernel:
+        def dispatch_shell(self, msg, concurrent=False):
+            return "handled"
+
+        def _publish_status(self, *args):
+            pass
+
+    sync = SyncKernel()
+    assert not publish_idle_after_concurrent_comms(sync) and sync.dispatch_shell(0) == "handled"
+
+    class Answering(ShellOfIpykernel7):
+        async def dispatch_shell(self, msg, /, subshell_id=None, *, concurrent=False):
+            return "reply"
+
+    answering = Answering(None)
+    assert publish_idle_after_concurrent_comms(answering)
+    assert asyncio.run(answering.dispatch_shell(_msg("m1"), None, concurrent=True)) == "reply"
+
+
+def _msg(msg_id):
+    return {"header": {"msg_id": msg_id}, "content": {"data": {"state": {}}}}

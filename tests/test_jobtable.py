@@ -68,3 +68,16 @@ def test_a_job_without_status_shows_its_error_code_as_the_dashboard_does():
     assert cells(zn.style_jobs(jobs.iloc[::-1]))["status"][1] == f"no status ({code})"
     plain = zn.style_jobs(jobs.drop(columns="last_error_code"), columns=["job_id", "status"])
     assert cells(plain)["status"][1] == "no status"
+
+
+def test_a_servers_code_and_a_files_org_are_shown_escaped_never_as_html():
+    """An error code from a status answer (``<img src=x onerror=...>``) was written raw
+    into the table's HTML, which a notebook renders: a server's script in the browser."""
+    jobs = zn.summarize_jobs(three_jobs())
+    hostile = "<img src=x onerror=alert(1)>"
+    jobs.loc[jobs["job_id"] == JOB_B, "last_error_code"] = hostile
+    jobs.loc[jobs["job_id"] == JOB_A, "org"] = "<b>org</b>"
+    html = zn.style_jobs(jobs, columns=["job_id", "org", "status"]).to_html()
+    assert "<img" not in html and "<b>" not in html
+    shown = cells(zn.style_jobs(jobs, columns=["job_id", "org", "status"]))
+    assert f"no status ({hostile})" in shown["status"] and "<b>org</b>" in shown["org"]

@@ -438,4 +438,6 @@ def test_the_report_groups_its_figures_by_org_when_asked(tmp_path):
     assert paths["orgs"].is_file() and paths["dcs"].is_file()  # the tables: both, as before
     with pytest.raises(ConfigError, match=r"^by='job': expected one of 'dc', 'org'$"):
         export_report(three_jobs(), tmp_path / "bad", by="job")
+    with pytest.raises(ConfigError, match=r"^by=\['dc'\]: expected one of 'dc', 'org'$"):
+        export_report(three_jobs(), tmp_path / "bad", by=["dc"])  # was TypeError
     assert not (tmp_path / "bad").exists()

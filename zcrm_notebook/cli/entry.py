@@ -19,7 +19,7 @@ import warnings
 from .. import __version__
 from ..api.datacenters import describe_data_centers
 from ..errors import ZcrmError
-from ..redact import redact
+from ..redact import redact, shown
 from . import auth, convert, demo, poll, report, simulate
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, verbosity
 
@@ -55,7 +55,7 @@ def unknown_command(value: str, commands: list[str]) -> str:
     closest command by :func:`difflib.get_close_matches`, when one is close enough."""
     close = difflib.get_close_matches(value, commands, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return redact(f"invalid choice: {value!r}{hint}; commands: {', '.join(commands)}")
+    return redact(f"invalid choice: {shown(value)}{hint}; commands: {', '.join(commands)}")
 
 
 def unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> str:

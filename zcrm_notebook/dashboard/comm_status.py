@@ -23,7 +23,7 @@ import inspect
 
 __all__ = ["publish_idle_after_concurrent_comms"]
 
-_MARK = "_zcrm_idle_after_concurrent_comms"
+_MARK = "_zcrm_idle_after_concurrent_comms"  # set on the kernel once it is wrapped
 # the idle statuses published while the current task handles a message concurrently
 _idles: contextvars.ContextVar[list | None] = contextvars.ContextVar("zcrm_idles", default=None)
 
@@ -32,8 +32,9 @@ def publish_idle_after_concurrent_comms(kernel) -> bool:
     """Make ``kernel`` publish ``status: idle`` after each message it handles concurrently,
     unless it published one itself (a later ipykernel may).
 
-    Only for a kernel whose ``dispatch_shell`` takes ``concurrent`` (ipykernel 7's path
-    for widget messages while a cell awaits); once per kernel; never raises.
+    Only for a kernel whose ``dispatch_shell`` is a coroutine function taking
+    ``concurrent`` (ipykernel 7's path for widget messages while a cell awaits); once per
+    kernel; never raises (a kernel it cannot wrap is left as it is).
 
     Parameters
     ----------
@@ -45,23 +46,37 @@ def publish_idle_after_concurrent_comms(kernel) -> bool:
     bool
         True if the kernel publishes the status now (also when it did already).
     """
-    dispatch = getattr(kernel, "dispatch_shell", None)
-    publish = getattr(kernel, "_publish_status", None)
-    if dispatch is None or publish is None:
-        return False
-    if getattr(dispatch, _MARK, False):
-        return True
     try:
+        if vars(kernel).get(_MARK):
+            return True
+        dispatch, publish = kernel.dispatch_shell, kernel._publish_status
+        if not inspect.iscoroutinefunction(dispatch):
+            return False
         if "concurrent" not in inspect.signature(dispatch).parameters:
             return False
-    except (TypeError, ValueError):
+        kernel._publish_status = _counting(publish)
+        kernel.dispatch_shell = _dispatching(dispatch, publish)
+        setattr(kernel, _MARK, True)
+    except Exception:  # no kernel, another kind of kernel, attributes that cannot be set
         return False
+    return True
 
-    def publish_status(status, channel, parent=None):
-        publish(status, channel, parent)
+
+def _counting(publish):
+    """``publish``, noting the idle statuses of the message the current task handles."""
+
+    def publish_status(status, *args, **kwargs):
+        result = publish(status, *args, **kwargs)
         idles = _idles.get()
         if idles is not None and status == "idle":
             idles.append(status)
+        return result
+
+    return publish_status
+
+
+def _dispatching(dispatch, publish):
+    """``dispatch``, then an idle for a message handled concurrently that got none."""
 
     async def dispatch_shell(msg, /, *args, concurrent: bool = False, **kwargs):
         if not concurrent:  # the normal path publishes busy and idle itself
@@ -69,19 +84,17 @@ def publish_idle_after_concurrent_comms(kernel) -> bool:
         idles: list = []
         token = _idles.set(idles)  # this task's own: concurrent messages do not mix
         try:
-            await dispatch(msg, *args, concurrent=True, **kwargs)
+            return await dispatch(msg, *args, concurrent=True, **kwargs)
         finally:
             _idles.reset(token)
-            if not idles:  # with the message just handled as parent
+            if not idles:
                 _publish_idle(publish)
 
-    setattr(dispatch_shell, _MARK, True)
-    kernel._publish_status = publish_status
-    kernel.dispatch_shell = dispatch_shell
-    return True
+    return dispatch_shell
 
 
 def _publish_idle(publish) -> None:
+    """``status: idle`` with the message just handled as parent (the task's own)."""
     try:
         publish("idle", "shell")
     except Exception:  # a closing kernel: nothing waits for the status any more

@@ -10,6 +10,7 @@ Jupyter).
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -74,7 +75,7 @@ def _error_codes(styler: Styler, jobs: pd.DataFrame) -> None:
         return
     codes = jobs.loc[jobs["status"].astype(str) == "error", "last_error_code"].dropna()
     for label, code in codes.items():
-        text = f"{status_word('error')} ({code})"
+        text = html.escape(f"{status_word('error')} ({code})")  # a server's words: escaped
         styler.format(lambda _, text=text: text, subset=pd.IndexSlice[[label], ["status"]])
 
 
@@ -120,8 +121,12 @@ def style_jobs(jobs: pd.DataFrame, *, columns: Sequence[str] | None = None) -> S
         )
     styler = jobs.loc[:, shown].style
     formats = {c: f for c, f in _FORMATS.items() if c in shown}
-    styler.format(formats, na_rep="")  # type: ignore[arg-type]
-    styler.format_index(lambda c: COMPACT_COLUMNS.get(c, c.replace("_", " ")), axis="columns")
+    # every value is shown escaped: ids, orgs and codes come from files and servers
+    styler.format(None, na_rep="", escape="html")
+    styler.format(formats, na_rep="", escape="html")  # type: ignore[arg-type]
+    styler.format_index(
+        lambda c: html.escape(COMPACT_COLUMNS.get(c, c.replace("_", " "))), axis="columns"
+    )
     styler.hide(axis="index")
     numbers = [c for c in shown if c in _FORMATS and c != "status"]
     styler.set_properties(subset=numbers, **{"text-align": "right"})

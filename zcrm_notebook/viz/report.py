@@ -74,7 +74,7 @@ GROUPINGS = {"dc": "data center", "org": "org"}
 
 
 def _check_by(by: object) -> str:
-    if by not in GROUPINGS:
+    if not isinstance(by, str) or by not in GROUPINGS:
         raise ConfigError(f"by={by!r}: expected one of {', '.join(map(repr, GROUPINGS))}")
     return str(by)
 
