@@ -401,7 +401,7 @@ def test_simulates_hint_is_the_readmes_second_terminal(tmp_path, monkeypatch, ca
             ["poll", "jobs.csv", "--config", "c.toml", "--out", "s.csv", "--store", "typo/r.db"],
             "--store 'typo/r.db': the folder 'typo'",
         ),
-        (["report", "missing.csv", "--out", "typo/dir"], "--out 'typo/dir': the folder 'typo'"),
+        (["report", "jobs.csv", "--out", "typo/dir"], "--out 'typo/dir': the folder 'typo'"),
         (["demo", "--out", "typo/dir", "--no-progress"], "the folder 'typo' does not exist"),
         (["convert", "l.csv", "--out", "typo/dir", "--dry-run"], "the folder 'typo' does"),
         (["simulate", "--write-config", "typo/sim.toml"], "--write-config 'typo/sim.toml'"),
