@@ -78,6 +78,7 @@ def test_store_and_clean_parts_count_what_they_did(bench):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::zcrm_notebook.errors.UnverifiedFactWarning")  # every dc
 def test_quick_benchmark_run_writes_the_table(bench, tmp_path, capsys):
     assert bench["run"].main(["--quick", "--out", str(tmp_path)]) == 0
     table = json.loads((tmp_path / "latest.json").read_text())["table"]

@@ -29,6 +29,10 @@ from hypothesis import strategies as st
 
 import zcrm_notebook as zn
 
+# hostile answers warn (DataQualityWarning) by design; what they warn about is tested in
+# test_quality.py and test_poller.py; here the warnings are not the subject
+pytestmark = pytest.mark.filterwarnings("ignore::zcrm_notebook.errors.DataQualityWarning")
+
 JOB = "3652397000009835020"
 ORG = "prop-org"
 FAST = settings(max_examples=200, deadline=None, database=None,

@@ -38,6 +38,10 @@ from hostile_server import (
 import zcrm_notebook as zn
 from zcrm_notebook.auth.tokenstore import TokenStore
 
+# hostile answers warn (DataQualityWarning) by design; what they warn about is tested in
+# test_quality.py and test_poller.py; here the warnings are not the subject
+pytestmark = pytest.mark.filterwarnings("ignore::zcrm_notebook.errors.DataQualityWarning")
+
 ORG = "small-org"
 JOBS = [f"36523970000098350{i:02d}" for i in range(6)]
 POLICY = zn.PollPolicy(seed=1, max_retries=1, give_up_after_errors=2, **BACKSTOP)
