@@ -150,10 +150,23 @@ class AioSender:
                 await asyncio.sleep(0)
 
     def close(self) -> None:
-        """Close every kept connection (from any thread; :meth:`aclose` on the loop)."""
+        """Close every connection (any thread): on their loop if it is running elsewhere,
+        else at once (their calls in flight end as ``requests.ConnectionError``)."""
         conns, self._conns = self._conns, None
-        if conns is not None:
-            conns.abort_all()
+        if conns is None:
+            return
+        if conns.loop.is_running() and not _running_loop_is(conns.loop):
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: so are its sockets
+                conns.loop.call_soon_threadsafe(conns.abort_all)
+            return
+        conns.abort_all()
+
+
+def _running_loop_is(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 class _AioCall:
