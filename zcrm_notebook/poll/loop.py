@@ -128,7 +128,7 @@ class PollLoop:
             asyncio.get_running_loop()
         except RuntimeError:  # no event loop in this thread: the poll loop runs here
             return _run_new_loop(self._arun())
-        return _run_beside(self._arun)  # e.g. a notebook kernel's loop: never touched
+        return _run_beside(self._arun, self.stop)  # e.g. a notebook kernel's: untouched
 
     async def _arun(self) -> str:
         outstanding: dict[asyncio.Task, tuple[Job, float]] = {}
@@ -447,10 +447,11 @@ def _run_new_loop(main) -> str:
             loop.close()
 
 
-def _run_beside(make_main: Callable) -> str:
+def _run_beside(make_main: Callable, stop: threading.Event) -> str:
     """Run ``make_main()`` on a new event loop in a thread of its own and wait for it: this
-    thread already runs an event loop (a notebook kernel's), which must not be blocked
-    inside nor nested. Ctrl-C here still reaches the run through ``stop``."""
+    thread already runs an event loop (a notebook kernel's), which must not be nested.
+    A KeyboardInterrupt while waiting sets ``stop`` and waits for the run to end (its last
+    snapshots recorded) before it is raised again."""
     out: dict = {}
 
     def target() -> None:
@@ -461,8 +462,13 @@ def _run_beside(make_main: Callable) -> str:
 
     thread = threading.Thread(target=target, name="zcrm-poll-loop", daemon=True)
     thread.start()
-    while thread.is_alive():
-        thread.join(_SLICE_S)
+    try:
+        while thread.is_alive():
+            thread.join(_SLICE_S)
+    except BaseException:
+        stop.set()
+        thread.join(10 * _SLICE_S)  # the run ends within about a second
+        raise
     if "error" in out:
         raise out["error"]
     return out["reason"]
