@@ -365,6 +365,36 @@ def test_a_malformed_answer_is_a_connection_error_naming_only_its_kind(raw, send
     assert "abc" not in str(err.value) and "X-A" not in str(err.value)  # no server text
 
 
+@pytest.mark.parametrize("hold", [False, True], ids=["then-closed", "then-held"])
+def test_a_head_of_bare_lfs_is_not_read_and_ends_at_the_close_or_the_deadline(raw, sender, hold):
+    holder: list = []
+
+    def serve(conn, n):
+        holder[0].read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}")
+        if hold:
+            holder[0].hold(conn)
+
+    srv = raw(serve, max_conns=1)
+    holder.append(srv)
+    with pytest.raises(CallTimeout if hold else requests.ConnectionError):
+        sender().get(srv.url(), {}, SHORT_S if hold else 5.0)
+
+
+def test_a_head_over_256_kib_is_refused_without_reading_more(raw, sender):
+    holder: list = []
+
+    def serve(conn, n):
+        holder[0].read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\n" + (b"X-A: " + b"b" * 4000 + b"\r\n") * 80)
+        holder[0].hold(conn)  # never ends its head
+
+    srv = raw(serve, max_conns=1)
+    holder.append(srv)
+    with pytest.raises(requests.ConnectionError, match="LineTooLong"):
+        sender().get(srv.url(), {}, 5.0)
+
+
 def test_a_header_with_a_line_break_is_never_sent(raw, sender):
     srv = friendly(raw)
     s = sender()

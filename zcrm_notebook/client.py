@@ -3,7 +3,9 @@
 :class:`ZohoClient` holds the org's token cache and its ``requests`` session (made by
 :func:`zcrm_notebook.api.transport.new_session`, or given; its status calls go through
 the transport's lean sender, :class:`~zcrm_notebook.api.transport.LeanSender`, the same
-checks at half the CPU, unless the session was given or changed) and makes the calls described
+checks at half the CPU, and the poll loop's through :meth:`ZohoClient.get_status_async` on
+its event loop (:class:`~zcrm_notebook.api.aio_sender.AioSender`, about a quarter of the
+CPU), unless the session was given or changed) and makes the calls described
 by :mod:`zcrm_notebook.api.endpoints`, each with ``Authorization: Zoho-oauthtoken
 <token>``: the mass-convert status call
 (``GET {api_domain}/crm/{v}/Leads/actions/mass_convert?job_id={job_id}``, Zoho CRM API "Get

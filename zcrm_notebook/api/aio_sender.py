@@ -3,9 +3,10 @@ library only).
 
 :class:`AioSender` sends ``GET`` requests over asyncio streams on the event loop that
 awaits them (the poll loop's own: :mod:`zcrm_notebook.poll.loop`), the answer's head read
-into requests' ``CaseInsensitiveDict``, so that a poll round
-needs no thread per call in flight and no hand-off between threads per answer. It keeps
-the guarantees of the transport's adapter and lean sender (:mod:`zcrm_notebook.api.transport`):
+at once and split into requests' ``CaseInsensitiveDict``, so that a poll round needs no
+thread per call in flight and no hand-off between threads per answer: about a quarter of
+the CPU of a ``requests.Session`` call (``benchmarks/bench_cpu.py``). It keeps the
+guarantees of the transport's adapter and lean sender (:mod:`zcrm_notebook.api.transport`):
 
 - each URL is checked by the org's :class:`~zcrm_notebook.api.destinations.DestinationPolicy`
   (:meth:`DestinationPolicy.check`, the same parser) right before it is sent, and the
@@ -18,9 +19,11 @@ the guarantees of the transport's adapter and lean sender (:mod:`zcrm_notebook.a
   (:class:`~zcrm_notebook.api.transport.CallAborted`);
 - the body is read up to :data:`~zcrm_notebook.api.transport.MAX_BODY_BYTES` whatever its
   framing (``Content-Length``, chunked, read to close; larger: a ``ResponseFormatError``);
-  a bad status line, a header line above 64 KiB or more than 100 header lines, malformed
-  chunking or an answer cut short is a ``requests.ConnectionError`` naming only its kind
-  (the server's text, which may echo a secret, is never in it);
+  a bad status line, a header line above 64 KiB, a head above 256 KiB or more than 100
+  header lines, malformed chunking or an answer cut short is a ``requests.ConnectionError``
+  naming only its kind (the server's text, which may echo a secret, is never in it); a
+  head whose lines end in bare LFs (not CRLF) is not read: the call ends at its deadline
+  or when the server closes;
 - kept-alive connections per destination (at most ``pool_size`` idle), bound to the loop
   that opened them (:meth:`AioSender.aclose` closes them before that loop ends); a kept
   connection the server closed is replaced once.
