@@ -4,14 +4,18 @@
     python benchmarks/bench_layers.py --quick    # 200
 
 Client process CPU (``time.process_time``) per status call, for the requests path
-(version 0.1) and the lean sender, against the simulator in its own process:
+(version 0.1), the lean sender on the threaded loop (0.2) and the default (the poll loop's
+own event loop, :mod:`zcrm_notebook.api.aio_sender`), against the simulator in its own
+process:
 
 - ``client, exchange canned``: ``ZohoClient.get_status`` with the HTTP exchange replaced by
   a canned 200 answer (token cache, URL, destination check, ``interpret_answer``);
-- ``sequential over HTTP``: ``get_status`` called in a loop from one thread (latency 0);
-- ``poll loop, canned client``: the real Poller round with a client that sleeps the
-  latency and returns a canned answer (scheduler, per-org thread pools, snapshots);
-- ``poll round``: :func:`bench_cpu.poll_round`, the real thing (20 workers, 4 orgs).
+- ``sequential over HTTP``: ``get_status`` called in a loop from one thread, or
+  ``get_status_async`` awaited in turn on one event loop (latency 0);
+- ``poll loop, canned client``: the real Poller round, on each path's loop, with a client
+  that waits the latency and returns a canned answer (scheduler, snapshots; thread pools
+  or the event loop);
+- ``poll round``: :func:`bench_cpu.poll_round`, the real thing (20 calls in flight, 4 orgs).
 
 The layers overlap (a sequential call also pays a wake-up per answer), so they are read
 side by side, not subtracted.
@@ -20,6 +24,7 @@ side by side, not subtracted.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import io
 import json
@@ -58,6 +63,27 @@ class _CannedClient(ZohoClient):
         st = JobStatus(job_id, JobState.COMPLETED, "COMPLETED", 10, 10, 0, 0)
         return StatusAnswer(st, 200, bench_cpu.LATENCY_S)
 
+    async def get_status_async(self, job_id: str, blocking) -> StatusAnswer:
+        await asyncio.sleep(bench_cpu.LATENCY_S)
+        st = JobStatus(job_id, JobState.COMPLETED, "COMPLETED", 10, 10, 0, 0)
+        return StatusAnswer(st, 200, bench_cpu.LATENCY_S)
+
+
+async def _each(client: ZohoClient, ids: list[str]) -> float:
+    """CPU per call (us) of ``get_status_async`` awaited in turn on one event loop."""
+
+    async def blocking(fn, *args):
+        return fn(*args)
+
+    await client.get_status_async(ids[0], blocking)  # a token and a connection first
+    cpu0 = time.process_time()
+    for job_id in ids[1:]:
+        await client.get_status_async(job_id, blocking)
+    cpu = time.process_time() - cpu0
+    assert client.aio is not None
+    await client.aio.aclose()
+    return 1e6 * cpu / (len(ids) - 1)
+
 
 def _per_call_us(call, ids: list[str]) -> float:
     call(ids[0])  # a token and a connection first
@@ -68,8 +94,9 @@ def _per_call_us(call, ids: list[str]) -> float:
 
 
 def layers(n: int) -> dict:
-    """The layers' CPU per call (us) of both clients, in one run."""
-    out: dict = {name: {} for name in bench_cpu.CLIENTS}
+    """The layers' CPU per call (us) of the three paths, in one run."""
+    paths = {**bench_cpu.CLIENTS, **bench_cpu.LEAN}
+    out: dict = {name: {} for name in paths}
     with Remote("sim", n_jobs=n + 1, n_orgs=1, latency_s=0.0) as orgs:
         ((org, (cfg, ids)),) = orgs.items()
         creds = OrgCredentials(org=org, **cfg)
@@ -77,19 +104,25 @@ def layers(n: int) -> dict:
         assert canned.lean is not None
         canned.lean.close()
         canned.lean = _CannedSender(canned.destinations)
-        out["lean sender (default)"]["client, exchange canned"] = _per_call_us(
+        out["lean sender, threaded (0.2)"]["client, exchange canned"] = _per_call_us(
             canned.get_status, ids
         )
         canned.close()
-        for name, cls in bench_cpu.CLIENTS.items():
+        for name, (cls, _loop) in paths.items():
             client = cls(creds)
-            out[name]["sequential over HTTP"] = _per_call_us(client.get_status, ids)
+            if client.aio is not None:
+                out[name]["sequential over HTTP"] = asyncio.run(_each(client, ids))
+            else:
+                out[name]["sequential over HTTP"] = _per_call_us(client.get_status, ids)
             client.close()
-    loop = bench_cpu.poll_round(_CannedClient, n_jobs=n, n_orgs=4)["client_cpu_us_per_call"]
-    for name, cls in bench_cpu.CLIENTS.items():
+    for name, (cls, loop_cls) in paths.items():
         row = out[name]
-        row["poll loop, canned client"] = loop
-        row["poll round"] = bench_cpu.poll_round(cls, n_jobs=n, n_orgs=4)["client_cpu_us_per_call"]
+        row["poll loop, canned client"] = bench_cpu.poll_round(
+            _CannedClient, n_jobs=n, n_orgs=4, loop_cls=loop_cls
+        )["client_cpu_us_per_call"]
+        row["poll round"] = bench_cpu.poll_round(cls, n_jobs=n, n_orgs=4, loop_cls=loop_cls)[
+            "client_cpu_us_per_call"
+        ]
     return out
 
 

@@ -25,6 +25,7 @@ peak RSS, ``VmHWM``, is its own):
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import resource
 import subprocess
@@ -93,6 +94,12 @@ class CannedClient(ZohoClient):
 
     def get_status(self, job_id: str) -> StatusAnswer:
         time.sleep(SCHED_LATENCY_S)
+        st = self._st
+        return StatusAnswer(JobStatus(job_id, st.status, st.raw_status, *st.counts), 200, 0.02)
+
+    async def get_status_async(self, job_id: str, blocking) -> StatusAnswer:
+        """The poll loop's path: the latency awaited on its event loop."""
+        await asyncio.sleep(SCHED_LATENCY_S)
         st = self._st
         return StatusAnswer(JobStatus(job_id, st.status, st.raw_status, *st.counts), 200, 0.02)
 

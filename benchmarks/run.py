@@ -123,19 +123,20 @@ def _rows(results: dict) -> list[dict]:
 
 
 def _cpu_rows(c: dict) -> list[tuple]:
-    base, lean = c["requests Session (0.1)"], c["lean sender (default)"]
+    base, default = c["requests Session (0.1)"], c["on-loop (default)"]
     hog_base = c["requests Session (0.1), CPU hog beside"]
-    hog_lean = c["lean sender (default), CPU hog beside"]
+    hog_default = c["on-loop (default), CPU hog beside"]
     name = "cpu per call"
     return [
         (name, "client CPU us per status call, requests Session (0.1)",
          base["client_cpu_us_per_call"], ""),
-        (name, "client CPU us per status call, lean sender (default)",
-         lean["client_cpu_us_per_call"], ""),
-        (name, "CPU per call, lean / requests (same run)", c["lean_over_requests_cpu"], "<= 0.333"),
-        (name, "poll round measured / ideal, lean", lean["measured_over_ideal"], ""),
-        (name, "poll round with a CPU hog, measured / ideal, lean",
-         hog_lean["measured_over_ideal"], "<= 1.2"),
+        (name, "client CPU us per status call, on-loop (default)",
+         default["client_cpu_us_per_call"], ""),
+        (name, "CPU per call, default / requests (same run)", c["default_over_requests_cpu"],
+         "<= 0.333"),
+        (name, "poll round measured / ideal, default", default["measured_over_ideal"], ""),
+        (name, "poll round with a CPU hog, measured / ideal, default",
+         hog_default["measured_over_ideal"], "<= 1.2"),
         (name, "poll round with a CPU hog, measured / ideal, requests (0.1)",
          hog_base["measured_over_ideal"], ""),
     ]  # fmt: skip

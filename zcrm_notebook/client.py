@@ -3,7 +3,9 @@
 :class:`ZohoClient` holds the org's token cache and its ``requests`` session (made by
 :func:`zcrm_notebook.api.transport.new_session`, or given; its status calls go through
 the transport's lean sender, :class:`~zcrm_notebook.api.transport.LeanSender`, the same
-checks at half the CPU, unless the session was given or changed) and makes the calls described
+checks at half the CPU, and the poll loop's through :meth:`ZohoClient.get_status_async` on
+its event loop (:class:`~zcrm_notebook.api.aio_sender.AioSender`, about a quarter of the
+CPU), unless the session was given or changed) and makes the calls described
 by :mod:`zcrm_notebook.api.endpoints`, each with ``Authorization: Zoho-oauthtoken
 <token>``: the mass-convert status call
 (``GET {api_domain}/crm/{v}/Leads/actions/mass_convert?job_id={job_id}``, Zoho CRM API "Get
@@ -21,14 +23,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from .api.aio_sender import AioSender
 from .api.answers import answer_date, credits_remaining, interpret_answer
 from .api.conversion import (
     MAX_IDS_PER_POST,
@@ -170,9 +173,11 @@ class ZohoClient:
         self.destinations = creds.destinations
         self._owns_session = session is None
         self.lean: LeanSender | None = None
+        self.aio: AioSender | None = None
         if session is None:
             self.session = new_session(pool_size=pool_size, policy=self.destinations)
             self.lean = LeanSender(self.destinations)
+            self.aio = AioSender(self.destinations, pool_size=pool_size)
             self._adapters = dict(self.session.adapters)
         else:
             self.session = guard_session(session, self.destinations, pool_size=pool_size)
@@ -187,6 +192,8 @@ class ZohoClient:
             self.session.close()
         if self.lean is not None:
             self.lean.close()
+        if self.aio is not None:
+            self.aio.close()
 
     def abort(self) -> None:
         """End this client's calls in flight at once (they fail as ``CallAborted``
@@ -232,6 +239,69 @@ class ZohoClient:
             method, the URL path and the form of the job id sent.
         """
         return self._authorized(f"job {job_id}", lambda token: self._call(job_id, token))
+
+    async def get_status_async(
+        self, job_id: str, blocking: Callable[..., Awaitable[Any]]
+    ) -> StatusAnswer:
+        """:meth:`get_status` as a coroutine on the running event loop (the poll loop's).
+
+        The GET is sent by the client's :class:`~zcrm_notebook.api.aio_sender.AioSender`
+        on that loop; whatever may block runs through ``blocking(fn, *args)`` (e.g. the
+        loop's ``run_in_executor`` on the org's pool): a token request (no cached token,
+        the refresh after a 401), and the whole call when the client's session was given
+        or changed, or when a subclass overrides :meth:`get_status`.
+
+        Parameters
+        ----------
+        job_id : str
+        blocking : callable
+            ``blocking(fn, *args)`` returns an awaitable of ``fn(*args)`` run off the loop.
+
+        Returns
+        -------
+        StatusAnswer
+
+        Raises
+        ------
+        ZcrmError
+            As :meth:`get_status`.
+        """
+        if self.aio is None or not self._lean_path(MASS_CONVERT_STATUS) or self._overridden():
+            return await blocking(self.get_status, job_id)
+        token = self.tokens.cached() or await blocking(self._token)
+        try:
+            return await self._status_async(job_id, token)
+        except InvalidTokenError as exc:
+            log.info("org %s: %s on job %s; refreshing the token once", self.creds.org,
+                     exc.code, job_id)  # fmt: skip
+            self.tokens.invalidate(token)
+        fresh = await blocking(self._token)
+        try:
+            return await self._status_async(job_id, fresh)
+        except InvalidTokenError as exc:
+            raise self._fresh_token_refused(exc, fresh) from None
+
+    def _overridden(self) -> bool:
+        """A subclass serves the status call its own way (tests, benchmarks)."""
+        return type(self).get_status is not ZohoClient.get_status
+
+    def _token(self) -> AccessToken:
+        """The token (a token request if need be), in this client's group of calls."""
+        with self._calls.active():
+            return self.tokens.get(self.timeout_s)
+
+    async def _status_async(self, job_id: str, token: AccessToken) -> StatusAnswer:
+        """One status GET on the running loop with ``token`` (see :meth:`_call`)."""
+        assert self.aio is not None
+        api_domain = self.destinations.check_api_domain(token.api_domain)
+        url = f"{self.url(MASS_CONVERT_STATUS, api_domain)}?job_id={quote_plus(job_id)}"
+        header = {"Authorization": f"Zoho-oauthtoken {token.access_token}"}
+        started = time.perf_counter()
+        try:
+            r = await self.aio.get(url, header, self.timeout_s, self._calls)
+        except requests.RequestException as exc:
+            raise _no_answer(f"job {job_id}", api_domain, exc) from None
+        return self._status_answer(job_id, token, r, time.perf_counter() - started)
 
     def schedule_mass_convert(self, body: Mapping[str, Any]) -> CallAnswer[str]:
         """Schedule a mass conversion: ``POST .../Leads/actions/mass_convert``.
@@ -384,6 +454,12 @@ class ZohoClient:
 
     def _call(self, job_id: str, token: AccessToken) -> StatusAnswer:
         r, latency = self._send(MASS_CONVERT_STATUS, token, {"job_id": job_id}, f"job {job_id}")
+        return self._status_answer(job_id, token, r, latency)
+
+    def _status_answer(
+        self, job_id: str, token: AccessToken, r: requests.Response | Answer, latency: float
+    ) -> StatusAnswer:
+        """The StatusAnswer of a status call's answer ``r`` (errors as :meth:`get_status`)."""
         try:
             status = interpret_answer(job_id, r)
         except (EndpointConfigError, BadRequestError) as exc:
@@ -462,13 +538,7 @@ class ZohoClient:
                     allow_redirects=False,
                 )
         except requests.RequestException as exc:
-            name = type(exc).__name__
-            raise TransportError(
-                f"{subject}: no answer from {requests.utils.urlparse(api_domain).hostname} "
-                f"({name})",
-                code=name,
-                sent=_may_have_reached(exc),
-            ) from None
+            raise _no_answer(subject, api_domain, exc) from None
         return r, time.perf_counter() - started
 
     def _lean_path(self, endpoint: Endpoint) -> bool:
@@ -490,6 +560,15 @@ def _meta(
 ) -> tuple[int, float, int | None, float | None]:
     """``(http_status, latency_s, credits_remaining, answer_date)`` of an answer."""
     return r.status_code, latency_s, credits_remaining(r.headers), answer_date(r.headers)
+
+
+def _no_answer(subject: str, api_domain: str, exc: requests.RequestException) -> TransportError:
+    """The error of a call that got no (complete) answer; names the host, not the URL."""
+    name = type(exc).__name__
+    host = requests.utils.urlparse(api_domain).hostname
+    return TransportError(
+        f"{subject}: no answer from {host} ({name})", code=name, sent=_may_have_reached(exc)
+    )
 
 
 def _may_have_reached(exc: requests.RequestException) -> bool:

@@ -191,6 +191,14 @@ class TokenCache:
                 return token
             return self._refresh_locked(timeout_s or TOKEN_TIMEOUT_S)
 
+    def cached(self) -> AccessToken | None:
+        """The token :meth:`get` would return without a token request, or None (never
+        blocks: the poll loop's event loop asks this before each status call)."""
+        token = self._token
+        if token is not None and token.usable_at(self.clock(), self.margin_s):
+            return token
+        return None
+
     def invalidate(self, stale: AccessToken) -> None:
         """Forget ``stale`` (after a 401) unless another thread already replaced it."""
         with self._lock:

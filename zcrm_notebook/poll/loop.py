@@ -1,32 +1,38 @@
 """The poll loop of a run: when to poll each job, and what each answer means for it.
 
-One loop (the calling thread) decides which jobs are due; each org has its own thread
-pool, capped at the org's calls in flight (:mod:`zcrm_notebook.poll.orgstate`). Workers
-only make HTTP calls; every answer comes back to the loop, which turns it into a
+The loop is one asyncio event loop of its own, run in the poll's thread (the caller's,
+or the background watch thread; when that thread already runs an event loop, e.g. a
+notebook kernel's, the poll loop runs in a thread of its own and the caller waits for it:
+the kernel's loop is never touched). It decides which jobs are due and starts each status
+call as a task on that loop, at most the org's calls in flight
+(:mod:`zcrm_notebook.poll.orgstate`): :meth:`ZohoClient.get_status_async
+<zcrm_notebook.client.ZohoClient.get_status_async>` sends the GET on the loop itself,
+and only a token request (or a client without that path) runs on the org's thread pool.
+Every answer is handled on the loop, which turns it into a
 :class:`~zcrm_notebook.snapshots.schema.Snapshot` for the run to record and decides the
 job's next poll (:class:`~zcrm_notebook.poll.policy.Schedule`: the bounded delay, and the
 org's queue order when its answers show one, which may bring other jobs' polls forward).
 Transient faults are retried with backoff by rescheduling (never by sleeping in a
-worker); a 429 backs the whole org off; a job id that stays unknown, keeps failing, or
+call); a 429 backs the whole org off; a job id that stays unknown, keeps failing, or
 stops changing for ``PollPolicy.give_up_unchanged_s`` (an unknown status word: polled at
 the delay bound) is given up; an auth failure ends its org, and so does an answer saying
 the org's URL or request is wrong (404 ``INVALID_URL_PATTERN``): at most the calls already
-in flight are spent. Time comes from an injected ``clock``/``sleep`` so tests never sleep for real.
+in flight are spent. Time comes from an injected ``clock``/``sleep`` so tests never sleep for
+real (``sleep`` is called only while no call is in flight).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
-import queue
 import threading
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future
 
 from ..api.status import JobState, JobStatus
-from ..client import StatusAnswer, ZohoClient
+from ..client import StatusAnswer
 from ..errors import (
     AccountsUnreachableError,
     ApiError,
@@ -104,7 +110,8 @@ class PollLoop:
         self._jitter = Jitter(policy.seed)
         self._seq = itertools.count()
         self._schedule = Schedule(policy, self._jitter)
-        self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()  # calls that came back
+        self._done: list[asyncio.Task] = []  # calls that came back, not yet handled
+        self._woken: asyncio.Future | None = None  # the loop waiting for the first of them
         self._pending: set[Job] = set()
         self._warned: set[tuple[Job, str]] = set()
         self._converted: dict[Job, int] = {}
@@ -118,13 +125,24 @@ class PollLoop:
     def run(self) -> str:
         """Poll until done; returns why: finished, stopped, deadline or budget."""
         try:
-            return self._run()
+            asyncio.get_running_loop()
+        except RuntimeError:  # no event loop in this thread: the poll loop runs here
+            return _run_new_loop(self._arun())
+        return _run_beside(self._arun, self.stop)  # e.g. a notebook kernel's: untouched
+
+    async def _arun(self) -> str:
+        outstanding: dict[asyncio.Task, tuple[Job, float]] = {}
+        try:
+            return await self._run(outstanding)
         finally:
+            for task in outstanding:  # stopped: the calls in flight end, none is recorded
+                task.cancel()
+            await asyncio.gather(*outstanding, return_exceptions=True)
+            await asyncio.gather(*(_aclose(o.client) for o in self.orgs.values()))
             self.flush()
 
-    def _run(self) -> str:
+    async def _run(self, outstanding: dict) -> str:
         deadline = None if self.policy.deadline_s is None else self.clock() + self.policy.deadline_s
-        outstanding: dict[Future, tuple[Job, float]] = {}
         while self._pending or outstanding:
             if self.stop.is_set():
                 return "stopped"
@@ -134,10 +152,10 @@ class PollLoop:
             self.flush()  # what came back is committed before the next calls go out
             self._dispatch(now, outstanding)
             if outstanding:
-                for fut in self._completed():
-                    job, _sent = outstanding.pop(fut)
-                    if not fut.cancelled():
-                        self._handle(job, fut.result())
+                for task in await self._completed():
+                    job, _sent = outstanding.pop(task)
+                    if not task.cancelled():
+                        self._handle(job, task.result())
             elif self._pending:
                 wake = self._next_wake()
                 if wake is None:
@@ -163,20 +181,29 @@ class PollLoop:
         wakes = [o.next_wake(self.policy.budget) for o in self.orgs.values()]
         return min((w for w in wakes if w is not None), default=None)
 
-    def _completed(self) -> list[Future]:
+    async def _completed(self) -> list[asyncio.Task]:
         """The calls that came back: waits up to a slice for the first, takes the rest
-        without waiting (a completion queue: O(1) per call, not O(calls in flight))."""
-        try:
-            done = [self._done.get(timeout=_SLICE_S)]
-        except queue.Empty:
-            return []
-        while True:
+        without waiting (O(1) per call, not O(calls in flight))."""
+        if not self._done:
+            loop = asyncio.get_running_loop()
+            self._woken = woken = loop.create_future()
+            timer = loop.call_later(_SLICE_S, _wake, woken)
             try:
-                done.append(self._done.get_nowait())
-            except queue.Empty:
-                return done
+                await woken
+            finally:
+                timer.cancel()
+                self._woken = None
+        done, self._done = self._done, []
+        return done
+
+    def _came_back(self, task: asyncio.Task) -> None:
+        """Done-callback of a call's task (on the loop)."""
+        self._done.append(task)
+        if self._woken is not None:
+            _wake(self._woken)
 
     def _dispatch(self, now: float, outstanding: dict) -> None:
+        loop = asyncio.get_running_loop()
         for o in self.orgs.values():
             if o.paused(now):
                 continue
@@ -185,17 +212,17 @@ class PollLoop:
                     self._give_up_org_budget(o)
                     break
                 job = o.take()
-                fut = o.pool.submit(self._call, o.client, job.job_id)
-                outstanding[fut] = (job, now)
-                fut.add_done_callback(self._done.put)
+                task = loop.create_task(self._call(o, job.job_id))
+                outstanding[task] = (job, now)
+                task.add_done_callback(self._came_back)
 
-    def _call(self, client: ZohoClient, job_id: str) -> tuple:
-        """Worker: one HTTP call -> (answer or error, arrival time, round trip s).
+    async def _call(self, o: OrgState, job_id: str) -> tuple:
+        """One HTTP call -> (answer or error, arrival time, round trip s).
 
-        Never raises; never touches shared state."""
+        Never raises (but CancelledError: the run stopped); never touches shared state."""
         started = time.perf_counter()
         try:
-            result: StatusAnswer | ZcrmError = client.get_status(job_id)
+            result: StatusAnswer | ZcrmError = await _status(o, job_id)
         except ZcrmError as exc:
             result = exc
         except Exception as exc:  # a bug or an unexpected library error: an error row
@@ -400,6 +427,77 @@ class PollLoop:
         if (job, kind) not in self._warned:
             self._warned.add((job, kind))
             warnings.warn(f"job {job.job_id} ({job.org}): {text}", DataQualityWarning, stacklevel=3)
+
+
+def _run_new_loop(main) -> str:
+    """Run the coroutine ``main`` on a new event loop in this thread, then close the loop
+    (its other tasks cancelled; a name lookup still running is not waited for)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+
+def _run_beside(make_main: Callable, stop: threading.Event) -> str:
+    """Run ``make_main()`` on a new event loop in a thread of its own and wait for it: this
+    thread already runs an event loop (a notebook kernel's), which must not be nested.
+    A KeyboardInterrupt while waiting sets ``stop`` and waits for the run to end (its last
+    snapshots recorded) before it is raised again."""
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["reason"] = _run_new_loop(make_main())
+        except BaseException as exc:  # given to the caller below
+            out["error"] = exc
+
+    thread = threading.Thread(target=target, name="zcrm-poll-loop", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(_SLICE_S)
+    except BaseException:
+        stop.set()
+        thread.join(10 * _SLICE_S)  # the run ends within about a second
+        raise
+    if "error" in out:
+        raise out["error"]
+    return out["reason"]
+
+
+async def _status(o: OrgState, job_id: str) -> StatusAnswer:
+    """``job_id``'s status call of org ``o`` on the running loop; what may block (a token
+    request, a client without the coroutine) runs on the org's thread pool."""
+    loop = asyncio.get_running_loop()
+
+    def blocking(fn: Callable, *args):
+        return loop.run_in_executor(o.pool, fn, *args)
+
+    get_async = getattr(o.client, "get_status_async", None)
+    if get_async is None:  # a client of its own (tests): its blocking call
+        return await blocking(o.client.get_status, job_id)
+    return await get_async(job_id, blocking)
+
+
+async def _aclose(client) -> None:
+    """Close the client's connections on the loop before it ends."""
+    aio = getattr(client, "aio", None)
+    if aio is not None:
+        await aio.aclose()
+
+
+def _wake(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _status_snapshot(job: Job, dc: str, ans: StatusAnswer, at: float) -> Snapshot:

@@ -1,7 +1,8 @@
 """Per-org state of a run: counters, the queue of due calls, and the org's limits.
 
-Each org polls through its own :class:`~zcrm_notebook.client.ZohoClient` and thread pool,
-capped at its calls in flight (``PollPolicy.max_in_flight``, default 5,
+Each org polls through its own :class:`~zcrm_notebook.client.ZohoClient` (its status
+GETs on the poll loop's event loop) and thread pool (token requests, and the conversion
+loop's calls), at most its calls in flight (``PollPolicy.max_in_flight``, default 5,
 ``docs/zoho-api.md``). Its limits are kept here: the cap, a backoff of the whole org
 (a 429, a throttled token endpoint), the call budget of the run, and the end of the org
 (an auth or config failure, or the budget used up). Only bookkeeping: the poller's

@@ -5,7 +5,7 @@ store and resumes from it, then runs the poll loop until every job is finished, 
 deadline passes, the budget is used up or the run is stopped (:meth:`Poller.stop`, Ctrl-C,
 SIGTERM), keeping every snapshot. Its parts, each in its own module:
 
-- :mod:`zcrm_notebook.poll.loop`: which job is due, the calls on the orgs' thread pools,
+- :mod:`zcrm_notebook.poll.loop`: which job is due, the calls on its own event loop,
   and what each answer means (snapshot, next poll, retries with backoff, giving up);
 - :mod:`zcrm_notebook.poll.orgstate`: per-org state and limits (calls in flight, backoff, budget,
   failure) and the per-org counters (:class:`OrgStats`);
