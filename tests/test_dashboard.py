@@ -911,3 +911,21 @@ def test_the_idle_status_is_added_once_and_only_for_a_kernel_that_dispatches_con
     assert not publish_idle_after_concurrent_comms(older)
     assert "dispatch_shell" not in vars(older)
     assert not publish_idle_after_concurrent_comms(None)
+
+
+def test_a_partial_past_run_says_how_many_jobs_were_not_final_and_no_yet(tmp_path):
+    df = to_frame(
+        [
+            snap(0, JOB_A, S.COMPLETED, (10, 9, 0, 1), dc="eu"),
+            snap(0, JOB_B, S.SCHEDULED, (50, 0, 50, 0), dc="us"),
+            snap(0, JOB_C, S.IN_PROGRESS, (20, 5, 15, 0), dc="eu"),
+        ]
+    )
+    past = Dashboard.from_frame(df)
+    assert "browsing a past run · 2 jobs not final when the run ended · 3 snapshots" in (
+        past.status.value
+    )
+    notes = [t.get_text() for t in past._fig.ax_failure.texts]
+    assert "no lead processed" in notes  # a past run: not "yet"
+    done = Dashboard.from_frame(df[df["job_id"] == JOB_A].reset_index(drop=True))
+    assert "not final" not in done.status.value

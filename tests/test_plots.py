@@ -633,6 +633,8 @@ def test_failure_rate_mid_run_counts_only_processed_leads():
     ax = plot_failure_rate(df, ax=new_ax())
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["2 / 85 processed leads failed", "no lead processed yet"]
+    ended = plot_failure_rate(df, ax=new_ax(), ended=True)  # a past run: no "yet"
+    assert [t.get_text() for t in ended.texts][1] == "no lead processed"
     assert ax.containers[0].patches[0].get_width() == pytest.approx(100 * 2 / 85)
     assert "of processed leads" in ax.get_xlabel()
 

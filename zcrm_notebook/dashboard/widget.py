@@ -40,7 +40,7 @@ from ..poll.background import Watch
 from ..snapshots.load import load_snapshots
 from ..viz.report import GROUPINGS, export_report
 from ..viz.style import ALERT_COLOR, ALL_COLOR, org_dcs, zone
-from ..viz.text import UNITS, plural
+from ..viz.text import UNITS, not_final_text, plural
 from .comm_status import publish_idle_after_concurrent_comms
 from .core import DashboardCore, FigureImage
 from .view import (
@@ -564,6 +564,9 @@ class Dashboard(DashboardCore):
     def _update_status(self, df: pd.DataFrame | None) -> None:
         if self.browsing:
             state = "browsing a past run"
+            if df is not None and len(df):  # a partial run says so where it is read
+                partial = not_final_text(summarize_jobs(df))
+                state += f" · {partial}" if partial else ""
         elif self.handle is None:
             state = "not started: press Start"
         elif self.running:
@@ -623,7 +626,12 @@ class Dashboard(DashboardCore):
         totals = self.leads is not None  # the leads are counted once beside: say job totals
         layout_key = (*view_key, tuple(self._shown), len(view) > 0, self.running, totals)
         self.image.value = self._fig.render(
-            view, by=self.group_by.value, tz=self.tz, layout_key=layout_key, job_totals=totals
+            view,
+            by=self.group_by.value,
+            tz=self.tz,
+            layout_key=layout_key,
+            job_totals=totals,
+            ended=not self.running,
         )
         self._drawn_view, self._figure_stale = view_key, False
         self._drawn_up_to = view["polled_at"].max() if len(view) else None

@@ -18,6 +18,7 @@ __all__ = [
     "plural",
     "status_word",
     "lead_counts_text",
+    "not_final_text",
 ]
 
 #: What one job converts, singular and plural.
@@ -74,3 +75,12 @@ def lead_counts_text(leads) -> str:
     counts = once["outcome"].astype(str).value_counts()
     parts = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in counts.items() if n)
     return f"{plural(len(once), UNIT)}, each once at its latest attempt: {parts or 'none'}"
+
+
+def not_final_text(jobs) -> str:
+    """``"29 jobs not final when the run ended"``: the jobs of a
+    :func:`~zcrm_notebook.analysis.summary.summarize_jobs` table (a pandas DataFrame) whose
+    latest status is neither completed nor failed (a partial run: their pending leads are
+    not failed); ``""`` when every job is final or there is none."""
+    n = int((~jobs["status"].astype(str).isin(["completed", "failed"])).sum())
+    return f"{plural(n, 'job')} not final when the run ended" if n else ""
