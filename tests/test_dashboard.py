@@ -7,6 +7,7 @@ injected ``sleep``. Nothing sleeps on the real clock to wait for the poller.
 import asyncio
 import contextvars
 import gc
+import html
 import re
 import subprocess
 import sys
@@ -550,6 +551,7 @@ def test_no_tick_label_is_cut_off_when_the_failure_axis_grows():
 def test_leads_text_rounds_down_and_counts_are_pluralised(tmp_path):
     assert "(99%)" in leads_text(909, 911, 0) and "(100%)" in leads_text(911, 911, 0)
     assert "2 failed (2.4% of processed)" in leads_text(85, 246, 2)  # not 0.8 % of all
+    assert "2 failed lead attempts (2.4%" in leads_text(85, 246, 2, "lead attempts")
     df = to_frame([snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0), dc="eu", org="eu-org")])
     past = Dashboard.from_frame(df)
     assert "1 job" in past.group_box.children[0].children[1].value
@@ -623,15 +625,17 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(clock, tmp_
     failed = int((result.leads["outcome"] == "not_converted").sum())
     dash = Dashboard.from_store(store)
     try:
-        assert f"30 leads, each once at its latest attempt: {30 - failed} converted, " in (
-            dash.leads_html.value
+        assert f"30 leads (each lead's last attempt): {30 - failed} converted, " in (
+            html.unescape(dash.leads_html.value)
         )
-        assert dash.overall.description == "all jobs"
+        assert dash.overall.description == "job totals"  # not "all jobs" above the leads
         assert "The bars above count lead attempts: job totals (a retried lead counts once " in (
             dash.leads_html.value
         )
         n = 30 + failed
         assert dash.overall_text.value.startswith(f"{n:,} / {n:,} lead attempts processed")
+        # the failed attempts are not the leads not converted: the words tell them apart
+        assert re.search(r"\d+ failed lead attempts \(", dash.overall_text.value)
         labels = [r[2].value for r in dash._rows.values()]
         assert labels and all(" lead attempts processed (" in t for t in labels)
         fig = dash._fig

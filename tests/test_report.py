@@ -380,7 +380,7 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(tmp_path, m
     df, leads = retried_run()
     fig = make_report(df, leads=leads)
     once, jobs = fig.get_suptitle().split("\n")
-    assert once.startswith("Mass convert: 10 leads, each once at its latest attempt: ")
+    assert once.startswith("Mass convert: 10 leads (each lead's last attempt): ")
     assert "8 converted, 2 not converted; polled " in once
     assert jobs.startswith(
         "job totals (a retried lead counts once per job): 2 jobs in 1 data center, "

@@ -65,6 +65,8 @@ __all__ = ["Dashboard", "attention_jobs"]
 
 log = logging.getLogger(__name__)
 _BAR = {"width": "420px"}
+#: The overall bar's label beside a conversion's leads: it sums the jobs' lead attempts.
+_TOTALS_LABEL = "job totals"
 #: Lowest poll interval the slider offers (seconds), unless the policy given asks lower.
 MIN_SLIDER_INTERVAL_S = 2.0
 _CODE_HINT = "or pass overwrite=True"
@@ -408,7 +410,7 @@ class Dashboard(DashboardCore):
         )
         self.leads_html.value = head + not_converted_html(table, rest)
         self.leads_box.layout.display = None
-        self.overall.description = "all jobs"
+        self.overall.description = _TOTALS_LABEL
         if self._last_key is not None:  # shown already: relabel the job totals now
             self._last_key = None
             self.refresh()
@@ -591,9 +593,9 @@ class Dashboard(DashboardCore):
         failed = int(jobs["failed_count"].fillna(0).sum())
         done = int(jobs["converted_count"].fillna(0).sum()) + failed
         self.overall.value = done / total if total else 0.0
-        noun = "jobs" if self.leads is not None else UNITS  # a conversion: its job totals
+        every = f"all {UNITS}" if self.leads is None else _TOTALS_LABEL
         shown = self.filter.value  # under a filter the bar counts that group only
-        self.overall.description = str(shown) if shown else f"all {noun}"
+        self.overall.description = str(shown) if shown else every
         self.overall_text.value = leads_text(done, total, failed, self._units())
         self.status_counts = status_counts(jobs, self._filtered(self._job_keys))
         self.counts_html.value = status_chips(self.status_counts)

@@ -66,7 +66,7 @@ def status_word(status: object) -> str:
 
 
 def lead_counts_text(leads) -> str:
-    """``"240 leads, each once at its latest attempt: 216 converted, 24 not converted"``
+    """``"240 leads (each lead's last attempt): 216 converted, 24 not converted"``
     (HTML-safe) of a lead outcome table (a pandas DataFrame), each lead counted once by
     :func:`~zcrm_notebook.convert.outcomes.latest_attempts`."""
     from ..convert.outcomes import latest_attempts  # pandas: only when counting leads
@@ -74,7 +74,7 @@ def lead_counts_text(leads) -> str:
     once = latest_attempts(leads)
     counts = once["outcome"].astype(str).value_counts()
     parts = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in counts.items() if n)
-    return f"{plural(len(once), UNIT)}, each once at its latest attempt: {parts or 'none'}"
+    return f"{plural(len(once), UNIT)} (each {UNIT}'s last attempt): {parts or 'none'}"
 
 
 def not_final_text(jobs) -> str:
