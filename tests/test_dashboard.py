@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from conftest import prefixes, sim_orgs
-from helpers_figures import cut_tick_labels
+from helpers_figures import cut_tick_labels, texts_crossing_lines
 from helpers_frames import JOB_A, JOB_B, JOB_C, S, snap
 from matplotlib.figure import Figure
 
@@ -765,6 +765,8 @@ def test_a_long_job_totals_title_stays_inside_the_dashboard_figure():
     box = title.get_window_extent(fig.figure.canvas.get_renderer())
     assert title.get_text().startswith("Failed lead attempts by data center")
     assert fig.figure.bbox.x0 <= box.x0 and box.x1 <= fig.figure.bbox.x1
+    # broken between its parts, not inside "(job totals)" by the wrap
+    assert title._get_wrapped_text() == "Failed lead attempts by data center\n(job totals)"
 
 
 def test_a_code_learnt_by_an_earlier_attempt_says_so_first_in_its_code_cell():
@@ -933,3 +935,34 @@ def test_a_partial_past_run_says_how_many_jobs_were_not_final_and_no_yet(tmp_pat
     assert "no lead processed" in notes  # a past run: not "yet"
     done = Dashboard.from_frame(df[df["job_id"] == JOB_A].reset_index(drop=True))
     assert "not final" not in done.status.value
+
+
+def test_a_retry_rounds_note_lies_where_no_progress_line_is():
+    """Notebook 04: '+32 lead attempts (4 new jobs)' stood upright across the lines,
+    flat at 88 % while the retried leads waited: the note is now low, beside its mark."""
+    from zcrm_notebook.dashboard.core import FigureImage
+
+    rows = []
+    for i, dc in enumerate(("au", "eu", "in", "us")):
+        first, retry = f"10000000000000000{i}1", f"10000000000000000{i}2"
+        rows += [
+            snap(0, first, S.IN_PROGRESS, (60, 10, 50, 2), dc=dc, org=f"{dc}-org"),
+            snap(30, first, S.IN_PROGRESS, (60, 40, 20, 5), dc=dc, org=f"{dc}-org"),
+            snap(60 + 5 * i, first, S.COMPLETED, (60, 52, 0, 8), dc=dc, org=f"{dc}-org"),
+            snap(120, retry, S.SCHEDULED, (8, 0, 8, 0), dc=dc, org=f"{dc}-org"),
+            snap(150, retry, S.IN_PROGRESS, (8, 3, 5, 1), dc=dc, org=f"{dc}-org"),
+            snap(200, retry, S.COMPLETED, (8, 6, 0, 2), dc=dc, org=f"{dc}-org"),
+        ]
+    image = FigureImage()
+    image.render(to_frame(rows), by="dc", tz="UTC", layout_key=("dc",), job_totals=True)
+    ax = image.ax_progress
+    assert [t.get_text() for t in ax.texts] == ["+32 lead attempts\n(4 new jobs)"]
+    assert not texts_crossing_lines(ax)
+    probe = ax.text(ax.texts[0].xy[0], 88, "a text on the flat lines")  # the check works
+    image.figure.canvas.draw()
+    assert any("'a text on the flat lines' crossed" in c for c in texts_crossing_lines(ax))
+    probe.remove()
+    note = ax.texts[0].get_window_extent()
+    assert note.y1 <= ax.bbox.y0 + 0.5 * ax.bbox.height  # the lower half: the lines are not
+    assert ax.bbox.x0 <= note.x0 and note.x1 <= ax.bbox.x1
+    assert not cut_tick_labels(image.figure)

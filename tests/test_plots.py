@@ -657,7 +657,7 @@ def test_a_retry_round_is_marked_where_its_jobs_were_first_seen():
     marks = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
     ninety = pd.Timestamp(T0 + 90, unit="s", tz="UTC")
     assert [line.get_xdata()[0] for line in marks] == [date_num(pd.Series([ninety]))[0]]
-    assert [t.get_text() for t in ax.texts] == ["+7 lead attempts (1 new job)"]
+    assert [t.get_text() for t in ax.texts] == ["+7 lead attempts\n(1 new job)"]
     assert inside(ax, ax.texts)
     plain = plot_progress(df, ax=new_ax())
     assert not plain.texts and not [ln for ln in plain.get_lines() if ln.get_linestyle() == ":"]

@@ -401,7 +401,7 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(tmp_path, m
     assert "job totals (a retried lead counts once per job): 2 jobs" in drawn["overview"][0]
     for stem in ("overview", "failure_rate"):
         assert "4 / 12 processed lead attempts failed" in drawn[stem], drawn[stem]
-        assert "Failed lead attempts by data center (job totals)" in drawn[stem]
+        assert "Failed lead attempts by data center\n(job totals)" in drawn[stem]
     lead_words = re.compile(r"\d (processed )?leads failed")
     assert not [t for texts in drawn.values() for t in texts if lead_words.search(t)]
     for stem in ("progress", "outcomes"):

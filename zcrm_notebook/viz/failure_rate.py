@@ -97,7 +97,9 @@ def plot_failure_rate(
     check_top(top, 2)
     one, many, suffix = count_nouns(job_totals)
     xlabel = f"% of processed {many} failed\n(95% Wilson interval)"  # 2 lines: fits narrow
-    ax = bar_axes(ax, tz, xlabel, BY_LABEL[by], f"Failed {many} by {BY_LABEL[by]}{suffix}")
+    # "(job totals)" on a line of its own: the panel is narrow in the dashboard
+    title = f"Failed {many} by {BY_LABEL[by]}" + (f"\n{suffix.strip()}" if suffix else "")
+    ax = bar_axes(ax, tz, xlabel, BY_LABEL[by], title)
     table = summarize_dcs(df) if by == "dc" else summarize_orgs(df)
     if note_no_leads(ax, table, ["leads_total"]):
         return ax
