@@ -966,3 +966,37 @@ def test_a_retry_rounds_note_lies_where_no_progress_line_is():
     assert note.y1 <= ax.bbox.y0 + 0.5 * ax.bbox.height  # the lower half: the lines are not
     assert ax.bbox.x0 <= note.x0 and note.x1 <= ax.bbox.x1
     assert not cut_tick_labels(image.figure)
+
+
+def test_the_first_answers_after_stop_then_start_redraw_the_figure_at_once(scenario, clock):
+    """The trial: after Stop then Start, the bars showed the new poll while the figure
+    still showed the moment of the Stop until figure_every_s passed."""
+    opened, reached = threading.Event(), threading.Event()
+
+    def gated_sleep(dt):  # each poll is held at its first wait, after its first answers
+        reached.set()
+        assert opened.wait(10)
+        clock.sleep(dt)
+
+    dash = make(scenario, clock, sleep=gated_sleep, figure_every_s=1e9)
+    try:
+        dash.start()
+        assert reached.wait(10)
+        dash.stop()
+        opened.set()
+        assert dash.wait(timeout=10)  # the end of the poll: drawn
+        at_stop = dash.snapshots["polled_at"].max()
+        clock.advance(60)  # the stopped poll's jobs moved on meanwhile
+        opened.clear()
+        reached.clear()
+        redraws = dash._fig.redraws
+        assert dash.start() is not None
+        assert reached.wait(10) and dash.running  # the new poll answered, and waits
+        dash.refresh()
+        newest = dash.snapshots["polled_at"].max()
+        assert newest > at_stop
+        assert dash._fig.redraws > redraws and dash._drawn_up_to == newest
+        assert "newer" not in dash.figure_caption.value
+    finally:
+        opened.set()
+        dash.close()

@@ -106,7 +106,8 @@ class Dashboard(DashboardCore):
         Seconds between refreshes while polling (real time).
     figure_every_s : float, default 2.0
         Shortest real time between two redraws of the figure (the bars follow every
-        refresh); a change of grouping or filter, or the end of the poll, redraws at once.
+        refresh); a change of grouping or filter, the first answers after a Start, or the
+        end of the poll, redraws at once.
         The caption under the figure (``figure_caption``) gives the time of the last answer
         it shows, and says when the bars above are newer.
     export_dir : str, default "zcrm-report"
@@ -182,6 +183,7 @@ class Dashboard(DashboardCore):
         self._drawn_view: tuple | None = None
         self._figure_stale = True
         self._drawn_up_to: pd.Timestamp | None = None
+        self._new_poll_from: int | None = None  # snapshots before the last Start, until drawn
         self._rows: dict[tuple[str, str], tuple] = {}
         self._shown: list[str] = []
         self.attention = pd.DataFrame()
@@ -379,9 +381,11 @@ class Dashboard(DashboardCore):
             If the previous poll is still stopping after ``stop_wait_s``.
         """
         lo, hi = self.interval.value
+        before = len(self.snapshots)
         handle = self._start_watch(float(lo), float(hi))
         if handle is not None:
             self._started_on_clock = float(self.clock())  # the clock of the answers' times
+            self._new_poll_from = before  # its first answers redraw the figure at once
             self.export_out.value = ""  # an export of before this Start no longer matches
             self.refresh()
             self._ensure_ticker()
@@ -517,7 +521,8 @@ class Dashboard(DashboardCore):
 
         Cheap when nothing changed. The figure is redrawn when the data changed and
         ``figure_every_s`` passed since its last redraw, at once when the grouping or the
-        filter changed or no poll is running, and always when ``force``.
+        filter changed, when the first answers of a new Start arrive or no poll is running,
+        and always when ``force``.
 
         Parameters
         ----------
@@ -552,8 +557,11 @@ class Dashboard(DashboardCore):
             self.attention_html.value = attention_html(self.attention) + warnings_html(caught)
             self._figure_stale = True
         due = time.monotonic() - self._fig.drawn_at >= self.figure_every_s
-        if force or due or not self.running or view_key != self._drawn_view:
+        # the first answers of a new poll (Stop, then Start) redraw at once, as a new view
+        fresh = self._new_poll_from is not None and len(df) > self._new_poll_from
+        if force or due or fresh or not self.running or view_key != self._drawn_view:
             self._redraw(view, view_key)
+            self._new_poll_from = None if fresh else self._new_poll_from
         else:  # the bars moved on: the caption says the figure is of an earlier moment
             self.figure_caption.value = self._caption(self._drawn_up_to, view)
         return True
