@@ -1000,3 +1000,27 @@ def test_the_first_answers_after_stop_then_start_redraw_the_figure_at_once(scena
     finally:
         opened.set()
         dash.close()
+
+
+def test_the_export_message_says_exporting_while_the_files_are_written(tmp_path, monkeypatch):
+    """The trial: 6 s after a click on Export the message was empty though files were
+    there: export() emptied the "exporting..." of the button while the figures were drawn."""
+    from zcrm_notebook.dashboard import widget
+
+    seen = []
+    real = widget.export_report
+
+    def export_report(*args, **kwargs):  # what the dashboard shows while the files are written
+        seen.append(past.export_out.value)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(widget, "export_report", export_report)
+    past = Dashboard.from_frame(to_frame([snap(0, JOB_A, S.COMPLETED, (3, 2, 0, 1))]))
+    past.export_dir.value = str(tmp_path / "r")
+    past.export_button.click()
+    assert seen == ["exporting..."] and past.export_out.value.startswith("Exported 1 snapshot")
+    past.export(tmp_path / "s")  # from code as well
+    assert seen[-1] == "exporting..." and "Exported" in past.export_out.value
+    with pytest.raises(ConfigError):  # a refused folder: no "exporting..." left behind
+        past.export(tmp_path / "r" / "README.md")
+    assert past.export_out.value == ""

@@ -132,7 +132,8 @@ class Dashboard(DashboardCore):
         ``interval``, ``group_by``, ``filter``, ``overall``, ``overall_text``,
         ``counts_html``, ``group_box``, ``image``, ``figure_caption``, ``attention_html``,
         ``leads_html`` (shown with ``leads``), ``export_dir``, ``export_button``,
-        ``export_out`` (the last export's files or error, next to the button). Browsing a
+        ``export_out`` (the last export's files or error, next to the button; "exporting..."
+        while it writes). Browsing a
         past run hides Start, Stop and the interval slider.
     figure : matplotlib.figure.Figure
         The only figure; redrawn in place.
@@ -453,7 +454,16 @@ class Dashboard(DashboardCore):
             is a file, cannot be written or holds other files (the button shows the
             message next to it).
         """
-        self.export_out.value = ""
+        # the figures take seconds: say so until the message below replaces it (an empty
+        # message meanwhile read as a lost one, the files appearing already)
+        self.export_out.value = "exporting..."
+        try:
+            return self._export(out_dir, overwrite)
+        except BaseException:
+            self.export_out.value = ""  # the caller (or the button) says what went wrong
+            raise
+
+    def _export(self, out_dir, overwrite: bool) -> dict[str, Path]:
         raw = out_dir if out_dir is not None else self.export_dir.value
         if isinstance(raw, str):
             raw = raw.strip()
@@ -476,7 +486,6 @@ class Dashboard(DashboardCore):
     def _on_export(self) -> None:
         """The Export button: the outcome goes next to the button (never the status line),
         replacing the previous one; errors are one line."""
-        self.export_out.value = "exporting..."
         try:
             self.export()
         except ZcrmError as exc:  # the button cannot pass overwrite=True: say what can
