@@ -262,6 +262,11 @@ if RUN_TO_END:
         print("Not every job is final: the cells below show the run so far. Press Start to "
               "go on, then run them again.")"""),
     ("code", """\
+from zcrm_notebook.viz.text import not_final_text
+
+partial = not_final_text(zn.summarize_jobs(dash.snapshots))
+if partial:  # what follows (summary, export, browsing) is of the run so far
+    print(f"Partial run: {partial} (their pending leads are not failed).")
 per_dc = zn.summarize_dcs(dash.snapshots)  # 21 columns; the ones read first:
 per_dc[["dc", "n_jobs", "leads_total", "leads_converted", "leads_failed", "leads_pending",
         "failure_rate", "median_duration_s"]].round(3)"""),

@@ -28,3 +28,26 @@ def cut_tick_labels(fig: Figure) -> list[str]:
                 ):
                     cut.append(f"{ax.get_title()!r}: {label.get_text()!r} at {e}")
     return cut
+
+
+def texts_crossing_lines(ax) -> list[str]:
+    """The texts of ``ax`` (annotations too) whose drawn box a plotted line passes through
+    (dotted lines, the markers the texts belong to, left out): each line is followed, in
+    display coordinates, across the box's width (call after a draw)."""
+    import numpy as np
+
+    crossed = []
+    for text in ax.texts:
+        box = text.get_window_extent()
+        for line in ax.get_lines():
+            if line.get_linestyle() == ":":
+                continue
+            xy = line.get_transform().transform(np.column_stack(line.get_data()))
+            xy = xy[~np.isnan(xy).any(axis=1)]
+            if len(xy) < 2 or xy[:, 0].max() < box.x0 or xy[:, 0].min() > box.x1:
+                continue
+            xs = np.linspace(max(box.x0, xy[:, 0].min()), min(box.x1, xy[:, 0].max()), 200)
+            ys = np.interp(xs, xy[:, 0], xy[:, 1])
+            if ((box.y0 <= ys) & (ys <= box.y1)).any():
+                crossed.append(f"{text.get_text()!r} crossed by {line.get_label()!r}")
+    return crossed

@@ -7,6 +7,7 @@ injected ``sleep``. Nothing sleeps on the real clock to wait for the poller.
 import asyncio
 import contextvars
 import gc
+import html
 import re
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from conftest import prefixes, sim_orgs
-from helpers_figures import cut_tick_labels
+from helpers_figures import cut_tick_labels, texts_crossing_lines
 from helpers_frames import JOB_A, JOB_B, JOB_C, S, snap
 from matplotlib.figure import Figure
 
@@ -550,6 +551,7 @@ def test_no_tick_label_is_cut_off_when_the_failure_axis_grows():
 def test_leads_text_rounds_down_and_counts_are_pluralised(tmp_path):
     assert "(99%)" in leads_text(909, 911, 0) and "(100%)" in leads_text(911, 911, 0)
     assert "2 failed (2.4% of processed)" in leads_text(85, 246, 2)  # not 0.8 % of all
+    assert "2 failed lead attempts (2.4%" in leads_text(85, 246, 2, "lead attempts")
     df = to_frame([snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0), dc="eu", org="eu-org")])
     past = Dashboard.from_frame(df)
     assert "1 job" in past.group_box.children[0].children[1].value
@@ -623,15 +625,17 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(clock, tmp_
     failed = int((result.leads["outcome"] == "not_converted").sum())
     dash = Dashboard.from_store(store)
     try:
-        assert f"30 leads, each once at its latest attempt: {30 - failed} converted, " in (
-            dash.leads_html.value
+        assert f"30 leads (each lead's last attempt): {30 - failed} converted, " in (
+            html.unescape(dash.leads_html.value)
         )
-        assert dash.overall.description == "all jobs"
+        assert dash.overall.description == "job totals"  # not "all jobs" above the leads
         assert "The bars above count lead attempts: job totals (a retried lead counts once " in (
             dash.leads_html.value
         )
         n = 30 + failed
         assert dash.overall_text.value.startswith(f"{n:,} / {n:,} lead attempts processed")
+        # the failed attempts are not the leads not converted: the words tell them apart
+        assert re.search(r"\d+ failed lead attempts \(", dash.overall_text.value)
         labels = [r[2].value for r in dash._rows.values()]
         assert labels and all(" lead attempts processed (" in t for t in labels)
         fig = dash._fig
@@ -761,6 +765,8 @@ def test_a_long_job_totals_title_stays_inside_the_dashboard_figure():
     box = title.get_window_extent(fig.figure.canvas.get_renderer())
     assert title.get_text().startswith("Failed lead attempts by data center")
     assert fig.figure.bbox.x0 <= box.x0 and box.x1 <= fig.figure.bbox.x1
+    # broken between its parts, not inside "(job totals)" by the wrap
+    assert title._get_wrapped_text() == "Failed lead attempts by data center\n(job totals)"
 
 
 def test_a_code_learnt_by_an_earlier_attempt_says_so_first_in_its_code_cell():
@@ -960,3 +966,110 @@ def test_the_idle_status_wrapper_never_breaks_a_kernel_it_does_not_expect():
 
 def _msg(msg_id):
     return {"header": {"msg_id": msg_id}, "content": {"data": {"state": {}}}}
+
+
+def test_a_partial_past_run_says_how_many_jobs_were_not_final_and_no_yet(tmp_path):
+    df = to_frame(
+        [
+            snap(0, JOB_A, S.COMPLETED, (10, 9, 0, 1), dc="eu"),
+            snap(0, JOB_B, S.SCHEDULED, (50, 0, 50, 0), dc="us"),
+            snap(0, JOB_C, S.IN_PROGRESS, (20, 5, 15, 0), dc="eu"),
+        ]
+    )
+    past = Dashboard.from_frame(df)
+    assert "browsing a past run · 2 jobs not final when the run ended · 3 snapshots" in (
+        past.status.value
+    )
+    notes = [t.get_text() for t in past._fig.ax_failure.texts]
+    assert "no lead processed" in notes  # a past run: not "yet"
+    done = Dashboard.from_frame(df[df["job_id"] == JOB_A].reset_index(drop=True))
+    assert "not final" not in done.status.value
+
+
+def test_a_retry_rounds_note_lies_where_no_progress_line_is():
+    """Notebook 04: '+32 lead attempts (4 new jobs)' stood upright across the lines,
+    flat at 88 % while the retried leads waited: the note is now low, beside its mark."""
+    from zcrm_notebook.dashboard.core import FigureImage
+
+    rows = []
+    for i, dc in enumerate(("au", "eu", "in", "us")):
+        first, retry = f"10000000000000000{i}1", f"10000000000000000{i}2"
+        rows += [
+            snap(0, first, S.IN_PROGRESS, (60, 10, 50, 2), dc=dc, org=f"{dc}-org"),
+            snap(30, first, S.IN_PROGRESS, (60, 40, 20, 5), dc=dc, org=f"{dc}-org"),
+            snap(60 + 5 * i, first, S.COMPLETED, (60, 52, 0, 8), dc=dc, org=f"{dc}-org"),
+            snap(120, retry, S.SCHEDULED, (8, 0, 8, 0), dc=dc, org=f"{dc}-org"),
+            snap(150, retry, S.IN_PROGRESS, (8, 3, 5, 1), dc=dc, org=f"{dc}-org"),
+            snap(200, retry, S.COMPLETED, (8, 6, 0, 2), dc=dc, org=f"{dc}-org"),
+        ]
+    image = FigureImage()
+    image.render(to_frame(rows), by="dc", tz="UTC", layout_key=("dc",), job_totals=True)
+    ax = image.ax_progress
+    assert [t.get_text() for t in ax.texts] == ["+32 lead attempts\n(4 new jobs)"]
+    assert not texts_crossing_lines(ax)
+    probe = ax.text(ax.texts[0].xy[0], 88, "a text on the flat lines")  # the check works
+    image.figure.canvas.draw()
+    assert any("'a text on the flat lines' crossed" in c for c in texts_crossing_lines(ax))
+    probe.remove()
+    note = ax.texts[0].get_window_extent()
+    assert note.y1 <= ax.bbox.y0 + 0.5 * ax.bbox.height  # the lower half: the lines are not
+    assert ax.bbox.x0 <= note.x0 and note.x1 <= ax.bbox.x1
+    assert not cut_tick_labels(image.figure)
+
+
+def test_the_first_answers_after_stop_then_start_redraw_the_figure_at_once(scenario, clock):
+    """The trial: after Stop then Start, the bars showed the new poll while the figure
+    still showed the moment of the Stop until figure_every_s passed."""
+    opened, reached = threading.Event(), threading.Event()
+
+    def gated_sleep(dt):  # each poll is held at its first wait, after its first answers
+        reached.set()
+        assert opened.wait(10)
+        clock.sleep(dt)
+
+    dash = make(scenario, clock, sleep=gated_sleep, figure_every_s=1e9)
+    try:
+        dash.start()
+        assert reached.wait(10)
+        dash.stop()
+        opened.set()
+        assert dash.wait(timeout=10)  # the end of the poll: drawn
+        at_stop = dash.snapshots["polled_at"].max()
+        clock.advance(60)  # the stopped poll's jobs moved on meanwhile
+        opened.clear()
+        reached.clear()
+        redraws = dash._fig.redraws
+        assert dash.start() is not None
+        assert reached.wait(10) and dash.running  # the new poll answered, and waits
+        dash.refresh()
+        newest = dash.snapshots["polled_at"].max()
+        assert newest > at_stop
+        assert dash._fig.redraws > redraws and dash._drawn_up_to == newest
+        assert "newer" not in dash.figure_caption.value
+    finally:
+        opened.set()
+        dash.close()
+
+
+def test_the_export_message_says_exporting_while_the_files_are_written(tmp_path, monkeypatch):
+    """The trial: 6 s after a click on Export the message was empty though files were
+    there: export() emptied the "exporting..." of the button while the figures were drawn."""
+    from zcrm_notebook.dashboard import widget
+
+    seen = []
+    real = widget.export_report
+
+    def export_report(*args, **kwargs):  # what the dashboard shows while the files are written
+        seen.append(past.export_out.value)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(widget, "export_report", export_report)
+    past = Dashboard.from_frame(to_frame([snap(0, JOB_A, S.COMPLETED, (3, 2, 0, 1))]))
+    past.export_dir.value = str(tmp_path / "r")
+    past.export_button.click()
+    assert seen == ["exporting..."] and past.export_out.value.startswith("Exported 1 snapshot")
+    past.export(tmp_path / "s")  # from code as well
+    assert seen[-1] == "exporting..." and "Exported" in past.export_out.value
+    with pytest.raises(ConfigError):  # a refused folder: no "exporting..." left behind
+        past.export(tmp_path / "r" / "README.md")
+    assert past.export_out.value == ""

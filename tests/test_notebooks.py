@@ -324,3 +324,11 @@ _core.DashboardCore.wait_async = _stopped_wait"""
     nb.cells.insert(0, nbformat.v4.new_code_cell(stop_at_wait))
     out = text_of(execute(nb, tmp_path, kernel_env(tmp_path)))
     assert "ended: stopped" in out and "Not every job is final" in out and no_errors(nb, out)
+    # what the cells below show is marked partial where it is read: the summary, the
+    # report's README and the browsing dashboard's status line
+    partial = re.search(r"Partial run: (\d+ jobs? not final when the run ended)", out)
+    assert partial, out
+    readme = (tmp_path / "out" / "report" / "README.md").read_text(encoding="utf-8")
+    assert f"Partial run: {partial[1]}." in readme
+    html = [w.get("value", "") for w in widget_states(nb) if w["model_name"] == "HTMLModel"]
+    assert any("browsing a past run · " + partial[1] in h for h in html)

@@ -633,6 +633,8 @@ def test_failure_rate_mid_run_counts_only_processed_leads():
     ax = plot_failure_rate(df, ax=new_ax())
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["2 / 85 processed leads failed", "no lead processed yet"]
+    ended = plot_failure_rate(df, ax=new_ax(), ended=True)  # a past run: no "yet"
+    assert [t.get_text() for t in ended.texts][1] == "no lead processed"
     assert ax.containers[0].patches[0].get_width() == pytest.approx(100 * 2 / 85)
     assert "of processed leads" in ax.get_xlabel()
 
@@ -655,7 +657,7 @@ def test_a_retry_round_is_marked_where_its_jobs_were_first_seen():
     marks = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
     ninety = pd.Timestamp(T0 + 90, unit="s", tz="UTC")
     assert [line.get_xdata()[0] for line in marks] == [date_num(pd.Series([ninety]))[0]]
-    assert [t.get_text() for t in ax.texts] == ["+7 lead attempts (1 new job)"]
+    assert [t.get_text() for t in ax.texts] == ["+7 lead attempts\n(1 new job)"]
     assert inside(ax, ax.texts)
     plain = plot_progress(df, ax=new_ax())
     assert not plain.texts and not [ln for ln in plain.get_lines() if ln.get_linestyle() == ":"]

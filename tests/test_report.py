@@ -77,13 +77,14 @@ def test_make_report_is_a_2x2_figure_outside_pyplot():
     ],
 )
 def test_headline_shows_seconds_and_duration_of_short_runs(frame, tail):
-    assert make_report(frame(), tz="Europe/Paris").get_suptitle().endswith(tail)
+    headline = make_report(frame(), tz="Europe/Paris").get_suptitle()
+    assert headline.splitlines()[0].endswith(tail)
 
 
 def test_headline_of_a_multi_day_run_writes_both_dates():
     df = three_jobs()
     df.loc[df.index[-1], "polled_at"] += pd.Timedelta("2D")
-    headline = make_report(df).get_suptitle()
+    headline = make_report(df).get_suptitle().splitlines()[0]
     assert headline.endswith("polled 2026-03-28 12:00 to 2026-03-30 12:11 (UTC), 2 d 0 h")
 
 
@@ -379,7 +380,7 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(tmp_path, m
     df, leads = retried_run()
     fig = make_report(df, leads=leads)
     once, jobs = fig.get_suptitle().split("\n")
-    assert once.startswith("Mass convert: 10 leads, each once at its latest attempt: ")
+    assert once.startswith("Mass convert: 10 leads (each lead's last attempt): ")
     assert "8 converted, 2 not converted; polled " in once
     assert jobs.startswith(
         "job totals (a retried lead counts once per job): 2 jobs in 1 data center, "
@@ -400,7 +401,7 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(tmp_path, m
     assert "job totals (a retried lead counts once per job): 2 jobs" in drawn["overview"][0]
     for stem in ("overview", "failure_rate"):
         assert "4 / 12 processed lead attempts failed" in drawn[stem], drawn[stem]
-        assert "Failed lead attempts by data center (job totals)" in drawn[stem]
+        assert "Failed lead attempts by data center\n(job totals)" in drawn[stem]
     lead_words = re.compile(r"\d (processed )?leads failed")
     assert not [t for texts in drawn.values() for t in texts if lead_words.search(t)]
     for stem in ("progress", "outcomes"):
@@ -441,3 +442,16 @@ def test_the_report_groups_its_figures_by_org_when_asked(tmp_path):
     with pytest.raises(ConfigError, match=r"^by=\['dc'\]: expected one of 'dc', 'org'$"):
         export_report(three_jobs(), tmp_path / "bad", by=["dc"])  # was TypeError
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_partial_run_says_how_many_jobs_were_not_final_in_headline_and_readme(tmp_path):
+    df = three_jobs()  # B: no status, C: in progress when the snapshots end
+    headline = make_report(df).get_suptitle().splitlines()
+    assert headline[-1] == "Partial run: 2 jobs not final when the run ended"
+    paths = export_report(df, tmp_path / "r")
+    readme = paths["readme"].read_text(encoding="utf-8")
+    assert "**Partial run: 2 jobs not final when the run ended.**" in readme
+    done = df[df["job_id"] == JOB_A].reset_index(drop=True)
+    assert "not final" not in make_report(done).get_suptitle()
+    again = export_report(done, tmp_path / "r")["readme"].read_text(encoding="utf-8")
+    assert "Partial run" not in again

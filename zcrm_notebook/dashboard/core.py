@@ -65,7 +65,14 @@ class FigureImage:
         self._layout_key: tuple | None = None
 
     def render(
-        self, view: pd.DataFrame, *, by: str, tz, layout_key: tuple, job_totals: bool = False
+        self,
+        view: pd.DataFrame,
+        *,
+        by: str,
+        tz,
+        layout_key: tuple,
+        job_totals: bool = False,
+        ended: bool = False,
     ) -> bytes:
         """Clear both Axes, draw :func:`plot_progress` and :func:`plot_failure_rate` again.
 
@@ -81,6 +88,8 @@ class FigureImage:
             layout is recomputed only when it changes.
         job_totals : bool, default False
             Label the counts as job totals (a conversion's leads are shown beside them).
+        ended : bool, default False
+            The run has ended (no poll running): no "yet" in the failure-rate notes.
 
         Returns
         -------
@@ -92,7 +101,9 @@ class FigureImage:
         self.ax_progress.clear()
         self.ax_failure.clear()
         plot_progress(view, by=by, ax=self.ax_progress, tz=tz, job_totals=job_totals)
-        plot_failure_rate(view, by=by, ax=self.ax_failure, tz=tz, job_totals=job_totals)
+        plot_failure_rate(
+            view, by=by, ax=self.ax_failure, tz=tz, job_totals=job_totals, ended=ended
+        )
         if not relayout and not self._fits():  # new tick labels reach past the kept layout
             self.figure.set_layout_engine("constrained")
         buf = io.BytesIO()

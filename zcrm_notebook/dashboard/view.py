@@ -177,8 +177,9 @@ def warnings_html(caught: list, limit: int = 5) -> str:
 def leads_text(processed: int, total: int, failed: int, units: str = UNITS) -> str:
     """``"412 / 500 leads processed (82%), 3 failed (0.7% of processed)"`` as HTML
     (``units``: what is counted, e.g. ``"lead attempts"`` for the job totals of a conversion
-    with retries). The failed share is of the processed leads: pending ones are not
-    counted as successes.
+    with retries, then named in the failed count too: ``"56 failed lead attempts"``, not to
+    be read as leads not converted). The failed share is of the processed leads: pending
+    ones are not counted as successes.
 
     The percent is rounded down, so "100%" means every lead is processed (909 of 911 is
     "99%")."""
@@ -187,7 +188,8 @@ def leads_text(processed: int, total: int, failed: int, units: str = UNITS) -> s
     text = f"{processed:,} / {total:,} {units} processed ({100 * processed // total}%)"
     if failed:
         share = f"{failed / processed:.1%} of processed"
-        text += f", <b style='color:{ALERT_COLOR}'>{failed:,} failed ({share})</b>"
+        what = "failed" if units == UNITS else f"failed {units}"
+        text += f", <b style='color:{ALERT_COLOR}'>{failed:,} {what} ({share})</b>"
     return text
 
 

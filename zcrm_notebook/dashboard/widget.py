@@ -40,7 +40,7 @@ from ..poll.background import Watch
 from ..snapshots.load import load_snapshots
 from ..viz.report import GROUPINGS, export_report
 from ..viz.style import ALERT_COLOR, ALL_COLOR, org_dcs, zone
-from ..viz.text import UNITS, plural
+from ..viz.text import UNITS, not_final_text, plural
 from .comm_status import publish_idle_after_concurrent_comms
 from .core import DashboardCore, FigureImage
 from .view import (
@@ -65,6 +65,8 @@ __all__ = ["Dashboard", "attention_jobs"]
 
 log = logging.getLogger(__name__)
 _BAR = {"width": "420px"}
+#: The overall bar's label beside a conversion's leads: it sums the jobs' lead attempts.
+_TOTALS_LABEL = "job totals"
 #: Lowest poll interval the slider offers (seconds), unless the policy given asks lower.
 MIN_SLIDER_INTERVAL_S = 2.0
 _CODE_HINT = "or pass overwrite=True"
@@ -104,7 +106,8 @@ class Dashboard(DashboardCore):
         Seconds between refreshes while polling (real time).
     figure_every_s : float, default 2.0
         Shortest real time between two redraws of the figure (the bars follow every
-        refresh); a change of grouping or filter, or the end of the poll, redraws at once.
+        refresh); a change of grouping or filter, the first answers after a Start, or the
+        end of the poll, redraws at once.
         The caption under the figure (``figure_caption``) gives the time of the last answer
         it shows, and says when the bars above are newer.
     export_dir : str, default "zcrm-report"
@@ -129,7 +132,8 @@ class Dashboard(DashboardCore):
         ``interval``, ``group_by``, ``filter``, ``overall``, ``overall_text``,
         ``counts_html``, ``group_box``, ``image``, ``figure_caption``, ``attention_html``,
         ``leads_html`` (shown with ``leads``), ``export_dir``, ``export_button``,
-        ``export_out`` (the last export's files or error, next to the button). Browsing a
+        ``export_out`` (the last export's files or error, next to the button; "exporting..."
+        while it writes). Browsing a
         past run hides Start, Stop and the interval slider.
     figure : matplotlib.figure.Figure
         The only figure; redrawn in place.
@@ -180,6 +184,7 @@ class Dashboard(DashboardCore):
         self._drawn_view: tuple | None = None
         self._figure_stale = True
         self._drawn_up_to: pd.Timestamp | None = None
+        self._new_poll_from: int | None = None  # snapshots before the last Start, until drawn
         self._rows: dict[tuple[str, str], tuple] = {}
         self._shown: list[str] = []
         self.attention = pd.DataFrame()
@@ -377,9 +382,11 @@ class Dashboard(DashboardCore):
             If the previous poll is still stopping after ``stop_wait_s``.
         """
         lo, hi = self.interval.value
+        before = len(self.snapshots)
         handle = self._start_watch(float(lo), float(hi))
         if handle is not None:
             self._started_on_clock = float(self.clock())  # the clock of the answers' times
+            self._new_poll_from = before  # its first answers redraw the figure at once
             self.export_out.value = ""  # an export of before this Start no longer matches
             self.refresh()
             self._ensure_ticker()
@@ -408,7 +415,7 @@ class Dashboard(DashboardCore):
         )
         self.leads_html.value = head + not_converted_html(table, rest)
         self.leads_box.layout.display = None
-        self.overall.description = "all jobs"
+        self.overall.description = _TOTALS_LABEL
         if self._last_key is not None:  # shown already: relabel the job totals now
             self._last_key = None
             self.refresh()
@@ -447,7 +454,16 @@ class Dashboard(DashboardCore):
             is a file, cannot be written or holds other files (the button shows the
             message next to it).
         """
-        self.export_out.value = ""
+        # the figures take seconds: say so until the message below replaces it (an empty
+        # message meanwhile read as a lost one, the files appearing already)
+        self.export_out.value = "exporting..."
+        try:
+            return self._export(out_dir, overwrite)
+        except BaseException:
+            self.export_out.value = ""  # the caller (or the button) says what went wrong
+            raise
+
+    def _export(self, out_dir, overwrite: bool) -> dict[str, Path]:
         raw = out_dir if out_dir is not None else self.export_dir.value
         if isinstance(raw, str):
             raw = raw.strip()
@@ -470,7 +486,6 @@ class Dashboard(DashboardCore):
     def _on_export(self) -> None:
         """The Export button: the outcome goes next to the button (never the status line),
         replacing the previous one; errors are one line."""
-        self.export_out.value = "exporting..."
         try:
             self.export()
         except ZcrmError as exc:  # the button cannot pass overwrite=True: say what can
@@ -515,7 +530,8 @@ class Dashboard(DashboardCore):
 
         Cheap when nothing changed. The figure is redrawn when the data changed and
         ``figure_every_s`` passed since its last redraw, at once when the grouping or the
-        filter changed or no poll is running, and always when ``force``.
+        filter changed, when the first answers of a new Start arrive or no poll is running,
+        and always when ``force``.
 
         Parameters
         ----------
@@ -550,8 +566,11 @@ class Dashboard(DashboardCore):
             self.attention_html.value = attention_html(self.attention) + warnings_html(caught)
             self._figure_stale = True
         due = time.monotonic() - self._fig.drawn_at >= self.figure_every_s
-        if force or due or not self.running or view_key != self._drawn_view:
+        # the first answers of a new poll (Stop, then Start) redraw at once, as a new view
+        fresh = self._new_poll_from is not None and len(df) > self._new_poll_from
+        if force or due or fresh or not self.running or view_key != self._drawn_view:
             self._redraw(view, view_key)
+            self._new_poll_from = None if fresh else self._new_poll_from
         else:  # the bars moved on: the caption says the figure is of an earlier moment
             self.figure_caption.value = self._caption(self._drawn_up_to, view)
         return True
@@ -564,6 +583,9 @@ class Dashboard(DashboardCore):
     def _update_status(self, df: pd.DataFrame | None) -> None:
         if self.browsing:
             state = "browsing a past run"
+            if df is not None and len(df):  # a partial run says so where it is read
+                partial = not_final_text(summarize_jobs(df))
+                state += f" · {partial}" if partial else ""
         elif self.handle is None:
             state = "not started: press Start"
         elif self.running:
@@ -588,9 +610,9 @@ class Dashboard(DashboardCore):
         failed = int(jobs["failed_count"].fillna(0).sum())
         done = int(jobs["converted_count"].fillna(0).sum()) + failed
         self.overall.value = done / total if total else 0.0
-        noun = "jobs" if self.leads is not None else UNITS  # a conversion: its job totals
+        every = f"all {UNITS}" if self.leads is None else _TOTALS_LABEL
         shown = self.filter.value  # under a filter the bar counts that group only
-        self.overall.description = str(shown) if shown else f"all {noun}"
+        self.overall.description = str(shown) if shown else every
         self.overall_text.value = leads_text(done, total, failed, self._units())
         self.status_counts = status_counts(jobs, self._filtered(self._job_keys))
         self.counts_html.value = status_chips(self.status_counts)
@@ -623,7 +645,12 @@ class Dashboard(DashboardCore):
         totals = self.leads is not None  # the leads are counted once beside: say job totals
         layout_key = (*view_key, tuple(self._shown), len(view) > 0, self.running, totals)
         self.image.value = self._fig.render(
-            view, by=self.group_by.value, tz=self.tz, layout_key=layout_key, job_totals=totals
+            view,
+            by=self.group_by.value,
+            tz=self.tz,
+            layout_key=layout_key,
+            job_totals=totals,
+            ended=not self.running,
         )
         self._drawn_view, self._figure_stale = view_key, False
         self._drawn_up_to = view["polled_at"].max() if len(view) else None

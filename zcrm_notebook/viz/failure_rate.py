@@ -44,6 +44,7 @@ def plot_failure_rate(
     ax: Axes | None = None,
     tz: str | tzinfo = "UTC",
     job_totals: bool = False,
+    ended: bool = False,
     **kwargs,
 ) -> Axes:
     """Pooled lead failure rate per data center (or org) with its 95 % Wilson interval.
@@ -73,6 +74,9 @@ def plot_failure_rate(
         Label the counts as job totals ("lead attempts", "(job totals)" in the title): for
         the jobs of a conversion whose lead outcomes are shown beside the figure, where a
         retried lead is in each of its jobs.
+    ended : bool, default False
+        The run has ended (a past run, a stopped poll): a group without processed leads
+        reads "no lead processed", not "no lead processed yet".
     **kwargs
         Passed to ``Axes.barh`` (the rate bars; not to the error bars).
 
@@ -93,7 +97,9 @@ def plot_failure_rate(
     check_top(top, 2)
     one, many, suffix = count_nouns(job_totals)
     xlabel = f"% of processed {many} failed\n(95% Wilson interval)"  # 2 lines: fits narrow
-    ax = bar_axes(ax, tz, xlabel, BY_LABEL[by], f"Failed {many} by {BY_LABEL[by]}{suffix}")
+    # "(job totals)" on a line of its own: the panel is narrow in the dashboard
+    title = f"Failed {many} by {BY_LABEL[by]}" + (f"\n{suffix.strip()}" if suffix else "")
+    ax = bar_axes(ax, tz, xlabel, BY_LABEL[by], title)
     table = summarize_dcs(df) if by == "dc" else summarize_orgs(df)
     if note_no_leads(ax, table, ["leads_total"]):
         return ax
@@ -112,7 +118,7 @@ def plot_failure_rate(
     )
     ends = np.nan_to_num(hi)
     texts = [
-        end_note(ax, _counts_note(k, n, total, one, many), (end, float(yi)), color="0.25")
+        end_note(ax, _counts_note(k, n, total, one, many, ended), (end, float(yi)), color="0.25")
         for yi, end, k, n, total in zip(
             y, ends, t["leads_failed"], t["leads_processed"], t["leads_total"]
         )
@@ -129,11 +135,14 @@ def plot_failure_rate(
     return ax
 
 
-def _counts_note(failed: float, processed: float, total: float, one: str, many: str) -> str:
+def _counts_note(
+    failed: float, processed: float, total: float, one: str, many: str, ended: bool = False
+) -> str:
     """The text beside a bar: ``"2 / 85 processed leads failed"``; leads not processed yet
-    are not counted as successes."""
+    are not counted as successes ("no lead processed yet", or without "yet" once the run
+    has ``ended``)."""
     if total <= 0:
         return f"no {one} counts"
     if processed <= 0:
-        return f"no {one} processed yet"
+        return f"no {one} processed" + ("" if ended else " yet")
     return f"{failed:,.0f} / {processed:,.0f} processed {many} failed"

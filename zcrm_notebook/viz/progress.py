@@ -178,19 +178,24 @@ def later_rounds(df: pd.DataFrame) -> list[tuple[pd.Timestamp, int, int]]:
 
 
 def _mark_later_rounds(ax: Axes, df: pd.DataFrame, many: str) -> None:
-    """A dotted line and a small upright note at each :func:`later_rounds` set."""
+    """A dotted line at each :func:`later_rounds` set, and a small note in the lower part
+    of the Axes beside it, where no line is: from a round's start on, every line is flat
+    or rising at 50 % or more (the jobs before had all ended, and a round retries at most
+    the lead attempts before it). The note goes right of the line, or left of it when the
+    line is in the last 30 % of the time axis (no room to its right)."""
+    times = df["polled_at"]
+    first, span = times.min(), (times.max() - times.min()).total_seconds()
     for when, n_jobs, n_leads in later_rounds(df):
         x = date_num(pd.DatetimeIndex([when]))[0]
         ax.axvline(x, color="0.45", linestyle=":", linewidth=1, zorder=1)
-        note = f"+{n_leads:,} {many} ({plural(n_jobs, 'new job')})"
+        right = span <= 0 or (when - first).total_seconds() <= 0.7 * span
         ax.annotate(
-            note,
+            f"+{n_leads:,} {many}\n({plural(n_jobs, 'new job')})",
             (x, 0.03),
             xycoords=("data", "axes fraction"),
-            xytext=(-3, 0),
+            xytext=(3 if right else -3, 0),
             textcoords="offset points",
-            rotation=90,
-            ha="right",
+            ha="left" if right else "right",
             va="bottom",
             fontsize="small",
             color="0.35",

@@ -45,7 +45,7 @@ from .outcomes import plot_outcomes
 from .progress import plot_progress
 from .style import zone
 from .tablefiles import FORMATS, check_formats, table_names, write_tables
-from .text import JOB_TOTALS, UNIT, lead_counts_text, plural
+from .text import JOB_TOTALS, UNIT, lead_counts_text, not_final_text, plural
 from .timeline import plot_status_timeline
 
 __all__ = ["make_report", "export_report", "check_export_dir", "neutralize_formulas", "FIGURES"]
@@ -120,7 +120,8 @@ def _polled_range(df: pd.DataFrame, info: tzinfo, name: str) -> str:
 
 def _headline(df: pd.DataFrame, tz: str | tzinfo, leads: pd.DataFrame | None = None) -> str:
     """Summary for the overview title: one line of job counts; with a conversion's
-    ``leads``, a first line counting each lead once and the job counts as job totals."""
+    ``leads``, a first line counting each lead once and the job counts as job totals; then,
+    for a partial run, a line "Partial run: 2 jobs not final when the run ended"."""
     dcs = summarize_dcs(df)
     if dcs.empty:
         jobs = "Mass convert: no snapshots yet"
@@ -137,9 +138,11 @@ def _headline(df: pd.DataFrame, tz: str | tzinfo, leads: pd.DataFrame | None = N
         f"{failed:,} failed{pct}, {int(dcs['leads_pending'].sum()):,} pending"
     )
     polled = _polled_range(df, info, name)
+    partial = not_final_text(summarize_jobs(df))
+    partial = f"\nPartial run: {partial}" if partial else ""
     if leads is None:
-        return f"Mass convert: {jobs}; {polled}"
-    return f"Mass convert: {lead_counts_text(leads)}; {polled}\n{JOB_TOTALS}: {jobs}"
+        return f"Mass convert: {jobs}; {polled}{partial}"
+    return f"Mass convert: {lead_counts_text(leads)}; {polled}\n{JOB_TOTALS}: {jobs}{partial}"
 
 
 def make_report(
@@ -173,7 +176,8 @@ def make_report(
         A 2x2 grid (constrained layout, 16 x 11 in): ``plot_progress`` (top left),
         ``plot_failure_rate`` (top right), ``plot_outcomes`` (bottom left),
         ``plot_status_timeline`` (bottom right), with a summary as suptitle (one line,
-        or two with ``leads``).
+        or two with ``leads``; and "Partial run: 2 jobs not final when the run ended"
+        when some job is neither completed nor failed).
         Not registered with pyplot: display it in Jupyter as the cell's value or save it
         with ``fig.savefig``.
 
@@ -228,11 +232,29 @@ def _job_totals_lines(summed: bool) -> list[str]:
     ]
 
 
+def _partial_lines(partial: str) -> list[str]:
+    """What the README says first of a run whose snapshots end before every job is final
+    (``partial``: :func:`~zcrm_notebook.viz.text.not_final_text`, or ``""``)."""
+    if not partial:
+        return []
+    return [
+        "",
+        f"**Partial run: {partial}.** Their leads not processed are pending (not failed);",
+        "their counts and status are those of their last answer.",
+    ]
+
+
 def _readme(
-    paths: dict[str, Path], spreadsheet_safe: bool, tz_name: str, formats: tuple, by: str = "dc"
+    paths: dict[str, Path],
+    spreadsheet_safe: bool,
+    tz_name: str,
+    formats: tuple,
+    by: str = "dc",
+    partial: str = "",
 ) -> str:
     """Markdown description of every file of the bundle (its first line is the marker
-    :func:`export_report` recognises a previous bundle by)."""
+    :func:`export_report` recognises a previous bundle by); ``partial``: the jobs not
+    final when the run ended (:func:`~zcrm_notebook.viz.text.not_final_text`)."""
     group = GROUPINGS[by]
     header = ["| column | dtype | meaning (units) |", "|---|---|---|"]
     snap = {c: (str(SNAPSHOT_DTYPES[c]), m) for c, m in COLUMN_DOCS.items()}
@@ -244,6 +266,7 @@ def _readme(
         "Written by `zcrm_notebook.export_report`. The tables below come as "
         + ", ".join(formats)
         + f"; figures label their time axes in {tz_name}.",
+        *_partial_lines(partial),
     ]
     if spreadsheet_safe:
         lines += [
@@ -510,7 +533,8 @@ def export_report(
     try:
         _remove_stale(out, names)
         # the README (with the marker) first: an interrupted export is still ours
-        readme = _readme(paths, spreadsheet_safe, tz_name, formats, by)
+        partial = not_final_text(tables["jobs"])
+        readme = _readme(paths, spreadsheet_safe, tz_name, formats, by, partial)
         paths["readme"].write_text(readme, encoding="utf-8")
         if outcomes is not None:
             _lead_files(outcomes, paths, spreadsheet_safe, tz, by)

@@ -18,6 +18,7 @@ __all__ = [
     "plural",
     "status_word",
     "lead_counts_text",
+    "not_final_text",
 ]
 
 #: What one job converts, singular and plural.
@@ -65,7 +66,7 @@ def status_word(status: object) -> str:
 
 
 def lead_counts_text(leads) -> str:
-    """``"240 leads, each once at its latest attempt: 216 converted, 24 not converted"``
+    """``"240 leads (each lead's last attempt): 216 converted, 24 not converted"``
     (HTML-safe) of a lead outcome table (a pandas DataFrame), each lead counted once by
     :func:`~zcrm_notebook.convert.outcomes.latest_attempts`."""
     from ..convert.outcomes import latest_attempts  # pandas: only when counting leads
@@ -73,4 +74,13 @@ def lead_counts_text(leads) -> str:
     once = latest_attempts(leads)
     counts = once["outcome"].astype(str).value_counts()
     parts = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in counts.items() if n)
-    return f"{plural(len(once), UNIT)}, each once at its latest attempt: {parts or 'none'}"
+    return f"{plural(len(once), UNIT)} (each {UNIT}'s last attempt): {parts or 'none'}"
+
+
+def not_final_text(jobs) -> str:
+    """``"29 jobs not final when the run ended"``: the jobs of a
+    :func:`~zcrm_notebook.analysis.summary.summarize_jobs` table (a pandas DataFrame) whose
+    latest status is neither completed nor failed (a partial run: their pending leads are
+    not failed); ``""`` when every job is final or there is none."""
+    n = int((~jobs["status"].astype(str).isin(["completed", "failed"])).sum())
+    return f"{plural(n, 'job')} not final when the run ended" if n else ""
