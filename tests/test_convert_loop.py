@@ -136,6 +136,27 @@ def test_a_lead_is_converted_before_its_job_only_by_a_second_on_zohos_clock():
     assert not converted_before(replace(sent, answer_date=None), LeadRecord(lead, True, t))
 
 
+def test_a_hostile_time_reads_as_unknown_and_the_outcome_is_still_made():
+    """A Date header in year 10000 (UTC) is no date: no before-the-job check; a stored
+    hostile answer_date or Converted_Date_Time is shown as an unknown time, never raised."""
+    from requests.structures import CaseInsensitiveDict
+
+    from zcrm_notebook.api.answers import answer_date
+    from zcrm_notebook.api.conversion import LeadRecord
+    from zcrm_notebook.convert.reconcile import _utc, outcome_of_record
+
+    t = 1_767_225_600.0
+    (chunk,) = _one_chunk()
+    hostile = answer_date(CaseInsensitiveDict({"Date": "Fri, 31 Dec 9999 23:59:59 -2359"}))
+    sent = replace(chunk, posted_at=t, answered_at=t + 1, answer_date=hostile, job_id="7")
+    read = LeadRecord(chunk.leads[0].lead_id, True, t)
+    assert outcome_of_record(sent, chunk.leads[0], read, job_id="7").outcome == "converted"
+    assert [_utc(x) for x in (253_402_300_799.0 + 86_340, -62_135_596_800.0, 1e308, "x")] == [
+        "an unknown time"
+    ] * 4
+    assert _utc(t) == "2026-01-01 00:00:00Z"
+
+
 def _one_chunk():
     from conftest import make_creds
 

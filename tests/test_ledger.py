@@ -238,6 +238,17 @@ def test_a_ledger_and_a_csv_of_an_earlier_version_read_with_the_new_columns(tmp_
     assert list(back.columns) == LEAD_OUTCOME_COLUMNS and back["reason_attempt"].tolist() == [1]
 
 
+@pytest.mark.parametrize("value", ["abc", b"\x00", 1e308, 2**63 - 1, 253_402_387_140.0])
+def test_a_hostile_answer_date_in_a_ledger_reads_as_unknown(store, orgs, value):
+    ledger, _, _ = committed(store, orgs, leads=[A])
+    ledger.mark(1, "scheduled", job_id="7", posted_at=T, answered_at=T + 1)
+    with store.transaction() as db:
+        db.execute("UPDATE chunks SET answer_date = ?", (value,))
+    (chunk,) = ledger.chunks()
+    assert chunk.answer_date is None and chunk.posted_at_zoho is None  # no check made
+    assert ledger.frame()["answer_date"].isna().all()
+
+
 def test_a_lead_converted_before_its_job_is_not_planned_again(store, orgs):
     ledger, _, _ = committed(store, orgs, leads=[A, B])
     ledger.mark(1, "scheduled", job_id="7")

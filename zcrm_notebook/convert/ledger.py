@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from ..api.answers import plausible_time
 from ..errors import ConfigError
 from ..inputs.ids import id_problem
 from ..redact import shown
@@ -120,8 +121,9 @@ class Chunk:
         answer, closed.
     answer_date : float or None
         The POST answer's ``Date`` header: when Zoho made it, on Zoho's clock (seconds
-        since the epoch, whole seconds; None: not sent, not read, or a ledger written
-        before it was kept).
+        since the epoch, whole seconds; None: not sent, not read, a ledger written
+        before it was kept, or a stored value that is not a plausible time: text, bytes,
+        outside 2000..2200).
     job_id : str or None
     http_status : int or None
     error_code, error_message : str or None
@@ -541,6 +543,7 @@ def _chunk(row: Any, leads: tuple[PlannedLead, ...]) -> Chunk:
     values = {k: row[k] for k in _CHUNK_COLUMNS}
     values["options"] = ConvertOptions.from_dict(json.loads(values["options"]))
     values["count_mismatch"] = bool(values["count_mismatch"])
+    values["answer_date"] = plausible_time(values["answer_date"])  # a hostile one: unknown
     return Chunk(**values, leads=leads)
 
 

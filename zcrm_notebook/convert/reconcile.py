@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from ..api.answers import plausible_time
 from ..api.conversion import MAX_IDS_PER_READ, LeadRecord
 from ..auth.credentials import OrgCredentials
 from ..client import CallAnswer, ZohoClient
@@ -106,8 +107,14 @@ def converted_before(chunk: Chunk, read: LeadRecord) -> bool:
     return read.converted and made is not None and at is not None and at + 1.0 <= made
 
 
-def _utc(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+def _utc(t: object) -> str:
+    """``t`` (seconds since the epoch) as ``YYYY-MM-DD HH:MM:SSZ``; ``an unknown time`` for
+    a value outside :func:`~zcrm_notebook.api.answers.plausible_time`'s window (never
+    raises)."""
+    at = plausible_time(t)
+    if at is None:
+        return "an unknown time"
+    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def outcome_of_record(
@@ -127,8 +134,8 @@ def outcome_of_record(
     if job_id is not None and converted_before(chunk, read):
         outcome = "already_converted"
         reason = (
-            f"converted at {_utc(read.converted_at or 0.0)}, before job {job_id} was made "
-            f"(its POST reached Zoho at {_utc(chunk.posted_at_zoho or 0.0)} at the earliest, "
+            f"converted at {_utc(read.converted_at)}, before job {job_id} was made "
+            f"(its POST reached Zoho at {_utc(chunk.posted_at_zoho)} at the earliest, "
             "Zoho's clock): not by this job"
         )
     return replace(
