@@ -249,6 +249,17 @@ def test_a_hostile_answer_date_in_a_ledger_reads_as_unknown(store, orgs, value):
     assert ledger.frame()["answer_date"].isna().all()
 
 
+@pytest.mark.parametrize("value", [-62_135_614_800.0, 1e308, "abc"])
+def test_a_hostile_converted_at_kept_by_an_earlier_version_reads_as_unknown(store, orgs, value):
+    ledger, _, _ = committed(store, orgs, leads=[A])
+    ledger.mark(1, "scheduled", job_id="7")
+    ledger.record_outcomes(1, [LeadOutcome("us-org", "us", A, "7", 1, "converted")])
+    with store.transaction() as db:
+        db.execute("UPDATE lead_outcomes SET converted_at = ?", (value,))
+    df = ledger.outcome_frame()
+    assert df["outcome"].tolist() == ["converted"] and df["converted_at"].isna().all()
+
+
 def test_a_lead_converted_before_its_job_is_not_planned_again(store, orgs):
     ledger, _, _ = committed(store, orgs, leads=[A, B])
     ledger.mark(1, "scheduled", job_id="7")

@@ -432,7 +432,7 @@ class Ledger:
         rows = self.store.query(
             f"SELECT {_OUTCOME_NAMES} FROM lead_outcomes WHERE chunk_id = ?", (chunk_id,)
         )
-        return {r["lead_id"]: LeadOutcome(**{c: r[c] for c in LEAD_OUTCOME_COLUMNS}) for r in rows}
+        return {r["lead_id"]: _stored_outcome(r) for r in rows}
 
     def latest_by_lead(self, keys: Iterable[tuple[str, str]] | None = None) -> dict:
         """``(org, lead_id) -> LeadStatus`` of each lead's last chunk (leads never in a chunk
@@ -545,6 +545,15 @@ def _chunk(row: Any, leads: tuple[PlannedLead, ...]) -> Chunk:
     values["count_mismatch"] = bool(values["count_mismatch"])
     values["answer_date"] = plausible_time(values["answer_date"])  # a hostile one: unknown
     return Chunk(**values, leads=leads)
+
+
+def _stored_outcome(row: Any) -> LeadOutcome:
+    """A ``lead_outcomes`` row; a ``converted_at`` that is not a plausible time (a ledger
+    written before Converted_Date_Time was checked: year 1, 1e308, text) reads as
+    unknown."""
+    values = {c: row[c] for c in LEAD_OUTCOME_COLUMNS}
+    values["converted_at"] = plausible_time(values["converted_at"])
+    return LeadOutcome(**values)
 
 
 _DERIVED = {
