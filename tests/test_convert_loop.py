@@ -121,6 +121,48 @@ def test_a_rerun_without_a_store_credits_no_new_job_with_a_lead_converted_before
     assert any(f"{len(done)} leads were converted before their job" in n for n in again.notes)
 
 
+def test_a_date_a_few_seconds_fast_credits_the_job_with_the_leads_it_counts(
+    sim, clock, monkeypatch
+):
+    """Zoho's Date 3 s ahead of its record clock: the leads this run converted precede the
+    POST's Date on the record clock, but the job's Converted_Count covers them: the job's."""
+    import http.server
+
+    from zcrm_notebook.simulator import server
+
+    def fast(self, timestamp=None):
+        made = getattr(self, "_made_at", None)
+        return http.server.BaseHTTPRequestHandler.date_time_string(
+            self, made + 3.0 if made else timestamp
+        )
+
+    monkeypatch.setattr(server._Handler, "date_time_string", fast)
+    res = run(sim, clock, {"us-org": sim.lead_ids("us-org")})
+    truth = sum(sim.lead_state(i)["converted"] for i in sim.lead_ids("us-org"))
+    assert truth and (res.leads["outcome"] == "converted").sum() == truth
+    assert "already_converted" not in set(res.leads["outcome"])
+    assert not any("before their job" in n or "before its job" in n for n in res.notes)
+
+
+def test_only_the_leads_a_jobs_count_leaves_out_are_converted_before_it():
+    from zcrm_notebook.api.conversion import LeadRecord
+    from zcrm_notebook.convert.reconcile import earlier_leads
+
+    t = 1_767_225_600.0
+    (chunk,) = _one_chunk()
+    sent = replace(chunk, posted_at=t, answered_at=t, answer_date=t + 100.0)
+    reads = [
+        LeadRecord("1", True, t + 10),
+        LeadRecord("2", True, t + 98),
+        LeadRecord("3", True, t + 100),
+        LeadRecord("4", False, None),
+    ]
+    assert earlier_leads(sent, reads, 3) == set()  # the job counts all three: its own
+    assert earlier_leads(sent, reads, 2) == {"1"}  # one too many: the earliest before it
+    assert earlier_leads(sent, reads, 0) == {"1", "2"}  # the third is not before the job
+    assert earlier_leads(sent, reads, None) == {"1"}  # no count: a minute before, at least
+
+
 def test_a_lead_is_converted_before_its_job_only_by_a_second_on_zohos_clock():
     from zcrm_notebook.api.conversion import LeadRecord
     from zcrm_notebook.convert.reconcile import converted_before

@@ -10,13 +10,15 @@ outcome            meaning
 =================  ========================================================================
 converted          Zoho says the lead is converted (``Converted__s``); the ids of what it
                    became and when
-already_converted  Zoho says the lead is converted, but its ``Converted_Date_Time`` is at
-                   least a second before its job was made (before the POST reached Zoho, on
-                   Zoho's clock: the POST answer's ``Date`` less its round trip): converted
-                   earlier, not by this job (an earlier run of the same leads without a
-                   store, a user, another tool). The ids of what it became and when;
-                   ``reason`` says both times. Not counted as converted by its job, never
-                   sent again
+already_converted  Zoho says the lead is converted, more of its job's leads read back
+                   converted than the job's ``Converted_Count``, and its
+                   ``Converted_Date_Time`` is at least a second before its job was made
+                   (before the POST reached Zoho, on Zoho's clock: the POST answer's
+                   ``Date`` less its round trip; a minute when the count is not known):
+                   converted earlier, not by this job (an earlier run of the same leads
+                   without a store, a user, another tool). The ids of what it became and
+                   when; ``reason`` says both times. Not counted as converted by its job,
+                   never sent again
 not_converted      still a lead after its job ended: the job failed it or did not get to
                    it (Zoho tells the two apart only by the job's counts); ``reason`` from
                    the opt-in diagnosis
