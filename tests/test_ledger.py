@@ -260,6 +260,33 @@ def test_a_hostile_converted_at_kept_by_an_earlier_version_reads_as_unknown(stor
     assert df["outcome"].tolist() == ["converted"] and df["converted_at"].isna().all()
 
 
+def test_a_ledger_of_version_1_is_upgraded_and_a_newer_one_refused_before_any_change(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "run.sqlite"
+    with SnapshotStore(path) as s:
+        Ledger(s)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM ledger_meta").fetchall() == [("2",)]
+        db.execute("UPDATE ledger_meta SET value = '1'")  # as today's main wrote it
+    with SnapshotStore(path) as s:
+        Ledger(s)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM ledger_meta").fetchall() == [("2",)]
+        db.execute("UPDATE ledger_meta SET value = '3'")
+        db.execute("DROP TABLE lead_outcomes")  # a newer layout: a view the old cannot alter
+        db.execute("CREATE VIEW lead_outcomes AS SELECT chunk_id FROM chunks")
+        before = db.execute("SELECT * FROM sqlite_master").fetchall()
+    for version, said in [("3", "version 3;"), ("abc", "version 'abc';")]:
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE ledger_meta SET value = ?", (version,))
+        with SnapshotStore(path) as s, pytest.raises(ConfigError) as err:
+            Ledger(s)
+        assert str(path) in str(err.value) and said in str(err.value)
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT * FROM sqlite_master").fetchall() == before
+
+
 def test_a_lead_converted_before_its_job_is_not_planned_again(store, orgs):
     ledger, _, _ = committed(store, orgs, leads=[A, B])
     ledger.mark(1, "scheduled", job_id="7")

@@ -46,7 +46,10 @@ from .plan import ConversionPlan, PlannedChunk, PlannedLead
 
 __all__ = ["Ledger", "Chunk", "LeadStatus", "STATES", "LEDGER_VERSION", "load_lead_outcomes"]
 
-LEDGER_VERSION = 1
+#: 2: ``already_converted`` outcomes, ``chunks.answer_date``, ``lead_outcomes.reason_attempt``
+#: (a package that reads version 1 refuses the ledger instead of failing on an outcome it
+#: does not know).
+LEDGER_VERSION = 2
 STATES = ("intent", "sending", "scheduled", "rejected", "unknown")
 
 _DDL = f"""
@@ -221,32 +224,29 @@ class Ledger:
         The store of the run: the ledger uses its connection and lock, so it is written
         under the same run lock as the snapshots.
 
-    A ledger written by an earlier version of the package gets the columns added since
-    when opened (``chunks.answer_date``, ``lead_outcomes.reason_attempt``; NULL in its
-    rows); its version is unchanged (an earlier package reads rows by name).
+    A ledger of version 1 gets the columns added since when opened (``chunks.answer_date``,
+    ``lead_outcomes.reason_attempt``; NULL in its rows) and becomes version 2 (it may hold
+    ``already_converted``: a package reading version 1 refuses it with a ConfigError).
 
     Raises
     ------
     ConfigError
-        The file holds a ledger of a newer version.
+        The file holds a ledger of a newer version (or a version that is not a number);
+        nothing in it is altered.
     """
 
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
         with store.transaction() as db:
+            _check_version(db, store.path)  # before anything is altered
             for statement in _DDL.split(";"):
                 if statement.strip():
                     db.execute(statement)
             _add_missing_columns(db, "chunks", {"answer_date": "REAL"})
             _add_missing_columns(db, "lead_outcomes", _OUTCOME_SQL)
-            row = db.execute("SELECT value FROM ledger_meta WHERE key = 'version'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO ledger_meta VALUES ('version', ?)", (str(LEDGER_VERSION),))
-            elif int(row[0]) > LEDGER_VERSION:
-                raise ConfigError(
-                    f"{str(store.path)!r} holds a conversion ledger of version {row[0]}; "
-                    f"this zcrm_notebook reads version {LEDGER_VERSION}: upgrade it"
-                )
+            db.execute(
+                "INSERT OR REPLACE INTO ledger_meta VALUES ('version', ?)", (str(LEDGER_VERSION),)
+            )
 
     def __repr__(self) -> str:
         return f"Ledger({str(self.store.path)!r})"
@@ -527,6 +527,24 @@ class Ledger:
         ints = ["chunk_id", "batch_id", "http_status", "converted_count", "leads", "attempt"]
         return df.astype({**dict.fromkeys(text, "string"), **dict.fromkeys(ints, "Int64")}).astype(
             {"count_mismatch": "bool"}
+        )
+
+
+def _check_version(db: Any, path: object) -> None:
+    """Refuse a ledger written by a newer version of the package (or with no readable
+    version), before anything is changed in the file."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'ledger_meta'").fetchone():
+        return
+    row = db.execute("SELECT value FROM ledger_meta WHERE key = 'version'").fetchone()
+    if row is None:
+        return
+    version = str(row[0]).strip()
+    number = version.isascii() and version.isdigit() and len(version) <= 9
+    if not (number and int(version) <= LEDGER_VERSION):
+        raise ConfigError(
+            f"{str(path)!r} holds a conversion ledger of version "
+            f"{version if number else shown(row[0], 20)}; "
+            f"this zcrm_notebook reads versions up to {LEDGER_VERSION}: upgrade it"
         )
 
 
