@@ -287,6 +287,33 @@ def test_a_ledger_of_version_1_is_upgraded_and_a_newer_one_refused_before_any_ch
             assert db.execute("SELECT * FROM sqlite_master").fetchall() == before
 
 
+@pytest.mark.parametrize("column", ["reason_attempt", "attempt"])
+@pytest.mark.parametrize("value", ["abc", "-5", "0", "99999999999999999999", "1.5", "1e3", "=1"])
+def test_a_csv_attempt_that_is_not_a_whole_number_from_1_names_file_column_and_value(
+    tmp_path, column, value
+):
+    row = LeadOutcome("us-org", "us", A, "7", 2, "not_converted", error_code="D", reason="d")
+    df = outcomes_frame([row, row]).astype({column: object})
+    df.loc[1, column] = value
+    df.to_csv(tmp_path / "o.csv", index=False)
+    with pytest.raises(ConfigError) as err:
+        read_lead_outcomes(tmp_path / "o.csv")
+    said = str(err.value)
+    assert "o.csv" in said and f"column {column}, row 2: {value!r}" in said
+    assert "\n" not in said
+
+
+@pytest.mark.parametrize("value", ["abc", b"\x00", 1.5, -5, 0, 3, 10**12])
+def test_a_hostile_reason_attempt_in_a_ledger_reads_as_the_rows_own_attempt(store, orgs, value):
+    ledger, _, _ = committed(store, orgs, leads=[A])
+    ledger.mark(1, "scheduled", job_id="7")
+    row = LeadOutcome("us-org", "us", A, "7", 2, "not_converted", error_code="D", reason="d")
+    ledger.record_outcomes(1, [row])
+    with store.transaction() as db:
+        db.execute("UPDATE lead_outcomes SET reason_attempt = ?", (value,))
+    assert ledger.outcome_frame()["reason_attempt"].tolist() == [2]
+
+
 def test_a_lead_converted_before_its_job_is_not_planned_again(store, orgs):
     ledger, _, _ = committed(store, orgs, leads=[A, B])
     ledger.mark(1, "scheduled", job_id="7")

@@ -568,10 +568,18 @@ def _chunk(row: Any, leads: tuple[PlannedLead, ...]) -> Chunk:
 def _stored_outcome(row: Any) -> LeadOutcome:
     """A ``lead_outcomes`` row; a ``converted_at`` that is not a plausible time (a ledger
     written before Converted_Date_Time was checked: year 1, 1e308, text) reads as
-    unknown."""
+    unknown, a ``reason_attempt`` that is not a whole number from 1 to the row's
+    ``attempt`` (text, 1.5, -5, huge) as the default of a ledger without the column."""
     values = {c: row[c] for c in LEAD_OUTCOME_COLUMNS}
     values["converted_at"] = plausible_time(values["converted_at"])
+    told, attempt = values["reason_attempt"], values["attempt"]
+    if not (_whole(told) and _whole(attempt) and 1 <= told <= attempt):
+        values["reason_attempt"] = None  # unknown: the row's own attempt, as before the column
     return LeadOutcome(**values)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 _DERIVED = {
