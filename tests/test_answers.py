@@ -173,6 +173,12 @@ def test_other_envelope_keeps_zoho_code():
         ("Thu, 01 Jan 2026 00:00:05 GMT" + " " * 60, 1_767_225_605.0),  # trimmed first
         ("x" * 100, None),
         ("", None),
+        ("Fri, 31 Dec 9999 23:59:59 -2359", None),  # year 10000 in UTC
+        ("Fri, 31 Dec 1999 23:59:59 GMT", None),  # outside 2000..2200: not Zoho's
+        ("Thu, 01 Jan 2026 00:00:05 GMT, Fri, 31 Dec 9999 23:59:59 GMT", None),  # two, joined
+        ("Thu Jan  1 00:00:05 2026, Thu Jan  1 00:00:05 2026", None),
+        ("Thu, 01 Jan 2026 00:00:05 XYZ", None),  # an unknown zone
+        ("Thu Jan  1 00:00:05 2026", 1_767_225_605.0),  # asctime's form: UTC
     ],
 )
 def test_the_date_header_is_read_on_the_servers_clock_or_not_at_all(value, expected):

@@ -153,6 +153,20 @@ def test_records_read_times_in_utc_ids_as_text_and_conversion_without_the_flag()
 
 
 @pytest.mark.parametrize(
+    "when",
+    ["0001-01-01T00:00:00+05:00", "1600-01-01T00:00:00Z", "2263-01-01T00:00:00Z", "9999-12-31"],
+)
+def test_a_converted_date_time_outside_2000_to_2200_is_no_time_and_the_lead_is_read(when):
+    from zcrm_notebook.convert.outcomes import LeadOutcome, outcomes_frame
+
+    body = {"data": [{"id": LEAD, "Converted__s": True, "Converted_Date_Time": when}]}
+    (rec,) = cv.parse_records(body)
+    assert rec.converted and rec.converted_at is None
+    row = LeadOutcome("o", "us", LEAD, "7", outcome="converted", converted_at=rec.converted_at)
+    assert outcomes_frame([row])["converted_at"].isna().all()  # the table is built
+
+
+@pytest.mark.parametrize(
     "body", [{"data": [{"Converted__s": True}]}, {"data": ["x"]}, {"info": {}}, [1], {"data": {}}]
 )
 def test_a_records_answer_without_usable_records_is_refused(body):

@@ -121,6 +121,48 @@ def test_a_rerun_without_a_store_credits_no_new_job_with_a_lead_converted_before
     assert any(f"{len(done)} leads were converted before their job" in n for n in again.notes)
 
 
+def test_a_date_a_few_seconds_fast_credits_the_job_with_the_leads_it_counts(
+    sim, clock, monkeypatch
+):
+    """Zoho's Date 3 s ahead of its record clock: the leads this run converted precede the
+    POST's Date on the record clock, but the job's Converted_Count covers them: the job's."""
+    import http.server
+
+    from zcrm_notebook.simulator import server
+
+    def fast(self, timestamp=None):
+        made = getattr(self, "_made_at", None)
+        return http.server.BaseHTTPRequestHandler.date_time_string(
+            self, made + 3.0 if made else timestamp
+        )
+
+    monkeypatch.setattr(server._Handler, "date_time_string", fast)
+    res = run(sim, clock, {"us-org": sim.lead_ids("us-org")})
+    truth = sum(sim.lead_state(i)["converted"] for i in sim.lead_ids("us-org"))
+    assert truth and (res.leads["outcome"] == "converted").sum() == truth
+    assert "already_converted" not in set(res.leads["outcome"])
+    assert not any("before their job" in n or "before its job" in n for n in res.notes)
+
+
+def test_only_the_leads_a_jobs_count_leaves_out_are_converted_before_it():
+    from zcrm_notebook.api.conversion import LeadRecord
+    from zcrm_notebook.convert.reconcile import earlier_leads
+
+    t = 1_767_225_600.0
+    (chunk,) = _one_chunk()
+    sent = replace(chunk, posted_at=t, answered_at=t, answer_date=t + 100.0)
+    reads = [
+        LeadRecord("1", True, t + 10),
+        LeadRecord("2", True, t + 98),
+        LeadRecord("3", True, t + 100),
+        LeadRecord("4", False, None),
+    ]
+    assert earlier_leads(sent, reads, 3) == set()  # the job counts all three: its own
+    assert earlier_leads(sent, reads, 2) == {"1"}  # one too many: the earliest before it
+    assert earlier_leads(sent, reads, 0) == {"1", "2"}  # the third is not before the job
+    assert earlier_leads(sent, reads, None) == {"1"}  # no count: a minute before, at least
+
+
 def test_a_lead_is_converted_before_its_job_only_by_a_second_on_zohos_clock():
     from zcrm_notebook.api.conversion import LeadRecord
     from zcrm_notebook.convert.reconcile import converted_before
@@ -134,6 +176,27 @@ def test_a_lead_is_converted_before_its_job_only_by_a_second_on_zohos_clock():
     assert not converted_before(sent, LeadRecord(lead, True, t + 7.5))  # within the second
     assert not converted_before(sent, LeadRecord(lead, True, None))
     assert not converted_before(replace(sent, answer_date=None), LeadRecord(lead, True, t))
+
+
+def test_a_hostile_time_reads_as_unknown_and_the_outcome_is_still_made():
+    """A Date header in year 10000 (UTC) is no date: no before-the-job check; a stored
+    hostile answer_date or Converted_Date_Time is shown as an unknown time, never raised."""
+    from requests.structures import CaseInsensitiveDict
+
+    from zcrm_notebook.api.answers import answer_date
+    from zcrm_notebook.api.conversion import LeadRecord
+    from zcrm_notebook.convert.reconcile import _utc, outcome_of_record
+
+    t = 1_767_225_600.0
+    (chunk,) = _one_chunk()
+    hostile = answer_date(CaseInsensitiveDict({"Date": "Fri, 31 Dec 9999 23:59:59 -2359"}))
+    sent = replace(chunk, posted_at=t, answered_at=t + 1, answer_date=hostile, job_id="7")
+    read = LeadRecord(chunk.leads[0].lead_id, True, t)
+    assert outcome_of_record(sent, chunk.leads[0], read, job_id="7").outcome == "converted"
+    assert [_utc(x) for x in (253_402_300_799.0 + 86_340, -62_135_596_800.0, 1e308, "x")] == [
+        "an unknown time"
+    ] * 4
+    assert _utc(t) == "2026-01-01 00:00:00Z"
 
 
 def _one_chunk():

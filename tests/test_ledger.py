@@ -238,6 +238,82 @@ def test_a_ledger_and_a_csv_of_an_earlier_version_read_with_the_new_columns(tmp_
     assert list(back.columns) == LEAD_OUTCOME_COLUMNS and back["reason_attempt"].tolist() == [1]
 
 
+@pytest.mark.parametrize("value", ["abc", b"\x00", 1e308, 2**63 - 1, 253_402_387_140.0])
+def test_a_hostile_answer_date_in_a_ledger_reads_as_unknown(store, orgs, value):
+    ledger, _, _ = committed(store, orgs, leads=[A])
+    ledger.mark(1, "scheduled", job_id="7", posted_at=T, answered_at=T + 1)
+    with store.transaction() as db:
+        db.execute("UPDATE chunks SET answer_date = ?", (value,))
+    (chunk,) = ledger.chunks()
+    assert chunk.answer_date is None and chunk.posted_at_zoho is None  # no check made
+    assert ledger.frame()["answer_date"].isna().all()
+
+
+@pytest.mark.parametrize("value", [-62_135_614_800.0, 1e308, "abc"])
+def test_a_hostile_converted_at_kept_by_an_earlier_version_reads_as_unknown(store, orgs, value):
+    ledger, _, _ = committed(store, orgs, leads=[A])
+    ledger.mark(1, "scheduled", job_id="7")
+    ledger.record_outcomes(1, [LeadOutcome("us-org", "us", A, "7", 1, "converted")])
+    with store.transaction() as db:
+        db.execute("UPDATE lead_outcomes SET converted_at = ?", (value,))
+    df = ledger.outcome_frame()
+    assert df["outcome"].tolist() == ["converted"] and df["converted_at"].isna().all()
+
+
+def test_a_ledger_of_version_1_is_upgraded_and_a_newer_one_refused_before_any_change(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "run.sqlite"
+    with SnapshotStore(path) as s:
+        Ledger(s)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM ledger_meta").fetchall() == [("2",)]
+        db.execute("UPDATE ledger_meta SET value = '1'")  # as today's main wrote it
+    with SnapshotStore(path) as s:
+        Ledger(s)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM ledger_meta").fetchall() == [("2",)]
+        db.execute("UPDATE ledger_meta SET value = '3'")
+        db.execute("DROP TABLE lead_outcomes")  # a newer layout: a view the old cannot alter
+        db.execute("CREATE VIEW lead_outcomes AS SELECT chunk_id FROM chunks")
+        before = db.execute("SELECT * FROM sqlite_master").fetchall()
+    for version, said in [("3", "version 3;"), ("abc", "version 'abc';")]:
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE ledger_meta SET value = ?", (version,))
+        with SnapshotStore(path) as s, pytest.raises(ConfigError) as err:
+            Ledger(s)
+        assert str(path) in str(err.value) and said in str(err.value)
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT * FROM sqlite_master").fetchall() == before
+
+
+@pytest.mark.parametrize("column", ["reason_attempt", "attempt"])
+@pytest.mark.parametrize("value", ["abc", "-5", "0", "99999999999999999999", "1.5", "1e3", "=1"])
+def test_a_csv_attempt_that_is_not_a_whole_number_from_1_names_file_column_and_value(
+    tmp_path, column, value
+):
+    row = LeadOutcome("us-org", "us", A, "7", 2, "not_converted", error_code="D", reason="d")
+    df = outcomes_frame([row, row]).astype({column: object})
+    df.loc[1, column] = value
+    df.to_csv(tmp_path / "o.csv", index=False)
+    with pytest.raises(ConfigError) as err:
+        read_lead_outcomes(tmp_path / "o.csv")
+    said = str(err.value)
+    assert "o.csv" in said and f"column {column}, row 2: {value!r}" in said
+    assert "\n" not in said
+
+
+@pytest.mark.parametrize("value", ["abc", b"\x00", 1.5, -5, 0, 3, 10**12])
+def test_a_hostile_reason_attempt_in_a_ledger_reads_as_the_rows_own_attempt(store, orgs, value):
+    ledger, _, _ = committed(store, orgs, leads=[A])
+    ledger.mark(1, "scheduled", job_id="7")
+    row = LeadOutcome("us-org", "us", A, "7", 2, "not_converted", error_code="D", reason="d")
+    ledger.record_outcomes(1, [row])
+    with store.transaction() as db:
+        db.execute("UPDATE lead_outcomes SET reason_attempt = ?", (value,))
+    assert ledger.outcome_frame()["reason_attempt"].tolist() == [2]
+
+
 def test_a_lead_converted_before_its_job_is_not_planned_again(store, orgs):
     ledger, _, _ = committed(store, orgs, leads=[A, B])
     ledger.mark(1, "scheduled", job_id="7")

@@ -51,6 +51,10 @@ __all__ = [
     "http_error",
     "retry_after_s",
     "credits_remaining",
+    "answer_date",
+    "plausible_time",
+    "EARLIEST_TIME",
+    "LATEST_TIME",
 ]
 
 
@@ -269,6 +273,23 @@ def credits_remaining(headers: Mapping[str, str]) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 12 else None
 
 
+#: 2000-01-01T00:00:00Z and 2200-01-01T00:00:00Z in seconds since the Unix epoch: the window
+#: of a plausible Zoho time. Zoho CRM dates from 2005, and pandas' datetime64[ns] ends in
+#: 2262: a time outside is a hostile or broken value, and inside it every time formats and
+#: fits a DataFrame column.
+EARLIEST_TIME = 946_684_800.0
+LATEST_TIME = 7_258_118_400.0
+
+
+def plausible_time(value: object) -> float | None:
+    """``value`` as float seconds since the Unix epoch when it is a real number within
+    [:data:`EARLIEST_TIME`, :data:`LATEST_TIME`); None otherwise (text, bytes, NaN,
+    1e308...): a time that cannot be trusted reads as unknown."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if EARLIEST_TIME <= value < LATEST_TIME else None
+
+
 def answer_date(headers: Mapping[str, str]) -> float | None:
     """The ``Date`` header: when the server made the answer, on the server's clock, in
     seconds since the Unix epoch (whole seconds: an HTTP-date has no fraction). RFC 9110,
@@ -278,18 +299,21 @@ def answer_date(headers: Mapping[str, str]) -> float | None:
     -------
     float or None
         None when absent or not a date (at most 64 characters are read; a date without a
-        zone is taken as UTC, as the RFC's format is).
+        zone is taken as UTC, as the RFC's format is): duplicated headers (joined with
+        ``,``), an unknown zone, or a time outside :func:`plausible_time`'s window.
     """
     value = str(headers.get("Date") or "").strip()
-    if not value or len(value) > 64:
-        return None
+    if not value or len(value) > 64 or "," in value.partition(" ")[2]:
+        return None  # a comma past the weekday's: Date headers joined (requests joins them)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        if value.split()[-1].isalpha():  # a zone parsedate does not know (``XYZ``)
+            return None
+        when = when.replace(tzinfo=timezone.utc)  # asctime's form, or ``-0000``
     try:
-        return when.timestamp()
+        return plausible_time(when.timestamp())
     except (OverflowError, ValueError, OSError):
         return None

@@ -35,7 +35,7 @@ from ..errors import (
     TransportError,
     ZcrmError,
 )
-from .answers import envelope, read_json
+from .answers import envelope, plausible_time, read_json
 from .endpoints import CONVERT_RECORD, GET_RECORDS, MASS_CONVERT_SCHEDULE, Endpoint
 from .error_codes import ACTIONS, CONVERT_ERRORS, rule_for
 
@@ -95,7 +95,9 @@ def _lookup_id(value: object) -> str | None:
 
 def _epoch_s(value: object) -> float | None:
     """An ISO-8601 date-time (``2022-11-21T15:12:13+05:30``) as seconds since the epoch
-    (UTC); a time without an offset is taken as UTC; None when absent or unreadable."""
+    (UTC); a time without an offset is taken as UTC; None when absent, unreadable or not
+    a :func:`~zcrm_notebook.api.answers.plausible_time` (``0001-01-01T00:00:00+05:00``,
+    year 9999: a hostile value a DataFrame could not hold)."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
@@ -107,7 +109,10 @@ def _epoch_s(value: object) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
+    try:
+        return plausible_time(when.timestamp())
+    except (OverflowError, ValueError):
+        return None
 
 
 def _lower_keys(obj: dict) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from ..api.answers import plausible_time
 from ..errors import ConfigError
 from ..inputs.ids import id_problem
 from ..redact import shown
@@ -45,7 +46,10 @@ from .plan import ConversionPlan, PlannedChunk, PlannedLead
 
 __all__ = ["Ledger", "Chunk", "LeadStatus", "STATES", "LEDGER_VERSION", "load_lead_outcomes"]
 
-LEDGER_VERSION = 1
+#: 2: ``already_converted`` outcomes, ``chunks.answer_date``, ``lead_outcomes.reason_attempt``
+#: (a package that reads version 1 refuses the ledger instead of failing on an outcome it
+#: does not know).
+LEDGER_VERSION = 2
 STATES = ("intent", "sending", "scheduled", "rejected", "unknown")
 
 _DDL = f"""
@@ -120,8 +124,9 @@ class Chunk:
         answer, closed.
     answer_date : float or None
         The POST answer's ``Date`` header: when Zoho made it, on Zoho's clock (seconds
-        since the epoch, whole seconds; None: not sent, not read, or a ledger written
-        before it was kept).
+        since the epoch, whole seconds; None: not sent, not read, a ledger written
+        before it was kept, or a stored value that is not a plausible time: text, bytes,
+        outside 2000..2200).
     job_id : str or None
     http_status : int or None
     error_code, error_message : str or None
@@ -219,32 +224,29 @@ class Ledger:
         The store of the run: the ledger uses its connection and lock, so it is written
         under the same run lock as the snapshots.
 
-    A ledger written by an earlier version of the package gets the columns added since
-    when opened (``chunks.answer_date``, ``lead_outcomes.reason_attempt``; NULL in its
-    rows); its version is unchanged (an earlier package reads rows by name).
+    A ledger of version 1 gets the columns added since when opened (``chunks.answer_date``,
+    ``lead_outcomes.reason_attempt``; NULL in its rows) and becomes version 2 (it may hold
+    ``already_converted``: a package reading version 1 refuses it with a ConfigError).
 
     Raises
     ------
     ConfigError
-        The file holds a ledger of a newer version.
+        The file holds a ledger of a newer version (or a version that is not a number);
+        nothing in it is altered.
     """
 
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
         with store.transaction() as db:
+            _check_version(db, store.path)  # before anything is altered
             for statement in _DDL.split(";"):
                 if statement.strip():
                     db.execute(statement)
             _add_missing_columns(db, "chunks", {"answer_date": "REAL"})
             _add_missing_columns(db, "lead_outcomes", _OUTCOME_SQL)
-            row = db.execute("SELECT value FROM ledger_meta WHERE key = 'version'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO ledger_meta VALUES ('version', ?)", (str(LEDGER_VERSION),))
-            elif int(row[0]) > LEDGER_VERSION:
-                raise ConfigError(
-                    f"{str(store.path)!r} holds a conversion ledger of version {row[0]}; "
-                    f"this zcrm_notebook reads version {LEDGER_VERSION}: upgrade it"
-                )
+            db.execute(
+                "INSERT OR REPLACE INTO ledger_meta VALUES ('version', ?)", (str(LEDGER_VERSION),)
+            )
 
     def __repr__(self) -> str:
         return f"Ledger({str(self.store.path)!r})"
@@ -430,7 +432,7 @@ class Ledger:
         rows = self.store.query(
             f"SELECT {_OUTCOME_NAMES} FROM lead_outcomes WHERE chunk_id = ?", (chunk_id,)
         )
-        return {r["lead_id"]: LeadOutcome(**{c: r[c] for c in LEAD_OUTCOME_COLUMNS}) for r in rows}
+        return {r["lead_id"]: _stored_outcome(r) for r in rows}
 
     def latest_by_lead(self, keys: Iterable[tuple[str, str]] | None = None) -> dict:
         """``(org, lead_id) -> LeadStatus`` of each lead's last chunk (leads never in a chunk
@@ -528,6 +530,24 @@ class Ledger:
         )
 
 
+def _check_version(db: Any, path: object) -> None:
+    """Refuse a ledger written by a newer version of the package (or with no readable
+    version), before anything is changed in the file."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'ledger_meta'").fetchone():
+        return
+    row = db.execute("SELECT value FROM ledger_meta WHERE key = 'version'").fetchone()
+    if row is None:
+        return
+    version = str(row[0]).strip()
+    number = version.isascii() and version.isdigit() and len(version) <= 9
+    if not (number and int(version) <= LEDGER_VERSION):
+        raise ConfigError(
+            f"{str(path)!r} holds a conversion ledger of version "
+            f"{version if number else shown(row[0], 20)}; "
+            f"this zcrm_notebook reads versions up to {LEDGER_VERSION}: upgrade it"
+        )
+
+
 def _add_missing_columns(db: Any, table: str, columns: dict[str, str]) -> None:
     """Add the ``columns`` (name -> SQL definition) ``table`` lacks: a ledger written by an
     earlier version of the package (its rows get NULL there)."""
@@ -541,7 +561,25 @@ def _chunk(row: Any, leads: tuple[PlannedLead, ...]) -> Chunk:
     values = {k: row[k] for k in _CHUNK_COLUMNS}
     values["options"] = ConvertOptions.from_dict(json.loads(values["options"]))
     values["count_mismatch"] = bool(values["count_mismatch"])
+    values["answer_date"] = plausible_time(values["answer_date"])  # a hostile one: unknown
     return Chunk(**values, leads=leads)
+
+
+def _stored_outcome(row: Any) -> LeadOutcome:
+    """A ``lead_outcomes`` row; a ``converted_at`` that is not a plausible time (a ledger
+    written before Converted_Date_Time was checked: year 1, 1e308, text) reads as
+    unknown, a ``reason_attempt`` that is not a whole number from 1 to the row's
+    ``attempt`` (text, 1.5, -5, huge) as the default of a ledger without the column."""
+    values = {c: row[c] for c in LEAD_OUTCOME_COLUMNS}
+    values["converted_at"] = plausible_time(values["converted_at"])
+    told, attempt = values["reason_attempt"], values["attempt"]
+    if not (_whole(told) and _whole(attempt) and 1 <= told <= attempt):
+        values["reason_attempt"] = None  # unknown: the row's own attempt, as before the column
+    return LeadOutcome(**values)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 _DERIVED = {

@@ -10,13 +10,15 @@ outcome            meaning
 =================  ========================================================================
 converted          Zoho says the lead is converted (``Converted__s``); the ids of what it
                    became and when
-already_converted  Zoho says the lead is converted, but its ``Converted_Date_Time`` is at
-                   least a second before its job was made (before the POST reached Zoho, on
-                   Zoho's clock: the POST answer's ``Date`` less its round trip): converted
-                   earlier, not by this job (an earlier run of the same leads without a
-                   store, a user, another tool). The ids of what it became and when;
-                   ``reason`` says both times. Not counted as converted by its job, never
-                   sent again
+already_converted  Zoho says the lead is converted, more of its job's leads read back
+                   converted than the job's ``Converted_Count``, and its
+                   ``Converted_Date_Time`` is at least a second before its job was made
+                   (before the POST reached Zoho, on Zoho's clock: the POST answer's
+                   ``Date`` less its round trip; a minute when the count is not known):
+                   converted earlier, not by this job (an earlier run of the same leads
+                   without a store, a user, another tool). The ids of what it became and
+                   when; ``reason`` says both times. Not counted as converted by its job,
+                   never sent again
 not_converted      still a lead after its job ended: the job failed it or did not get to
                    it (Zoho tells the two apart only by the job's counts); ``reason`` from
                    the opt-in diagnosis
@@ -40,6 +42,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ConfigError
+from ..redact import shown
 from ..snapshots.csvfile import read_table_csv, write_table_csv
 from ..snapshots.frame import table_dtypes, table_frame
 from ..snapshots.schema import CATEGORY, INT, TEXT, TIME, Columns, column
@@ -245,12 +248,43 @@ def read_lead_outcomes(path: str | os.PathLike) -> pd.DataFrame:
     Raises
     ------
     ConfigError
-        The file is missing, not a CSV, or not a lead outcome table.
+        The file is missing, not a CSV, or not a lead outcome table (an ``attempt`` or
+        ``reason_attempt`` that is not a whole number from 1 to :data:`MAX_ATTEMPT`).
     """
     dtypes: dict[str, object] = {c: "string" for c in LEAD_OUTCOME_COLUMNS}
-    dtypes.update(dict.fromkeys(COLUMNS.of_kind(INT), "Int64"))
     text = COLUMNS.of_kind(TEXT)
     df = read_table_csv(
         path, dtypes, text=text, what="lead outcome", may_be_missing=_MAY_BE_MISSING
     )
+    for name in COLUMNS.of_kind(INT):
+        if name in df.columns:
+            df[name] = _attempts(df[name], name, path)
     return coerce_outcomes(df)
+
+
+#: The largest attempt number a lead outcome CSV may hold.
+MAX_ATTEMPT = 1_000_000
+
+
+def _attempts(col: pd.Series, name: str, path: str | os.PathLike) -> pd.Series:
+    """A CSV's attempt column (text) as Int64: empty cells missing, the others whole
+    numbers from 1 to :data:`MAX_ATTEMPT`.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, column, row (from 1, the header not counted) and value of the
+        first that is not.
+    """
+    for row, value in enumerate(col.tolist(), start=1):  # the header not counted
+        if pd.isna(value):
+            continue
+        text = str(value).strip()
+        if not (
+            text.isascii() and text.isdigit() and len(text) <= 7 and 1 <= int(text) <= MAX_ATTEMPT
+        ):
+            raise ConfigError(
+                f"{shown(str(path))}: column {name}, row {row}: {shown(value, 30)} "
+                f"is not an attempt (a whole number from 1 to {MAX_ATTEMPT})"
+            )
+    return col.str.strip().astype("Int64")

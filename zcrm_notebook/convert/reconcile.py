@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from ..api.answers import plausible_time
 from ..api.conversion import MAX_IDS_PER_READ, LeadRecord
 from ..auth.credentials import OrgCredentials
 from ..client import CallAnswer, ZohoClient
@@ -45,6 +46,8 @@ __all__ = [
     "LOST_JOB",
     "DELETED",
     "converted_before",
+    "earlier_leads",
+    "UNCOUNTED_MARGIN_S",
 ]
 
 #: ``reason`` of a lead converted by a job whose POST answer was lost.
@@ -91,11 +94,17 @@ def _reader(lead_ids: list[str]) -> Callable[[ZohoClient], CallAnswer]:
     return lambda client: client.get_leads(lead_ids)
 
 
-def converted_before(chunk: Chunk, read: LeadRecord) -> bool:
+#: Seconds a lead's ``Converted_Date_Time`` must precede its job's POST (Zoho's clock) to be
+#: ``already_converted`` when the job's ``Converted_Count`` is not known: Zoho's ``Date``
+#: and its record times may be seconds apart, a rerun minutes later.
+UNCOUNTED_MARGIN_S = 60.0
+
+
+def converted_before(chunk: Chunk, read: LeadRecord, margin_s: float = 1.0) -> bool:
     """True when Zoho converted the lead before the chunk's job was made.
 
     Both times are Zoho's: the lead's ``Converted_Date_Time`` (whole seconds, so the
-    conversion was within the second after it) is at least a second before
+    conversion was within the second after it) is at least ``margin_s`` before
     :attr:`Chunk.posted_at_zoho` (the POST answer's ``Date`` less its round trip: the job
     was made no earlier). False when a time is missing (a ledger written before the
     answer's ``Date`` was kept, a server that sends none): the lead is then credited to
@@ -103,18 +112,51 @@ def converted_before(chunk: Chunk, read: LeadRecord) -> bool:
     """
     made = chunk.posted_at_zoho
     at = read.converted_at
-    return read.converted and made is not None and at is not None and at + 1.0 <= made
+    return read.converted and made is not None and at is not None and at + margin_s <= made
 
 
-def _utc(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+def earlier_leads(chunk: Chunk, reads: Iterable[Read], expected: int | None) -> set[str]:
+    """The lead ids of ``chunk`` Zoho converted before its job was made (not by the job).
+
+    The job's own count decides first: when its last ``Converted_Count`` (``expected``)
+    covers the leads read back converted, they are all the job's (Zoho's ``Date`` may be
+    seconds ahead of its record clock). Only when more read back converted than the job
+    converted are the excess taken, earliest first, among those :func:`converted_before`
+    the job. Without the count, a lead must precede the job by
+    :data:`UNCOUNTED_MARGIN_S`.
+    """
+    converted = [r for r in reads if isinstance(r, LeadRecord) and r.converted]
+    if expected is None:
+        return {r.lead_id for r in converted if converted_before(chunk, r, UNCOUNTED_MARGIN_S)}
+    excess = len(converted) - expected
+    before = sorted(
+        (r for r in converted if converted_before(chunk, r)), key=lambda r: r.converted_at or 0.0
+    )
+    return {r.lead_id for r in before[: max(0, excess)]}
+
+
+def _utc(t: object) -> str:
+    """``t`` (seconds since the epoch) as ``YYYY-MM-DD HH:MM:SSZ``; ``an unknown time`` for
+    a value outside :func:`~zcrm_notebook.api.answers.plausible_time`'s window (never
+    raises)."""
+    at = plausible_time(t)
+    if at is None:
+        return "an unknown time"
+    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def outcome_of_record(
-    chunk: Chunk, lead: PlannedLead, read: Read, *, job_id: str | None, reason: str | None = None
+    chunk: Chunk,
+    lead: PlannedLead,
+    read: Read,
+    *,
+    job_id: str | None,
+    reason: str | None = None,
+    earlier: bool | None = None,
 ) -> LeadOutcome:
     """A lead's outcome from what reading it back said (``reason`` of a converted lead);
-    ``already_converted`` when :func:`converted_before` the job of ``job_id``."""
+    ``already_converted`` when converted ``earlier`` than the job of ``job_id`` (default:
+    :func:`converted_before` it by :data:`UNCOUNTED_MARGIN_S`; see :func:`earlier_leads`)."""
     base = LeadOutcome(chunk.org, chunk.dc, lead.lead_id, job_id, lead.attempt)
     if isinstance(read, ZcrmError):
         why = f"reading it back failed: {read}"
@@ -124,11 +166,13 @@ def outcome_of_record(
     if not read.converted:
         return replace(base, outcome="not_converted")
     outcome = "converted"
-    if job_id is not None and converted_before(chunk, read):
+    if earlier is None:
+        earlier = converted_before(chunk, read, UNCOUNTED_MARGIN_S)
+    if job_id is not None and earlier:
         outcome = "already_converted"
         reason = (
-            f"converted at {_utc(read.converted_at or 0.0)}, before job {job_id} was made "
-            f"(its POST reached Zoho at {_utc(chunk.posted_at_zoho or 0.0)} at the earliest, "
+            f"converted at {_utc(read.converted_at)}, before job {job_id} was made "
+            f"(its POST reached Zoho at {_utc(chunk.posted_at_zoho)} at the earliest, "
             "Zoho's clock): not by this job"
         )
     return replace(
@@ -147,23 +191,28 @@ def reconcile_finished(session: Session, chunks: list[Chunk], last: Mapping[str,
 
     A chunk stays open when a lead could not be read (a later run reads it again). A lead
     Zoho converted before its job was made is ``already_converted`` (not credited to the
-    job; the run notes how many). A job whose leads read back ``converted`` differ from its
-    last ``Converted_Count`` is flagged (``count_mismatch`` in the ledger, a
-    :class:`~zcrm_notebook.errors.DataQualityWarning`).
+    job; the run notes how many): only when more leads read back converted than the job's
+    ``Converted_Count`` says it converted (:func:`earlier_leads`). A job whose leads read
+    back ``converted`` differ from its last ``Converted_Count`` is flagged
+    (``count_mismatch`` in the ledger, a :class:`~zcrm_notebook.errors.DataQualityWarning`).
     """
     reads = read_back(session, [(c.org, lead) for c in chunks for lead in c.lead_ids])
     earlier: dict[str, int] = {}  # job id -> its leads converted before it was made
     for chunk in chunks:
+        snap = last.get(chunk.job_id or "")
+        expected = None if snap is None else snap.converted_count
+        got = {lead.lead_id: reads[(chunk.org, lead.lead_id)] for lead in chunk.leads}
+        before = earlier_leads(chunk, got.values(), expected)
         rows = [
-            outcome_of_record(chunk, lead, reads[(chunk.org, lead.lead_id)], job_id=chunk.job_id)
+            outcome_of_record(
+                chunk, lead, got[lead.lead_id], job_id=chunk.job_id, earlier=lead.lead_id in before
+            )
             for lead in chunk.leads
         ]
         session.ledger.record_outcomes(chunk.chunk_id, rows)
         n_earlier = sum(r.outcome == "already_converted" for r in rows)
         if n_earlier:
             earlier[f"{chunk.job_id} ({chunk.org})"] = n_earlier
-        snap = last.get(chunk.job_id or "")
-        expected = None if snap is None else snap.converted_count
         converted = sum(r.outcome == "converted" for r in rows)
         mismatch = expected is not None and converted != expected
         if mismatch:
