@@ -85,7 +85,7 @@ def _draw(
     """Figure ``stem`` of :data:`FIGURES` on ``ax``, per ``by`` when it draws groups, its
     counts labelled as job totals when ``job_totals`` (and it counts leads)."""
     func, kwargs, _ = FIGURES[stem]
-    extra = {"job_totals": True} if job_totals and stem in _COUNTING else {}
+    extra: dict[str, object] = {"job_totals": True} if job_totals and stem in _COUNTING else {}
     if stem in _GROUPED:
         extra["by"] = by
     return func(df, ax=ax, tz=tz, **(kwargs | extra))
