@@ -30,7 +30,7 @@ from .diagnose import diagnosable, diagnose_leads
 from .ledger import Chunk
 from .options import ConvertOptions
 from .outcomes import LeadOutcome, outcomes_frame
-from .plan import CREDITS, ConversionPlan, Estimate, plan_conversions
+from .plan import CREDITS, ConversionPlan, Estimate, left_out_text, plan_conversions
 from .reconcile import reconcile_finished, recover_unknown
 from .retry import plan_retry, retry_round_key
 from .rounds import Diagnosis, RetryRound, diagnosis_done, round_done
@@ -256,9 +256,10 @@ def _note_plan(session: Session, plan: ConversionPlan) -> None:
             "its jobs are not sent again"
         )
     if len(plan.skipped):
-        why = plan.skipped["why"].value_counts()
-        said = ", ".join(f"{n:,} {k}" for k, n in why.items())
-        session.note(f"left out ({said}): their earlier outcome is kept in the lead table")
+        session.note(
+            f"left out: {left_out_text(plan.skipped)}: their earlier outcome is kept "
+            "in the lead table"
+        )
 
 
 def _over_budget(round_no: int, again: ConversionPlan, max_credits: int | None) -> str:
@@ -473,6 +474,7 @@ def convert_leads(
     orgs = dict(orgs) if orgs is not None else load_orgs(config)
     kw: dict[str, Any] = dict(org=org, options=options, force=force, max_credits=max_credits)
     kw["diagnose_credits"] = diagnose_credits
+    kw["retry_not_converted"] = bool(retry_not_converted)
     # a new store: its empty ledger changes nothing, so the input is checked before the
     # file is made (a refused plan leaves no file behind)
     plan = plan_conversions(leads, orgs, **kw) if new_file or store is None else None
