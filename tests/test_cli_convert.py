@@ -311,6 +311,37 @@ def test_retry_rounds_and_the_diagnosis_are_said_and_a_rerun_says_it_resumes(
     assert "note: left out: 3 converted already: their" in capsys.readouterr().err
 
 
+def test_a_retry_on_a_resumed_input_says_what_it_sent_and_a_rerun_its_earlier_round(
+    tmp_path, quiet_sim, monkeypatch, capsys
+):
+    """Trial 5: a retry asked for on an input the store holds sends the leads not converted
+    once more; the resumed note says so (not "its jobs are not sent again"), and the same
+    command again (nothing sent) still reports that round, made by an earlier run."""
+    from zcrm_notebook.cli.entry import main
+
+    monkeypatch.chdir(tmp_path)
+    base = ["convert", "leads.csv", "--config", "sim.toml", "--store", "run.sqlite", *FAST]
+    assert main([*base, "--out", "out"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--out", "out", "--retry-not-converted"]) == 0
+    run = capsys.readouterr()
+    sent = read_lead_outcomes(tmp_path / "out" / "leads.csv").query("attempt == 2")
+    jobs = chunks_of(tmp_path / "run.sqlite").query("attempt == 2")
+    assert len(sent) and len(jobs)
+    said = (
+        "note: the store has this input already (batch 1): resumed, jobs already made are "
+        f"not sent again; the retry round (1) sent {len(sent)} leads in {len(jobs)} new job"
+    )
+    assert said in run.err and "its jobs are not sent again" not in run.err, run.err
+    assert f"retry round 1: {len(sent)} leads sent again" in run.out, run.out
+    assert main([*base, "--out", "out", "--retry-not-converted"]) == 0
+    rerun = capsys.readouterr()
+    assert "calls: 0 (none)" in rerun.out
+    earlier = f"retry round 1 (made by an earlier run): {len(sent)} leads sent again"
+    assert earlier in rerun.out, rerun.out
+    assert "resumed, its jobs are not sent again" in rerun.err, rerun.err
+
+
 def test_a_lead_not_converted_earlier_is_left_out_unless_retry_is_given(
     tmp_path, quiet_sim, monkeypatch, capsys
 ):
