@@ -489,6 +489,27 @@ def test_a_mistyped_grant_token_option_does_not_print_the_code(capsys):
     assert code not in err and "0123456789abcdef" not in err
 
 
+@pytest.mark.parametrize(
+    "extra, said",
+    [
+        # the bad data center is named before the missing secret
+        (["--dc", "usa", "--grant-token", "1000.abc"], "unknown data center 'usa'"),
+        # setup options without --grant-token are no status check
+        (["--dc", "us"], "--dc and --client-id given but no --grant-token CODE"),
+    ],
+)
+def test_auth_checks_local_values_first_and_wants_the_grant_token(
+    tmp_path, monkeypatch, capsys, extra, said
+):
+    monkeypatch.delenv("ZOHO_CLIENT_SECRET", raising=False)
+    monkeypatch.setenv("ZCRM_NOTEBOOK_TOKEN_STORE", str(tmp_path / "t.json"))
+    argv = ["auth", "--org", "x", "--client-id", "1000.ABC", *extra]
+    assert main([*argv, "--store", str(tmp_path / "t.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and said in err and err.count("\n") == 1, err
+    assert "client secret" not in err and not (tmp_path / "t.json").exists()
+
+
 def test_convert_without_a_store_says_a_rerun_sends_every_lead_again(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for name in ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN", "ZOHO_DC"):
