@@ -343,6 +343,20 @@ def test_report_of_a_csv_that_is_not_a_snapshot_csv_names_the_file(tmp_path, cap
     assert len(err.splitlines()) == 1 and len(err) < 200
 
 
+def test_report_into_a_folder_of_other_files_says_overwrite_and_takes_it(
+    demo_dir, tmp_path, capsys
+):
+    """Trial 5: the refusal named overwrite=True, a Python argument the CLI lacked."""
+    (tmp_path / "notes.txt").write_text("mine\n")
+    args = ["report", str(demo_dir / "snapshots.csv"), "--out", str(tmp_path)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "or give --overwrite" in err and "overwrite=True" not in err, err
+    assert err.count("\n") == 1 and not (tmp_path / "jobs.csv").exists()
+    assert main([*args, "--overwrite"]) == 0
+    assert (tmp_path / "jobs.csv").exists() and (tmp_path / "notes.txt").read_text() == "mine\n"
+
+
 def test_report_of_a_missing_file_names_it_before_the_out_folder(tmp_path, capsys):
     """The input was checked after --out: a missing file behind a missing folder was
     reported as the folder's fault."""
@@ -401,7 +415,7 @@ def test_simulates_hint_is_the_readmes_second_terminal(tmp_path, monkeypatch, ca
             ["poll", "jobs.csv", "--config", "c.toml", "--out", "s.csv", "--store", "typo/r.db"],
             "--store 'typo/r.db': the folder 'typo'",
         ),
-        (["report", "missing.csv", "--out", "typo/dir"], "--out 'typo/dir': the folder 'typo'"),
+        (["report", "jobs.csv", "--out", "typo/dir"], "--out 'typo/dir': the folder 'typo'"),
         (["demo", "--out", "typo/dir", "--no-progress"], "the folder 'typo' does not exist"),
         (["convert", "l.csv", "--out", "typo/dir", "--dry-run"], "the folder 'typo' does"),
         (["simulate", "--write-config", "typo/sim.toml"], "--write-config 'typo/sim.toml'"),
