@@ -401,7 +401,11 @@ def test_simulates_hint_is_the_readmes_second_terminal(tmp_path, monkeypatch, ca
     monkeypatch.setattr(simulate, "threading", fake)
     monkeypatch.chdir(tmp_path)
     assert main(["simulate", "--write-config", "sim.toml", "--jobs-start", "now"]) == 0
-    (hint,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("try:")]
+    out = capsys.readouterr().out
+    (hint,) = [ln for ln in out.splitlines() if ln.startswith("try:")]
+    (said,) = [ln for ln in out.splitlines() if "does not know" in ln]  # trial 5: the WARNING
+    assert "jobs.csv includes one job id the simulator does not know (" in said, out
+    assert "on purpose" in said and "INVALID_DATA" in said
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     (terminal_2,) = re.findall(r"zcrm-notebook (poll .*?)\s+# terminal 2", readme)
     assert hint.endswith(terminal_2)
