@@ -343,6 +343,20 @@ def test_report_of_a_csv_that_is_not_a_snapshot_csv_names_the_file(tmp_path, cap
     assert len(err.splitlines()) == 1 and len(err) < 200
 
 
+def test_report_into_a_folder_of_other_files_says_overwrite_and_takes_it(
+    demo_dir, tmp_path, capsys
+):
+    """Trial 5: the refusal named overwrite=True, a Python argument the CLI lacked."""
+    (tmp_path / "notes.txt").write_text("mine\n")
+    args = ["report", str(demo_dir / "snapshots.csv"), "--out", str(tmp_path)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "or give --overwrite" in err and "overwrite=True" not in err, err
+    assert err.count("\n") == 1 and not (tmp_path / "jobs.csv").exists()
+    assert main([*args, "--overwrite"]) == 0
+    assert (tmp_path / "jobs.csv").exists() and (tmp_path / "notes.txt").read_text() == "mine\n"
+
+
 def test_report_of_a_missing_file_names_it_before_the_out_folder(tmp_path, capsys):
     """The input was checked after --out: a missing file behind a missing folder was
     reported as the folder's fault."""
@@ -387,7 +401,11 @@ def test_simulates_hint_is_the_readmes_second_terminal(tmp_path, monkeypatch, ca
     monkeypatch.setattr(simulate, "threading", fake)
     monkeypatch.chdir(tmp_path)
     assert main(["simulate", "--write-config", "sim.toml", "--jobs-start", "now"]) == 0
-    (hint,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("try:")]
+    out = capsys.readouterr().out
+    (hint,) = [ln for ln in out.splitlines() if ln.startswith("try:")]
+    (said,) = [ln for ln in out.splitlines() if "does not know" in ln]  # trial 5: the WARNING
+    assert "jobs.csv includes one job id the simulator does not know (" in said, out
+    assert "on purpose" in said and "INVALID_DATA" in said
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     (terminal_2,) = re.findall(r"zcrm-notebook (poll .*?)\s+# terminal 2", readme)
     assert hint.endswith(terminal_2)
@@ -487,6 +505,27 @@ def test_a_mistyped_grant_token_option_does_not_print_the_code(capsys):
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "did you mean --grant-token?" in err, err
     assert code not in err and "0123456789abcdef" not in err
+
+
+@pytest.mark.parametrize(
+    "extra, said",
+    [
+        # the bad data center is named before the missing secret
+        (["--dc", "usa", "--grant-token", "1000.abc"], "unknown data center 'usa'"),
+        # setup options without --grant-token are no status check
+        (["--dc", "us"], "--dc and --client-id given but no --grant-token CODE"),
+    ],
+)
+def test_auth_checks_local_values_first_and_wants_the_grant_token(
+    tmp_path, monkeypatch, capsys, extra, said
+):
+    monkeypatch.delenv("ZOHO_CLIENT_SECRET", raising=False)
+    monkeypatch.setenv("ZCRM_NOTEBOOK_TOKEN_STORE", str(tmp_path / "t.json"))
+    argv = ["auth", "--org", "x", "--client-id", "1000.ABC", *extra]
+    assert main([*argv, "--store", str(tmp_path / "t.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and said in err and err.count("\n") == 1, err
+    assert "client secret" not in err and not (tmp_path / "t.json").exists()
 
 
 def test_convert_without_a_store_says_a_rerun_sends_every_lead_again(tmp_path, monkeypatch, capsys):

@@ -308,4 +308,66 @@ def test_retry_rounds_and_the_diagnosis_are_said_and_a_rerun_says_it_resumes(
     some = pd.read_csv(tmp_path / "leads.csv", dtype=str)
     some[~some["lead_id"].isin(again["lead_id"])].iloc[:3].to_csv("some.csv", index=False)
     assert main(["convert", "some.csv", *base[2:], "--out", "o2"]) == 0
-    assert "note: left out (3 converted already)" in capsys.readouterr().err
+    assert "note: left out: 3 converted already: their" in capsys.readouterr().err
+
+
+def test_a_retry_on_a_resumed_input_says_what_it_sent_and_a_rerun_its_earlier_round(
+    tmp_path, quiet_sim, monkeypatch, capsys
+):
+    """Trial 5: a retry asked for on an input the store holds sends the leads not converted
+    once more; the resumed note says so (not "its jobs are not sent again"), and the same
+    command again (nothing sent) still reports that round, made by an earlier run."""
+    from zcrm_notebook.cli.entry import main
+
+    monkeypatch.chdir(tmp_path)
+    base = ["convert", "leads.csv", "--config", "sim.toml", "--store", "run.sqlite", *FAST]
+    assert main([*base, "--out", "out"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--out", "out", "--retry-not-converted"]) == 0
+    run = capsys.readouterr()
+    sent = read_lead_outcomes(tmp_path / "out" / "leads.csv").query("attempt == 2")
+    jobs = chunks_of(tmp_path / "run.sqlite").query("attempt == 2")
+    assert len(sent) and len(jobs)
+    said = (
+        "note: the store has this input already (batch 1): resumed, jobs already made are "
+        f"not sent again; the retry round (1) sent {len(sent)} leads in {len(jobs)} new job"
+    )
+    assert said in run.err and "its jobs are not sent again" not in run.err, run.err
+    assert f"retry round 1: {len(sent)} leads sent again" in run.out, run.out
+    assert main([*base, "--out", "out", "--retry-not-converted"]) == 0
+    rerun = capsys.readouterr()
+    assert "calls: 0 (none)" in rerun.out
+    earlier = f"retry round 1 (made by an earlier run): {len(sent)} leads sent again"
+    assert earlier in rerun.out, rerun.out
+    assert "resumed, its jobs are not sent again" in rerun.err, rerun.err
+
+
+def test_a_lead_not_converted_earlier_is_left_out_unless_retry_is_given(
+    tmp_path, quiet_sim, monkeypatch, capsys
+):
+    """Trial 5: a subset of leads done in the store, one of them not converted (final):
+    without --retry-not-converted nothing is sent and the note counts it; with it, it is
+    sent again (attempt 2)."""
+    from zcrm_notebook.cli.entry import main
+
+    monkeypatch.chdir(tmp_path)
+    base = ["--config", "sim.toml", "--store", "run.sqlite", *FAST]
+    assert main(["convert", "leads.csv", *base, "--out", "out"]) == 0
+    capsys.readouterr()
+    leads = read_lead_outcomes(tmp_path / "out" / "leads.csv")
+    done = leads[leads["outcome"] == "converted"].iloc[:3]
+    failed = leads[leads["outcome"] == "not_converted"].iloc[:1]
+    assert len(done) == 3 and len(failed) == 1
+    pd.concat([done, failed])[["org", "lead_id"]].to_csv("subset.csv", index=False)
+    posts = quiet_sim.stats.schedule_requests.total()
+    assert main(["convert", "subset.csv", *base, "--out", "o2"]) == 0
+    err = capsys.readouterr().err
+    assert quiet_sim.stats.schedule_requests.total() == posts  # no credit spent
+    said = "left out: 3 converted already, 1 not converted earlier (--retry-not-converted "
+    assert f"note: {said}sends it again)" in err, err
+    kept = read_lead_outcomes(tmp_path / "o2" / "leads.csv").set_index("lead_id")
+    assert kept.loc[failed["lead_id"].iloc[0], "attempt"] == 1
+    assert main(["convert", "subset.csv", *base, "--out", "o3", "--retry-not-converted"]) == 0
+    assert quiet_sim.stats.schedule_requests.total() > posts
+    again = read_lead_outcomes(tmp_path / "o3" / "leads.csv").set_index("lead_id")
+    assert again.loc[failed["lead_id"].iloc[0], "attempt"] >= 2

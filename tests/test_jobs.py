@@ -130,3 +130,26 @@ def test_a_csv_error_names_the_file_line_a_quoted_line_break_and_a_blank_line_co
 def test_an_empty_org_is_called_empty_not_unknown():
     with pytest.raises(JobInputError, match=r"row 1: '1': empty org \(configured orgs: us-org\)"):
         clean_jobs(pd.DataFrame({"job_id": ["1"], "org": [""]}), {"us-org": make_creds()})
+
+
+def test_a_leads_file_given_as_jobs_is_named_a_leads_file(creds, tmp_path):
+    """Trial 5: `poll leads.csv` said only that the table has no job_id column."""
+    path = tmp_path / "leads.csv"
+    path.write_text("lead_id,org\n1882072152664439277,us-org\n")
+    with pytest.raises(JobInputError) as err:
+        clean_jobs(path, {"us-org": creds})
+    text = str(err.value)
+    assert "no job_id column" in text and "this looks like a leads file" in text
+    assert "`zcrm-notebook convert`" in text and "\n" not in text
+
+
+def test_an_id_in_scientific_notation_says_a_spreadsheet_made_it_a_number(creds, tmp_path):
+    path = tmp_path / "jobs.csv"
+    path.write_text(f"job_id,org\n{JOB},us-org\n1.88207E+18,us-org\n")
+    with pytest.raises(JobInputError) as err:
+        clean_jobs(path, {"us-org": creds})
+    (line,) = [x for x in str(err.value).splitlines() if "1.88207E+18" in x]
+    assert line.startswith("  line 3: '1.88207E+18': scientific notation: a spreadsheet (Excel)")
+    assert line.endswith("keep the ids as text") and "not all digits" not in line
+    with pytest.raises(JobInputError, match="not all digits"):
+        clean_jobs(["1.5x"], {"us-org": creds})

@@ -141,8 +141,9 @@ def test_the_plan_resumes_refuses_skips_and_retries_from_the_ledger(store, orgs)
         ],
     )
     ledger.close(1, at=T + 60, converted_count=1)
+    retry = {"retry_not_converted": True}  # B's not_converted is sent again only when asked
     other = plan_conversions(
-        [A, B, C], orgs, org="us-org", ledger=ledger, options=ConvertOptions(assign_to="5")
+        [A, B, C], orgs, org="us-org", ledger=ledger, options=ConvertOptions(assign_to="5"), **retry
     )
     (chunk,) = other.chunks
     assert chunk.leads == ((B, 2, 1),)  # attempt 2, from chunk 1
@@ -192,7 +193,9 @@ def test_a_reason_carried_to_a_retry_keeps_zohos_words_and_names_its_attempt(sto
     )
     ledger.close(1, at=T + 60)
     again = ConvertOptions(assign_to="5")
-    retry = plan_conversions([A, B], orgs, org="us-org", ledger=ledger, options=again)
+    retry = plan_conversions(
+        [A, B], orgs, org="us-org", ledger=ledger, options=again, retry_not_converted=True
+    )
     assert [x.attempt for x in retry.chunks[0].leads] == [2, 2]
     ledger.add_batch(retry, at=T + 61)
     ledger.mark(2, "scheduled", job_id="8")
@@ -328,5 +331,15 @@ def test_a_lead_converted_before_its_job_is_not_planned_again(store, orgs):
     other = plan_conversions(
         [A, B], orgs, org="us-org", ledger=ledger, options=ConvertOptions(assign_to="5")
     )
-    assert [x.lead_id for c in other.chunks for x in c.leads] == [B]
-    assert other.skipped["why"].tolist() == ["converted already"]
+    assert not other.chunks  # B's not_converted is final: sent again only when asked
+    assert other.skipped["why"].tolist() == ["converted already", "not converted earlier"]
+    asked = plan_conversions(
+        [A, B],
+        orgs,
+        org="us-org",
+        ledger=ledger,
+        options=ConvertOptions(assign_to="5"),
+        retry_not_converted=True,
+    )
+    assert [x.lead_id for c in asked.chunks for x in c.leads] == [B]
+    assert asked.skipped["why"].tolist() == ["converted already"]

@@ -762,3 +762,10 @@ def test_the_date_header_is_the_simulated_clock_when_the_answer_was_made(sim, cl
     status, hdrs, _ = get_status(sim, "us", tok, JOB)
     assert status == 200
     assert hdrs["Date"] == "Thu, 01 Jan 2026 00:30:00 GMT"  # T0 + 1800.5 s, whole seconds
+
+
+def test_the_repr_counts_the_unknown_job_id_of_the_job_list():
+    """Trial 5: the repr said jobs=36 while job_ids() (and jobs.csv) held 37 ids."""
+    sim = default_scenario(n_jobs=3, n_leads=0)
+    assert len(sim.job_ids()) == 4 and len(sim.jobs) == 3
+    assert "jobs=3 (+1 unknown id in job_ids/jobs.csv) stopped" in repr(sim)

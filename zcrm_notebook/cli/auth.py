@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 
 from ..api.datacenters import dc_codes
 from ..api.endpoints import SCOPE_SETS, missing_scopes, scopes_for
+from ..auth.credentials import check_org_endpoints, check_org_label
 from ..auth.grant import OAuthClient, exchange_grant_token, revoke
 from ..auth.tokenstore import ENV_VAR, StoredToken, TokenStore
 from ..auth.webflow import authorization_url, complete_authorization
@@ -141,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     if not (args.grant_token or args.auth_url or args.redirect_url):
+        _no_setup_without_a_step(args)
         return _print_status(store, args.org)
     client = _client(args, store)
     if args.auth_url:
@@ -178,6 +180,22 @@ def _warn_missing_scopes(store: TokenStore, org: str, use: str) -> None:
         )
 
 
+#: Options that only a token request uses: given without a step, the command is no status.
+_SETUP = {"dc": "--dc", "client_id": "--client-id", "redirect_uri": "--redirect-uri"}
+
+
+def _no_setup_without_a_step(args: argparse.Namespace) -> None:
+    """Refuse setup options given without --grant-token, --auth-url or --redirect-url (a
+    status check would ignore them)."""
+    given = [flag for name, flag in _SETUP.items() if getattr(args, name, None)]
+    if given:
+        raise ConfigError(
+            f"{' and '.join(given)} given but no --grant-token CODE: add the Self Client's "
+            "grant token (or --auth-url / --redirect-url for the web flow); without them "
+            "`auth` shows the stored tokens"
+        )
+
+
 def _need(value: str | None, flag: str) -> str:
     if not value:
         raise ConfigError(f"{flag} is required here")
@@ -201,9 +219,22 @@ def _client(args: argparse.Namespace, store: TokenStore) -> OAuthClient:
         )
     if not found.get("client_id"):
         raise ConfigError("no client id: pass --client-id (from the Zoho API console)")
+    _check_local(org, found)  # before asking for the secret
     if not found.get("client_secret"):
         found["client_secret"] = _prompt_secret(org)
     return OAuthClient(org=org, **found)
+
+
+def _check_local(org: str, found: dict) -> None:
+    """The org label, data center and URLs of ``found``, checked as the client will be."""
+    check_org_label(org)
+    check_org_endpoints(
+        org,
+        str(found["dc"]).strip().lower(),
+        found.get("accounts_url") or "",
+        found.get("api_domain") or "",
+        custom_dc=bool(found.get("custom_dc", False)),
+    )
 
 
 def _prompt_secret(org: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ConfigError
 from .common import check_in_file, check_out_dir
 
 __all__ = ["add_parser", "run", "TABLE_FORMATS"]
@@ -32,8 +33,19 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
         help="table files: csv (default), xlsx (one workbook; the excel extra), parquet; "
         "repeat for several",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a folder that holds other files too (not a previous report): the "
+        "bundle's files (jobs.csv, README.md...) are replaced, other files left alone",
+    )
     p.set_defaults(run=run)
     return p
+
+
+#: The end of export_report's message on a folder holding other files, and the CLI's words.
+_CODE_HINT = "or pass overwrite=True"
+_CLI_HINT = "or give --overwrite (replaces the report's files in it, leaves the others)"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
     check_out_dir(args.out, create=False)  # before reading: made once there is a table
     df = load_snapshots(args.source)
     formats = tuple(args.formats or ("csv",))
-    files = export_report(df, check_out_dir(args.out), tz=args.tz, formats=formats)
+    try:
+        files = export_report(
+            df, check_out_dir(args.out), tz=args.tz, formats=formats, overwrite=args.overwrite
+        )
+    except ConfigError as exc:  # the command line has no overwrite=True: say what it has
+        raise ConfigError(str(exc).replace(_CODE_HINT, _CLI_HINT)) from None
     for name, path in files.items():
         print(f"{name:>16}  {path}")
     return 0

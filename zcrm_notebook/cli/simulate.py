@@ -99,6 +99,12 @@ def run(args: argparse.Namespace) -> int:
         when = "when first polled" if held else "now"
         print(f"Zoho simulator on {sim.base_url} (simulated time runs x{args.speed:g})")
         print(f"config: {config}\njobs:   {jobs_csv} (the jobs start {when})\nleads:  {leads_csv}")
+        if sim.unknown_job_id is not None:
+            print(
+                f"        {jobs_csv.name} includes one job id the simulator does not know "
+                f"({sim.unknown_job_id}), on purpose: poll's WARNING about it (HTTP 400 "
+                "INVALID_DATA) shows how Zoho refuses an id"
+            )
         print(f"try:    {_program()} poll {jobs_csv} --config {config} --out s.csv")
         print(
             f"   or:  {_program()} convert {leads_csv} --config {config} --store run.sqlite "

@@ -30,10 +30,10 @@ from .diagnose import diagnosable, diagnose_leads
 from .ledger import Chunk
 from .options import ConvertOptions
 from .outcomes import LeadOutcome, outcomes_frame
-from .plan import CREDITS, ConversionPlan, Estimate, plan_conversions
+from .plan import CREDITS, ConversionPlan, Estimate, left_out_text, plan_conversions
 from .reconcile import reconcile_finished, recover_unknown
 from .retry import plan_retry, retry_round_key
-from .rounds import Diagnosis, RetryRound, diagnosis_done, round_done
+from .rounds import Diagnosis, RetryRound, diagnosis_done, earlier_round, round_done
 from .send import send_intents
 from .session import SETTLE_S, Key, Session, open_session
 from .watch import watch_chunks
@@ -75,7 +75,8 @@ class ConversionResult:
     warned : list of str
         The notes also issued as a DataQualityWarning (count mismatches).
     retry_rounds : list of RetryRound
-        The retry rounds this run made: leads sent again, their outcomes after the round.
+        The retry rounds of the input: made by this run, or by an earlier run of the same
+        input (``earlier``; their leads' outcomes now); leads sent again, their outcomes.
     diagnosis : Diagnosis or None
         What this run's diagnosis asked and found (None: no diagnosis made).
     """
@@ -217,8 +218,10 @@ def run_plan(
         if reason != "finished":
             break
         again = next_retry(session, keys, batch, round_no)
-        if again is None:
-            continue  # made by an earlier run of the same command: resumed by drive above
+        if again is None:  # made by an earlier run of the same command: resumed by drive
+            made = earlier_round(session, batch, round_no) if batch is not None else None
+            rounds += [made] if made is not None else []
+            continue
         if not again.chunks:
             break
         if left is not None and again.estimate.total_credits > left:
@@ -228,9 +231,8 @@ def run_plan(
             left -= again.estimate.total_credits
         session.ledger.add_batch(again, at=session.clock(), kind="retry")
         reason = drive(session, keys, progress=progress, on_snapshot=on_snapshot)
-        rounds.append(
-            round_done(session, round_no, list(zip(again.leads["org"], again.leads["lead_id"])))
-        )
+        sent = list(zip(again.leads["org"], again.leads["lead_id"]))
+        rounds.append(round_done(session, round_no, sent, len(again.chunks)))
     diagnosis = None
     if diagnose_credits and reason == "finished":
         asked = [k for k, _ in diagnosable(session, keys)]
@@ -248,17 +250,44 @@ def run_plan(
     return replace(result, retry_rounds=rounds, diagnosis=diagnosis)
 
 
-def _note_plan(session: Session, plan: ConversionPlan) -> None:
-    """Say that the input is resumed (a rerun), and which leads were left out and why."""
-    if plan.resumed_batch is not None:
-        session.note(
-            f"the store has this input already (batch {plan.resumed_batch}): resumed, "
-            "its jobs are not sent again"
+def _note_resumed(result: ConversionResult) -> ConversionResult:
+    """``result`` with, first in its notes, that its input was resumed (a rerun): the jobs
+    already made were not sent again, and what this run's retry rounds sent."""
+    batch = result.plan.resumed_batch
+    if batch is None:
+        return result
+    made = [r for r in result.retry_rounds if not r.earlier]
+    text = f"the store has this input already (batch {batch}): resumed, "
+    if made:
+        sent = sum(r.sent for r in made)
+        jobs = sum(r.jobs for r in made)
+        text += (
+            f"jobs already made are not sent again; {_rounds_text(made)} sent "
+            f"{_plural(sent, 'lead')} in {_plural(jobs, 'new job')}"
         )
+    else:
+        text += "its jobs are not sent again"
+    log.info("%s", text)
+    return replace(result, notes=[text, *result.notes])
+
+
+def _rounds_text(rounds: Sequence[RetryRound]) -> str:
+    if len(rounds) == 1:
+        return f"the retry round ({rounds[0].round_no})"
+    return "the retry rounds " + ", ".join(str(r.round_no) for r in rounds)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _note_plan(session: Session, plan: ConversionPlan) -> None:
+    """Say which leads were left out and why."""
     if len(plan.skipped):
-        why = plan.skipped["why"].value_counts()
-        said = ", ".join(f"{n:,} {k}" for k, n in why.items())
-        session.note(f"left out ({said}): their earlier outcome is kept in the lead table")
+        session.note(
+            f"left out: {left_out_text(plan.skipped)}: their earlier outcome is kept "
+            "in the lead table"
+        )
 
 
 def _over_budget(round_no: int, again: ConversionPlan, max_credits: int | None) -> str:
@@ -473,6 +502,7 @@ def convert_leads(
     orgs = dict(orgs) if orgs is not None else load_orgs(config)
     kw: dict[str, Any] = dict(org=org, options=options, force=force, max_credits=max_credits)
     kw["diagnose_credits"] = diagnose_credits
+    kw["retry_not_converted"] = bool(retry_not_converted)
     # a new store: its empty ledger changes nothing, so the input is checked before the
     # file is made (a refused plan leaves no file behind)
     plan = plan_conversions(leads, orgs, **kw) if new_file or store is None else None
@@ -493,7 +523,7 @@ def convert_leads(
         batch = plan.resumed_batch or s.ledger.add_batch(plan, at=s.clock(), source=source)
         _note_plan(s, plan)
         keys = list(zip(plan.leads["org"], plan.leads["lead_id"]))
-        return run_plan(
+        result = run_plan(
             s,
             plan,
             keys,
@@ -504,3 +534,4 @@ def convert_leads(
             progress=progress,
             on_snapshot=on_snapshot,
         )
+        return _note_resumed(result)

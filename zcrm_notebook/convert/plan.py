@@ -40,6 +40,8 @@ __all__ = [
     "fingerprint",
     "CREDITS",
     "POLLS_PER_JOB",
+    "NOT_CONVERTED_EARLIER",
+    "left_out_text",
 ]
 
 #: API credits of one call of each kind. Zoho documents 5 for the single convert and 1 for
@@ -50,6 +52,8 @@ CREDITS = {"post": 1, "status": 1, "records": 1, "convert": 5}
 #: ``benchmarks/bench_convert.py`` on the simulator's jobs (quick ones; a long job costs
 #: more, up to one call per ``max_interval_s``).
 POLLS_PER_JOB = 6
+#: The ``why`` of a lead left out because its earlier outcome is a final ``not_converted``.
+NOT_CONVERTED_EARLIER = "not converted earlier"
 
 
 class PlannedLead(NamedTuple):
@@ -264,8 +268,7 @@ class ConversionPlan:
                 f"  {org}: {_n(len(group), 'job')}, {_n(int(group['leads'].sum()), 'lead')}"
             )
         if len(self.skipped):
-            why = self.skipped["why"].value_counts()
-            lines.append("  left out: " + ", ".join(f"{v:,} {k}" for k, v in why.items()))
+            lines.append(f"  left out: {left_out_text(self.skipped)}")
         return lines
 
     def __repr__(self) -> str:
@@ -273,6 +276,18 @@ class ConversionPlan:
             f"<ConversionPlan {len(self.leads)} leads, {len(self.chunks)} jobs, "
             f"{self.estimate.total_credits} credits estimated>"
         )
+
+
+def left_out_text(skipped: pd.DataFrame) -> str:
+    """``"9 converted already, 1 not converted earlier (--retry-not-converted sends it
+    again)"``: the leads of ``skipped`` (a plan's) per ``why``, most first."""
+    parts = []
+    for why, count in skipped["why"].value_counts().items():
+        text = f"{count:,} {why}"
+        if why == NOT_CONVERTED_EARLIER:
+            text += f" (--retry-not-converted sends {'it' if count == 1 else 'them'} again)"
+        parts.append(text)
+    return ", ".join(parts)
 
 
 def _n(count: int, noun: str) -> str:
@@ -317,6 +332,7 @@ def plan_conversions(
     force: bool = False,
     max_credits: int | None = None,
     diagnose_credits: int = 0,
+    retry_not_converted: bool = False,
 ) -> ConversionPlan:
     """Plan the mass conversions of ``leads``; nothing is sent.
 
@@ -333,15 +349,20 @@ def plan_conversions(
         Deal, owner and other options of every lead (overrides per lead win).
     ledger : Ledger, optional
         Earlier runs: the same input resumes its batch (nothing new is planned); leads
-        converted (or deleted) already are left out with a note; leads whose last outcome
-        is ``not_converted`` (or ``not_scheduled``) are planned as their next attempt; a
-        lead in an open job is refused unless ``force``.
+        converted (or deleted) already are left out with a note, and so are leads whose
+        last outcome is a final ``not_converted`` unless ``retry_not_converted``; leads
+        whose last outcome is ``not_scheduled`` or ``unknown`` are planned as their next
+        attempt; a lead in an open job is refused unless ``force``.
     force : bool, default False
         Plan leads that are in an open job of the ledger anyway.
     max_credits : int, optional
         Refuse a plan whose estimated credits exceed it.
     diagnose_credits : int, default 0
         Credits the diagnosis may spend (in the estimate).
+    retry_not_converted : bool, default False
+        Plan the leads the ledger has as ``not_converted`` (their job ended) as their next
+        attempt; otherwise they are left out, like the converted ones (each POST costs
+        credits).
 
     Returns
     -------
@@ -367,7 +388,7 @@ def plan_conversions(
     keys = list(zip(clean["org"], clean["dc"], clean["lead_id"], clean["row"]))
     print_key = fingerprint((o, lead, opts) for (o, _, lead, _), opts in zip(keys, per_lead))
     resumed = ledger.batch_for(print_key) if ledger is not None else None
-    planned, skipped = _decide(keys, per_lead, ledger, force, resumed)
+    planned, skipped = _decide(keys, per_lead, ledger, (force, retry_not_converted), resumed)
     chunks = chunk_leads(planned)
     plan = ConversionPlan(
         clean,
@@ -391,10 +412,13 @@ def _decide(
     keys: list[tuple[str, str, str, Any]],
     per_lead: list[ConvertOptions],
     ledger: Ledger | None,
-    force: bool,
+    flags: tuple[bool, bool],
     resumed: int | None,
 ) -> tuple[list[tuple[str, str, PlannedLead, ConvertOptions]], list[tuple]]:
-    """What to plan for each lead, given the ledger: (planned items, skipped rows)."""
+    """What to plan for each lead, given the ledger: (planned items, skipped rows);
+    ``flags``: (force, retry_not_converted)."""
+    force, retry = flags
+    done = _DONE if not retry else {k: v for k, v in _DONE.items() if k != "not_converted"}
     if resumed is not None:
         return [], []
     if ledger is None:
@@ -410,8 +434,8 @@ def _decide(
             planned.append((o, dc, PlannedLead(lead), opts))
         elif last.open and not force:
             refused.append((int(row), lead, f"in an open job: {last.where()}"))
-        elif last.outcome in _DONE and not last.open:
-            skipped.append((o, lead, int(row), _DONE[last.outcome], last.chunk_id))
+        elif last.outcome in done and not last.open:
+            skipped.append((o, lead, int(row), done[last.outcome], last.chunk_id))
         else:
             planned.append((o, dc, PlannedLead(lead, last.attempt + 1, last.chunk_id), opts))
     if refused:
@@ -424,12 +448,14 @@ def _decide(
     return planned, skipped
 
 
-#: The outcomes of a closed chunk a lead is never sent again after, and the words of its
-#: ``skipped`` row.
+#: The outcomes of a closed chunk a lead is not sent again after, and the words of its
+#: ``skipped`` row: never again, except ``not_converted`` (the outcome the retry option
+#: governs), sent again when ``retry_not_converted`` is given.
 _DONE = {
     "converted": "converted already",
     "already_converted": "converted already",
     "deleted": "deleted already",
+    "not_converted": NOT_CONVERTED_EARLIER,
 }
 
 

@@ -1,6 +1,7 @@
 """What the retry rounds and the diagnosis of a run did: their counts, one line each.
 
 :func:`round_done` counts the outcomes of a retry round's leads right after the round;
+:func:`earlier_round` counts those of a round an earlier run of the same input made;
 :func:`diagnosis_done` counts what the single-lead convert answered for the leads it was
 asked about (Zoho's codes, the leads it converted, the calls that failed).
 """
@@ -13,9 +14,10 @@ from dataclasses import dataclass, field
 
 from .diagnose import DIAGNOSED
 from .plan import CREDITS
+from .retry import retry_round_key
 from .session import Key, Session
 
-__all__ = ["RetryRound", "Diagnosis", "round_done", "diagnosis_done"]
+__all__ = ["RetryRound", "Diagnosis", "round_done", "earlier_round", "diagnosis_done"]
 
 
 def _n(count: int, noun: str) -> str:
@@ -24,19 +26,24 @@ def _n(count: int, noun: str) -> str:
 
 @dataclass(frozen=True)
 class RetryRound:
-    """A retry round made by a run: ``sent`` leads, and their outcomes after it
-    (``outcomes``: outcome -> leads, e.g. ``{"converted": 3, "not_converted": 21}``)."""
+    """A retry round of an input: ``sent`` leads in ``jobs`` jobs, and their outcomes after
+    it (``outcomes``: outcome -> leads, e.g. ``{"converted": 3, "not_converted": 21}``);
+    ``earlier``: made by an earlier run of the same input (this run sent none of it)."""
 
     round_no: int
     sent: int
     outcomes: dict[str, int] = field(default_factory=dict)
+    jobs: int = 0
+    earlier: bool = False
 
     def text(self) -> str:
-        """``"retry round 1: 24 leads sent again, 3 converted, 21 not converted"``."""
+        """``"retry round 1: 24 leads sent again, 3 converted, 21 not converted"`` (``"retry
+        round 1 (made by an earlier run): ..."`` for an earlier one)."""
         counts = {"converted": 0, "not_converted": 0, **self.outcomes}
         shown = [(k, n) for k, n in counts.items() if n or k in ("converted", "not_converted")]
         said = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in shown)
-        return f"retry round {self.round_no}: {_n(self.sent, 'lead')} sent again, {said}"
+        when = " (made by an earlier run)" if self.earlier else ""
+        return f"retry round {self.round_no}{when}: {_n(self.sent, 'lead')} sent again, {said}"
 
 
 @dataclass(frozen=True)
@@ -65,10 +72,24 @@ class Diagnosis:
         return "; ".join(parts)
 
 
-def round_done(session: Session, round_no: int, keys: Sequence[Key]) -> RetryRound:
-    """The outcomes of retry round ``round_no``'s leads ``keys`` now."""
+def round_done(
+    session: Session, round_no: int, keys: Sequence[Key], jobs: int = 0, earlier: bool = False
+) -> RetryRound:
+    """The outcomes of retry round ``round_no``'s leads ``keys`` (sent in ``jobs`` jobs)
+    now."""
     counts = Counter(row.outcome for row in session.ledger.outcomes(list(keys)))
-    return RetryRound(round_no, len(keys), dict(sorted(counts.items())))
+    return RetryRound(round_no, len(keys), dict(sorted(counts.items())), jobs, earlier)
+
+
+def earlier_round(session: Session, batch: int, round_no: int) -> RetryRound | None:
+    """Retry round ``round_no`` of input ``batch`` as an earlier run made it (its leads'
+    outcomes now); None when the ledger has no such round."""
+    made = session.ledger.batch_for(retry_round_key(batch, round_no), kind="retry")
+    if made is None:
+        return None
+    chunks = [c for c in session.ledger.chunks() if c.batch_id == made]
+    keys = list(dict.fromkeys((c.org, lead) for c in chunks for lead in c.lead_ids))
+    return round_done(session, round_no, keys, len(chunks), earlier=True)
 
 
 def diagnosis_done(session: Session, asked: Sequence[Key], credits: int) -> Diagnosis:

@@ -19,6 +19,8 @@ from .tables import is_na
 __all__ = ["id_problem", "clean_ids", "bad_rows_message", "MAX_LISTED"]
 
 _ID = re.compile(r"[0-9]{1,20}")  # ASCII only: "\d" would accept Arabic-Indic digits
+#: A number as a spreadsheet shows a long id it took for a number: ``1.88207E+18``.
+_SCIENTIFIC = re.compile(r"[0-9]+(?:[.,][0-9]+)?[eE]\+?[0-9]+")
 #: Rows listed at most in an error or warning (the count of the rest is given).
 MAX_LISTED = 20
 
@@ -47,6 +49,11 @@ def id_problem(value: object) -> tuple[str | None, str]:
     if not _ID.fullmatch(text):
         if text.isascii() and text.isdigit():
             return None, f"{len(text)} digits (at most 20)"
+        if _SCIENTIFIC.fullmatch(text):
+            return None, (
+                "scientific notation: a spreadsheet (Excel) turned the id into a number "
+                "and rounded it; keep the ids as text"
+            )
         return None, "not all digits (signs, decimals, exponents and spaces are refused)"
     return text, ""
 

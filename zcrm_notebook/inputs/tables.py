@@ -184,6 +184,11 @@ def _no_id_column(columns: list, id_column: str, what: str) -> str:
             "; its header is one column: is the file separated by something else than"
             " , ; tab or | ?"
         )
+    if id_column == "job_id" and "lead_id" in [str(c).strip().lower() for c in columns]:
+        return head + (
+            "; this looks like a leads file: convert it with `zcrm-notebook convert` "
+            "(Python: convert_leads)"
+        )
     return head
 
 

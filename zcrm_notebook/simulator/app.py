@@ -428,7 +428,13 @@ class Simulator(ServingMixin, AccountsMixin, CrmMixin, LeadsMixin):
 
     def __repr__(self) -> str:
         where = "stopped" if self._server is None else self.base_url
-        return f"<Simulator orgs={len(self._orgs)} jobs={len(self._jobs)} {where}>"
+        unknown = len(self._unknown)
+        extra = (
+            f" (+{unknown} unknown id{'s' if unknown > 1 else ''} in job_ids/jobs.csv)"
+            if unknown
+            else ""
+        )
+        return f"<Simulator orgs={len(self._orgs)} jobs={len(self._jobs)}{extra} {where}>"
 
     # -- request handling (called from the server's threads) -----------------------------
 
