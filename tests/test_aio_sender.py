@@ -496,9 +496,12 @@ def test_a_401_refreshes_once_off_the_loop_and_the_call_is_sent_again_on_it():
         def blocking(fn, *args):
             return loop.run_in_executor(pool, fn, *args)
 
-        real_get = client.tokens.get
+        real_get, real_invalidate = client.tokens.get, client.tokens.invalidate
         client.tokens.get = lambda *a: (
             got_on.append(threading.current_thread().name) or (real_get(*a))
+        )
+        client.tokens.invalidate = lambda *a: (  # takes the cache's lock: never on the loop
+            got_on.append(threading.current_thread().name) or (real_invalidate(*a))
         )
         try:
             return await client.get_status_async(JOB, blocking)
@@ -512,7 +515,7 @@ def test_a_401_refreshes_once_off_the_loop_and_the_call_is_sent_again_on_it():
         client.close()
     assert answer.http_status == 200 and answer.status.job_id == JOB
     assert sim.stats.token_requests["us-org"] == 2 and sim.stats.status_requests["us-org"] == 2
-    assert got_on and all(name.startswith("pool") for name in got_on)
+    assert len(got_on) == 2 and all(name.startswith("pool") for name in got_on)
 
 
 @pytest.mark.usefixtures("fresh_token_caches")
@@ -619,3 +622,70 @@ def test_stop_ends_a_run_whose_calls_never_come_back_and_closes_their_connection
         stopper.join(10)
     assert p.stopped_reason == "stopped" and p.snapshots == []
     assert srv.closed_by_client.wait(5) and len(srv.requests) == 1
+
+
+STRAY = b'{"data": [{"Status": "stray"}]}'
+OWN = b'{"data": [{"Status": "own"}]}'
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        answer() + answer(STRAY),  # a second answer nobody asked for
+        b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" + answer(),  # an interim answer
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}" + answer(STRAY),  # length too short
+        b"HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\n{}",  # a body on a 204
+    ],
+    ids=["extra-answer", "103", "short-length", "204-body"],
+)
+def test_bytes_beyond_an_answer_never_become_the_next_jobs_answer(raw, sender, first):
+    """Hostile review: the kept connection handed the bytes after job 1's answer to job 2
+    as its answer (a final 'completed' row of another job's counts: Zoho's status answer
+    names no job, so nothing could tell)."""
+    holder: list = []
+
+    def serve(conn, n):
+        srv = holder[0]
+        if n == 1:  # the first connection's first answer is the hostile one
+            srv.read_request(conn)
+            conn.sendall(first)
+        while srv.read_request(conn):
+            conn.sendall(answer(OWN))
+
+    holder.append(raw(serve, max_conns=4))
+    s = sender()
+    one = s.get(holder[0].url("/x?job_id=1"), {}, 3.0)
+    two = s.get(holder[0].url("/x?job_id=2"), {}, 3.0)
+    assert one.status_code in (200, 204) and two.content == OWN
+
+
+def test_an_interrupt_while_waiting_beside_a_loop_waits_for_the_run_to_end(monkeypatch):
+    """In a notebook the run has a thread of its own; a Ctrl-C while the caller waits must
+    stop it and wait for its last rows before it is raised (Thread.join on 3.11, once
+    interrupted, marks a running thread stopped: the store was closed under the run)."""
+    import types
+
+    from zcrm_notebook.poll import loop as loop_module
+
+    stop, ended = threading.Event(), []
+
+    async def main():
+        while not stop.is_set():
+            await asyncio.sleep(0.001)
+        ended.append("last rows recorded")
+        return "stopped"
+
+    class InterruptedOnce(threading.Event):
+        interrupted = False
+
+        def wait(self, timeout=None):
+            if timeout == loop_module._SLICE_S and not InterruptedOnce.interrupted:
+                InterruptedOnce.interrupted = True  # the caller's first wait: Ctrl-C
+                raise KeyboardInterrupt
+            return super().wait(timeout)
+
+    fake = types.SimpleNamespace(Event=InterruptedOnce, Thread=threading.Thread)
+    monkeypatch.setattr(loop_module, "threading", fake)
+    with pytest.raises(KeyboardInterrupt):
+        loop_module._run_beside(main, stop)
+    assert stop.is_set() and ended == ["last rows recorded"]

@@ -274,7 +274,7 @@ class ZohoClient:
         except InvalidTokenError as exc:
             log.info("org %s: %s on job %s; refreshing the token once", self.creds.org,
                      exc.code, job_id)  # fmt: skip
-            self.tokens.invalidate(token)
+            await blocking(self.tokens.invalidate, token)  # its lock: never on the loop
         fresh = await blocking(self._token)
         try:
             return await self._status_async(job_id, fresh)

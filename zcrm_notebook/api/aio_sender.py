@@ -284,6 +284,7 @@ class _Connections:
         except BaseException:
             self._drop(writer)
             raise
+        keep = keep and not _buffered(reader)  # bytes beyond the answer: never another's
         if keep and len(self.idle.setdefault(dest, [])) < self.pool_size:
             self.idle[dest].append(conn)
         else:
@@ -295,7 +296,7 @@ class _Connections:
         idle = self.idle.get(dest)
         while idle:
             reader, writer = idle.pop()
-            if not (reader.at_eof() or writer.is_closing()):
+            if not (reader.at_eof() or writer.is_closing() or _buffered(reader)):
                 return reader, writer
             self._drop(writer)
         return None
@@ -326,7 +327,7 @@ class _Connections:
     async def _answer(self, reader: asyncio.StreamReader, url: str) -> tuple[Answer, bool]:
         """The answer on ``reader`` and whether its connection may be kept."""
         status, version, lines = await _head(reader)
-        while status == 100:  # 100 Continue before the answer (as http.client)
+        while 100 <= status < 200:  # interim answers (100 Continue, 103 Early Hints)
             status, version, lines = await _head(reader)
         headers = _parse_headers(lines)
         empty = Answer(status, headers, b"", url)
@@ -347,6 +348,12 @@ class _Connections:
         if length > self.max_body:
             raise _too_big(answer, self.max_body)
         return await reader.readexactly(length), True
+
+
+def _buffered(reader: asyncio.StreamReader) -> bool:
+    """Bytes the server sent that no answer read: a kept connection would hand them to
+    the next call as its answer."""
+    return bool(reader._buffer)  # noqa: SLF001  (no public accessor)
 
 
 class _MalformedChunk(Exception):

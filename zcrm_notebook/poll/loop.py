@@ -453,21 +453,25 @@ def _run_beside(make_main: Callable, stop: threading.Event) -> str:
     A KeyboardInterrupt while waiting sets ``stop`` and waits for the run to end (its last
     snapshots recorded) before it is raised again."""
     out: dict = {}
+    done = threading.Event()  # not Thread.join: on 3.11 an interrupted join() marks a
+    # running thread as stopped, and every later join returns at once
 
     def target() -> None:
         try:
             out["reason"] = _run_new_loop(make_main())
         except BaseException as exc:  # given to the caller below
             out["error"] = exc
+        finally:
+            done.set()
 
     thread = threading.Thread(target=target, name="zcrm-poll-loop", daemon=True)
     thread.start()
     try:
-        while thread.is_alive():
-            thread.join(_SLICE_S)
+        while not done.wait(_SLICE_S):
+            pass
     except BaseException:
         stop.set()
-        thread.join(10 * _SLICE_S)  # the run ends within about a second
+        done.wait(10 * _SLICE_S)  # the run ends within about a second
         raise
     if "error" in out:
         raise out["error"]
