@@ -545,7 +545,9 @@ again = zn.retry_not_converted(
     store, config=out / "sim.toml", options=zn.ConvertOptions(), clock=clock.time, sleep=sim_sleep
 )
 print(again.summary())
-again.leads[["org", "lead_id", "attempt", "outcome", "contact_id", "reason"]].head(8)"""),
+again.leads[
+    ["org", "lead_id", "attempt", "outcome", "contact_id", "reason_attempt", "reason"]
+].head(8)  # reason_attempt: the attempt whose answer gave the reason"""),
     ("md", """\
 ## 7. Run it again: nothing is sent twice
 

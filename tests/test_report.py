@@ -241,8 +241,8 @@ def test_export_replaces_only_its_own_previous_bundle(tmp_path):
     again = export_report(df, tmp_path / "r")  # a re-export needs no overwrite
     assert read_snapshots(again["snapshots"]).equals(df)
     (tmp_path / "r" / "mine.txt").write_text("x")
-    with pytest.raises(ConfigError, match="mine.txt"):
-        export_report(df, tmp_path / "r")
+    with pytest.raises(ConfigError, match="not a previous report: it holds mine.txt; "):
+        export_report(df, tmp_path / "r")  # (it read "exporting holds mine.txt": trial 6)
 
 
 def test_overwrite_writes_the_bundle_and_leaves_other_files(tmp_path):
@@ -447,10 +447,14 @@ def test_the_report_groups_its_figures_by_org_when_asked(tmp_path):
 def test_a_partial_run_says_how_many_jobs_were_not_final_in_headline_and_readme(tmp_path):
     df = three_jobs()  # B: no status, C: in progress when the snapshots end
     headline = make_report(df).get_suptitle().splitlines()
-    assert headline[-1] == "Partial run: 2 jobs not final when the run ended"
+    assert headline[-1] == "Partial run: 1 job not final when the run ended"  # C, not B
     paths = export_report(df, tmp_path / "r")
     readme = paths["readme"].read_text(encoding="utf-8")
-    assert "**Partial run: 2 jobs not final when the run ended.**" in readme
+    assert "**Partial run: 1 job not final when the run ended.**" in readme
+    # a finished run beside a job id Zoho does not know (no status) is not partial (user
+    # trial: every demo and notebook report said "Partial run: 1 job not final")
+    known_and_unknown = df[df["job_id"] != JOB_C].reset_index(drop=True)
+    assert "not final" not in make_report(known_and_unknown).get_suptitle()
     done = df[df["job_id"] == JOB_A].reset_index(drop=True)
     assert "not final" not in make_report(done).get_suptitle()
     again = export_report(done, tmp_path / "r")["readme"].read_text(encoding="utf-8")

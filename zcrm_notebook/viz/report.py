@@ -436,12 +436,11 @@ def check_export_dir(out_dir: str | os.PathLike, *, overwrite: bool = False) -> 
     if present:
         clash = [name for name in present if name in ours]
         other = [name for name in present if name not in ours]
-        what = f"would replace {_listing(clash)}" if clash else f"holds {_listing(other)}"
-        if clash and other:
-            what += f" (and holds {_listing(other)})"
+        what = [f"exporting would replace {_listing(clash)}"] if clash else []
+        what += [f"it holds {_listing(other)}"] if other else []
         raise ConfigError(
-            f"export folder {str(out)!r} is not empty and not a previous report: exporting "
-            f"{what}; choose a new or empty folder, or pass overwrite=True"
+            f"export folder {str(out)!r} is not empty and not a previous report: "
+            f"{', and '.join(what)}; choose a new or empty folder, or pass overwrite=True"
         )
     return out
 

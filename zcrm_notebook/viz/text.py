@@ -80,7 +80,8 @@ def lead_counts_text(leads) -> str:
 def not_final_text(jobs) -> str:
     """``"29 jobs not final when the run ended"``: the jobs of a
     :func:`~zcrm_notebook.analysis.summary.summarize_jobs` table (a pandas DataFrame) whose
-    latest status is neither completed nor failed (a partial run: their pending leads are
-    not failed); ``""`` when every job is final or there is none."""
-    n = int((~jobs["status"].astype(str).isin(["completed", "failed"])).sum())
+    latest status says Zoho was still on them (scheduled, in progress: a partial run, their
+    pending leads are not failed); ``""`` when there is none. A job we got no status for
+    (``error``, e.g. a job id Zoho does not know) is not counted: it has no leads pending."""
+    n = int(jobs["status"].astype(str).isin(["scheduled", "in_progress"]).sum())
     return f"{plural(n, 'job')} not final when the run ended" if n else ""
