@@ -528,6 +528,26 @@ def test_auth_checks_local_values_first_and_wants_the_grant_token(
     assert "client secret" not in err and not (tmp_path / "t.json").exists()
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--org", "x", "--dc", "usa"],
+        ["--dc", "USA", "--grant-token", "1000.a"],
+        ["--org", "x", "--dc", "usa", "--grant-token", "1000.a"],
+    ],
+)
+def test_auth_names_an_unknown_data_center_first_as_typed(tmp_path, monkeypatch, capsys, argv):
+    """Sixth trial: --dc usa was named only once --org, --client-id and --grant-token were
+    all there (each missing one was reported first), and quoted lower-cased."""
+    monkeypatch.delenv("ZOHO_CLIENT_SECRET", raising=False)
+    monkeypatch.delenv("ZOHO_CLIENT_ID", raising=False)
+    assert main(["auth", *argv, "--store", str(tmp_path / "t.json")]) == 1
+    err = capsys.readouterr().err
+    typed = argv[argv.index("--dc") + 1]
+    assert err.startswith(f"error: unknown data center {typed!r}; valid codes: us, "), err
+    assert err.count("\n") == 1 and not (tmp_path / "t.json").exists()
+
+
 def test_convert_without_a_store_says_a_rerun_sends_every_lead_again(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for name in ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN", "ZOHO_DC"):

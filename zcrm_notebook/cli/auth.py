@@ -35,7 +35,7 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from ..api.datacenters import dc_codes
+from ..api.datacenters import dc_codes, get_dc
 from ..api.endpoints import SCOPE_SETS, missing_scopes, scopes_for
 from ..auth.credentials import check_org_endpoints, check_org_label
 from ..auth.grant import OAuthClient, exchange_grant_token, revoke
@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     if args.store:
         check_out_folder(args.store, "--store")
     store = TokenStore(args.store)
+    _check_dc_first(args, store)
     if args.revoke:
         entry = revoke(_need_org(args), store=store, timeout_s=args.timeout)
         print(
@@ -194,6 +195,14 @@ def _no_setup_without_a_step(args: argparse.Namespace) -> None:
             "grant token (or --auth-url / --redirect-url for the web flow); without them "
             "`auth` shows the stored tokens"
         )
+
+
+def _check_dc_first(args: argparse.Namespace, store: TokenStore) -> None:
+    """An unknown ``--dc`` is the first thing said (before a missing --org, grant token or
+    client id), unless --config or the org's stored token may declare it a custom code."""
+    if not args.dc or args.config or (args.org and store.get(args.org) is not None):
+        return
+    get_dc(args.dc)  # DataCenterError: the code as typed and the valid codes
 
 
 def _need(value: str | None, flag: str) -> str:
