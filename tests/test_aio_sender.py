@@ -670,10 +670,12 @@ def test_an_interrupt_while_waiting_beside_a_loop_waits_for_the_run_to_end(monke
     stop, ended = threading.Event(), []
 
     async def main():
-        while not stop.is_set():
+        for _ in range(5000):  # bounded: without the interrupt nothing sets stop
+            if stop.is_set():
+                ended.append("last rows recorded")
+                return "stopped"
             await asyncio.sleep(0.001)
-        ended.append("last rows recorded")
-        return "stopped"
+        return "never stopped"
 
     class InterruptedOnce(threading.Event):
         interrupted = False
