@@ -341,6 +341,18 @@ def test_a_body_of_exactly_the_cap_is_read_whatever_its_framing(raw, sender, wir
     [
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc", "ChunkedEncoding"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\nabc", "ChunkedEncoding"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\nabc", "ChunkedEncoding"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+2\r\nabc", "ChunkedEncoding"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2_0\r\nabc", "ChunkedEncoding"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"0" * 17 + b"2\r\nab",
+            "ChunkedEncoding",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n"
+            + (b"X: " + b"x" * 1000 + b"\r\n") * 70,
+            "LineTooLong",
+        ),  # 70 lines, 70 KB
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc", "IncompleteRead"),
         (b"ICY 200 OK\r\nContent-Length: 2\r\n\r\n{}", "BadStatusLine"),
         (b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\n{}", "BadStatusLine"),
@@ -348,7 +360,21 @@ def test_a_body_of_exactly_the_cap_is_read_whatever_its_framing(raw, sender, wir
         (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n", "LineTooLong"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{}", "IncompleteRead"),  # cut short
     ],
-    ids=["not-hex", "negative", "cut-chunk", "status", "code", "headers", "line", "short"],
+    ids=[
+        "not-hex",
+        "negative",
+        "0x-prefix",
+        "plus-sign",
+        "underscore",
+        "17-digits",
+        "trailer-over-64k",
+        "cut-chunk",
+        "status",
+        "code",
+        "headers",
+        "line",
+        "short",
+    ],
 )
 def test_a_malformed_answer_is_a_connection_error_naming_only_its_kind(raw, sender, wire, error):
     holder: list = []

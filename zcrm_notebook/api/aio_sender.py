@@ -20,7 +20,8 @@ guarantees of the transport's adapter and lean sender (:mod:`zcrm_notebook.api.t
 - the body is read up to :data:`~zcrm_notebook.api.transport.MAX_BODY_BYTES` whatever its
   framing (``Content-Length``, chunked, read to close; larger: a ``ResponseFormatError``);
   a bad status line, a header line above 64 KiB, a head above 256 KiB or more than 100
-  header lines, malformed chunking or an answer cut short is a ``requests.ConnectionError``
+  header lines, malformed chunking (a chunk size other than 1 to 16 hex digits), a chunked
+  trailer section above 64 KiB or an answer cut short is a ``requests.ConnectionError``
   naming only its kind (the server's text, which may echo a secret, is never in it); a
   head whose lines end in bare LFs (not CRLF) is not read: the call ends at its deadline
   or when the server closes;
@@ -62,6 +63,7 @@ __all__ = ["AioSender"]
 _MAX_LINE = 65536  # http.client's bound of one status, header or chunk-size line
 _LIMIT = 4 * _MAX_LINE  # the stream's buffer bound: a longer head is refused
 _MAX_HEADERS = 100  # http.client's bound of the header lines of one answer
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")  # chunk-size = 1*HEXDIG (RFC 9112 7.1)
 _READ = 16 * 1024  # a body read to the close: at most this much read beyond the cap
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -357,7 +359,8 @@ def _buffered(reader: asyncio.StreamReader) -> bool:
 
 
 class _MalformedChunk(Exception):
-    """A chunk-size line that is not hexadecimal digits (or is negative)."""
+    """A chunk-size line that is not 1 to 16 hexadecimal digits (``0x2``, ``+2``, ``-2``,
+    ``2_0`` are malformed, though Python's ``int(text, 16)`` reads them)."""
 
 
 async def _line(reader: asyncio.StreamReader) -> bytes:
@@ -394,19 +397,6 @@ async def _head(reader: asyncio.StreamReader) -> tuple[int, str, list[bytes]]:
     if int(status) < 100:
         raise http.client.BadStatusLine("status line")
     return int(status), version, lines[1:]
-
-
-async def _header_lines(reader: asyncio.StreamReader) -> list[bytes]:
-    """The header lines up to the empty line, at most 100 of them (a chunked body's
-    trailer section)."""
-    lines: list[bytes] = []
-    while True:
-        line = await _line(reader)
-        if line in (b"\r\n", b"\n", b""):
-            return lines
-        lines.append(line)
-        if len(lines) > _MAX_HEADERS:
-            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
 
 
 def _parse_headers(lines: list[bytes]) -> CaseInsensitiveDict:
@@ -452,12 +442,9 @@ async def _chunked(reader: asyncio.StreamReader, cap: int, answer: Answer) -> by
     parts, size = [], 0
     while True:
         text = (await _line(reader)).split(b";", 1)[0].strip()
-        try:
-            n = int(text, 16)
-        except ValueError:
-            raise _MalformedChunk from None
-        if n < 0:
+        if not _CHUNK_SIZE.fullmatch(text):
             raise _MalformedChunk
+        n = int(text, 16)
         if n == 0:
             break
         size += n
@@ -465,8 +452,18 @@ async def _chunked(reader: asyncio.StreamReader, cap: int, answer: Answer) -> by
             raise _too_big(answer, cap)
         parts.append(await reader.readexactly(n))
         await reader.readexactly(2)  # the CRLF after the chunk
-    await _header_lines(reader)  # the trailer section
+    await _trailer(reader)
     return b"".join(parts)
+
+
+async def _trailer(reader: asyncio.StreamReader) -> None:
+    """Read past a chunked body's trailer section (RFC 9112 section 7.1.2), at most
+    64 KiB in all (its fields are dropped: nothing here reads them)."""
+    size = 0
+    while (line := await _line(reader)) not in (b"\r\n", b"\n", b""):
+        size += len(line)
+        if size > _MAX_LINE:
+            raise http.client.LineTooLong("trailer section")
 
 
 async def _to_close(reader: asyncio.StreamReader, cap: int, answer: Answer) -> bytes:
