@@ -100,9 +100,11 @@ df = zn.poll_jobs(
     sleep=sim_sleep,
     progress=True,
 )
-print(f"{len(df)} snapshots of {df['job_id'].nunique()} jobs")
+jobs = zn.summarize_jobs(df)
+no_status = jobs.query("status == 'error'")
+print(f"{len(df)} snapshots of {len(jobs)} job ids; {len(no_status)} of them got no status:")
 MEANING = {"INVALID_DATA": "Zoho does not know this job id"}
-for job in zn.summarize_jobs(df).query("status == 'error'").itertuples():
+for job in no_status.itertuples():
     code = job.last_error_code
     print(f"no status ({code}) for job {job.job_id} of {job.org}: {MEANING.get(code, '')}")"""),
     ("md", """\

@@ -561,6 +561,18 @@ def test_leads_text_rounds_down_and_counts_are_pluralised(tmp_path):
     assert "Exported 1 snapshot " in past.export_out.value
 
 
+def test_a_job_id_with_no_status_is_not_counted_as_a_job_of_its_group():
+    # user trial: the us bar said "10 jobs" for 9 jobs and the id Zoho does not know
+    df = to_frame(
+        [
+            snap(0, JOB_A, S.COMPLETED, (10, 10, 0, 0), org="us-org"),
+            snap(1, JOB_B, S.ERROR, code="INVALID_DATA", org="us-org"),
+        ]
+    )
+    bar_text = Dashboard.from_frame(df).group_box.children[0].children[1].value
+    assert bar_text.endswith("; 1 job (+1 with no status)"), bar_text
+
+
 def test_interval_slider_starts_at_2_s_and_warns_about_credits(scenario, clock):
     dash = make(scenario, clock)
     assert dash.interval.min == 2.0 and "credits" in dash.interval.tooltip

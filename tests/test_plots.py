@@ -233,17 +233,19 @@ def test_outcomes_bars_by_hand():
     ax = plot_outcomes(three_jobs(), ax=new_ax())
     conv, failed, pending = bars(ax)
     assert [c.get_label() for c in (conv, failed, pending)] == ["converted", "failed", "pending"]
-    assert ytick_texts(ax) == [f"{JOB_C} (us)", f"{JOB_A} (eu)", f"{JOB_B} (us)"]
-    assert widths(conv) == [20, 1, 0] and widths(failed) == [0, 2, 0]
-    assert widths(pending) == [80, 0, 0]
-    assert [p.get_x() for p in failed.patches] == [20, 1, 0]  # stacked after converted
+    # B never got a status: no leads, no bar (it is no job; the status timeline shows it)
+    assert ytick_texts(ax) == [f"{JOB_C} (us)", f"{JOB_A} (eu)"]
+    assert ax.get_title().endswith("(2 of 2 by size)")
+    assert widths(conv) == [20, 1] and widths(failed) == [0, 2]
+    assert widths(pending) == [80, 0]
+    assert [p.get_x() for p in failed.patches] == [20, 1]  # stacked after converted
     assert ax.get_xlabel() == "leads (count)"
     assert to_hex(failed.patches[0].get_facecolor()) == STATUS_COLORS["failed"]
 
 
 def test_outcomes_sorted_by_failures():
     ax = plot_outcomes(three_jobs(), sort="failures", ax=new_ax())
-    assert ytick_texts(ax) == [f"{JOB_A} (eu)", f"{JOB_B} (us)", f"{JOB_C} (us)"]
+    assert ytick_texts(ax) == [f"{JOB_A} (eu)", f"{JOB_C} (us)"]
     with pytest.raises(ConfigError, match="'rate'"):
         plot_outcomes(three_jobs(), sort="rate", ax=new_ax())
 

@@ -63,7 +63,9 @@ def test_make_report_is_a_2x2_figure_outside_pyplot():
     assert titles[2].startswith("Lead outcomes") and titles[3].startswith("Job status")
     assert fig.axes[0].get_xlabel() == "time (Europe/Paris)"
     headline = fig.get_suptitle()
-    assert "3 jobs in 2 data centers" in headline and "103 leads" in headline
+    # B never got a status (a job id Zoho does not know): not counted as a job (user trial)
+    assert "2 jobs (+1 with no status) in 2 data centers" in headline and "103 leads" in headline
+    assert titles[2].endswith("(2 of 2 by size)")  # B has no leads to draw
     assert "(Europe/Paris)" in headline
 
 
@@ -100,7 +102,8 @@ def test_make_report_on_empty_frame_and_bad_zone():
     assert "no snapshots" in fig.get_suptitle() and no_1970(fig)
     errors = to_frame([snap(0, JOB_B, S.ERROR, code="TOO_MANY_REQUESTS")])
     fig = make_report(errors)
-    assert "1 job in 1 data center, 0 leads" in fig.get_suptitle() and no_1970(fig)
+    assert "0 jobs (+1 with no status) in 1 data center, 0 leads" in fig.get_suptitle()
+    assert no_1970(fig)
     notes = [[t.get_text() for t in ax.texts] for ax in fig.axes]
     assert notes == [["no lead counts yet"]] * 3 + [[]]  # the timeline shows the job's row
     assert [t.get_text() for t in fig.axes[3].get_yticklabels()] == [f"{JOB_B} (us)"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..redact import shown
-from ..viz.text import plural
+from ..viz.text import jobs_text, plural
 
 __all__ = [
     "EXIT_ERROR",
@@ -235,7 +235,9 @@ def _print_stats(poller) -> None:
     stats = poller.org_stats()
     stats = stats[stats["jobs"] > 0]
     cols = ["org", "dc", "jobs", "requests", "retries", "rate_limited", "errors"]
-    print(stats[[*cols, "credits_used", "token_requests"]].to_string(index=False))
+    table = stats[[*cols, "credits_used", "token_requests"]]
+    # "errors" are polls that got no status (an unknown id is asked 3 times): say so
+    print(table.rename(columns={"errors": "no_status_polls"}).to_string(index=False))
 
 
 def _outcome(poller, df, csv_path: Path, store: str | None) -> int:
@@ -287,6 +289,16 @@ def _last_errors(poller) -> str:
     return "last error per org: " + "; ".join(parts)
 
 
+def _jobs_polled(df) -> str:
+    """The jobs polled, "36 jobs (+1 with no status)": an id never given a status is no job."""
+    if not len(df):
+        return "0 jobs"
+    from ..analysis.summary import summarize_jobs
+
+    jobs = summarize_jobs(df)
+    return jobs_text(len(jobs), (jobs["status"] == "error").sum())
+
+
 def finish_run(poller, df, csv_path: Path, report_dir: Path | None = None, store=None) -> int:
     """Write the snapshot CSV (first), print the tables, optionally write the report
     bundle; return the exit code of the run."""
@@ -297,8 +309,7 @@ def finish_run(poller, df, csv_path: Path, report_dir: Path | None = None, store
         _print_jobs_table(df)
         print()
     _print_stats(poller)
-    n_jobs = df["job_id"].nunique()
-    print(f"\n{plural(len(df), 'snapshot')} of {plural(n_jobs, 'job')} -> {csv_path}")
+    print(f"\n{plural(len(df), 'snapshot')} of {_jobs_polled(df)} -> {csv_path}")
     if report_dir is not None:
         from ..viz.report import export_report
 

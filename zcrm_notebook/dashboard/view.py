@@ -17,7 +17,16 @@ import pandas as pd
 from ..analysis.summary import summarize_dcs, summarize_orgs
 from ..convert.outcomes import latest_attempts
 from ..viz.style import ALERT_COLOR, STATUS_COLORS, group_colors
-from ..viz.text import ATTEMPTS, JOB_TOTALS, UNIT, UNITS, lead_counts_text, plural, status_word
+from ..viz.text import (
+    ATTEMPTS,
+    JOB_TOTALS,
+    UNIT,
+    UNITS,
+    jobs_text,
+    lead_counts_text,
+    plural,
+    status_word,
+)
 
 if TYPE_CHECKING:
     from ..poll.background import Watch
@@ -227,7 +236,7 @@ def group_rows(
         r = table.loc[key]
         total, failed = int(r.leads_total), int(r.leads_failed)
         done = int(r.leads_converted) + failed
-        text = f"{leads_text(done, total, failed, units)}; {plural(int(r.n_jobs), 'job')}"
+        text = f"{leads_text(done, total, failed, units)}; {jobs_text(r.n_jobs, r.n_error)}"
         out[key] = (done / total if total else 0.0, text)
     return out
 

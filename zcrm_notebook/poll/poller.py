@@ -150,7 +150,9 @@ class Poller:
             One row per org: ``org, dc, jobs, requests, retries, rate_limited, errors,
             credits_used, credits_remaining, token_requests, failed_reason,
             failed_message, answered, last_error`` (why the org ended, one line; NA when
-            it did not; ``answered``: calls the CRM API answered, the basis of
+            it did not; ``errors``: ``error`` rows, polls that got no status after their
+            retries (an unknown job id is asked ``not_found_confirmations`` times);
+            ``answered``: calls the CRM API answered, the basis of
             ``credits_used``; ``last_error``: code and text of the org's last failed call,
             retried ones too, NA when none failed).
         """

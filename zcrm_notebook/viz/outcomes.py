@@ -72,7 +72,9 @@ def plot_outcomes(
     -------
     matplotlib.axes.Axes
         Three bar containers (converted, failed, pending), one bar per job row; a "no jobs
-        yet" / "no lead counts yet" note instead when there is nothing to draw.
+        yet" / "no lead counts yet" note instead when there is nothing to draw. A job id no
+        poll got a status for (every row ``error``) has no leads and is left out (the
+        status timeline shows it).
 
     Raises
     ------
@@ -87,6 +89,7 @@ def plot_outcomes(
     jobs = summarize_jobs(df)
     if note_no_leads(ax, jobs, ["total_count", "converted_count", "failed_count"]):
         return ax
+    jobs = jobs[jobs["status"] != "error"]  # no status ever: no leads to draw, not a job
     bars, n_rest, other_total = outcome_bars(jobs, top, sort)
     y = np.arange(len(bars))
     left = np.zeros(len(bars))

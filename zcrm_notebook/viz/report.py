@@ -45,7 +45,7 @@ from .outcomes import plot_outcomes
 from .progress import plot_progress
 from .style import zone
 from .tablefiles import FORMATS, check_formats, table_names, write_tables
-from .text import JOB_TOTALS, UNIT, lead_counts_text, not_final_text, plural
+from .text import JOB_TOTALS, UNIT, jobs_text, lead_counts_text, not_final_text, plural
 from .timeline import plot_status_timeline
 
 __all__ = ["make_report", "export_report", "check_export_dir", "neutralize_formulas", "FIGURES"]
@@ -131,7 +131,7 @@ def _headline(df: pd.DataFrame, tz: str | tzinfo, leads: pd.DataFrame | None = N
     processed = int(dcs["leads_converted"].sum()) + failed
     pct = f" ({100 * failed / processed:.1f}% of processed)" if processed else ""
     jobs = (
-        f"{plural(int(dcs['n_jobs'].sum()), 'job')} in "
+        f"{jobs_text(dcs['n_jobs'].sum(), dcs['n_error'].sum())} in "
         f"{plural(len(dcs), 'data center')}, "
         f"{plural(total, UNIT if leads is None else f'{UNIT} attempt')}, "
         f"{int(dcs['leads_converted'].sum()):,} converted, "

@@ -19,6 +19,7 @@ __all__ = [
     "status_word",
     "lead_counts_text",
     "not_final_text",
+    "jobs_text",
 ]
 
 #: What one job converts, singular and plural.
@@ -75,6 +76,16 @@ def lead_counts_text(leads) -> str:
     counts = once["outcome"].astype(str).value_counts()
     parts = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in counts.items() if n)
     return f"{plural(len(once), UNIT)} (each {UNIT}'s last attempt): {parts or 'none'}"
+
+
+def jobs_text(n_jobs: int, n_no_status: int = 0) -> str:
+    """``"36 jobs (+1 with no status)"``: a count of jobs that does not count a job id we got
+    no status for (every poll an ``error`` row, e.g. an id Zoho does not know) as a job;
+    ``n_jobs`` counts every job id, ``n_no_status`` those without a status.
+    ``"37 jobs"`` when every job has a status."""
+    n_no_status = int(n_no_status)
+    jobs = plural(int(n_jobs) - n_no_status, "job")
+    return f"{jobs} (+{n_no_status:,} with no status)" if n_no_status else jobs
 
 
 def not_final_text(jobs) -> str:
