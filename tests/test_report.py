@@ -83,6 +83,25 @@ def test_headline_shows_seconds_and_duration_of_short_runs(frame, tail):
     assert headline.splitlines()[0].endswith(tail)
 
 
+def test_a_long_headline_is_drawn_smaller_and_fits_in_the_figure():
+    # a demo-sized run with a job id with no status, polled over two days: ~200 characters
+    dcs = ["au", "eu", "in", "us"]
+    rows = [
+        snap(t, f"36523970000098351{i:02d}", S.COMPLETED, (250, 240, 0, 10), dc=dcs[i % 4])
+        for i in range(36)
+        for t in (0, 12)
+    ]
+    rows += [snap(t, JOB_B, S.ERROR, code="INVALID_DATA") for t in (0, 5, 10)]
+    df = to_frame(rows)
+    df.loc[df.index[-1], "polled_at"] += pd.Timedelta("2D")
+    fig = make_report(df)
+    title = fig._suptitle
+    assert title is not None and len(title.get_text()) > 190
+    fig.canvas.draw()
+    box = title.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width  # not cut at either edge
+
+
 def test_headline_of_a_multi_day_run_writes_both_dates():
     df = three_jobs()
     df.loc[df.index[-1], "polled_at"] += pd.Timedelta("2D")

@@ -197,7 +197,11 @@ def make_report(
     # the plots with texts at the end of bars last: they fit them in the layout of the others
     for stem in ["progress", "status_timeline", "outcomes", "failure_rate"]:
         _draw(stem, df, axes[stem], tz, once is not None, by)
-    fig.suptitle(_headline(df, tz, once), fontsize="large")
+    headline = _headline(df, tz, once)
+    # a long first line (a job id with no status, a multi-day run) would be cut at both
+    # edges of the figure in the large size: 16 in hold about 190 characters of it
+    long = max(map(len, headline.splitlines())) > _HEADLINE_LARGE_CHARS
+    fig.suptitle(headline, fontsize="medium" if long else "large")
     return fig
 
 
@@ -349,6 +353,8 @@ def _lead_files(
 
 
 TABLES = ("snapshots", "jobs", "dcs", "orgs")
+#: Longest headline line of the overview drawn in the "large" font (else "medium").
+_HEADLINE_LARGE_CHARS = 170
 
 
 def _bundle_names(formats: tuple = FORMATS, leads: bool = True) -> dict[str, str]:
