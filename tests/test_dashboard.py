@@ -107,6 +107,12 @@ def test_stop_button_stops_polling_and_start_resumes(scenario, clock):
     assert f"polling since {since} UTC" in dash.status.value
     assert "by the clock given (clock=), not wall time" in dash.status.value
     assert " s ago" not in dash.status.value
+    # trial 6: a ~1000 px output wrapped inside a phrase ("... not wall" / "time")
+    phrase = "<span style='white-space:nowrap'>{}</span>"
+    nowrap = phrase.format("times by the clock given (clock=), not wall time")
+    assert dash.status.value == " · ".join([phrase.format(f"polling since {since} UTC"), nowrap])
+    assert "white-space:nowrap" in dash.title.value
+    assert dash.widget.children[0].layout.flex_flow == "row wrap"  # status below, if narrow
     dash.stop_button.click()
     assert "stopping" in dash.status.value
     opened.set()
@@ -977,9 +983,8 @@ def test_a_partial_past_run_says_how_many_jobs_were_not_final_and_no_yet(tmp_pat
         ]
     )
     past = Dashboard.from_frame(df)
-    assert "browsing a past run · 2 jobs not final when the run ended · 3 snapshots" in (
-        past.status.value
-    )
+    text = re.sub("<[^>]+>", "", past.status.value)
+    assert "browsing a past run · 2 jobs not final when the run ended · 3 snapshots" in text
     notes = [t.get_text() for t in past._fig.ax_failure.texts]
     assert "no lead processed" in notes  # a past run: not "yet"
     done = Dashboard.from_frame(df[df["job_id"] == JOB_A].reset_index(drop=True))

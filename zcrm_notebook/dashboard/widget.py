@@ -78,6 +78,17 @@ _INTERVAL_TIP = (
 )
 
 
+def _phrases_html(text: str) -> str:
+    """HTML of a status line: each phrase (the parts between ``" · "``) escaped in a
+    ``white-space:nowrap`` span, so a narrow output breaks the line between phrases only,
+    never inside one ("... not wall" / "time")."""
+    spans = (
+        f"<span style='white-space:nowrap'>{html.escape(phrase)}</span>"
+        for phrase in text.split(" · ")
+    )
+    return " · ".join(spans)
+
+
 class Dashboard(DashboardCore):
     """Live dashboard of a batch of mass-convert jobs (display it as a cell's last value).
 
@@ -246,8 +257,10 @@ class Dashboard(DashboardCore):
     def _build(self, title: str, export_dir: str, group_by: str) -> None:
         lo, hi = self.policy.min_interval_s, self.policy.delay_s
         floor = min(MIN_SLIDER_INTERVAL_S, lo)  # a policy set in code may go lower
-        self.title = W.HTML(f"<h3 style='margin:0 1em 0 0'>{html.escape(title)}</h3>")
-        self.status = W.HTML("").add_class("zcrm-status")
+        h3 = f"<h3 style='margin:0 1em 0 0;white-space:nowrap'>{html.escape(title)}</h3>"
+        self.title = W.HTML(h3)
+        # beside the title while it fits, below it in a narrow output (the HBox wraps)
+        self.status = W.HTML("", layout=W.Layout(flex="1 1 20em")).add_class("zcrm-status")
         # red and green mean failed and converted: the buttons and bars use neither
         self.start_button = W.Button(description="Start", icon="play", button_style="primary")
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="")
@@ -300,7 +313,7 @@ class Dashboard(DashboardCore):
                 w.layout.display = "none"
         self.widget = W.VBox(
             [
-                W.HBox([self.title, self.status]),
+                W.HBox([self.title, self.status], layout=W.Layout(flex_flow="row wrap")),
                 W.HBox(controls),
                 W.HBox([W.Label("group by"), self.group_by, self.filter]),
                 W.HBox([self.overall, self.overall_text]),
@@ -599,7 +612,7 @@ class Dashboard(DashboardCore):
             last = f" · {plural(len(df), 'snapshot')}, last answer {t}"
         if self.clock is not time.time and (self.running or last):
             last += " · times by the clock given (clock=), not wall time"
-        self.status.value = f"<span>{html.escape(state + last)}</span>"
+        self.status.value = _phrases_html(state + last)
 
     def _hms(self, t: pd.Timestamp) -> str:
         """``"12:03:10 UTC"``: a time in the dashboard's zone."""
