@@ -347,7 +347,8 @@ class Dashboard(DashboardCore):
 
     @property
     def group_bars(self) -> dict[str, W.FloatProgress]:
-        """Shown group -> its progress bar (fraction of the group's leads processed)."""
+        """Shown group -> its progress bar (fraction of the group's leads processed); empty
+        when one group is shown (the top bar is then that group's)."""
         by = self.group_by.value
         return {key: self._rows[(by, key)][1] for key in self._shown}
 
@@ -644,6 +645,14 @@ class Dashboard(DashboardCore):
             _, bar, label = self._rows[(by, key)]
             bar.style.bar_color = colors.get(key, "#9e9e9e")
             bar.value, label.value = value, text
+        if len(keys) == 1:  # one group: the top bar is that group's bar, drawn once
+            text = self._rows[(by, keys[0])][2].value
+            if self.overall.description == _TOTALS_LABEL:  # says what it counts: keep it
+                text = f"{html.escape(keys[0])}: {text}"
+            else:
+                self.overall.description = keys[0]
+            self.overall_text.value = text
+            keys = []
         self._shown = keys
         self.group_box.children = [self._rows[(by, k)][0] for k in keys]
 
