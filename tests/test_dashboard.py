@@ -88,7 +88,9 @@ def test_start_polls_in_the_background_and_the_bars_reach_100(scenario, clock):
     assert "failed" in reasons[2] and "zcrm-attention-table" in dash.attention_html.value
     df = dash.snapshots
     assert df["job_id"].nunique() == N_JOBS and len(df) == dash.handle.n_snapshots
-    assert not dash.start_button.disabled and dash.stop_button.disabled
+    # trial 6: Start stayed the bright primary button though a Start polls nothing new
+    assert dash.start_button.disabled and dash.stop_button.disabled
+    assert dash.start_button.tooltip == "every job is final: nothing left to poll"
 
 
 def test_stop_button_stops_polling_and_start_resumes(scenario, clock):
@@ -122,7 +124,7 @@ def test_stop_button_stops_polling_and_start_resumes(scenario, clock):
     assert dash.overall.value < 1.0
     first = dash.snapshots
     assert len(first) > 0 and first["job_id"].nunique() <= N_JOBS
-    assert not dash.start_button.disabled
+    assert not dash.start_button.disabled and dash.start_button.tooltip == ""  # not final
     run_to_end(dash)  # resumes from the dashboard's in-memory store
     assert dash.handle.stopped_reason == "finished" and dash.overall.value == 1.0
     both = dash.snapshots

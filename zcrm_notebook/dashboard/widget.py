@@ -590,7 +590,11 @@ class Dashboard(DashboardCore):
         return True
 
     def _update_buttons(self) -> None:
-        self.start_button.disabled = self.browsing or self.running
+        # every job final: a new Start would poll nothing new (checked at each refresh)
+        done = self.handle is not None and self.handle.stopped_reason == "finished"
+        done = done and not self.running
+        self.start_button.disabled = self.browsing or self.running or done
+        self.start_button.tooltip = "every job is final: nothing left to poll" if done else ""
         self.stop_button.disabled = self.browsing or not self.running
         self.interval.disabled = self.browsing or self.running
 
