@@ -131,6 +131,33 @@ def test_stop_button_stops_polling_and_start_resumes(scenario, clock):
     assert both.iloc[: len(first)].equals(first)
 
 
+def test_polling_since_names_the_first_start_and_the_restart(scenario, clock):
+    # trial 6: after Stop, Start it showed the new Start's time; the snapshot count is of both
+    gate = threading.Event()
+
+    def gated_sleep(dt):  # holds the poll thread at each wait until the gate opens
+        assert gate.wait(10)
+        clock.sleep(dt)
+
+    def hms() -> str:
+        return pd.Timestamp(clock.time(), unit="s", tz="UTC").strftime("%H:%M:%S")
+
+    dash = make(scenario, clock, sleep=gated_sleep)
+    dash.start_button.click()
+    first = hms()
+    assert f"polling since {first} UTC<" in dash.status.value  # no "restarted" yet
+    dash.stop_button.click()
+    gate.set()
+    assert dash.wait(timeout=10)
+    gate.clear()
+    clock.sleep(310)
+    dash.start_button.click()
+    assert f"polling since {first} UTC (restarted {hms()})" in dash.status.value
+    dash.stop_button.click()
+    gate.set()
+    assert dash.wait(timeout=10)
+
+
 def test_interval_bounds_go_into_the_policy(scenario, clock):
     dash = make(scenario, clock)
     dash.interval.value = (2.0, 40.0)

@@ -191,6 +191,7 @@ class Dashboard(DashboardCore):
         )
         self.figure_every_s = float(figure_every_s)
         self._started_on_clock = 0.0
+        self._first_started_on_clock: float | None = None  # a Stop, then Start keeps it
         self._last_key: tuple | None = None
         self._drawn_view: tuple | None = None
         self._figure_stale = True
@@ -400,6 +401,8 @@ class Dashboard(DashboardCore):
         handle = self._start_watch(float(lo), float(hi))
         if handle is not None:
             self._started_on_clock = float(self.clock())  # the clock of the answers' times
+            if self._first_started_on_clock is None:
+                self._first_started_on_clock = self._started_on_clock
             self._new_poll_from = before  # its first answers redraw the figure at once
             self.export_out.value = ""  # an export of before this Start no longer matches
             self.refresh()
@@ -607,8 +610,7 @@ class Dashboard(DashboardCore):
         elif self.handle is None:
             state = "not started: press Start"
         elif self.running:
-            since = self._hms(pd.Timestamp(self._started_on_clock, unit="s", tz="UTC"))
-            state = "stopping..." if self._stopping else f"polling since {since}"
+            state = "stopping..." if self._stopping else f"polling since {self._since()}"
         else:
             state = ended_text(self.handle)
         last = ""
@@ -618,6 +620,17 @@ class Dashboard(DashboardCore):
         if self.clock is not time.time and (self.running or last):
             last += " · times by the clock given (clock=), not wall time"
         self.status.value = _phrases_html(state + last)
+
+    def _since(self) -> str:
+        """``"00:00:00 UTC"``: the first Start, on the poll's clock, and after a Stop and a
+        new Start ``"00:00:00 UTC (restarted 00:05:10)"`` (the snapshots cover both)."""
+        first = self._first_started_on_clock
+        last = self._started_on_clock
+        since = self._hms(pd.Timestamp(last if first is None else first, unit="s", tz="UTC"))
+        if first is None or first == last:
+            return since
+        restarted = self._hms(pd.Timestamp(last, unit="s", tz="UTC")).split(" ")[0]
+        return f"{since} (restarted {restarted})"
 
     def _hms(self, t: pd.Timestamp) -> str:
         """``"12:03:10 UTC"``: a time in the dashboard's zone."""
