@@ -88,7 +88,9 @@ def test_start_polls_in_the_background_and_the_bars_reach_100(scenario, clock):
     assert "failed" in reasons[2] and "zcrm-attention-table" in dash.attention_html.value
     df = dash.snapshots
     assert df["job_id"].nunique() == N_JOBS and len(df) == dash.handle.n_snapshots
-    assert not dash.start_button.disabled and dash.stop_button.disabled
+    # trial 6: Start stayed the bright primary button though a Start polls nothing new
+    assert dash.start_button.disabled and dash.stop_button.disabled
+    assert dash.start_button.tooltip == "every job is final: nothing left to poll"
 
 
 def test_stop_button_stops_polling_and_start_resumes(scenario, clock):
@@ -107,6 +109,12 @@ def test_stop_button_stops_polling_and_start_resumes(scenario, clock):
     assert f"polling since {since} UTC" in dash.status.value
     assert "by the clock given (clock=), not wall time" in dash.status.value
     assert " s ago" not in dash.status.value
+    # trial 6: a ~1000 px output wrapped inside a phrase ("... not wall" / "time")
+    phrase = "<span style='white-space:nowrap'>{}</span>"
+    nowrap = phrase.format("times by the clock given (clock=), not wall time")
+    assert dash.status.value == " · ".join([phrase.format(f"polling since {since} UTC"), nowrap])
+    assert "white-space:nowrap" in dash.title.value
+    assert dash.widget.children[0].layout.flex_flow == "row wrap"  # status below, if narrow
     dash.stop_button.click()
     assert "stopping" in dash.status.value
     opened.set()
@@ -116,11 +124,38 @@ def test_stop_button_stops_polling_and_start_resumes(scenario, clock):
     assert dash.overall.value < 1.0
     first = dash.snapshots
     assert len(first) > 0 and first["job_id"].nunique() <= N_JOBS
-    assert not dash.start_button.disabled
+    assert not dash.start_button.disabled and dash.start_button.tooltip == ""  # not final
     run_to_end(dash)  # resumes from the dashboard's in-memory store
     assert dash.handle.stopped_reason == "finished" and dash.overall.value == 1.0
     both = dash.snapshots
     assert both.iloc[: len(first)].equals(first)
+
+
+def test_polling_since_names_the_first_start_and_the_restart(scenario, clock):
+    # trial 6: after Stop, Start it showed the new Start's time; the snapshot count is of both
+    gate = threading.Event()
+
+    def gated_sleep(dt):  # holds the poll thread at each wait until the gate opens
+        assert gate.wait(10)
+        clock.sleep(dt)
+
+    def hms() -> str:
+        return pd.Timestamp(clock.time(), unit="s", tz="UTC").strftime("%H:%M:%S")
+
+    dash = make(scenario, clock, sleep=gated_sleep)
+    dash.start_button.click()
+    first = hms()
+    assert f"polling since {first} UTC<" in dash.status.value  # no "restarted" yet
+    dash.stop_button.click()
+    gate.set()
+    assert dash.wait(timeout=10)
+    gate.clear()
+    clock.sleep(310)
+    dash.start_button.click()
+    assert f"polling since {first} UTC (restarted {hms()})" in dash.status.value
+    dash.stop_button.click()
+    gate.set()
+    assert dash.wait(timeout=10)
 
 
 def test_interval_bounds_go_into_the_policy(scenario, clock):
@@ -136,9 +171,11 @@ def test_filter_and_grouping_change_what_is_shown(scenario, clock):
     dash = make(scenario, clock)
     run_to_end(dash)
     dash.filter.value = "eu"
-    assert list(dash.group_bars) == ["eu"]
+    # trial 6: an "eu" group bar under the "eu" top bar repeated its numbers
+    assert dash.group_bars == {} and dash.group_box.children == ()
     assert dash.overall.description == "eu"  # not "all leads" under a filter
     eu_jobs = len(scenario.job_ids("eu-org"))
+    assert dash.overall_text.value.endswith(f"; {eu_jobs} jobs")
     assert sum(dash.status_counts.values()) == eu_jobs
     assert set(dash.view()["dc"]) == {"eu"} and set(dash.attention["dc"]) <= {"eu"}
     assert len(dash.snapshots["dc"].unique()) == 4  # the data is not filtered
@@ -554,8 +591,8 @@ def test_leads_text_rounds_down_and_counts_are_pluralised(tmp_path):
     assert "2 failed lead attempts (2.4%" in leads_text(85, 246, 2, "lead attempts")
     df = to_frame([snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0), dc="eu", org="eu-org")])
     past = Dashboard.from_frame(df)
-    assert "1 job" in past.group_box.children[0].children[1].value
-    assert "1 jobs" not in past.group_box.children[0].children[1].value
+    assert past.overall_text.value.endswith("; 1 job")  # one data center: no group bar
+    assert past.overall.description == "eu" and past.group_box.children == ()
     assert "1 snapshot," in past.status.value and repr(past).endswith(": 1 snapshot>")
     past.export(tmp_path / "r")
     assert "Exported 1 snapshot " in past.export_out.value
@@ -645,7 +682,8 @@ def test_a_retried_lead_counts_once_and_job_totals_say_what_they_are(clock, tmp_
             dash.leads_html.value
         )
         n = 30 + failed
-        assert dash.overall_text.value.startswith(f"{n:,} / {n:,} lead attempts processed")
+        text = dash.overall_text.value  # one data center: its name, no group bar
+        assert text.startswith(f"us: {n:,} / {n:,} lead attempts processed")
         # the failed attempts are not the leads not converted: the words tell them apart
         assert re.search(r"\d+ failed lead attempts \(", dash.overall_text.value)
         labels = [r[2].value for r in dash._rows.values()]
@@ -989,9 +1027,8 @@ def test_a_partial_past_run_says_how_many_jobs_were_not_final_and_no_yet(tmp_pat
         ]
     )
     past = Dashboard.from_frame(df)
-    assert "browsing a past run · 2 jobs not final when the run ended · 3 snapshots" in (
-        past.status.value
-    )
+    text = re.sub("<[^>]+>", "", past.status.value)
+    assert "browsing a past run · 2 jobs not final when the run ended · 3 snapshots" in text
     notes = [t.get_text() for t in past._fig.ax_failure.texts]
     assert "no lead processed" in notes  # a past run: not "yet"
     done = Dashboard.from_frame(df[df["job_id"] == JOB_A].reset_index(drop=True))

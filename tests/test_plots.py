@@ -436,6 +436,34 @@ def test_statuses_have_their_meaning_and_data_centers_are_neither_red_nor_green(
         assert colour not in STATUS_COLORS.values() and colour not in OUTCOME_COLORS.values()
 
 
+#: Least RGB distance (Euclidean, components 0..1) between a status colour and a data-center
+#: colour or another status: the old "no status" orange and eu orange were 0.15 apart, the
+#: old "unknown" purple and in pink 0.10, in-progress blue and us blue 0.30.
+MIN_STATUS_DISTANCE = 0.32
+
+
+def rgb_distance(a: str, b: str) -> float:
+    return float(np.linalg.norm(np.subtract(to_rgb(a), to_rgb(b))))
+
+
+def test_no_status_colour_is_near_a_data_center_colour_or_another_status():
+    # trial 6: "no status: 1" in orange sat above the orange eu bar and read as eu's
+    near = [
+        (status, dc, round(rgb_distance(s_colour, dc_colour), 3))
+        for status, s_colour in STATUS_COLORS.items()
+        for dc, dc_colour in DC_COLORS.items()
+        if rgb_distance(s_colour, dc_colour) < MIN_STATUS_DISTANCE
+    ]
+    assert near == []
+    pairs = [(a, b) for a in STATUS_COLORS for b in STATUS_COLORS if a < b]
+    near = [
+        (a, b)
+        for a, b in pairs
+        if rgb_distance(STATUS_COLORS[a], STATUS_COLORS[b]) < MIN_STATUS_DISTANCE
+    ]
+    assert near == []
+
+
 @pytest.mark.parametrize("plot", PLOTS)
 def test_contract_no_mutation_no_rcparams_current_axes(plot):
     df = three_jobs()

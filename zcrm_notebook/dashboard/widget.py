@@ -78,6 +78,17 @@ _INTERVAL_TIP = (
 )
 
 
+def _phrases_html(text: str) -> str:
+    """HTML of a status line: each phrase (the parts between ``" · "``) escaped in a
+    ``white-space:nowrap`` span, so a narrow output breaks the line between phrases only,
+    never inside one ("... not wall" / "time")."""
+    spans = (
+        f"<span style='white-space:nowrap'>{html.escape(phrase)}</span>"
+        for phrase in text.split(" · ")
+    )
+    return " · ".join(spans)
+
+
 class Dashboard(DashboardCore):
     """Live dashboard of a batch of mass-convert jobs (display it as a cell's last value).
 
@@ -180,6 +191,7 @@ class Dashboard(DashboardCore):
         )
         self.figure_every_s = float(figure_every_s)
         self._started_on_clock = 0.0
+        self._first_started_on_clock: float | None = None  # a Stop, then Start keeps it
         self._last_key: tuple | None = None
         self._drawn_view: tuple | None = None
         self._figure_stale = True
@@ -246,8 +258,10 @@ class Dashboard(DashboardCore):
     def _build(self, title: str, export_dir: str, group_by: str) -> None:
         lo, hi = self.policy.min_interval_s, self.policy.delay_s
         floor = min(MIN_SLIDER_INTERVAL_S, lo)  # a policy set in code may go lower
-        self.title = W.HTML(f"<h3 style='margin:0 1em 0 0'>{html.escape(title)}</h3>")
-        self.status = W.HTML("").add_class("zcrm-status")
+        h3 = f"<h3 style='margin:0 1em 0 0;white-space:nowrap'>{html.escape(title)}</h3>"
+        self.title = W.HTML(h3)
+        # beside the title while it fits, below it in a narrow output (the HBox wraps)
+        self.status = W.HTML("", layout=W.Layout(flex="1 1 20em")).add_class("zcrm-status")
         # red and green mean failed and converted: the buttons and bars use neither
         self.start_button = W.Button(description="Start", icon="play", button_style="primary")
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="")
@@ -300,7 +314,7 @@ class Dashboard(DashboardCore):
                 w.layout.display = "none"
         self.widget = W.VBox(
             [
-                W.HBox([self.title, self.status]),
+                W.HBox([self.title, self.status], layout=W.Layout(flex_flow="row wrap")),
                 W.HBox(controls),
                 W.HBox([W.Label("group by"), self.group_by, self.filter]),
                 W.HBox([self.overall, self.overall_text]),
@@ -334,7 +348,8 @@ class Dashboard(DashboardCore):
 
     @property
     def group_bars(self) -> dict[str, W.FloatProgress]:
-        """Shown group -> its progress bar (fraction of the group's leads processed)."""
+        """Shown group -> its progress bar (fraction of the group's leads processed); empty
+        when one group is shown (the top bar is then that group's)."""
         by = self.group_by.value
         return {key: self._rows[(by, key)][1] for key in self._shown}
 
@@ -386,6 +401,8 @@ class Dashboard(DashboardCore):
         handle = self._start_watch(float(lo), float(hi))
         if handle is not None:
             self._started_on_clock = float(self.clock())  # the clock of the answers' times
+            if self._first_started_on_clock is None:
+                self._first_started_on_clock = self._started_on_clock
             self._new_poll_from = before  # its first answers redraw the figure at once
             self.export_out.value = ""  # an export of before this Start no longer matches
             self.refresh()
@@ -576,7 +593,11 @@ class Dashboard(DashboardCore):
         return True
 
     def _update_buttons(self) -> None:
-        self.start_button.disabled = self.browsing or self.running
+        # every job final: a new Start would poll nothing new (checked at each refresh)
+        done = self.handle is not None and self.handle.stopped_reason == "finished"
+        done = done and not self.running
+        self.start_button.disabled = self.browsing or self.running or done
+        self.start_button.tooltip = "every job is final: nothing left to poll" if done else ""
         self.stop_button.disabled = self.browsing or not self.running
         self.interval.disabled = self.browsing or self.running
 
@@ -589,8 +610,7 @@ class Dashboard(DashboardCore):
         elif self.handle is None:
             state = "not started: press Start"
         elif self.running:
-            since = self._hms(pd.Timestamp(self._started_on_clock, unit="s", tz="UTC"))
-            state = "stopping..." if self._stopping else f"polling since {since}"
+            state = "stopping..." if self._stopping else f"polling since {self._since()}"
         else:
             state = ended_text(self.handle)
         last = ""
@@ -599,7 +619,18 @@ class Dashboard(DashboardCore):
             last = f" · {plural(len(df), 'snapshot')}, last answer {t}"
         if self.clock is not time.time and (self.running or last):
             last += " · times by the clock given (clock=), not wall time"
-        self.status.value = f"<span>{html.escape(state + last)}</span>"
+        self.status.value = _phrases_html(state + last)
+
+    def _since(self) -> str:
+        """``"00:00:00 UTC"``: the first Start, on the poll's clock, and after a Stop and a
+        new Start ``"00:00:00 UTC (restarted 00:05:10)"`` (the snapshots cover both)."""
+        first = self._first_started_on_clock
+        last = self._started_on_clock
+        since = self._hms(pd.Timestamp(last if first is None else first, unit="s", tz="UTC"))
+        if first is None or first == last:
+            return since
+        restarted = self._hms(pd.Timestamp(last, unit="s", tz="UTC")).split(" ")[0]
+        return f"{since} (restarted {restarted})"
 
     def _hms(self, t: pd.Timestamp) -> str:
         """``"12:03:10 UTC"``: a time in the dashboard's zone."""
@@ -631,6 +662,14 @@ class Dashboard(DashboardCore):
             _, bar, label = self._rows[(by, key)]
             bar.style.bar_color = colors.get(key, "#9e9e9e")
             bar.value, label.value = value, text
+        if len(keys) == 1:  # one group: the top bar is that group's bar, drawn once
+            text = self._rows[(by, keys[0])][2].value
+            if self.overall.description == _TOTALS_LABEL:  # says what it counts: keep it
+                text = f"{html.escape(keys[0])}: {text}"
+            else:
+                self.overall.description = keys[0]
+            self.overall_text.value = text
+            keys = []
         self._shown = keys
         self.group_box.children = [self._rows[(by, k)][0] for k in keys]
 

@@ -27,15 +27,17 @@ from ..errors import ConfigError
 from .text import UNIT
 
 #: Colour of each job status (snapshot categories), by meaning: grey waiting, blue
-#: running, green done, red failed; a status we do not know and no status at all (an
-#: ``error`` row) get purple and orange, distinct from every other.
+#: running, green done, red failed; a status we do not know gets purple and no status at
+#: all (an ``error`` row) black. No data-center colour (:data:`DC_COLORS`) comes near any
+#: of them, so a status is never read as a data center: each pair is at least 0.32 apart
+#: in RGB (Euclidean distance of 0..1 components).
 STATUS_COLORS: dict[str, str] = {
     "scheduled": "#b8c2cc",
     "in_progress": "#4c78a8",
     "completed": "#54a24b",
     "failed": "#e45756",
     "unknown": "#b279a2",
-    "error": "#f58518",
+    "error": "#000000",
 }
 #: Colour of each lead outcome in stacked bars.
 OUTCOME_COLORS: dict[str, str] = {
@@ -58,17 +60,19 @@ LEAD_OUTCOME_COLORS: dict[str, str] = {
     "deleted": "#5f5f5f",
 }
 #: Colour of each Zoho data-center code; other codes get :func:`dc_color`'s fallback.
-#: A qualitative palette (Okabe-Ito based) with no red and no green: those mean failed
-#: and converted, and a data center drawn in them would read as good or bad.
+#: A qualitative palette (Okabe-Ito's orange, yellow and sky blue among them) with no red,
+#: green, grey, mid blue, purple or black: those are the job statuses' colours
+#: (:data:`STATUS_COLORS`), and a data center drawn in one would read as a status (failed,
+#: converted, running...).
 DC_COLORS: dict[str, str] = {
-    "us": "#0072b2",
+    "us": "#0d0887",
     "eu": "#e69f00",
-    "in": "#cc79a7",
-    "au": "#6a3d9a",
+    "in": "#f0027f",
+    "au": "#bd9e39",
     "jp": "#f0e442",
     "cn": "#56b4e9",
-    "ca": "#8c6d31",
-    "sa": "#393b79",
+    "ca": "#8c510a",
+    "sa": "#882255",
     "uk": "#17becf",
 }
 _FALLBACK = [
@@ -78,7 +82,7 @@ _FALLBACK = [
     "#332288",
     "#999933",
     "#9c9ede",
-    "#bd9e39",
+    "#fdae6b",  # not #bd9e39: that is au's
     "#7b4173",
     "#de9ed6",
     "#3182bd",
