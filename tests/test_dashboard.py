@@ -604,10 +604,15 @@ def test_a_job_id_with_no_status_is_not_counted_as_a_job_of_its_group():
         [
             snap(0, JOB_A, S.COMPLETED, (10, 10, 0, 0), org="us-org"),
             snap(1, JOB_B, S.ERROR, code="INVALID_DATA", org="us-org"),
+            snap(2, JOB_C, S.COMPLETED, (5, 5, 0, 0), dc="eu", org="eu-org"),
         ]
     )
-    bar_text = Dashboard.from_frame(df).group_box.children[0].children[1].value
-    assert bar_text.endswith("; 1 job (+1 with no status)"), bar_text
+    dash = Dashboard.from_frame(df)
+    rows = {row.children[0].description: row.children[1].value for row in dash.group_box.children}
+    assert rows["us"].endswith("; 1 job (+1 with no status)"), rows
+    assert rows["eu"].endswith("; 1 job"), rows
+    dash.filter.value = "us"  # one group shown: its text is the top bar's
+    assert dash.overall_text.value.endswith("; 1 job (+1 with no status)")
 
 
 def test_interval_slider_starts_at_2_s_and_warns_about_credits(scenario, clock):
