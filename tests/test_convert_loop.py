@@ -144,6 +144,25 @@ def test_a_date_a_few_seconds_fast_credits_the_job_with_the_leads_it_counts(
     assert not any("before their job" in n or "before its job" in n for n in res.notes)
 
 
+def test_a_job_given_up_before_it_was_final_has_no_count_and_no_mismatch(clock):
+    """Hostile review: a job seen ``scheduled`` (Converted_Count 0), then only "not found"
+    until given up, kept 0 as its count: a false count mismatch (and, with leads converted
+    shortly before its POST, false already_converted). Only a final status's count counts."""
+    with make_sim(clock) as sim:  # the same seed makes the same job ids: learn the first
+        first_job = run(sim, clock, {"us-org": sim.lead_ids("us-org")}).ledger["job_id"][0]
+    clock = SimClock()
+    script = {first_job: ["ok"] + ["invalid_data"] * POLICY.not_found_confirmations}
+    with make_sim(clock, faults=Faults(script=script)) as sim:
+        res = run(sim, clock, {"us-org": sim.lead_ids("us-org")})
+    seen = res.snapshots[res.snapshots["job_id"] == first_job]
+    assert list(seen["status"].astype(str)) == ["scheduled", "error", "error", "error"]
+    job = res.ledger.set_index("job_id").loc[first_job]
+    assert pd.isna(job["converted_count"]) and not job["count_mismatch"]
+    assert not any("Converted_Count" in note for note in res.notes)
+    assert "already_converted" not in set(res.leads["outcome"])
+    assert (res.leads["outcome"] == "converted").sum() > 0  # its leads read back, credited
+
+
 def test_only_the_leads_a_jobs_count_leaves_out_are_converted_before_it():
     from zcrm_notebook.api.conversion import LeadRecord
     from zcrm_notebook.convert.reconcile import earlier_leads

@@ -195,12 +195,15 @@ def reconcile_finished(session: Session, chunks: list[Chunk], last: Mapping[str,
     ``Converted_Count`` says it converted (:func:`earlier_leads`). A job whose leads read
     back ``converted`` differ from its last ``Converted_Count`` is flagged
     (``count_mismatch`` in the ledger, a :class:`~zcrm_notebook.errors.DataQualityWarning`).
+    Only the count of a final status (completed, failed) counts: a job given up while in
+    progress has no count (as one never seen final).
     """
     reads = read_back(session, [(c.org, lead) for c in chunks for lead in c.lead_ids])
     earlier: dict[str, int] = {}  # job id -> its leads converted before it was made
     for chunk in chunks:
         snap = last.get(chunk.job_id or "")
-        expected = None if snap is None else snap.converted_count
+        # only a final status's count is the job's: an in-progress one is a count so far
+        expected = snap.converted_count if snap is not None and snap.is_final else None
         got = {lead.lead_id: reads[(chunk.org, lead.lead_id)] for lead in chunk.leads}
         before = earlier_leads(chunk, got.values(), expected)
         rows = [
