@@ -615,6 +615,31 @@ def test_a_job_id_with_no_status_is_not_counted_as_a_job_of_its_group():
     assert dash.overall_text.value.endswith("; 1 job (+1 with no status)")
 
 
+def test_a_long_or_hostile_status_phrase_may_wrap_and_is_cleaned():
+    from zcrm_notebook.dashboard.widget import _phrases_html
+
+    long = "ended: error " + "x" * 300  # an error's text: must be able to wrap
+    out = _phrases_html(f"polling since 00:00:00 UTC · {long}")
+    assert out.startswith("<span style='white-space:nowrap'>polling since")
+    assert f"<span>{long}</span>" in out
+    hostile = _phrases_html("ended: \u202eevil\x00 <b>")  # bidi, NUL, markup
+    assert "\u202e" not in hostile and "\x00" not in hostile and "&lt;b&gt;" in hostile
+
+
+def test_a_group_whose_jobs_never_got_a_status_says_so_not_waiting():
+    # hostile review: "waiting for lead counts; 0 jobs (+2 with no status)"
+    df = to_frame(
+        [
+            snap(0, JOB_A, S.COMPLETED, (10, 10, 0, 0), org="eu-org", dc="eu"),
+            snap(1, JOB_B, S.ERROR, code="INVALID_DATA", org="us-org"),
+            snap(2, JOB_C, S.ERROR, code="INVALID_DATA", org="us-org"),
+        ]
+    )
+    dash = Dashboard.from_frame(df)
+    rows = {row.children[0].description: row.children[1].value for row in dash.group_box.children}
+    assert rows["us"] == "no status for its 2 job ids", rows
+
+
 def test_interval_slider_starts_at_2_s_and_warns_about_credits(scenario, clock):
     dash = make(scenario, clock)
     assert dash.interval.min == 2.0 and "credits" in dash.interval.tooltip

@@ -236,7 +236,10 @@ def group_rows(
         r = table.loc[key]
         total, failed = int(r.leads_total), int(r.leads_failed)
         done = int(r.leads_converted) + failed
-        text = f"{leads_text(done, total, failed, units)}; {jobs_text(r.n_jobs, r.n_error)}"
+        if r.n_error == r.n_jobs:  # no job of the group ever got a status: nothing to wait for
+            text = f"no status for its {plural(int(r.n_jobs), 'job id')}"
+        else:
+            text = f"{leads_text(done, total, failed, units)}; {jobs_text(r.n_jobs, r.n_error)}"
         out[key] = (done / total if total else 0.0, text)
     return out
 

@@ -37,6 +37,7 @@ from ..convert.ledger import load_lead_outcomes
 from ..convert.outcomes import coerce_outcomes
 from ..errors import ConfigError, ZcrmError
 from ..poll.background import Watch
+from ..redact import clean_text
 from ..snapshots.load import load_snapshots
 from ..viz.report import GROUPINGS, export_report
 from ..viz.style import ALERT_COLOR, ALL_COLOR, org_dcs, zone
@@ -81,12 +82,20 @@ _INTERVAL_TIP = (
 def _phrases_html(text: str) -> str:
     """HTML of a status line: each phrase (the parts between ``" · "``) escaped in a
     ``white-space:nowrap`` span, so a narrow output breaks the line between phrases only,
-    never inside one ("... not wall" / "time")."""
+    never inside one ("... not wall" / "time"); a phrase longer than
+    :data:`_NOWRAP_MAX` characters (an error's text) may wrap. The text is cleaned first
+    (:func:`~zcrm_notebook.redact.clean_text`: control and bidi characters, secrets)."""
     spans = (
         f"<span style='white-space:nowrap'>{html.escape(phrase)}</span>"
-        for phrase in text.split(" · ")
+        if len(phrase) <= _NOWRAP_MAX
+        else f"<span>{html.escape(phrase)}</span>"
+        for phrase in clean_text(text, limit=_STATUS_MAX).split(" · ")
     )
     return " · ".join(spans)
+
+
+_NOWRAP_MAX = 60  # characters of a phrase kept on one line
+_STATUS_MAX = 1000  # characters of the status line
 
 
 class Dashboard(DashboardCore):
@@ -370,9 +379,8 @@ class Dashboard(DashboardCore):
             func()
         except Exception as exc:
             log.exception("dashboard action failed")
-            self.status.value = (
-                f"<span style='color:{ALERT_COLOR}'>error: {html.escape(str(exc))}</span>"
-            )
+            why = html.escape(clean_text(str(exc)))  # any exception: no control/bidi chars
+            self.status.value = f"<span style='color:{ALERT_COLOR}'>error: {why}</span>"
 
     def start(self) -> Watch | None:
         """Start polling in the background (no-op while running or when browsing).
