@@ -464,6 +464,18 @@ def test_no_status_colour_is_near_a_data_center_colour_or_another_status():
     assert near == []
 
 
+def test_the_four_most_used_data_centers_are_far_apart_in_colour():
+    # seventh trial: au in mustard and eu in orange looked alike in the progress legend
+    main = ["us", "eu", "in", "au"]
+    near = [
+        (a, b, round(rgb_distance(DC_COLORS[a], DC_COLORS[b]), 3))
+        for i, a in enumerate(main)
+        for b in main[i + 1 :]
+        if rgb_distance(DC_COLORS[a], DC_COLORS[b]) < 0.45
+    ]
+    assert near == []
+
+
 @pytest.mark.parametrize("plot", PLOTS)
 def test_contract_no_mutation_no_rcparams_current_axes(plot):
     df = three_jobs()

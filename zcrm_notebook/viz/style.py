@@ -61,14 +61,14 @@ LEAD_OUTCOME_COLORS: dict[str, str] = {
 }
 #: Colour of each Zoho data-center code; other codes get :func:`dc_color`'s fallback.
 #: A qualitative palette (Okabe-Ito's orange, yellow and sky blue among them) with no red,
-#: green, grey, mid blue, purple or black: those are the job statuses' colours
+#: green, grey, mid blue, mauve or black: those are the job statuses' colours
 #: (:data:`STATUS_COLORS`), and a data center drawn in one would read as a status (failed,
 #: converted, running...).
 DC_COLORS: dict[str, str] = {
     "us": "#0d0887",
     "eu": "#e69f00",
     "in": "#f0027f",
-    "au": "#bd9e39",
+    "au": "#8844ee",  # violet, far from eu's orange (a mustard was alike in a legend)
     "jp": "#f0e442",
     "cn": "#56b4e9",
     "ca": "#8c510a",
@@ -82,7 +82,7 @@ _FALLBACK = [
     "#332288",
     "#999933",
     "#9c9ede",
-    "#fdae6b",  # not #bd9e39: that is au's
+    "#fdae6b",
     "#7b4173",
     "#de9ed6",
     "#3182bd",
