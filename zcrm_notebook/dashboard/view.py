@@ -212,6 +212,9 @@ def status_chips(counts: Mapping[str, int]) -> str:
     return "jobs: " + ("".join(chips) or "none yet")
 
 
+_NOWRAP = "<span style='white-space:nowrap'>{}</span>"
+
+
 def group_rows(
     view: pd.DataFrame, by: str, keys: list[str], units: str = UNITS
 ) -> dict[str, tuple[float, str]]:
@@ -239,7 +242,8 @@ def group_rows(
         if r.n_error == r.n_jobs:  # no job of the group ever got a status: nothing to wait for
             text = f"no status for its {plural(int(r.n_jobs), 'job id')}"
         else:
-            text = f"{leads_text(done, total, failed, units)}; {jobs_text(r.n_jobs, r.n_error)}"
+            jobs = jobs_text(r.n_jobs, r.n_error)  # one piece: "9 jobs (+1 with no status)"
+            text = f"{leads_text(done, total, failed, units)}; {_NOWRAP.format(jobs)}"
         out[key] = (done / total if total else 0.0, text)
     return out
 
