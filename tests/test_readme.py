@@ -110,6 +110,7 @@ def test_the_demo_setup_command_runs_as_written(reader):
     # its 3 polls are "no_status_polls" in the per-org table, not "errors" beside "retries 0"
     header = next(line.split() for line in done.stdout.splitlines() if "retries" in line)
     assert "no_status_polls" in header and "errors" not in header
+    assert "job_ids" in header and "jobs" not in header  # the us org has 9 jobs + that id
 
 
 @pytest.mark.parametrize("code", runnable("python"), ids=lambda c: c.splitlines()[0][:40])

@@ -236,8 +236,10 @@ def _print_stats(poller) -> None:
     stats = stats[stats["jobs"] > 0]
     cols = ["org", "dc", "jobs", "requests", "retries", "rate_limited", "errors"]
     table = stats[[*cols, "credits_used", "token_requests"]]
-    # "errors" are polls that got no status (an unknown id is asked 3 times): say so
-    print(table.rename(columns={"errors": "no_status_polls"}).to_string(index=False))
+    # "errors" are polls that got no status (an unknown id is asked 3 times), and "jobs" the
+    # job ids given (one Zoho does not know among them): say so
+    names = {"jobs": "job_ids", "errors": "no_status_polls"}
+    print(table.rename(columns=names).to_string(index=False))
 
 
 def _outcome(poller, df, csv_path: Path, store: str | None) -> int:
