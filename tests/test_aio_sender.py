@@ -353,6 +353,15 @@ def test_a_body_of_exactly_the_cap_is_read_whatever_its_framing(raw, sender, wir
             + (b"X: " + b"x" * 1000 + b"\r\n") * 70,
             "LineTooLong",
         ),  # 70 lines, 70 KB
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n",
+            "ChunkedEncoding",
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n{}", "HTTPException"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1_0\r\n\r\n{}", "HTTPException"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}", "HTTPException"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\n{}", "HTTPException"),
+        (b"HTTP/2 200 OK\r\nContent-Length: 2\r\n\r\n{}", "BadStatusLine"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc", "IncompleteRead"),
         (b"ICY 200 OK\r\nContent-Length: 2\r\n\r\n{}", "BadStatusLine"),
         (b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\n{}", "BadStatusLine"),
@@ -368,6 +377,12 @@ def test_a_body_of_exactly_the_cap_is_read_whatever_its_framing(raw, sender, wir
         "underscore",
         "17-digits",
         "trailer-over-64k",
+        "chunk-crlf-lie",
+        "length-plus",
+        "length-underscore",
+        "two-lengths",
+        "space-before-colon",
+        "http2",
         "cut-chunk",
         "status",
         "code",
@@ -683,6 +698,37 @@ def test_bytes_beyond_an_answer_never_become_the_next_jobs_answer(raw, sender, f
     one = s.get(holder[0].url("/x?job_id=1"), {}, 3.0)
     two = s.get(holder[0].url("/x?job_id=2"), {}, 3.0)
     assert one.status_code in (200, 204) and two.content == OWN
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n"
+        b"2\r\n{}\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 2\r\n\r\n"
+        b"2\r\n{}\r\n0\r\n\r\n",
+    ],
+    ids=["chunked-and-length", "gzip-chunked-and-length"],
+)
+def test_a_connection_whose_answer_had_two_framings_is_never_reused(raw, sender, first):
+    """Hostile review: 'Transfer-Encoding: gzip, chunked' with 'Content-Length: 2' was read
+    by its length and the connection kept; the server's next bytes (sent later, so no
+    check of unread bytes could see them) became another job's answer. Here every later
+    request on that connection is answered with a stray: only a new connection is right."""
+    holder: list = []
+
+    def serve(conn, n):
+        srv = holder[0]
+        srv.read_request(conn)
+        conn.sendall(first if n == 1 else answer(OWN))
+        while srv.read_request(conn):
+            conn.sendall(answer(STRAY if n == 1 else OWN))
+
+    holder.append(raw(serve, max_conns=4))
+    s = sender()
+    one = s.get(holder[0].url("/x?job_id=1"), {}, 3.0)
+    two = s.get(holder[0].url("/x?job_id=2"), {}, 3.0)
+    assert one.content == b"{}" and two.content == OWN
 
 
 def test_an_interrupt_while_waiting_beside_a_loop_waits_for_the_run_to_end(monkeypatch):

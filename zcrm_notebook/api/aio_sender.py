@@ -21,10 +21,15 @@ guarantees of the transport's adapter and lean sender (:mod:`zcrm_notebook.api.t
   framing (``Content-Length``, chunked, read to close; larger: a ``ResponseFormatError``);
   a bad status line, a header line above 64 KiB, a head above 256 KiB or more than 100
   header lines, malformed chunking (a chunk size other than 1 to 16 hex digits), a chunked
-  trailer section above 64 KiB or an answer cut short is a ``requests.ConnectionError``
+  trailer section above 64 KiB, a ``Content-Length`` that is not one run of digits (or
+  repeats differing values), whitespace before a header's colon, a status line other than
+  HTTP/1.0 or 1.1, or an answer cut short is a ``requests.ConnectionError``
   naming only its kind (the server's text, which may echo a secret, is never in it); a
   head whose lines end in bare LFs (not CRLF) is not read: the call ends at its deadline
   or when the server closes;
+- a ``Transfer-Encoding`` wins over a ``Content-Length`` (RFC 9112 section 6.3): its body
+  is chunked when its last coding is ``chunked``, else read to the close; a connection
+  whose answer had both, or was read to the close, is never reused;
 - kept-alive connections per destination (at most ``pool_size`` idle), bound to the loop
   that opened them (:meth:`AioSender.aclose` closes them before that loop ends); a kept
   connection the server closed is replaced once.
@@ -63,6 +68,7 @@ __all__ = ["AioSender"]
 _MAX_LINE = 65536  # http.client's bound of one status, header or chunk-size line
 _LIMIT = 4 * _MAX_LINE  # the stream's buffer bound: a longer head is refused
 _MAX_HEADERS = 100  # http.client's bound of the header lines of one answer
+_FRAMING = frozenset({"content-length", "transfer-encoding"})  # repeats combined, checked
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")  # chunk-size = 1*HEXDIG (RFC 9112 7.1)
 _READ = 16 * 1024  # a body read to the close: at most this much read beyond the cap
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -342,8 +348,12 @@ class _Connections:
         """(body, whether it was framed: the connection is not spent by it)."""
         if status in (204, 304) or status < 200:
             return b"", True
-        if (headers.get("Transfer-Encoding") or "").lower() == "chunked":
-            return await _chunked(reader, self.max_body, answer), True
+        coding = headers.get("Transfer-Encoding")
+        if coding is not None:  # RFC 9112 6.3: it wins over a Content-Length
+            kept = "Content-Length" not in headers  # both: smuggling-shaped, never reused
+            if coding.rsplit(",", 1)[-1].strip().lower() == "chunked":
+                return await _chunked(reader, self.max_body, answer), kept
+            return await _to_close(reader, self.max_body, answer), False
         length = _content_length(headers.get("Content-Length"))
         if length is None:
             return await _to_close(reader, self.max_body, answer), False
@@ -392,7 +402,8 @@ async def _head(reader: asyncio.StreamReader) -> tuple[int, str, list[bytes]]:
     if len(lines) > _MAX_HEADERS + 1:
         raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
     version, status, *_ = str(lines[0], "iso-8859-1").split(None, 2) + ["", ""]
-    if not version.startswith("HTTP/") or len(status) != 3 or not status.isdigit():
+    ok_code = len(status) == 3 and status.isascii() and status.isdigit()
+    if version not in ("HTTP/1.0", "HTTP/1.1") or not ok_code:
         raise http.client.BadStatusLine("status line")
     if int(status) < 100:
         raise http.client.BadStatusLine("status line")
@@ -401,8 +412,11 @@ async def _head(reader: asyncio.StreamReader) -> tuple[int, str, list[bytes]]:
 
 def _parse_headers(lines: list[bytes]) -> CaseInsensitiveDict:
     """The header fields of ``lines`` (RFC 9112 section 5): name before the first colon,
-    value trimmed; the first of a repeated field is kept (as ``http.client``'s ``get``);
-    a folded line continues the value before it; a line without a colon is ignored.
+    value trimmed; the first of a repeated field is kept (as ``http.client``'s ``get``),
+    but repeated ``Content-Length`` / ``Transfer-Encoding`` lines are combined into one
+    list (RFC 9110 section 5.3) so that differing values are seen; a folded line continues
+    the value before it; a line without a colon is ignored; whitespace between a name and
+    its colon is malformed (RFC 9112 section 5.1).
     (``http.client.parse_headers`` reads the same, through the e-mail parser: 3x the CPU.)"""
     fields: dict[str, tuple[str, str]] = {}
     last = None
@@ -413,20 +427,28 @@ def _parse_headers(lines: list[bytes]) -> CaseInsensitiveDict:
                 fields[last] = (fields[last][0], f"{fields[last][1]} {line.strip()}")
             continue
         name, colon, value = line.partition(":")
-        name, last = name.strip(), None
+        last = None
+        if colon and name != name.rstrip():  # RFC 9112 5.1: reject, never guess
+            raise http.client.HTTPException("whitespace before a header's colon")
         if colon and name and name.lower() not in fields:
             last = name.lower()
             fields[last] = (name, value.strip())
+        elif colon and name.lower() in _FRAMING:  # repeated: combined, to be checked
+            last = name.lower()
+            fields[last] = (fields[last][0], f"{fields[last][1]}, {value.strip()}")
     return CaseInsensitiveDict(fields.values())
 
 
 def _content_length(text: str | None) -> int | None:
-    """``Content-Length`` as http.client reads it: None when absent or not a number >= 0."""
-    try:
-        length = int(text) if text else -1
-    except ValueError:
+    """``Content-Length`` (RFC 9112 6.3): None when absent; ASCII digits, or a list of one
+    repeated value (``5, 5``); anything else (``+5``, ``1_0``, ``2, 5``) is malformed."""
+    if text is None:
         return None
-    return None if length < 0 else length
+    values = {v.strip() for v in text.split(",")}
+    value = values.pop()
+    if values or not (value.isascii() and value.isdigit()):
+        raise http.client.HTTPException("Content-Length")
+    return int(value)
 
 
 def _will_close(version: str, headers: Any) -> bool:
@@ -451,7 +473,8 @@ async def _chunked(reader: asyncio.StreamReader, cap: int, answer: Answer) -> by
         if size > cap:
             raise _too_big(answer, cap)
         parts.append(await reader.readexactly(n))
-        await reader.readexactly(2)  # the CRLF after the chunk
+        if await reader.readexactly(2) != b"\r\n":  # the CRLF after the chunk
+            raise _MalformedChunk
     await _trailer(reader)
     return b"".join(parts)
 
