@@ -455,6 +455,16 @@ def test_no_status_colour_is_near_a_data_center_colour_or_another_status():
         if rgb_distance(s_colour, dc_colour) < MIN_STATUS_DISTANCE
     ]
     assert near == []
+    # nor the fallback colours (custom codes, orgs past the palette; hostile review)
+    from zcrm_notebook.viz.style import _FALLBACK
+
+    near = [
+        (status, colour)
+        for status, s_colour in STATUS_COLORS.items()
+        for colour in _FALLBACK
+        if rgb_distance(s_colour, colour) < MIN_STATUS_DISTANCE
+    ]
+    assert near == []
     pairs = [(a, b) for a in STATUS_COLORS for b in STATUS_COLORS if a < b]
     near = [
         (a, b)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 import zlib
+from collections import Counter
 from datetime import tzinfo
 from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -75,19 +76,21 @@ DC_COLORS: dict[str, str] = {
     "sa": "#882255",
     "uk": "#17becf",
 }
+#: Colours of other codes and of orgs past the palette: each at least as far from every
+#: status colour as the data centers' (several were near the running blue or "unknown").
 _FALLBACK = [
-    "#88ccee",
-    "#aa4499",
-    "#ddcc77",
-    "#332288",
-    "#999933",
-    "#9c9ede",
-    "#fdae6b",
-    "#7b4173",
-    "#de9ed6",
-    "#3182bd",
-    "#6baed6",
-    "#e7ba52",
+    "#1a80ff",
+    "#ff00ff",
+    "#ffcc80",
+    "#6600b2",
+    "#ff66e6",
+    "#0033ff",
+    "#ffe600",
+    "#b200cc",
+    "#ff33b2",
+    "#4c00ff",
+    "#cc33ff",
+    "#0000cc",
 ]
 OTHER_COLOR = "#9e9e9e"
 #: Colour of the dashboard's "all" progress bar (processed = converted + failed): a neutral
@@ -139,7 +142,8 @@ def group_colors(by: str, names: list, dc_of: dict[str, str] | None = None) -> l
     else:
         dc_of = dc_of or {}
         shown: list[str | None] = [dc_of.get(n) if by == "org" else None for n in names]
-        out = [dc_color(d) if d is not None and shown.count(d) == 1 else "" for d in shown]
+        counts = Counter(shown)  # counted once: 20,000 orgs, not 20,000 x 20,000 steps
+        out = [dc_color(d) if d is not None and counts[d] == 1 else "" for d in shown]
         taken = {dc_color(d) for d in shown if d is not None}  # no org looks like another DC
         palette = [*DC_COLORS.values(), *_FALLBACK]
         free = [c for c in palette if c not in taken] or palette
