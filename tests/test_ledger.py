@@ -343,3 +343,53 @@ def test_a_lead_converted_before_its_job_is_not_planned_again(store, orgs):
     )
     assert [x.lead_id for c in asked.chunks for x in c.leads] == [B]
     assert asked.skipped["why"].tolist() == ["converted already"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        ("UPDATE chunks SET state = 'bogus'", "state 'bogus' cannot be read; expected one of"),
+        ("UPDATE chunks SET state = ''", "state '' cannot be read; expected one of intent"),
+        ("UPDATE chunks SET options = '{{{'", "options '{{{' cannot be read; expected the JSON"),
+        ("UPDATE chunks SET options = '[1,2]'", "options '[1,2]' cannot be read"),
+        ("UPDATE chunks SET options = '{\"evil\": 1}'", "options"),
+        ("UPDATE lead_outcomes SET outcome = 'hacked'", "outcome 'hacked' cannot be read"),
+    ],
+    ids=["state", "empty-state", "options-not-json", "options-list", "options-key", "outcome"],
+)
+def test_a_ledger_row_edited_by_hand_is_a_one_line_error_naming_file_table_and_value(
+    store, orgs, edit, said
+):
+    # hostile review: each of these was a raw KeyError / JSONDecodeError / TypeError /
+    # ValueError from Dashboard.from_store, load_lead_outcomes and Ledger.outcomes
+    ledger, _, _ = committed(store, orgs, leads=[A])
+    ledger.mark(1, "scheduled", job_id="7")
+    ledger.record_outcomes(1, [LeadOutcome("us-org", "us", A, "7", 1, "converted")])
+    with store.transaction() as db:
+        db.execute(edit)
+    with pytest.raises(ConfigError) as err:
+        ledger.outcome_frame()
+    text = str(err.value)
+    assert said in text and str(store.path) in text and "\n" not in text
+    table = "lead_outcomes" if "outcome" in edit.split()[1] else "chunks"
+    assert f"ledger table {table}, row " in text
+
+
+@pytest.mark.parametrize("column", ["count_mismatch", "converted_count", "closed_at"])
+def test_a_chunks_column_dropped_by_hand_comes_back_empty_when_opened(tmp_path, column):
+    import sqlite3
+
+    path = tmp_path / "run.sqlite"
+    with SnapshotStore(path) as s:
+        Ledger(s)
+    with sqlite3.connect(path) as db:
+        db.execute(f"ALTER TABLE chunks DROP COLUMN {column}")
+    with SnapshotStore(path) as s:
+        assert Ledger(s).frame().empty  # was: sqlite3.OperationalError, no such column
+
+
+def test_a_chunk_leads_row_of_no_chunk_is_left_out(store, orgs):
+    ledger, _, _ = committed(store, orgs, leads=[A])
+    with store.transaction() as db:
+        db.execute("INSERT INTO chunk_leads VALUES (999, 0, 'us-org', '555', 1, NULL)")
+    assert ledger.outcome_frame()["lead_id"].tolist() == [A]  # was: KeyError 999

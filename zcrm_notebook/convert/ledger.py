@@ -99,6 +99,20 @@ CREATE TABLE IF NOT EXISTS lead_outcomes (
 );
 """
 _OUTCOME_NAMES = ", ".join(LEAD_OUTCOME_COLUMNS)
+#: The columns of ``chunks`` that may be empty: a ledger that lacks one (an earlier version,
+#: or edited by hand) gets it back, empty, when opened.
+_CHUNK_OPTIONAL_SQL = {
+    "posted_at": "REAL",
+    "answered_at": "REAL",
+    "answer_date": "REAL",
+    "job_id": "TEXT",
+    "http_status": "INTEGER",
+    "error_code": "TEXT",
+    "error_message": "TEXT",
+    "converted_count": "INTEGER",
+    "count_mismatch": "INTEGER",
+    "closed_at": "REAL",
+}
 #: Column name -> SQL definition of ``lead_outcomes`` (a ledger written before a column
 #: existed gets it when opened: every such column may be missing).
 _OUTCOME_SQL = {name: SQL_TYPES[kind] for name, kind in COLUMNS.kinds.items()}
@@ -242,7 +256,7 @@ class Ledger:
             for statement in _DDL.split(";"):
                 if statement.strip():
                     db.execute(statement)
-            _add_missing_columns(db, "chunks", {"answer_date": "REAL"})
+            _add_missing_columns(db, "chunks", _CHUNK_OPTIONAL_SQL)
             _add_missing_columns(db, "lead_outcomes", _OUTCOME_SQL)
             db.execute(
                 "INSERT OR REPLACE INTO ledger_meta VALUES ('version', ?)", (str(LEDGER_VERSION),)
@@ -398,7 +412,7 @@ class Ledger:
                 rows += self.store.query(f"{select} WHERE chunk_id IN ({marks})", part)
             rows = [r for r in rows if not open_only or r["closed_at"] is None]
         leads = self._leads_of([int(r["chunk_id"]) for r in rows])
-        return [_chunk(r, tuple(leads.get(r["chunk_id"], ()))) for r in rows]
+        return [_chunk(r, tuple(leads.get(r["chunk_id"], ())), self.store.path) for r in rows]
 
     def _leads_of(self, chunk_ids: list[int]) -> dict[int, list[PlannedLead]]:
         leads: dict[int, list[PlannedLead]] = {}
@@ -432,7 +446,8 @@ class Ledger:
         rows = self.store.query(
             f"SELECT {_OUTCOME_NAMES} FROM lead_outcomes WHERE chunk_id = ?", (chunk_id,)
         )
-        return {r["lead_id"]: _stored_outcome(r) for r in rows}
+        path = self.store.path
+        return {r["lead_id"]: _stored_outcome(r, path, chunk_id) for r in rows}
 
     def latest_by_lead(self, keys: Iterable[tuple[str, str]] | None = None) -> dict:
         """``(org, lead_id) -> LeadStatus`` of each lead's last chunk (leads never in a chunk
@@ -449,7 +464,9 @@ class Ledger:
         stored: dict[int, dict[str, LeadOutcome]] = {}
         out = {}
         for key, chunk_id in last.items():
-            chunk = chunks[chunk_id]
+            chunk = chunks.get(chunk_id)
+            if chunk is None:  # a chunk_leads row of no chunk (a file edited by hand)
+                continue
             if chunk_id not in stored:
                 stored[chunk_id] = self.stored_outcomes(chunk_id)
             row = outcome_of(chunk, key[1], stored[chunk_id].get(key[1]))
@@ -557,15 +574,44 @@ def _add_missing_columns(db: Any, table: str, columns: dict[str, str]) -> None:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql}")
 
 
-def _chunk(row: Any, leads: tuple[PlannedLead, ...]) -> Chunk:
+def _damaged(path: object, table: str, row: object, what: str, value: object) -> ConfigError:
+    """The one-line error of a ledger row this version cannot read (a file edited by hand
+    or damaged): the file, the table and row, the value and what was expected."""
+    return ConfigError(
+        f"{str(path)!r}: ledger table {table}, row {shown(row, 20)}: {what} "
+        f"{shown(value, 40)} cannot be read; expected {_EXPECTED[what]}"
+    )
+
+
+_EXPECTED = {
+    "state": f"one of {', '.join(STATES)}",
+    "options": "the JSON object of convert options this package wrote",
+    "outcome": "a lead outcome row this package wrote (outcome, attempt, times)",
+}
+
+
+def _chunk(row: Any, leads: tuple[PlannedLead, ...], path: object = "ledger") -> Chunk:
     values = {k: row[k] for k in _CHUNK_COLUMNS}
-    values["options"] = ConvertOptions.from_dict(json.loads(values["options"]))
+    if values["state"] not in STATES:
+        raise _damaged(path, "chunks", values["chunk_id"], "state", values["state"])
+    try:
+        values["options"] = ConvertOptions.from_dict(json.loads(values["options"]))
+    except (ValueError, TypeError):
+        raise _damaged(path, "chunks", values["chunk_id"], "options", row["options"]) from None
     values["count_mismatch"] = bool(values["count_mismatch"])
     values["answer_date"] = plausible_time(values["answer_date"])  # a hostile one: unknown
     return Chunk(**values, leads=leads)
 
 
-def _stored_outcome(row: Any) -> LeadOutcome:
+def _stored_outcome(row: Any, path: object = "ledger", chunk_id: int = 0) -> LeadOutcome:
+    try:
+        return _read_outcome(row)
+    except (ValueError, TypeError):
+        where = f"chunk {chunk_id} lead {shown(row['lead_id'], 20)}"
+        raise _damaged(path, "lead_outcomes", where, "outcome", row["outcome"]) from None
+
+
+def _read_outcome(row: Any) -> LeadOutcome:
     """A ``lead_outcomes`` row; a ``converted_at`` that is not a plausible time (a ledger
     written before Converted_Date_Time was checked: year 1, 1e308, text) reads as
     unknown, a ``reason_attempt`` that is not a whole number from 1 to the row's
