@@ -373,6 +373,8 @@ def test_a_ledger_row_edited_by_hand_is_a_one_line_error_naming_file_table_and_v
     assert said in text and str(store.path) in text and "\n" not in text
     table = "lead_outcomes" if "outcome" in edit.split()[1] else "chunks"
     assert f"ledger table {table}, row " in text
+    if table == "lead_outcomes":
+        assert f"row chunk 1 lead {A!r}: " in text  # the whole lead id (was cut to '3...)
 
 
 @pytest.mark.parametrize("column", ["count_mismatch", "converted_count", "closed_at"])
@@ -393,3 +395,24 @@ def test_a_chunk_leads_row_of_no_chunk_is_left_out(store, orgs):
     with store.transaction() as db:
         db.execute("INSERT INTO chunk_leads VALUES (999, 0, 'us-org', '555', 1, NULL)")
     assert ledger.outcome_frame()["lead_id"].tolist() == [A]  # was: KeyError 999
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [("'x'", "attempt 'x'"), ("-5", "attempt -5"), ("0", "attempt 0"), ("1.5", "attempt 1.5")],
+)
+def test_a_chunk_leads_attempt_edited_by_hand_is_a_one_line_error_naming_it(
+    store, orgs, value, said
+):
+    # was: pyarrow ArrowInvalid / TypeError from Ledger.frame ('x', 1.5), or -5 and 0 shown as
+    # they were in the chunk table and the outcome frame
+    ledger, _, _ = committed(store, orgs, leads=[A])
+    with store.transaction() as db:
+        db.execute(f"UPDATE chunk_leads SET attempt = {value}")
+    for read in (ledger.frame, ledger.outcome_frame):
+        with pytest.raises(ConfigError) as err:
+            read()
+        text = str(err.value)
+        assert f"ledger table chunk_leads, row chunk 1 lead {A!r}: {said} cannot be read" in text
+        assert "expected a whole number from 1" in text and str(store.path) in text
+        assert "\n" not in text

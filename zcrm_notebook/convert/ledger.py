@@ -423,6 +423,9 @@ class Ledger:
                 f"WHERE chunk_id IN ({marks}) ORDER BY chunk_id, position",
                 part,
             ):
+                if not (_whole(r["attempt"]) and r["attempt"] >= 1):
+                    where = f"chunk {shown(r['chunk_id'], 20)} lead {shown(r['lead_id'], 24)}"
+                    raise _damaged(self.store.path, "chunk_leads", where, "attempt", r["attempt"])
                 leads.setdefault(r["chunk_id"], []).append(
                     PlannedLead(r["lead_id"], r["attempt"], r["parent_chunk"])
                 )
@@ -574,11 +577,12 @@ def _add_missing_columns(db: Any, table: str, columns: dict[str, str]) -> None:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql}")
 
 
-def _damaged(path: object, table: str, row: object, what: str, value: object) -> ConfigError:
+def _damaged(path: object, table: str, row: str, what: str, value: object) -> ConfigError:
     """The one-line error of a ledger row this version cannot read (a file edited by hand
-    or damaged): the file, the table and row, the value and what was expected."""
+    or damaged): the file, the table and row (its chunk id, and lead id for a lead's row),
+    the value and what was expected."""
     return ConfigError(
-        f"{str(path)!r}: ledger table {table}, row {shown(row, 20)}: {what} "
+        f"{str(path)!r}: ledger table {table}, row {row}: {what} "
         f"{shown(value, 40)} cannot be read; expected {_EXPECTED[what]}"
     )
 
@@ -587,17 +591,20 @@ _EXPECTED = {
     "state": f"one of {', '.join(STATES)}",
     "options": "the JSON object of convert options this package wrote",
     "outcome": "a lead outcome row this package wrote (outcome, attempt, times)",
+    "attempt": "a whole number from 1 (the attempt this package wrote)",
 }
 
 
 def _chunk(row: Any, leads: tuple[PlannedLead, ...], path: object = "ledger") -> Chunk:
     values = {k: row[k] for k in _CHUNK_COLUMNS}
     if values["state"] not in STATES:
-        raise _damaged(path, "chunks", values["chunk_id"], "state", values["state"])
+        raise _damaged(path, "chunks", shown(values["chunk_id"], 20), "state", values["state"])
     try:
         values["options"] = ConvertOptions.from_dict(json.loads(values["options"]))
     except (ValueError, TypeError):
-        raise _damaged(path, "chunks", values["chunk_id"], "options", row["options"]) from None
+        raise _damaged(
+            path, "chunks", shown(values["chunk_id"], 20), "options", row["options"]
+        ) from None
     values["count_mismatch"] = bool(values["count_mismatch"])
     values["answer_date"] = plausible_time(values["answer_date"])  # a hostile one: unknown
     return Chunk(**values, leads=leads)
@@ -607,7 +614,7 @@ def _stored_outcome(row: Any, path: object = "ledger", chunk_id: int = 0) -> Lea
     try:
         return _read_outcome(row)
     except (ValueError, TypeError):
-        where = f"chunk {chunk_id} lead {shown(row['lead_id'], 20)}"
+        where = f"chunk {shown(chunk_id, 20)} lead {shown(row['lead_id'], 24)}"
         raise _damaged(path, "lead_outcomes", where, "outcome", row["outcome"]) from None
 
 
