@@ -62,6 +62,8 @@ def test_watch_returns_while_the_poll_runs_and_snapshots_are_live(scenario, cloc
     assert h.done and h.stopped_reason == "finished"
     final = h.snapshots
     assert len(final) > 3 and final["job_id"].nunique() == 37
+    # 36 jobs and one id the simulator does not know: the handle counts ids, not jobs
+    assert repr(h) == f"<Watch done: 37 job ids, {len(final)} snapshots, stopped_reason='finished'>"
     pd.testing.assert_frame_equal(final, to_frame(h.poller.all_snapshots))
     pd.testing.assert_frame_equal(final, h.poller.frame())
 

@@ -111,7 +111,7 @@ class Watch:
     def __repr__(self) -> str:
         state = "done" if self.done else "running"
         return (
-            f"<Watch {state}: {len(self.poller.jobs)} jobs, {self.n_snapshots} snapshots, "
+            f"<Watch {state}: {len(self.poller.jobs)} job ids, {self.n_snapshots} snapshots, "
             f"stopped_reason={self.stopped_reason!r}>"
         )
 
