@@ -492,7 +492,7 @@ def test_log_lines_print_above_the_progress_bar_not_on_its_line(tmp_path):
            "--speed", "300", "--jobs", "2"]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "jobs finished" in done.stderr and "WARNING" in done.stderr  # a bar and a warning
+    assert "job ids done" in done.stderr and "WARNING" in done.stderr  # a bar and a warning
     pieces = re.split(r"[\r\n]", done.stderr)
     logged = [p for p in pieces if re.search(r"(WARNING|INFO) zcrm_notebook", p)]
     assert logged and all(re.match(r"(WARNING|INFO) zcrm_notebook", p) for p in logged), logged

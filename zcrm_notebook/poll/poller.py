@@ -71,7 +71,7 @@ class Poller:
     clock, sleep : callables, default ``time.time`` and an interruptible wait
         Injected time (seconds since the epoch) for tests and the simulator.
     progress : bool, default False
-        Show a tqdm.auto bar (jobs finished, leads converted).
+        Show a tqdm.auto bar (job ids done: final, or given up as unknown; leads converted).
     on_snapshot : callable, optional
         Called with each new Snapshot on the poll loop's thread (e.g. a dashboard queue).
 
@@ -255,7 +255,7 @@ class Poller:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=len(self.jobs), unit="job", desc="jobs finished")
+        return tqdm(total=len(self.jobs), unit="id", desc="job ids done")
 
     def _record(self, snap: Snapshot) -> None:
         """Keep a snapshot: this run's list, the store's next commit, then ``on_snapshot``."""
@@ -338,7 +338,7 @@ def poll_jobs(
     sleep : callable, optional
         ``(seconds) -> None``; default a wait that :meth:`Poller.stop` interrupts.
     progress : bool, default False
-        Show a tqdm.auto bar (jobs finished, leads converted).
+        Show a tqdm.auto bar (job ids done: final, or given up as unknown; leads converted).
     on_snapshot : callable, optional
         Called with each new :class:`~zcrm_notebook.snapshots.schema.Snapshot` on the
         poll loop's thread.
