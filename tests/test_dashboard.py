@@ -447,7 +447,7 @@ def test_attention_lists_the_most_urgent_jobs_first():
         "no status (INVALID_DATA)",
         "stalled",
         "slowest",
-        "1 lead failed",
+        "1 lead failed (25.0% of processed)",  # D: 3 converted, 1 failed
     ]
     assert list(table.columns) == [
         "job_id",
@@ -464,6 +464,16 @@ def test_attention_lists_the_most_urgent_jobs_first():
     assert two.attrs["more"] == len(all_) - 2 > 0 and all_.attrs["more"] == 0
     assert f"... and {len(all_) - 2} more job" in attention_html(two)  # the cut is said
     assert "more job" not in attention_html(all_)
+
+
+def test_failed_leads_rows_say_the_share_they_are_ordered_by(realistic_run):
+    # own trial of notebook 02: the rows read "2, 2, 1, 5, 1, 2, 5, 2 leads failed", ordered
+    # by a failure rate the table did not show
+    table = attention_jobs(summarize_jobs(realistic_run), max_rows=100)
+    rows = table[table["reason"].str.contains("leads? failed", regex=True)]
+    shares = rows["reason"].str.extract(r"\(([\d.]+)% of processed\)")[0].astype(float)
+    assert len(rows) >= 3 and shares.notna().all()
+    assert shares.is_monotonic_decreasing and shares.nunique() > 1
 
 
 def test_close_removes_the_widgets_and_closes_a_store_file_it_opened(scenario, clock, tmp_path):

@@ -89,8 +89,9 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
         One row per job, RangeIndex: ``job_id, org, dc`` (string), ``status`` (category),
         ``progress`` (float64, 0..1), ``failed_count`` (Int64, leads) and ``reason``
         (string), in this order of urgency: ``"job failed"``, ``"no status (<error
-        code>)"``, ``"stalled"``, ``"slowest"``, ``"<n> leads failed"`` (a job with
-        failed leads; within a reason, highest failure rate first). ``attrs["more"]``:
+        code>)"``, ``"stalled"``, ``"slowest"``, ``"<n> leads failed (<p>% of
+        processed)"`` (a job with failed leads; within a reason, highest failure rate
+        first). ``attrs["more"]``:
         the jobs that need a look beyond ``max_rows``.
     """
     st = jobs["status"].astype(str)
@@ -101,7 +102,7 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
         (st == "error", lambda r: f"no status ({r.last_error_code})"),
         (jobs["stalled"] & unfinished, lambda r: "stalled"),
         (None, lambda r: "slowest"),
-        (failed > 0, lambda r: f"{plural(int(r.failed_count), UNIT)} failed"),
+        (failed > 0, lambda r: f"{plural(int(r.failed_count), UNIT)} failed ({_share(r)})"),
     ]
     picked: list[tuple[int, str]] = []
     seen: set = set()
@@ -122,6 +123,11 @@ def attention_jobs(jobs: pd.DataFrame, *, max_rows: int = 10, slowest: int = 3) 
     out["reason"] = pd.array([why for _, why in picked], dtype="string")
     out.attrs["more"] = more  # jobs that need a look beyond max_rows
     return out
+
+
+def _share(row) -> str:
+    """``"33.3% of processed"``: the failure rate the failed-leads rows are ordered by."""
+    return f"{float(row.failure_rate):.1%} of processed"
 
 
 def _chip(status: str) -> str:
