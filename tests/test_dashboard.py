@@ -599,6 +599,10 @@ def test_leads_text_rounds_down_and_counts_are_pluralised(tmp_path):
     assert "(99%)" in leads_text(909, 911, 0) and "(100%)" in leads_text(911, 911, 0)
     assert "2 failed (2.4% of processed)" in leads_text(85, 246, 2)  # not 0.8 % of all
     assert "2 failed lead attempts (2.4%" in leads_text(85, 246, 2, "lead attempts")
+    # own trial of notebook 04: "(20.6% of" / "processed)" wrapped inside the bold phrase
+    failed = re.search(r"<b style='([^']*)'>([^<]*)</b>", leads_text(68, 68, 14, "lead attempts"))
+    assert "white-space:nowrap" in failed[1]
+    assert failed[2] == "14 failed lead attempts (20.6% of processed)"
     df = to_frame([snap(0, JOB_A, S.IN_PROGRESS, (10, 2, 8, 0), dc="eu", org="eu-org")])
     past = Dashboard.from_frame(df)
     one = re.sub(r"<[^>]+>", "", past.overall_text.value)

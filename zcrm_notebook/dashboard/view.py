@@ -197,14 +197,16 @@ def leads_text(processed: int, total: int, failed: int, units: str = UNITS) -> s
     ones are not counted as successes.
 
     The percent is rounded down, so "100%" means every lead is processed (909 of 911 is
-    "99%")."""
+    "99%"). The failed phrase is one ``white-space:nowrap`` piece: a narrow output moves it
+    to the next line whole."""
     if total <= 0:
         return f"waiting for {UNIT} counts"
     text = f"{processed:,} / {total:,} {units} processed ({100 * processed // total}%)"
     if failed:
         share = f"{failed / processed:.1%} of processed"
         what = "failed" if units == UNITS else f"failed {units}"
-        text += f", <b style='color:{ALERT_COLOR}'>{failed:,} {what} ({share})</b>"
+        style = f"color:{ALERT_COLOR};white-space:nowrap"  # one piece: wraps before, not in
+        text += f", <b style='{style}'>{failed:,} {what} ({share})</b>"
     return text
 
 
