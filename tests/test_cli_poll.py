@@ -122,6 +122,12 @@ def test_sigterm_stops_like_ctrl_c_with_exit_143(tmp_path, live_sim):
     assert code == 143, err[-2000:]
     store = read_store(tmp_path / "s.sqlite")
     pd.testing.assert_frame_equal(read_snapshots(tmp_path / "s.csv"), store)
+    # the same command resumes: the existing --out is written again from the whole store
+    code, out, err = finish(start_poll(tmp_path), timeout=120)
+    assert code == 0, err[-2000:]
+    after = read_store(tmp_path / "s.sqlite")
+    assert len(after) > len(store)
+    pd.testing.assert_frame_equal(read_snapshots(tmp_path / "s.csv"), after)
 
 
 def test_simulate_then_poll_in_two_processes(tmp_path):
@@ -169,6 +175,21 @@ def test_simulate_then_poll_in_two_processes(tmp_path):
         leads = (tmp_path / "leads.csv").read_text().splitlines()
         assert leads[0] == "lead_id,org" and len(leads) == 1 + 4 * 60
         assert "completed" in done.stdout
+        # own trial: the same command again (the simulator stopped) replaced the 75 snapshots
+        # of s.csv with error rows; an existing --out is refused before any call
+        before = (tmp_path / "s.csv").read_bytes()
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 1 and again.stdout == ""
+        assert again.stderr.strip().splitlines() == [
+            f"error: --out {str(tmp_path / 's.csv')!r} exists (this run's snapshots would "
+            "replace it); choose another name, or pass --overwrite"
+        ]
+        assert (tmp_path / "s.csv").read_bytes() == before
+        replaced = subprocess.run(
+            [*cmd, "--overwrite"], capture_output=True, text=True, timeout=120
+        )
+        assert replaced.returncode == 0, replaced.stderr
+        assert read_snapshots(tmp_path / "s.csv")["job_id"].nunique() == 9
     finally:
         sim.send_signal(signal.SIGINT)
         sim.wait(timeout=10)

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 
+from ..errors import ConfigError
 from .common import (
     add_policy_args,
     check_in_file,
@@ -28,6 +29,12 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     p.add_argument("--config", help="TOML of orgs (default: token store, ZOHO_* env)")
     p.add_argument("--org", help="org of every job when the CSV has no org column")
     p.add_argument("--store", help="SQLite journal: commit every snapshot, resume later")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --out file (refused without it, unless the run resumes "
+        "an existing --store: the CSV is then written again from all of the store)",
+    )
     add_policy_args(p)
     p.set_defaults(run=run)
     return p
@@ -39,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
 
     check_in_file(args.jobs, "jobs")
     out = check_out_file(args.out, not_same_as=args.jobs)
+    resuming = bool(args.store) and os.path.exists(args.store)  # the CSV is rewritten whole
+    if out.exists() and not (args.overwrite or resuming):  # an earlier run's: never lost silently
+        raise ConfigError(
+            f"--out {args.out!r} exists (this run's snapshots would replace it); "
+            "choose another name, or pass --overwrite"
+        )
     if args.store:
         check_out_file(args.store, "--store", not_same_as=args.jobs, example="run.sqlite")
     poller = Poller(
