@@ -90,12 +90,32 @@ def test_non_ascii_digits_are_refused(creds, value):
         clean_jobs([value], {"us-org": creds})
 
 
-def test_unknown_dc_names_the_configured_dcs(two_orgs):
+def test_a_dc_without_an_org_names_the_configured_dcs(two_orgs):
+    df = pd.DataFrame({"job_id": [JOB], "dc": ["jp"]})
+    with pytest.raises(JobInputError) as err:
+        clean_jobs(df, two_orgs)
+    assert "no org configured for dc 'jp'" in str(err.value) and "eu, us" in str(err.value)
+    assert "bad row in the jobs input" in str(err.value)
+
+
+def test_an_unknown_dc_is_named_as_no_data_center_and_the_id_is_not_blamed(two_orgs):
+    # user trial: dc 'xx' read "job ids must be text of 1-20 digits" (the id was good) and
+    # "no org configured for dc 'xx'", as if xx were a data center without an org here
+    df = pd.DataFrame({"job_id": [JOB, JOB[:-1] + "9", "12.5"], "dc": ["xx", "", "us"]})
+    with pytest.raises(JobInputError) as err:
+        clean_jobs(df, two_orgs)
+    head, *rows = str(err.value).splitlines()
+    assert head == (
+        "3 bad rows in the jobs input (job ids must be text of 1-20 digits 0-9 without a leading "
+        "zero; every job needs a configured org, or the data center of one):"
+    )
+    assert "unknown data center 'xx' (data centers: us, eu, in, au, jp" in rows[0]
+    assert "no org configured" not in rows[0] and "empty dc" in rows[1]
     df = pd.DataFrame({"job_id": [JOB], "dc": ["xx"]})
     with pytest.raises(JobInputError) as err:
         clean_jobs(df, two_orgs)
-    assert "no org configured for dc 'xx'" in str(err.value) and "eu, us" in str(err.value)
-    assert "bad row in the jobs input" in str(err.value)
+    head = str(err.value).splitlines()[0]
+    assert head.endswith("(every job needs a configured org, or the data center of one):")
 
 
 def test_org_and_dc_columns_must_agree(two_orgs):

@@ -104,10 +104,12 @@ def clean_ids(
     seen: set[tuple[str, str]] = set()
     bad: list[tuple[int, object, str]] = []
     dups: list[tuple[int, str]] = []
+    bad_ids = 0  # rows refused for their id (else for their org): the head line's rule
     for row, (label, value) in enumerate(pairs, start=1):
         clean, reason = id_problem(value)
         if not leading_zeros and clean is not None and len(clean) > 1 and clean[0] == "0":
             clean, reason = None, "a leading zero (Zoho's ids have none)"
+        bad_ids += bool(reason) or clean is None
         if label not in orgs:
             why = _org_problem(label)
             reason = reason or f"{why} (configured orgs: {', '.join(orgs) or 'none'})"
@@ -120,12 +122,12 @@ def clean_ids(
             out.append((row, label, clean))
     unit = "line" if lines else "row"
     if bad:
-        rule = (
-            None
-            if leading_zeros
-            else f"{noun} ids must be text of 1-20 digits 0-9 without a leading zero"
-        )
-        raise error(bad_rows_message(bad, noun, rule, unit=unit), bad)
+        rules = [f"{noun} ids must be text of 1-20 digits 0-9"] if bad_ids else []
+        if bad_ids and not leading_zeros:
+            rules[0] += " without a leading zero"
+        if bad_ids < len(bad):  # a row with a good id and no configured org (or dc)
+            rules.append(f"every {noun} needs a configured org, or the data center of one")
+        raise error(bad_rows_message(bad, noun, "; ".join(rules), unit=unit), bad)
     if not out:
         raise error(f"the {noun}s input has no {noun} ids")
     if dups:

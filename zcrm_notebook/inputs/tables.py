@@ -14,6 +14,7 @@ import csv
 import os
 from collections.abc import Iterable, Iterator, Mapping
 
+from ..api.datacenters import DATA_CENTERS
 from ..auth.credentials import OrgCredentials
 from ..errors import ConfigError, JobInputError
 from ..redact import clean_text, shown
@@ -206,6 +207,10 @@ def _org_for_dc(by_dc: dict[str, str], dc: object) -> str:
     if code in by_dc:
         return by_dc[code]
     known = ", ".join(sorted(by_dc)) or "none"
+    if not code:
+        return "<empty dc>"
+    if code not in DATA_CENTERS:  # a typo, not a data center without an org here
+        return f"<unknown data center {shown(code)} (data centers: {', '.join(DATA_CENTERS)})>"
     return f"<no org configured for dc {shown(code)} (configured DCs: {known})>"
 
 
