@@ -199,3 +199,17 @@ def test_what_the_readme_examples_write_is_ignored_by_git():
         check = ["git", "-C", str(ROOT), "check-ignore", "--no-index", "-q"]
         ignored = [subprocess.run([*check, p]).returncode == 0 for p in paths]
         assert any(ignored), f"README example writes {name!r}, which .gitignore does not cover"
+
+
+def test_the_version_is_the_one_the_readme_calls_this_one():
+    # user trial 7: --version said 0.1.0 while the README compared the current code with
+    # "version 0.1" and "version 0.2"
+    import zcrm_notebook
+
+    said = re.search(r"This is version (\d+\.\d+) \(`zcrm-notebook --version`\)", README)
+    project = re.search(r'(?m)^version = "([^"]+)"$', (ROOT / "pyproject.toml").read_text())
+    assert said and project and zcrm_notebook.__version__ == project[1]
+    assert zcrm_notebook.__version__.startswith(said[1] + ".")
+    named = re.findall(r"[Vv]ersions? (0\.\d+)", README)
+    assert named and all(tuple(map(int, v.split("."))) <= (0, 3) for v in named)
+    assert said[1] == "0.3"

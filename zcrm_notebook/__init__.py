@@ -13,7 +13,7 @@ import logging
 
 from . import _compat
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 _compat.install()  # old module paths (zcrm_notebook.plots, .widgets ...) keep working
