@@ -67,6 +67,9 @@ def test_a_new_dashboard_shows_every_job_waiting(scenario, clock):
     assert bytes(dash.image.value).startswith(b"\x89PNG")
     assert dash.snapshots.empty and dash.handle is None
     assert "application/vnd.jupyter.widget-view+json" in dash._repr_mimebundle_()
+    # user trial 7: "No job needs attention." before any poll read as an all-clear
+    assert "Nothing polled yet" in dash.attention_html.value
+    assert "No job needs attention" not in dash.attention_html.value
 
 
 def test_start_polls_in_the_background_and_the_bars_reach_100(scenario, clock):

@@ -136,9 +136,13 @@ def _chip(status: str) -> str:
     return f'<span style="color:{colour}">&#9632;</span> {html.escape(status_word(status))}'
 
 
-def attention_html(table: pd.DataFrame) -> str:
+def attention_html(table: pd.DataFrame, *, polled: bool = True) -> str:
     """HTML table of :func:`attention_jobs` (every value escaped): header words
-    (:data:`ATTENTION_HEADERS`), padded cells, numbers right-aligned."""
+    (:data:`ATTENTION_HEADERS`), padded cells, numbers right-aligned. An empty table says
+    "No job needs attention." once something was polled (``polled``), else that nothing
+    was polled yet (not an all-clear)."""
+    if table.empty and not polled:
+        return "<p><i>Nothing polled yet: jobs that need a look will be listed here.</i></p>"
     if table.empty:
         return "<p><i>No job needs attention.</i></p>"
     rows = []

@@ -588,7 +588,8 @@ class Dashboard(DashboardCore):
             self._update_groups(view)
             self.attention = attention_jobs(jobs)
             caught = self.handle.warnings if self.handle is not None else []
-            self.attention_html.value = attention_html(self.attention) + warnings_html(caught)
+            table = attention_html(self.attention, polled=not view.empty)
+            self.attention_html.value = table + warnings_html(caught)
             self._figure_stale = True
         due = time.monotonic() - self._fig.drawn_at >= self.figure_every_s
         # the first answers of a new poll (Stop, then Start) redraw at once, as a new view
