@@ -357,6 +357,18 @@ def test_report_into_a_folder_of_other_files_says_overwrite_and_takes_it(
     assert (tmp_path / "jobs.csv").exists() and (tmp_path / "notes.txt").read_text() == "mine\n"
 
 
+def test_report_overwrite_never_replaces_the_users_readme(demo_dir, tmp_path, capsys):
+    """Trial 7: the refusal offered --overwrite, which then replaced the user's README.md."""
+    (tmp_path / "README.md").write_text("# my project\n")
+    args = ["report", str(demo_dir / "snapshots.csv"), "--out", str(tmp_path)]
+    for extra in ([], ["--overwrite"]):
+        assert main([*args, *extra]) == 1
+        err = capsys.readouterr().err
+        assert "README.md, not written by" in err and "--overwrite" not in err, err
+        assert (tmp_path / "README.md").read_text() == "# my project\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]
+
+
 def test_report_of_a_missing_file_names_it_before_the_out_folder(tmp_path, capsys):
     """The input was checked after --out: a missing file behind a missing folder was
     reported as the folder's fault."""

@@ -255,8 +255,13 @@ def test_export_never_replaces_the_users_files(scenario, clock, tmp_path, monkey
     dash.export_dir.value = "  spaced  "  # spaces around the name are ignored
     dash.export_button.click()
     assert (tmp_path / "spaced" / "overview.png").is_file()
-    files = dash.export(str(tmp_path / "mine"), overwrite=True)  # on purpose, from code
+    with pytest.raises(ConfigError, match="jobs.csv, not written by"):
+        dash.export(str(tmp_path / "mine"), overwrite=True)  # not even from code
+    assert (tmp_path / "mine" / "jobs.csv").read_text() == "my jobs"
+    (tmp_path / "mine" / "jobs.csv").rename(tmp_path / "mine" / "my-jobs.csv")
+    files = dash.export(str(tmp_path / "mine"), overwrite=True)  # beside the user's file
     assert files["jobs"] == tmp_path / "mine" / "jobs.csv"
+    assert (tmp_path / "mine" / "my-jobs.csv").read_text() == "my jobs"
 
 
 def test_exporting_nothing_says_so(scenario, clock, tmp_path):

@@ -242,8 +242,8 @@ def test_export_refuses_a_folder_with_the_users_files(tmp_path):
     with pytest.raises(ConfigError) as err:
         export_report(three_jobs(), tmp_path)
     msg = str(err.value)
-    assert str(tmp_path) in msg and "jobs.csv" in msg and "notes.txt" in msg
-    assert "overwrite=True" in msg and "\n" not in msg
+    assert str(tmp_path) in msg and "jobs.csv" in msg and "not written by" in msg
+    assert "overwrite" not in msg.replace(str(tmp_path), "") and "\n" not in msg
     assert (tmp_path / "jobs.csv").read_text() == "job_id,org\n1,mine\n"  # untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.csv", "notes.txt"]
 
@@ -268,12 +268,26 @@ def test_export_replaces_only_its_own_previous_bundle(tmp_path):
 
 
 def test_overwrite_writes_the_bundle_and_leaves_other_files(tmp_path):
-    (tmp_path / "jobs.csv").write_text("mine")
     (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="it holds notes.txt; .* or pass overwrite=True"):
+        export_report(three_jobs(), tmp_path)
     paths = export_report(three_jobs(), tmp_path, overwrite=True)
     assert {p.name for p in paths.values()} <= {p.name for p in tmp_path.iterdir()}
     assert (tmp_path / "notes.txt").read_text() == "mine"
-    assert (tmp_path / "jobs.csv").read_text() != "mine"
+    export_report(three_jobs(), tmp_path, overwrite=True)  # again: the bundle is ours now
+
+
+@pytest.mark.parametrize("name", ["README.md", "jobs.csv", "overview.png"])
+def test_overwrite_never_replaces_a_users_file_of_a_bundle_name(tmp_path, name):
+    """Trial 7: --overwrite, offered by the refusal, replaced the user's own README.md."""
+    (tmp_path / name).write_text("mine")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError) as err:
+        export_report(three_jobs(), tmp_path, overwrite=True)
+    assert f"holds {name}, not written by export_report" in str(err.value)
+    assert "overwrite" not in str(err.value).replace(str(tmp_path), "")  # not offered
+    assert (tmp_path / name).read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({name, "notes.txt"})
 
 
 @pytest.mark.parametrize("name", ["", "   "])

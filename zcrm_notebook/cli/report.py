@@ -36,8 +36,9 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="write into a folder that holds other files too (not a previous report): the "
-        "bundle's files (jobs.csv, README.md...) are replaced, other files left alone",
+        help="write into a folder that holds other files too; they are left alone (a file "
+        "named like the bundle's, such as README.md or jobs.csv, is never replaced unless "
+        "a previous report wrote it)",
     )
     p.set_defaults(run=run)
     return p
@@ -45,7 +46,7 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
 
 #: The end of export_report's message on a folder holding other files, and the CLI's words.
 _CODE_HINT = "or pass overwrite=True"
-_CLI_HINT = "or give --overwrite (replaces the report's files in it, leaves the others)"
+_CLI_HINT = "or give --overwrite (writes the report beside those files, leaves them alone)"
 
 
 def run(args: argparse.Namespace) -> int:

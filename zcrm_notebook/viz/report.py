@@ -396,15 +396,17 @@ def check_export_dir(out_dir: str | os.PathLike, *, overwrite: bool = False) -> 
 
     A folder is safe when it is new, empty, or holds only a previous report bundle (its
     ``README.md`` starts with :data:`BUNDLE_MARKER`) and no other file: re-exporting then
-    replaces that bundle. Anything else is refused unless ``overwrite``.
+    replaces that bundle. Other files are refused unless ``overwrite``; files named like
+    the bundle's are refused in any folder that is not a previous bundle.
 
     Parameters
     ----------
     out_dir : str or PathLike
         The folder; ``~`` is expanded.
     overwrite : bool, default False
-        Write into a folder holding other files anyway (files of the bundle's names are
-        replaced, other files are left alone).
+        Write into a folder holding other files anyway; those files are left alone. A
+        file named like one of the bundle's (``README.md``, ``jobs.csv``, ...) is replaced
+        only when the folder holds a previous bundle, never otherwise.
 
     Returns
     -------
@@ -415,9 +417,9 @@ def check_export_dir(out_dir: str | os.PathLike, *, overwrite: bool = False) -> 
     ------
     zcrm_notebook.errors.ConfigError
         For an empty name, a path that is an existing file, a folder that cannot be
-        created, or (unless ``overwrite``) a folder holding files that are not a previous
-        report bundle: the message names the folder and those files, the ones that would
-        be replaced first.
+        created, a folder that is not a previous bundle but holds files named like the
+        bundle's (even with ``overwrite``), or (unless ``overwrite``) a folder holding
+        other files: the message names the folder and those files.
     """
     if not str(out_dir).strip():
         raise ConfigError("no export folder given: type a folder name")
@@ -430,8 +432,6 @@ def check_export_dir(out_dir: str | os.PathLike, *, overwrite: bool = False) -> 
         raise ConfigError(
             f"export folder {str(out)!r} cannot be created: {exc.strerror or exc}"
         ) from None
-    if overwrite:
-        return out
     try:
         present = sorted(p.name for p in out.iterdir() if p.name not in _IGNORED)
     except OSError as exc:
@@ -439,14 +439,17 @@ def check_export_dir(out_dir: str | os.PathLike, *, overwrite: bool = False) -> 
     ours = set(_bundle_names().values())
     if _is_our_bundle(out):
         present = [name for name in present if name not in ours]
-    if present:
-        clash = [name for name in present if name in ours]
-        other = [name for name in present if name not in ours]
-        what = [f"exporting would replace {_listing(clash)}"] if clash else []
-        what += [f"it holds {_listing(other)}"] if other else []
+    clash = [name for name in present if name in ours]
+    other = [name for name in present if name not in ours]
+    if clash:  # never replaced, overwrite or not: the bundle did not write them
         raise ConfigError(
-            f"export folder {str(out)!r} is not empty and not a previous report: "
-            f"{', and '.join(what)}; choose a new or empty folder, or pass overwrite=True"
+            f"export folder {str(out)!r} holds {_listing(clash)}, not written by "
+            "export_report, which exporting would replace; choose a new or empty folder"
+        )
+    if other and not overwrite:
+        raise ConfigError(
+            f"export folder {str(out)!r} is not empty and not a previous report: it holds "
+            f"{_listing(other)}; choose a new or empty folder, or pass overwrite=True"
         )
     return out
 
@@ -465,9 +468,9 @@ def export_report(
     """Write the report bundle: snapshot and summary tables, PNG figures, a README (and the
     lead outcomes of a conversion, when given).
 
-    Never replaces a file it did not write, unless ``overwrite`` is given: the folder
-    must be new, empty, or hold only a previous report bundle (recognised by the first
-    line of its ``README.md``), which is then replaced.
+    Never replaces a file it did not write: the folder must be new, empty, or hold only a
+    previous report bundle (recognised by the first line of its ``README.md``), which is
+    then replaced. ``overwrite`` allows other files beside the bundle, never in its place.
 
     Parameters
     ----------
@@ -483,8 +486,9 @@ def export_report(
         in every CSV and workbook (formula injection); numeric columns are never changed.
         ``zcrm_notebook.read_snapshots`` undoes it for ``snapshots.csv``.
     overwrite : bool, default False
-        Write into a folder holding other files too, replacing files of the bundle's
-        names (``jobs.csv``, ``README.md``...); other files are left alone.
+        Write into a folder holding other files too; they are left alone. A folder that
+        is not a previous bundle but holds a file of a bundle's name (``jobs.csv``,
+        ``README.md``...) is refused even then.
     formats : str or tuple of str, default ("csv",)
         Table files to write, any of ``"csv"`` (one file per table), ``"xlsx"`` (one
         workbook ``report.xlsx``, one sheet per table; needs the ``excel`` extra,
