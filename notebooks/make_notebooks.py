@@ -226,7 +226,11 @@ store = out / time.strftime("run-%Y%m%d-%H%M%S.sqlite")  # a new batch: a new jo
 Same arguments as `poll_jobs` (jobs, `config=`, `policy=`...). `store=` takes an SQLite file
 that journals every snapshot: a dead kernel loses nothing, Start after Stop resumes from it,
 and the run can be browsed later (last cell). Without `store=` the snapshots are kept in
-memory. Press **Start** (here the cell starts it for you) and **Stop** whenever you like."""),
+memory. Press **Start** (here the cell starts it for you) and **Stop** whenever you like.
+
+During **Run All** a click may seem to do nothing for a while: the kernel takes widget
+clicks between cells (and during the `await` cell below), so a click made while another
+cell runs is acted on when that cell ends. Nothing is lost; the dashboard then catches up."""),
     ("code", """\
 dash = Dashboard(
     out / "jobs.csv",

@@ -333,3 +333,12 @@ _core.DashboardCore.wait_async = _stopped_wait"""
     html = [w.get("value", "") for w in widget_states(nb) if w["model_name"] == "HTMLModel"]
     texts = [re.sub(r"<[^>]+>", "", h) for h in html]  # the status line's phrases are spans
     assert any("browsing a past run · " + partial[1] in t for t in texts)
+
+
+def test_live_dashboard_says_when_a_click_during_run_all_is_acted_on():
+    """Trial 7: during Run All, clicks waited for the running cells with no word about it."""
+    nb = committed("02-live-dashboard.ipynb")
+    cells = [c for c in nb.cells if c.cell_type == "code" or c.cell_type == "markdown"]
+    dashboard = next(i for i, c in enumerate(cells) if "dash = Dashboard(" in c.source)
+    before = " ".join(c.source for c in cells[:dashboard] if c.cell_type == "markdown")
+    assert "Run All" in before and "when that cell ends" in " ".join(before.split())
