@@ -1177,3 +1177,14 @@ def test_the_export_message_says_exporting_while_the_files_are_written(tmp_path,
     with pytest.raises(ConfigError):  # a refused folder: no "exporting..." left behind
         past.export(tmp_path / "r" / "README.md")
     assert past.export_out.value == ""
+
+
+def test_every_bar_keeps_its_width_beside_a_long_label(scenario, clock):
+    """Trial 8: the us row's label ('...; 9 jobs (+1 with no status)') is the longest; the
+    flex row shrank its bar, so us at 100 % was drawn shorter than the other rows."""
+    dash = make(scenario, clock)
+    run_to_end(dash)
+    bars = [dash.overall, *dash.group_bars.values()]
+    assert len(bars) == 5 and "+1 with no status" in dash._rows[("dc", "us")][2].value
+    for bar in bars:
+        assert (bar.layout.width, bar.layout.flex) == ("420px", "0 0 auto"), bar.description

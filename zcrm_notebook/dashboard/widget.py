@@ -65,7 +65,9 @@ from .view import (
 __all__ = ["Dashboard", "attention_jobs"]
 
 log = logging.getLogger(__name__)
-_BAR = {"width": "420px"}
+#: Every bar keeps its width (flex 0 0 auto): a long label beside it wraps instead of narrowing
+#: it, which drew a 100 % bar shorter than the others (user trial 8, the us row).
+_BAR = {"width": "420px", "flex": "0 0 auto"}
 #: The overall bar's label beside a conversion's leads: it sums the jobs' lead attempts.
 _TOTALS_LABEL = "job totals"
 #: Lowest poll interval the slider offers (seconds), unless the policy given asks lower.
